@@ -1,0 +1,1 @@
+"""The AppSpec file as the CodeDeploy agents read it."""

@@ -1,0 +1,161 @@
+"""ACL entries and SELinux ranges as each agent generation parses them.
+
+1.x: lib/.../application_specification/ace_info.rb and range_info.rb; 2.x:
+src/application_specification/acl.rs and selinux.rs. The grammars differ (2-field ACLs,
+`o::rwx`, duplicate categories...), so each is written out on its own. A result of None means
+valid; otherwise (kind, detail) where kind is "invalid", "base" or "char" for ACLs.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+AclProblem = Optional[Tuple[str, str]]
+
+_TYPES = {"d": "default", "default": "default", "m": "mask", "mask": "mask", "o": "other",
+          "other": "other", "g": "group", "group": "group", "u": "user", "user": "user"}
+
+
+def _perm_problem(perm: str) -> str | None:
+    if len(perm) == 1 and perm in "01234567":
+        return None
+    for ch in perm:
+        if ch not in "rwx-":
+            return ch
+    return None
+
+
+def ace_ruby(entry: str) -> AclProblem:
+    parts = entry.split(":")
+    if len(parts) < 2 or len(parts) > 4:
+        return ("invalid", entry)
+    default = False
+    acl_type: str | None = None
+    if len(parts) == 4:
+        if parts[0] not in ("d", "default"):
+            return ("invalid", entry)
+        default = True
+        parts = parts[1:]
+    if len(parts) == 3:
+        kind = _TYPES.get(parts[0])
+        if kind is None or (kind == "default" and default):
+            return ("invalid", entry)
+        if kind == "default":
+            default = True
+        else:
+            acl_type = kind
+        parts = parts[1:]
+    name, perm = parts
+    if name in ("m", "mask", "o", "other") and acl_type is None:
+        acl_type, name = _TYPES[name], ""
+    elif name in ("m", "mask", "o", "other"):
+        name = _TYPES[name]
+    elif acl_type is None:
+        acl_type = "user"
+    if acl_type in ("mask", "other") and name:
+        return ("invalid", entry)
+    if not default and acl_type != "mask" and not name:
+        return ("base", entry)
+    bad = _perm_problem(perm)
+    return ("char", bad) if bad is not None else None
+
+
+def ace_rust(entry: str) -> AclProblem:
+    parts = entry.split(":")
+    if len(parts) not in (3, 4):
+        return ("invalid", entry)
+    default = parts[0] in ("d", "default")
+    if default:
+        parts = parts[1:]
+        if len(parts) < 3:
+            return ("invalid", entry)
+    acl_type, name, perm = parts[0], parts[1], parts[2]
+    if len(perm) == 1 and perm.isdigit():
+        if int(perm) > 7:
+            return ("invalid", entry)
+    else:
+        bad = _perm_problem(perm)
+        if bad is not None:
+            return ("char", bad)
+    kind = _TYPES.get(acl_type)
+    if kind in ("user", "group"):
+        return ("base", entry) if not name and not default else None
+    if kind in ("mask", "other"):
+        return ("invalid", entry) if name else None
+    return ("invalid", entry)
+
+
+# --- SELinux MLS ranges ------------------------------------------------------------------------
+
+def _split2(text: str, sep: str) -> list[str] | None:
+    parts = text.split(sep, 1)
+    return parts if all(parts) else None
+
+
+def _sensitivity(text: str) -> int | None:
+    rest = text[1:]
+    return int(rest) if text.startswith("s") and rest.isdigit() and rest.isascii() else None
+
+
+def _category(text: str) -> int | None:
+    rest = text[1:]
+    ok = text.startswith("c") and rest.isdigit() and rest.isascii() and int(rest) <= 1023
+    return int(rest) if ok else None
+
+
+def range_ruby(text: str) -> str | None:
+    """None if valid, else the agent's message (short form, or "range" for the long one)."""
+    parts = _split2(text, ":")
+    if parts is None:
+        return f"invalid range part {text}"
+    sens = _split2(parts[0], "-")
+    if sens is None:
+        return f"invalid range part {parts[0]}"
+    levels = [_sensitivity(s) for s in sens]
+    for raw, level in zip(sens, levels):
+        if level is None:
+            return f"invalid sensitivity {raw}"
+    if len(levels) == 2 and levels[1] < levels[0]:  # type: ignore[operator]
+        return "range"
+    if len(parts) == 1:
+        return None
+    seen: list[int] = []
+    for item in parts[1].rstrip(",").split(","):
+        if "." in item:
+            pair = _split2(item, ".")
+            if pair is None:
+                return f"invalid range part {item}"
+        else:
+            pair = [item]
+        nums = [_category(c) for c in pair]
+        for raw, num in zip(pair, nums):
+            if num is None:
+                return f"invalid category {raw}"
+        if len(nums) == 2 and nums[1] < nums[0]:  # type: ignore[operator]
+            return f"invalid category range {pair[0]}.{pair[1]}"
+        seen.extend(range(nums[0], nums[-1] + 1))  # type: ignore[arg-type]
+    return "duplicate categories" if len(seen) != len(set(seen)) else None
+
+
+def range_rust(text: str) -> bool:
+    """True when 2.x accepts the range (every failure there is one long message)."""
+    parts = text.split(":")
+    sens = parts[0].split("-")[:2]
+    levels = []
+    for s in sens:
+        rest = s[1:].lstrip("+") if s.startswith("s+") else s[1:]
+        if not s.startswith("s") or not rest.isdigit() or int(rest) > 255:
+            return False
+        levels.append(int(rest))
+    if len(levels) == 2 and levels[1] < levels[0]:
+        return False
+    if len(parts) == 1:
+        return True
+    for item in parts[1].split(","):
+        pair = item.split(".")[:2]
+        nums = [_category(c) for c in pair]
+        if any(n is None for n in nums):
+            return False
+        if len(nums) == 2 and nums[1] < nums[0]:  # type: ignore[operator]
+            return False
+    return True

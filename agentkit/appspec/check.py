@@ -1,0 +1,128 @@
+"""Lint one appspec: the selected agent's verdict, every error, every warning, portability."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from agentkit.appspec import agent1, agent2, events, lints, ruby
+from agentkit.appspec.model import AgentError, AppSpec, Evaluation
+from agentkit.appspec.rules import RULES
+from agentkit.appspec.source import MappingNode, Source
+from agentkit.appspec.view import MapView, chain, value11
+from agentkit.findings import ERROR, WARNING, Finding
+
+EVALUATORS = {"1": agent1.evaluate, "2": agent2.evaluate}
+
+
+@dataclass(frozen=True)
+class LintResult:
+    path: str
+    generation: str
+    agent_verdict: str  # "accepted" | "rejected": what the agent's parser says
+    agent_error: str | None  # the message of the first error the agent meets
+    findings: tuple[Finding, ...]
+    appspec: AppSpec | None
+
+    @property
+    def errors(self) -> int:
+        return sum(f.is_error for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(not f.is_error for f in self.findings)
+
+
+def _finding(path: str, err: AgentError) -> Finding:
+    rule = RULES[err.code]
+    where = chain(err.path)
+    message = f"{where}: {err.detail}" if where else err.detail
+    return Finding(ERROR, err.code, path, err.line, err.column, message,
+                   err.hint or rule.hint, err.agent_message)
+
+
+def _syntax(src: Source, generation: str) -> LintResult:
+    problem = src.syntax_error
+    assert problem is not None
+    ctx = f" ({problem.context})" if problem.context else ""
+    serde = (f"The deployment failed because of a YAML parsing error: {problem.problem} at line "
+             f"{problem.line} column {problem.column}")
+    message = problem.psych_message() if generation == "1" else serde
+    finding = Finding(ERROR, "AK100", src.path, problem.line, problem.column,
+                      f"YAML syntax: {problem.problem}{ctx}", RULES["AK100"].hint, message)
+    return LintResult(src.path, generation, "rejected", message, (finding,), None)
+
+
+def _unknown_events(src: Source, generation: str) -> list[Finding]:
+    root = src.root
+    if not isinstance(root, MappingNode):
+        return []
+    hooks = MapView(root).get("hooks")
+    if not isinstance(hooks, MappingNode):
+        return []
+    # Hooks whose value is null are not keys to the Ruby agent; `[]` is (command_executor.rb).
+    unknown = [e for e in MapView(hooks).entries()
+               if ruby.to_s(e.key) not in events.ORDERED and value11(e.value) is not None]
+    names = [ruby.to_s(e.key) for e in unknown]
+    base = os.path.basename(src.path) if src.path.endswith((".yml", ".yaml")) else "appspec.yml"
+    message = RULES["AK132"].agent_message(generation, {
+        "events_ruby": ruby.inspect(names), "events_plain": ", ".join(names)})
+    message = message.replace("appspec.yml", base, 1) if message else message
+    out = []
+    for entry, name in zip(unknown, names):
+        guess = events.suggest(name)
+        if name in events.SERVICE_ONLY:
+            fix = f"use Before{name} or After{name}: {name} itself runs no scripts"
+        elif guess:
+            fix = f"did you mean {guess}?"
+        else:
+            fix = f"use one of {', '.join(events.SCRIPTED)}"
+        line, col = entry.key_node.start_mark.line + 1, entry.key_node.start_mark.column + 1
+        out.append(Finding(ERROR, "AK132", src.path, line, col,
+                           f"hooks > {name}: not a lifecycle event; the agent never runs it"
+                           + (f" (did you mean {guess}?)" if guess else ""), fix, message))
+    return out
+
+
+def _portability(path: str, ev1: Evaluation, ev2: Evaluation) -> list[Finding]:
+    out = []
+    for key in sorted(set(ev1.readings) | set(ev2.readings), key=str):
+        r1, r2 = ev1.readings.get(key), ev2.readings.get(key)
+        if r1 and r2 and (r1[2] == r2[2] or r1[2].startswith("rejected")
+                          and r2[2].startswith("rejected")):
+            continue
+        if not (r1 and r2) and not (r1 or r2 or ("", "", ""))[2].startswith("rejected"):
+            continue
+        line, col, _ = r1 or r2  # type: ignore[misc]
+        how1 = r1[2] if r1 else "accepted"
+        how2 = r2[2] if r2 else "accepted"
+        where = chain(key).replace("<aliases>", "YAML aliases")
+        out.append(Finding(WARNING, "AK300", path, line, col,
+                           f"{where}: agent 1.x: {how1}; agent 2.x: {how2}",
+                           "write it so both generations read it the same way before "
+                           "upgrading or mixing agents", None))
+    return out
+
+
+def lint_source(src: Source, generation: str = "1") -> LintResult:
+    if src.syntax_error is not None:
+        return _syntax(src, generation)
+    evals = {g: fn(src) for g, fn in EVALUATORS.items()}
+    chosen = evals[generation]
+    findings = [_finding(src.path, e) for e in chosen.errors]
+    findings += _unknown_events(src, generation)
+    fatal_dups = {(e.line, e.column) for e in chosen.errors if e.code == "AK104"}
+    for w in lints.check(src):
+        if w.code == "AK202" and (w.line, w.column) in fatal_dups:
+            continue
+        rule = RULES[w.code]
+        where = chain(w.path)
+        findings.append(Finding(WARNING, w.code, src.path, w.line, w.column,
+                                f"{where}: {w.detail}" if where else w.detail,
+                                w.hint or rule.hint, None))
+    findings += _portability(src.path, evals["1"], evals["2"])
+    first = chosen.first_error
+    return LintResult(src.path, generation, "rejected" if first else "accepted",
+                      first.agent_message if first else None,
+                      tuple(sorted(findings, key=Finding.sort_key)), chosen.appspec)
+

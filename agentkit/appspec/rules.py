@@ -1,0 +1,200 @@
+"""Every appspec rule as data: code, severity, what it is about, the fix, the agents' messages.
+
+Codes are stable (users grep for them and suppress them); the README table is generated from
+RULES. `agent1`/`agent2` are the agents' own texts (1.x: lib/instance_agent/plugins/codedeploy/
+application_specification/*.rb; 2.x: src/application_specification/error.rs), formatted with the
+fields the checker supplies. `None` means the agent says nothing (it accepts the input).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from agentkit.findings import ERROR, WARNING
+
+_DF = "The deployment failed because"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    severity: str
+    name: str
+    summary: str
+    hint: str
+    agent1: str | None = None
+    agent2: str | None = None
+
+    def agent_message(self, generation: str, fields: Mapping[str, str]) -> str | None:
+        template = self.agent1 if generation == "1" else self.agent2
+        return None if template is None else template.format_map(dict(fields))
+
+
+_RULES = (
+    # --- the document -------------------------------------------------------------------------
+    Rule("AK100", ERROR, "yaml-syntax", "the file is not valid YAML",
+         "fix the YAML at that line: indent with spaces (never tabs) and keep list items aligned",
+         "{psych}", "{serde}"),
+    Rule("AK101", ERROR, "empty", "the file is empty or holds only comments",
+         "write at least `version: 0.0` and `os: linux`",
+         f"{_DF} the application specification file was empty. Make sure your AppSpec file "
+         "defines at minimum the 'version' and 'os' properties.",
+         f"{_DF} the application specification file was empty. Make sure your AppSpec file "
+         "defines at minimum the 'version' and 'os' properties."),
+    Rule("AK102", ERROR, "shape", "a section has the wrong YAML shape (list vs mapping vs text)",
+         "{fix}", "{ruby}", "{serde}"),
+    Rule("AK103", ERROR, "yaml-alias", "YAML aliases (`*name`), which agent 1.x refuses to load",
+         "write the value out in full instead of using an anchor and alias",
+         "Alias parsing was not enabled. To enable it, pass `aliases: true` to `Psych::load` or "
+         "`Psych::safe_load`.", None),
+    Rule("AK104", ERROR, "duplicate-key-fatal", "a key given twice inside an entry (agent 2.x "
+         "rejects it; 1.x keeps the last)", "keep one of the two keys", None, "{serde}"),
+    # --- top-level values --------------------------------------------------------------------
+    Rule("AK110", ERROR, "version", "`version` is not the YAML number 0.0",
+         "write `version: 0.0` (a number, unquoted)",
+         f"{_DF} an invalid version value ({{version}}) was entered in the application "
+         "specification file. Make sure your AppSpec file specifies \"0.0\" as the version, and "
+         "then try again.",
+         f"{_DF} an invalid version value ({{version}}) was entered in the application "
+         "specification file. Make sure your AppSpec file specifies \"0.0\" as the version, and "
+         "then try again."),
+    Rule("AK111", ERROR, "os", "`os` is not exactly `linux` or `windows`",
+         "write `os: linux` (lower case) for Linux instances, `os: windows` for Windows",
+         f"{_DF} the application specification file specifies an unsupported operating system "
+         "({os}). Specify either \"linux\" or \"windows\" in the os section of the AppSpec "
+         "file, and then try again.",
+         f"{_DF} the application specification file specifies an unsupported operating system "
+         "({os}). Specify either \"linux\" or \"windows\" in the os section of the AppSpec "
+         "file, and then try again."),
+    Rule("AK112", ERROR, "file-exists-behavior", "`file_exists_behavior` is not exactly "
+         "DISALLOW, OVERWRITE or RETAIN", "write one of DISALLOW, OVERWRITE, RETAIN in upper case",
+         f"{_DF} an invalid file_exists_behavior value ({{value}}) was entered in the "
+         "application specification file. Make sure your AppSpec file specifies one of "
+         "DISALLOW,OVERWRITE,RETAIN as the file_exists_behavior, and then try again.",
+         f"{_DF} an invalid file_exists_behavior value ({{value}}) was entered in the "
+         "application specification file. Make sure your AppSpec file specifies one of "
+         "DISALLOW,OVERWRITE,RETAIN as the file_exists_behavior, and then try again."),
+    # --- files ---------------------------------------------------------------------------------
+    Rule("AK120", ERROR, "files-source", "a `files` entry without `source`",
+         "add `source:` (a path inside the bundle; `/` is the whole bundle)",
+         f"{_DF} the application specification file specifies a destination file, but no "
+         "source file. Update the files section of the AppSpec file, and then try again.",
+         f"{_DF} the application specification file specifies a destination file, but no "
+         "source file. Update the files section of the AppSpec file, and then try again."),
+    Rule("AK121", ERROR, "files-destination", "a `files` entry without `destination`",
+         "add `destination:` (an absolute directory on the instance)",
+         f"{_DF} the application specification file specifies only a source file ({{source}})."
+         " Add the name of the destination file to the files section of the AppSpec file, and "
+         "then try again.",
+         f"{_DF} the application specification file specifies only a source file ({{source}})."
+         " Add the name of the destination file to the files section of the AppSpec file, and "
+         "then try again."),
+    # --- hooks ---------------------------------------------------------------------------------
+    Rule("AK130", ERROR, "script-location", "a hook script without `location`",
+         "add `location:` with the script's path relative to the bundle root",
+         f"{_DF} the application specification file specifies a script with no location value."
+         " Specify the location in the hooks section of the AppSpec file, and then try again.",
+         f"{_DF} the application specification file specifies a script with no location value."
+         " Specify the location in the hooks section of the AppSpec file, and then try again."),
+    Rule("AK131", ERROR, "script-timeout", "a hook `timeout` that is not a positive whole number "
+         "of seconds to the agent", "write the timeout in whole seconds, e.g. `timeout: 300`",
+         f"{_DF} an invalid timeout value was provided for a script in the application "
+         "specification file. Make corrections in the hooks section of the AppSpec file, and "
+         "then try again.",
+         f"{_DF} an invalid timeout value was provided for a script in the application "
+         "specification file. Make corrections in the hooks section of the AppSpec file, and "
+         "then try again."),
+    Rule("AK132", ERROR, "unknown-event", "an event name the agent does not know (the agent "
+         "skips it; local mode rejects the bundle)", "{fix}",
+         "appspec.yml file contains unknown lifecycle events: {events_ruby}",
+         "appspec.yml file contains unknown lifecycle events: {events_plain}"),
+    # --- permissions ---------------------------------------------------------------------------
+    Rule("AK140", ERROR, "permission-object", "a `permissions` entry without `object`",
+         "add `object:` with the absolute path the entry applies to",
+         f"{_DF} a permission listed in the application specification file has no object "
+         "value. Update the permissions section of the AppSpec file, and then try again.",
+         f"{_DF} a permission listed in the application specification file has no object "
+         "value. Update the permissions section of the AppSpec file, and then try again."),
+    Rule("AK141", ERROR, "mode-length", "a permission `mode` longer than four characters",
+         "write the mode as a quoted octal string of 3 or 4 digits, e.g. `mode: \"644\"`",
+         f"{_DF} the length of a permissions mode ({{mode}}) in the application specification "
+         "file is invalid. Permissions modes must be between one and four characters long. "
+         "Update the permissions section of the AppSpec file, and then try again.",
+         f"{_DF} the length of a permissions mode ({{mode}}) in the application specification "
+         "file is invalid. Permissions modes must be between one and four characters long. "
+         "Update the permissions section of the AppSpec file, and then try again."),
+    Rule("AK142", ERROR, "mode-character", "a permission `mode` with a character other than 0-7",
+         "write the mode as a quoted octal string, e.g. `mode: \"755\"`",
+         f"{_DF} the permissions mode ({{mode}}) in the application specification file "
+         "contains an invalid character ({char}). Update the permissions section of the "
+         "AppSpec file, and then try again.",
+         f"{_DF} the permissions mode ({{mode}}) in the application specification file "
+         "contains an invalid character ({char}). Update the permissions section of the "
+         "AppSpec file, and then try again."),
+    Rule("AK143", ERROR, "permission-type", "a permission `type` that is not a list of `file` "
+         "and/or `directory`", "write `type: [file]`, `type: [directory]` or both", "{ruby}",
+         "{serde}"),
+    Rule("AK144", ERROR, "acl", "an `acls` entry the agent cannot parse",
+         "write ACL entries as `[d:]u|g|m|o:[name]:rwx`, e.g. `u:www-data:rwx`", "{ruby}",
+         "{serde}"),
+    Rule("AK145", ERROR, "context", "an SELinux `context` the agent cannot parse",
+         "give `context` a `type` (and optional `name`, `range` like `s0-s0:c0.c1023`)",
+         "{ruby}", "{serde}"),
+    Rule("AK146", ERROR, "windows-permissions", "`permissions` in a Windows appspec",
+         "remove the permissions section (set permissions in a hook script on Windows)",
+         "{ruby}", "{serde}"),
+    # --- the bundle around the appspec ---------------------------------------------------------
+    Rule("AK150", ERROR, "no-appspec", "no appspec.yml at the bundle root",
+         "put appspec.yml at the root of the bundle",
+         "The CodeDeploy agent did not find an AppSpec file within the unpacked revision "
+         "directory at revision-relative path \"appspec.yml\". The revision was unpacked to "
+         "directory \"{dir}\", and the AppSpec file was expected but not found at path "
+         "\"{path}\". Consult the AWS CodeDeploy Appspec documentation for more information at "
+         "http://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html",
+         "The deployment failed because the specified file does not exist at the expected "
+         "location: {path}."),
+    Rule("AK151", ERROR, "appspec-yaml-only", "the bundle has appspec.yaml but no appspec.yml "
+         "(Install finds it; the hook executor does not)", "rename appspec.yaml to appspec.yml",
+         "{message}", "{message}"),
+    # --- warnings: accepted, but will likely misbehave -----------------------------------------
+    Rule("AK200", WARNING, "octal-mode", "an unquoted mode with a leading 0 (YAML 1.1 octal)",
+         "quote the mode without the leading zero: `mode: \"{digits}\"`"),
+    Rule("AK201", WARNING, "bom", "the file starts with a UTF-8 byte order mark",
+         "save the file as UTF-8 without BOM"),
+    Rule("AK202", WARNING, "duplicate-key", "a key given twice (the last one wins)",
+         "remove one of the two keys; merge their contents if both matter"),
+    Rule("AK203", WARNING, "event-at-top-level", "a lifecycle event written at the top level "
+         "instead of under `hooks:` (ignored)", "indent it under `hooks:`"),
+    Rule("AK204", WARNING, "unknown-key", "a key the agent does not read (ignored)", "{fix}"),
+    Rule("AK205", WARNING, "event-runs-no-scripts", "scripts under an event the agent runs "
+         "itself (DownloadBundle, Install, BlockTraffic, AllowTraffic): never run",
+         "move the scripts to {suggest}"),
+    Rule("AK206", WARNING, "event-timeout-sum", "the timeouts of one event add up to more than "
+         "3600 s, the service's limit per event", "keep each event's timeouts within 3600 s in "
+         "total; split long work across events"),
+    Rule("AK207", WARNING, "empty-runas", "`runas` given but empty",
+         "remove `runas` or name a user"),
+    Rule("AK208", WARNING, "runas-windows", "`runas` in a Windows appspec (not supported there)",
+         "remove `runas`; Windows hooks run as the agent's own account"),
+    Rule("AK209", WARNING, "destination-file-name", "a file source whose destination looks like "
+         "a file name: the agent installs `destination/<basename>`",
+         "set destination to the directory: `destination: {parent}`"),
+    Rule("AK210", WARNING, "relative-destination", "a `files` destination that is not absolute",
+         "write an absolute path, e.g. `/var/www/app`"),
+    Rule("AK211", WARNING, "glob-source", "glob characters in a `files` source (taken "
+         "literally by the agent)", "name a directory or a file; the agent does not expand globs"),
+    Rule("AK212", WARNING, "pattern-slash", "a permission `pattern` containing `/` (never "
+         "matches: patterns apply to direct children of `object`)",
+         "move the directory part into `object` and keep only the name part in `pattern`"),
+    Rule("AK213", WARNING, "location-command", "a hook `location` that looks like a command "
+         "line, not a script path", "put the command in a script in the bundle and give its path"),
+    Rule("AK214", WARNING, "location-absolute", "a hook `location` starting with `/` (it is "
+         "relative to the bundle root anyway)", "drop the leading `/`"),
+    Rule("AK215", WARNING, "destination-not-text", "a `files` destination that is not a single "
+         "path", "give one destination per entry; repeat the entry for a second destination"),
+    Rule("AK300", WARNING, "portability", "agent 1.x and 2.x read this differently",
+         "{fix}"),
+)
+
+RULES: Mapping[str, Rule] = {r.code: r for r in _RULES}

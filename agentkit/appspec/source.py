@@ -1,0 +1,101 @@
+"""Load an appspec into PyYAML nodes that keep line/column marks.
+
+PyYAML's SafeLoader resolves plain scalars with the YAML 1.1 rules the Ruby agent's Psych uses,
+so the node tags are 1.x's reading; the 2.x reading (YAML 1.2 core schema) is derived from the
+raw scalar text in `yaml12`. Nothing here judges the content.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+__all__ = ["MappingNode", "Node", "ScalarNode", "SequenceNode", "Source", "SyntaxProblem",
+           "load_text", "scalar_value"]
+
+BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    line: int  # where the problem is: what we report
+    column: int
+    problem: str
+    context: str
+    psych_line: int  # what Psych puts in its message
+    psych_column: int
+
+    def psych_message(self) -> str:
+        """The text Psych (libyaml) puts in its SyntaxError for the same problem."""
+        ctx = f" {self.context}" if self.context else ""
+        return (f"(<unknown>): {self.problem}{ctx} "
+                f"at line {self.psych_line} column {self.psych_column}")
+
+
+@dataclass(frozen=True)
+class Source:
+    path: str
+    text: str
+    bom: bool
+    root: Node | None
+    syntax_error: SyntaxProblem | None
+    aliases: tuple[tuple[int, int], ...]
+
+
+# libyaml is the parser inside Psych, so its C binding reproduces the agent's syntax errors
+# word for word; the pure-Python parser is the fallback where PyYAML was built without it.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Texts where PyYAML's pure-Python scanner words an error differently from libyaml.
+_LIBYAML_PROBLEMS = (
+    (re.compile(r"found character '.*' that cannot start any token"),
+     "found character that cannot start any token"),
+    (re.compile(r"expected <block end>, but found '.*'"), "did not find expected key"),
+)
+
+
+def _problem(exc: yaml.MarkedYAMLError) -> SyntaxProblem:
+    # Psych reports libyaml's context mark (where the enclosing construct began) when there is
+    # one, and the problem mark otherwise.
+    psych_mark = exc.context_mark or exc.problem_mark
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or "invalid YAML"
+    for pattern, libyaml_text in _LIBYAML_PROBLEMS:
+        if pattern.fullmatch(problem):
+            problem = libyaml_text
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    pline, pcol = (psych_mark.line + 1, psych_mark.column + 1) if psych_mark else (1, 1)
+    return SyntaxProblem(line, column, problem, exc.context or "", pline, pcol)
+
+
+def _alias_marks(body: str) -> tuple[tuple[int, int], ...]:
+    if "*" not in body:
+        return ()
+    return tuple((ev.start_mark.line + 1, ev.start_mark.column + 1)
+                 for ev in yaml.parse(body, Loader=_Loader) if isinstance(ev, AliasEvent))
+
+
+def load_text(path: str, text: str) -> Source:
+    bom = text.startswith(BOM)
+    body = text[1:] if bom else text
+    try:
+        root = yaml.compose(body, Loader=_Loader)
+        aliases = _alias_marks(body)
+    except yaml.MarkedYAMLError as exc:
+        return Source(path, body, bom, None, _problem(exc), ())
+    except yaml.YAMLError as exc:
+        return Source(path, body, bom, None, SyntaxProblem(1, 1, str(exc), "", 1, 1), ())
+    return Source(path, body, bom, root, None, aliases)
+
+
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+def scalar_value(node: ScalarNode) -> Any:
+    """The YAML 1.1 value of a scalar, as Psych would give it to the agent."""
+    return _CONSTRUCTOR.construct_object(node, deep=True)

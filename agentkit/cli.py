@@ -1,0 +1,84 @@
+"""Command line entry point: parse, dispatch, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import traceback
+from typing import Callable, Sequence
+
+from agentkit import __version__
+from agentkit.errors import FatalError
+
+EXIT_FATAL = 1
+EXIT_USAGE = 2
+EXIT_CRASH = 3
+EXIT_INTERRUPTED = 130
+
+
+def _add_lint(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("lint", help="check appspec files as the CodeDeploy agent reads them")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="an appspec file, or a bundle directory holding one")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--strict", action="store_true", help="warnings also make the exit status 1")
+    p.add_argument("--agent", choices=("1", "2"), default="1",
+                   help="agent generation to predict: 1 = Ruby 1.8.x (default), 2 = Rust 2.x")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentkit",
+        description="Checks and hooks for AWS CodeDeploy EC2/on-premises deployments.")
+    parser.add_argument("--version", action="version", version=f"agentkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _add_lint(sub)
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    # Imported here so `agentkit hook ...` does not pay for the linter's imports and vice versa.
+    if args.command == "lint":
+        from agentkit.commands import lint
+        return lint.run(args)
+    raise AssertionError(f"unhandled command {args.command!r}")
+
+
+def _crash_log(exc: BaseException) -> str:
+    fd, path = tempfile.mkstemp(prefix=f"agentkit-crash-{time.strftime('%Y%m%dT%H%M%S')}-",
+                                suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        f.write(f"agentkit {__version__} crashed; argv={sys.argv!r}\n")
+        f.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    return path
+
+
+def guarded(func: Callable[[], int]) -> int:
+    """Run `func`, mapping FatalError to 1, Ctrl-C to 130 and anything else to 3 + crash log."""
+    try:
+        return func()
+    except FatalError as exc:
+        print(f"agentkit: error: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    except KeyboardInterrupt:
+        print("agentkit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the last line of defence is the point
+        path = _crash_log(exc)
+        print(f"agentkit: internal error ({type(exc).__name__}: {exc}); this is a bug in "
+              f"agentkit, not in your input. Details were written to {path}; please attach "
+              "that file to a bug report.", file=sys.stderr)
+        return EXIT_CRASH
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    return guarded(lambda: _dispatch(args))

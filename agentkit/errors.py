@@ -1,0 +1,22 @@
+"""The one exception family the CLI turns into a clean message and exit status 1.
+
+Anything raised that is not a FatalError is a bug: the CLI writes a crash log and exits 3.
+"""
+
+from __future__ import annotations
+
+
+class FatalError(Exception):
+    """A failure the user can fix; its message is the whole paragraph they see."""
+
+
+class BadInput(FatalError):
+    """A path or argument that cannot be used (missing file, unreadable directory...)."""
+
+
+class BadArchive(FatalError):
+    """A revision archive that cannot be read at all."""
+
+
+class BadConfig(FatalError):
+    """An agentkit.yml that does not validate."""

@@ -1,0 +1,1 @@
+"""Renderers: they format a computed result and never compute one."""

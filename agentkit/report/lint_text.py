@@ -1,0 +1,39 @@
+"""Compiler-style text for `agentkit lint`: PATH:LINE:COL: severity CODE: message + fix."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from agentkit.appspec.check import LintResult
+from agentkit.findings import Finding
+
+_GEN = {"1": "1.x", "2": "2.x"}
+
+
+def _location(f: Finding) -> str:
+    if f.line is None:
+        return f.path
+    return f"{f.path}:{f.line}:{f.column}" if f.column else f"{f.path}:{f.line}"
+
+
+def render_finding(f: Finding) -> str:
+    lines = [f"{_location(f)}: {f.severity} {f.code}: {f.message}"]
+    if f.hint:
+        lines.append(f"    fix: {f.hint}")
+    if f.agent_message:
+        lines.append(f"    agent says: {f.agent_message}")
+    return "\n".join(lines)
+
+
+def render(results: Sequence[LintResult]) -> str:
+    out: list[str] = []
+    errors = warnings = 0
+    for r in results:
+        out.extend(render_finding(f) for f in r.findings)
+        errors += r.errors
+        warnings += r.warnings
+        verdict = "accepts" if r.agent_verdict == "accepted" else "rejects"
+        out.append(f"{r.path}: agent {_GEN[r.generation]} {verdict} this appspec "
+                   f"({r.errors} error(s), {r.warnings} warning(s))")
+    out.append(f"{len(results)} file(s) checked: {errors} error(s), {warnings} warning(s)")
+    return "\n".join(out) + "\n"
