@@ -8,7 +8,8 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Callable, Sequence
+from collections.abc import Sequence
+from typing import Callable
 
 from agentkit import __version__
 from agentkit.errors import FatalError
@@ -67,7 +68,7 @@ def guarded(func: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("agentkit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - the last line of defence is the point
+    except Exception as exc:
         path = _crash_log(exc)
         print(f"agentkit: internal error ({type(exc).__name__}: {exc}); this is a bug in "
               f"agentkit, not in your input. Details were written to {path}; please attach "

@@ -8,9 +8,9 @@ valid; otherwise (kind, detail) where kind is "invalid", "base" or "char" for AC
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional
 
-AclProblem = Optional[Tuple[str, str]]
+AclProblem = Optional[tuple[str, str]]
 
 _TYPES = {"d": "default", "default": "default", "m": "mask", "mask": "mask", "o": "other",
           "other": "other", "g": "group", "group": "group", "u": "user", "user": "user"}
@@ -111,11 +111,13 @@ def range_ruby(text: str) -> str | None:
     sens = _split2(parts[0], "-")
     if sens is None:
         return f"invalid range part {parts[0]}"
-    levels = [_sensitivity(s) for s in sens]
-    for raw, level in zip(sens, levels):
+    levels: list[int] = []
+    for raw in sens:
+        level = _sensitivity(raw)
         if level is None:
             return f"invalid sensitivity {raw}"
-    if len(levels) == 2 and levels[1] < levels[0]:  # type: ignore[operator]
+        levels.append(level)
+    if len(levels) == 2 and levels[1] < levels[0]:
         return "range"
     if len(parts) == 1:
         return None
@@ -127,13 +129,15 @@ def range_ruby(text: str) -> str | None:
                 return f"invalid range part {item}"
         else:
             pair = [item]
-        nums = [_category(c) for c in pair]
-        for raw, num in zip(pair, nums):
+        nums: list[int] = []
+        for raw in pair:
+            num = _category(raw)
             if num is None:
                 return f"invalid category {raw}"
-        if len(nums) == 2 and nums[1] < nums[0]:  # type: ignore[operator]
+            nums.append(num)
+        if len(nums) == 2 and nums[1] < nums[0]:
             return f"invalid category range {pair[0]}.{pair[1]}"
-        seen.extend(range(nums[0], nums[-1] + 1))  # type: ignore[arg-type]
+        seen.extend(range(nums[0], nums[-1] + 1))
     return "duplicate categories" if len(seen) != len(set(seen)) else None
 
 
@@ -153,9 +157,8 @@ def range_rust(text: str) -> bool:
         return True
     for item in parts[1].split(","):
         pair = item.split(".")[:2]
-        nums = [_category(c) for c in pair]
-        if any(n is None for n in nums):
-            return False
-        if len(nums) == 2 and nums[1] < nums[0]:  # type: ignore[operator]
+        cats = [_category(c) for c in pair]
+        nums = [n for n in cats if n is not None]
+        if len(nums) != len(cats) or (len(nums) == 2 and nums[1] < nums[0]):
             return False
     return True

@@ -15,7 +15,7 @@ from agentkit.appspec import acl, ruby
 from agentkit.appspec.model import AgentError, AppSpec, Evaluation, FileMapping, Permission, Script
 from agentkit.appspec.rules import RULES
 from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode, Source
-from agentkit.appspec.view import MapView, Path, chain, is_null11, pos, value11
+from agentkit.appspec.view import MapView, Path, is_null11, pos, value11
 
 GEN = "1"
 _SECTION = {"version": 1, "os": 2, "hooks": 3, "files": 4, "permissions": 5,
@@ -63,6 +63,12 @@ def evaluate(src: Source) -> Evaluation:
     ev.read(("<aliases>",), None, "rejected" if src.aliases else "none")
     if root is None or (isinstance(root, ScalarNode) and value11(root) in (None, False)):
         ev.fail((0,), "AK101", ("<document>",), root, "the file is empty")
+        return Evaluation(GEN, tuple(ev.errors), ev.readings)
+    if isinstance(root, ScalarNode) and isinstance(value11(root), str):
+        # String#[]('version') is a substring search: the agent reaches the version check.
+        text = "version" if "version" in str(value11(root)) else ""
+        ev.fail((1,), "AK110", ("version",), root,
+                "expected the number 0.0, got a plain text document", version=text)
         return Evaluation(GEN, tuple(ev.errors), ev.readings)
     if not isinstance(root, MappingNode):
         value = value11(root)
@@ -342,7 +348,8 @@ def _permission(ev: _Eval, order: tuple[int, ...], path: Path, node: Node,
         ev.fail((*order, 7), "AK140", (*path, "object"), obj_node,
                 "a permission needs a non-empty object")
         return None
-    if not (ok and types is not None and mode is not False and acls is not None and ctx_ok):
+    if not (ok and types is not None and isinstance(mode, (str, type(None)))
+            and acls is not None and ctx_ok):
         return None
     pattern = value11(m.get("pattern"))
     return Permission(
@@ -391,7 +398,7 @@ _TYPE_MESSAGE = (
     "the AppSpec file, and then try again.")
 
 
-def _mode(ev: _Eval, order: tuple[int, ...], path: Path, node: Node | None) -> str | None | bool:
+def _mode(ev: _Eval, order: tuple[int, ...], path: Path, node: Node | None) -> str | bool | None:
     """The mode digits, None when absent, False when rejected."""
     value = value11(node)
     if value is None:
@@ -419,7 +426,8 @@ def _acls(ev: _Eval, order: tuple[int, ...], path: Path,
         ev.fail(order, "AK144", path, node, "expected a list of ACL entries",
                 crash=_no_method("each", value))
         return None
-    for j, (entry, item) in enumerate(zip(value, node.value)):  # type: ignore[attr-defined]
+    items = node.value if isinstance(node, SequenceNode) else [node] * len(value)
+    for j, (entry, item) in enumerate(zip(value, items)):
         if not isinstance(entry, str):
             ev.fail(order, "AK144", (*path, j), item, f"expected text, got {_kind(entry)}",
                     crash=_no_method("split", entry))

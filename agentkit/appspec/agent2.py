@@ -85,7 +85,7 @@ class _Eval:
 
 def _text(ev: _Eval, path: Path, node: Node | None) -> str | None:
     """An Option<String> field: any scalar's raw text; null is None."""
-    kind, value = plain12(node)
+    kind = plain12(node)[0]
     if kind == "null":
         return None
     if kind in ("seq", "map"):
@@ -93,7 +93,7 @@ def _text(ev: _Eval, path: Path, node: Node | None) -> str | None:
                  "expected text")
         return None
     assert isinstance(node, ScalarNode)
-    return node.value
+    return str(node.value)
 
 
 def _struct(ev: _Eval, path: Path, node: Node, name: str) -> MapView | None:
@@ -254,7 +254,7 @@ def _script(ev: _Eval, order: tuple[int, ...], path: Path, node: Node) -> Script
     if runas is not None:
         ev.read((*path, "runas"), m.get("runas"),
                 f"runs as {runas.strip()}" if runas.strip() else "no runas (ignored)")
-    if m.get("sudo") is not None and sudo is not False or sudo is False and m.get("sudo"):
+    if (m.get("sudo") is not None and sudo is not False) or (sudo is False and m.get("sudo")):
         ev.read((*path, "sudo"), m.get("sudo"), "with sudo" if sudo else "without sudo")
     if location is None or not location.strip():
         ev.fail((*order, 0), "AK130", (*path, "location"), m.get("location") or node,
@@ -359,7 +359,8 @@ def _permission(ev: _Eval, order: tuple[int, ...], path: Path, node: Node) -> Pe
                              "file, and then try again."))
             return None
     mode = _mode(ev, (*order, 2), (*path, "mode"), m.get("mode"), fields["mode"])
-    if mode is False or not _acls(ev, (*order, 3), (*path, "acls"), m.get("acls"), acls):
+    if isinstance(mode, bool) or not _acls(ev, (*order, 3), (*path, "acls"), m.get("acls"),
+                                           acls):
         return None
     if ctx_view is not None and not _context(ev, (*order, 4), (*path, "context"), ctx_view):
         return None
@@ -369,7 +370,7 @@ def _permission(ev: _Eval, order: tuple[int, ...], path: Path, node: Node) -> Pe
 
 
 def _mode(ev: _Eval, order: tuple[int, ...], path: Path, node: Node | None,
-          text: str | None) -> str | None | bool:
+          text: str | None) -> str | bool | None:
     if text is None:
         return None
     padded = text.rjust(3, "0")

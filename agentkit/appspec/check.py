@@ -88,8 +88,8 @@ def _portability(path: str, ev1: Evaluation, ev2: Evaluation) -> list[Finding]:
     out = []
     for key in sorted(set(ev1.readings) | set(ev2.readings), key=str):
         r1, r2 = ev1.readings.get(key), ev2.readings.get(key)
-        if r1 and r2 and (r1[2] == r2[2] or r1[2].startswith("rejected")
-                          and r2[2].startswith("rejected")):
+        if r1 and r2 and (r1[2] == r2[2] or (r1[2].startswith("rejected")
+                          and r2[2].startswith("rejected"))):
             continue
         if not (r1 and r2) and not (r1 or r2 or ("", "", ""))[2].startswith("rejected"):
             continue

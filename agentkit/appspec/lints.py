@@ -8,8 +8,8 @@ from __future__ import annotations
 import difflib
 import posixpath
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from agentkit.appspec import events, ruby
 from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode, Source

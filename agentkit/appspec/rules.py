@@ -8,8 +8,8 @@ fields the checker supplies. `None` means the agent says nothing (it accepts the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from agentkit.findings import ERROR, WARNING
 

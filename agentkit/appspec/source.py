@@ -77,7 +77,8 @@ def _alias_marks(body: str) -> tuple[tuple[int, int], ...]:
     if "*" not in body:
         return ()
     return tuple((ev.start_mark.line + 1, ev.start_mark.column + 1)
-                 for ev in yaml.parse(body, Loader=_Loader) if isinstance(ev, AliasEvent))
+                 for ev in yaml.parse(body, Loader=_Loader)
+                 if isinstance(ev, AliasEvent) and ev.start_mark is not None)
 
 
 def load_text(path: str, text: str) -> Source:

@@ -1,0 +1,87 @@
+"""The 150 real appspec files of ../shared/appspec-corpus against the real agent's verdicts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from agentkit.commands.lint import lint_path
+
+from ..conftest import SHARED
+
+CORPUS = SHARED / "appspec-corpus"
+pytestmark = pytest.mark.skipif(not (CORPUS / "agent_verdicts.json").exists(),
+                                reason="../shared/appspec-corpus is not beside this checkout")
+
+
+def _verdicts() -> list[dict[str, Any]]:
+    if not (CORPUS / "agent_verdicts.json").exists():
+        return []
+    return list(json.loads((CORPUS / "agent_verdicts.json").read_text()))
+
+
+VERDICTS = _verdicts()
+
+
+def test_corpus_has_all_files() -> None:
+    assert len(VERDICTS) == 150
+    assert sum(v["verdict"] == "rejected" for v in VERDICTS) == 9
+
+
+@pytest.mark.parametrize("verdict", VERDICTS, ids=[v["file"][:3] for v in VERDICTS])
+def test_corpus_file_verdict_matches_agent(verdict: dict[str, Any]) -> None:
+    result = lint_path(str(CORPUS / "files" / verdict["file"]), "1")
+    assert result.agent_verdict == verdict["verdict"]
+    errors = [f for f in result.findings if f.is_error]
+    if verdict["verdict"] == "rejected":
+        # The agent stops at its first error: ours, in the agent's order, says the same words.
+        assert result.agent_error == verdict["message"]
+        assert any(f.agent_message == verdict["message"] for f in errors)
+    unknown = verdict.get("unknown_events") or []
+    flagged = [f for f in errors if f.code == "AK132"]
+    assert len(flagged) == len(unknown)
+    for f, name in zip(flagged, unknown):
+        assert f.message.startswith(f"hooks > {name}: not a lifecycle event")
+    if verdict["verdict"] == "accepted" and not unknown:
+        assert errors == []
+
+
+def _notes() -> dict[str, str]:
+    rows = (CORPUS / "INDEX.tsv").read_text().splitlines()[1:] if VERDICTS else []
+    return {r.split("\t")[0]: r.split("\t")[-1] for r in rows}
+
+
+@pytest.mark.parametrize(("note", "code"), [
+    ("mode 0644 written with leading zero", "AK200"),
+    ("overwrite: true in files", "AK204"),
+    ("British spelling file_exists_behaviour", "AK204"),
+    ("uses reserved 'Install' event as a hook", "AK205"),
+    ("timeout>3600", "AK206"),
+    ("runas on Windows", "AK208"),
+    ("destination is a file path ending in .jar", "AK209"),
+    ("glob in source", "AK211"),
+    ("looks like a command", "AK213"),
+    ("location with leading slash", "AK214"),
+    ("destination is a LIST", "AK215"),
+    ("two 'permissions:' keys", "AK202"),
+    ("dedented to top level", "AK203"),
+    ("os typo 'linus'", "AK111"),
+    ("non-EC2/invalid hook names AfterIntall", "AK132"),
+])
+def test_corpus_oddity_gets_its_finding(note: str, code: str) -> None:
+    ids = [i for i, text in _notes().items() if note in text]
+    assert ids, note
+    for ident in ids:
+        verdict = next(v for v in VERDICTS if v["file"].startswith(ident))
+        result = lint_path(str(CORPUS / "files" / verdict["file"]), "1")
+        assert code in {f.code for f in result.findings}, (ident, note)
+
+
+@pytest.mark.parametrize("verdict", VERDICTS, ids=[v["file"][:3] for v in VERDICTS])
+def test_corpus_file_agent2_never_crashes(verdict: dict[str, Any]) -> None:
+    result = lint_path(str(CORPUS / "files" / verdict["file"]), "2")
+    assert result.agent_verdict in ("accepted", "rejected")
+    assert all(f.message for f in result.findings)
+

@@ -1,0 +1,127 @@
+"""The CLI: exit codes, text output, bundle lookup, and the one error handler."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentkit import __version__, cli
+from agentkit.cli import main
+from agentkit.errors import FatalError
+
+GOOD = "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /srv/app\n"
+
+
+def test_main_version_prints_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"agentkit {__version__}\n"
+
+
+def test_main_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint"]) == 2
+    assert "the following arguments are required: PATH" in capsys.readouterr().err
+
+
+def test_python_m_agentkit_runs(tmp_path: Path) -> None:
+    (tmp_path / "appspec.yml").write_text(GOOD)
+    proc = subprocess.run([sys.executable, "-m", "agentkit", "lint", str(tmp_path)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (f"{tmp_path}/appspec.yml: agent 1.x accepts this appspec "
+                           "(0 error(s), 0 warning(s))\n1 file(s) checked: 0 error(s), "
+                           "0 warning(s)\n")
+
+
+def test_lint_text_is_compiler_style(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "appspec.yml"
+    path.write_text("version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n    - location: a.sh\n"
+                    "      timeout: 0\n")
+    assert main(["lint", str(path)]) == 1
+    assert capsys.readouterr().out == (
+        f"{path}:6:16: error AK131: hooks > AfterInstall[0] > timeout: expected a positive "
+        "integer, got 0\n"
+        "    fix: write the timeout in whole seconds, e.g. `timeout: 300`\n"
+        "    agent says: The deployment failed because an invalid timeout value was provided for a"
+        " script in the application specification file. Make corrections in the hooks section of"
+        " the AppSpec file, and then try again.\n"
+        f"{path}: agent 1.x rejects this appspec (1 error(s), 0 warning(s))\n"
+        "1 file(s) checked: 1 error(s), 0 warning(s)\n")
+
+
+def test_lint_warnings_exit_0_unless_strict(tmp_path: Path) -> None:
+    path = tmp_path / "appspec.yml"
+    path.write_text(GOOD + "extra: 1\n")
+    assert main(["lint", str(path)]) == 0
+    assert main(["lint", "--strict", str(path)]) == 1
+
+
+def test_lint_missing_path_is_one_clean_error(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope"
+    assert main(["lint", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"agentkit: error: {missing}: no such file or directory. Give an appspec file "
+                   "or a bundle directory that holds appspec.yml.\n")
+
+
+def test_lint_non_utf8_names_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "appspec.yml"
+    path.write_bytes(b"version: 0.0\nos: \xff\n")
+    assert main(["lint", str(path)]) == 1
+    assert capsys.readouterr().err == (
+        f"agentkit: error: {path}:2: the appspec is not UTF-8 text (byte 17); the agent cannot "
+        "read it. Save the file as UTF-8.\n")
+
+
+def test_lint_bundle_without_appspec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", "--format", "json", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert '"code": "AK150"' in out
+    assert (f'revision-relative path \\"appspec.yml\\". The revision was unpacked to directory '
+            f'\\"{tmp_path}\\"') in out
+
+
+def test_lint_bundle_with_only_appspec_yaml_fails(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "appspec.yaml").write_text(GOOD)
+    assert main(["lint", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f"{tmp_path}/appspec.yaml: error AK151: only appspec.yaml: agent 1.x installs from it, "
+        "but its hook executor reads only appspec.yml and fails at BeforeInstall\n"
+        "    fix: rename appspec.yaml to appspec.yml\n")
+    assert main(["lint", "--agent", "2", str(tmp_path)]) == 1
+    assert "agent 2.x's DownloadBundle wants appspec.yml" in capsys.readouterr().out
+
+
+def test_lint_bundle_prefers_appspec_yml(tmp_path: Path) -> None:
+    (tmp_path / "appspec.yml").write_text(GOOD)
+    (tmp_path / "appspec.yaml").write_text("version: 1\n")
+    assert main(["lint", str(tmp_path)]) == 0
+
+
+def test_guarded_maps_fatal_error_to_1(capsys: pytest.CaptureFixture[str]) -> None:
+    def boom() -> int:
+        raise FatalError("bad thing: fix it")
+    assert cli.guarded(boom) == 1
+    assert capsys.readouterr().err == "agentkit: error: bad thing: fix it\n"
+
+
+def test_guarded_maps_interrupt_to_130() -> None:
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+    assert cli.guarded(interrupted) == 130
+
+
+def test_guarded_maps_crash_to_3_with_log(capsys: pytest.CaptureFixture[str]) -> None:
+    def crash() -> int:
+        raise ZeroDivisionError("division by zero")
+    assert cli.guarded(crash) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("agentkit: internal error (ZeroDivisionError: division by zero)")
+    log = err.split("Details were written to ")[1].split(";")[0]
+    assert "ZeroDivisionError" in Path(log).read_text()
+    assert "Traceback" not in err
