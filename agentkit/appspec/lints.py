@@ -12,6 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from agentkit.appspec import events, ruby
+from agentkit.appspec.schema import (
+    CONTEXT_KEYS,
+    FILE_KEYS,
+    PERMISSION_KEYS,
+    SCRIPT_KEYS,
+    TOP_KEYS,
+)
 from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode, Source
 from agentkit.appspec.view import MapView, Path, pos, value11
 
@@ -26,12 +33,6 @@ class Warn:
     hint: str = ""
 
 
-TOP_KEYS = ("version", "os", "files", "permissions", "hooks", "file_exists_behavior")
-SCRIPT_KEYS = ("location", "timeout", "runas", "sudo")
-FILE_KEYS = ("source", "destination")
-PERMISSION_KEYS = ("object", "pattern", "except", "type", "owner", "group", "mode", "acls",
-                   "context")
-CONTEXT_KEYS = ("name", "type", "range")
 SERVICE_EVENT_LIMIT = 3600  # seconds per lifecycle event, enforced by the service
 
 _KNOWN_HINTS = {

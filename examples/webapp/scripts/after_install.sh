@@ -1,3 +1,3 @@
 #!/bin/sh
 set -eu
-exec agentkit hook run
+echo "after install: ${DEPLOYMENT_GROUP_NAME:-local}"

@@ -1,3 +1,4 @@
 #!/bin/sh
+# ApplicationStop runs from the previous revision: stop quietly if nothing runs yet.
 set -eu
-exec agentkit hook run
+echo "stopping webapp (deployment ${DEPLOYMENT_ID:-none})"

@@ -1,3 +1,3 @@
 #!/bin/sh
 set -eu
-exec agentkit hook run
+echo "validating webapp"

@@ -1,0 +1,19 @@
+"""The README documents every rule code the linter can emit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentkit.appspec.rules import RULES
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def test_readme_lists_every_rule_with_its_summary() -> None:
+    for rule in RULES.values():
+        assert f"| {rule.code} | {rule.severity} | {rule.summary} |" in README
+
+
+def test_readme_gives_the_two_commands() -> None:
+    assert "./dev demo" in README
+    assert "./dev test" in README
