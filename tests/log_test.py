@@ -1,0 +1,50 @@
+"""structlog is configured once: JSON lines when not on a TTY, readable lines on a TTY."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import structlog
+
+from agentkit import log
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(log, "_configured", False)
+    yield
+    structlog.reset_defaults()
+
+
+def test_log_json_lines_when_not_a_tty() -> None:
+    out = io.StringIO()
+    log.configure(out)
+    log.get("t").info("linked", path="/srv/media")
+    record = json.loads(out.getvalue())
+    assert record["event"] == "linked"
+    assert record["path"] == "/srv/media"
+    assert record["level"] == "info"
+
+
+def test_log_console_lines_on_a_tty() -> None:
+    out = _Tty()
+    log.configure(out)
+    log.get("t").warning("slow", seconds=3)
+    text = out.getvalue()
+    assert "slow" in text and "seconds=3" in text
+    assert not text.lstrip().startswith("{")
+
+
+def test_log_configure_twice_keeps_the_first() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    log.configure(first)
+    log.configure(second)
+    log.get("t").info("once")
+    assert "once" in first.getvalue() and second.getvalue() == ""
