@@ -224,6 +224,9 @@ def _hooks(ev: _Eval, top: MapView) -> dict[str, tuple[Script, ...]]:
     return out
 
 
+_BAD = object()  # a value serde_yaml refused (distinct from a real `false`)
+
+
 def _typed(ev: _Eval, path: Path, node: Node | None, expected: str,
            accept: Callable[[str, Any], bool]) -> Any:
     kind, value = plain12(node)
@@ -238,7 +241,7 @@ def _typed(ev: _Eval, path: Path, node: Node | None, expected: str,
         problem = f"invalid type: {_describe(node)}, expected {expected}"
     ev.serde("AK131" if expected == "u32" else "AK102", path, node, problem,
              f"{_describe(node)} is not {'a whole number' if expected == 'u32' else expected}")
-    return False
+    return _BAD
 
 
 def _script(ev: _Eval, order: tuple[int, ...], path: Path, node: Node) -> Script | None:
@@ -254,14 +257,14 @@ def _script(ev: _Eval, order: tuple[int, ...], path: Path, node: Node) -> Script
     if runas is not None:
         ev.read((*path, "runas"), m.get("runas"),
                 f"runs as {runas.strip()}" if runas.strip() else "no runas (ignored)")
-    if (m.get("sudo") is not None and sudo is not False) or (sudo is False and m.get("sudo")):
+    if m.get("sudo") is not None and sudo is not _BAD:
         ev.read((*path, "sudo"), m.get("sudo"), "with sudo" if sudo else "without sudo")
     if location is None or not location.strip():
         ev.fail((*order, 0), "AK130", (*path, "location"), m.get("location") or node,
                 "a script needs a location")
         return None
     ev.read((*path, "location"), m.get("location"), repr(location.strip()))
-    if timeout is False:
+    if timeout is _BAD or sudo is _BAD:
         return None
     if timeout == 0:
         ev.fail((*order, 1), "AK131", (*path, "timeout"), m.get("timeout"),

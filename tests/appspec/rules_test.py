@@ -486,3 +486,36 @@ def test_lint_reports_every_error_at_once(lint_json: Lint) -> None:
     assert codes == ["AK110", "AK111", "AK130"]
     # The agent stops at the first one, in its own order.
     assert "invalid version value (0.0)" in out["files"][0]["agent_error"]
+
+
+@pytest.mark.parametrize(("body", "path", "reading1", "reading2"), [
+    ("files: ~\n", "files", "no files", "rejected (expected a list, got unit value)"),
+    ("hooks:\n  AfterInstall:\n    - location: a.sh\n      sudo: yes\n",
+     "hooks > AfterInstall[0] > sudo", "with sudo",
+     'rejected (string "yes" is not a boolean)'),
+    ("hooks:\n  AfterInstall:\n    - location: a.sh\n      runas: ''\n",
+     "hooks > AfterInstall[0] > runas", "runs `su '' -c` (fails)", "no runas (ignored)"),
+    ("permissions:\n  - object: /a\n    acls: ['o::rwx']\n", "permissions[0] > acls[0]",
+     "rejected ('o::rwx' sets a base entry; use mode for the owner, group and other bits)",
+     "accepted"),
+])
+def test_portability_names_each_difference(lint_json: Lint, body: str, path: str,
+                                           reading1: str, reading2: str) -> None:
+    f = one(lint_json(HEAD + body), "AK300")
+    assert f["message"] == f"{path}: agent 1.x: {reading1}; agent 2.x: {reading2}"
+    assert f["hint"] == ("write it so both generations read it the same way before upgrading "
+                         "or mixing agents")
+
+
+def test_portability_silent_when_both_agree(lint_json: Lint) -> None:
+    out = lint_json(HEAD + "hooks:\n  AfterInstall:\n    - location: a.sh\n      timeout: 30\n"
+                           "      sudo: true\npermissions:\n  - object: /a\n    mode: '644'\n")
+    assert only(out, "AK300") == []
+
+
+def test_sudo_yes_agent2_is_a_yaml_error(lint_json: Lint) -> None:
+    out = lint_json(HEAD + "hooks:\n  AfterInstall:\n    - location: a.sh\n      sudo: yes\n",
+                    "--agent", "2")
+    assert out["files"][0]["agent_error"] == (
+        f"{DF} of a YAML parsing error: hooks.AfterInstall[0].sudo: invalid type: string "
+        '"yes", expected a boolean at line 6 column 13')
