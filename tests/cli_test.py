@@ -125,3 +125,11 @@ def test_guarded_maps_crash_to_3_with_log(capsys: pytest.CaptureFixture[str]) ->
     log = err.split("Details were written to ")[1].split(";")[0]
     assert "ZeroDivisionError" in Path(log).read_text()
     assert "Traceback" not in err
+
+
+def test_setup_py_still_works() -> None:
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "setup.py", "--version"], cwd=root,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == __version__
