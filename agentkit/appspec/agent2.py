@@ -126,6 +126,10 @@ def evaluate(src: Source) -> Evaluation:
         ev.fail((0,), "AK101", ("<document>",), None, "the file is empty")
         return Evaluation(GEN, tuple(ev.errors), ev.readings)
     root = src.root
+    if src.documents > 1:
+        ev.fail((0,), "AK100", ("<document>",), None, "the file holds more than one YAML document",
+                message=f"{_YAML}deserializing from YAML containing more than one document is "
+                        "not supported")
     if root is None:
         ev.fail((0,), "AK101", ("<document>",), None, "the file holds only comments",
                 message=f"{_YAML}EOF while parsing a value")

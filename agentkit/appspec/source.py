@@ -45,6 +45,7 @@ class Source:
     root: Node | None
     syntax_error: SyntaxProblem | None
     aliases: tuple[tuple[int, int], ...]
+    documents: int = 1  # 1.x reads the first; 2.x refuses more than one
 
 
 # libyaml is the parser inside Psych, so its C binding reproduces the agent's syntax errors
@@ -85,13 +86,13 @@ def load_text(path: str, text: str) -> Source:
     bom = text.startswith(BOM)
     body = text[1:] if bom else text
     try:
-        root = yaml.compose(body, Loader=_Loader)
+        docs = list(yaml.compose_all(body, Loader=_Loader))
         aliases = _alias_marks(body)
     except yaml.MarkedYAMLError as exc:
         return Source(path, body, bom, None, _problem(exc), ())
     except yaml.YAMLError as exc:
         return Source(path, body, bom, None, SyntaxProblem(1, 1, str(exc), "", 1, 1), ())
-    return Source(path, body, bom, root, None, aliases)
+    return Source(path, body, bom, docs[0] if docs else None, None, aliases, len(docs))
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")
@@ -99,4 +100,8 @@ _CONSTRUCTOR = yaml.SafeLoader("")
 
 def scalar_value(node: ScalarNode) -> Any:
     """The YAML 1.1 value of a scalar, as Psych would give it to the agent."""
-    return _CONSTRUCTOR.construct_object(node, deep=True)
+    try:
+        return _CONSTRUCTOR.construct_object(node, deep=True)
+    except yaml.constructor.ConstructorError:
+        return node.value  # an application tag such as !Ref: Psych keeps the text
+

@@ -519,3 +519,18 @@ def test_sudo_yes_agent2_is_a_yaml_error(lint_json: Lint) -> None:
     assert out["files"][0]["agent_error"] == (
         f"{DF} of a YAML parsing error: hooks.AfterInstall[0].sudo: invalid type: string "
         '"yes", expected a boolean at line 6 column 13')
+
+
+def test_second_yaml_document_ignored_by_agent1_refused_by_agent2(lint_json: Lint) -> None:
+    text = HEAD + "---\nversion: 1\n"
+    assert lint_json(text)["files"][0]["agent_verdict"] == "accepted"
+    out2 = lint_json(text, "--agent", "2")
+    assert out2["files"][0]["agent_error"] == (
+        f"{DF} of a YAML parsing error: deserializing from YAML containing more than one "
+        "document is not supported")
+
+
+def test_application_tag_is_read_as_text(lint_json: Lint) -> None:
+    out = lint_json(HEAD + "files:\n  - source: !Ref app\n    destination: /srv\n")
+    assert out["exit"] == 0
+    assert out["files"][0]["agent_verdict"] == "accepted"
