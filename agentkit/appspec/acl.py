@@ -12,6 +12,13 @@ from typing import Optional
 
 AclProblem = Optional[tuple[str, str]]
 
+_DIGITS = frozenset("0123456789")
+
+
+def _ascii_digits(text: str) -> bool:
+    return bool(text) and all(c in _DIGITS for c in text)
+
+
 _TYPES = {"d": "default", "default": "default", "m": "mask", "mask": "mask", "o": "other",
           "other": "other", "g": "group", "group": "group", "u": "user", "user": "user"}
 
@@ -70,7 +77,7 @@ def ace_rust(entry: str) -> AclProblem:
         if len(parts) < 3:
             return ("invalid", entry)
     acl_type, name, perm = parts[0], parts[1], parts[2]
-    if len(perm) == 1 and perm.isdigit():
+    if len(perm) == 1 and perm in _DIGITS:
         if int(perm) > 7:
             return ("invalid", entry)
     else:
@@ -94,12 +101,14 @@ def _split2(text: str, sep: str) -> list[str] | None:
 
 def _sensitivity(text: str) -> int | None:
     rest = text[1:]
-    return int(rest) if text.startswith("s") and rest.isdigit() and rest.isascii() else None
+    return int(rest) if text.startswith("s") and _ascii_digits(rest) else None
 
 
-def _category(text: str) -> int | None:
+def _category(text: str, rust: bool = False) -> int | None:
     rest = text[1:]
-    ok = text.startswith("c") and rest.isdigit() and rest.isascii() and int(rest) <= 1023
+    if rust and rest.startswith("+"):  # Rust's integer parse takes one leading '+'
+        rest = rest[1:]
+    ok = text.startswith("c") and _ascii_digits(rest) and int(rest) <= 1023
     return int(rest) if ok else None
 
 
@@ -147,8 +156,8 @@ def range_rust(text: str) -> bool:
     sens = parts[0].split("-")[:2]
     levels = []
     for s in sens:
-        rest = s[1:].lstrip("+") if s.startswith("s+") else s[1:]
-        if not s.startswith("s") or not rest.isdigit() or int(rest) > 255:
+        rest = s[2:] if s.startswith("s+") else s[1:]
+        if not s.startswith("s") or not _ascii_digits(rest) or int(rest) > 255:
             return False
         levels.append(int(rest))
     if len(levels) == 2 and levels[1] < levels[0]:
@@ -157,7 +166,7 @@ def range_rust(text: str) -> bool:
         return True
     for item in parts[1].split(","):
         pair = item.split(".")[:2]
-        cats = [_category(c) for c in pair]
+        cats = [_category(c, rust=True) for c in pair]
         nums = [n for n in cats if n is not None]
         if len(nums) != len(cats) or (len(nums) == 2 and nums[1] < nums[0]):
             return False

@@ -155,8 +155,8 @@ def _hooks(ev: _Eval, top: MapView) -> dict[str, tuple[Script, ...]]:
         name = ruby.to_s(entry.key)
         path: Path = ("hooks", name)
         scripts = entry.value
-        if is_null11(scripts) or value11(scripts) is False:
-            continue
+        if is_null11(scripts) or value11(scripts) in (False, {}):
+            continue  # Hash#each over an empty Hash yields nothing: no scripts, no crash
         if isinstance(scripts, MappingNode):
             first = value11(scripts)
             pair = next(iter(first.items())) if first else None
@@ -228,7 +228,7 @@ def _files(ev: _Eval, top: MapView) -> list[FileMapping]:
     out: list[FileMapping] = []
     node = top.get("files")
     value = value11(node)
-    if value is None or value is False:
+    if value is None or value is False or value == {}:
         ev.read(("files",), node, "no files")
         return out
     assert node is not None
@@ -298,7 +298,7 @@ def _permissions(ev: _Eval, top: MapView, os_name: str | None) -> list[Permissio
     out: list[Permission] = []
     node = top.get("permissions")
     value = value11(node)
-    if value is None or value is False:
+    if value is None or value is False or value == {}:
         return out
     assert node is not None
     sec = _SECTION["permissions"]
@@ -419,9 +419,14 @@ def _mode(ev: _Eval, order: tuple[int, ...], path: Path, node: Node | None) -> s
 def _acls(ev: _Eval, order: tuple[int, ...], path: Path,
           node: Node | None) -> tuple[str, ...] | None:
     value = value11(node)
-    if value is None:
+    if value is None or value == {}:
         return ()
     assert node is not None
+    if isinstance(value, dict):  # Hash#each yields [key, value] pairs; String#split fails on them
+        pair = next(list(kv) for kv in value.items())
+        ev.fail(order, "AK144", path, node, "expected a list of ACL entries",
+                crash=_no_method("split", pair))
+        return None
     if not isinstance(value, list):
         ev.fail(order, "AK144", path, node, "expected a list of ACL entries",
                 crash=_no_method("each", value))

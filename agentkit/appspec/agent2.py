@@ -139,8 +139,11 @@ def evaluate(src: Source) -> Evaluation:
         return Evaluation(GEN, tuple(ev.errors), ev.readings)
     for key in ("version", "os"):
         if key not in top:
-            ev.serde("AK110" if key == "version" else "AK111", (), root,
-                     f"missing field `{key}`", f"`{key}` is missing")
+            # serde notices a missing field only after reading the whole mapping.
+            line, col = pos(root)
+            ev.fail((_SERDE, 1 << 30, 0), "AK110" if key == "version" else "AK111", (key,),
+                    root, f"`{key}` is missing", message=f"{_YAML}missing field `{key}`"
+                    + (f" at line {line} column {col}" if (line, col) != (1, 1) else ""))
     version_ok = _version(ev, top)
     os_name = _os(ev, top)
     feb = _feb(ev, top)
@@ -158,6 +161,11 @@ def _version(ev: _Eval, top: MapView) -> bool:
     if "version" not in top:
         return False
     kind, value = plain12(node)
+    text = node.value.lstrip("+-") if isinstance(node, ScalarNode) else ""
+    if kind == "int" and text[:2] in ("0x", "0o", "0b"):  # f64 parsing has no radix prefixes
+        ev.serde("AK110", ("version",), node, f"invalid type: integer `{value}`, expected f64",
+                 f"expected the number 0.0, got {node.value}")  # type: ignore[union-attr]
+        return False
     if kind not in ("int", "float"):
         ev.serde("AK110", ("version",), node, f"invalid type: {_describe(node)}, expected f64",
                  f"expected the number 0.0, got {_describe(node)}")
@@ -177,7 +185,8 @@ def _os(ev: _Eval, top: MapView) -> str | None:
     text = _text(ev, ("os",), node)
     if text is None and plain12(node)[0] != "null":
         return None
-    shown = text if text is not None else "~"
+    # A required String field takes any scalar's raw text, null words included.
+    shown = text if text is not None else (node.value if isinstance(node, ScalarNode) else "")
     if shown in ("linux", "windows"):
         ev.read(("os",), node, shown)
         return shown

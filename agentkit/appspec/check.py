@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from agentkit.appspec import agent1, agent2, events, lints, ruby
 from agentkit.appspec.model import AgentError, AppSpec, Evaluation
 from agentkit.appspec.rules import RULES
-from agentkit.appspec.source import MappingNode, Source
+from agentkit.appspec.source import MappingNode, Node, Source
 from agentkit.appspec.view import MapView, chain, value11
 from agentkit.findings import ERROR, WARNING, Finding
 
@@ -60,9 +60,16 @@ def _unknown_events(src: Source, generation: str) -> list[Finding]:
     hooks = MapView(root).get("hooks")
     if not isinstance(hooks, MappingNode):
         return []
-    # Hooks whose value is null are not keys to the Ruby agent; `[]` is (command_executor.rb).
+    # 1.x stores every hook whose value is not nil/false, `[]` included (command_executor.rb);
+    # 2.x drops empty hooks before its check (appspec_validator.rs).
+    def counted(node: Node) -> bool:
+        value = value11(node)
+        if generation == "2":
+            return isinstance(value, list) and bool(value)
+        return value is not None and value is not False
+
     unknown = [e for e in MapView(hooks).entries()
-               if ruby.to_s(e.key) not in events.ORDERED and value11(e.value) is not None]
+               if ruby.to_s(e.key) not in events.ORDERED and counted(e.value)]
     names = [ruby.to_s(e.key) for e in unknown]
     base = os.path.basename(src.path) if src.path.endswith((".yml", ".yaml")) else "appspec.yml"
     message = RULES["AK132"].agent_message(generation, {

@@ -12,7 +12,8 @@ import math
 import re
 from typing import Any
 
-_LEADING_INT = re.compile(r"\s*([-+]?\d(?:_?\d)*)")
+# Ruby's String#to_i: ASCII whitespace, an optional sign, ASCII digits with single underscores.
+_LEADING_INT = re.compile(r"[ \t\n\v\f\r]*([-+]?[0-9](?:_?[0-9])*)")
 
 
 class NoMethod(Exception):
@@ -29,7 +30,7 @@ def to_i(value: Any) -> int:
         return value
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
-            raise NoMethod(f"FloatDomainError: {to_s(value)}")
+            raise NoMethod(to_s(value))  # FloatDomainError's message is just the value
         return int(value)  # truncates toward zero, as Float#to_i does
     if isinstance(value, str):
         m = _LEADING_INT.match(value)

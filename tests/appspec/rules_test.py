@@ -534,3 +534,62 @@ def test_application_tag_is_read_as_text(lint_json: Lint) -> None:
     out = lint_json(HEAD + "files:\n  - source: !Ref app\n    destination: /srv\n")
     assert out["exit"] == 0
     assert out["files"][0]["agent_verdict"] == "accepted"
+
+
+@pytest.mark.parametrize("generation", ["1", "2"])
+def test_acl_non_ascii_digit_is_an_invalid_character(lint_json: Lint, generation: str) -> None:
+    f = one(lint_json(HEAD + "permissions:\n  - object: /srv\n    acls: ['u:bob:\u00b2']\n",
+                      "--agent", generation), "AK144")
+    assert f["agent_message"].endswith(
+        "contains an invalid character (\u00b2). Correct the ACL in the hooks section of the "
+        "AppSpec file, and then try again.")
+
+
+@pytest.mark.parametrize(("rng", "accepted"), [("s\u00b2", False), ("s++1", False),
+                                               ("s0:c+5", True), ("s+1", True)])
+def test_context_range_agent2_parses_like_rust_integers(lint_json: Lint, rng: str,
+                                                        accepted: bool) -> None:
+    out = lint_json(HEAD + f"permissions:\n  - object: /srv\n    context:\n      type: t\n"
+                           f"      range: '{rng}'\n", "--agent", "2")
+    assert (only(out, "AK145") == []) is accepted
+
+
+@pytest.mark.parametrize("body", ["hooks:\n  AfterInstall: {}\n", "files: {}\n",
+                                  "permissions: {}\n"])
+def test_empty_mapping_is_no_entries_to_agent1(lint_json: Lint, body: str) -> None:
+    assert lint_json(HEAD + body)["files"][0]["agent_verdict"] == "accepted"
+
+
+def test_version_hex_zero_is_a_type_error_for_agent2(lint_json: Lint) -> None:
+    out = lint_json("version: 0x0\nos: linux\n", "--agent", "2")
+    assert out["files"][0]["agent_error"] == (
+        f"{DF} of a YAML parsing error: version: invalid type: integer `0`, expected f64 at "
+        "line 1 column 10")
+    assert lint_json("version: 0x0\nos: linux\n")["files"][0]["agent_verdict"] == "accepted"
+
+
+def test_missing_field_comes_after_type_errors_for_agent2(lint_json: Lint) -> None:
+    out = lint_json('version: "0.0"\n', "--agent", "2")
+    assert out["files"][0]["agent_error"] == (
+        f'{DF} of a YAML parsing error: version: invalid type: string "0.0", expected f64 at '
+        "line 1 column 10")
+    assert one(out, "AK111")["agent_message"] == f"{DF} of a YAML parsing error: missing field `os`"
+
+
+def test_empty_os_shows_raw_text_for_agent2(lint_json: Lint) -> None:
+    f = one(lint_json("version: 0.0\nos: null\n", "--agent", "2"), "AK111")
+    assert "unsupported operating system (null)." in f["agent_message"]
+
+
+def test_unknown_event_counting_follows_each_generation(lint_json: Lint) -> None:
+    empty = HEAD + "hooks:\n  Foo: []\n"
+    assert len(only(lint_json(empty), "AK132")) == 1
+    assert only(lint_json(empty, "--agent", "2"), "AK132") == []
+    assert only(lint_json(HEAD + "hooks:\n  Foo: false\n"), "AK132") == []
+
+
+@pytest.mark.parametrize("value", ["'\uff13\uff10'", "'\u00a030'"])
+def test_timeout_to_i_reads_only_ascii_digits(lint_json: Lint, value: str) -> None:
+    out = lint_json(HEAD + "hooks:\n  AfterInstall:\n    - location: a.sh\n"
+                           f"      timeout: {value}\n")
+    assert one(out, "AK131")["message"].endswith("which the agent reads as 0")
