@@ -14,7 +14,14 @@ from typing import Any
 from agentkit.appspec import acl, ruby
 from agentkit.appspec.model import AgentError, AppSpec, Evaluation, FileMapping, Permission, Script
 from agentkit.appspec.rules import RULES
-from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode, Source
+from agentkit.appspec.source import (
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
+    Source,
+    is_date,
+)
 from agentkit.appspec.view import MapView, Path, is_null11, pos, value11
 
 GEN = "1"
@@ -61,6 +68,12 @@ def evaluate(src: Source) -> Evaluation:
                                     "YAML aliases are refused by agent 1.x (Psych 4)",
                                     RULES["AK103"].agent_message(GEN, {}) or ""))
     ev.read(("<aliases>",), None, "rejected" if src.aliases else "none")
+    date = _first_date(root)
+    if date is not None:
+        ev.fail((0,), "AK105", ("<document>",), date,
+                f"{date.value!r} is a YAML date, which agent 1.x (Psych 4) refuses to load",
+                crash=f"Tried to load unspecified class: "
+                      f"{'Date' if len(date.value) <= 10 else 'Time'}")
     if root is None or (isinstance(root, ScalarNode) and value11(root) in (None, False)):
         ev.fail((0,), "AK101", ("<document>",), root, "the file is empty")
         return Evaluation(GEN, tuple(ev.errors), ev.readings)
@@ -96,6 +109,21 @@ def evaluate(src: Source) -> Evaluation:
     return Evaluation(GEN, tuple(ev.errors), ev.readings, spec)
 
 
+def _first_date(node: Node | None) -> ScalarNode | None:
+    if isinstance(node, ScalarNode):
+        return node if is_date(node) else None
+    children: list[Node] = []
+    if isinstance(node, SequenceNode):
+        children = list(node.value)
+    elif isinstance(node, MappingNode):
+        children = [n for pair in node.value for n in pair]
+    for child in children:
+        found = _first_date(child)
+        if found is not None:
+            return found
+    return None
+
+
 def _only(root: MappingNode, key: Any) -> MapView:
     view = MapView(MappingNode(root.tag, [], root.start_mark, root.end_mark))
     if key is not None:
@@ -124,7 +152,7 @@ def _version(ev: _Eval, top: MapView) -> bool:
 def _os(ev: _Eval, top: MapView) -> str | None:
     node = top.get("os")
     value = value11(node)
-    if value in ("linux", "windows"):
+    if type(value) is str and value in ("linux", "windows"):  # a :symbol is not the string
         ev.read(("os",), node, f"{value}")
         return str(value)
     got = "nothing" if value is None else repr(ruby.to_s(value))
@@ -284,7 +312,7 @@ def _feb(ev: _Eval, top: MapView) -> str | None:
     value = value11(node)
     if value is None:
         return None
-    if value in FEB_VALUES:
+    if type(value) is str and value in FEB_VALUES:
         ev.read(("file_exists_behavior",), node, str(value))
         return str(value)
     ev.fail((_SECTION["file_exists_behavior"],), "AK112", ("file_exists_behavior",), node,
@@ -383,7 +411,7 @@ def _types(ev: _Eval, order: tuple[int, ...], path: Path,
                 f"{ruby.inspect(value)}", crash=_no_method("each", value))
         return None
     for item in value:
-        if item not in ("file", "directory"):
+        if type(item) is not str or item not in ("file", "directory"):
             ev.fail(order, "AK143", path, node,
                     f"expected file or directory, got {ruby.inspect(item)}",
                     crash=_TYPE_MESSAGE.format(ruby.to_s(item)))

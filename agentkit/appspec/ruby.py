@@ -86,6 +86,8 @@ def inspect(value: Any) -> str:
         return "nil"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if type(value).__name__ == "RubySymbol":
+        return f":{value}"
     if isinstance(value, str):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
         escaped = escaped.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")

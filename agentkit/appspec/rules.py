@@ -48,6 +48,9 @@ _RULES = (
          "write the value out in full instead of using an anchor and alias",
          "Alias parsing was not enabled. To enable it, pass `aliases: true` to `Psych::load` or "
          "`Psych::safe_load`.", None),
+    Rule("AK105", ERROR, "yaml-date", "a plain YAML date or time value, which agent 1.x "
+         "refuses to load (2.x reads it as text)", "quote it: `'2020-01-01'`",
+         "Tried to load unspecified class: {cls}", None),
     Rule("AK104", ERROR, "duplicate-key-fatal", "a key given twice inside an entry (agent 2.x "
          "rejects it; 1.x keeps the last)", "keep one of the two keys", None, "{serde}"),
     # --- top-level values --------------------------------------------------------------------

@@ -98,8 +98,44 @@ def load_text(path: str, text: str) -> Source:
 _CONSTRUCTOR = yaml.SafeLoader("")
 
 
+class RubySymbol(str):
+    """A Psych `:name` plain scalar: a Symbol, whose to_s drops the colon."""
+
+
+# Where Psych's ScalarScanner (lib/psych/scalar_scanner.rb) types plain scalars differently from
+# PyYAML's YAML 1.1 resolver: booleans and null in any case, integers with commas, :symbols.
+_PSYCH_TRUE = re.compile(r"(?i:yes|true|on)")
+_PSYCH_FALSE = re.compile(r"(?i:no|false|off)")
+_PSYCH_NULL = re.compile(r"~|(?i:null)")
+_PSYCH_LEGACY_INT = re.compile(r"[-+]?(?:0|[1-9](?:[0-9]|,[0-9]|_[0-9])*)")
+
+
+def _psych_plain(text: str) -> tuple[bool, Any]:
+    if _PSYCH_TRUE.fullmatch(text):
+        return True, True
+    if _PSYCH_FALSE.fullmatch(text):
+        return True, False
+    if _PSYCH_NULL.fullmatch(text):
+        return True, None
+    if "," in text and _PSYCH_LEGACY_INT.fullmatch(text):
+        return True, int(text.replace(",", "").replace("_", ""))
+    if len(text) > 1 and text.startswith(":") and not text.startswith("::"):
+        return True, RubySymbol(text[1:])
+    return False, None
+
+
+def is_date(node: ScalarNode) -> bool:
+    """A plain scalar Psych would turn into a Date/Time (refused by Psych 4's safe load)."""
+    return not node.style and node.tag == "tag:yaml.org,2002:timestamp"
+
+
 def scalar_value(node: ScalarNode) -> Any:
     """The YAML 1.1 value of a scalar, as Psych would give it to the agent."""
+    if (not node.style and node.tag == "tag:yaml.org,2002:str") or node.tag in (
+            "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"):
+        known, value = _psych_plain(node.value)
+        if known:
+            return value
     try:
         return _CONSTRUCTOR.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError:

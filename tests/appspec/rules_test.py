@@ -593,3 +593,26 @@ def test_timeout_to_i_reads_only_ascii_digits(lint_json: Lint, value: str) -> No
     out = lint_json(HEAD + "hooks:\n  AfterInstall:\n    - location: a.sh\n"
                            f"      timeout: {value}\n")
     assert one(out, "AK131")["message"].endswith("which the agent reads as 0")
+
+
+def test_date_is_refused_by_agent1_only(lint_json: Lint) -> None:
+    out = lint_json(HEAD + "released: 2020-01-01\n")
+    f = one(out, "AK105")
+    assert f["message"] == ("<document>: '2020-01-01' is a YAML date, which agent 1.x (Psych 4) "
+                            "refuses to load")
+    assert f["agent_message"] == "Tried to load unspecified class: Date"
+    assert lint_json(HEAD + "released: 2020-01-01\n", "--agent", "2")["files"][0][
+        "agent_verdict"] == "accepted"
+
+
+@pytest.mark.parametrize(("body", "verdict"), [
+    ("hooks:\n  AfterInstall:\n    - location: a.sh\n      timeout: oFF\n", "accepted"),
+    ("permissions:\n  - object: /srv\n    mode: 6,44\n", "accepted"),
+])
+def test_psych_typing_differs_from_pyyaml(lint_json: Lint, body: str, verdict: str) -> None:
+    assert lint_json(HEAD + body)["files"][0]["agent_verdict"] == verdict
+
+
+def test_symbol_os_prints_without_colon(lint_json: Lint) -> None:
+    f = one(lint_json("version: 0.0\nos: :linux\n"), "AK111")
+    assert "unsupported operating system (linux)." in f["agent_message"]
