@@ -504,8 +504,16 @@ def _context(ev: _Eval, order: tuple[int, ...], path: Path, node: Node | None) -
     if value is None:
         return True
     assert node is not None
+    if isinstance(value, (list, int)) and not isinstance(value, bool):
+        ev.fail(order, "AK145", path, node, "expected a mapping with type (and name, range)",
+                crash="no implicit conversion of String into Integer")
+        return False
+    if not isinstance(value, (dict, str)):
+        ev.fail(order, "AK145", path, node, "expected a mapping with type (and name, range)",
+                crash=_no_method("[]", value))
+        return False
     ctx_type = value.get("type") if isinstance(value, dict) else (
-        "type" if isinstance(value, str) and "type" in value else None)
+        "type" if "type" in value else None)
     if ctx_type is None:
         ev.fail(order, "AK145", path, node, "an SELinux context needs a type",
                 crash=("The deployment failed because the application specification file "

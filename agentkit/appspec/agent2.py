@@ -36,11 +36,15 @@ def _describe(node: Node | None) -> str:
     if kind == "null":
         return "unit value"
     if kind == "string":
-        return f'string "{value}"'
+        escaped = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'string "{escaped}"'  # Rust's Debug for str
     if kind == "int":
         return f"integer `{value}`"
     if kind == "float":
-        return f"floating point `{_f64(value)}`"
+        shown = _f64(value)
+        if math.isfinite(value) and value == int(value):
+            shown += ".0"  # serde's Unexpected::Float always shows a fraction
+        return f"floating point `{shown}`"
     if kind == "bool":
         return f"boolean `{str(value).lower()}`"
     return {"seq": "sequence", "map": "map"}[kind]
@@ -97,14 +101,23 @@ def _text(ev: _Eval, path: Path, node: Node | None) -> str | None:
 
 
 def _struct(ev: _Eval, path: Path, node: Node, name: str) -> MapView | None:
+    if isinstance(node, ScalarNode) and node.value == "" and not node.style:
+        # serde_yaml deserializes an empty plain scalar (a bare `-`) as an empty map.
+        node = MappingNode("tag:yaml.org,2002:map", [], node.start_mark, node.end_mark)
     if not isinstance(node, MappingNode):
         ev.serde("AK102", path, node, f"invalid type: {_describe(node)}, expected struct {name}",
                  f"expected a mapping, got {_describe(node)}")
         return None
     view = MapView(node)
     for dup in view.duplicates:
-        ev.serde("AK104", (*path, str(dup.key)), dup.key_node, f"duplicate field `{dup.key}`",
-                 f"`{dup.key}` is given twice")
+        # serde names the enclosing mapping (its path and start mark), not the repeated key.
+        line, col = pos(node)
+        where = f"{serde_path(path)}: " if path else ""
+        at = f" at line {line} column {col}" if (line, col) != (1, 1) else ""
+        dline, dcol = pos(dup.key_node)
+        ev.fail((_SERDE, dline or 0, dcol or 0), "AK104", (*path, str(dup.key)), dup.key_node,
+                f"`{dup.key}` is given twice",
+                message=f"{_YAML}{where}duplicate field `{dup.key}`{at}")
     return view
 
 

@@ -45,11 +45,18 @@ def _syntax(src: Source, generation: str) -> LintResult:
     problem = src.syntax_error
     assert problem is not None
     ctx = f" ({problem.context})" if problem.context else ""
-    serde = (f"The deployment failed because of a YAML parsing error: {problem.problem} at line "
-             f"{problem.line} column {problem.column}")
+    serde = f"The deployment failed because of a YAML parsing error: {problem.serde_message()}"
     message = problem.psych_message() if generation == "1" else serde
-    finding = Finding(ERROR, "AK100", src.path, problem.line, problem.column,
-                      f"YAML syntax: {problem.problem}{ctx}", RULES["AK100"].hint, message)
+    code, detail = "AK100", f"YAML syntax: {problem.problem}{ctx}"
+    if problem.undefined_alias:
+        # Psych 4 refuses every alias before it looks the anchor up (1.x); serde says
+        # "unknown anchor" (2.x).
+        code, detail = ("AK103" if generation == "1" else "AK100"), "an alias (`*name`) whose " \
+            "anchor (`&name`) is not defined above it"
+        if generation == "1":
+            message = RULES["AK103"].agent_message("1", {}) or ""
+    finding = Finding(ERROR, code, src.path, problem.line, problem.column, detail,
+                      RULES[code].hint, message)
     return LintResult(src.path, generation, "rejected", message, (finding,), None)
 
 

@@ -27,8 +27,18 @@ class SyntaxProblem:
     column: int
     problem: str
     context: str
-    psych_line: int  # what Psych puts in its message
+    psych_line: int  # what Psych puts in its message (libyaml's context mark, if any)
     psych_column: int
+    undefined_alias: bool = False  # not a syntax error to libyaml: each agent words it itself
+
+    def serde_message(self) -> str:
+        """serde_yaml's rendering of the same libyaml error (2.x)."""
+        if self.undefined_alias:
+            return f"unknown anchor at line {self.line} column {self.column}"
+        text = f"{self.problem} at line {self.line} column {self.column}"
+        if self.context and (self.psych_line, self.psych_column) != (self.line, self.column):
+            text += f", {self.context} at line {self.psych_line} column {self.psych_column}"
+        return text
 
     def psych_message(self) -> str:
         """The text Psych (libyaml) puts in its SyntaxError for the same problem."""
@@ -71,7 +81,8 @@ def _problem(exc: yaml.MarkedYAMLError) -> SyntaxProblem:
             problem = libyaml_text
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     pline, pcol = (psych_mark.line + 1, psych_mark.column + 1) if psych_mark else (1, 1)
-    return SyntaxProblem(line, column, problem, exc.context or "", pline, pcol)
+    return SyntaxProblem(line, column, problem, exc.context or "", pline, pcol,
+                         problem.startswith("found undefined alias"))
 
 
 def _alias_marks(body: str) -> tuple[tuple[int, int], ...]:

@@ -121,6 +121,9 @@ def plain12(node: Node | None) -> tuple[str, Any]:
         return "bool", _BOOL12[text]
     if _INT12.fullmatch(text):
         return "int", _int12(text)
+    if len(text.lstrip("+-")) > 1 and text.lstrip("+-").startswith("0") and \
+            text.lstrip("+-").isdigit():
+        return "string", text  # serde_yaml: leading-zero digits are neither int nor float
     if text in _SPECIAL12:
         return "float", _SPECIAL12[text]
     if _FLOAT12.fullmatch(text) and any(c.isdigit() for c in text):

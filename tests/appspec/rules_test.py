@@ -371,8 +371,10 @@ def test_duplicate_key_warns_and_agent2_rejects(lint_json: Lint) -> None:
     assert f["message"] == ("files[0] > source: `source` is given twice; the agent keeps only "
                             "the last one (line 5)")
     f2 = one(lint_json(text, "--agent", "2"), "AK104")
-    assert f2["agent_message"] == (f"{DF} of a YAML parsing error: files[0].source: duplicate "
-                                   "field `source` at line 5 column 5")
+    # serde names the enclosing mapping and its start mark, not the repeated key.
+    assert f2["agent_message"] == (f"{DF} of a YAML parsing error: files[0]: duplicate "
+                                   "field `source` at line 4 column 5")
+    assert (f2["line"], f2["column"]) == (5, 5)
 
 
 def test_alias_rejected_by_agent1_only(lint_json: Lint) -> None:
@@ -616,3 +618,48 @@ def test_psych_typing_differs_from_pyyaml(lint_json: Lint, body: str, verdict: s
 def test_symbol_os_prints_without_colon(lint_json: Lint) -> None:
     f = one(lint_json("version: 0.0\nos: :linux\n"), "AK111")
     assert "unsupported operating system (linux)." in f["agent_message"]
+
+
+def test_bare_dash_item_is_an_empty_entry_for_agent2(lint_json: Lint) -> None:
+    out = lint_json(HEAD + "hooks:\n  AfterInstall:\n    -\n", "--agent", "2")
+    assert out["files"][0]["agent_error"] == (
+        f"{DF} the application specification file specifies a script with no location value. "
+        "Specify the location in the hooks section of the AppSpec file, and then try again.")
+
+
+@pytest.mark.parametrize(("ctx", "crash"), [
+    ("[a]", "no implicit conversion of String into Integer"),
+    ("true", "undefined method `[]' for true:TrueClass"),
+])
+def test_context_not_a_mapping_crashes_agent1(lint_json: Lint, ctx: str, crash: str) -> None:
+    f = one(lint_json(HEAD + f"permissions:\n  - object: /srv\n    context: {ctx}\n"), "AK145")
+    assert f["agent_message"] == crash
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("030", 'invalid type: string "030", expected u32'),
+    ("30.0", "invalid type: floating point `30.0`, expected u32"),
+    ("'a\"b'", 'invalid type: string "a\\"b", expected u32'),
+])
+def test_serde_wording_for_agent2(lint_json: Lint, value: str, problem: str) -> None:
+    out = lint_json(HEAD + "hooks:\n  AfterInstall:\n    - location: a.sh\n"
+                           f"      timeout: {value}\n", "--agent", "2")
+    assert out["files"][0]["agent_error"] == (
+        f"{DF} of a YAML parsing error: hooks.AfterInstall[0].timeout: {problem} at line 6 "
+        "column 16")
+
+
+def test_syntax_error_agent2_carries_libyaml_context(lint_json: Lint) -> None:
+    out = lint_json('version: 0.0\nos: "linux\n', "--agent", "2")
+    assert out["files"][0]["agent_error"] == (
+        f"{DF} of a YAML parsing error: found unexpected end of stream at line 3 column 1, "
+        "while scanning a quoted scalar at line 2 column 5")
+
+
+def test_undefined_alias_words_per_agent(lint_json: Lint) -> None:
+    text = HEAD + "extra: *nowhere\n"
+    f1 = one(lint_json(text), "AK103")
+    assert f1["agent_message"].startswith("Alias parsing was not enabled.")
+    f2 = one(lint_json(text, "--agent", "2"), "AK100")
+    assert f2["agent_message"] == (f"{DF} of a YAML parsing error: unknown anchor at line 3 "
+                                   "column 8")
