@@ -30,6 +30,27 @@ def _add_lint(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="agent generation to predict: 1 = Ruby 1.8.x (default), 2 = Rust 2.x")
 
 
+def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("verify", help="predict what the agent does with a revision archive")
+    p.add_argument("archive", metavar="ARCHIVE", help=".tar, .tar.gz/.tgz, .zip or a directory")
+    p.add_argument("--type", choices=("tar", "tgz", "zip", "directory"),
+                   help="the bundle type CodeDeploy is told (default: detected from content)")
+    p.add_argument("--agent", choices=("1", "2"), default="1")
+    p.add_argument("--file-exists-behavior", choices=("DISALLOW", "OVERWRITE", "RETAIN"),
+                   default="DISALLOW", help="the deployment's setting (the appspec's wins)")
+    p.add_argument("--deployment-group", default="dg-verify", metavar="ID",
+                   help="deployment group id (names the agent's state files)")
+    p.add_argument("--previous", metavar="ARCHIVE", help="deploy this revision first")
+    p.add_argument("--state-dir", metavar="DIR",
+                   help="keep the agent's deployment root here between runs")
+    p.add_argument("--keep", metavar="DIR", help="keep the throw-away root in DIR")
+    p.add_argument("--load-balancer", action="store_true",
+                   help="include the Block/AllowTraffic events")
+    p.add_argument("--no-install", action="store_true", help="checks only; no Install step")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentkit",
@@ -38,6 +59,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_lint(sub)
+    _add_verify(sub)
     return parser
 
 
@@ -46,6 +68,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "lint":
         from agentkit.commands import lint
         return lint.run(args)
+    if args.command == "verify":
+        from agentkit.commands import verify
+        return verify.run(args)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 

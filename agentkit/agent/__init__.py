@@ -1,0 +1,1 @@
+"""The simulated CodeDeploy agent: its deployment root, installer and lifecycle."""

@@ -1,0 +1,350 @@
+"""The Install step, as lib/instance_agent/plugins/codedeploy/installer.rb and
+install_instruction.rb do it (2.x: src/installer/core.rs, commands/copy_command.rs), run into a
+Sandbox instead of the host.
+
+Order, as the agent: (1) apply and delete the previous cleanup file, before anything is
+validated; (2) generate every instruction with its conflict checks (DISALLOW, two sources for
+one destination, a permission matched twice...); (3) write -install.json; (4) execute,
+recording each copy (before it runs) and mkdir (after) in the new cleanup file.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import re
+import stat
+from dataclasses import dataclass, field
+
+from agentkit.agent.layout import Deployment, write_marker
+from agentkit.agent.sandbox import Sandbox
+from agentkit.appspec.model import AppSpec, Permission
+
+DISALLOW_MSG = ("The deployment failed because a specified file already exists at this "
+                "location: {}")
+BAD_FEB = ("The deployment failed because an invalid option was specified for "
+           "fileExistsBehavior: {}. Valid options include OVERWRITE, RETAIN, and DISALLOW.")
+TWO_SOURCES = ("The deployment failed because the application specification file specifies "
+               "two source files named {} and {} for the same destination ({}). Remove one of the "
+               "source file paths from the AppSpec file, and then try again.")
+FILE_OVER_DIR = ("The deployment failed because the application specification file calls for "
+                 "installing the file {}, but a file with that name already exists at the "
+                 "location ({}). Update your AppSpec file or directory structure, and then try "
+                 "again.")
+MKDIR_OVER_FILE = ("The deployment failed because the application specification file includes "
+                   "an mkdir command more than once for the same destination path ({}) from ({})."
+                   " Update the files section of the AppSpec file, and then try again.")
+PERMISSION_TWICE = ("The deployment failed because the permissions setting for ({}) is "
+                    "specified more than once in the application specification file. Update the "
+                    "files section of the AppSpec file, and then try again.")
+BAD_PATTERN = ("The deployment failed because the application specification file includes an "
+               "object ({}) with an invalid pattern ({}), such as a pattern for a file applied to "
+               "a directory. Correct the permissions section of the AppSpec file, and then try "
+               "again.")
+BAD_EXCEPT = ("The deployment failed because the except parameter for a pattern in the "
+              "permissions section ({}) for the object named {} contains an invalid format. "
+              "Update the AppSpec file, and then try again.")
+
+
+class InstallError(Exception):
+    """The agent's Install failure; str() is its message (without the 2.x prefix)."""
+
+
+@dataclass(frozen=True)
+class Instruction:
+    type: str  # copy, mkdir, chmod, chown, setfacl
+    path: str  # destination / directory / file
+    source: str = ""
+    mode: str = ""
+    owner: str | None = None
+    group: str | None = None
+    acl: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        if self.type == "copy":
+            return {"type": "copy", "source": self.source, "destination": self.path}
+        if self.type == "mkdir":
+            return {"type": "mkdir", "directory": self.path}
+        if self.type == "chmod":
+            return {"type": "chmod", "mode": self.mode, "file": self.path}
+        if self.type == "setfacl":
+            return {"type": "setfacl", "acl": list(self.acl), "file": self.path}
+        return {"type": "chown", "owner": self.owner, "group": self.group, "file": self.path}
+
+
+@dataclass
+class Plan:
+    instructions: list[Instruction] = field(default_factory=list)
+    copies: dict[str, str] = field(default_factory=dict)  # expanded dest -> source
+    mkdirs: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
+    permitted: set[str] = field(default_factory=set)
+    outside_links: list[tuple[str, str]] = field(default_factory=list)  # bundle link -> target
+
+    def copy(self, source: str, dest: str) -> None:
+        key = os.path.normpath(dest)
+        if key in self.copies:
+            raise InstallError(TWO_SOURCES.format(source, self.copies[key], key))
+        if key in self.mkdirs:
+            raise InstallError(FILE_OVER_DIR.format(source, key))
+        self.copies[key] = source
+        self.instructions.append(Instruction("copy", key, source=source))
+
+    def mkdir(self, dest: str) -> None:
+        key = os.path.normpath(dest)
+        if key in self.copies:
+            raise InstallError(MKDIR_OVER_FILE.format(key, self.copies[key]))
+        if key not in self.mkdirs:
+            self.mkdirs[key] = None
+            self.instructions.append(Instruction("mkdir", key))
+
+
+@dataclass
+class Installer:
+    sandbox: Sandbox
+    deployment: Deployment
+    generation: str
+    file_exists_behavior: str  # the deployment's value; the appspec's wins when set
+    owners: dict[str, tuple[int, int, str, str]] = field(default_factory=dict)
+    executed: list[Instruction] = field(default_factory=list)
+
+    # --- step 1: the previous deployment's cleanup file --------------------------------------
+    def apply_cleanup(self) -> list[str]:
+        path = self.deployment.cleanup_file
+        if not os.path.isfile(path) or not self._cleanup_trusted(path):
+            return []
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            lines = f.read().split("\n")
+        lines = lines[:-1]  # a last line without "\n" is a torn write: the agent drops it
+        removed = []
+        for line in reversed(lines):
+            target = line.strip()
+            if not target or target.startswith("semanage\0"):
+                continue
+            if self.sandbox.islink(target):
+                self.sandbox.remove(target)
+            elif self.sandbox.exists(target):
+                if self.sandbox.isdir(target):
+                    if not self.sandbox.rmdir(target):
+                        continue  # ENOTEMPTY is ignored; the directory stays
+                else:
+                    self.sandbox.remove(target)
+            else:
+                continue
+            removed.append(target)
+        os.unlink(path)
+        return removed
+
+    def _cleanup_trusted(self, path: str) -> bool:
+        if self.generation == "1":
+            return True
+        st = os.lstat(path)  # 2.x (installer/core.rs) skips a file others could have written
+        return stat.S_ISREG(st.st_mode) and st.st_uid == 0 and not st.st_mode & 0o022
+
+    # --- step 2: the instructions ------------------------------------------------------------
+    def plan(self, spec: AppSpec) -> Plan:
+        plan = Plan()
+        for mapping in spec.files:
+            feb = spec.file_exists_behavior or self.file_exists_behavior
+            source = _join(self.deployment.archive, mapping.source)
+            if os.path.isdir(source):
+                self._ancestors(plan, mapping.destination)
+                self._copy_dir(plan, source, mapping.destination, feb)
+            else:
+                dest = os.path.join(mapping.destination, os.path.basename(source.rstrip("/")))
+                self._ancestors(plan, dest)
+                self._copy_file(plan, source, dest, feb)
+        for perm in spec.permissions:
+            self._permission(plan, perm)
+        return plan
+
+    def _ancestors(self, plan: Plan, path: str) -> None:
+        missing = []
+        parent = os.path.dirname(os.path.normpath(path))
+        while parent not in ("/", ".", "") and not self.sandbox.exists(parent) \
+                and parent not in plan.mkdirs:
+            missing.append(parent)
+            parent = os.path.dirname(parent)
+        for directory in reversed(missing):
+            plan.mkdir(directory)
+
+    def _copy_dir(self, plan: Plan, source: str, dest: str, feb: str) -> None:
+        if not self.sandbox.isdir(dest):
+            plan.mkdir(dest)
+        real = os.path.realpath(source)
+        if not _inside(real, self.deployment.archive):
+            # The agent deep-copies a linked directory; verify never copies host trees.
+            plan.outside_links.append((source, real))
+            return
+        for name in sorted(os.listdir(source)):
+            child = os.path.join(source, name)
+            if os.path.isdir(child):
+                self._copy_dir(plan, child, os.path.join(dest, name), feb)
+            else:
+                self._copy_file(plan, child, os.path.join(dest, name), feb)
+
+    def _copy_file(self, plan: Plan, source: str, dest: str, feb: str) -> None:
+        if self.sandbox.exists(dest):
+            if feb == "DISALLOW":
+                raise InstallError(DISALLOW_MSG.format(dest))
+            if feb == "RETAIN":
+                return
+            if feb != "OVERWRITE":
+                raise InstallError(BAD_FEB.format(feb))
+        plan.copy(source, dest)
+
+    def _permission(self, plan: Plan, perm: Permission) -> None:
+        obj = os.path.normpath(perm.object)
+        if obj in plan.copies:
+            if "file" not in perm.types:
+                return
+            if perm.pattern != "**":
+                raise InstallError(BAD_PATTERN.format(perm.object, perm.pattern))
+            if perm.except_:
+                raise InstallError(BAD_EXCEPT.format(_ruby_list(perm.except_), perm.object))
+            self._set(plan, obj, perm)
+        elif obj in plan.mkdirs or self.sandbox.isdir(obj):
+            for target in self._matches(plan, obj, perm):
+                self._set(plan, target, perm)
+
+    def _matches(self, plan: Plan, obj: str, perm: Permission) -> list[str]:
+        found = []
+        if "file" in perm.types:
+            found += [p for p in plan.copies if _match(obj, p, perm)]
+        if "directory" in perm.types:
+            found += [p for p in plan.mkdirs if _match(obj, p, perm)]
+        return found
+
+    def _set(self, plan: Plan, target: str, perm: Permission) -> None:
+        if target in plan.permitted:
+            raise InstallError(PERMISSION_TWICE.format(target))
+        plan.permitted.add(target)
+        if perm.mode is not None:
+            plan.instructions.append(Instruction("chmod", target, mode=perm.mode))
+        if perm.acls:
+            plan.instructions.append(Instruction("setfacl", target, acl=perm.acls))
+        if perm.owner is not None or perm.group is not None:
+            plan.instructions.append(Instruction("chown", target, owner=perm.owner,
+                                                 group=perm.group))
+
+    # --- steps 3 and 4 -----------------------------------------------------------------------
+    def execute(self, plan: Plan) -> None:
+        payload = json.dumps({"instructions": [i.to_json() for i in plan.instructions]},
+                             separators=(",", ":"))
+        write_marker(self.deployment.install_json, payload)
+        with open(self.deployment.cleanup_file, "w") as cleanup:
+            for inst in plan.instructions:
+                if inst.type == "copy":
+                    cleanup.write(inst.path + "\n")
+                    cleanup.flush()
+                    self._do_copy(inst)
+                elif inst.type == "mkdir":
+                    self._do_mkdir(inst)
+                    cleanup.write(inst.path + "\n")
+                    cleanup.flush()
+                elif inst.type == "chmod":
+                    self.sandbox.chmod(self._through(inst.path), int(inst.mode, 8))
+                elif inst.type == "chown":
+                    self._do_chown(inst)
+                self.executed.append(inst)
+
+    def _through(self, path: str) -> str:
+        real = self.sandbox.resolve(path)
+        return real if real is not None else path
+
+    def _do_mkdir(self, inst: Instruction) -> None:
+        if self.sandbox.lexists(inst.path):
+            raise InstallError(f"File exists @ dir_s_mkdir - {inst.path}" if self.generation ==
+                               "1" else "IO error: File exists (os error 17)")
+        self.sandbox.mkdir(inst.path)
+
+    def _do_copy(self, inst: Instruction) -> None:
+        src, dest = inst.source, inst.path
+        if os.path.islink(src):
+            if self.sandbox.lexists(dest) or self.sandbox.exists(dest):
+                raise InstallError(f"File exists @ syserr_fail2_in - {dest}"
+                                   if self.generation == "1" else
+                                   "IO error: File exists (os error 17)")
+            self.sandbox.symlink(os.readlink(src), dest)
+            return
+        if not os.path.exists(src):
+            raise InstallError(f"No such file or directory @ rb_sysopen - {src}"
+                               if self.generation == "1" else
+                               "IO error: No such file or directory (os error 2)")
+        target = self._copy_target(dest, src)
+        st = os.stat(src)
+        rel = os.path.relpath(src, self.deployment.archive)
+        uid, gid = self.owners.get(rel, (0, 0, "", ""))[:2]
+        self.sandbox.write_file(target, src, mode=stat.S_IMODE(st.st_mode), mtime=st.st_mtime,
+                                owner=(uid, gid))
+
+    def _copy_target(self, dest: str, src: str) -> str:
+        """Where FileUtils.copy really writes: into a directory, or through a symlink (1.x)."""
+        if self.sandbox.isdir(dest):
+            if self.generation == "2":
+                raise InstallError("IO error: Is a directory (os error 21)")
+            return os.path.join(self._through(dest), os.path.basename(src))
+        if self.sandbox.islink(dest):
+            if self.generation == "2":  # O_NOFOLLOW: the link is replaced by a file
+                self.sandbox.remove(dest)
+                return dest
+            return self._through(dest) if self.sandbox.exists(dest) else _dangling(
+                self.sandbox, dest)
+        return dest
+
+    def _do_chown(self, inst: Instruction) -> None:
+        uid = gid = -1
+        if inst.owner is not None:
+            try:
+                uid = pwd.getpwnam(inst.owner).pw_uid
+            except KeyError:
+                raise InstallError(f"can't find user for {inst.owner}") from None
+        if inst.group is not None:
+            try:
+                gid = grp.getgrnam(inst.group).gr_gid
+            except KeyError:
+                raise InstallError(f"can't find group for {inst.group}") from None
+        target = self._through(inst.path)
+        entry = self.sandbox.entry(target)
+        if entry is not None:
+            self.sandbox.chown(target, entry.uid if uid < 0 else uid,
+                               entry.gid if gid < 0 else gid)
+
+
+def _dangling(sandbox: Sandbox, link: str) -> str:
+    target = sandbox.readlink(link)
+    return os.path.normpath(os.path.join(os.path.dirname(link), target))
+
+
+def _join(archive: str, source: str) -> str:
+    """Ruby's File.join(archive, source): duplicate slashes collapse, nothing is normalised."""
+    return re.sub(r"/+", "/", f"{archive}/{source}")
+
+
+def _inside(path: str, root: str) -> bool:
+    root = os.path.realpath(root)
+    return path == root or path.startswith(root + "/")
+
+
+def _glob(pattern: str, name: str) -> bool:
+    """The agent's pattern: only `*` is special (linux_permission_info.rb#matches_simple_glob)."""
+    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+    return bool(pattern) and re.fullmatch(regex, name, re.DOTALL) is not None
+
+
+def _match(obj: str, candidate: str, perm: Permission) -> bool:
+    base = obj.rstrip("/") + "/"
+    if not candidate.startswith(base):
+        return False  # strict descendants only: never the object itself
+    rel = candidate[len(base):]
+    if perm.pattern != "**" and ("/" in rel or not _glob(perm.pattern, rel)):
+        return False
+    return not ("/" not in rel and any(_glob(e, rel) for e in perm.except_))
+
+
+def _ruby_list(items: tuple[str, ...]) -> str:
+    return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+
+__all__ = ["InstallError", "Installer", "Instruction", "Plan"]

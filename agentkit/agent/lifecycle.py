@@ -1,0 +1,295 @@
+"""One deployment, event by event, as the agent runs it (deployer.rb / command_executor.rb).
+
+Part 1 of verify: DownloadBundle and Install are simulated in full; hook events are listed
+with the revision they would run from, and `skipped` when they have scripts (hooks run in part
+2). Every path in the result is shown as on an instance (AGENT_ROOT for the deployment root).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, replace
+
+from agentkit.agent import layout
+from agentkit.agent.installer import Installer, InstallError
+from agentkit.agent.layout import Deployment
+from agentkit.agent.result import UNKNOWN_ERROR, EventRun, Failure, Node, VerifyResult
+from agentkit.agent.sandbox import Sandbox
+from agentkit.appspec import events as ev
+from agentkit.appspec.check import LintResult, lint_source
+from agentkit.appspec.locate import read_source
+from agentkit.appspec.model import AppSpec
+from agentkit.bundle import checks
+from agentkit.bundle.unpack import Unpacked, unpack
+from agentkit.findings import ERROR, Finding
+
+AGENT_ROOT = "/opt/codedeploy-agent/deployment-root"
+NOT_FOUND = ("The CodeDeploy agent did not find an AppSpec file within the unpacked revision "
+             "directory at revision-relative path \"appspec.yml\". The revision was unpacked to "
+             "directory \"{archive}\", and the AppSpec file was expected but not found at path "
+             "\"{archive}/appspec.yml\". Consult the AWS CodeDeploy Appspec documentation for "
+             "more information at "
+             "http://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html")
+HOOKS_LATER = "has scripts; running hooks is not built yet (verify part 2), so they did not run"
+
+
+@dataclass(frozen=True)
+class Options:
+    archive: str
+    bundle_type: str | None = None
+    generation: str = "1"
+    file_exists_behavior: str = "DISALLOW"
+    group_id: str = "dg-verify"
+    deployment_id: str = "d-VERIFY0001"
+    load_balancer: bool = False
+    install: bool = True
+
+
+def event_names(load_balancer: bool) -> list[str]:
+    names = [n for n in ev.ORDERED if n not in ("BeforeBlockTraffic", "AfterBlockTraffic",
+                                                "BeforeAllowTraffic", "AfterAllowTraffic")]
+    if load_balancer:
+        names = ["BeforeBlockTraffic", "AfterBlockTraffic", *names, "BeforeAllowTraffic",
+                 "AfterAllowTraffic"]
+    return names
+
+
+class _Run:
+    def __init__(self, opts: Options, work: str) -> None:
+        self.opts = opts
+        self.dep = Deployment(os.path.join(work, "deployment-root"), opts.group_id,
+                              opts.deployment_id)
+        self.dep.create()
+        self.sandbox = Sandbox(os.path.join(work, "sandbox"))
+        self.previous = self.dep.previous_successful_dir()
+        self.findings: list[Finding] = []
+        self.lint: LintResult | None = None
+        self.unpacked: Unpacked | None = None
+        self.failure: Failure | None = None
+        self.notes: list[str] = []
+
+    def shown(self, text: str) -> str:
+        return text.replace(self.dep.root, AGENT_ROOT)
+
+    def fail(self, event: str, message: str, code: str = UNKNOWN_ERROR) -> EventRun:
+        self.failure = Failure(event, code, self.shown(message))
+        return EventRun(event, "failed", "current", note=self.shown(message))
+
+    # --- the events --------------------------------------------------------------------------
+    def run(self) -> list[EventRun]:
+        out = []
+        for name in event_names(self.opts.load_balancer):
+            if self.failure is not None:
+                out.append(EventRun(name, "skipped", _revision(name),
+                                    note=f"not run: the deployment failed in "
+                                         f"{self.failure.event}"))
+                continue
+            out.append(self.event(name))
+        return out
+
+    def event(self, name: str) -> EventRun:
+        if name == "DownloadBundle":
+            return self.download()
+        if name == "Install":
+            return self.install()
+        if name in ev.FROM_PREVIOUS:
+            return self.previous_hooks(name)
+        if name == "BeforeInstall" and (failed := self.parse_for_hooks()) is not None:
+            return failed
+        return _hooks_event(name, "current", self.lint.appspec if self.lint else None)
+
+    def previous_hooks(self, name: str) -> EventRun:
+        if self.previous is None:
+            return EventRun(name, "succeeded", "previous",
+                            note="no earlier successful revision of this deployment group: "
+                                 "nothing to run")
+        archive = os.path.join(self.previous, "deployment-archive")
+        path = os.path.join(archive, "appspec.yml")
+        if not os.path.isfile(path):
+            if self.opts.generation == "2":
+                return EventRun(name, "succeeded", "previous", note="the previous revision's "
+                                "archive is gone: agent 2.x treats the event as a no-op")
+            return self.fail(name, NOT_FOUND.format(archive=archive))
+        result = lint_source(read_source(path), self.opts.generation)
+        return _hooks_event(name, "previous", result.appspec)
+
+    def download(self) -> EventRun:
+        if os.path.lexists(self.dep.archive):
+            raise AssertionError("deployment ids are unique per run")
+        self.unpacked = unpack(self.opts.archive, self.dep.archive, self.opts.bundle_type,
+                               self.opts.generation)
+        self.findings += [replace(f, path=self.shown(f.path)) for f in self.unpacked.findings]
+        if self.unpacked.failure is not None:
+            return self.fail("DownloadBundle", self.unpacked.failure)
+        if self.unpacked.stripped:
+            self.notes.append(f"the archive's single top-level directory "
+                              f"{self.unpacked.stripped}/ holds the appspec: the agent strips it")
+        if self.opts.generation == "2" and not os.path.isfile(
+                os.path.join(self.dep.archive, "appspec.yml")):
+            return self.fail("DownloadBundle", "The deployment failed because the specified "
+                             "file does not exist at the expected location: "
+                             f"{self.dep.archive}/appspec.yml.")
+        layout.write_marker(self.dep.most_recent, self.dep.dir)
+        self.check_bundle()
+        return EventRun("DownloadBundle", "succeeded", "current")
+
+    def check_bundle(self) -> None:
+        archive = self.dep.archive
+        shown_root = self.shown(archive)
+        for name in ("appspec.yml", "appspec.yaml"):
+            path = os.path.join(archive, name)
+            if os.path.isfile(path):
+                self.lint = lint_source(read_source(path), self.opts.generation)
+                self.findings += [replace(f, path=self.shown(f.path))
+                                  for f in self.lint.findings]
+                break
+        else:
+            self.findings.append(Finding(ERROR, "AK150", f"{shown_root}/appspec.yml", None, None,
+                                         "no appspec.yml (or appspec.yaml) at the bundle root",
+                                         "put appspec.yml at the root of the bundle",
+                                         NOT_FOUND.format(archive=shown_root)))
+        spec = self.lint.appspec if self.lint else None
+        for event, scripts in (spec.hooks.items() if spec else ()):
+            for s in scripts:
+                self.findings += checks.script(archive, shown_root, s.location, event,
+                                               self.opts.generation)
+        self.findings += checks.symlinks(archive, shown_root)
+        self.findings += checks.shared_dirs(archive, shown_root)
+
+    def parse_for_hooks(self) -> EventRun | None:
+        """BeforeInstall's hook executor parses appspec.yml first (hook_executor.rb)."""
+        yml = os.path.join(self.dep.archive, "appspec.yml")
+        if not os.path.isfile(yml) and not (self.opts.generation == "2" and self.lint):
+            return self.fail("BeforeInstall", NOT_FOUND.format(archive=self.dep.archive))
+        if self.lint is not None and self.lint.agent_verdict == "rejected":
+            return self.fail("BeforeInstall", self.lint.agent_error or "invalid appspec")
+        return None
+
+    def install(self) -> EventRun:
+        spec = self.lint.appspec if self.lint else None
+        if spec is None or not self.opts.install:
+            note = "skipped: --no-install" if not self.opts.install else "no appspec"
+            return EventRun("Install", "skipped", "current", note=note)
+        installer = Installer(self.sandbox, self.dep, self.opts.generation,
+                              self.opts.file_exists_behavior,
+                              self.unpacked.owners if self.unpacked else {})
+        removed = installer.apply_cleanup()
+        if removed:
+            self.notes.append(f"Install removed {len(removed)} path(s) of the previous revision "
+                              "(its cleanup file) before installing this one")
+        try:
+            plan = installer.plan(spec)
+            for link, target in plan.outside_links:
+                self.findings.append(Finding(
+                    ERROR, "AK510", self.shown(link), None, None,
+                    f"the agent copies everything under {target} (a linked directory outside "
+                    "the bundle) onto the instance; verify did not copy it",
+                    "do not ship links to directories; link shared storage in AfterInstall"))
+            installer.execute(plan)
+        except (InstallError, OSError) as exc:
+            self.sandbox.save()
+            message = str(exc)
+            if self.opts.generation == "2":
+                message = f"Install failed for group {self.opts.group_id}: {message}"
+            return self.fail("Install", message)
+        self.sandbox.save()
+        layout.write_marker(self.dep.last_successful, self.dep.dir)
+        return EventRun("Install", "succeeded", "current",
+                        note=f"{len(installer.executed)} instruction(s) executed")
+
+
+def _revision(name: str) -> str:
+    return "previous" if name in ev.FROM_PREVIOUS else "current"
+
+
+def _hooks_event(name: str, revision: str, spec: AppSpec | None) -> EventRun:
+    scripts = spec.hooks.get(name, ()) if spec else ()
+    if name in ev.AGENT_INTERNAL or not scripts:
+        return EventRun(name, "succeeded", revision)
+    return EventRun(name, "skipped", revision, note=f"{name} {HOOKS_LATER}")
+
+
+# --- what the deployment left behind -------------------------------------------------------
+def _node(sb: Sandbox, path: str, change: str | None = None) -> Node | None:
+    entry = sb.entry(path)
+    if entry is None:
+        return None
+    owner = f"{entry.uid}:{entry.gid}"
+    return Node(path, entry.type, f"{entry.mode:04o}", entry.target,
+                sb.sha256(path) if entry.type == "file" else None, owner, change)
+
+
+def tree(sb: Sandbox, spec: AppSpec | None) -> list[Node]:
+    seen: dict[str, Node] = {}
+    for mapping in spec.files if spec else ():
+        for path in sb.walk(os.path.normpath(mapping.destination)):
+            node = _node(sb, path)
+            if node is not None:
+                seen[path] = node
+    return [seen[p] for p in sorted(seen)]
+
+
+def changes(sb: Sandbox) -> list[Node]:
+    out = []
+    for path in sb.touched():
+        try:
+            host = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            host = None
+        node = _node(sb, path)
+        if node is None:
+            if host is not None:
+                out.append(Node(path, _kind(host), f"{stat.S_IMODE(host.st_mode):04o}", None,
+                                None, None, "deleted"))
+            continue
+        if host is None:
+            out.append(replace(node, change="created"))
+        elif _differs(sb, path, node, host):
+            out.append(replace(node, change="modified"))
+    return out
+
+
+def _kind(st: os.stat_result) -> str:
+    return ("symlink" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode)
+            else "file" if stat.S_ISREG(st.st_mode) else "other")
+
+
+def _differs(sb: Sandbox, path: str, node: Node, host: os.stat_result) -> bool:
+    if node.type != _kind(host) or node.mode != f"{stat.S_IMODE(host.st_mode):04o}":
+        return True
+    if node.owner != f"{host.st_uid}:{host.st_gid}":
+        return True
+    if node.type == "symlink":
+        return node.target != os.readlink(path)
+    if node.type == "file":
+        found = sb.lstat(path)
+        return bool(found and found[1] == "upper") and node.sha256 != _host_sha(path)
+    return False
+
+
+def _host_sha(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run(opts: Options, work: str) -> VerifyResult:
+    state = _Run(opts, work)
+    events = state.run()
+    spec = state.lint.appspec if state.lint else None
+    log = ""
+    if os.path.isfile(state.dep.scripts_log):
+        with open(state.dep.scripts_log, encoding="utf-8", errors="replace") as f:
+            log = f.read()
+    bundle_type = state.unpacked.declared if state.unpacked else (opts.bundle_type or "")
+    return VerifyResult(
+        archive=os.path.abspath(opts.archive), agent=opts.generation, bundle_type=bundle_type,
+        deployment_group_id=opts.group_id, deployment_id=opts.deployment_id,
+        failure=state.failure, events=tuple(events),
+        findings=tuple(sorted(state.findings, key=Finding.sort_key)),
+        tree=tuple(tree(state.sandbox, spec)), changes=tuple(changes(state.sandbox)),
+        scripts_log=log, notes=tuple(state.notes))

@@ -1,0 +1,115 @@
+"""The verifier's result: one value that every report renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentkit.findings import Finding
+
+# hook_executor.rb ScriptError codes
+SUCCEEDED, SCRIPT_MISSING, SCRIPT_EXECUTABILITY, SCRIPT_TIMED_OUT = (
+    "SUCCEEDED", "SCRIPT_MISSING", "SCRIPT_EXECUTABILITY", "SCRIPT_TIMED_OUT")
+SCRIPT_FAILED, UNKNOWN_ERROR, OUTPUTS_LEFT_OPEN = (
+    "SCRIPT_FAILED", "UNKNOWN_ERROR", "OUTPUTS_LEFT_OPEN")
+
+
+@dataclass(frozen=True)
+class ScriptRun:
+    location: str
+    runas: str | None
+    exit_code: int | None
+    duration_s: float
+    error_code: str
+    message: str
+    output: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"location": self.location, "runas": self.runas, "exit_code": self.exit_code,
+                "duration_s": round(self.duration_s, 3), "error_code": self.error_code,
+                "message": self.message,
+                "output": [{"stream": s, "line": line} for s, line in self.output]}
+
+
+@dataclass(frozen=True)
+class EventRun:
+    name: str
+    status: str  # succeeded, failed, skipped
+    revision: str  # current, previous
+    scripts: tuple[ScriptRun, ...] = ()
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "revision": self.revision,
+                "scripts": [s.to_json() for s in self.scripts], "note": self.note}
+
+
+@dataclass(frozen=True)
+class Failure:
+    event: str
+    error_code: str
+    message: str
+    script: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.event, "error_code": self.error_code, "message": self.message,
+                "script": self.script}
+
+
+@dataclass(frozen=True)
+class Node:
+    """A path in the final tree or in the changes, with its final attributes."""
+
+    path: str
+    type: str
+    mode: str | None
+    target: str | None
+    sha256: str | None
+    owner: str | None = None
+    change: str | None = None  # created, modified, deleted (changes only)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "type": self.type, "mode": self.mode,
+                               "target": self.target, "sha256": self.sha256,
+                               "owner": self.owner}
+        if self.change is not None:
+            out = {"path": self.path, "change": self.change, **{k: v for k, v in out.items()
+                                                                 if k != "path"}}
+        return out
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    archive: str
+    agent: str
+    bundle_type: str
+    deployment_group_id: str
+    deployment_id: str
+    failure: Failure | None
+    events: tuple[EventRun, ...]
+    findings: tuple[Finding, ...]
+    tree: tuple[Node, ...] = ()
+    changes: tuple[Node, ...] = ()
+    scripts_log: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.failure is None
+
+    @property
+    def errors(self) -> int:
+        return sum(f.is_error for f in self.findings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "archive": self.archive, "agent": self.agent, "bundle_type": self.bundle_type,
+            "deployment_group_id": self.deployment_group_id, "deployment_id": self.deployment_id,
+            "result": "succeeded" if self.succeeded else "failed",
+            "failed_event": self.failure.event if self.failure else None,
+            "error": self.failure.to_json() if self.failure else None,
+            "events": [e.to_json() for e in self.events],
+            "findings": [f.to_json() for f in self.findings],
+            "tree": [n.to_json() for n in self.tree],
+            "changes": [n.to_json() for n in self.changes],
+            "scripts_log": self.scripts_log, "notes": list(self.notes)}

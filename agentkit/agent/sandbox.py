@@ -1,0 +1,296 @@
+"""A copy-on-write view of this machine: reads fall through to the host, writes stay here.
+
+Every path is an absolute host path. Writes go to `<root>/upper<path>`; deleting a host path
+records a whiteout. Nothing here ever opens a host path for writing, follows a host symlink to
+write, or removes anything outside `root`. The state (whiteouts, owners the agent would set)
+is saved in `<root>/sandbox.json` so a later `verify --state-dir` sees the same machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+MAX_LINKS = 40
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What is at a path, as the deployment would see it."""
+
+    path: str
+    type: str  # file, dir, symlink, other
+    mode: int
+    uid: int
+    gid: int
+    target: str | None
+    where: str  # upper or host
+
+
+class Sandbox:
+    def __init__(self, root: str, host: str = "/") -> None:
+        self.root = root
+        self.upper = os.path.join(root, "upper")
+        self.host = host
+        os.makedirs(self.upper, exist_ok=True)
+        self.whiteouts: set[str] = set()
+        self.owners: dict[str, tuple[int, int]] = {}
+        # Paths the deployment wrote. Other upper directories only hold those paths: they
+        # stay transparent, showing the host's directory and its attributes.
+        self.written: set[str] = set()
+        self._load()
+
+    # --- persistence -------------------------------------------------------------------------
+    def _state_file(self) -> str:
+        return os.path.join(self.root, "sandbox.json")
+
+    def _load(self) -> None:
+        try:
+            with open(self._state_file()) as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            return
+        self.whiteouts = set(data.get("whiteouts", []))
+        self.owners = {k: (v[0], v[1]) for k, v in data.get("owners", {}).items()}
+        self.written = set(data.get("written", []))
+
+    def save(self) -> None:
+        tmp = self._state_file() + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"whiteouts": sorted(self.whiteouts), "written": sorted(self.written),
+                       "owners": {k: list(v) for k, v in sorted(self.owners.items())}}, f)
+        os.replace(tmp, self._state_file())
+
+    # --- where a path lives ------------------------------------------------------------------
+    def up(self, path: str) -> str:
+        return self.upper + os.path.normpath(path)
+
+    def _host(self, path: str) -> str:
+        return os.path.join(self.host, os.path.normpath(path).lstrip("/"))
+
+    def _whited(self, path: str) -> bool:
+        """The host's version of path is gone: it or an ancestor was deleted here (the
+        upper layer is always looked at first, so a re-created path is still seen)."""
+        p = os.path.normpath(path)
+        while True:
+            if p in self.whiteouts:
+                return True
+            if p == "/":
+                return False
+            p = os.path.dirname(p)
+
+    def lstat(self, path: str) -> tuple[os.stat_result, str] | None:
+        norm = os.path.normpath(path)
+        try:
+            st = os.lstat(self.up(path))
+            if norm in self.written or not stat.S_ISDIR(st.st_mode):
+                return st, "upper"
+        except FileNotFoundError:
+            pass
+        except NotADirectoryError:
+            return None
+        if self._whited(path) or self._upper_shadows_parent(path):
+            return None
+        try:
+            return os.lstat(self._host(path)), "host"
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            pass
+        if os.path.isdir(self.up(path)):  # a parent of written paths, not on the host
+            return os.lstat(self.up(path)), "upper"
+        return None
+
+    def _upper_shadows_parent(self, path: str) -> bool:
+        """An ancestor replaced in the upper layer by a non-directory hides the host below."""
+        p = os.path.dirname(os.path.normpath(path))
+        while p != "/":
+            try:
+                if not stat.S_ISDIR(os.lstat(self.up(p)).st_mode):
+                    return True
+            except FileNotFoundError:
+                pass
+            p = os.path.dirname(p)
+        return False
+
+    def lexists(self, path: str) -> bool:
+        return self.lstat(path) is not None
+
+    def readlink(self, path: str) -> str:
+        found = self.lstat(path)
+        if found is None or not stat.S_ISLNK(found[0].st_mode):
+            raise OSError(errno.EINVAL, "not a symlink", path)
+        return os.readlink(self.up(path) if found[1] == "upper" else self._host(path))
+
+    def resolve(self, path: str) -> str | None:
+        """Follow symlinks through the view (as File.exist? does); None if it dangles."""
+        parts = [p for p in os.path.normpath(path).split("/") if p]
+        current = "/"
+        hops = 0
+        while parts:
+            candidate = os.path.join(current, parts.pop(0))
+            found = self.lstat(candidate)
+            if found is None:
+                return None
+            if stat.S_ISLNK(found[0].st_mode):
+                hops += 1
+                if hops > MAX_LINKS:
+                    return None
+                target = self.readlink(candidate)
+                base = "/" if target.startswith("/") else current
+                parts = [p for p in os.path.normpath(os.path.join(base, target)).split("/")
+                         if p] + parts
+                current = "/"
+                continue
+            current = candidate
+        return current
+
+    def exists(self, path: str) -> bool:
+        return self.resolve(path) is not None
+
+    def isdir(self, path: str) -> bool:
+        real = self.resolve(path)
+        found = self.lstat(real) if real else None
+        return bool(found and stat.S_ISDIR(found[0].st_mode))
+
+    def islink(self, path: str) -> bool:
+        found = self.lstat(path)
+        return bool(found and stat.S_ISLNK(found[0].st_mode))
+
+    def listdir(self, path: str) -> list[str]:
+        names: set[str] = set()
+        found = self.lstat(path)
+        if found is None:
+            return []
+        if os.path.isdir(self.up(path)) and not os.path.islink(self.up(path)):
+            names.update(os.listdir(self.up(path)))
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError, PermissionError):
+            names.update(n for n in os.listdir(self._host(path))
+                         if not self._whited(os.path.join(path, n)))
+        return sorted(n for n in names if self.lexists(os.path.join(path, n)))
+
+    # --- writes (all into the upper layer) ---------------------------------------------------
+    def _prepare_parent(self, path: str) -> None:
+        parent = os.path.dirname(os.path.normpath(path))
+        if not os.path.isdir(self.up(parent)):
+            os.makedirs(self.up(parent), exist_ok=True)
+
+    def mkdir(self, path: str, mode: int = 0o755) -> None:
+        self._prepare_parent(path)
+        if os.path.isdir(self.up(path)):  # was only a transparent parent until now
+            os.chmod(self.up(path), mode)
+        else:
+            os.mkdir(self.up(path), mode)
+        self.written.add(os.path.normpath(path))
+
+    def write_file(self, path: str, src: str, *, mode: int, mtime: float,
+                   owner: tuple[int, int] | None) -> None:
+        """Copy the bundle file `src` (ours, in the deployment archive) to `path`."""
+        self._prepare_parent(path)
+        dst = self.up(path)
+        if os.path.lexists(dst) and not os.path.isdir(dst):
+            os.unlink(dst)
+        shutil.copyfile(src, dst, follow_symlinks=False)
+        os.chmod(dst, mode)
+        os.utime(dst, (mtime, mtime))
+        self.written.add(os.path.normpath(path))
+        if owner is not None:
+            self.owners[os.path.normpath(path)] = owner
+
+    def symlink(self, target: str, path: str) -> None:
+        self._prepare_parent(path)
+        os.symlink(target, self.up(path))
+        self.written.add(os.path.normpath(path))
+
+    def chmod(self, path: str, mode: int) -> None:
+        self._copy_up(path)
+        os.chmod(self.up(path), mode)
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        self._copy_up(path)
+        self.owners[os.path.normpath(path)] = (uid, gid)
+
+    def _copy_up(self, path: str) -> None:
+        found = self.lstat(path)
+        if found is None or found[1] == "upper":
+            return
+        self.written.add(os.path.normpath(path))
+        st = found[0]
+        self._prepare_parent(path)
+        host = self._host(path)
+        if stat.S_ISDIR(st.st_mode):
+            os.makedirs(self.up(path), exist_ok=True)
+            os.chmod(self.up(path), stat.S_IMODE(st.st_mode))
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(host), self.up(path))
+        else:
+            shutil.copyfile(host, self.up(path), follow_symlinks=False)
+            os.chmod(self.up(path), stat.S_IMODE(st.st_mode))
+        self.owners.setdefault(os.path.normpath(path), (st.st_uid, st.st_gid))
+
+    def remove(self, path: str) -> None:
+        """rm of a file or link (never follows it)."""
+        up = self.up(path)
+        if os.path.lexists(up):
+            os.unlink(up)
+        if os.path.lexists(self._host(path)):
+            self.whiteouts.add(os.path.normpath(path))
+        self.owners.pop(os.path.normpath(path), None)
+        self.written.discard(os.path.normpath(path))
+
+    def rmdir(self, path: str) -> bool:
+        """rmdir: only an empty directory; returns whether it was removed."""
+        if self.listdir(path):
+            return False
+        up = self.up(path)
+        if os.path.isdir(up) and not os.path.islink(up):
+            shutil.rmtree(up)  # only transparent parents can be left in it
+        if os.path.lexists(self._host(path)):
+            self.whiteouts.add(os.path.normpath(path))
+        self.owners.pop(os.path.normpath(path), None)
+        self.written.discard(os.path.normpath(path))
+        return True
+
+    # --- reading results ---------------------------------------------------------------------
+    def entry(self, path: str) -> Entry | None:
+        found = self.lstat(path)
+        if found is None:
+            return None
+        st, where = found
+        kind = ("symlink" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode)
+                else "file" if stat.S_ISREG(st.st_mode) else "other")
+        uid, gid = self.owners.get(os.path.normpath(path), (st.st_uid, st.st_gid))
+        return Entry(path, kind, stat.S_IMODE(st.st_mode), uid, gid,
+                     self.readlink(path) if kind == "symlink" else None, where)
+
+    def sha256(self, path: str) -> str | None:
+        found = self.lstat(path)
+        if found is None or not stat.S_ISREG(found[0].st_mode):
+            return None
+        real = self.up(path) if found[1] == "upper" else self._host(path)
+        digest = hashlib.sha256()
+        with open(real, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def walk(self, path: str) -> Iterator[str]:
+        """Every path at and below `path`, without following symlinks."""
+        if not self.lexists(path):
+            return
+        yield path
+        if self.islink(path):
+            return
+        found = self.lstat(path)
+        if found and stat.S_ISDIR(found[0].st_mode):
+            for name in self.listdir(path):
+                yield from self.walk(os.path.join(path, name))
+
+    def touched(self) -> list[str]:
+        """Every path written or deleted in this sandbox (host paths), sorted."""
+        return sorted(self.whiteouts | self.written | set(self.owners))

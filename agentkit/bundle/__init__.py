@@ -1,0 +1,1 @@
+"""The revision archive: reading it safely, and what is in it."""

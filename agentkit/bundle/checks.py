@@ -1,0 +1,149 @@
+"""What is wrong with the unpacked bundle itself: hook scripts and symlinks.
+
+Script rules follow hook_executor.rb (missing -> "Script does not exist at specified location",
+a missing executable bit is fixed by the agent's own chmod, no shebang -> Ruby's ENOEXEC fallback
+to /bin/sh, a CRLF shebang -> ENOENT for "/bin/bash\\r"); 2.x (lifecycle_event/script.rs) execs
+directly, so a script without a shebang fails there with "Exec format error".
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+
+from agentkit.findings import ERROR, WARNING, Finding
+
+SHARED_NAMES = frozenset({"uploads", "media", "var", "storage", "shared", "pub", "files",
+                          "assets", "images"})
+SHARED_FILES = 1000  # a directory of that many files, with such a name, smells of a share
+WALK_CAP = 200_000
+
+
+def script(archive: str, shown_root: str, location: str, event: str,
+           generation: str) -> Iterator[Finding]:
+    path = os.path.join(archive, location)
+    shown = os.path.join(shown_root, location)
+    where = f"hooks > {event} > {location}"
+    if not os.path.isfile(path):
+        yield Finding(ERROR, "AK500", shown, None, None,
+                      f"{where}: the script is not in the bundle",
+                      "add the script to the bundle or fix the location (relative to the "
+                      "bundle root)", f"Script does not exist at specified location: {shown}")
+        return
+    st = os.stat(path)
+    if not st.st_mode & 0o111:
+        yield Finding(WARNING, "AK501", shown, None, None,
+                      f"{where}: not executable; the agent runs chmod +x on it itself",
+                      f"git update-index --chmod=+x {location} (or chmod +x before archiving)")
+    with open(path, "rb") as f:
+        first = f.readline(4096)
+    if first.startswith(b"\xef\xbb\xbf"):
+        yield Finding(WARNING, "AK505", shown, 1, 1,
+                      f"{where}: starts with a UTF-8 byte order mark, so the kernel sees no "
+                      "shebang", "save the script as UTF-8 without BOM")
+        first = first[3:]
+    yield from _shebang(first, shown, where, generation)
+
+
+def _shebang(first: bytes, shown: str, where: str, generation: str) -> Iterator[Finding]:
+    if not first.startswith(b"#!"):
+        if generation == "2":
+            yield Finding(ERROR, "AK502", shown, 1, 1,
+                          f"{where}: no shebang; agent 2.x execs it directly and it fails with "
+                          "Exec format error", "start the script with #!/bin/bash (or #!/bin/sh)",
+                          "Exec format error (os error 8)")
+        else:
+            yield Finding(WARNING, "AK502", shown, 1, 1,
+                          f"{where}: no shebang; agent 1.x runs it under /bin/sh (2.x fails)",
+                          "start the script with #!/bin/bash (or #!/bin/sh)")
+        return
+    line = first.rstrip(b"\n")
+    if line.endswith(b"\r"):
+        message = (f"Script at specified location: {shown} failed with error Errno::ENOENT "
+                   f"with message No such file or directory - {shown}" if generation == "1"
+                   else "No such file or directory (os error 2)")
+        yield Finding(ERROR, "AK504", shown, 1, len(line), f"{where}: the shebang line ends "
+                      "in CR (Windows line endings): the kernel looks for an interpreter named "
+                      "with a trailing \\r and the agent reports a misleading 'No such file'",
+                      "convert the script to LF line endings (dos2unix; .gitattributes "
+                      "`*.sh text eol=lf`)", message)
+        return
+    interpreter = line[2:].strip().split(b" ")[0].decode("utf-8", "replace")
+    if interpreter and not os.access(interpreter, os.X_OK):
+        yield Finding(WARNING, "AK503", shown, 1, 3,
+                      f"{where}: interpreter {interpreter} does not exist on this machine",
+                      "make sure the instance has it, or use #!/usr/bin/env NAME")
+
+
+def symlinks(archive: str, shown_root: str) -> Iterator[Finding]:
+    """Every symlink in the bundle, judged by where it points."""
+    for dirpath, dirs, files in os.walk(archive):
+        for name in dirs + files:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                rel = os.path.relpath(path, archive)
+                yield from _link(archive, path, os.path.join(shown_root, rel))
+
+
+def _link(archive: str, path: str, shown: str) -> Iterator[Finding]:
+    target = os.readlink(path)
+    if target.startswith("/"):
+        resolved = target
+    else:
+        resolved = os.path.normpath(os.path.join(os.path.dirname(path), target))
+        if not (resolved + "/").startswith(archive.rstrip("/") + "/"):
+            yield Finding(ERROR, "AK513", shown, None, None,
+                          f"symlink -> {target} points outside the bundle",
+                          "link to an absolute instance path on purpose, or ship the file")
+            return
+    if os.path.isdir(resolved):
+        size, count, capped = _size(resolved)
+        amount = f"{count}{'+' if capped else ''} files, {size / 1e6:.1f} MB here"
+        yield Finding(ERROR, "AK510", shown, None, None,
+                      f"symlink -> {target} is a directory: the agent's installer copies the "
+                      f"target's whole content instead of the link ({amount})",
+                      "leave the link out of the archive and create it in AfterInstall "
+                      "(agentkit hook link-shared)")
+    elif target.startswith("/"):
+        yield Finding(WARNING, "AK511", shown, None, None,
+                      f"absolute symlink -> {target}: installed as a link to that path on the "
+                      "instance", "make sure the target exists on every instance")
+    elif not os.path.lexists(resolved) or not os.path.exists(resolved):
+        yield Finding(WARNING, "AK512", shown, None, None,
+                      f"symlink -> {target} dangles", "ship the target or drop the link")
+
+
+def _size(path: str) -> tuple[int, int, bool]:
+    """Bytes and files below path: no links followed, no other mount entered, capped."""
+    total = count = 0
+    device = os.stat(path).st_dev
+    for dirpath, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if os.lstat(os.path.join(dirpath, d)).st_dev == device]
+        for name in files:
+            st = os.lstat(os.path.join(dirpath, name))
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+            count += 1
+            if count >= WALK_CAP:
+                return total, count, True
+    return total, count, False
+
+
+def shared_dirs(archive: str, shown_root: str) -> Iterator[Finding]:
+    """Big directories whose names say they belong on shared storage."""
+    for dirpath, dirs, _files in os.walk(archive):
+        for name in list(dirs):
+            if name.lower() not in SHARED_NAMES:
+                continue
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                continue
+            _size_bytes, count, _ = _size(path)
+            if count >= SHARED_FILES:
+                rel = os.path.relpath(path, archive)
+                yield Finding(WARNING, "AK514", os.path.join(shown_root, rel), None, None,
+                              f"{rel}/ holds {count} files: it looks like shared storage that "
+                              "was copied into the archive", "keep it on the share and link it "
+                              "into the release (agentkit hook link-shared, shared.dirs)")
+                dirs.remove(name)

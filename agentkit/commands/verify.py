@@ -1,0 +1,73 @@
+"""`agentkit verify ARCHIVE`: predict what the CodeDeploy agent does with this exact archive."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import string
+import sys
+import tempfile
+
+from agentkit.agent import lifecycle
+from agentkit.agent.result import VerifyResult
+from agentkit.errors import BadInput
+from agentkit.report import junit, verify_text
+
+
+def deployment_id() -> str:
+    alphabet = string.ascii_uppercase + string.digits
+    return "d-" + "".join(secrets.choice(alphabet) for _ in range(9))
+
+
+def _options(args: argparse.Namespace, archive: str) -> lifecycle.Options:
+    return lifecycle.Options(
+        archive=archive, bundle_type=args.type, generation=args.agent,
+        file_exists_behavior=args.file_exists_behavior, group_id=args.deployment_group,
+        deployment_id=deployment_id(), load_balancer=args.load_balancer,
+        install=not args.no_install)
+
+
+def _work_dir(args: argparse.Namespace) -> tuple[str, bool]:
+    """The throw-away root, and whether to delete it afterwards."""
+    for flag, path in (("--state-dir", args.state_dir), ("--keep", args.keep)):
+        if path:
+            os.makedirs(path, exist_ok=True)
+            if not os.path.isdir(path):
+                raise BadInput(f"{path}: {flag} must be a directory.")
+            return path, False
+    return tempfile.mkdtemp(prefix="agentkit-verify-"), True
+
+
+def run(args: argparse.Namespace) -> int:
+    for path in [args.archive, *([args.previous] if args.previous else [])]:
+        if not os.path.exists(path):
+            raise BadInput(f"{path}: no such file or directory. Give a .tar, .tar.gz/.tgz, "
+                           ".zip or a bundle directory.")
+    work, temporary = _work_dir(args)
+    try:
+        previous = None
+        if args.previous:
+            previous = lifecycle.run(_options(args, args.previous), work)
+        result = lifecycle.run(_options(args, args.archive), work)
+    finally:
+        if temporary:
+            shutil.rmtree(work, ignore_errors=True)
+    _write(args, result, previous)
+    return 0 if result.succeeded and result.errors == 0 else 1
+
+
+def _write(args: argparse.Namespace, result: VerifyResult, previous: VerifyResult | None) -> None:
+    if args.junit:
+        with open(args.junit, "w") as f:
+            f.write(junit.render(result))
+    if args.format == "json":
+        data = result.to_json()
+        data["previous"] = None if previous is None else {
+            "archive": previous.archive, "result": "succeeded" if previous.succeeded else
+            "failed", "failed_event": previous.failure.event if previous.failure else None}
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        sys.stdout.write(verify_text.render(result, previous))

@@ -1,0 +1,40 @@
+"""JUnit XML for Jenkins: one test case per lifecycle event and one per finding code."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+
+from agentkit.agent.result import VerifyResult
+from agentkit.findings import Finding
+
+
+def render(result: VerifyResult) -> str:
+    suite = ET.Element("testsuite", name=f"agentkit verify {result.archive}")
+    cases = 0
+    failures = skipped = 0
+    for e in result.events:
+        case = ET.SubElement(suite, "testcase", classname="lifecycle", name=e.name)
+        cases += 1
+        if e.status == "failed":
+            failures += 1
+            ET.SubElement(case, "failure", message=e.note or "failed").text = e.note
+        elif e.status == "skipped":
+            skipped += 1
+            ET.SubElement(case, "skipped", message=e.note)
+    by_code: dict[str, list[Finding]] = defaultdict(list)
+    for f in result.findings:
+        by_code[f.code].append(f)
+    for code, found in sorted(by_code.items()):
+        case = ET.SubElement(suite, "testcase", classname="findings", name=code)
+        cases += 1
+        text = "\n".join(f"{f.path}:{f.line or ''}: {f.message}" for f in found)
+        if any(f.is_error for f in found):
+            failures += 1
+            ET.SubElement(case, "failure", message=found[0].message).text = text
+        else:
+            ET.SubElement(case, "system-out").text = text
+    suite.set("tests", str(cases))
+    suite.set("failures", str(failures))
+    suite.set("skipped", str(skipped))
+    return ET.tostring(suite, encoding="unicode") + "\n"

@@ -1,0 +1,42 @@
+"""Text for `agentkit verify`: the events in order, the agent's message, then every finding."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from agentkit.agent.result import VerifyResult
+from agentkit.report.lint_text import render_finding
+
+_GEN = {"1": "1.x", "2": "2.x"}
+
+
+def render(result: VerifyResult, previous: VerifyResult | None = None) -> str:
+    out = [f"agentkit verify {result.archive} ({result.bundle_type} bundle, agent "
+           f"{_GEN[result.agent]}, group {result.deployment_group_id}, deployment "
+           f"{result.deployment_id})"]
+    if previous is not None:
+        state = "succeeded" if previous.succeeded else f"failed in {previous.failure.event}" \
+            if previous.failure else "failed"
+        out.append(f"previous revision {previous.archive}: {state}")
+    for e in result.events:
+        where = " (previous revision)" if e.revision == "previous" else ""
+        note = f"  {e.note}" if e.note else ""
+        out.append(f"  {e.name:<20} {e.status:<9}{where}{note}")
+    for note in result.notes:
+        out.append(f"note: {note}")
+    if result.failure:
+        out.append(f"The deployment would FAIL in {result.failure.event} "
+                   f"({result.failure.error_code}): {result.failure.message}")
+    else:
+        out.append("The deployment would succeed.")
+    if result.findings:
+        out.append("")
+        out.extend(render_finding(f) for f in result.findings)
+    kinds = Counter(c.change for c in result.changes)
+    out.append("")
+    out.append(f"changes outside the deployment root: {kinds.get('created', 0)} created, "
+               f"{kinds.get('modified', 0)} modified, {kinds.get('deleted', 0)} deleted")
+    errors = result.errors
+    warnings = len(result.findings) - errors
+    out.append(f"{errors} error(s), {warnings} warning(s)")
+    return "\n".join(out) + "\n"
