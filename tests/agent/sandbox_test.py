@@ -1,0 +1,75 @@
+"""The copy-on-write view: reads fall through to the host, writes and deletes stay inside."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agentkit.agent.sandbox import Sandbox
+
+
+def test_sandbox_reads_host_and_writes_upper(tmp_path: Path) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "a.txt").write_text("host")
+    src = tmp_path / "src.txt"
+    src.write_text("new")
+    sb = Sandbox(str(tmp_path / "sb"))
+    assert sb.exists(str(host / "a.txt"))
+    sb.write_file(str(host / "a.txt"), str(src), mode=0o600, mtime=0, owner=(1, 2))
+    assert (host / "a.txt").read_text() == "host"
+    entry = sb.entry(str(host / "a.txt"))
+    assert entry is not None and (entry.mode, entry.uid, entry.gid) == (0o600, 1, 2)
+    assert sb.touched() == [str(host / "a.txt")]
+
+
+def test_sandbox_remove_host_file_is_a_whiteout(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("x")
+    sb = Sandbox(str(tmp_path / "sb"))
+    sb.remove(str(tmp_path / "keep.txt"))
+    assert not sb.lexists(str(tmp_path / "keep.txt"))
+    assert (tmp_path / "keep.txt").read_text() == "x"
+    assert "keep.txt" not in sb.listdir(str(tmp_path))
+
+
+def test_sandbox_rmdir_only_when_empty_in_the_view(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "f").write_text("x")
+    sb = Sandbox(str(tmp_path / "sb"))
+    assert sb.rmdir(str(d)) is False
+    sb.remove(str(d / "f"))
+    assert sb.rmdir(str(d)) is True
+    assert d.is_dir() and (d / "f").exists()
+
+
+def test_sandbox_resolves_links_through_the_view(tmp_path: Path) -> None:
+    (tmp_path / "target").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    sb = Sandbox(str(tmp_path / "sb"))
+    assert sb.resolve(str(tmp_path / "link")) == str(tmp_path / "target")
+    sb.remove(str(tmp_path / "target"))
+    assert sb.resolve(str(tmp_path / "link")) is None  # dangles in the view
+    assert sb.islink(str(tmp_path / "link"))
+
+
+def test_sandbox_state_survives_reopen(tmp_path: Path) -> None:
+    (tmp_path / "gone").write_text("x")
+    sb = Sandbox(str(tmp_path / "sb"))
+    sb.remove(str(tmp_path / "gone"))
+    sb.mkdir(str(tmp_path / "made"))
+    sb.save()
+    again = Sandbox(str(tmp_path / "sb"))
+    assert not again.lexists(str(tmp_path / "gone"))
+    assert again.isdir(str(tmp_path / "made"))
+    assert not os.path.exists(tmp_path / "made")
+
+
+def test_sandbox_parent_dirs_stay_transparent(tmp_path: Path) -> None:
+    os.chmod(tmp_path, 0o711)
+    src = tmp_path / "s"
+    src.write_text("x")
+    sb = Sandbox(str(tmp_path / "sb"))
+    sb.write_file(str(tmp_path / "new" / "f"), str(src), mode=0o644, mtime=0, owner=None)
+    entry = sb.entry(str(tmp_path))
+    assert entry is not None and entry.mode == 0o711 and entry.where == "host"

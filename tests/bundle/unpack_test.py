@@ -1,0 +1,164 @@
+"""DownloadBundle: real archives, unpacked as the agent would, never outside the root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from agentkit.bundle.unpack import TAR_FAILED, unpack
+
+from ..archives import APPSPEC_OK, tar, zip_
+
+
+def _codes(out: object) -> list[str]:
+    return [f.code for f in out.findings]  # type: ignore[attr-defined]
+
+
+def test_unpack_tgz_extracts_files_modes_and_links(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", APPSPEC_OK, 0o644),
+                                   ("bin/run.sh", "file", "#!/bin/sh\n", 0o755),
+                                   ("bin/latest", "symlink", "run.sh", 0o777)])
+    dest = tmp_path / "out"
+    out = unpack(str(arc), str(dest), None, "1")
+    assert out.failure is None and out.declared == "tgz" and out.content == "gzip"
+    assert (dest / "appspec.yml").read_text() == APPSPEC_OK
+    assert os.stat(dest / "bin/run.sh").st_mode & 0o777 == 0o755
+    assert os.readlink(dest / "bin/latest") == "run.sh"
+    assert out.members == 3
+
+
+def test_unpack_dotdot_member_fails_agent1_and_is_dropped_by_agent2(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tar", [("appspec.yml", "file", APPSPEC_OK, 0o644),
+                                   ("../evil", "file", "x", 0o644)], gz=False)
+    out1 = unpack(str(arc), str(tmp_path / "o1"), None, "1")
+    assert out1.failure == TAR_FAILED
+    (f,) = [f for f in out1.findings if f.code == "AK402"]
+    assert f.message == ("member '../evil' contains '..'; GNU tar refuses it and exits 2, so "
+                         "the deployment fails in DownloadBundle")
+    assert f.agent_message == "Error extracting tar archive: 2"
+    out2 = unpack(str(arc), str(tmp_path / "o2"), None, "2")
+    assert out2.failure is None
+    assert not (tmp_path / "evil").exists()
+    assert (tmp_path / "o2/appspec.yml").exists()
+
+
+def test_unpack_absolute_member_is_stripped(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tgz", [("/etc/agentkit-test", "file", "x", 0o644)])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure is None
+    assert (tmp_path / "o/etc/agentkit-test").read_text() == "x"
+    assert not os.path.exists("/etc/agentkit-test")
+    assert _codes(out) == ["AK401"]
+
+
+def test_unpack_symlink_escape_never_writes_outside(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    arc = tar(tmp_path / "a.tgz", [("link", "symlink", str(outside), 0o777),
+                                   ("link/pwned", "file", "x", 0o644)])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert not (outside / "pwned").exists()
+    assert out.failure == TAR_FAILED
+    assert "AK405" in _codes(out)
+    assert os.readlink(tmp_path / "o/link") == str(outside)
+
+
+def test_unpack_relative_link_inside_is_followed_like_tar(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tgz", [("real/", "dir", "", 0o755), ("alias", "symlink", "real", 0o777),
+                                   ("alias/f", "file", "x", 0o644)])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure is None
+    assert (tmp_path / "o/real/f").read_text() == "x"
+
+
+def test_unpack_device_and_fifo_are_not_created(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tgz", [("p", "fifo", "", 0o644), ("d", "chardev", "", 0o644)])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert not os.path.lexists(tmp_path / "o/p") and not os.path.lexists(tmp_path / "o/d")
+    assert _codes(out) == ["AK403", "AK403"]
+
+
+def test_unpack_hardlink_inside_and_escaping(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tgz", [("a", "file", "x", 0o644), ("b", "hardlink", "a", 0o644),
+                                   ("c", "hardlink", "/etc/passwd", 0o644)])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert os.stat(tmp_path / "o/a").st_ino == os.stat(tmp_path / "o/b").st_ino
+    assert not (tmp_path / "o/c").exists()
+    assert out.failure == TAR_FAILED
+
+
+def test_unpack_zip_declared_tgz_fails_like_tar(tmp_path: Path) -> None:
+    arc = zip_(tmp_path / "a.zip", [("appspec.yml", "file", APPSPEC_OK, 0o644)])
+    out = unpack(str(arc), str(tmp_path / "o"), "tgz", "1")
+    assert out.failure == TAR_FAILED
+    (f,) = out.findings
+    assert f.message == "declared as a tgz bundle, but the file is zip, not a tar archive"
+    assert f.hint == "upload it with bundle type zip, or build the archive the type says"
+
+
+def test_unpack_plain_tar_declared_tgz_fails(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tar", [("appspec.yml", "file", APPSPEC_OK, 0o644)], gz=False)
+    out = unpack(str(arc), str(tmp_path / "o"), "tgz", "1")
+    assert out.failure == TAR_FAILED
+    assert out.findings[0].message == ("declared as a tgz bundle, but the file is not "
+                                       "gzip-compressed (tar -z refuses it)")
+
+
+def test_unpack_tgz_declared_tar_works(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", APPSPEC_OK, 0o644)])
+    assert unpack(str(arc), str(tmp_path / "o"), "tar", "1").failure is None
+
+
+def test_unpack_zip_strips_dotdot_silently(tmp_path: Path) -> None:
+    arc = zip_(tmp_path / "a.zip", [("appspec.yml", "file", APPSPEC_OK, 0o644),
+                                    ("../x.txt", "file", "x", 0o644),
+                                    ("lnk", "symlink", "appspec.yml", 0o777)])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure is None
+    assert (tmp_path / "o/x.txt").read_text() == "x"
+    assert not (tmp_path / "x.txt").exists()
+    assert os.readlink(tmp_path / "o/lnk") == "appspec.yml"
+    assert _codes(out) == ["AK406"]
+
+
+def test_unpack_tar_declared_zip_fails_like_rubyzip(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", APPSPEC_OK, 0o644)])
+    out = unpack(str(arc), str(tmp_path / "o"), "zip", "1")
+    assert out.failure == "Zip end of central directory signature not found"
+
+
+def test_unpack_strips_single_top_directory_with_appspec(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tgz", [("release-42/appspec.yml", "file", APPSPEC_OK, 0o644),
+                                   ("release-42/app.txt", "file", "x", 0o644)])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.stripped == "release-42"
+    assert sorted(os.listdir(tmp_path / "o")) == ["app.txt", "appspec.yml"]
+
+
+def test_unpack_keeps_top_directory_without_appspec(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tgz", [("release-42/app.txt", "file", "x", 0o644)])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.stripped is None
+    assert os.listdir(tmp_path / "o") == ["release-42"]
+
+
+def test_unpack_truncated_tgz_fails(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tar", [("big", "file", os.urandom(100_000), 0o644)], gz=False)
+    data = arc.read_bytes()[:30_000]
+    arc.write_bytes(data)
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure == TAR_FAILED
+    assert out.findings[0].message == "tar cannot read the archive: Unexpected EOF in archive"
+
+
+def test_unpack_unknown_content_without_type_is_bad_input(tmp_path: Path) -> None:
+    from agentkit.errors import BadArchive
+
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"hello")
+    with pytest.raises(BadArchive) as exc:
+        unpack(str(junk), str(tmp_path / "o"), None, "1")
+    assert str(exc.value) == (f"{junk}: not a tar, tar.gz, zip or directory (unknown content). "
+                              "Pass --type to say how CodeDeploy is told to read it.")

@@ -1,0 +1,256 @@
+"""`agentkit verify` end to end on real archives, against this real machine (never changed)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentkit.cli import main
+
+from ..archives import appspec, script, tar, zip_
+
+DF = "The deployment failed because"
+
+
+def verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = main(["verify", "--format", "json", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def event(out: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(e for e in out["events"] if e["name"] == name)
+
+
+def test_verify_clean_bundle_succeeds_and_reports_tree(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "srv" / "app"
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", appspec(dest, "  AfterInstall:\n    - location: s/after.sh\n"),
+         0o644),
+        ("s/after.sh", "file", script(), 0o755), ("web/index.html", "file", "hi", 0o640)])
+    code, out = verify(capsys, str(arc))
+    assert code == 0
+    assert out["result"] == "succeeded" and out["failed_event"] is None and out["error"] is None
+    assert [e["name"] for e in out["events"]] == [
+        "ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall",
+        "ApplicationStart", "ValidateService"]
+    assert event(out, "ApplicationStop")["revision"] == "previous"
+    assert event(out, "AfterInstall")["status"] == "skipped"
+    tree = {n["path"]: n for n in out["tree"]}
+    assert tree[f"{dest}/web/index.html"]["mode"] == "0640"
+    assert tree[f"{dest}/web/index.html"]["type"] == "file"
+    assert tree[f"{dest}/s/after.sh"]["mode"] == "0755"
+    created = {c["path"] for c in out["changes"] if c["change"] == "created"}
+    assert {str(tmp_path / "srv"), str(dest), f"{dest}/web/index.html"} <= created
+    assert not dest.exists()  # the host is untouched
+
+
+def test_verify_disallow_conflict_with_a_host_file(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "app"
+    dest.mkdir()
+    (dest / "index.html").write_text("old")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest), 0o644),
+                                   ("index.html", "file", "new", 0o644)])
+    code, out = verify(capsys, str(arc))
+    assert code == 1
+    assert out["failed_event"] == "Install"
+    assert out["error"] == {
+        "event": "Install", "error_code": "UNKNOWN_ERROR", "script": None,
+        "message": f"{DF} a specified file already exists at this location: {dest}/index.html"}
+    assert (dest / "index.html").read_text() == "old"
+    assert event(out, "AfterInstall")["status"] == "skipped"
+
+
+def test_verify_overwrite_reports_modified_host_file(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "app"
+    dest.mkdir()
+    (dest / "index.html").write_text("old")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest), 0o644),
+                                   ("index.html", "file", "new", 0o644)])
+    code, out = verify(capsys, "--file-exists-behavior", "OVERWRITE", str(arc))
+    assert code == 0
+    changes = {c["path"]: c["change"] for c in out["changes"]}
+    assert changes[f"{dest}/index.html"] == "modified"
+    assert (dest / "index.html").read_text() == "old"
+
+
+def test_verify_overwrite_through_symlink_differs_by_agent(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "app"
+    dest.mkdir()
+    (tmp_path / "real.conf").write_text("old")
+    (dest / "app.conf").symlink_to(tmp_path / "real.conf")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest), 0o644),
+                                   ("app.conf", "file", "new", 0o644)])
+    _, out1 = verify(capsys, "--file-exists-behavior", "OVERWRITE", str(arc))
+    changes1 = {c["path"]: c for c in out1["changes"]}
+    assert changes1[str(tmp_path / "real.conf")]["change"] == "modified"  # written through
+    assert f"{dest}/app.conf" not in changes1
+    _, out2 = verify(capsys, "--agent", "2", "--file-exists-behavior", "OVERWRITE", str(arc))
+    changes2 = {c["path"]: c for c in out2["changes"]}
+    assert changes2[f"{dest}/app.conf"]["type"] == "file"  # the link is replaced
+    assert (tmp_path / "real.conf").read_text() == "old"
+    assert os.path.islink(dest / "app.conf")
+
+
+def test_verify_file_source_lands_in_destination_dir(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    spec = ("version: 0.0\nos: linux\nfiles:\n  - source: app.jar\n"
+            f"    destination: {tmp_path}/opt/app.jar\n")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", spec, 0o644),
+                                   ("app.jar", "file", "jar", 0o644)])
+    _, out = verify(capsys, str(arc))
+    paths = {n["path"]: n["type"] for n in out["tree"]}
+    assert paths == {f"{tmp_path}/opt/app.jar": "dir", f"{tmp_path}/opt/app.jar/app.jar": "file"}
+    assert "AK209" in {f["code"] for f in out["findings"]}
+
+
+def test_verify_missing_script_and_crlf_shebang(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    hooks = ("  BeforeInstall:\n    - location: s/gone.sh\n"
+             "  AfterInstall:\n    - location: s/crlf.sh\n")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "d", hooks), 0o644),
+                                   ("s/crlf.sh", "file", "#!/bin/bash\r\necho hi\r\n", 0o755)])
+    code, out = verify(capsys, str(arc))
+    assert code == 1
+    found = {f["code"]: f for f in out["findings"]}
+    root = "/opt/codedeploy-agent/deployment-root/dg-verify"
+    assert found["AK500"]["agent_message"].startswith(
+        f"Script does not exist at specified location: {root}/")
+    assert found["AK500"]["agent_message"].endswith("/deployment-archive/s/gone.sh")
+    assert found["AK504"]["agent_message"].startswith("Script at specified location: ")
+    assert "failed with error Errno::ENOENT with message No such file or directory" in \
+        found["AK504"]["agent_message"]
+
+
+def test_verify_appspec_error_fails_before_install(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", 'version: "0.0"\nos: linux\n', 0o644)])
+    code, out = verify(capsys, str(arc))
+    assert code == 1
+    assert out["failed_event"] == "BeforeInstall"
+    assert out["error"]["message"].startswith(f"{DF} an invalid version value (0.0)")
+    assert event(out, "Install")["status"] == "skipped"
+
+
+def test_verify_missing_appspec_message(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    arc = tar(tmp_path / "a.tgz", [("app.txt", "file", "x", 0o644), ("b.txt", "file", "", 0o644)])
+    _, out = verify(capsys, str(arc))
+    assert out["failed_event"] == "BeforeInstall"
+    assert out["error"]["message"].startswith(
+        "The CodeDeploy agent did not find an AppSpec file within the unpacked revision directory"
+        ' at revision-relative path "appspec.yml". The revision was unpacked to directory '
+        '"/opt/codedeploy-agent/deployment-root/dg-verify/d-')
+    _, out2 = verify(capsys, "--agent", "2", str(arc))
+    assert out2["failed_event"] == "DownloadBundle"
+
+
+def test_verify_state_dir_applies_previous_cleanup(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "app"
+    state = tmp_path / "state"
+    v1 = tar(tmp_path / "v1.tgz", [("appspec.yml", "file", appspec(dest), 0o644),
+                                   ("old.txt", "file", "1", 0o644)])
+    v2 = tar(tmp_path / "v2.tgz", [("appspec.yml", "file", appspec(dest), 0o644),
+                                   ("new.txt", "file", "2", 0o644)])
+    assert verify(capsys, "--state-dir", str(state), str(v1))[0] == 0
+    code, out = verify(capsys, "--state-dir", str(state), str(v2))
+    assert code == 0
+    tree = sorted(n["path"] for n in out["tree"])
+    assert tree == [str(dest), f"{dest}/appspec.yml", f"{dest}/new.txt"]
+    stop = event(out, "ApplicationStop")
+    assert stop["revision"] == "previous" and stop["status"] == "succeeded"
+    assert not dest.exists()
+
+
+def test_verify_previous_runs_first_in_same_root(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "app"
+    hooks = "  ApplicationStop:\n    - location: stop.sh\n"
+    v1 = tar(tmp_path / "v1.tgz", [("appspec.yml", "file", appspec(dest, hooks), 0o644),
+                                   ("stop.sh", "file", script(), 0o755)])
+    v2 = tar(tmp_path / "v2.tgz", [("appspec.yml", "file", appspec(dest), 0o644)])
+    code, out = verify(capsys, "--previous", str(v1), str(v2))
+    assert code == 0
+    assert out["previous"]["result"] == "succeeded"
+    stop = event(out, "ApplicationStop")
+    assert (stop["status"], stop["revision"]) == ("skipped", "previous")
+
+
+def test_verify_zip_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arc = zip_(tmp_path / "a.zip", [("appspec.yml", "file", appspec(tmp_path / "z"), 0o644),
+                                    ("f.txt", "file", "x", 0o644)])
+    code, out = verify(capsys, str(arc))
+    assert code == 0 and out["bundle_type"] == "zip"
+
+
+def test_verify_directory_link_is_deep_copied_error(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    share = tmp_path / "efs" / "media"
+    share.mkdir(parents=True)
+    for i in range(3):
+        (share / f"{i}.jpg").write_bytes(b"x" * 1000)
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "rel"), 0o644),
+                                   ("media", "symlink", str(share), 0o777)])
+    code, out = verify(capsys, str(arc))
+    assert code == 1
+    link = [f for f in out["findings"] if f["code"] == "AK510"]
+    assert link[0]["message"] == (
+        f"symlink -> {share} is a directory: the agent's installer copies the target's whole "
+        "content instead of the link (3 files, 0.0 MB here)")
+    assert not (tmp_path / "rel").exists()
+
+
+def test_verify_text_and_junit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", 'version: "0.0"\nos: linux\n', 0o644)])
+    junit = tmp_path / "r.xml"
+    assert main(["verify", "--junit", str(junit), str(arc)]) == 1
+    text = capsys.readouterr().out
+    assert "  BeforeInstall        failed" in text
+    assert "The deployment would FAIL in BeforeInstall (UNKNOWN_ERROR): " in text
+    xml = junit.read_text()
+    assert '<testcase classname="lifecycle" name="BeforeInstall"><failure' in xml
+    assert '<testcase classname="findings" name="AK110"><failure' in xml
+
+
+def test_verify_missing_archive_is_clean_error(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(tmp_path / "nope.tgz")]) == 1
+    assert capsys.readouterr().err == (
+        f"agentkit: error: {tmp_path}/nope.tgz: no such file or directory. Give a .tar, "
+        ".tar.gz/.tgz, .zip or a bundle directory.\n")
+
+
+def test_verify_permissions_apply_to_new_objects_only(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "app"
+    extra = (f"permissions:\n  - object: {dest}\n    pattern: '*.sh'\n    mode: '700'\n"
+             "    type: [file]\n")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest, extra=extra), 0o644),
+                                   ("run.sh", "file", script(), 0o755),
+                                   ("sub/deep.sh", "file", script(), 0o755)])
+    _, out = verify(capsys, str(arc))
+    modes = {n["path"]: n["mode"] for n in out["tree"]}
+    assert modes[f"{dest}/run.sh"] == "0700"
+    assert modes[f"{dest}/sub/deep.sh"] == "0755"  # not a direct child: never matches
+
+
+def test_verify_same_object_twice_fails(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "app"
+    extra = (f"permissions:\n  - object: {dest}\n    mode: '700'\n"
+             f"  - object: {dest}\n    pattern: 'a'\n    mode: '600'\n")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest, extra=extra), 0o644),
+                                   ("a", "file", "x", 0o644)])
+    _, out = verify(capsys, str(arc))
+    assert out["error"]["message"] == (
+        f"{DF} the permissions setting for ({dest}/a) is specified more than once in the "
+        "application specification file. Update the files section of the AppSpec file, and then "
+        "try again.")
