@@ -17,3 +17,13 @@ def test_readme_lists_every_rule_with_its_summary() -> None:
 def test_readme_gives_the_two_commands() -> None:
     assert "./dev demo" in README
     assert "./dev test" in README
+
+
+def test_every_code_the_package_emits_is_a_rule() -> None:
+    import re
+
+    package = Path(__file__).resolve().parents[1] / "agentkit"
+    used = set()
+    for path in package.rglob("*.py"):
+        used.update(re.findall(r'"(AK\d{3})"', path.read_text()))
+    assert used <= set(RULES), used - set(RULES)

@@ -7,7 +7,6 @@ with the revision they would run from, and `skipped` when they have scripts (hoo
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from dataclasses import dataclass, replace
@@ -265,16 +264,8 @@ def _differs(sb: Sandbox, path: str, node: Node, host: os.stat_result) -> bool:
         return node.target != os.readlink(path)
     if node.type == "file":
         found = sb.lstat(path)
-        return bool(found and found[1] == "upper") and node.sha256 != _host_sha(path)
+        return bool(found and found[1] == "upper") and node.sha256 != sb.digest(path, host)
     return False
-
-
-def _host_sha(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def run(opts: Options, work: str) -> VerifyResult:

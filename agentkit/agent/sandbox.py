@@ -45,6 +45,10 @@ class Sandbox:
         # Paths the deployment wrote. Other upper directories only hold those paths: they
         # stay transparent, showing the host's directory and its attributes.
         self.written: set[str] = set()
+        self._host_stats: dict[str, os.stat_result | None] = {}  # the host never changes
+        self._upper_dirs: set[str] = set()  # transparent parents of written paths
+        self._upper_nondirs: set[str] = set()
+        self._digests: dict[tuple[int, int, int, int], str] = {}
         self._load()
 
     # --- persistence -------------------------------------------------------------------------
@@ -60,6 +64,16 @@ class Sandbox:
         self.whiteouts = set(data.get("whiteouts", []))
         self.owners = {k: (v[0], v[1]) for k, v in data.get("owners", {}).items()}
         self.written = set(data.get("written", []))
+        for path in self.written:
+            self._note_parents(path)
+            if not os.path.isdir(self.up(path)) or os.path.islink(self.up(path)):
+                self._upper_nondirs.add(path)
+
+    def _note_parents(self, path: str) -> None:
+        parent = os.path.dirname(path)
+        while parent not in self._upper_dirs and parent != "/":
+            self._upper_dirs.add(parent)
+            parent = os.path.dirname(parent)
 
     def save(self) -> None:
         tmp = self._state_file() + ".tmp"
@@ -78,6 +92,8 @@ class Sandbox:
     def _whited(self, path: str) -> bool:
         """The host's version of path is gone: it or an ancestor was deleted here (the
         upper layer is always looked at first, so a re-created path is still seen)."""
+        if not self.whiteouts:
+            return False
         p = os.path.normpath(path)
         while True:
             if p in self.whiteouts:
@@ -88,33 +104,36 @@ class Sandbox:
 
     def lstat(self, path: str) -> tuple[os.stat_result, str] | None:
         norm = os.path.normpath(path)
-        try:
-            st = os.lstat(self.up(path))
-            if norm in self.written or not stat.S_ISDIR(st.st_mode):
-                return st, "upper"
-        except FileNotFoundError:
-            pass
-        except NotADirectoryError:
+        if norm in self.written:
+            try:
+                return os.lstat(self.up(norm)), "upper"
+            except FileNotFoundError:
+                return None
+        if self._whited(norm) or self._upper_shadows_parent(norm):
             return None
-        if self._whited(path) or self._upper_shadows_parent(path):
-            return None
-        try:
-            return os.lstat(self._host(path)), "host"
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
-            pass
-        if os.path.isdir(self.up(path)):  # a parent of written paths, not on the host
-            return os.lstat(self.up(path)), "upper"
+        host = self._host_stat(norm)
+        if host is not None:
+            return host, "host"
+        if norm in self._upper_dirs:  # a parent of written paths, not on the host
+            return os.lstat(self.up(norm)), "upper"
         return None
 
-    def _upper_shadows_parent(self, path: str) -> bool:
-        """An ancestor replaced in the upper layer by a non-directory hides the host below."""
-        p = os.path.dirname(os.path.normpath(path))
-        while p != "/":
+    def _host_stat(self, norm: str) -> os.stat_result | None:
+        if norm not in self._host_stats:
             try:
-                if not stat.S_ISDIR(os.lstat(self.up(p)).st_mode):
-                    return True
-            except FileNotFoundError:
-                pass
+                self._host_stats[norm] = os.lstat(self._host(norm))
+            except (FileNotFoundError, NotADirectoryError, PermissionError):
+                self._host_stats[norm] = None
+        return self._host_stats[norm]
+
+    def _upper_shadows_parent(self, norm: str) -> bool:
+        """An ancestor replaced in the upper layer by a non-directory hides the host below."""
+        if not self._upper_nondirs:
+            return False
+        p = os.path.dirname(norm)
+        while p != "/":
+            if p in self._upper_nondirs:
+                return True
             p = os.path.dirname(p)
         return False
 
@@ -176,40 +195,64 @@ class Sandbox:
 
     # --- writes (all into the upper layer) ---------------------------------------------------
     def _prepare_parent(self, path: str) -> None:
-        parent = os.path.dirname(os.path.normpath(path))
-        if not os.path.isdir(self.up(parent)):
+        norm = os.path.normpath(path)
+        parent = os.path.dirname(norm)
+        if parent not in self._upper_dirs and parent not in self.written:
             os.makedirs(self.up(parent), exist_ok=True)
+        self._note_parents(norm)
+
+    def _wrote(self, path: str, is_dir: bool) -> None:
+        norm = os.path.normpath(path)
+        self.written.add(norm)
+        if is_dir:
+            self._upper_nondirs.discard(norm)
+        else:
+            self._upper_nondirs.add(norm)
 
     def mkdir(self, path: str, mode: int = 0o755) -> None:
         self._prepare_parent(path)
         if os.path.isdir(self.up(path)):  # was only a transparent parent until now
             os.chmod(self.up(path), mode)
         else:
+            if os.path.lexists(self.up(path)):
+                os.unlink(self.up(path))
             os.mkdir(self.up(path), mode)
-        self.written.add(os.path.normpath(path))
+        self._wrote(path, True)
 
     def write_file(self, path: str, src: str, *, mode: int, mtime: float,
                    owner: tuple[int, int] | None) -> None:
         """Copy the bundle file `src` (ours, in the deployment archive) to `path`."""
         self._prepare_parent(path)
         dst = self.up(path)
-        if os.path.lexists(dst) and not os.path.isdir(dst):
+        if os.path.normpath(path) in self.written and os.path.lexists(dst) \
+                and not os.path.isdir(dst):
             os.unlink(dst)
-        shutil.copyfile(src, dst, follow_symlinks=False)
-        os.chmod(dst, mode)
-        os.utime(dst, (mtime, mtime))
-        self.written.add(os.path.normpath(path))
+        st = os.lstat(src)
+        if stat.S_IMODE(st.st_mode) == mode and st.st_mtime == mtime:
+            # Same bytes, mode and time: share the inode instead of copying (chmod breaks it).
+            os.link(src, dst)
+        else:
+            shutil.copyfile(src, dst, follow_symlinks=False)
+            os.chmod(dst, mode)
+            os.utime(dst, (mtime, mtime))
+        self._wrote(path, False)
         if owner is not None:
             self.owners[os.path.normpath(path)] = owner
 
     def symlink(self, target: str, path: str) -> None:
         self._prepare_parent(path)
         os.symlink(target, self.up(path))
-        self.written.add(os.path.normpath(path))
+        self._wrote(path, False)
 
     def chmod(self, path: str, mode: int) -> None:
         self._copy_up(path)
-        os.chmod(self.up(path), mode)
+        up = self.up(path)
+        st = os.lstat(up)
+        if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:  # shared with the archive: copy it
+            tmp = up + ".agentkit-copy"
+            shutil.copy2(up, tmp)
+            os.replace(tmp, up)
+        os.chmod(up, mode)
 
     def chown(self, path: str, uid: int, gid: int) -> None:
         self._copy_up(path)
@@ -217,9 +260,9 @@ class Sandbox:
 
     def _copy_up(self, path: str) -> None:
         found = self.lstat(path)
-        if found is None or found[1] == "upper":
+        if found is None or (found[1] == "upper" and os.path.normpath(path) in self.written):
             return
-        self.written.add(os.path.normpath(path))
+        self._wrote(path, stat.S_ISDIR(found[0].st_mode))
         st = found[0]
         self._prepare_parent(path)
         host = self._host(path)
@@ -242,6 +285,7 @@ class Sandbox:
             self.whiteouts.add(os.path.normpath(path))
         self.owners.pop(os.path.normpath(path), None)
         self.written.discard(os.path.normpath(path))
+        self._upper_nondirs.discard(os.path.normpath(path))
 
     def rmdir(self, path: str) -> bool:
         """rmdir: only an empty directory; returns whether it was removed."""
@@ -250,6 +294,10 @@ class Sandbox:
         up = self.up(path)
         if os.path.isdir(up) and not os.path.islink(up):
             shutil.rmtree(up)  # only transparent parents can be left in it
+            norm = os.path.normpath(path)
+            below = norm.rstrip("/") + "/"
+            self._upper_dirs = {p for p in self._upper_dirs
+                                if p != norm and not p.startswith(below)}
         if os.path.lexists(self._host(path)):
             self.whiteouts.add(os.path.normpath(path))
         self.owners.pop(os.path.normpath(path), None)
@@ -273,11 +321,19 @@ class Sandbox:
         if found is None or not stat.S_ISREG(found[0].st_mode):
             return None
         real = self.up(path) if found[1] == "upper" else self._host(path)
+        return self.digest(real, found[0])
+
+    def digest(self, real: str, st: os.stat_result) -> str:
+        """sha256 of a real file, computed once per inode and version."""
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if key in self._digests:
+            return self._digests[key]
         digest = hashlib.sha256()
         with open(real, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
-        return digest.hexdigest()
+        self._digests[key] = digest.hexdigest()
+        return self._digests[key]
 
     def walk(self, path: str) -> Iterator[str]:
         """Every path at and below `path`, without following symlinks."""

@@ -196,6 +196,46 @@ _RULES = (
          "relative to the bundle root anyway)", "drop the leading `/`"),
     Rule("AK215", WARNING, "destination-not-text", "a `files` destination that is not a single "
          "path", "give one destination per entry; repeat the entry for a second destination"),
+    # --- the archive (verify): what the agent's tar/unzip does with each member ----------------
+    Rule("AK400", ERROR, "bundle-type", "the declared bundle type does not match the content, "
+         "or the archive is unreadable: DownloadBundle fails",
+         "upload with the bundle type that matches the file"),
+    Rule("AK401", WARNING, "absolute-member", "an archive member with an absolute path (tar "
+         "strips the leading /)", "build the archive with relative paths (tar -C dir .)"),
+    Rule("AK402", ERROR, "dotdot-member", "an archive member with `..` (1.x: DownloadBundle "
+         "fails; 2.x: dropped, a warning)", "build the archive from inside the bundle"),
+    Rule("AK403", WARNING, "special-member", "a device or fifo in the archive (the agent "
+         "creates it as root; verify does not)", "remove device files and fifos"),
+    Rule("AK404", ERROR, "hardlink-member", "a hard link to a path outside the archive or not "
+         "extracted before it", "archive the file itself"),
+    Rule("AK405", ERROR, "through-symlink", "a member that would be written through a symlink "
+         "leaving the bundle (tar refuses it)", "do not put files under a symlinked directory"),
+    Rule("AK406", WARNING, "zip-climbs-out", "a zip member with `../` or a leading / (unzip "
+         "strips it silently)", "build the zip from inside the bundle"),
+    # --- the unpacked bundle (verify) ------------------------------------------------------
+    Rule("AK500", ERROR, "script-missing", "a hook script that is not in the bundle",
+         "fix the location (relative to the bundle root) or add the script"),
+    Rule("AK501", WARNING, "script-not-executable", "a hook script without the executable bit "
+         "(the agent chmods it itself)", "chmod +x it before archiving"),
+    Rule("AK502", WARNING, "script-no-shebang", "a hook script without #! (1.x: /bin/sh; 2.x: "
+         "Exec format error, an error there)", "start it with #!/bin/bash"),
+    Rule("AK503", WARNING, "interpreter-missing", "a shebang interpreter this machine lacks",
+         "make sure the instance has it, or use #!/usr/bin/env NAME"),
+    Rule("AK504", ERROR, "script-crlf", "a CRLF shebang line (the agent reports a misleading "
+         "No such file or directory)", "convert the script to LF line endings"),
+    Rule("AK505", WARNING, "script-bom", "a hook script starting with a UTF-8 BOM",
+         "save it as UTF-8 without BOM"),
+    Rule("AK510", ERROR, "symlink-to-directory", "a symlink to a directory: the installer "
+         "copies the target's whole content (a link to NFS/EFS copies the share)",
+         "create such links in AfterInstall (agentkit hook link-shared)"),
+    Rule("AK511", WARNING, "symlink-absolute", "an absolute symlink (installed as is)",
+         "make sure the target exists on every instance"),
+    Rule("AK512", WARNING, "symlink-dangling", "a symlink whose target does not exist",
+         "ship the target or drop the link"),
+    Rule("AK513", ERROR, "symlink-escapes", "a relative symlink pointing outside the bundle",
+         "ship the file, or link an absolute instance path on purpose"),
+    Rule("AK514", WARNING, "shared-storage-copy", "a large uploads/media/var/storage/shared "
+         "directory: shared storage copied into the archive", "link it from shared storage"),
     Rule("AK300", WARNING, "portability", "agent 1.x and 2.x read this differently",
          "{fix}"),
 )
