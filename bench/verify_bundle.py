@@ -41,6 +41,7 @@ def make_bundle(root: str, files: int, dest: str) -> str:
 
 
 def timed(cmd: str | list[str], shell: bool = False) -> tuple[float, int]:
+    os.sync()  # start each run with no dirty pages from the previous one
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     subprocess.run(cmd, shell=shell, check=True, stdout=subprocess.DEVNULL)
