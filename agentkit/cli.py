@@ -51,6 +51,24 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
 
 
+def _add_hook(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("hook", help="on-instance deployment actions (from hook scripts)")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    for name, text in (("run", "do what agentkit.yml asks for $LIFECYCLE_EVENT"),
+                       ("link-shared", "link shared dirs and files into the release"),
+                       ("permissions", "fix owners and modes"),
+                       ("health", "write (up) or remove (down) the health-check file"),
+                       ("validate", "check the service over HTTP, processes and ports"),
+                       ("preflight", "check disk, mounts, users and commands")):
+        a = actions.add_parser(name, help=text)
+        if name == "health":
+            a.add_argument("direction", choices=("up", "down"))
+        a.add_argument("--config", metavar="FILE",
+                       help="agentkit.yml (default: $AGENTKIT_CONFIG, then ./agentkit.yml)")
+        a.add_argument("--dry-run", action="store_true", help="print what would change")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentkit",
@@ -60,6 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_lint(sub)
     _add_verify(sub)
+    _add_hook(sub)
     return parser
 
 
@@ -68,6 +87,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "lint":
         from agentkit.commands import lint
         return lint.run(args)
+    if args.command == "hook":
+        from agentkit.commands import hook
+        return hook.run(args)
     if args.command == "verify":
         from agentkit.commands import verify
         return verify.run(args)
@@ -89,7 +111,7 @@ def guarded(func: Callable[[], int]) -> int:
         return func()
     except FatalError as exc:
         print(f"agentkit: error: {exc}", file=sys.stderr)
-        return EXIT_FATAL
+        return exc.exit_code
     except KeyboardInterrupt:
         print("agentkit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

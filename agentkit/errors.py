@@ -9,6 +9,8 @@ from __future__ import annotations
 class FatalError(Exception):
     """A failure the user can fix; its message is the whole paragraph they see."""
 
+    exit_code = 1
+
 
 class BadInput(FatalError):
     """A path or argument that cannot be used (missing file, unreadable directory...)."""
@@ -19,4 +21,10 @@ class BadArchive(FatalError):
 
 
 class BadConfig(FatalError):
-    """An agentkit.yml that does not validate."""
+    """An agentkit.yml that does not validate (exit 2, as for usage errors)."""
+
+    exit_code = 2
+
+
+class HookFailed(FatalError):
+    """A hook action that could not do its job (exit 1)."""

@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 import structlog
 
 _configured = False
 
 
+class _TeeJson:
+    """Writes each event as a JSON line to a file, then lets the console renderer go on."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle = handle
+        self.render = structlog.processors.JSONRenderer()
+
+    def __call__(self, logger: Any, name: str, event: Any) -> Any:
+        self.handle.write(str(self.render(logger, name, dict(event))) + "\n")
+        self.handle.flush()
+        return event
+
+
 def configure(stream: TextIO | None = None, *, json_lines: bool | None = None,
-              level: int = logging.INFO) -> None:
-    """Set up structlog for the process; later calls are ignored so tests and CLI agree."""
+              level: int = logging.INFO, json_file: IO[str] | None = None) -> None:
+    """Set up structlog for the process; later calls are ignored so tests and CLI agree.
+
+    `json_file` (the hooks' log) gets every event as a JSON line as well."""
     global _configured
     if _configured:
         return
@@ -22,11 +37,13 @@ def configure(stream: TextIO | None = None, *, json_lines: bool | None = None,
         json_lines = not out.isatty()
     renderer: Any = (structlog.processors.JSONRenderer() if json_lines
                      else structlog.dev.ConsoleRenderer(colors=False))
+    tee: list[Any] = [_TeeJson(json_file)] if json_file is not None else []
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *tee,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

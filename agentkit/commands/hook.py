@@ -1,0 +1,73 @@
+"""`agentkit hook ACTION`: the on-instance actions, alone or as LIFECYCLE_EVENT asks (`run`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import IO, Any
+
+import structlog
+
+from agentkit import log as logging_setup
+from agentkit.errors import BadConfig
+from agentkit.hooks import config as config_mod
+
+CONTEXT = ("LIFECYCLE_EVENT", "DEPLOYMENT_ID", "DEPLOYMENT_GROUP_NAME")
+
+
+def _open_log(path: str) -> IO[str] | None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return open(path, "a", encoding="utf-8")
+    except OSError as exc:
+        print(f"agentkit: warning: cannot write the hook log {path} ({exc.strerror}); "
+              "logging to stdout only", file=sys.stderr)
+        return None
+
+
+def _logger(cfg: config_mod.Config) -> Any:
+    logging_setup.configure(sys.stdout, json_lines=False, json_file=_open_log(cfg.log_file))
+    structlog.contextvars.bind_contextvars(
+        **{k.lower(): os.environ[k] for k in CONTEXT if k in os.environ})
+    return logging_setup.get("agentkit.hook")
+
+
+def _action(name: str, cfg: config_mod.Config, log: Any, dry_run: bool) -> None:
+    if name == "link-shared":
+        from agentkit.hooks import link_shared
+        link_shared.run(cfg, log, dry_run)
+    elif name == "permissions":
+        from agentkit.hooks import permissions
+        permissions.run(cfg, log, dry_run)
+    elif name in ("health up", "health down"):
+        from agentkit.hooks import health
+        (health.up if name == "health up" else health.down)(cfg, log, dry_run)
+    elif name == "validate":
+        from agentkit.hooks import validate
+        validate.run(cfg, log, dry_run)
+    elif name == "preflight":
+        from agentkit.hooks import preflight
+        preflight.run(cfg, log, dry_run)
+    else:
+        raise BadConfig(f"unknown action {name!r}")
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(config_mod.find(args.config))
+    log = _logger(cfg)
+    if args.action == "run":
+        event = os.environ.get("LIFECYCLE_EVENT")
+        if not event:
+            raise BadConfig("agentkit hook run: LIFECYCLE_EVENT is not set; the CodeDeploy "
+                            "agent sets it. To run one action by hand, name it "
+                            "(agentkit hook link-shared ...).")
+        actions = cfg.actions_for(event)
+        if not actions:
+            log.info("nothing to do for this event", event=event)
+        for action in actions:
+            _action(action, cfg, log, args.dry_run)
+        return 0
+    name = f"health {args.direction}" if args.action == "health" else args.action
+    _action(name, cfg, log, args.dry_run)
+    return 0

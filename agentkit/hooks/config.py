@@ -1,0 +1,435 @@
+"""agentkit.yml: found, read with line numbers, validated, and frozen.
+
+Errors name the file, line and the key chain, all at once, like the appspec linter:
+`agentkit.yml:7: shared > on_conflict: expected one of backup, seed, fail, got 'move'`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from agentkit.appspec.locate import read_source
+from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode
+from agentkit.appspec.view import MapView, Path, chain, pos, value11
+from agentkit.errors import BadConfig
+
+EVENTS_ACTIONS = ("link-shared", "permissions", "health up", "health down", "validate",
+                  "preflight")
+DEFAULT_LOG = "/var/log/agentkit/hooks.log"
+
+
+@dataclass(frozen=True)
+class Shared:
+    root: str
+    require_mount: str = "none"
+    dirs: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    link: str = "absolute"
+    on_conflict: str = "backup"
+    missing_file: str = "fail"
+    owner: str | None = None
+    group: str | None = None
+    mode: int | None = None
+
+
+@dataclass(frozen=True)
+class PermissionRule:
+    path: str
+    owner: str | None = None
+    group: str | None = None
+    file_mode: int | None = None
+    dir_mode: int | None = None
+    exclude: tuple[str, ...] = ()
+    cross_mounts: bool = False
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class Drain:
+    interval: float = 30.0
+    unhealthy_threshold: int = 2
+    timeout: float = 5.0
+
+    @property
+    def seconds(self) -> float:
+        return 0.0 if self.interval == 0 else self.interval * self.unhealthy_threshold + \
+            self.timeout
+
+
+@dataclass(frozen=True)
+class Health:
+    file: str
+    content: str = "OK\n"
+    owner: str | None = None
+    group: str | None = None
+    drain: Drain = field(default_factory=Drain)
+
+
+@dataclass(frozen=True)
+class Validate:
+    url: str | None = None
+    status: tuple[int, ...] = (200,)
+    body: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    timeout: float = 5.0
+    deadline: float = 120.0
+    processes: tuple[str, ...] = ()
+    ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Preflight:
+    min_free: str = "2x"
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+    mounts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    release: str | None
+    shared: Shared | None
+    permissions: tuple[PermissionRule, ...]
+    health: Health | None
+    validate: Validate | None
+    preflight: Preflight | None
+    events: tuple[tuple[str, tuple[str, ...]], ...]
+    log_file: str = DEFAULT_LOG
+
+    def actions_for(self, event: str) -> tuple[str, ...]:
+        return dict(self.events).get(event, ())
+
+
+class _Reader:
+    """Typed access to the YAML nodes that records every problem with its line."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.errors: list[str] = []
+
+    def error(self, node: Node | None, where: Path, message: str) -> None:
+        line = pos(node)[0]
+        self.errors.append(f"{self.path}:{line or 1}: {chain(where)}: {message}")
+
+    def map(self, node: Node | None, where: Path, known: tuple[str, ...]) -> MapView | None:
+        if node is None or (isinstance(node, ScalarNode) and value11(node) is None):
+            return None
+        if not isinstance(node, MappingNode):
+            self.error(node, where, "expected a mapping of keys")
+            return None
+        view = MapView(node)
+        for entry in view.entries():
+            if entry.key not in known:
+                self.error(entry.key_node, (*where, str(entry.key)),
+                           f"unknown key; expected one of {', '.join(known)}")
+        return view
+
+    def get(self, view: MapView | None, key: str, where: Path, convert: Callable[[Any], Any],
+            expected: str, default: Any = None) -> Any:
+        node = view.get(key) if view else None
+        if node is None or (isinstance(node, ScalarNode) and value11(node) is None):
+            return default
+        try:
+            return convert(node)
+        except (TypeError, ValueError, re.error):
+            shown = value11(node)
+            self.error(node, (*where, key), f"expected {expected}, got {shown!r}")
+            return default
+
+
+def _text(node: Node) -> str:
+    value = value11(node)
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise TypeError
+    return str(value)
+
+
+def _abs_path(node: Node) -> str:
+    text = _text(node)
+    if not text.startswith("/"):
+        raise ValueError
+    return os.path.normpath(text)
+
+
+def _rel_path(node: Node) -> str:
+    text = _text(node).strip("/")
+    if not text or ".." in text.split("/") or os.path.isabs(_text(node)):
+        raise ValueError
+    return os.path.normpath(text)
+
+
+def _list(item: Callable[[Node], Any]) -> Callable[[Node], tuple[Any, ...]]:
+    def convert(node: Node) -> tuple[Any, ...]:
+        if isinstance(node, SequenceNode):
+            return tuple(item(n) for n in node.value)
+        return (item(node),)
+    return convert
+
+
+def _choice(*options: str) -> Callable[[Node], str]:
+    def convert(node: Node) -> str:
+        text = _text(node)
+        if text not in options:
+            raise ValueError
+        return text
+    return convert
+
+
+def _mode(node: Node) -> int:
+    if isinstance(node, ScalarNode) and not node.style and re.fullmatch(r"0[0-7]+", node.value):
+        return int(node.value, 8)  # an unquoted 0755 means what it says here
+    text = _text(node)
+    if not re.fullmatch(r"[0-7]{3,4}", text):
+        raise ValueError
+    return int(text, 8)
+
+
+def _number(node: Node) -> float:
+    value = value11(node)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError
+    return float(value)
+
+
+def _int(node: Node) -> int:
+    value = value11(node)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError
+    return value
+
+
+def _bool(node: Node) -> bool:
+    value = value11(node)
+    if not isinstance(value, bool):
+        raise ValueError
+    return value
+
+
+def _regex(node: Node) -> str:
+    text = _text(node)
+    re.compile(text)
+    return text
+
+
+def _shared(r: _Reader, node: Node | None) -> Shared | None:
+    where: Path = ("shared",)
+    m = r.map(node, where, ("root", "require_mount", "dirs", "files", "link", "on_conflict",
+                            "missing_file", "owner", "group", "mode"))
+    if m is None:
+        return None
+    root = r.get(m, "root", where, _abs_path, "an absolute path")
+    if root is None:
+        r.error(node, where, "`root` (the shared storage directory) is required")
+        return None
+    shared = Shared(
+        root=root,
+        require_mount=r.get(m, "require_mount", where,
+                            _choice("nfs", "nfs4", "efs", "any", "none"),
+                            "one of nfs, nfs4, efs, any, none", "none"),
+        dirs=r.get(m, "dirs", where, _list(_rel_path), "relative paths without '..'", ()),
+        files=r.get(m, "files", where, _list(_rel_path), "relative paths without '..'", ()),
+        link=r.get(m, "link", where, _choice("absolute", "relative"),
+                   "one of absolute, relative", "absolute"),
+        on_conflict=r.get(m, "on_conflict", where, _choice("backup", "seed", "fail"),
+                          "one of backup, seed, fail", "backup"),
+        missing_file=r.get(m, "missing_file", where, _choice("fail", "touch", "seed"),
+                           "one of fail, touch, seed", "fail"),
+        owner=r.get(m, "owner", where, _text, "a user name"),
+        group=r.get(m, "group", where, _text, "a group name"),
+        mode=r.get(m, "mode", where, _mode, 'an octal mode like "2775"'))
+    entries = sorted((*shared.dirs, *shared.files))
+    for a, b in zip(entries, entries[1:]):
+        if a == b or b.startswith(a + "/"):
+            r.error(m.node, where, f"{a!r} and {b!r} overlap: a shared entry cannot hold "
+                    "another one")
+    return shared
+
+
+def _permissions(r: _Reader, node: Node | None) -> tuple[PermissionRule, ...]:
+    if node is None or (isinstance(node, ScalarNode) and value11(node) is None):
+        return ()
+    if not isinstance(node, SequenceNode):
+        r.error(node, ("permissions",), "expected a list of rules (`- path: ...`)")
+        return ()
+    rules = []
+    for i, item in enumerate(node.value):
+        where: Path = ("permissions", i)
+        m = r.map(item, where, ("path", "owner", "group", "file_mode", "dir_mode", "exclude",
+                                "cross_mounts", "strict"))
+        path = r.get(m, "path", where, _abs_path, "an absolute path")
+        if path is None:
+            r.error(item, where, "`path` is required")
+            continue
+        rules.append(PermissionRule(
+            path, r.get(m, "owner", where, _text, "a user name"),
+            r.get(m, "group", where, _text, "a group name"),
+            r.get(m, "file_mode", where, _mode, 'an octal mode like "0644"'),
+            r.get(m, "dir_mode", where, _mode, 'an octal mode like "0755"'),
+            r.get(m, "exclude", where, _list(_text), "a list of relative globs", ()),
+            r.get(m, "cross_mounts", where, _bool, "true or false", False),
+            r.get(m, "strict", where, _bool, "true or false", False)))
+    return tuple(rules)
+
+
+def _health(r: _Reader, node: Node | None) -> Health | None:
+    where: Path = ("health",)
+    m = r.map(node, where, ("file", "content", "owner", "group", "drain"))
+    if m is None:
+        return None
+    path = r.get(m, "file", where, _abs_path, "an absolute path")
+    if path is None:
+        r.error(node, where, "`file` (the health-check file) is required")
+        return None
+    dw: Path = ("health", "drain")
+    d = r.map(m.get("drain"), dw, ("interval", "unhealthy_threshold", "timeout"))
+    drain = Drain(r.get(d, "interval", dw, _number, "seconds", 30.0),
+                  r.get(d, "unhealthy_threshold", dw, _int, "a whole number", 2),
+                  r.get(d, "timeout", dw, _number, "seconds", 5.0))
+    return Health(path, r.get(m, "content", where, _text, "text", "OK\n"),
+                  r.get(m, "owner", where, _text, "a user name"),
+                  r.get(m, "group", where, _text, "a group name"), drain)
+
+
+def _validate(r: _Reader, node: Node | None) -> Validate | None:
+    where: Path = ("validate",)
+    m = r.map(node, where, ("url", "status", "body", "headers", "timeout", "deadline",
+                            "processes", "ports"))
+    if m is None:
+        return None
+    headers_node = m.get("headers")
+    hm = r.map(headers_node, (*where, "headers"), tuple(
+        str(e.key) for e in MapView(headers_node).entries()) if isinstance(
+        headers_node, MappingNode) else ())
+    headers = tuple((str(e.key), _text(e.value)) for e in hm.entries()) if hm else ()
+    v = Validate(
+        url=r.get(m, "url", where, _text, "a URL"),
+        status=r.get(m, "status", where, _list(_int), "a list of HTTP status codes", (200,)),
+        body=r.get(m, "body", where, _regex, "a regular expression"),
+        headers=headers,
+        timeout=r.get(m, "timeout", where, _number, "seconds", 5.0),
+        deadline=r.get(m, "deadline", where, _number, "seconds", 120.0),
+        processes=r.get(m, "processes", where, _list(_text), "a list of process names", ()),
+        ports=r.get(m, "ports", where, _list(_int), "a list of TCP ports", ()))
+    if v.timeout > v.deadline:
+        r.error(m.get("timeout"), (*where, "timeout"),
+                f"the per-try timeout ({v.timeout:g} s) is longer than the deadline "
+                f"({v.deadline:g} s)")
+    return v
+
+
+def _preflight(r: _Reader, node: Node | None) -> Preflight | None:
+    where: Path = ("preflight",)
+    m = r.map(node, where, ("min_free", "users", "groups", "commands", "mounts"))
+    if m is None:
+        return None
+    min_free = r.get(m, "min_free", where, _size, 'a multiple like "2x" or a size like "500MB"',
+                     "2x")
+    return Preflight(min_free,
+                     r.get(m, "users", where, _list(_text), "a list of user names", ()),
+                     r.get(m, "groups", where, _list(_text), "a list of group names", ()),
+                     r.get(m, "commands", where, _list(_text), "a list of commands", ()),
+                     r.get(m, "mounts", where, _list(_abs_path), "a list of mount points", ()))
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(x|[KMGT]?B?)", re.IGNORECASE)
+
+
+def _size(node: Node) -> str:
+    text = _text(node).strip()
+    if not _SIZE.fullmatch(text):
+        raise ValueError
+    return text
+
+
+def parse_size(text: str, bundle: int) -> int:
+    """Bytes from "2x" (times the bundle) or "500MB"."""
+    m = _SIZE.fullmatch(text.strip())
+    assert m is not None
+    number, unit = float(m.group(1)), m.group(2).upper()
+    if unit == "X":
+        return int(number * bundle)
+    scale = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
+             "G": 1 << 30, "GB": 1 << 30, "T": 1 << 40, "TB": 1 << 40}[unit]
+    return int(number * scale)
+
+
+def _events(r: _Reader, node: Node | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    from agentkit.appspec import events
+
+    where: Path = ("events",)
+    m = r.map(node, where, events.SCRIPTED)
+    out = []
+    for entry in m.entries() if m else []:
+        actions = r.get(m, str(entry.key), where, _list(_text), "a list of actions", ())
+        for action in actions:
+            if action not in EVENTS_ACTIONS:
+                r.error(entry.value, (*where, str(entry.key)),
+                        f"unknown action {action!r}; expected {', '.join(EVENTS_ACTIONS)}")
+        out.append((str(entry.key), tuple(actions)))
+    return tuple(out)
+
+
+def _needs(r: _Reader, cfg: Config, node: MappingNode) -> None:
+    """Each action an event asks for needs its section."""
+    sections: dict[str, tuple[str, object]] = {
+        "link-shared": ("shared", cfg.shared), "permissions": ("permissions", cfg.permissions),
+        "health up": ("health", cfg.health), "health down": ("health", cfg.health),
+        "validate": ("validate", cfg.validate)}
+    for event, actions in cfg.events:
+        for action in actions:
+            name, section = sections.get(action, ("", True))
+            if not section:
+                r.error(MapView(node).get("events"), ("events", event),
+                        f"{action!r} needs a `{name}` section")
+    if cfg.shared is not None and cfg.release is None:
+        r.error(node, ("release",), "`release` (the release directory) is required with "
+                "`shared`")
+
+
+def load(path: str) -> Config:
+    src = read_source(path)
+    if src.syntax_error is not None:
+        e = src.syntax_error
+        raise BadConfig(f"{path}:{e.line}: YAML syntax: {e.problem}"
+                        + (f" ({e.context})" if e.context else ""))
+    r = _Reader(path)
+    top = r.map(src.root, (), ("version", "release", "shared", "permissions", "health",
+                               "validate", "preflight", "events", "log"))
+    if top is None:
+        raise BadConfig(f"{path}:1: the file is empty or not a mapping; start it with "
+                        "`version: 1`")
+    if r.get(top, "version", ("version",), _int, "1", None) != 1:
+        r.error(top.get("version") or top.node, ("version",), "expected `version: 1`")
+    log = r.map(top.get("log"), ("log",), ("file",))
+    cfg = Config(
+        path=path, release=r.get(top, "release", ("release",), _abs_path, "an absolute path"),
+        shared=_shared(r, top.get("shared")), permissions=_permissions(r, top.get("permissions")),
+        health=_health(r, top.get("health")), validate=_validate(r, top.get("validate")),
+        preflight=_preflight(r, top.get("preflight")), events=_events(r, top.get("events")),
+        log_file=r.get(log, "file", ("log",), _abs_path, "an absolute path", DEFAULT_LOG))
+    assert isinstance(top.node, MappingNode)
+    _needs(r, cfg, top.node)
+    if r.errors:
+        raise BadConfig("; ".join(r.errors) if len(r.errors) == 1 else
+                        f"{len(r.errors)} problems in {path}:\n" + "\n".join(r.errors))
+    return cfg
+
+
+def find(explicit: str | None) -> str:
+    """--config, then AGENTKIT_CONFIG, then agentkit.yml in the current directory."""
+    for candidate, how in ((explicit, "--config"), (os.environ.get("AGENTKIT_CONFIG"),
+                                                     "AGENTKIT_CONFIG")):
+        if candidate:
+            if not os.path.isfile(candidate):
+                raise BadConfig(f"{candidate}: no such file (from {how}). Point it at the "
+                                "bundle's agentkit.yml.")
+            return candidate
+    if os.path.isfile("agentkit.yml"):
+        return os.path.abspath("agentkit.yml")
+    raise BadConfig("no agentkit.yml: pass --config FILE or set AGENTKIT_CONFIG (the hook "
+                    "shim passes the one next to appspec.yml).")

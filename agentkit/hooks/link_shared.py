@@ -1,0 +1,236 @@
+"""`agentkit hook link-shared`: Capistrano's linked_dirs/linked_files, but safe.
+
+Every link is made as a temporary link and rename()d over the final name, so the release
+always has either the old entry or the new link. A real directory or file at the link path
+(it came in the archive) is never deleted: it is moved aside, seeds an empty shared dir, or
+the hook fails, as `on_conflict` says. Nothing is removed through a link, and nothing is
+created when shared.root is not on the mount that `require_mount` demands.
+"""
+
+from __future__ import annotations
+
+import errno
+import grp
+import os
+import pwd
+import shutil
+import stat
+import time
+from typing import Any
+
+from agentkit.errors import HookFailed
+from agentkit.hooks import mounts
+from agentkit.hooks.config import Config, Shared
+
+
+def _ids(shared: Shared) -> tuple[int, int]:
+    try:
+        uid = pwd.getpwnam(shared.owner).pw_uid if shared.owner else -1
+        gid = grp.getgrnam(shared.group).gr_gid if shared.group else -1
+    except KeyError as exc:
+        raise HookFailed(f"shared.owner/group: {exc.args[0]}; create the user or group in the "
+                         "AMI, or fix the config") from None
+    return uid, gid
+
+
+def _check_mount(shared: Shared) -> None:
+    mount = mounts.mount_of(shared.root)
+    if not mounts.satisfies(mount, shared.require_mount):
+        wanted = "a separate mount" if shared.require_mount == "any" else \
+            f"an {shared.require_mount} mount"
+        raise HookFailed(
+            f"shared.root {shared.root} is on {mount.mountpoint} ({mount.fstype}), not on "
+            f"{wanted}: the shared storage is not mounted, so nothing was created (uploads "
+            "would land on the local disk). Mount it (check /etc/fstab and `mount -a`) and "
+            "run the deployment again.")
+
+
+def _make_dirs(path: str, shared: Shared, uid: int, gid: int, log: Any, dry: bool,
+               what: str = "create shared dir") -> None:
+    missing = []
+    probe = path
+    while not os.path.lexists(probe):
+        missing.append(probe)
+        probe = os.path.dirname(probe)
+    for directory in reversed(missing):
+        log.info(what, path=directory, dry_run=dry)
+        if dry:
+            continue
+        os.mkdir(directory)
+        if shared.mode is not None:
+            os.chmod(directory, shared.mode)
+        if uid >= 0 or gid >= 0:
+            os.lchown(directory, uid, gid)
+
+
+def _link_target(cfg_link: str, shared_path: str, link_path: str) -> str:
+    if cfg_link == "relative":
+        return os.path.relpath(shared_path, os.path.dirname(link_path))
+    return shared_path
+
+
+_libc: Any = None
+
+
+def _exchange(a: str, b: str) -> bool:
+    """renameat2(RENAME_EXCHANGE): swap two names in one step. False where unsupported."""
+    global _libc
+    import ctypes
+
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    func = getattr(_libc, "renameat2", None)
+    if func is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if func(at_fdcwd, a.encode(), at_fdcwd, b.encode(), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), b)
+
+
+def _tmp_name(link_path: str) -> str:
+    return f"{link_path}.agentkit-tmp"
+
+
+def _recover(link_path: str, log: Any) -> None:
+    """A killed run may leave its temporary name behind: a link we made (removed) or the
+    archive's directory swapped out of the way (kept, as a backup)."""
+    tmp = _tmp_name(link_path)
+    if os.path.islink(tmp):
+        os.unlink(tmp)
+    elif os.path.lexists(tmp):
+        _move_aside(tmp, log, False, link_path)
+
+
+def _swap_in_link(target: str, link_path: str) -> str | None:
+    """Put the link at link_path in one atomic step; returns where a real directory that was
+    there went (None if there was none)."""
+    tmp = _tmp_name(link_path)
+    os.symlink(target, tmp)
+    if os.path.isdir(link_path) and not os.path.islink(link_path):
+        if _exchange(tmp, link_path):
+            return tmp  # the old directory now lives at the temporary name
+        os.rename(link_path, f"{tmp}-dir")  # old kernels: a short window without the entry
+        os.rename(tmp, link_path)
+        return f"{tmp}-dir"
+    os.rename(tmp, link_path)  # atomic over a file or an old link
+    return None
+
+
+def _move_aside(path: str, log: Any, dry: bool, name: str | None = None) -> str:
+    backup = f"{name or path}.agentkit-backup-{time.strftime('%Y%m%d%H%M%S')}"
+    n = 1
+    while os.path.lexists(backup):
+        n += 1
+        backup = f"{name or path}.agentkit-backup-{time.strftime('%Y%m%d%H%M%S')}-{n}"
+    log.warning("moved aside what the archive put at a shared path", path=path, backup=backup,
+                dry_run=dry)
+    if not dry:
+        os.rename(path, backup)
+    return backup
+
+
+def _seed(path: str, shared_path: str, log: Any, dry: bool) -> None:
+    """Move the archive's content into an empty shared dir (Deployer's behaviour). A crash
+    half-way leaves the rest at the temporary name, which the next run keeps as a backup."""
+    log.info("seed shared dir from the release", source=path, shared=shared_path, dry_run=dry)
+    if dry:
+        return
+    for name in os.listdir(path):
+        shutil.move(os.path.join(path, name), os.path.join(shared_path, name))
+    os.rmdir(path)
+
+
+def _resolve_conflict(kind: str, link_path: str, shared_path: str, shared: Shared,
+                      log: Any, dry: bool) -> bool:
+    """Deal with a real file or directory at the link path; True if it is still there (a
+    directory, swapped out atomically when the link goes in)."""
+    policy = shared.on_conflict
+    if policy == "fail":
+        raise HookFailed(f"{link_path} is a real {kind} (it came in the archive), where the "
+                         f"link to {shared_path} belongs; on_conflict is fail. Remove it from "
+                         "the archive, or set shared.on_conflict to backup or seed.")
+    if kind == "directory":
+        return True
+    if policy == "seed" and os.path.getsize(shared_path) == 0:
+        log.info("seed shared file from the release", source=link_path, dry_run=dry)
+        if not dry:
+            shutil.copy2(link_path, shared_path)
+    _move_aside(link_path, log, dry)
+    return False
+
+
+def _after_swap(old: str, link_path: str, shared_path: str, shared: Shared, log: Any) -> None:
+    """The archive's directory, now out of the release: seeds an empty share, else is kept."""
+    if shared.on_conflict == "seed" and not os.listdir(shared_path):
+        _seed(old, shared_path, log, False)
+        return
+    _move_aside(old, log, False, link_path)
+
+
+def _link_one(rel: str, kind: str, cfg: Config, shared: Shared, ids: tuple[int, int],
+              log: Any, dry: bool) -> None:
+    assert cfg.release is not None
+    shared_path = os.path.join(shared.root, rel)
+    link_path = os.path.join(cfg.release, rel)
+    target = _link_target(shared.link, shared_path, link_path)
+    if not dry:
+        _recover(link_path, log)
+    if os.path.islink(link_path) and os.readlink(link_path) == target:
+        log.info("link already right", link=link_path, target=target)
+        return
+    if kind == "directory":
+        _make_dirs(shared_path, shared, *ids, log, dry)
+    else:
+        _shared_file(rel, shared_path, link_path, shared, ids, log, dry)
+    if os.path.lexists(link_path) and not os.path.islink(link_path):
+        st = os.lstat(link_path)
+        _resolve_conflict("directory" if stat.S_ISDIR(st.st_mode) else "file", link_path,
+                          shared_path, shared, log, dry)
+    _make_dirs(os.path.dirname(link_path), Shared(shared.root), -1, -1, log, dry,
+               "create release dir")
+    log.info("link", link=link_path, target=target, dry_run=dry)
+    if dry:
+        return
+    old = _swap_in_link(target, link_path)
+    if old is not None:
+        _after_swap(old, link_path, shared_path, shared, log)
+
+
+def _shared_file(rel: str, shared_path: str, link_path: str, shared: Shared,
+                 ids: tuple[int, int], log: Any, dry: bool) -> None:
+    if os.path.exists(shared_path):
+        return
+    has_release_copy = os.path.isfile(link_path) and not os.path.islink(link_path)
+    if shared.missing_file == "fail":
+        raise HookFailed(f"shared file {shared_path} does not exist (shared.files: {rel}). "
+                         "Create it on the shared storage, or set shared.missing_file to touch "
+                         "or seed.")
+    _make_dirs(os.path.dirname(shared_path), shared, *ids, log, dry)
+    if dry:
+        log.info("create shared file", path=shared_path, dry_run=dry)
+        return
+    if shared.missing_file == "seed" and has_release_copy:
+        log.info("seed shared file from the release", source=link_path, path=shared_path)
+        shutil.copy2(link_path, shared_path)
+    else:
+        log.info("create empty shared file", path=shared_path)
+        with open(shared_path, "a"):
+            pass
+    if ids != (-1, -1):
+        os.lchown(shared_path, *ids)
+
+
+def run(cfg: Config, log: Any, dry_run: bool = False) -> None:
+    shared = cfg.shared
+    if shared is None or cfg.release is None:
+        raise HookFailed(f"{cfg.path}: link-shared needs `release` and `shared`.")
+    _check_mount(shared)
+    ids = _ids(shared)
+    for rel in shared.dirs:
+        _link_one(rel, "directory", cfg, shared, ids, log, dry_run)
+    for rel in shared.files:
+        _link_one(rel, "file", cfg, shared, ids, log, dry_run)

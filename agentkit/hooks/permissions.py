@@ -1,0 +1,135 @@
+"""`agentkit hook permissions`: owner, group and modes, safely and only where needed.
+
+The walk never follows a symlink and stays on the rule's filesystem unless `cross_mounts`
+(shared storage is usually another mount, often root-squashed NFS or an EFS access point).
+An entry that is already right costs its lstat and nothing else. EPERM/EROFS/EACCES are
+gathered into one summary instead of failing the deployment, unless `strict: true`.
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import grp
+import os
+import pwd
+import stat
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentkit.errors import HookFailed
+from agentkit.hooks import mounts
+from agentkit.hooks.config import Config, PermissionRule
+
+DENIED = (errno.EPERM, errno.EROFS, errno.EACCES)
+
+
+@dataclass
+class Tally:
+    checked: int = 0
+    changed: int = 0
+    skipped_mounts: list[str] = field(default_factory=list)
+    denied: list[tuple[str, str]] = field(default_factory=list)  # path, error
+
+
+def _ids(rule: PermissionRule) -> tuple[int, int]:
+    try:
+        uid = pwd.getpwnam(rule.owner).pw_uid if rule.owner else -1
+        gid = grp.getgrnam(rule.group).gr_gid if rule.group else -1
+    except KeyError as exc:
+        raise HookFailed(f"permissions rule for {rule.path}: {exc.args[0]}; create it in the "
+                         "AMI or fix the config") from None
+    return uid, gid
+
+
+def _excluded(rel: str, rule: PermissionRule) -> bool:
+    return any(fnmatch.fnmatchcase(rel, pattern.rstrip("/")) for pattern in rule.exclude)
+
+
+def _fix(path: str, st: os.stat_result, rule: PermissionRule, ids: tuple[int, int],
+         tally: Tally, dry: bool) -> None:
+    tally.checked += 1
+    uid, gid = ids
+    want_uid = st.st_uid if uid < 0 else uid
+    want_gid = st.st_gid if gid < 0 else gid
+    is_dir = stat.S_ISDIR(st.st_mode)
+    mode = None if stat.S_ISLNK(st.st_mode) else (rule.dir_mode if is_dir else rule.file_mode)
+    chown = (want_uid, want_gid) != (st.st_uid, st.st_gid)
+    chmod = mode is not None and stat.S_IMODE(st.st_mode) != mode
+    if not (chown or chmod):
+        return
+    tally.changed += 1
+    if dry:
+        return
+    try:
+        if chown:
+            os.lchown(path, want_uid, want_gid)
+        if chmod:
+            os.chmod(path, mode)  # type: ignore[arg-type]
+    except OSError as exc:
+        if exc.errno not in DENIED:
+            raise
+        tally.denied.append((path, os.strerror(exc.errno)))
+
+
+def _walk(rule: PermissionRule, ids: tuple[int, int], tally: Tally, dry: bool) -> None:
+    root = rule.path
+    try:
+        top = os.lstat(root)
+    except FileNotFoundError:
+        raise HookFailed(f"permissions: {root} does not exist; check the rule's path") from None
+    _fix(root, top, rule, ids, tally, dry)
+    if not stat.S_ISDIR(top.st_mode):
+        return
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        with os.scandir(directory) as it:
+            for entry in it:
+                rel = os.path.relpath(entry.path, root)
+                if _excluded(rel, rule):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode) and st.st_dev != top.st_dev and \
+                        not rule.cross_mounts:
+                    tally.skipped_mounts.append(entry.path)
+                    continue
+                _fix(entry.path, st, rule, ids, tally, dry)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(entry.path)
+
+
+def _summary(rule: PermissionRule, tally: Tally) -> str:
+    first = ", ".join(f"{p} ({e})" for p, e in tally.denied[:3])
+    mount = mounts.mount_of(tally.denied[0][0])
+    if mount.fstype.startswith("nfs"):
+        cause = ("the filesystem is NFS/EFS: root is squashed to nobody, or an EFS access point "
+                 "fixes the owner, so root cannot chown there")
+    elif any("Read-only" in e for _, e in tally.denied):
+        cause = "the filesystem is mounted read-only"
+    else:
+        cause = "the files are immutable (chattr +i) or the filesystem refuses root"
+    return (f"could not change {len(tally.denied)} path(s) under {rule.path} on "
+            f"{mount.mountpoint} ({mount.fstype}): {first}. Likely cause: {cause}. Exclude "
+            "these paths, set ownership on the storage side, or set strict: true to fail on it.")
+
+
+def run(cfg: Config, log: Any, dry_run: bool = False) -> Tally:
+    total = Tally()
+    for rule in cfg.permissions:
+        tally = Tally()
+        _walk(rule, _ids(rule), tally, dry_run)
+        log.info("permissions", path=rule.path, checked=tally.checked, changed=tally.changed,
+                 dry_run=dry_run)
+        for skipped in tally.skipped_mounts:
+            log.info("not crossing into another mount", path=skipped)
+        if tally.denied:
+            summary = _summary(rule, tally)
+            if rule.strict:
+                raise HookFailed(summary)
+            log.warning(summary)
+        total.checked += tally.checked
+        total.changed += tally.changed
+        total.denied += tally.denied
+        total.skipped_mounts += tally.skipped_mounts
+    return total

@@ -1,0 +1,77 @@
+"""`agentkit hook preflight`: will this deployment fit? Free disk on the release and the
+agent's deployment root against the bundle size, required mounts, users, groups, commands."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+from typing import Any
+
+from agentkit.errors import HookFailed
+from agentkit.hooks import mounts
+from agentkit.hooks.config import Config, Preflight, parse_size
+
+AGENT_ROOT = "/opt/codedeploy-agent/deployment-root"
+
+
+def bundle_size(path: str) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def _existing(path: str) -> str:
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def problems(cfg: Config, bundle_dir: str, agent_root: str = AGENT_ROOT) -> list[str]:
+    p = cfg.preflight or Preflight()
+    out = []
+    size = bundle_size(bundle_dir) if os.path.isdir(bundle_dir) else 0
+    need = parse_size(p.min_free, size)
+    for where in filter(None, (cfg.release, agent_root)):
+        free = shutil.disk_usage(_existing(where)).free
+        if free < need:
+            out.append(f"only {free >> 20} MB free for {where}, need {need >> 20} MB "
+                       f"(min_free {p.min_free} of a {size >> 20} MB bundle)")
+    if cfg.shared and not mounts.satisfies(mounts.mount_of(cfg.shared.root),
+                                           cfg.shared.require_mount):
+        out.append(f"shared.root {cfg.shared.root} is not on a {cfg.shared.require_mount} mount")
+    for mp in p.mounts:
+        if mounts.mount_of(mp).mountpoint != mp:
+            out.append(f"{mp} is not mounted")
+    users = set(p.users) | {u for u in (getattr(cfg.shared, "owner", None),
+                                        getattr(cfg.health, "owner", None)) if u}
+    users |= {r.owner for r in cfg.permissions if r.owner}
+    for user in sorted(users):
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            out.append(f"user {user} does not exist")
+    groups = set(p.groups) | {r.group for r in cfg.permissions if r.group}
+    for group in sorted(groups):
+        try:
+            grp.getgrnam(group)
+        except KeyError:
+            out.append(f"group {group} does not exist")
+    out += [f"command {c} is not on PATH" for c in p.commands if shutil.which(c) is None]
+    return out
+
+
+def run(cfg: Config, log: Any, dry_run: bool = False, bundle_dir: str | None = None) -> None:
+    bundle = bundle_dir or os.path.dirname(os.path.abspath(cfg.path))
+    found = problems(cfg, bundle)
+    for problem in found:
+        log.error("preflight", problem=problem)
+    if found:
+        raise HookFailed(f"preflight: {len(found)} problem(s): {'; '.join(found)}")
+    log.info("preflight passed")

@@ -1,0 +1,186 @@
+"""link-shared against real directories, links and tmpfs mounts; shared data is never lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from agentkit.errors import HookFailed
+from agentkit.hooks import link_shared
+from agentkit.hooks.config import Config
+
+from .conftest import tmpfs
+
+MakeConfig = Callable[[str], Config]
+
+
+def _cfg(make: MakeConfig, tmp: Path, **shared: str) -> Config:
+    extra = "".join(f"  {k}: {v}\n" for k, v in shared.items())
+    return make(f"version: 1\nrelease: {tmp}/release\nshared:\n  root: {tmp}/shared\n"
+                f"  dirs: [media, var/log]\n{extra}")
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_link_shared_creates_absolute_links(tmp_path: Path, make_config: MakeConfig,
+                                            log: Any) -> None:
+    (tmp_path / "release").mkdir()
+    link_shared.run(_cfg(make_config, tmp_path), log)
+    assert os.readlink(tmp_path / "release/media") == f"{tmp_path}/shared/media"
+    assert os.readlink(tmp_path / "release/var/log") == f"{tmp_path}/shared/var/log"
+    assert (tmp_path / "shared/media").is_dir()
+
+
+def test_link_shared_relative_links(tmp_path: Path, make_config: MakeConfig, log: Any) -> None:
+    (tmp_path / "release").mkdir()
+    link_shared.run(_cfg(make_config, tmp_path, link="relative"), log)
+    assert os.readlink(tmp_path / "release/var/log") == "../../shared/var/log"
+    assert (tmp_path / "release/var/log").resolve() == (tmp_path / "shared/var/log").resolve()
+
+
+def test_link_shared_is_idempotent_and_fixes_wrong_links(
+        tmp_path: Path, make_config: MakeConfig, log: Any,
+        captured: list[dict[str, Any]]) -> None:
+    (tmp_path / "release").mkdir()
+    cfg = _cfg(make_config, tmp_path)
+    link_shared.run(cfg, log)
+    inode = os.lstat(tmp_path / "release/media").st_ino
+    captured.clear()
+    link_shared.run(cfg, log)
+    assert os.lstat(tmp_path / "release/media").st_ino == inode
+    assert [e["event"] for e in captured] == ["link already right", "link already right"]
+    os.unlink(tmp_path / "release/media")
+    os.symlink("/elsewhere", tmp_path / "release/media")
+    link_shared.run(cfg, log)
+    assert os.readlink(tmp_path / "release/media") == f"{tmp_path}/shared/media"
+
+
+def test_link_shared_backs_up_archive_directory(tmp_path: Path, make_config: MakeConfig,
+                                                log: Any) -> None:
+    (tmp_path / "release/media").mkdir(parents=True)
+    (tmp_path / "release/media/from-archive.jpg").write_text("a")
+    (tmp_path / "shared/media").mkdir(parents=True)
+    (tmp_path / "shared/media/user.jpg").write_text("u")
+    link_shared.run(_cfg(make_config, tmp_path), log)
+    backups = list((tmp_path / "release").glob("media.agentkit-backup-*"))
+    assert len(backups) == 1 and (backups[0] / "from-archive.jpg").read_text() == "a"
+    assert (tmp_path / "shared/media/user.jpg").read_text() == "u"
+    assert os.path.islink(tmp_path / "release/media")
+
+
+def test_link_shared_seeds_empty_shared_dir(tmp_path: Path, make_config: MakeConfig,
+                                            log: Any) -> None:
+    (tmp_path / "release/media").mkdir(parents=True)
+    (tmp_path / "release/media/logo.png").write_text("L")
+    link_shared.run(_cfg(make_config, tmp_path, on_conflict="seed"), log)
+    assert (tmp_path / "shared/media/logo.png").read_text() == "L"
+    assert not list((tmp_path / "release").glob("media.agentkit-backup-*"))
+
+
+def test_link_shared_fail_policy_keeps_everything(tmp_path: Path, make_config: MakeConfig,
+                                                  log: Any) -> None:
+    (tmp_path / "release/media").mkdir(parents=True)
+    (tmp_path / "release/media/x").write_text("x")
+    with pytest.raises(HookFailed) as exc:
+        link_shared.run(_cfg(make_config, tmp_path, on_conflict="fail"), log)
+    assert str(exc.value) == (
+        f"{tmp_path}/release/media is a real directory (it came in the archive), where the link "
+        f"to {tmp_path}/shared/media belongs; on_conflict is fail. Remove it from the archive, "
+        "or set shared.on_conflict to backup or seed.")
+    assert (tmp_path / "release/media/x").read_text() == "x"
+
+
+def test_link_shared_missing_file_policies(tmp_path: Path, make_config: MakeConfig,
+                                           log: Any) -> None:
+    (tmp_path / "release/app/etc").mkdir(parents=True)
+    (tmp_path / "release/app/etc/env.php").write_text("<?php // from archive")
+    base = (f"version: 1\nrelease: {tmp_path}/release\nshared:\n  root: {tmp_path}/shared\n"
+            "  files: [app/etc/env.php]\n")
+    with pytest.raises(HookFailed, match="does not exist"):
+        link_shared.run(make_config(base), log)
+    link_shared.run(make_config(base + "  missing_file: seed\n"), log)
+    assert (tmp_path / "shared/app/etc/env.php").read_text() == "<?php // from archive"
+    assert os.path.islink(tmp_path / "release/app/etc/env.php")
+
+
+def test_link_shared_require_mount_refuses_local_disk(tmp_path: Path, make_config: MakeConfig,
+                                                     log: Any) -> None:
+    (tmp_path / "release").mkdir()
+    with pytest.raises(HookFailed) as exc:
+        link_shared.run(_cfg(make_config, tmp_path, require_mount="any"), log)
+    assert "is on / (" in str(exc.value) and "not on a separate mount" in str(exc.value)
+    assert not (tmp_path / "shared").exists()
+    assert not (tmp_path / "release/media").exists()
+
+
+def test_link_shared_require_mount_on_real_tmpfs(tmp_path: Path, make_config: MakeConfig,
+                                                 log: Any) -> None:
+    (tmp_path / "release").mkdir()
+    with tmpfs(tmp_path / "shared"):
+        link_shared.run(_cfg(make_config, tmp_path, require_mount="any"), log)
+        assert (tmp_path / "shared/media").is_dir()
+        with pytest.raises(HookFailed) as exc:
+            link_shared.run(_cfg(make_config, tmp_path, require_mount="nfs"), log)
+        assert f"is on {tmp_path}/shared (tmpfs), not on an nfs mount" in str(exc.value)
+
+
+def test_link_shared_dry_run_changes_nothing(tmp_path: Path, make_config: MakeConfig,
+                                             log: Any) -> None:
+    (tmp_path / "release/media").mkdir(parents=True)
+    link_shared.run(_cfg(make_config, tmp_path), log, dry_run=True)
+    assert not (tmp_path / "shared").exists()
+    assert (tmp_path / "release/media").is_dir() and not os.path.islink(tmp_path / "release/media")
+
+
+KILLER = """
+import os, signal, sys
+from agentkit.hooks import config, link_shared
+import structlog
+
+# SIGKILL this process at its N-th filesystem change: a crash at an exact point.
+budget = [int(sys.argv[2])]
+def counted(fn):
+    def wrapper(*a, **kw):
+        budget[0] -= 1
+        if budget[0] < 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return fn(*a, **kw)
+    return wrapper
+for name in ("rename", "symlink", "mkdir", "unlink", "rmdir", "chmod", "lchown"):
+    setattr(os, name, counted(getattr(os, name)))
+link_shared.run(config.load(sys.argv[1]), structlog.get_logger())
+"""
+
+
+@pytest.mark.parametrize("kill_at", range(0, 30))
+def test_link_shared_sigkill_leaves_old_or_new_and_rerun_completes(
+        tmp_path: Path, make_config: MakeConfig, log: Any, kill_at: int) -> None:
+    (tmp_path / "release/media").mkdir(parents=True)
+    for i in range(20):
+        (tmp_path / f"release/media/{i}.jpg").write_text(str(i))
+    (tmp_path / "shared/var/log").mkdir(parents=True)
+    (tmp_path / "shared/var/log/app.log").write_text("precious")
+    cfg = _cfg(make_config, tmp_path, on_conflict="seed")
+    before = _snapshot(tmp_path / "release/media")
+    proc = subprocess.run([sys.executable, "-c", KILLER, cfg.path, str(kill_at)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode in (0, -signal.SIGKILL), proc.stderr
+    media = tmp_path / "release/media"
+    assert os.path.lexists(media), "the release lost its media entry"
+    assert not os.path.islink(media) or os.readlink(media) == f"{tmp_path}/shared/media"
+    link_shared.run(cfg, log)  # a rerun completes whatever was interrupted
+    assert os.readlink(media) == f"{tmp_path}/shared/media"
+    assert os.readlink(tmp_path / "release/var/log") == f"{tmp_path}/shared/var/log"
+    assert (tmp_path / "shared/var/log/app.log").read_text() == "precious"
+    after = _snapshot(tmp_path / "shared/media")
+    for backup in (tmp_path / "release").glob("media.agentkit-backup-*"):
+        after.update(_snapshot(backup))
+    assert after == before  # every file the archive brought is in the share or a backup
