@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                             "(agentkit hook link-shared ...).")
         actions = cfg.actions_for(event)
         if not actions:
-            log.info("nothing to do for this event", event=event)
+            log.info("nothing to do for this event", configured=[e for e, _ in cfg.events])
         for action in actions:
             _action(action, cfg, log, args.dry_run)
         return 0

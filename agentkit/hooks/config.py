@@ -224,7 +224,8 @@ def _shared(r: _Reader, node: Node | None) -> Shared | None:
         return None
     root = r.get(m, "root", where, _abs_path, "an absolute path")
     if root is None:
-        r.error(node, where, "`root` (the shared storage directory) is required")
+        if "root" not in m:
+            r.error(node, where, "`root` (the shared storage directory) is required")
         return None
     shared = Shared(
         root=root,
@@ -263,7 +264,8 @@ def _permissions(r: _Reader, node: Node | None) -> tuple[PermissionRule, ...]:
                                 "cross_mounts", "strict"))
         path = r.get(m, "path", where, _abs_path, "an absolute path")
         if path is None:
-            r.error(item, where, "`path` is required")
+            if m is None or "path" not in m:
+                r.error(item, where, "`path` is required")
             continue
         rules.append(PermissionRule(
             path, r.get(m, "owner", where, _text, "a user name"),
@@ -283,7 +285,8 @@ def _health(r: _Reader, node: Node | None) -> Health | None:
         return None
     path = r.get(m, "file", where, _abs_path, "an absolute path")
     if path is None:
-        r.error(node, where, "`file` (the health-check file) is required")
+        if "file" not in m:
+            r.error(node, where, "`file` (the health-check file) is required")
         return None
     dw: Path = ("health", "drain")
     d = r.map(m.get("drain"), dw, ("interval", "unhealthy_threshold", "timeout"))
@@ -384,9 +387,11 @@ def _needs(r: _Reader, cfg: Config, node: MappingNode) -> None:
         for action in actions:
             name, section = sections.get(action, ("", True))
             if not section:
-                r.error(MapView(node).get("events"), ("events", event),
-                        f"{action!r} needs a `{name}` section")
-    if cfg.shared is not None and cfg.release is None:
+                events_node = MapView(node).get("events")
+                where = MapView(events_node).get(event) if isinstance(
+                    events_node, MappingNode) else events_node
+                r.error(where, ("events", event), f"{action!r} needs a `{name}` section")
+    if cfg.shared is not None and "release" not in MapView(node):
         r.error(node, ("release",), "`release` (the release directory) is required with "
                 "`shared`")
 
@@ -403,11 +408,11 @@ def load(path: str) -> Config:
     if top is None:
         raise BadConfig(f"{path}:1: the file is empty or not a mapping; start it with "
                         "`version: 1`")
-    if r.get(top, "version", ("version",), _int, "1", None) != 1:
+    if r.get(top, "version", (), _int, "1", None) != 1:
         r.error(top.get("version") or top.node, ("version",), "expected `version: 1`")
     log = r.map(top.get("log"), ("log",), ("file",))
     cfg = Config(
-        path=path, release=r.get(top, "release", ("release",), _abs_path, "an absolute path"),
+        path=path, release=r.get(top, "release", (), _abs_path, "an absolute path"),
         shared=_shared(r, top.get("shared")), permissions=_permissions(r, top.get("permissions")),
         health=_health(r, top.get("health")), validate=_validate(r, top.get("validate")),
         preflight=_preflight(r, top.get("preflight")), events=_events(r, top.get("events")),
@@ -415,6 +420,7 @@ def load(path: str) -> Config:
     assert isinstance(top.node, MappingNode)
     _needs(r, cfg, top.node)
     if r.errors:
+        r.errors.sort(key=lambda e: int(e[len(path) + 1:].split(":", 1)[0]))
         raise BadConfig("; ".join(r.errors) if len(r.errors) == 1 else
                         f"{len(r.errors)} problems in {path}:\n" + "\n".join(r.errors))
     return cfg

@@ -34,7 +34,12 @@ def up(cfg: Config, log: Any, dry_run: bool = False) -> None:
     if not os.path.isdir(directory):
         raise HookFailed(f"health.file {h.file}: directory {directory} does not exist (is the "
                          "release in place?)")
-    tmp = os.path.join(directory, f".{os.path.basename(h.file)}.agentkit-{os.getpid()}")
+    prefix = f".{os.path.basename(h.file)}.agentkit-"
+    for name in os.listdir(directory):  # temp files of a run that was killed
+        stale = os.path.join(directory, name)
+        if name.startswith(prefix) and os.path.isfile(stale) and not os.path.islink(stale):
+            os.unlink(stale)
+    tmp = os.path.join(directory, f"{prefix}{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     try:
         os.write(fd, h.content.encode())

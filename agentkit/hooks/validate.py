@@ -68,8 +68,10 @@ def run(cfg: Config, log: Any, dry_run: bool = False) -> None:
             log.info("validate passed", attempt=attempt, seconds=round(elapsed, 2))
             return
         log.info("validate try failed", attempt=attempt, problem=problem)
-        if elapsed + delay > v.deadline:
+        # The last try must be able to finish (its own timeout) before the deadline.
+        room = v.deadline - v.timeout - elapsed
+        if room <= 0:
             raise HookFailed(f"validate failed after {attempt} tries in {elapsed:.1f} s: "
                              f"{problem}")
-        time.sleep(delay)
+        time.sleep(min(delay, room))
         delay = min(delay * 2, 10.0)

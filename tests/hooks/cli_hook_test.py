@@ -1,0 +1,90 @@
+"""`agentkit hook ...` as the agent runs it: a real process, LIFECYCLE_EVENT, exit codes, logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from agentkit import proc
+
+
+def _config(tmp: Path, extra: str = "") -> Path:
+    (tmp / "release").mkdir(exist_ok=True)
+    path = tmp / "agentkit.yml"
+    path.write_text(f"version: 1\nrelease: {tmp}/release\nshared:\n  root: {tmp}/shared\n"
+                    f"  dirs: [media]\nhealth:\n  file: {tmp}/release/health.html\n"
+                    f"  drain: {{interval: 0}}\nevents:\n  AfterInstall: [link-shared]\n"
+                    f"  ValidateService: [health up]\nlog:\n  file: {tmp}/log/hooks.log\n"
+                    + extra)
+    return path
+
+
+def _hook(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k != "LIFECYCLE_EVENT"}
+    clean.update(env)
+    return proc.run([sys.executable, "-m", "agentkit", "hook", *args], env=clean)
+
+
+def test_hook_run_does_what_the_event_asks(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    done = _hook("run", "--config", str(cfg), LIFECYCLE_EVENT="AfterInstall",
+                 DEPLOYMENT_ID="d-ABCDEFGHI", DEPLOYMENT_GROUP_NAME="web")
+    assert done.returncode == 0, done.stderr
+    assert os.path.islink(tmp_path / "release/media")
+    assert not (tmp_path / "release/health.html").exists()
+    assert "link" in done.stdout and "Traceback" not in done.stdout + done.stderr
+    records = [json.loads(line) for line in (tmp_path / "log/hooks.log").read_text().splitlines()]
+    assert records and all(r["lifecycle_event"] == "AfterInstall" and
+                           r["deployment_id"] == "d-ABCDEFGHI" and
+                           r["deployment_group_name"] == "web" for r in records)
+
+
+def test_hook_run_event_without_actions_is_a_no_op(tmp_path: Path) -> None:
+    done = _hook("run", "--config", str(_config(tmp_path)), LIFECYCLE_EVENT="BeforeInstall")
+    assert done.returncode == 0
+    assert "nothing to do for this event" in done.stdout
+
+
+def test_hook_run_without_lifecycle_event_exits_2(tmp_path: Path) -> None:
+    done = _hook("run", "--config", str(_config(tmp_path)))
+    assert done.returncode == 2
+    assert done.stderr.startswith("agentkit: error: agentkit hook run: LIFECYCLE_EVENT is not "
+                                  "set; the CodeDeploy agent sets it.")
+
+
+def test_hook_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
+    cfg = tmp_path / "agentkit.yml"
+    cfg.write_text("version: 1\nhealth:\n  file: relative.html\n")
+    done = _hook("health", "up", "--config", str(cfg))
+    assert done.returncode == 2
+    assert done.stderr == (f"agentkit: error: {cfg}:3: health > file: expected an absolute "
+                           "path, got 'relative.html'\n")
+
+
+def test_hook_failure_exits_1_with_one_paragraph(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, "")
+    (tmp_path / "release/media").mkdir()
+    cfg.write_text(cfg.read_text().replace("  dirs: [media]\n",
+                                           "  dirs: [media]\n  on_conflict: fail\n"))
+    done = _hook("link-shared", "--config", str(cfg))
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"agentkit: error: {tmp_path}/release/media is a real "
+                                  "directory (it came in the archive)")
+    assert "Traceback" not in done.stderr
+
+
+def test_hook_dry_run_changes_nothing(tmp_path: Path) -> None:
+    done = _hook("link-shared", "--dry-run", "--config", str(_config(tmp_path)))
+    assert done.returncode == 0
+    assert not (tmp_path / "shared").exists()
+    assert "dry_run=True" in done.stdout
+
+
+def test_hook_unwritable_log_falls_back_to_stdout(tmp_path: Path) -> None:
+    (tmp_path / "log").write_text("a file where the log directory should be")
+    done = _hook("health", "up", "--config", str(_config(tmp_path)))
+    assert done.returncode == 0
+    assert "cannot write the hook log" in done.stderr
