@@ -47,7 +47,8 @@ def _excluded(rel: str, rule: PermissionRule) -> bool:
 
 
 def _fix(path: str, st: os.stat_result, rule: PermissionRule, ids: tuple[int, int],
-         tally: Tally, dry: bool) -> None:
+         tally: Tally, dry: bool, dir_fd: int | None = None) -> None:
+    """Change what differs; `path` is a name in dir_fd when one is given."""
     tally.checked += 1
     uid, gid = ids
     want_uid = st.st_uid if uid < 0 else uid
@@ -63,16 +64,22 @@ def _fix(path: str, st: os.stat_result, rule: PermissionRule, ids: tuple[int, in
         return
     try:
         if chown:
-            os.lchown(path, want_uid, want_gid)
+            os.chown(path, want_uid, want_gid, dir_fd=dir_fd, follow_symlinks=False)
         if chmod:
-            os.chmod(path, mode)  # type: ignore[arg-type]
+            os.chmod(path, mode, dir_fd=dir_fd)  # type: ignore[arg-type]
     except OSError as exc:
         if exc.errno not in DENIED:
             raise
         tally.denied.append((path, os.strerror(exc.errno)))
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
 def _walk(rule: PermissionRule, ids: tuple[int, int], tally: Tally, dry: bool) -> None:
+    """Directory by directory through file descriptors: names are looked up relative to
+    their directory (cheap), and a directory swapped for a symlink mid-walk is refused
+    (O_NOFOLLOW) instead of followed. (Two threads were measured: the GIL made it slower.)"""
     root = rule.path
     try:
         top = os.lstat(root)
@@ -81,22 +88,45 @@ def _walk(rule: PermissionRule, ids: tuple[int, int], tally: Tally, dry: bool) -
     _fix(root, top, rule, ids, tally, dry)
     if not stat.S_ISDIR(top.st_mode):
         return
-    stack = [root]
+    stack = [(root, "")]
     while stack:
-        directory = stack.pop()
-        with os.scandir(directory) as it:
+        stack.extend(_one_dir(stack.pop(), rule, ids, tally, dry, top.st_dev))
+
+
+def _one_dir(item: tuple[str, str], rule: PermissionRule, ids: tuple[int, int], tally: Tally,
+             dry: bool, device: int) -> list[tuple[str, str]]:
+    directory, rel_dir = item
+    uid, gid = ids
+    file_mode, dir_mode, excludes = rule.file_mode, rule.dir_mode, rule.exclude
+    s_isdir, s_islnk, s_imode = stat.S_ISDIR, stat.S_ISLNK, stat.S_IMODE
+    subdirs = []
+    fd = os.open(directory, _DIR_FLAGS)
+    try:
+        with os.scandir(fd) as it:
             for entry in it:
-                rel = os.path.relpath(entry.path, root)
-                if _excluded(rel, rule):
+                name = entry.name
+                if excludes and _excluded(rel_dir + name, rule):
                     continue
                 st = entry.stat(follow_symlinks=False)
-                if stat.S_ISDIR(st.st_mode) and st.st_dev != top.st_dev and \
-                        not rule.cross_mounts:
-                    tally.skipped_mounts.append(entry.path)
+                is_dir = s_isdir(st.st_mode)
+                if is_dir:
+                    if st.st_dev != device and not rule.cross_mounts:
+                        tally.skipped_mounts.append(f"{directory}/{name}")
+                        continue
+                    subdirs.append((f"{directory}/{name}", f"{rel_dir}{name}/"))
+                # The common case, inline: already right, nothing to call.
+                mode = dir_mode if is_dir else (None if s_islnk(st.st_mode) else file_mode)
+                if (uid < 0 or st.st_uid == uid) and (gid < 0 or st.st_gid == gid) and (
+                        mode is None or s_imode(st.st_mode) == mode):
+                    tally.checked += 1
                     continue
-                _fix(entry.path, st, rule, ids, tally, dry)
-                if stat.S_ISDIR(st.st_mode):
-                    stack.append(entry.path)
+                before = len(tally.denied)
+                _fix(name, st, rule, ids, tally, dry, fd)
+                if len(tally.denied) != before:  # report the full path, not the name
+                    tally.denied[-1] = (f"{directory}/{name}", tally.denied[-1][1])
+    finally:
+        os.close(fd)
+    return subdirs
 
 
 def _summary(rule: PermissionRule, tally: Tally) -> str:
