@@ -48,13 +48,42 @@ def _action(name: str, cfg: config_mod.Config, log: Any, dry_run: bool) -> None:
         validate.run(cfg, log, dry_run)
     elif name == "preflight":
         from agentkit.hooks import preflight
-        preflight.run(cfg, log, dry_run)
+        preflight.run(cfg, log, dry_run, spec=_appspec_next_to(cfg))
     else:
         raise BadConfig(f"unknown action {name!r}")
 
 
+def _appspec_next_to(cfg: config_mod.Config) -> Any:
+    """The bundle's appspec (agentkit.yml sits next to it), as the agent reads it, or None."""
+    from agentkit.appspec.check import lint_source
+    from agentkit.appspec.locate import read_source
+
+    path = os.path.join(os.path.dirname(os.path.abspath(cfg.path)), "appspec.yml")
+    if not os.path.isfile(path):
+        return None
+    return lint_source(read_source(path)).appspec
+
+
+def _check_against_appspec(cfg: config_mod.Config, spec: Any) -> None:
+    """validate's deadline must end before the agent kills the hook running it."""
+    if spec is None or cfg.validate is None:
+        return
+    for event, actions in cfg.events:
+        scripts = spec.hooks.get(event, ())
+        if "validate" in actions and scripts:
+            limit = max(s.timeout for s in scripts)
+            if cfg.validate.deadline + cfg.validate.timeout > limit:
+                raise BadConfig(
+                    f"{cfg.path}: validate.deadline ({cfg.validate.deadline:g} s) plus one try "
+                    f"({cfg.validate.timeout:g} s) does not fit in the {event} hook's timeout "
+                    f"({limit} s in appspec.yml): the agent would kill validate before it "
+                    "reports. Lower the deadline or raise the hook's timeout.")
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = config_mod.load(config_mod.find(args.config))
+    spec = _appspec_next_to(cfg)
+    _check_against_appspec(cfg, spec)
     log = _logger(cfg)
     if args.action == "run":
         event = os.environ.get("LIFECYCLE_EVENT")

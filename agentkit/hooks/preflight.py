@@ -33,7 +33,8 @@ def _existing(path: str) -> str:
     return path
 
 
-def problems(cfg: Config, bundle_dir: str, agent_root: str = AGENT_ROOT) -> list[str]:
+def problems(cfg: Config, bundle_dir: str, agent_root: str = AGENT_ROOT,
+             spec: Any = None) -> list[str]:
     p = cfg.preflight or Preflight()
     out = []
     size = bundle_size(bundle_dir) if os.path.isdir(bundle_dir) else 0
@@ -52,12 +53,17 @@ def problems(cfg: Config, bundle_dir: str, agent_root: str = AGENT_ROOT) -> list
     users = set(p.users) | {u for u in (getattr(cfg.shared, "owner", None),
                                         getattr(cfg.health, "owner", None)) if u}
     users |= {r.owner for r in cfg.permissions if r.owner}
+    groups_from_spec: set[str] = set()
+    if spec is not None:  # the appspec's runas users and permission owners must exist too
+        users |= {s.runas for scripts in spec.hooks.values() for s in scripts if s.runas}
+        users |= {p.owner for p in spec.permissions if p.owner}
+        groups_from_spec = {p.group for p in spec.permissions if p.group}
     for user in sorted(users):
         try:
             pwd.getpwnam(user)
         except KeyError:
             out.append(f"user {user} does not exist")
-    groups = set(p.groups) | {r.group for r in cfg.permissions if r.group}
+    groups = set(p.groups) | {r.group for r in cfg.permissions if r.group} | groups_from_spec
     for group in sorted(groups):
         try:
             grp.getgrnam(group)
@@ -67,9 +73,10 @@ def problems(cfg: Config, bundle_dir: str, agent_root: str = AGENT_ROOT) -> list
     return out
 
 
-def run(cfg: Config, log: Any, dry_run: bool = False, bundle_dir: str | None = None) -> None:
+def run(cfg: Config, log: Any, dry_run: bool = False, bundle_dir: str | None = None,
+        spec: Any = None) -> None:
     bundle = bundle_dir or os.path.dirname(os.path.abspath(cfg.path))
-    found = problems(cfg, bundle)
+    found = problems(cfg, bundle, spec=spec)
     for problem in found:
         log.error("preflight", problem=problem)
     if found:

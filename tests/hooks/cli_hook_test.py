@@ -88,3 +88,34 @@ def test_hook_unwritable_log_falls_back_to_stdout(tmp_path: Path) -> None:
     done = _hook("health", "up", "--config", str(_config(tmp_path)))
     assert done.returncode == 0
     assert "cannot write the hook log" in done.stderr
+
+
+def test_shim_finds_config_next_to_appspec(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    (bundle / "scripts").mkdir(parents=True)
+    shim = Path(__file__).resolve().parents[2] / "hooks" / "agentkit-hook.sh"
+    (bundle / "scripts/agentkit-hook.sh").write_bytes(shim.read_bytes())
+    os.chmod(bundle / "scripts/agentkit-hook.sh", 0o755)
+    (bundle / "appspec.yml").write_text("version: 0.0\nos: linux\n")
+    (bundle / "agentkit.yml").write_text(_config(tmp_path).read_text())
+    env = {k: v for k, v in os.environ.items() if k not in ("LIFECYCLE_EVENT", "AGENTKIT")}
+    env.update(LIFECYCLE_EVENT="ValidateService",
+               AGENTKIT=str(Path(sys.executable).parent / "agentkit"))
+    done = proc.run([str(bundle / "scripts/agentkit-hook.sh")], env=env, cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "release/health.html").read_text() == "OK\n"
+
+
+def test_validate_deadline_must_fit_the_hook_timeout(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, "validate:\n  url: http://127.0.0.1:9/\n  deadline: 120\n")
+    cfg.write_text(cfg.read_text().replace("ValidateService: [health up]",
+                                           "ValidateService: [validate, health up]"))
+    (tmp_path / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n  ValidateService:\n    - location: h.sh\n"
+        "      timeout: 60\n")
+    done = _hook("run", "--config", str(cfg), LIFECYCLE_EVENT="ValidateService")
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"agentkit: error: {cfg}: validate.deadline (120 s) plus one try (5 s) does not fit in "
+        "the ValidateService hook's timeout (60 s in appspec.yml): the agent would kill validate "
+        "before it reports. Lower the deadline or raise the hook's timeout.\n")

@@ -112,3 +112,9 @@ def test_config_find_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(BadConfig) as exc:
         config.find(None)
     assert str(exc.value).startswith("no agentkit.yml: pass --config FILE or set AGENTKIT_CONFIG")
+
+
+def test_config_shipped_example_is_valid() -> None:
+    root = Path(__file__).resolve().parents[2]
+    cfg = config.load(str(root / "examples/webapp/agentkit.yml"))
+    assert cfg.actions_for("ValidateService") == ("validate", "health up")

@@ -44,3 +44,16 @@ def test_preflight_min_free_is_a_multiple_of_the_bundle(tmp_path: Path, make_con
     (tmp_path / "bundle/f").write_bytes(b"x" * 4096)
     cfg = make_config(f"version: 1\nrelease: {tmp_path}\npreflight:\n  min_free: 2x\n")
     assert preflight.problems(cfg, str(tmp_path / "bundle"), agent_root=str(tmp_path)) == []
+
+
+def test_preflight_checks_the_appspec_users(tmp_path: Path, make_config: MakeConfig,
+                                            log: Any) -> None:
+    from agentkit.appspec.check import lint_source
+    from agentkit.appspec.source import load_text
+
+    spec = lint_source(load_text("appspec.yml", (
+        "version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n    - location: a.sh\n"
+        "      runas: no-such-runas-ak\n"))).appspec
+    cfg = make_config(f"version: 1\nrelease: {tmp_path}\n")
+    found = preflight.problems(cfg, str(tmp_path), agent_root=str(tmp_path), spec=spec)
+    assert found == ["user no-such-runas-ak does not exist"]

@@ -1,3 +1,0 @@
-#!/bin/sh
-set -eu
-echo "after install: ${DEPLOYMENT_GROUP_NAME:-local}"
