@@ -1,0 +1,176 @@
+"""One hook script run as the agent runs it: real processes, groups, users and timeouts."""
+
+from __future__ import annotations
+
+import io
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from agentkit.agent import runner
+from agentkit.agent.runner import Job
+
+ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LIFECYCLE_EVENT": "AfterInstall",
+       "DEPLOYMENT_ID": "d-TEST00001"}
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (.*)$")
+
+
+def _script(tmp: Path, body: bytes | str, name: str = "s.sh", mode: int = 0o755) -> Path:
+    path = tmp / "archive" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body.encode() if isinstance(body, str) else body)
+    os.chmod(path, mode)
+    return path
+
+
+def _run(tmp: Path, timeout: int = 5, runas: str | None = None, generation: str = "1",
+         name: str = "s.sh", grace: float = 0.5) -> tuple[runner.ScriptRun, list[str]]:
+    log = io.StringIO()
+    job = Job("AfterInstall", str(tmp / "archive"), name, timeout, runas, False, dict(ENV),
+              generation)
+    result = runner.run(job, log, grace=grace)
+    lines = []
+    for raw in log.getvalue().splitlines():
+        m = LOG_LINE.match(raw)
+        assert m, raw
+        lines.append(m.group(1))
+    return result, lines
+
+
+def test_runner_success_logs_output_like_the_agent(tmp_path: Path) -> None:
+    _script(tmp_path, "#!/bin/sh\necho out\necho err >&2\nprintf 'no newline'\n"
+                      "echo \"$LIFECYCLE_EVENT $DEPLOYMENT_ID\"\n")
+    result, lines = _run(tmp_path)
+    assert (result.error_code, result.exit_code, result.message) == ("SUCCEEDED", 0, "")
+    assert lines[0] == "Script - s.sh"
+    assert sorted(lines[1:]) == sorted(["[stdout]out", "[stderr]err",
+                                        "[stdout]no newlineAfterInstall d-TEST00001"])
+
+
+def test_runner_nonzero_exit_message(tmp_path: Path) -> None:
+    _script(tmp_path, "#!/bin/sh\nexit 3\n")
+    result, _ = _run(tmp_path)
+    assert (result.error_code, result.message) == (
+        "SCRIPT_FAILED", "Script at specified location: s.sh failed with exit code 3")
+
+
+def test_runner_missing_script(tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir()
+    result, lines = _run(tmp_path, name="gone.sh")
+    assert (result.error_code, result.message) == (
+        "SCRIPT_MISSING",
+        f"Script does not exist at specified location: {tmp_path}/archive/gone.sh")
+    assert lines == []
+
+
+def test_runner_makes_script_executable_itself(tmp_path: Path) -> None:
+    path = _script(tmp_path, "#!/bin/sh\necho hi\n", mode=0o644)
+    result, lines = _run(tmp_path)
+    assert result.error_code == "SUCCEEDED"
+    assert lines[0] == ("Script at specified location: s.sh is not executable.  Trying to make "
+                        "it executable.")
+    assert os.stat(path).st_mode & 0o111 == 0o111
+
+
+def test_runner_no_shebang_differs_by_agent(tmp_path: Path) -> None:
+    _script(tmp_path, "echo from-sh\n")
+    result1, lines = _run(tmp_path)
+    assert result1.error_code == "SUCCEEDED" and "[stdout]from-sh" in lines
+    result2, _ = _run(tmp_path, generation="2")
+    assert (result2.error_code, result2.message) == ("SCRIPT_FAILED",
+                                                     "Exec format error (os error 8)")
+
+
+def test_runner_crlf_shebang_fails_with_enoent(tmp_path: Path) -> None:
+    _script(tmp_path, b"#!/bin/sh\r\necho hi\r\n")
+    result, _ = _run(tmp_path)
+    assert (result.error_code, result.message) == (
+        "SCRIPT_FAILED", f"Script at specified location: s.sh failed with error Errno::ENOENT "
+                         f"with message No such file or directory - {tmp_path}/archive/s.sh")
+
+
+def _gone(marker: str) -> bool:
+    return all(p.info["cmdline"] != ["sleep", marker] for p in psutil.process_iter(["cmdline"]))
+
+
+def test_runner_timeout_kills_the_group_and_grandchildren(tmp_path: Path) -> None:
+    marker = f"{60 + os.getpid() % 997 / 1000:.3f}"  # a sleep nobody else runs
+    _script(tmp_path, f"#!/bin/sh\ntrap '' TERM\nsleep {marker} &\n"
+                      f"setsid sleep {marker} &\nsleep {marker}\n")
+    start = time.monotonic()
+    result, lines = _run(tmp_path, timeout=1, grace=0.3)
+    assert time.monotonic() - start < 5
+    assert (result.error_code, result.message) == (
+        "SCRIPT_TIMED_OUT", "Script at specified location: s.sh failed to complete in 1 seconds")
+    assert lines[-1] == "Script at specified location: s.sh timed out"
+    time.sleep(0.2)
+    assert _gone(marker)
+
+
+def test_runner_daemon_keeping_stdout_open(tmp_path: Path) -> None:
+    marker = f"{70 + os.getpid() % 997 / 1000:.3f}"
+    _script(tmp_path, f"#!/bin/sh\nsleep {marker} &\necho started\n")
+    result, _ = _run(tmp_path, timeout=1, grace=0.3)
+    assert (result.error_code, result.exit_code, result.message) == (
+        "OUTPUTS_LEFT_OPEN", 0, "Script at specified location: s.sh failed to close STDOUT")
+    time.sleep(0.2)
+    assert _gone(marker)
+
+
+def test_runner_daemon_with_redirected_output_succeeds(tmp_path: Path) -> None:
+    _script(tmp_path, "#!/bin/sh\nsleep 2 >/dev/null 2>&1 &\n")
+    result, _ = _run(tmp_path, timeout=5)
+    assert result.error_code == "SUCCEEDED"
+
+
+@pytest.fixture(scope="module")
+def users() -> tuple[str, str]:
+    names = ("agentkit-bash", "agentkit-nologin")
+    shells = ("/bin/bash", "/usr/sbin/nologin")
+    for name, shell in zip(names, shells):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            done = subprocess.run(["useradd", "-m", "-s", shell, name], capture_output=True,
+                                  text=True, check=False)
+            if done.returncode != 0:
+                pytest.skip(f"cannot create users here (needs root): {done.stderr.strip()}")
+    return names
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A directory other users can traverse (pytest's own tmp tree is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="agentkit-runas-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_runner_runas_uses_su(open_dir: Path, users: tuple[str, str]) -> None:
+    tmp_path = open_dir
+    _script(tmp_path, "#!/bin/sh\nid -un\n")
+    os.chmod(tmp_path / "archive", 0o755)
+    result, lines = _run(tmp_path, runas=users[0])
+    assert result.error_code == "SUCCEEDED", lines
+    assert f"[stdout]{users[0]}" in lines
+
+
+def test_runner_runas_nologin_fails_like_an_instance(open_dir: Path,
+                                                     users: tuple[str, str]) -> None:
+    tmp_path = open_dir
+    _script(tmp_path, "#!/bin/sh\nid -un\n")
+    os.chmod(tmp_path / "archive", 0o755)
+    result, lines = _run(tmp_path, runas=users[1])
+    assert result.message == (f"Script at specified location: s.sh run as user {users[1]} "
+                              "failed with exit code 1")
+    assert "[stdout]This account is currently not available." in lines
