@@ -47,6 +47,15 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--load-balancer", action="store_true",
                    help="include the Block/AllowTraffic events")
     p.add_argument("--no-install", action="store_true", help="checks only; no Install step")
+    p.add_argument("--hooks", choices=("sandbox", "host", "skip"), default="sandbox",
+                   help="run hook scripts in a sandbox (default), for real, or not at all")
+    p.add_argument("--network", action="store_true", help="let sandboxed hooks use the network")
+    p.add_argument("--events", metavar="E1,E2", help="run only these lifecycle events "
+                   "(DownloadBundle and Install always run, as in codedeploy-local)")
+    p.add_argument("--application-name", default="agentkit-verify")
+    p.add_argument("--deployment-group-name", default="LocalFleet")
+    p.add_argument("--s3", metavar="s3://BUCKET/KEY",
+                   help="the revision came from S3: hooks get BUNDLE_BUCKET and BUNDLE_KEY")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
 

@@ -8,13 +8,21 @@ with the revision they would run from, and `skipped` when they have scripts (hoo
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, replace
 
-from agentkit.agent import layout
+from agentkit.agent import hookbox, layout, runner
 from agentkit.agent.installer import Installer, InstallError
 from agentkit.agent.layout import Deployment
-from agentkit.agent.result import UNKNOWN_ERROR, EventRun, Failure, Node, VerifyResult
+from agentkit.agent.result import (
+    SUCCEEDED,
+    UNKNOWN_ERROR,
+    EventRun,
+    Failure,
+    Node,
+    VerifyResult,
+)
 from agentkit.agent.sandbox import Sandbox
 from agentkit.appspec import events as ev
 from agentkit.appspec.check import LintResult, lint_source
@@ -31,7 +39,6 @@ NOT_FOUND = ("The CodeDeploy agent did not find an AppSpec file within the unpac
              "\"{archive}/appspec.yml\". Consult the AWS CodeDeploy Appspec documentation for "
              "more information at "
              "http://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html")
-HOOKS_LATER = "has scripts; running hooks is not built yet (verify part 2), so they did not run"
 
 
 @dataclass(frozen=True)
@@ -44,14 +51,22 @@ class Options:
     deployment_id: str = "d-VERIFY0001"
     load_balancer: bool = False
     install: bool = True
+    hooks: str = "sandbox"  # sandbox, host or skip
+    network: bool = False
+    events: tuple[str, ...] = ()  # a subset, as codedeploy-local --events
+    application_name: str = "agentkit-verify"
+    group_name: str = "LocalFleet"
+    bundle_env: tuple[tuple[str, str], ...] = ()  # BUNDLE_* of an S3 revision
 
 
-def event_names(load_balancer: bool) -> list[str]:
+def event_names(load_balancer: bool, subset: tuple[str, ...] = ()) -> list[str]:
     names = [n for n in ev.ORDERED if n not in ("BeforeBlockTraffic", "AfterBlockTraffic",
                                                 "BeforeAllowTraffic", "AfterAllowTraffic")]
     if load_balancer:
         names = ["BeforeBlockTraffic", "AfterBlockTraffic", *names, "BeforeAllowTraffic",
                  "AfterAllowTraffic"]
+    if subset:  # local mode always runs DownloadBundle and Install (deployer.rb)
+        names = [n for n in ev.ORDERED if n in subset or n in ev.AGENT_INTERNAL]
     return names
 
 
@@ -68,6 +83,8 @@ class _Run:
         self.unpacked: Unpacked | None = None
         self.failure: Failure | None = None
         self.notes: list[str] = []
+        self.work = work
+        self.skip_reason: str | None = None
 
     def shown(self, text: str) -> str:
         return text.replace(self.dep.root, AGENT_ROOT)
@@ -79,7 +96,7 @@ class _Run:
     # --- the events --------------------------------------------------------------------------
     def run(self) -> list[EventRun]:
         out = []
-        for name in event_names(self.opts.load_balancer):
+        for name in event_names(self.opts.load_balancer, self.opts.events):
             if self.failure is not None:
                 out.append(EventRun(name, "skipped", _revision(name),
                                     note=f"not run: the deployment failed in "
@@ -97,7 +114,8 @@ class _Run:
             return self.previous_hooks(name)
         if name == "BeforeInstall" and (failed := self.parse_for_hooks()) is not None:
             return failed
-        return _hooks_event(name, "current", self.lint.appspec if self.lint else None)
+        return self.hooks(name, "current", self.lint.appspec if self.lint else None,
+                          self.dep.archive)
 
     def previous_hooks(self, name: str) -> EventRun:
         if self.previous is None:
@@ -112,7 +130,65 @@ class _Run:
                                 "archive is gone: agent 2.x treats the event as a no-op")
             return self.fail(name, NOT_FOUND.format(archive=archive))
         result = lint_source(read_source(path), self.opts.generation)
-        return _hooks_event(name, "previous", result.appspec)
+        return self.hooks(name, "previous", result.appspec, archive)
+
+    # --- running hooks -----------------------------------------------------------------------
+    def hooks(self, name: str, revision: str, spec: AppSpec | None, archive: str) -> EventRun:
+        scripts = spec.hooks.get(name, ()) if spec else ()
+        if name in ev.AGENT_INTERNAL or not scripts:
+            return EventRun(name, "succeeded", revision)  # nothing runs, nothing is logged
+        mode = self.hook_mode()
+        if mode == "skip":
+            return EventRun(name, "skipped", revision, note=f"{name} has scripts; hooks "
+                            f"are not run ({self.skip_reason})")
+        in_box = mode == "sandbox"
+        shown_archive = self.shown(archive) if in_box else archive
+        jobs = [runner.Job(name, shown_archive, s.location, s.timeout, s.runas, s.sudo,
+                           self.hook_env(name), self.opts.generation) for s in scripts]
+        log_path = self.dep.scripts_log
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        with open(log_path, "a") as log:
+            runner.log_line(log, f"LifecycleEvent - {name}\n")
+        start = len(_read(log_path))
+        if in_box:
+            results, changed = hookbox.run_event(self.sandbox, self.work, self.dep.root, jobs,
+                                                 self.shown(log_path), self.opts.network)
+            if changed:
+                self.notes.append(f"{name} changed {len(changed)} path(s) outside the "
+                                  f"deployment root, e.g. {', '.join(changed[:3])}")
+        else:
+            with open(log_path, "a") as log:
+                results = []
+                for job in jobs:
+                    results.append(runner.run(job, log))
+                    if results[-1].error_code != SUCCEEDED:
+                        break
+        failed = next((r for r in results if r.error_code != SUCCEEDED), None)
+        if failed is None:
+            return EventRun(name, "succeeded", revision, tuple(results))
+        tail = _tail(_read(log_path)[start:], self.opts.generation)
+        self.failure = Failure(name, failed.error_code, failed.message, failed.location, tail)
+        return EventRun(name, "failed", revision, tuple(results), note=failed.message)
+
+    def hook_mode(self) -> str:
+        if self.opts.hooks == "sandbox" and self.skip_reason is None:
+            reason = hookbox.unavailable()
+            if reason is not None:
+                self.skip_reason = reason
+                self.notes.append(f"hooks not run: {reason} (use --hooks host on a "
+                                  "disposable machine)")
+        if self.opts.hooks == "skip":
+            self.skip_reason = "--hooks skip"
+        return "skip" if self.skip_reason else self.opts.hooks
+
+    def hook_env(self, event: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(LIFECYCLE_EVENT=event, DEPLOYMENT_ID=self.opts.deployment_id,
+                   APPLICATION_NAME=self.opts.application_name,
+                   DEPLOYMENT_GROUP_NAME=self.opts.group_name,
+                   DEPLOYMENT_GROUP_ID=self.opts.group_id)
+        env.update(dict(self.opts.bundle_env))
+        return env
 
     def download(self) -> EventRun:
         if os.path.lexists(self.dep.archive):
@@ -203,11 +279,22 @@ def _revision(name: str) -> str:
     return "previous" if name in ev.FROM_PREVIOUS else "current"
 
 
-def _hooks_event(name: str, revision: str, spec: AppSpec | None) -> EventRun:
-    scripts = spec.hooks.get(name, ()) if spec else ()
-    if name in ev.AGENT_INTERNAL or not scripts:
-        return EventRun(name, "succeeded", revision)
-    return EventRun(name, "skipped", revision, note=f"{name} {HOOKS_LATER}")
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", re.M)
+
+
+def _tail(event_log: str, generation: str) -> str:
+    """What the console shows of a failed script: the event's last ~2 KB of log, without
+    timestamps for 1.x (hook_executor.rb), with them for 2.x (bounded_fifo_vec.rs)."""
+    text = event_log if generation == "2" else _STAMP.sub("", event_log)
+    return text[-2048:]
 
 
 # --- what the deployment left behind -------------------------------------------------------

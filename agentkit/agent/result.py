@@ -50,10 +50,11 @@ class Failure:
     error_code: str
     message: str
     script: str | None = None
+    log_tail: str = ""  # what the CodeDeploy console shows for a failed script
 
     def to_json(self) -> dict[str, Any]:
         return {"event": self.event, "error_code": self.error_code, "message": self.message,
-                "script": self.script}
+                "script": self.script, "log_tail": self.log_tail}
 
 
 @dataclass(frozen=True)

@@ -198,8 +198,23 @@ class Sandbox:
         norm = os.path.normpath(path)
         parent = os.path.dirname(norm)
         if parent not in self._upper_dirs and parent not in self.written:
-            os.makedirs(self.up(parent), exist_ok=True)
+            self._mirror_dirs(parent)
         self._note_parents(norm)
+
+    def _mirror_dirs(self, path: str) -> None:
+        """Create upper directories for `path` with the host's mode and owner, so a layer
+        built from this one (the hook sandbox) shows the host's directories unchanged."""
+        current = "/"
+        for part in [p for p in path.split("/") if p]:
+            current = os.path.join(current, part)
+            up = self.up(current)
+            if os.path.isdir(up):
+                continue
+            os.mkdir(up)
+            host = self._host_stat(current)
+            if host is not None and stat.S_ISDIR(host.st_mode):
+                os.chmod(up, stat.S_IMODE(host.st_mode))
+                os.lchown(up, host.st_uid, host.st_gid)
 
     def _wrote(self, path: str, is_dir: bool) -> None:
         norm = os.path.normpath(path)

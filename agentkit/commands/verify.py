@@ -13,6 +13,7 @@ import tempfile
 
 from agentkit.agent import lifecycle
 from agentkit.agent.result import VerifyResult
+from agentkit.appspec import events as ev
 from agentkit.errors import BadInput
 from agentkit.report import junit, verify_text
 
@@ -22,12 +23,34 @@ def deployment_id() -> str:
     return "d-" + "".join(secrets.choice(alphabet) for _ in range(9))
 
 
+def _events(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in ev.ORDERED]
+    if unknown:
+        raise BadInput(f"--events: unknown lifecycle event(s) {', '.join(unknown)}; use "
+                       f"{', '.join(ev.ORDERED)}.")
+    return names
+
+
+def _bundle_env(url: str | None) -> tuple[tuple[str, str], ...]:
+    if not url:
+        return ()
+    if not url.startswith("s3://") or "/" not in url[5:]:
+        raise BadInput(f"--s3 {url}: expected s3://BUCKET/KEY.")
+    bucket, key = url[5:].split("/", 1)
+    return (("BUNDLE_BUCKET", bucket), ("BUNDLE_KEY", key))
+
+
 def _options(args: argparse.Namespace, archive: str) -> lifecycle.Options:
     return lifecycle.Options(
         archive=archive, bundle_type=args.type, generation=args.agent,
         file_exists_behavior=args.file_exists_behavior, group_id=args.deployment_group,
         deployment_id=deployment_id(), load_balancer=args.load_balancer,
-        install=not args.no_install)
+        install=not args.no_install, hooks=args.hooks, network=args.network,
+        events=_events(args.events), application_name=args.application_name,
+        group_name=args.deployment_group_name, bundle_env=_bundle_env(args.s3))
 
 
 def _work_dir(args: argparse.Namespace) -> tuple[str, bool]:

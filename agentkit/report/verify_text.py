@@ -22,6 +22,10 @@ def render(result: VerifyResult, previous: VerifyResult | None = None) -> str:
         where = " (previous revision)" if e.revision == "previous" else ""
         note = f"  {e.note}" if e.note else ""
         out.append(f"  {e.name:<20} {e.status:<9}{where}{note}")
+        for run in e.scripts:
+            code = "-" if run.exit_code is None else run.exit_code
+            out.append(f"      {run.location}  {run.error_code}  exit {code}  "
+                       f"{run.duration_s:.2f} s" + (f"  {run.message}" if run.message else ""))
     for note in result.notes:
         out.append(f"note: {note}")
     if result.failure:

@@ -39,7 +39,12 @@ def test_verify_clean_bundle_succeeds_and_reports_tree(tmp_path: Path,
         "ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall",
         "ApplicationStart", "ValidateService"]
     assert event(out, "ApplicationStop")["revision"] == "previous"
-    assert event(out, "AfterInstall")["status"] == "skipped"
+    after = event(out, "AfterInstall")
+    assert after["status"] == "succeeded"
+    assert [(r["location"], r["error_code"], r["exit_code"], r["output"]) for r in
+            after["scripts"]] == [("s/after.sh", "SUCCEEDED", 0,
+                                   [{"stream": "stdout", "line": "ok"}])]
+    assert "LifecycleEvent - AfterInstall\n" in out["scripts_log"]
     tree = {n["path"]: n for n in out["tree"]}
     assert tree[f"{dest}/web/index.html"]["mode"] == "0640"
     assert tree[f"{dest}/web/index.html"]["type"] == "file"
@@ -60,7 +65,7 @@ def test_verify_disallow_conflict_with_a_host_file(tmp_path: Path,
     assert code == 1
     assert out["failed_event"] == "Install"
     assert out["error"] == {
-        "event": "Install", "error_code": "UNKNOWN_ERROR", "script": None,
+        "event": "Install", "error_code": "UNKNOWN_ERROR", "script": None, "log_tail": "",
         "message": f"{DF} a specified file already exists at this location: {dest}/index.html"}
     assert (dest / "index.html").read_text() == "old"
     assert event(out, "AfterInstall")["status"] == "skipped"
@@ -181,7 +186,8 @@ def test_verify_previous_runs_first_in_same_root(tmp_path: Path,
     assert code == 0
     assert out["previous"]["result"] == "succeeded"
     stop = event(out, "ApplicationStop")
-    assert (stop["status"], stop["revision"]) == ("skipped", "previous")
+    assert (stop["status"], stop["revision"]) == ("succeeded", "previous")
+    assert stop["scripts"][0]["location"] == "stop.sh"
 
 
 def test_verify_zip_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,176 @@
+"""verify part 2: hooks run as the agent runs them, in a sandbox the host never feels."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from agentkit.agent import hookbox
+from agentkit.cli import main
+
+from ..archives import appspec, script, tar
+
+pytestmark = pytest.mark.skipif(hookbox.unavailable() is not None,
+                                reason=f"no hook sandbox here: {hookbox.unavailable()}")
+
+
+def verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = main(["verify", "--format", "json", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def event(out: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(e for e in out["events"] if e["name"] == name)
+
+
+def _bundle(tmp: Path, hooks: str, scripts: dict[str, str], dest: Path | None = None) -> Path:
+    members = [("appspec.yml", "file", appspec(dest or tmp / "app", hooks), 0o644)]
+    members += [(name, "file", body, 0o755) for name, body in scripts.items()]
+    return tar(tmp / "b.tgz", members)
+
+
+def test_hostile_hooks_leave_the_host_unchanged(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "data").write_text("precious")
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        body = (f"rm -rf {victim}\necho owned > /etc/agentkit-hostile\n"
+                f"kill -9 {sleeper.pid} || true\npkill -x sleep || true\n"
+                "systemctl stop cron 2>&1 || true\nls /run\necho done\n")
+        arc = _bundle(tmp_path, "  AfterInstall:\n    - location: evil.sh\n",
+                      {"evil.sh": script(body)})
+        code, out = verify(capsys, str(arc))
+        assert code == 0
+        assert (victim / "data").read_text() == "precious"
+        assert not os.path.exists("/etc/agentkit-hostile")
+        assert sleeper.poll() is None  # the host process is still alive
+        changes = {c["path"]: c["change"] for c in out["changes"]}
+        assert changes[str(victim)] == "deleted"
+        assert changes["/etc/agentkit-hostile"] == "created"
+        output = [o["line"] for o in event(out, "AfterInstall")["scripts"][0]["output"]]
+        assert output[-1] == "done"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_sandboxed_hook_timeout_leaves_no_process(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    marker = f"{80 + os.getpid() % 997 / 1000:.3f}"
+    body = f"trap '' TERM\nsleep {marker} &\nsetsid sleep {marker} &\nsleep {marker}\n"
+    arc = _bundle(tmp_path, "  AfterInstall:\n    - location: slow.sh\n      timeout: 1\n",
+                  {"slow.sh": script(body)})
+    start = time.monotonic()
+    code, out = verify(capsys, str(arc))
+    assert time.monotonic() - start < 15
+    assert code == 1
+    assert out["error"]["error_code"] == "SCRIPT_TIMED_OUT"
+    assert out["error"]["message"] == ("Script at specified location: slow.sh failed to complete "
+                                       "in 1 seconds")
+    assert out["error"]["script"] == "slow.sh"
+    assert all(p.info["cmdline"] != ["sleep", marker]
+               for p in psutil.process_iter(["cmdline"]))
+
+
+def test_sandboxed_daemon_keeping_stdout_open(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    arc = _bundle(tmp_path, "  ApplicationStart:\n    - location: start.sh\n      timeout: 1\n",
+                  {"start.sh": script("sleep 30 &\necho started\n")})
+    code, out = verify(capsys, str(arc))
+    assert code == 1
+    assert out["failed_event"] == "ApplicationStart"
+    assert out["error"]["error_code"] == "OUTPUTS_LEFT_OPEN"
+    assert out["error"]["message"] == ("Script at specified location: start.sh failed to close "
+                                       "STDOUT")
+    assert out["error"]["log_tail"] == "Script - start.sh\n[stdout]started\n"
+
+
+def test_hooks_get_the_agent_environment(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    body = ('echo "$LIFECYCLE_EVENT|$APPLICATION_NAME|$DEPLOYMENT_GROUP_NAME|'
+            '$DEPLOYMENT_GROUP_ID|$BUNDLE_BUCKET|$BUNDLE_KEY"\necho "$DEPLOYMENT_ID"\npwd\n'
+            'ls /opt/codedeploy-agent/deployment-root/dg-9/"$DEPLOYMENT_ID"/deployment-archive\n')
+    arc = _bundle(tmp_path, "  BeforeInstall:\n    - location: env.sh\n", {"env.sh": script(body)})
+    code, out = verify(capsys, "--application-name", "shop", "--deployment-group-name", "web",
+                       "--deployment-group", "dg-9", "--s3", "s3://bkt/rel/app.tgz", str(arc))
+    assert code == 0
+    lines = [o["line"] for o in event(out, "BeforeInstall")["scripts"][0]["output"]]
+    assert lines[0] == "BeforeInstall|shop|web|dg-9|bkt|rel/app.tgz"
+    assert lines[1] == out["deployment_id"] and lines[1].startswith("d-")
+    assert lines[2] == "/"
+    assert "appspec.yml" in lines[3:]
+
+
+def test_hooks_have_no_network_unless_asked(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        body = (f"python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 2)'"
+                " && echo reached || echo unreachable\n")
+        arc = _bundle(tmp_path, "  AfterInstall:\n    - location: net.sh\n",
+                      {"net.sh": script(body)})
+        _, out = verify(capsys, str(arc))
+        lines = [o["line"] for o in event(out, "AfterInstall")["scripts"][0]["output"]]
+        assert lines[-1] == "unreachable"
+        _, out = verify(capsys, "--network", str(arc))
+        lines = [o["line"] for o in event(out, "AfterInstall")["scripts"][0]["output"]]
+        assert lines[-1] == "reached"
+
+
+def test_before_install_writes_are_seen_by_install(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "app"
+    dest.mkdir()
+    (dest / "index.html").write_text("old")
+    arc = tar(tmp_path / "b.tgz", [
+        ("appspec.yml", "file", appspec(dest, "  BeforeInstall:\n    - location: clean.sh\n"),
+         0o644), ("clean.sh", "file", script(f"rm -f {dest}/index.html\n"), 0o755),
+        ("index.html", "file", "new", 0o644)])
+    code, out = verify(capsys, str(arc))
+    assert code == 0, out["error"]
+    assert (dest / "index.html").read_text() == "old"
+
+
+def test_hooks_skip_and_events_subset(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    arc = _bundle(tmp_path, "  AfterInstall:\n    - location: a.sh\n"
+                            "  ValidateService:\n    - location: a.sh\n", {"a.sh": script()})
+    _, out = verify(capsys, "--hooks", "skip", str(arc))
+    assert event(out, "AfterInstall")["status"] == "skipped"
+    assert event(out, "AfterInstall")["note"] == ("AfterInstall has scripts; hooks are not run "
+                                                  "(--hooks skip)")
+    _, out = verify(capsys, "--events", "AfterInstall", str(arc))
+    assert [e["name"] for e in out["events"]] == ["DownloadBundle", "Install", "AfterInstall"]
+
+
+def test_hooks_host_mode_runs_for_real(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    marker = tmp_path / "really-ran"
+    arc = _bundle(tmp_path, "  AfterInstall:\n    - location: a.sh\n",
+                  {"a.sh": script(f"touch {marker}\n")})
+    code, _ = verify(capsys, "--hooks", "host", str(arc))
+    assert code == 0
+    assert marker.exists()
+
+
+def test_failed_script_log_tail_and_exit_code(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    arc = _bundle(tmp_path, "  ValidateService:\n    - location: v.sh\n",
+                  {"v.sh": script("echo checking\necho 'HTTP 503' >&2\nexit 7\n")})
+    code, out = verify(capsys, str(arc))
+    assert code == 1
+    assert out["error"]["message"] == "Script at specified location: v.sh failed with exit code 7"
+    assert out["error"]["log_tail"].startswith("Script - v.sh\n")
+    assert "[stderr]HTTP 503\n" in out["error"]["log_tail"]
