@@ -61,7 +61,9 @@ def _work_dir(args: argparse.Namespace) -> tuple[str, bool]:
             if not os.path.isdir(path):
                 raise BadInput(f"{path}: {flag} must be a directory.")
             return path, False
-    return tempfile.mkdtemp(prefix="agentkit-verify-"), True
+    work = tempfile.mkdtemp(prefix="agentkit-verify-")
+    os.chmod(work, 0o755)  # as the agent's deployment root: runas users must reach scripts
+    return work, True
 
 
 def run(args: argparse.Namespace) -> int:

@@ -174,3 +174,37 @@ def test_failed_script_log_tail_and_exit_code(tmp_path: Path,
     assert out["error"]["message"] == "Script at specified location: v.sh failed with exit code 7"
     assert out["error"]["log_tail"].startswith("Script - v.sh\n")
     assert "[stderr]HTTP 503\n" in out["error"]["log_tail"]
+
+
+@pytest.fixture(scope="module")
+def runas_users() -> tuple[str, str]:
+    import pwd
+
+    names = ("agentkit-bash", "agentkit-nologin")
+    for name, shell in zip(names, ("/bin/bash", "/usr/sbin/nologin")):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            done = subprocess.run(["useradd", "-m", "-s", shell, name], capture_output=True,
+                                  text=True, check=False)
+            if done.returncode != 0:
+                pytest.skip(f"cannot create users here: {done.stderr.strip()}")
+    return names
+
+
+def test_sandboxed_runas_real_users(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    runas_users: tuple[str, str]) -> None:
+    ok, nologin = runas_users
+    hooks = (f"  AfterInstall:\n    - location: who.sh\n      runas: {ok}\n"
+             f"  ApplicationStart:\n    - location: who.sh\n      runas: {nologin}\n")
+    arc = _bundle(tmp_path, hooks, {"who.sh": script("id -un\n")})
+    code, out = verify(capsys, str(arc))
+    assert code == 1
+    after = event(out, "AfterInstall")["scripts"][0]
+    assert (after["error_code"], after["output"]) == (
+        "SUCCEEDED", [{"stream": "stdout", "line": ok}])
+    assert out["error"]["message"] == (f"Script at specified location: who.sh run as user "
+                                       f"{nologin} failed with exit code 1")
+    start = event(out, "ApplicationStart")["scripts"][0]
+    assert start["output"] == [{"stream": "stdout",
+                                "line": "This account is currently not available."}]
