@@ -8,9 +8,12 @@ gathered into one summary instead of failing the deployment, unless `strict: tru
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import errno
 import fnmatch
 import grp
+import json
 import os
 import pwd
 import stat
@@ -22,6 +25,7 @@ from agentkit.hooks import mounts
 from agentkit.hooks.config import Config, PermissionRule
 
 DENIED = (errno.EPERM, errno.EROFS, errno.EACCES)
+SPLIT_AT = 64  # directories in hand before a second process is worth its fork
 
 
 @dataclass
@@ -79,7 +83,8 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEX
 def _walk(rule: PermissionRule, ids: tuple[int, int], tally: Tally, dry: bool) -> None:
     """Directory by directory through file descriptors: names are looked up relative to
     their directory (cheap), and a directory swapped for a symlink mid-walk is refused
-    (O_NOFOLLOW) instead of followed. (Two threads were measured: the GIL made it slower.)"""
+    (O_NOFOLLOW) instead of followed. Big trees are split with a forked child, one half
+    each: threads were measured slower (the GIL), a fork costs no imports."""
     root = rule.path
     try:
         top = os.lstat(root)
@@ -88,9 +93,51 @@ def _walk(rule: PermissionRule, ids: tuple[int, int], tally: Tally, dry: bool) -
     _fix(root, top, rule, ids, tally, dry)
     if not stat.S_ISDIR(top.st_mode):
         return
-    stack = [(root, "")]
+    queue: collections.deque[tuple[str, str]] = collections.deque([(root, "")])
+    while queue and len(queue) < SPLIT_AT:  # breadth first until there is work to share
+        queue.extend(_one_dir(queue.popleft(), rule, ids, tally, dry, top.st_dev))
+    work = list(queue)
+    if len(work) < SPLIT_AT:
+        _drain(work, rule, ids, tally, dry, top.st_dev)
+        return
+    _split(work, rule, ids, tally, dry, top.st_dev)
+
+
+def _drain(stack: list[tuple[str, str]], rule: PermissionRule, ids: tuple[int, int],
+           tally: Tally, dry: bool, device: int) -> None:
     while stack:
-        stack.extend(_one_dir(stack.pop(), rule, ids, tally, dry, top.st_dev))
+        stack.extend(_one_dir(stack.pop(), rule, ids, tally, dry, device))
+
+
+def _split(work: list[tuple[str, str]], rule: PermissionRule, ids: tuple[int, int],
+           tally: Tally, dry: bool, device: int) -> None:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the odd directories, its tally back through the pipe
+        os.close(read_end)
+        status = 0
+        try:
+            theirs = Tally()
+            _drain(work[1::2], rule, ids, theirs, dry, device)
+            payload = json.dumps(dataclasses.asdict(theirs)).encode()
+        except BaseException as exc:  # reported by the parent
+            payload, status = json.dumps({"error": str(exc)}).encode(), 1
+        with os.fdopen(write_end, "wb") as out:
+            out.write(payload)
+        os._exit(status)
+    os.close(write_end)
+    try:
+        _drain(work[0::2], rule, ids, tally, dry, device)
+    finally:
+        with os.fdopen(read_end, "rb") as inp:
+            data = json.loads(inp.read() or b"{}")
+        os.waitpid(pid, 0)
+    if "error" in data:
+        raise HookFailed(f"permissions under {rule.path}: {data['error']}")
+    tally.checked += data["checked"]
+    tally.changed += data["changed"]
+    tally.denied += [(d[0], d[1]) for d in data["denied"]]
+    tally.skipped_mounts += data["skipped_mounts"]
 
 
 def _one_dir(item: tuple[str, str], rule: PermissionRule, ids: tuple[int, int], tally: Tally,

@@ -110,3 +110,28 @@ def test_permissions_dry_run_changes_nothing(tmp_path: Path, make_config: MakeCo
     tally = permissions.run(make_config(_rule(tmp_path)), log, dry_run=True)
     assert tally.changed == 6
     assert os.lstat(tmp_path / "app/index.php").st_mode & 0o777 == 0o600
+
+
+def test_permissions_big_tree_is_shared_with_a_child(tmp_path: Path, make_config: MakeConfig,
+                                                     log: Any, user: str) -> None:
+    root = tmp_path / "app"
+    for i in range(permissions.SPLIT_AT * 2):
+        (root / f"d{i}" / "sub").mkdir(parents=True)
+        (root / f"d{i}" / "sub" / "f").write_text("x")
+    locked = [root / "d1/sub/f", root / "d2/sub/f"]  # one in each half
+    for path in locked:
+        if subprocess.run(["chattr", "+i", str(path)], check=False).returncode != 0:
+            pytest.skip("chattr +i is not supported on this filesystem")
+    try:
+        cfg = make_config(f"version: 1\npermissions:\n  - path: {root}\n    owner: {USER}\n"
+                          "    file_mode: '0640'\n")
+        tally = permissions.run(cfg, log)
+        entries = 1 + permissions.SPLIT_AT * 2 * 3
+        assert (tally.checked, tally.changed) == (entries, entries)
+        assert sorted(p for p, _ in tally.denied) == sorted(str(p) for p in locked)
+        uid = pwd.getpwnam(user).pw_uid
+        assert os.lstat(root / "d100/sub/f").st_uid == uid
+        assert os.lstat(root / "d3/sub/f").st_mode & 0o777 == 0o640
+    finally:
+        for path in locked:
+            subprocess.run(["chattr", "-i", str(path)], check=False)
