@@ -11,8 +11,10 @@ import os
 from dataclasses import dataclass
 
 from agentkit.appspec.rules import RULES
-from agentkit.appspec.source import Source, load_text
+from agentkit.appspec.source import Source, read_source
 from agentkit.errors import BadInput
+
+__all__ = ["Located", "locate", "read_source"]
 from agentkit.findings import ERROR, Finding
 
 NAMES = ("appspec.yml", "appspec.yaml")
@@ -23,22 +25,6 @@ class Located:
     display: str  # what findings name
     source: Source | None
     bundle_finding: Finding | None  # a problem with the bundle rather than the file
-
-
-def read_source(path: str) -> Source:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot read the appspec ({exc.strerror}). Check the path and "
-                       "its permissions.") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise BadInput(f"{path}:{line}: the appspec is not UTF-8 text (byte {exc.start}); "
-                       "the agent cannot read it. Save the file as UTF-8.") from exc
-    return load_text(path, text)
 
 
 def _missing_message(generation: str, bundle: str) -> str:

@@ -15,8 +15,10 @@ import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from agentkit.errors import BadInput
+
 __all__ = ["MappingNode", "Node", "ScalarNode", "SequenceNode", "Source", "SyntaxProblem",
-           "load_text", "scalar_value"]
+           "load_text", "read_source", "scalar_value"]
 
 BOM = "\ufeff"
 
@@ -104,6 +106,24 @@ def load_text(path: str, text: str) -> Source:
     except yaml.YAMLError as exc:
         return Source(path, body, bom, None, SyntaxProblem(1, 1, str(exc), "", 1, 1), ())
     return Source(path, body, bom, docs[0] if docs else None, None, aliases, len(docs))
+
+
+def read_source(path: str) -> Source:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read the appspec ({exc.strerror}). Check the path and "
+                       "its permissions.") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise BadInput(f"{path}:{line}: the appspec is not UTF-8 text (byte {exc.start}); "
+                       "the agent cannot read it. Save the file as UTF-8.") from exc
+    return load_text(path, text)
+
+
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")

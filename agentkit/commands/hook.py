@@ -82,8 +82,8 @@ def _check_against_appspec(cfg: config_mod.Config, spec: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_mod.load(config_mod.find(args.config))
-    spec = _appspec_next_to(cfg)
-    _check_against_appspec(cfg, spec)
+    if cfg.validate is not None and any("validate" in a for _, a in cfg.events):
+        _check_against_appspec(cfg, _appspec_next_to(cfg))  # the linter only when needed
     log = _logger(cfg)
     if args.action == "run":
         event = os.environ.get("LIFECYCLE_EVENT")

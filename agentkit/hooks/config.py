@@ -11,8 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from agentkit.appspec.locate import read_source
-from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode
+from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode, read_source
 from agentkit.appspec.view import MapView, Path, chain, pos, value11
 from agentkit.errors import BadConfig
 
