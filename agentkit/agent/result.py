@@ -102,7 +102,12 @@ class VerifyResult:
     def errors(self) -> int:
         return sum(f.is_error for f in self.findings)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, with_paths: bool = True) -> dict[str, Any]:
+        """Everything; without `tree` and `changes` when the caller streams those."""
+        paths: dict[str, Any] = {}
+        if with_paths:
+            paths = {"tree": [n.to_json() for n in self.tree],
+                     "changes": [n.to_json() for n in self.changes]}
         return {
             "archive": self.archive, "agent": self.agent, "bundle_type": self.bundle_type,
             "deployment_group_id": self.deployment_group_id, "deployment_id": self.deployment_id,
@@ -111,6 +116,5 @@ class VerifyResult:
             "error": self.failure.to_json() if self.failure else None,
             "events": [e.to_json() for e in self.events],
             "findings": [f.to_json() for f in self.findings],
-            "tree": [n.to_json() for n in self.tree],
-            "changes": [n.to_json() for n in self.changes],
-            "scripts_log": self.scripts_log, "notes": list(self.notes)}
+            "scripts_log": self.scripts_log, "notes": list(self.notes),
+            **paths}

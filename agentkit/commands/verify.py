@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import shutil
@@ -15,7 +14,7 @@ from agentkit.agent import lifecycle
 from agentkit.agent.result import VerifyResult
 from agentkit.appspec import events as ev
 from agentkit.errors import BadInput
-from agentkit.report import junit, verify_text
+from agentkit.report import junit, verify_json, verify_text
 
 
 def deployment_id() -> str:
@@ -66,6 +65,25 @@ def _work_dir(args: argparse.Namespace) -> tuple[str, bool]:
     return work, True
 
 
+def _discard_later(path: str) -> None:
+    """Delete the throw-away root in a detached process: removing tens of thousands of files
+    costs as much as writing them, and nobody waits for it (`tar -x` does not delete either).
+    shutil.rmtree never follows symlinks."""
+    try:
+        pid = os.fork()
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    if pid == 0:  # pragma: no cover - runs in the detached grandchild
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
 def run(args: argparse.Namespace) -> int:
     for path in [args.archive, *([args.previous] if args.previous else [])]:
         if not os.path.exists(path):
@@ -79,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         result = lifecycle.run(_options(args, args.archive), work)
     finally:
         if temporary:
-            shutil.rmtree(work, ignore_errors=True)
+            _discard_later(work)
     _write(args, result, previous)
     return 0 if result.succeeded and result.errors == 0 else 1
 
@@ -89,10 +107,6 @@ def _write(args: argparse.Namespace, result: VerifyResult, previous: VerifyResul
         with open(args.junit, "w") as f:
             f.write(junit.render(result))
     if args.format == "json":
-        data = result.to_json()
-        data["previous"] = None if previous is None else {
-            "archive": previous.archive, "result": "succeeded" if previous.succeeded else
-            "failed", "failed_event": previous.failure.event if previous.failure else None}
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        verify_json.write(sys.stdout, result, previous)
     else:
         sys.stdout.write(verify_text.render(result, previous))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +262,30 @@ def test_verify_same_object_twice_fails(tmp_path: Path,
         f"{DF} the permissions setting for ({dest}/a) is specified more than once in the "
         "application specification file. Update the files section of the AppSpec file, and then "
         "try again.")
+
+
+def test_verify_json_stream_equals_the_whole_document(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from agentkit.agent import lifecycle
+    from agentkit.report import verify_json
+
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "d"), 0o644),
+                                   ("a", "file", "1", 0o644), ("b", "file", "2", 0o600)])
+    result = lifecycle.run(lifecycle.Options(str(arc), hooks="skip"), str(tmp_path / "w"))
+    out = io.StringIO()
+    verify_json.write(out, result, None)
+    assert json.loads(out.getvalue()) == {**result.to_json(), "previous": None}
+
+
+def test_verify_removes_its_throwaway_root(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "d"), 0o644)])
+    assert verify(capsys, "--hooks", "skip", str(arc))[0] == 0
+    deadline = time.monotonic() + 10
+    while os.listdir(tmp_path / "tmp") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.listdir(tmp_path / "tmp") == []
