@@ -77,6 +77,7 @@ def run_event(sb: Sandbox, work: str, dep_root: str, jobs: list[runner.Job], log
     """Run the jobs in a fresh namespace; returns their results and the paths they changed."""
     box = os.path.join(work, "hookbox")
     shutil.rmtree(box, ignore_errors=True)
+    sb.materialize_all()
     for name in ("upper", "work", "merged"):
         os.makedirs(os.path.join(box, name))
     _whiteout_layer(sb, os.path.join(box, "whiteouts"))

@@ -277,7 +277,7 @@ class Installer:
         rel = os.path.relpath(src, self.deployment.archive)
         uid, gid = self.owners.get(rel, (0, 0, "", ""))[:2]
         self.sandbox.write_file(target, src, mode=stat.S_IMODE(st.st_mode), mtime=st.st_mtime,
-                                owner=(uid, gid))
+                                owner=(uid, gid), share=True)
 
     def _copy_target(self, dest: str, src: str) -> str:
         """Where FileUtils.copy really writes: into a directory, or through a symlink (1.x)."""

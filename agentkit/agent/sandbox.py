@@ -49,6 +49,10 @@ class Sandbox:
         self._upper_dirs: set[str] = set()  # transparent parents of written paths
         self._upper_nondirs: set[str] = set()
         self._digests: dict[tuple[int, int, int, int], str] = {}
+        # Files installed unchanged from the bundle are only recorded (path -> bundle file):
+        # writing 20,000 copies or links costs as much as unpacking them.
+        self.virtual: dict[str, str] = {}
+        self._children: dict[str, set[str]] = {}
         self._load()
 
     # --- persistence -------------------------------------------------------------------------
@@ -64,6 +68,8 @@ class Sandbox:
         self.whiteouts = set(data.get("whiteouts", []))
         self.owners = {k: (v[0], v[1]) for k, v in data.get("owners", {}).items()}
         self.written = set(data.get("written", []))
+        for path, src in data.get("virtual", {}).items():
+            self._add_virtual(path, src)
         for path in self.written:
             self._note_parents(path)
             if not os.path.isdir(self.up(path)) or os.path.islink(self.up(path)):
@@ -79,6 +85,7 @@ class Sandbox:
         tmp = self._state_file() + ".tmp"
         with open(tmp, "w") as f:
             json.dump({"whiteouts": sorted(self.whiteouts), "written": sorted(self.written),
+                       "virtual": dict(sorted(self.virtual.items())),
                        "owners": {k: list(v) for k, v in sorted(self.owners.items())}}, f)
         os.replace(tmp, self._state_file())
 
@@ -102,8 +109,35 @@ class Sandbox:
                 return False
             p = os.path.dirname(p)
 
+    def _add_virtual(self, path: str, src: str) -> None:
+        self.virtual[path] = src
+        self._children.setdefault(os.path.dirname(path), set()).add(os.path.basename(path))
+
+    def _unvirtual(self, path: str) -> None:
+        if self.virtual.pop(path, None) is not None:
+            self._children.get(os.path.dirname(path), set()).discard(os.path.basename(path))
+
+    def _materialize(self, path: str) -> None:
+        """Give a recorded file a real copy in the upper layer (before it is changed)."""
+        norm = os.path.normpath(path)
+        src = self.virtual.get(norm)
+        if src is None:
+            return
+        self._unvirtual(norm)
+        self._prepare_parent(norm)
+        shutil.copy2(src, self.up(norm), follow_symlinks=False)
+
+    def materialize_all(self) -> None:
+        for path in list(self.virtual):
+            src = self.virtual[path]
+            self._unvirtual(path)
+            self._prepare_parent(path)
+            os.link(src, self.up(path))  # the hook sandbox copies layers, never writes them
+
     def lstat(self, path: str) -> tuple[os.stat_result, str] | None:
         norm = os.path.normpath(path)
+        if norm in self.virtual:
+            return os.lstat(self.virtual[norm]), "upper"
         if norm in self.written:
             try:
                 return os.lstat(self.up(norm)), "upper"
@@ -188,6 +222,7 @@ class Sandbox:
             return []
         if os.path.isdir(self.up(path)) and not os.path.islink(self.up(path)):
             names.update(os.listdir(self.up(path)))
+        names.update(self._children.get(os.path.normpath(path), ()))
         with contextlib.suppress(FileNotFoundError, NotADirectoryError, PermissionError):
             names.update(n for n in os.listdir(self._host(path))
                          if not self._whited(os.path.join(path, n)))
@@ -235,17 +270,18 @@ class Sandbox:
         self._wrote(path, True)
 
     def write_file(self, path: str, src: str, *, mode: int, mtime: float,
-                   owner: tuple[int, int] | None) -> None:
-        """Copy the bundle file `src` (ours, in the deployment archive) to `path`."""
+                   owner: tuple[int, int] | None, share: bool = False) -> None:
+        """Copy `src` to `path`. With `share`, `src` is a bundle file that stays put: a file
+        with its bytes, mode and time is only recorded (chmod or a hook makes a real copy)."""
+        norm = os.path.normpath(path)
+        self._unvirtual(norm)
         self._prepare_parent(path)
         dst = self.up(path)
-        if os.path.normpath(path) in self.written and os.path.lexists(dst) \
-                and not os.path.isdir(dst):
+        if norm in self.written and os.path.lexists(dst) and not os.path.isdir(dst):
             os.unlink(dst)
         st = os.lstat(src)
-        if stat.S_IMODE(st.st_mode) == mode and st.st_mtime == mtime:
-            # Same bytes, mode and time: share the inode instead of copying (chmod breaks it).
-            os.link(src, dst)
+        if share and stat.S_IMODE(st.st_mode) == mode and st.st_mtime == mtime:
+            self._add_virtual(norm, src)
         else:
             shutil.copyfile(src, dst, follow_symlinks=False)
             os.chmod(dst, mode)
@@ -255,11 +291,13 @@ class Sandbox:
             self.owners[os.path.normpath(path)] = owner
 
     def symlink(self, target: str, path: str) -> None:
+        self._unvirtual(os.path.normpath(path))
         self._prepare_parent(path)
         os.symlink(target, self.up(path))
         self._wrote(path, False)
 
     def chmod(self, path: str, mode: int) -> None:
+        self._materialize(path)
         self._copy_up(path)
         up = self.up(path)
         st = os.lstat(up)
@@ -293,6 +331,7 @@ class Sandbox:
 
     def remove(self, path: str) -> None:
         """rm of a file or link (never follows it)."""
+        self._unvirtual(os.path.normpath(path))
         up = self.up(path)
         if os.path.lexists(up):
             os.unlink(up)
@@ -335,7 +374,9 @@ class Sandbox:
         found = self.lstat(path)
         if found is None or not stat.S_ISREG(found[0].st_mode):
             return None
-        real = self.up(path) if found[1] == "upper" else self._host(path)
+        norm = os.path.normpath(path)
+        real = self.virtual.get(norm) or (self.up(path) if found[1] == "upper"
+                                          else self._host(path))
         return self.digest(real, found[0])
 
     def digest(self, real: str, st: os.stat_result) -> str:

@@ -73,3 +73,22 @@ def test_sandbox_parent_dirs_stay_transparent(tmp_path: Path) -> None:
     sb.write_file(str(tmp_path / "new" / "f"), str(src), mode=0o644, mtime=0, owner=None)
     entry = sb.entry(str(tmp_path))
     assert entry is not None and entry.mode == 0o711 and entry.where == "host"
+
+
+def test_sandbox_shared_files_are_recorded_then_copied_on_change(tmp_path: Path) -> None:
+    src = tmp_path / "bundle-file"
+    src.write_text("payload")
+    os.chmod(src, 0o644)
+    st = os.stat(src)
+    sb = Sandbox(str(tmp_path / "sb"))
+    target = str(tmp_path / "dest" / "f")
+    sb.mkdir(str(tmp_path / "dest"))
+    sb.write_file(target, str(src), mode=0o644, mtime=st.st_mtime, owner=(7, 8), share=True)
+    assert not os.path.lexists(sb.up(target))  # recorded, not written
+    assert sb.listdir(str(tmp_path / "dest")) == ["f"]
+    entry = sb.entry(target)
+    assert entry is not None and (entry.mode, entry.uid) == (0o644, 7)
+    sb.chmod(target, 0o600)
+    assert os.stat(src).st_mode & 0o777 == 0o644  # the bundle file is never changed
+    assert os.stat(sb.up(target)).st_mode & 0o777 == 0o600
+    assert (Path(sb.up(target))).read_text() == "payload"
