@@ -12,7 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from agentkit.appspec import acl, ruby
-from agentkit.appspec.model import AgentError, AppSpec, Evaluation, FileMapping, Permission, Script
+from agentkit.appspec.model import (
+    AgentError,
+    AppSpec,
+    Evaluation,
+    FileMapping,
+    Permission,
+    Recorder,
+    Script,
+)
 from agentkit.appspec.rules import RULES
 from agentkit.appspec.source import (
     MappingNode,
@@ -30,23 +38,9 @@ _SECTION = {"version": 1, "os": 2, "hooks": 3, "files": 4, "permissions": 5,
 FEB_VALUES = ("DISALLOW", "OVERWRITE", "RETAIN")
 
 
-class _Eval:
+class _Eval(Recorder):
     def __init__(self) -> None:
-        self.errors: list[AgentError] = []
-        self.readings: dict[Path, tuple[int | None, int | None, str]] = {}
-
-    def fail(self, order: tuple[int, ...], code: str, path: Path, node: Node | None,
-             detail: str, crash: str | None = None, **fields: str) -> None:
-        """Record a rejection; `crash` is Ruby's own exception text where the agent crashes."""
-        line, col = pos(node)
-        message = crash if crash is not None else RULES[code].agent_message(GEN, fields) or ""
-        self.errors.append(AgentError(order, code, path, line, col, detail, message,
-                                      fields.get("fix", "")))
-        self.read(path, node, f"rejected ({detail})")
-
-    def read(self, path: Path, node: Node | None, reading: str) -> None:
-        line, col = pos(node)
-        self.readings[path] = (line, col, reading)
+        super().__init__(GEN)
 
 
 def _no_method(method: str, value: Any) -> str:
@@ -72,7 +66,7 @@ def evaluate(src: Source) -> Evaluation:
     if date is not None:
         ev.fail((0,), "AK105", ("<document>",), date,
                 f"{date.value!r} is a YAML date, which agent 1.x (Psych 4) refuses to load",
-                crash=f"Tried to load unspecified class: "
+                message=f"Tried to load unspecified class: "
                       f"{'Date' if len(date.value) <= 10 else 'Time'}")
     if root is None or (isinstance(root, ScalarNode) and value11(root) in (None, False)):
         ev.fail((0,), "AK101", ("<document>",), root, "the file is empty")
@@ -90,7 +84,7 @@ def evaluate(src: Source) -> Evaluation:
                else _no_method("[]", value))
         ev.fail((0,), "AK102", ("<document>",), root,
                 f"expected a mapping of keys (version, os, files, hooks...), got {_kind(value)}",
-                crash=msg)
+                message=msg)
         return Evaluation(GEN, tuple(ev.errors), ev.readings)
     top = MapView(root)
     if src.bom:
@@ -164,7 +158,7 @@ def _os(ev: _Eval, top: MapView) -> str | None:
 def _shape_error(ev: _Eval, order: tuple[int, ...], path: Path, node: Node, expected: str,
                  ruby_msg: str, fix: str) -> None:
     ev.fail(order, "AK102", path, node, f"expected {expected}, got {_kind(value11(node))}",
-            crash=ruby_msg, fix=fix)
+            message=ruby_msg, fix=fix)
 
 
 def _hooks(ev: _Eval, top: MapView) -> dict[str, tuple[Script, ...]]:
@@ -241,7 +235,7 @@ def _timeout(ev: _Eval, order: tuple[int, ...], path: Path, node: Node | None) -
         seconds = ruby.to_i(value)
     except ruby.NoMethod as exc:
         ev.fail(order, "AK131", path, node,
-                f"expected a positive integer, got {ruby.to_s(value)}", crash=str(exc))
+                f"expected a positive integer, got {ruby.to_s(value)}", message=str(exc))
         return None
     if seconds <= 0:
         shown = ruby.inspect(value) if isinstance(value, str) else ruby.to_s(value)
@@ -358,7 +352,7 @@ def _permission(ev: _Eval, order: tuple[int, ...], path: Path, node: Node,
         return None
     if os_name == "windows":  # an invalid os already failed earlier; the agent never gets here
         ev.fail((*order, 1), "AK146", path, node, "permissions are not supported on Windows",
-                crash=_WINDOWS_PERMISSIONS)
+                message=_WINDOWS_PERMISSIONS)
         return None
     ok = True
     except_node = m.get("except")
@@ -408,13 +402,13 @@ def _types(ev: _Eval, order: tuple[int, ...], path: Path,
         value = [list(kv) for kv in value.items()]
     if not isinstance(value, list):
         ev.fail(order, "AK143", path, node, f"expected a list of file/directory, got "
-                f"{ruby.inspect(value)}", crash=_no_method("each", value))
+                f"{ruby.inspect(value)}", message=_no_method("each", value))
         return None
     for item in value:
         if type(item) is not str or item not in ("file", "directory"):
             ev.fail(order, "AK143", path, node,
                     f"expected file or directory, got {ruby.inspect(item)}",
-                    crash=_TYPE_MESSAGE.format(ruby.to_s(item)))
+                    message=_TYPE_MESSAGE.format(ruby.to_s(item)))
             return None
     ev.read(path, node, " and ".join(value) or "nothing (matches no object)")
     return tuple(value)
@@ -453,22 +447,22 @@ def _acls(ev: _Eval, order: tuple[int, ...], path: Path,
     if isinstance(value, dict):  # Hash#each yields [key, value] pairs; String#split fails on them
         pair = next(list(kv) for kv in value.items())
         ev.fail(order, "AK144", path, node, "expected a list of ACL entries",
-                crash=_no_method("split", pair))
+                message=_no_method("split", pair))
         return None
     if not isinstance(value, list):
         ev.fail(order, "AK144", path, node, "expected a list of ACL entries",
-                crash=_no_method("each", value))
+                message=_no_method("each", value))
         return None
     items = node.value if isinstance(node, SequenceNode) else [node] * len(value)
     for j, (entry, item) in enumerate(zip(value, items)):
         if not isinstance(entry, str):
             ev.fail(order, "AK144", (*path, j), item, f"expected text, got {_kind(entry)}",
-                    crash=_no_method("split", entry))
+                    message=_no_method("split", entry))
             return None
         problem = acl.ace_ruby(entry)
         if problem is not None:
             ev.fail(order, "AK144", (*path, j), item, _acl_detail(problem, entry),
-                    crash=_acl_message(problem, entry))
+                    message=_acl_message(problem, entry))
             return None
         ev.read((*path, j), item, "accepted")
     return tuple(value)
@@ -506,17 +500,17 @@ def _context(ev: _Eval, order: tuple[int, ...], path: Path, node: Node | None) -
     assert node is not None
     if isinstance(value, (list, int)) and not isinstance(value, bool):
         ev.fail(order, "AK145", path, node, "expected a mapping with type (and name, range)",
-                crash="no implicit conversion of String into Integer")
+                message="no implicit conversion of String into Integer")
         return False
     if not isinstance(value, (dict, str)):
         ev.fail(order, "AK145", path, node, "expected a mapping with type (and name, range)",
-                crash=_no_method("[]", value))
+                message=_no_method("[]", value))
         return False
     ctx_type = value.get("type") if isinstance(value, dict) else (
         "type" if "type" in value else None)
     if ctx_type is None:
         ev.fail(order, "AK145", path, node, "an SELinux context needs a type",
-                crash=("The deployment failed because the application specification file "
+                message=("The deployment failed because the application specification file "
                        f"specifies an invalid context type ({ruby.inspect(value)}). Update the "
                        "permissions section of the AppSpec file, and then try again."))
         return False
@@ -526,7 +520,7 @@ def _context(ev: _Eval, order: tuple[int, ...], path: Path, node: Node | None) -
         return True
     if not isinstance(rng, str):
         ev.fail(order, "AK145", (*path, "range"), node, "expected the range as text",
-                crash=_no_method("split", rng))
+                message=_no_method("split", rng))
         return False
     problem = acl.range_ruby(rng)
     if problem is None:
@@ -538,5 +532,5 @@ def _context(ev: _Eval, order: tuple[int, ...], path: Path, node: Node | None) -
         "specification file. Make corrections in the permissions section of the AppSpec file, "
         "and then try again.")
     ev.fail(order, "AK145", (*path, "range"), node,
-            f"{rng!r} is not an MLS range like s0-s0:c0.c1023", crash=message)
+            f"{rng!r} is not an MLS range like s0-s0:c0.c1023", message=message)
     return False

@@ -14,8 +14,14 @@ from typing import Any, Callable
 
 from agentkit.appspec import acl
 from agentkit.appspec.agent1 import FEB_VALUES
-from agentkit.appspec.model import AgentError, AppSpec, Evaluation, FileMapping, Permission, Script
-from agentkit.appspec.rules import RULES
+from agentkit.appspec.model import (
+    AppSpec,
+    Evaluation,
+    FileMapping,
+    Permission,
+    Recorder,
+    Script,
+)
 from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode, Source
 from agentkit.appspec.view import MapView, Path, plain12, pos
 
@@ -61,18 +67,9 @@ def _f64(value: float) -> str:
     return repr(value)
 
 
-class _Eval:
+class _Eval(Recorder):
     def __init__(self) -> None:
-        self.errors: list[AgentError] = []
-        self.readings: dict[Path, tuple[int | None, int | None, str]] = {}
-
-    def fail(self, order: tuple[int, ...], code: str, path: Path, node: Node | None,
-             detail: str, message: str | None = None, **fields: str) -> None:
-        line, col = pos(node)
-        text = message if message is not None else RULES[code].agent_message(GEN, fields) or ""
-        self.errors.append(AgentError(order, code, path, line, col, detail, text,
-                                      fields.get("fix", "")))
-        self.readings[path] = (line, col, f"rejected ({detail})")
+        super().__init__(GEN)
 
     def serde(self, code: str, path: Path, node: Node | None, problem: str, detail: str) -> None:
         """A serde_yaml deserialization error: met in document order, before any check."""
@@ -81,10 +78,6 @@ class _Eval:
         at = f" at line {line} column {col}" if line and (line, col) != (1, 1) else ""
         order = (_SERDE, line or 0, col or 0)
         self.fail(order, code, path, node, detail, f"{_YAML}{where}{problem}{at}")
-
-    def read(self, path: Path, node: Node | None, reading: str) -> None:
-        line, col = pos(node)
-        self.readings[path] = (line, col, reading)
 
 
 def _text(ev: _Eval, path: Path, node: Node | None) -> str | None:

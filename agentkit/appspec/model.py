@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from agentkit.appspec.view import Path
+from agentkit.appspec.rules import RULES
+from agentkit.appspec.source import Node
+from agentkit.appspec.view import Path, pos
 
 
 @dataclass(frozen=True)
@@ -72,3 +74,30 @@ class Evaluation:
     @property
     def first_error(self) -> AgentError | None:
         return min(self.errors, key=lambda e: e.order) if self.errors else None
+
+
+class Recorder:
+    """What one agent generation rejects, and how it reads each construct, as it goes."""
+
+    def __init__(self, generation: str) -> None:
+        self.generation = generation
+        self.errors: list[AgentError] = []
+        self.readings: dict[Path, tuple[int | None, int | None, str]] = {}
+
+    def fail(self, order: tuple[int, ...], code: str, path: Path, node: Node | None,
+             detail: str, message: str | None = None, **fields: str) -> None:
+        """Record a rejection. `message` is the agent's text where it is not the rule's
+        template (Ruby's own exception text where 1.x crashes, serde's where 2.x does)."""
+        line, col = pos(node)
+        text = message if message is not None else \
+            RULES[code].agent_message(self.generation, fields) or ""
+        self.errors.append(AgentError(order, code, path, line, col, detail, text,
+                                      fields.get("fix", "")))
+        self.read(path, node, f"rejected ({detail})")
+
+    def read(self, path: Path, node: Node | None, reading: str) -> None:
+        line, col = pos(node)
+        self.readings[path] = (line, col, reading)
+
+    def done(self, spec: AppSpec | None = None) -> Evaluation:
+        return Evaluation(self.generation, tuple(self.errors), self.readings, spec)

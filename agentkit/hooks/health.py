@@ -7,13 +7,12 @@ balancer has seen enough failed checks to stop sending traffic.
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 import time
 from typing import Any, Callable
 
 from agentkit.errors import HookFailed
+from agentkit.hooks import users
 from agentkit.hooks.config import Config, Health
 
 PROGRESS_EVERY = 5.0
@@ -45,9 +44,7 @@ def up(cfg: Config, log: Any, dry_run: bool = False) -> None:
         os.write(fd, h.content.encode())
         os.fchmod(fd, 0o644)
         if h.owner or h.group:
-            uid = pwd.getpwnam(h.owner).pw_uid if h.owner else -1
-            gid = grp.getgrnam(h.group).gr_gid if h.group else -1
-            os.fchown(fd, uid, gid)
+            os.fchown(fd, *users.ids(h.owner, h.group, "health.owner/group"))
         os.fsync(fd)
     except BaseException:
         os.close(fd)

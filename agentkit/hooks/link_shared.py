@@ -10,27 +10,15 @@ created when shared.root is not on the mount that `require_mount` demands.
 from __future__ import annotations
 
 import errno
-import grp
 import os
-import pwd
 import shutil
 import stat
 import time
 from typing import Any
 
 from agentkit.errors import HookFailed
-from agentkit.hooks import mounts
+from agentkit.hooks import mounts, users
 from agentkit.hooks.config import Config, Shared
-
-
-def _ids(shared: Shared) -> tuple[int, int]:
-    try:
-        uid = pwd.getpwnam(shared.owner).pw_uid if shared.owner else -1
-        gid = grp.getgrnam(shared.group).gr_gid if shared.group else -1
-    except KeyError as exc:
-        raise HookFailed(f"shared.owner/group: {exc.args[0]}; create the user or group in the "
-                         "AMI, or fix the config") from None
-    return uid, gid
 
 
 def _check_mount(shared: Shared) -> None:
@@ -229,7 +217,7 @@ def run(cfg: Config, log: Any, dry_run: bool = False) -> None:
     if shared is None or cfg.release is None:
         raise HookFailed(f"{cfg.path}: link-shared needs `release` and `shared`.")
     _check_mount(shared)
-    ids = _ids(shared)
+    ids = users.ids(shared.owner, shared.group, "shared.owner/group")
     for rel in shared.dirs:
         _link_one(rel, "directory", cfg, shared, ids, log, dry_run)
     for rel in shared.files:

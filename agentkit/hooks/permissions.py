@@ -12,16 +12,14 @@ import collections
 import dataclasses
 import errno
 import fnmatch
-import grp
 import json
 import os
-import pwd
 import stat
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentkit.errors import HookFailed
-from agentkit.hooks import mounts
+from agentkit.hooks import mounts, users
 from agentkit.hooks.config import Config, PermissionRule
 
 DENIED = (errno.EPERM, errno.EROFS, errno.EACCES)
@@ -34,16 +32,6 @@ class Tally:
     changed: int = 0
     skipped_mounts: list[str] = field(default_factory=list)
     denied: list[tuple[str, str]] = field(default_factory=list)  # path, error
-
-
-def _ids(rule: PermissionRule) -> tuple[int, int]:
-    try:
-        uid = pwd.getpwnam(rule.owner).pw_uid if rule.owner else -1
-        gid = grp.getgrnam(rule.group).gr_gid if rule.group else -1
-    except KeyError as exc:
-        raise HookFailed(f"permissions rule for {rule.path}: {exc.args[0]}; create it in the "
-                         "AMI or fix the config") from None
-    return uid, gid
 
 
 def _excluded(rel: str, rule: PermissionRule) -> bool:
@@ -195,7 +183,8 @@ def run(cfg: Config, log: Any, dry_run: bool = False) -> Tally:
     total = Tally()
     for rule in cfg.permissions:
         tally = Tally()
-        _walk(rule, _ids(rule), tally, dry_run)
+        _walk(rule, users.ids(rule.owner, rule.group, f"permissions rule for {rule.path}"),
+              tally, dry_run)
         log.info("permissions", path=rule.path, checked=tally.checked, changed=tally.changed,
                  dry_run=dry_run)
         for skipped in tally.skipped_mounts:

@@ -184,3 +184,14 @@ def test_link_shared_sigkill_leaves_old_or_new_and_rerun_completes(
     for backup in (tmp_path / "release").glob("media.agentkit-backup-*"):
         after.update(_snapshot(backup))
     assert after == before  # every file the archive brought is in the share or a backup
+
+
+def test_link_shared_unknown_owner_fails_before_any_change(tmp_path: Path,
+                                                           make_config: MakeConfig,
+                                                           log: Any) -> None:
+    (tmp_path / "release").mkdir()
+    with pytest.raises(HookFailed) as exc:
+        link_shared.run(_cfg(make_config, tmp_path, owner="no-such-user-ak"), log)
+    assert str(exc.value) == ("shared.owner/group: there is no user 'no-such-user-ak' on this "
+                              "machine; create it in the AMI or fix the config")
+    assert not (tmp_path / "shared").exists()
