@@ -194,7 +194,7 @@ class _Run:
         if os.path.lexists(self.dep.archive):
             raise AssertionError("deployment ids are unique per run")
         self.unpacked = unpack(self.opts.archive, self.dep.archive, self.opts.bundle_type,
-                               self.opts.generation)
+                               self.opts.generation, lean=not self.opts.install)
         self.findings += [replace(f, path=self.shown(f.path)) for f in self.unpacked.findings]
         if self.unpacked.failure is not None:
             return self.fail("DownloadBundle", self.unpacked.failure)
@@ -226,12 +226,15 @@ class _Run:
                                          "put appspec.yml at the root of the bundle",
                                          NOT_FOUND.format(archive=shown_root)))
         spec = self.lint.appspec if self.lint else None
+        unwritten = self.unpacked.unwritten if self.unpacked else set()
         for event, scripts in (spec.hooks.items() if spec else ()):
             for s in scripts:
+                if os.path.normpath(s.location.lstrip("/")) in unwritten:
+                    continue  # --no-install read it past its size limit: nothing to check
                 self.findings += checks.script(archive, shown_root, s.location, event,
                                                self.opts.generation)
-        self.findings += checks.symlinks(archive, shown_root)
-        self.findings += checks.shared_dirs(archive, shown_root)
+        self.findings += checks.symlinks(archive, shown_root, unwritten)
+        self.findings += checks.shared_dirs(archive, shown_root, unwritten)
 
     def parse_for_hooks(self) -> EventRun | None:
         """BeforeInstall's hook executor parses appspec.yml first (hook_executor.rb)."""

@@ -76,17 +76,20 @@ def _shebang(first: bytes, shown: str, where: str, generation: str) -> Iterator[
                       "make sure the instance has it, or use #!/usr/bin/env NAME")
 
 
-def symlinks(archive: str, shown_root: str) -> Iterator[Finding]:
-    """Every symlink in the bundle, judged by where it points."""
+def symlinks(archive: str, shown_root: str,
+             unwritten: frozenset[str] | set[str] = frozenset()) -> Iterator[Finding]:
+    """Every symlink in the bundle, judged by where it points. `unwritten` names bundle files
+    that exist but were not written (verify --no-install)."""
     for dirpath, dirs, files in os.walk(archive):
         for name in dirs + files:
             path = os.path.join(dirpath, name)
             if os.path.islink(path):
                 rel = os.path.relpath(path, archive)
-                yield from _link(archive, path, os.path.join(shown_root, rel))
+                yield from _link(archive, path, os.path.join(shown_root, rel), unwritten)
 
 
-def _link(archive: str, path: str, shown: str) -> Iterator[Finding]:
+def _link(archive: str, path: str, shown: str,
+          unwritten: frozenset[str] | set[str]) -> Iterator[Finding]:
     target = os.readlink(path)
     if target.startswith("/"):
         resolved = target
@@ -109,7 +112,8 @@ def _link(archive: str, path: str, shown: str) -> Iterator[Finding]:
         yield Finding(WARNING, "AK511", shown, None, None,
                       f"absolute symlink -> {target}: installed as a link to that path on the "
                       "instance", "make sure the target exists on every instance")
-    elif not os.path.lexists(resolved) or not os.path.exists(resolved):
+    elif (not os.path.lexists(resolved) or not os.path.exists(resolved)) and \
+            os.path.relpath(resolved, archive) not in unwritten:
         yield Finding(WARNING, "AK512", shown, None, None,
                       f"symlink -> {target} dangles", "ship the target or drop the link")
 
@@ -130,7 +134,8 @@ def _size(path: str) -> tuple[int, int, bool]:
     return total, count, False
 
 
-def shared_dirs(archive: str, shown_root: str) -> Iterator[Finding]:
+def shared_dirs(archive: str, shown_root: str,
+                unwritten: frozenset[str] | set[str] = frozenset()) -> Iterator[Finding]:
     """Big directories whose names say they belong on shared storage."""
     for dirpath, dirs, _files in os.walk(archive):
         for name in list(dirs):
@@ -140,6 +145,8 @@ def shared_dirs(archive: str, shown_root: str) -> Iterator[Finding]:
             if os.path.islink(path):
                 continue
             _size_bytes, count, _ = _size(path)
+            rel_dir = os.path.relpath(path, archive) + "/"
+            count += sum(1 for p in unwritten if p.startswith(rel_dir))
             if count >= SHARED_FILES:
                 rel = os.path.relpath(path, archive)
                 yield Finding(WARNING, "AK514", os.path.join(shown_root, rel), None, None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import IO, Callable, Optional
+from typing import IO, Callable, Union
 
 BLOCK = 512
 CHUNK = 1 << 20
@@ -36,9 +36,11 @@ class Member:
     gname: str
 
 
-# member -> an fd to receive the data (the reader writes, the caller closes) or None to skip
-Visit = Callable[[Member], Optional[int]]
-Done = Callable[[Member, int], None]
+# member -> where its data goes: an fd (the reader writes, the caller closes), a bytearray to
+# fill, or None to skip it
+Sink = Union[int, bytearray, None]
+Visit = Callable[[Member], Sink]
+Done = Callable[[Member, Union[int, bytearray]], None]
 
 
 class _Stream:
@@ -63,14 +65,16 @@ class _Stream:
         self.pos += len(out)
         return out
 
-    def pump(self, n: int, fd: int | None) -> int:
+    def pump(self, n: int, fd: int | bytearray | None) -> int:
         """Copy (or skip) n bytes; returns how many were available."""
         left = n
         while left:
             if self.pos >= len(self.buf) and not self._fill():
                 break
             take = min(left, len(self.buf) - self.pos)
-            if fd is not None:
+            if isinstance(fd, bytearray):
+                fd += self.buf[self.pos:self.pos + take]
+            elif fd is not None:
                 view = memoryview(self.buf)[self.pos:self.pos + take]
                 while view:
                     view = view[os.write(fd, view):]

@@ -36,12 +36,19 @@ class Unpacked:
     stripped: str | None = None  # the single top-level directory the agent strips
     members: int = 0
     owners: dict[str, tuple[int, int, str, str]] = field(default_factory=dict)
+    # --no-install: regular files read but not written (checks need only their names)
+    unwritten: set[str] = field(default_factory=set)
 
 
 class _TarWriter:
     """Receives tar members and writes them under dest the way GNU tar -xp would."""
 
-    def __init__(self, out: Unpacked, archive_path: str, generation: str) -> None:
+    def __init__(self, out: Unpacked, archive_path: str, generation: str,
+                 lean: bool = False) -> None:
+        self.lean = lean
+        self.wanted: set[str] | None = None  # lean: hook scripts, once the appspec is read
+        self.buffer: dict[str, tuple[bytearray, int, int]] = {}
+        self.buffered = 0
         self.out = out
         self.dest = out.dest
         self.archive = archive_path
@@ -113,7 +120,7 @@ class _TarWriter:
             return self._through_link(resolved, name)
         return rel
 
-    def member(self, m: tarstream.Member) -> int | None:
+    def member(self, m: tarstream.Member) -> tarstream.Sink:
         self.out.members += 1
         rel = self._normalise(m.name)
         if not rel:
@@ -143,9 +150,53 @@ class _TarWriter:
                          "(as root) creates it on the instance, verify does not",
                          "remove device files and fifos from the bundle")
             return None
+        if self.lean and not _is_appspec(rel):
+            return self._lean(m, rel)
+        return self._open(rel, path)
+
+    def _open(self, rel: str, path: str) -> int:
         self._clear(rel, path)
+        self.out.unwritten.discard(rel)
         self.open_path = path
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+
+    def _lean(self, m: tarstream.Member, rel: str) -> tarstream.Sink:
+        """--no-install writes only the appspec and the hook scripts. Until the appspec has
+        been read, small files wait in a bounded buffer in case they are scripts."""
+        if self.wanted is not None and rel in self.wanted:
+            return self._open(rel, os.path.join(self.dest, rel))
+        self.out.unwritten.add(rel)
+        if self.wanted is None and m.size <= LEAN_FILE and \
+                self.buffered + m.size <= LEAN_BUFFER:
+            data = bytearray()
+            self.buffer[rel] = (data, m.mode & 0o7777, m.mtime)
+            self.buffered += m.size
+            return data
+        return None
+
+    def _learn(self, appspec_rel: str) -> None:
+        """The appspec is in: keep the hook scripts it names, forget the other buffered files."""
+        from agentkit.appspec.check import lint_source
+        from agentkit.appspec.source import read_source
+
+        spec = lint_source(read_source(os.path.join(self.dest, appspec_rel))).appspec
+        top = os.path.dirname(appspec_rel)
+        self.wanted = set()
+        for scripts in (spec.hooks.values() if spec else ()):
+            for s in scripts:
+                loc = os.path.normpath(s.location.lstrip("/"))
+                self.wanted.update({loc, os.path.join(top, loc)} if top else {loc})
+        for rel, (data, mode, mtime) in self.buffer.items():
+            if rel in self.wanted:
+                path = os.path.join(self.dest, rel)
+                fd = self._open(rel, path)
+                try:
+                    os.write(fd, data)
+                    os.fchmod(fd, mode)
+                    os.utime(fd, (mtime, mtime))
+                finally:
+                    os.close(fd)
+        self.buffer.clear()
 
     def _hardlink(self, m: tarstream.Member, rel: str, path: str) -> None:
         target = self._normalise(m.linkname)
@@ -158,12 +209,17 @@ class _TarWriter:
         self._clear(rel, path)
         os.link(source, path)
 
-    def done(self, m: tarstream.Member, fd: int) -> None:
+    def done(self, m: tarstream.Member, fd: int | bytearray) -> None:
+        if isinstance(fd, bytearray):
+            return  # buffered (lean): written once the appspec says it is a script
         try:
             os.fchmod(fd, m.mode & 0o7777)
             os.utime(fd, (m.mtime, m.mtime))
         finally:
             os.close(fd)
+        rel = os.path.relpath(self.open_path, self.dest)
+        if self.lean and self.wanted is None and _is_appspec(rel):
+            self._learn(rel)
 
     def finish(self) -> None:
         for rel, target in self.links.items():
@@ -175,6 +231,14 @@ class _TarWriter:
             os.utime(path, (mtime, mtime))
 
 
+LEAN_FILE = 64 << 10  # hook scripts are small
+LEAN_BUFFER = 32 << 20  # what may wait in memory for the appspec to arrive
+
+
+def _is_appspec(rel: str) -> bool:
+    return rel.count("/") <= 1 and os.path.basename(rel) in ("appspec.yml", "appspec.yaml")
+
+
 def _unlink_if_not_dir(path: str) -> None:
     try:
         if not stat.S_ISDIR(os.lstat(path).st_mode):
@@ -183,8 +247,8 @@ def _unlink_if_not_dir(path: str) -> None:
         pass
 
 
-def _untar(out: Unpacked, path: str, generation: str) -> None:
-    writer = _TarWriter(out, path, generation)
+def _untar(out: Unpacked, path: str, generation: str, lean: bool) -> None:
+    writer = _TarWriter(out, path, generation, lean)
     kind = out.content
     if (out.declared == "tgz" and kind != "gzip") or kind not in ("gzip", "bzip2", "xz", "tar"):
         out.failure = TAR_FAILED
@@ -294,7 +358,10 @@ def strip_single_top_dir(dest: str) -> str | None:
     return entries[0]
 
 
-def unpack(path: str, dest: str, declared: str | None, generation: str) -> Unpacked:
+def unpack(path: str, dest: str, declared: str | None, generation: str,
+           lean: bool = False) -> Unpacked:
+    """Unpack as the agent would. `lean` (verify --no-install): only the appspec and the
+    hook scripts are written; the other files are read and listed in `unwritten`."""
     kind = archive.content_kind(path)
     if kind == "unknown" and declared is None:
         raise BadArchive(f"{path}: not a tar, tar.gz, zip or directory (unknown content). "
@@ -308,7 +375,10 @@ def unpack(path: str, dest: str, declared: str | None, generation: str) -> Unpac
     elif out.declared == "zip":
         _unzip(out, path)
     else:
-        _untar(out, path, generation)
+        _untar(out, path, generation, lean)
     if out.failure is None:
         out.stripped = strip_single_top_dir(dest)
+        if out.stripped and out.unwritten:
+            cut = len(out.stripped) + 1
+            out.unwritten = {p[cut:] for p in out.unwritten if p.startswith(out.stripped + "/")}
     return out

@@ -162,3 +162,23 @@ def test_unpack_unknown_content_without_type_is_bad_input(tmp_path: Path) -> Non
         unpack(str(junk), str(tmp_path / "o"), None, "1")
     assert str(exc.value) == (f"{junk}: not a tar, tar.gz, zip or directory (unknown content). "
                               "Pass --type to say how CodeDeploy is told to read it.")
+
+
+@pytest.mark.parametrize("appspec_first", [True, False])
+def test_unpack_lean_writes_only_appspec_and_hook_scripts(tmp_path: Path,
+                                                          appspec_first: bool) -> None:
+    spec = ("version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n    - location: s/run.sh\n")
+    members = [("s/run.sh", "file", "#!/bin/sh\r\n", 0o755), ("web/big.css", "file", "x" * 10,
+                                                                0o644),
+               ("web/link.css", "symlink", "big.css", 0o777)]
+    appspec_member = ("rel/appspec.yml", "file", spec, 0o644)
+    members = [(f"rel/{n}", k, d, m) for n, k, d, m in members]
+    members = [appspec_member, *members] if appspec_first else [*members, appspec_member]
+    arc = tar(tmp_path / "a.tgz", members)
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1", lean=True)
+    assert out.failure is None and out.stripped == "rel"
+    assert (tmp_path / "o/s/run.sh").read_bytes() == b"#!/bin/sh\r\n"
+    assert os.stat(tmp_path / "o/s/run.sh").st_mode & 0o777 == 0o755
+    assert not (tmp_path / "o/web/big.css").exists()
+    assert out.unwritten == {"web/big.css"}
+    assert os.readlink(tmp_path / "o/web/link.css") == "big.css"

@@ -289,3 +289,16 @@ def test_verify_removes_its_throwaway_root(tmp_path: Path, capsys: pytest.Captur
     while os.listdir(tmp_path / "tmp") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_verify_no_install_still_checks_scripts_and_links(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hooks = "  AfterInstall:\n    - location: s/crlf.sh\n"
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", appspec(tmp_path / "d", hooks), 0o644),
+        ("s/crlf.sh", "file", "#!/bin/bash\r\necho hi\r\n", 0o755),
+        ("www/app.js", "file", "js", 0o644), ("www/latest.js", "symlink", "app.js", 0o777)])
+    code, out = verify(capsys, "--no-install", "--hooks", "skip", str(arc))
+    assert code == 1
+    assert [f["code"] for f in out["findings"]] == ["AK504"]
+    assert event(out, "Install")["status"] == "skipped"
