@@ -52,6 +52,7 @@ class Sandbox:
         # Files installed unchanged from the bundle are only recorded (path -> bundle file):
         # writing 20,000 copies or links costs as much as unpacking them.
         self.virtual: dict[str, str] = {}
+        self._vstats: dict[str, os.stat_result] = {}  # bundle files do not change meanwhile
         self._children: dict[str, set[str]] = {}
         self._load()
 
@@ -109,11 +110,13 @@ class Sandbox:
                 return False
             p = os.path.dirname(p)
 
-    def _add_virtual(self, path: str, src: str) -> None:
+    def _add_virtual(self, path: str, src: str, st: os.stat_result | None = None) -> None:
         self.virtual[path] = src
+        self._vstats[path] = st if st is not None else os.lstat(src)
         self._children.setdefault(os.path.dirname(path), set()).add(os.path.basename(path))
 
     def _unvirtual(self, path: str) -> None:
+        self._vstats.pop(path, None)
         if self.virtual.pop(path, None) is not None:
             self._children.get(os.path.dirname(path), set()).discard(os.path.basename(path))
 
@@ -136,8 +139,8 @@ class Sandbox:
 
     def lstat(self, path: str) -> tuple[os.stat_result, str] | None:
         norm = os.path.normpath(path)
-        if norm in self.virtual:
-            return os.lstat(self.virtual[norm]), "upper"
+        if norm in self._vstats:
+            return self._vstats[norm], "upper"
         if norm in self.written:
             try:
                 return os.lstat(self.up(norm)), "upper"
@@ -281,7 +284,7 @@ class Sandbox:
             os.unlink(dst)
         st = os.lstat(src)
         if share and stat.S_IMODE(st.st_mode) == mode and st.st_mtime == mtime:
-            self._add_virtual(norm, src)
+            self._add_virtual(norm, src, st)
         else:
             shutil.copyfile(src, dst, follow_symlinks=False)
             os.chmod(dst, mode)

@@ -31,6 +31,9 @@ def render(result: VerifyResult, previous: VerifyResult | None = None) -> str:
     if result.failure:
         out.append(f"The deployment would FAIL in {result.failure.event} "
                    f"({result.failure.error_code}): {result.failure.message}")
+        if result.failure.log_tail:
+            out.append("What the CodeDeploy console would show (end of the script's log):")
+            out.extend(f"  | {line}" for line in result.failure.log_tail.splitlines()[-15:])
     else:
         out.append("The deployment would succeed.")
     if result.findings:

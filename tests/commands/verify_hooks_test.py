@@ -208,3 +208,16 @@ def test_sandboxed_runas_real_users(tmp_path: Path, capsys: pytest.CaptureFixtur
     start = event(out, "ApplicationStart")["scripts"][0]
     assert start["output"] == [{"stream": "stdout",
                                 "line": "This account is currently not available."}]
+
+
+def test_text_report_shows_the_console_tail(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    arc = _bundle(tmp_path, "  ValidateService:\n    - location: v.sh\n",
+                  {"v.sh": script("echo 'curl: (7) Failed to connect' >&2\nexit 7\n")})
+    assert main(["verify", str(arc)]) == 1
+    text = capsys.readouterr().out
+    assert ("The deployment would FAIL in ValidateService (SCRIPT_FAILED): Script at specified "
+            "location: v.sh failed with exit code 7\n"
+            "What the CodeDeploy console would show (end of the script's log):\n"
+            "  | Script - v.sh\n"
+            "  | [stderr]curl: (7) Failed to connect\n") in text
