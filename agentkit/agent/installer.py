@@ -108,6 +108,7 @@ class Installer:
     file_exists_behavior: str  # the deployment's value; the appspec's wins when set
     owners: dict[str, tuple[int, int, str, str]] = field(default_factory=dict)
     executed: list[Instruction] = field(default_factory=list)
+    _fresh_dirs: set[str] = field(default_factory=set)
 
     # --- step 1: the previous deployment's cleanup file --------------------------------------
     def apply_cleanup(self) -> list[str]:
@@ -185,7 +186,8 @@ class Installer:
                 self._copy_file(plan, child, os.path.join(dest, name), feb)
 
     def _copy_file(self, plan: Plan, source: str, dest: str, feb: str) -> None:
-        if self.sandbox.exists(dest):
+        # Inside a directory this deployment creates nothing can exist yet: no lookup needed.
+        if os.path.dirname(dest) not in plan.mkdirs and self.sandbox.exists(dest):
             if feb == "DISALLOW":
                 raise InstallError(DISALLOW_MSG.format(dest))
             if feb == "RETAIN":
@@ -230,6 +232,7 @@ class Installer:
 
     # --- steps 3 and 4 -----------------------------------------------------------------------
     def execute(self, plan: Plan) -> None:
+        self._fresh_dirs = set(plan.mkdirs)
         payload = json.dumps({"instructions": [i.to_json() for i in plan.instructions]},
                              separators=(",", ":"))
         write_marker(self.deployment.install_json, payload)
@@ -272,15 +275,17 @@ class Installer:
             raise InstallError(f"No such file or directory @ rb_sysopen - {src}"
                                if self.generation == "1" else
                                "IO error: No such file or directory (os error 2)")
-        target = self._copy_target(dest, src)
+        target = self._copy_target(dest, src, os.path.dirname(dest) in self._fresh_dirs)
         st = os.stat(src)
         rel = os.path.relpath(src, self.deployment.archive)
         uid, gid = self.owners.get(rel, (0, 0, "", ""))[:2]
         self.sandbox.write_file(target, src, mode=stat.S_IMODE(st.st_mode), mtime=st.st_mtime,
                                 owner=(uid, gid), share=True)
 
-    def _copy_target(self, dest: str, src: str) -> str:
+    def _copy_target(self, dest: str, src: str, fresh: bool = False) -> str:
         """Where FileUtils.copy really writes: into a directory, or through a symlink (1.x)."""
+        if fresh:
+            return dest
         if self.sandbox.isdir(dest):
             if self.generation == "2":
                 raise InstallError("IO error: Is a directory (os error 21)")
