@@ -170,20 +170,25 @@ class Installer:
         for directory in reversed(missing):
             plan.mkdir(directory)
 
-    def _copy_dir(self, plan: Plan, source: str, dest: str, feb: str) -> None:
-        if not self.sandbox.isdir(dest):
+    def _copy_dir(self, plan: Plan, source: str, dest: str, feb: str,
+                  linked: bool = True) -> None:
+        """`linked`: source may be (or lie under) a symlink; a plain subdirectory is not."""
+        if os.path.dirname(dest) in plan.mkdirs or not self.sandbox.isdir(dest):
             plan.mkdir(dest)
-        real = os.path.realpath(source)
-        if not _inside(real, self.deployment.archive):
+        real = os.path.realpath(source) if linked else source
+        if linked and not _inside(real, self.deployment.archive):
             # The agent deep-copies a linked directory; verify never copies host trees.
             plan.outside_links.append((source, real))
             return
-        for name in sorted(os.listdir(source)):
-            child = os.path.join(source, name)
-            if os.path.isdir(child):
-                self._copy_dir(plan, child, os.path.join(dest, name), feb)
+        with os.scandir(source) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for entry in entries:
+            child = entry.path
+            if entry.is_dir():  # follows a symlink, as File.directory? does
+                self._copy_dir(plan, child, os.path.join(dest, entry.name), feb,
+                               entry.is_symlink())
             else:
-                self._copy_file(plan, child, os.path.join(dest, name), feb)
+                self._copy_file(plan, child, os.path.join(dest, entry.name), feb)
 
     def _copy_file(self, plan: Plan, source: str, dest: str, feb: str) -> None:
         # Inside a directory this deployment creates nothing can exist yet: no lookup needed.
@@ -239,13 +244,11 @@ class Installer:
         with open(self.deployment.cleanup_file, "w") as cleanup:
             for inst in plan.instructions:
                 if inst.type == "copy":
-                    cleanup.write(inst.path + "\n")
-                    cleanup.flush()
+                    cleanup.write(inst.path + "\n")  # before the copy, as the agent
                     self._do_copy(inst)
                 elif inst.type == "mkdir":
                     self._do_mkdir(inst)
                     cleanup.write(inst.path + "\n")
-                    cleanup.flush()
                 elif inst.type == "chmod":
                     self.sandbox.chmod(self._through(inst.path), int(inst.mode, 8))
                 elif inst.type == "chown":
@@ -264,23 +267,27 @@ class Installer:
 
     def _do_copy(self, inst: Instruction) -> None:
         src, dest = inst.source, inst.path
-        if os.path.islink(src):
+        try:
+            lst = os.lstat(src)
+        except FileNotFoundError:
+            lst = None
+        if lst is not None and stat.S_ISLNK(lst.st_mode):
             if self.sandbox.lexists(dest) or self.sandbox.exists(dest):
                 raise InstallError(f"File exists @ syserr_fail2_in - {dest}"
                                    if self.generation == "1" else
                                    "IO error: File exists (os error 17)")
             self.sandbox.symlink(os.readlink(src), dest)
             return
-        if not os.path.exists(src):
+        if lst is None:
             raise InstallError(f"No such file or directory @ rb_sysopen - {src}"
                                if self.generation == "1" else
                                "IO error: No such file or directory (os error 2)")
         target = self._copy_target(dest, src, os.path.dirname(dest) in self._fresh_dirs)
-        st = os.stat(src)
+        st = lst
         rel = os.path.relpath(src, self.deployment.archive)
         uid, gid = self.owners.get(rel, (0, 0, "", ""))[:2]
         self.sandbox.write_file(target, src, mode=stat.S_IMODE(st.st_mode), mtime=st.st_mtime,
-                                owner=(uid, gid), share=True)
+                                owner=(uid, gid), share=True, src_stat=st)
 
     def _copy_target(self, dest: str, src: str, fresh: bool = False) -> str:
         """Where FileUtils.copy really writes: into a directory, or through a symlink (1.x)."""

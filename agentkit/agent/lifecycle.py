@@ -196,6 +196,7 @@ class _Run:
         self.unpacked = unpack(self.opts.archive, self.dep.archive, self.opts.bundle_type,
                                self.opts.generation, lean=not self.opts.install)
         self.findings += [replace(f, path=self.shown(f.path)) for f in self.unpacked.findings]
+        self.sandbox.know_digests(self.unpacked.digests)
         if self.unpacked.failure is not None:
             return self.fail("DownloadBundle", self.unpacked.failure)
         if self.unpacked.stripped:

@@ -273,7 +273,8 @@ class Sandbox:
         self._wrote(path, True)
 
     def write_file(self, path: str, src: str, *, mode: int, mtime: float,
-                   owner: tuple[int, int] | None, share: bool = False) -> None:
+                   owner: tuple[int, int] | None, share: bool = False,
+                   src_stat: os.stat_result | None = None) -> None:
         """Copy `src` to `path`. With `share`, `src` is a bundle file that stays put: a file
         with its bytes, mode and time is only recorded (chmod or a hook makes a real copy)."""
         norm = os.path.normpath(path)
@@ -282,7 +283,7 @@ class Sandbox:
         dst = self.up(path)
         if norm in self.written and os.path.lexists(dst) and not os.path.isdir(dst):
             os.unlink(dst)
-        st = os.lstat(src)
+        st = src_stat if src_stat is not None else os.lstat(src)
         if share and stat.S_IMODE(st.st_mode) == mode and st.st_mtime == mtime:
             self._add_virtual(norm, src, st)
         else:
@@ -381,6 +382,10 @@ class Sandbox:
         real = self.virtual.get(norm) or (self.up(path) if found[1] == "upper"
                                           else self._host(path))
         return self.digest(real, found[0])
+
+    def know_digests(self, digests: dict[tuple[int, int, int, int], str]) -> None:
+        """Digests computed elsewhere (while unpacking), keyed like ours."""
+        self._digests.update(digests)
 
     def digest(self, real: str, st: os.stat_result) -> str:
         """sha256 of a real file, computed once per inode and version."""

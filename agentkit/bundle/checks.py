@@ -80,12 +80,16 @@ def symlinks(archive: str, shown_root: str,
              unwritten: frozenset[str] | set[str] = frozenset()) -> Iterator[Finding]:
     """Every symlink in the bundle, judged by where it points. `unwritten` names bundle files
     that exist but were not written (verify --no-install)."""
-    for dirpath, dirs, files in os.walk(archive):
-        for name in dirs + files:
-            path = os.path.join(dirpath, name)
-            if os.path.islink(path):
-                rel = os.path.relpath(path, archive)
-                yield from _link(archive, path, os.path.join(shown_root, rel), unwritten)
+    stack = [archive]
+    while stack:
+        with os.scandir(stack.pop()) as it:  # d_type: no stat per entry
+            for entry in it:
+                if entry.is_symlink():
+                    rel = os.path.relpath(entry.path, archive)
+                    yield from _link(archive, entry.path, os.path.join(shown_root, rel),
+                                     unwritten)
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
 
 
 def _link(archive: str, path: str, shown: str,

@@ -7,9 +7,10 @@ os.write, so extracting costs about what `tar -x` does.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
-from typing import IO, Callable, Union
+from typing import IO, Any, Callable, Union
 
 BLOCK = 512
 CHUNK = 1 << 20
@@ -40,7 +41,8 @@ class Member:
 # fill, or None to skip it
 Sink = Union[int, bytearray, None]
 Visit = Callable[[Member], Sink]
-Done = Callable[[Member, Union[int, bytearray]], None]
+# called after a member's data; with its sha256 when it went to an fd (hashed on the way)
+Done = Callable[[Member, Union[int, bytearray], Union[str, None]], None]
 
 
 class _Stream:
@@ -65,8 +67,8 @@ class _Stream:
         self.pos += len(out)
         return out
 
-    def pump(self, n: int, fd: int | bytearray | None) -> int:
-        """Copy (or skip) n bytes; returns how many were available."""
+    def pump(self, n: int, fd: int | bytearray | None, digest: Any = None) -> int:
+        """Copy (or skip) n bytes, hashing what goes to an fd; returns how many were there."""
         left = n
         while left:
             if self.pos >= len(self.buf) and not self._fill():
@@ -76,6 +78,8 @@ class _Stream:
                 fd += self.buf[self.pos:self.pos + take]
             elif fd is not None:
                 view = memoryview(self.buf)[self.pos:self.pos + take]
+                if digest is not None:
+                    digest.update(view)
                 while view:
                     view = view[os.write(fd, view):]
             self.pos += take
@@ -158,13 +162,14 @@ def read(raw: IO[bytes], visit: Visit, done: Done) -> int:
         pax = {}
         count += 1
         fd = visit(member)
-        if stream.pump(size, fd) < size:
+        digest = hashlib.sha256() if isinstance(fd, int) else None
+        if stream.pump(size, fd, digest) < size:
             if fd is not None:
-                done(member, fd)
+                done(member, fd, None)
             raise TarError("Unexpected EOF in archive")
         stream.pump(padded - size, None)
         if fd is not None:
-            done(member, fd)
+            done(member, fd, digest.hexdigest() if digest is not None else None)
 
 
 def _ustar_name(header: bytes) -> str:

@@ -38,6 +38,8 @@ class Unpacked:
     owners: dict[str, tuple[int, int, str, str]] = field(default_factory=dict)
     # --no-install: regular files read but not written (checks need only their names)
     unwritten: set[str] = field(default_factory=set)
+    # sha256 of each extracted file, computed on the way in: (dev, ino, size, mtime_ns) -> hex
+    digests: dict[tuple[int, int, int, int], str] = field(default_factory=dict)
 
 
 class _TarWriter:
@@ -158,7 +160,9 @@ class _TarWriter:
         self._clear(rel, path)
         self.out.unwritten.discard(rel)
         self.open_path = path
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        # O_EXCL, not O_TRUNC: ext4 flushes a file truncated on open when it is closed
+        # (auto_da_alloc), which made every member cost a disk write-back.
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
 
     def _lean(self, m: tarstream.Member, rel: str) -> tarstream.Sink:
         """--no-install writes only the appspec and the hook scripts. Until the appspec has
@@ -209,12 +213,15 @@ class _TarWriter:
         self._clear(rel, path)
         os.link(source, path)
 
-    def done(self, m: tarstream.Member, fd: int | bytearray) -> None:
+    def done(self, m: tarstream.Member, fd: int | bytearray, digest: str | None) -> None:
         if isinstance(fd, bytearray):
             return  # buffered (lean): written once the appspec says it is a script
         try:
             os.fchmod(fd, m.mode & 0o7777)
             os.utime(fd, (m.mtime, m.mtime))
+            if digest is not None:
+                st = os.fstat(fd)
+                self.out.digests[(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)] = digest
         finally:
             os.close(fd)
         rel = os.path.relpath(self.open_path, self.dest)
