@@ -24,3 +24,23 @@ def lint_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..
         return out
 
     return run
+
+
+RUNAS_USERS = ("agentkit-bash", "agentkit-nologin")
+
+
+@pytest.fixture(scope="session")
+def runas_users() -> tuple[str, str]:
+    """Two real users for `runas`: one with a shell, one with /usr/sbin/nologin."""
+    import pwd
+    import subprocess
+
+    for name, shell in zip(RUNAS_USERS, ("/bin/bash", "/usr/sbin/nologin")):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            done = subprocess.run(["useradd", "-m", "-s", shell, name], capture_output=True,
+                                  text=True, check=False)
+            if done.returncode != 0:
+                pytest.skip(f"cannot create users here (needs root): {done.stderr.strip()}")
+    return RUNAS_USERS

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import os
-import pwd
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -132,21 +130,6 @@ def test_runner_daemon_with_redirected_output_succeeds(tmp_path: Path) -> None:
     assert result.error_code == "SUCCEEDED"
 
 
-@pytest.fixture(scope="module")
-def users() -> tuple[str, str]:
-    names = ("agentkit-bash", "agentkit-nologin")
-    shells = ("/bin/bash", "/usr/sbin/nologin")
-    for name, shell in zip(names, shells):
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            done = subprocess.run(["useradd", "-m", "-s", shell, name], capture_output=True,
-                                  text=True, check=False)
-            if done.returncode != 0:
-                pytest.skip(f"cannot create users here (needs root): {done.stderr.strip()}")
-    return names
-
-
 @pytest.fixture
 def open_dir() -> Iterator[Path]:
     """A directory other users can traverse (pytest's own tmp tree is private to root)."""
@@ -156,21 +139,21 @@ def open_dir() -> Iterator[Path]:
     shutil.rmtree(path)
 
 
-def test_runner_runas_uses_su(open_dir: Path, users: tuple[str, str]) -> None:
+def test_runner_runas_uses_su(open_dir: Path, runas_users: tuple[str, str]) -> None:
     tmp_path = open_dir
     _script(tmp_path, "#!/bin/sh\nid -un\n")
     os.chmod(tmp_path / "archive", 0o755)
-    result, lines = _run(tmp_path, runas=users[0])
+    result, lines = _run(tmp_path, runas=runas_users[0])
     assert result.error_code == "SUCCEEDED", lines
-    assert f"[stdout]{users[0]}" in lines
+    assert f"[stdout]{runas_users[0]}" in lines
 
 
 def test_runner_runas_nologin_fails_like_an_instance(open_dir: Path,
-                                                     users: tuple[str, str]) -> None:
+                                                     runas_users: tuple[str, str]) -> None:
     tmp_path = open_dir
     _script(tmp_path, "#!/bin/sh\nid -un\n")
     os.chmod(tmp_path / "archive", 0o755)
-    result, lines = _run(tmp_path, runas=users[1])
-    assert result.message == (f"Script at specified location: s.sh run as user {users[1]} "
+    result, lines = _run(tmp_path, runas=runas_users[1])
+    assert result.message == (f"Script at specified location: s.sh run as user {runas_users[1]} "
                               "failed with exit code 1")
     assert "[stdout]This account is currently not available." in lines

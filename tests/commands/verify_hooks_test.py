@@ -176,22 +176,6 @@ def test_failed_script_log_tail_and_exit_code(tmp_path: Path,
     assert "[stderr]HTTP 503\n" in out["error"]["log_tail"]
 
 
-@pytest.fixture(scope="module")
-def runas_users() -> tuple[str, str]:
-    import pwd
-
-    names = ("agentkit-bash", "agentkit-nologin")
-    for name, shell in zip(names, ("/bin/bash", "/usr/sbin/nologin")):
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            done = subprocess.run(["useradd", "-m", "-s", shell, name], capture_output=True,
-                                  text=True, check=False)
-            if done.returncode != 0:
-                pytest.skip(f"cannot create users here: {done.stderr.strip()}")
-    return names
-
-
 def test_sandboxed_runas_real_users(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                     runas_users: tuple[str, str]) -> None:
     ok, nologin = runas_users

@@ -119,3 +119,9 @@ def test_validate_deadline_must_fit_the_hook_timeout(tmp_path: Path) -> None:
         f"agentkit: error: {cfg}: validate.deadline (120 s) plus one try (5 s) does not fit in "
         "the ValidateService hook's timeout (60 s in appspec.yml): the agent would kill validate "
         "before it reports. Lower the deadline or raise the hook's timeout.\n")
+
+
+def test_example_bundle_ships_the_shim_unchanged() -> None:
+    root = Path(__file__).resolve().parents[2]
+    assert (root / "examples/webapp/scripts/agentkit-hook.sh").read_bytes() == \
+        (root / "hooks/agentkit-hook.sh").read_bytes()

@@ -54,3 +54,26 @@ def tmpfs(path: Path) -> Iterator[Path]:
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def killer(calls: tuple[str, ...], action: str) -> str:
+    """Python source that runs `action` (with `cfg`, `log` and `sys.argv[1]` = config path)
+    and SIGKILLs itself at its N-th (sys.argv[2]) call of one of the os functions `calls`:
+    a crash at an exact point."""
+    return f"""
+import os, signal, sys
+import structlog
+from agentkit.hooks import config, health, link_shared
+budget = [int(sys.argv[2])]
+def counted(fn):
+    def wrapper(*a, **kw):
+        budget[0] -= 1
+        if budget[0] < 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return fn(*a, **kw)
+    return wrapper
+for name in {calls!r}:
+    setattr(os, name, counted(getattr(os, name)))
+cfg, log = config.load(sys.argv[1]), structlog.get_logger()
+{action}
+"""

@@ -15,6 +15,8 @@ import pytest
 from agentkit.hooks import health
 from agentkit.hooks.config import Config
 
+from .conftest import killer
+
 MakeConfig = Callable[[str], Config]
 
 
@@ -54,22 +56,7 @@ def test_health_down_without_file_does_not_wait(tmp_path: Path, make_config: Mak
     assert time.monotonic() - start < 1
 
 
-KILLER = """
-import os, signal, sys
-from agentkit.hooks import config, health
-import structlog
-budget = [int(sys.argv[2])]
-def counted(fn):
-    def wrapper(*a, **kw):
-        budget[0] -= 1
-        if budget[0] < 0:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return fn(*a, **kw)
-    return wrapper
-for name in ("open", "write", "fchmod", "fsync", "rename", "close"):
-    setattr(os, name, counted(getattr(os, name)))
-health.up(config.load(sys.argv[1]), structlog.get_logger())
-"""
+KILLER = killer(("open", "write", "fchmod", "fsync", "rename", "close"), "health.up(cfg, log)")
 
 
 @pytest.mark.parametrize("kill_at", range(8))

@@ -15,7 +15,7 @@ from agentkit.errors import HookFailed
 from agentkit.hooks import link_shared
 from agentkit.hooks.config import Config
 
-from .conftest import tmpfs
+from .conftest import killer, tmpfs
 
 MakeConfig = Callable[[str], Config]
 
@@ -140,24 +140,8 @@ def test_link_shared_dry_run_changes_nothing(tmp_path: Path, make_config: MakeCo
     assert (tmp_path / "release/media").is_dir() and not os.path.islink(tmp_path / "release/media")
 
 
-KILLER = """
-import os, signal, sys
-from agentkit.hooks import config, link_shared
-import structlog
-
-# SIGKILL this process at its N-th filesystem change: a crash at an exact point.
-budget = [int(sys.argv[2])]
-def counted(fn):
-    def wrapper(*a, **kw):
-        budget[0] -= 1
-        if budget[0] < 0:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return fn(*a, **kw)
-    return wrapper
-for name in ("rename", "symlink", "mkdir", "unlink", "rmdir", "chmod", "lchown"):
-    setattr(os, name, counted(getattr(os, name)))
-link_shared.run(config.load(sys.argv[1]), structlog.get_logger())
-"""
+KILLER = killer(("rename", "symlink", "mkdir", "unlink", "rmdir", "chmod", "lchown"),
+                "link_shared.run(cfg, log)")
 
 
 @pytest.mark.parametrize("kill_at", range(0, 30))
