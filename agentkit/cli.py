@@ -14,7 +14,6 @@ from typing import Callable
 from agentkit import __version__
 from agentkit.errors import FatalError
 
-EXIT_FATAL = 1
 EXIT_USAGE = 2
 EXIT_CRASH = 3
 EXIT_INTERRUPTED = 130

@@ -37,6 +37,21 @@ def stdout_stream(argv: Sequence[str]) -> Iterator[IO[bytes]]:
         proc.wait()
 
 
+def must(argv: Sequence[str]) -> None:
+    """Run a set-up command that has to work; its stderr is the error."""
+    done = run(argv)
+    if done.returncode != 0:
+        raise OSError(f"{' '.join(argv)}: {done.stderr.strip() or done.returncode}")
+
+
+def spawn_group(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start a program in its own process group, stdin closed, stdout/stderr as pipes (how
+    the CodeDeploy agent starts a hook script)."""
+    return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(env), preexec_fn=os.setpgrp,
+                            close_fds=True)
+
+
 def env_with(**extra: str) -> dict[str, str]:
     """This process's environment plus `extra`: the one way agentkit changes an environment."""
     env = dict(os.environ)

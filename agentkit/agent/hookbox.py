@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import sys
 from dataclasses import asdict
 from typing import Any
@@ -92,9 +91,8 @@ def run_event(sb: Sandbox, work: str, dep_root: str, jobs: list[runner.Job], log
     flags = ["--mount", "--pid", "--fork", "--ipc", "--uts", "--propagation", "private"]
     if not network:
         flags.append("--net")
-    done = subprocess.run(["unshare", *flags, sys.executable, "-m", "agentkit.agent.hookbox",
-                           os.path.join(box, "spec.json")], stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, check=False)
+    done = proc.run(["unshare", *flags, sys.executable, "-m", "agentkit.agent.hookbox",
+                     os.path.join(box, "spec.json")])
     try:
         with open(results_file) as f:
             results = [ScriptRun(**{**r, "output": tuple((s, t) for s, t in r["output"])})
@@ -165,7 +163,7 @@ def _remove_tree(sb: Sandbox, path: str) -> None:
 
 # --- inside the namespace ------------------------------------------------------------------
 def _mount(*args: str) -> None:
-    subprocess.run(["mount", *args], check=True, capture_output=True)
+    proc.must(["mount", *args])
 
 
 def _enter(spec: dict[str, Any]) -> None:
@@ -179,7 +177,7 @@ def _enter(spec: dict[str, Any]) -> None:
     lowers = []
     for i, source in enumerate(spec["lower"][:-1]):
         target = os.path.join(layers, str(i))
-        subprocess.run(["cp", "-a", source, target], check=True, capture_output=True)
+        proc.must(["cp", "-a", source, target])
         lowers.append(target)
     _mount("-t", "overlay", "overlay", "-o",
            f"lowerdir={':'.join([*lowers, spec['lower'][-1]])},upperdir={spec['upper']},"

@@ -12,6 +12,7 @@ import re
 import stat
 from dataclasses import dataclass, replace
 
+from agentkit import proc
 from agentkit.agent import hookbox, layout, runner
 from agentkit.agent.installer import Installer, InstallError
 from agentkit.agent.layout import Deployment
@@ -182,13 +183,10 @@ class _Run:
         return "skip" if self.skip_reason else self.opts.hooks
 
     def hook_env(self, event: str) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(LIFECYCLE_EVENT=event, DEPLOYMENT_ID=self.opts.deployment_id,
-                   APPLICATION_NAME=self.opts.application_name,
-                   DEPLOYMENT_GROUP_NAME=self.opts.group_name,
-                   DEPLOYMENT_GROUP_ID=self.opts.group_id)
-        env.update(dict(self.opts.bundle_env))
-        return env
+        return proc.env_with(LIFECYCLE_EVENT=event, DEPLOYMENT_ID=self.opts.deployment_id,
+                             APPLICATION_NAME=self.opts.application_name,
+                             DEPLOYMENT_GROUP_NAME=self.opts.group_name,
+                             DEPLOYMENT_GROUP_ID=self.opts.group_id, **dict(self.opts.bundle_env))
 
     def download(self) -> EventRun:
         if os.path.lexists(self.dep.archive):

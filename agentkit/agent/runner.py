@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import IO, Callable
 
+from agentkit import proc
 from agentkit.agent.result import (
     OUTPUTS_LEFT_OPEN,
     SCRIPT_EXECUTABILITY,
@@ -74,9 +75,7 @@ def _prefix(job: Job) -> str:
 
 
 def _spawn(job: Job, argv: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=job.env, preexec_fn=os.setpgrp,
-                            close_fds=True)
+    return proc.spawn_group(argv, job.env)
 
 
 def _start(job: Job, path: str) -> subprocess.Popen[bytes] | ScriptRun:

@@ -102,14 +102,13 @@ def _portability(path: str, ev1: Evaluation, ev2: Evaluation) -> list[Finding]:
     out = []
     for key in sorted(set(ev1.readings) | set(ev2.readings), key=str):
         r1, r2 = ev1.readings.get(key), ev2.readings.get(key)
-        if r1 and r2 and (r1[2] == r2[2] or (r1[2].startswith("rejected")
-                          and r2[2].startswith("rejected"))):
-            continue
-        if not (r1 and r2) and not (r1 or r2 or ("", "", ""))[2].startswith("rejected"):
-            continue
-        line, col, _ = r1 or r2  # type: ignore[misc]
+        # A construct one generation never reached counts as accepted by it.
         how1 = r1[2] if r1 else "accepted"
         how2 = r2[2] if r2 else "accepted"
+        rejected = (how1.startswith("rejected"), how2.startswith("rejected"))
+        if how1 == how2 or all(rejected) or (not (r1 and r2) and not any(rejected)):
+            continue
+        line, col, _ = r1 or r2  # type: ignore[misc]
         where = chain(key).replace("<aliases>", "YAML aliases")
         out.append(Finding(WARNING, "AK300", path, line, col,
                            f"{where}: agent 1.x: {how1}; agent 2.x: {how2}",

@@ -22,7 +22,6 @@ NAMES = ("appspec.yml", "appspec.yaml")
 
 @dataclass(frozen=True)
 class Located:
-    display: str  # what findings name
     source: Source | None
     bundle_finding: Finding | None  # a problem with the bundle rather than the file
 
@@ -40,19 +39,19 @@ def locate(path: str, generation: str) -> Located:
         raise BadInput(f"{path}: no such file or directory. Give an appspec file or a bundle "
                        "directory that holds appspec.yml.")
     if not os.path.isdir(path):
-        return Located(path, read_source(path), None)
+        return Located(read_source(path), None)
     found = [n for n in NAMES if os.path.isfile(os.path.join(path, n))]
     if not found:
         finding = Finding(ERROR, "AK150", os.path.join(path, "appspec.yml"), None, None,
                           f"{path}: no appspec.yml (or appspec.yaml) at the bundle root",
                           RULES["AK150"].hint, _missing_message(generation, path))
-        return Located(path, None, finding)
+        return Located(None, finding)
     chosen = os.path.join(path, found[0])
     if found[0] == "appspec.yml":
-        return Located(chosen, read_source(chosen), None)
+        return Located(read_source(chosen), None)
     detail = ("only appspec.yaml: agent 1.x installs from it, but its hook executor reads "
               "only appspec.yml and fails at BeforeInstall" if generation == "1" else
               "only appspec.yaml: agent 2.x's DownloadBundle wants appspec.yml and fails")
     finding = Finding(ERROR, "AK151", chosen, None, None, detail, RULES["AK151"].hint,
                       _missing_message(generation, path))
-    return Located(chosen, read_source(chosen), finding)
+    return Located(read_source(chosen), finding)

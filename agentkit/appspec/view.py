@@ -83,9 +83,6 @@ class MapView:
     def entries(self) -> list[Entry]:
         return list(self._entries.values())
 
-    def raw_key_text(self, key: Any) -> str:
-        entry = self._entries[key]
-        return entry.key_node.value if isinstance(entry.key_node, ScalarNode) else str(key)
 
 
 def is_null11(node: Node | None) -> bool:

@@ -18,8 +18,6 @@ from typing import IO
 from agentkit import proc
 from agentkit.errors import BadArchive
 
-TYPES = ("tar", "tgz", "zip", "directory")
-
 
 def content_kind(path: str) -> str:
     """gzip, bzip2, xz, zip, tar, directory or unknown."""
