@@ -46,28 +46,12 @@ def unavailable() -> str | None:
     return None
 
 
-def _mirror_parents(layer: str, path: str, sb: Sandbox) -> None:
-    """Create the parents of `path` in a layer with the attributes the view shows."""
-    parts = [p for p in os.path.dirname(path).split("/") if p]
-    current = "/"
-    for part in parts:
-        current = os.path.join(current, part)
-        target = layer + current
-        if os.path.isdir(target):
-            continue
-        entry = sb.entry(current)
-        os.mkdir(target)
-        if entry is not None and entry.type == "dir":
-            os.chmod(target, entry.mode)
-            os.lchown(target, entry.uid, entry.gid)
-
-
 def _whiteout_layer(sb: Sandbox, layer: str) -> None:
     os.makedirs(layer, exist_ok=True)
     for path in sorted(sb.whiteouts):
         if sb.lexists(path):
             continue  # re-created since: the upper layer shows it
-        _mirror_parents(layer, path, sb)
+        sb.mirror_dirs(os.path.dirname(path), layer)
         os.mknod(layer + path, stat.S_IFCHR | 0o000, os.makedev(0, 0))
 
 

@@ -236,23 +236,24 @@ class Sandbox:
         norm = os.path.normpath(path)
         parent = os.path.dirname(norm)
         if parent not in self._upper_dirs and parent not in self.written:
-            self._mirror_dirs(parent)
+            self.mirror_dirs(parent)
         self._note_parents(norm)
 
-    def _mirror_dirs(self, path: str) -> None:
-        """Create upper directories for `path` with the host's mode and owner, so a layer
-        built from this one (the hook sandbox) shows the host's directories unchanged."""
+    def mirror_dirs(self, path: str, layer: str | None = None) -> None:
+        """Create the directories of `path` in a layer (default: our upper layer) with the
+        mode and owner the view shows, so a layer built from it hides no attributes."""
+        root = self.upper if layer is None else layer
         current = "/"
         for part in [p for p in path.split("/") if p]:
             current = os.path.join(current, part)
-            up = self.up(current)
-            if os.path.isdir(up):
+            target = root + current
+            if os.path.isdir(target):
                 continue
-            os.mkdir(up)
-            host = self._host_stat(current)
-            if host is not None and stat.S_ISDIR(host.st_mode):
-                os.chmod(up, stat.S_IMODE(host.st_mode))
-                os.lchown(up, host.st_uid, host.st_gid)
+            entry = self.entry(current)
+            os.mkdir(target)
+            if entry is not None and entry.type == "dir":
+                os.chmod(target, entry.mode)
+                os.lchown(target, entry.uid, entry.gid)
 
     def _wrote(self, path: str, is_dir: bool) -> None:
         norm = os.path.normpath(path)

@@ -92,6 +92,34 @@ def ace_rust(entry: str) -> AclProblem:
     return ("invalid", entry)
 
 
+# --- what each agent says of a bad entry (1.x and 2.x share the texts) ----------------------
+
+def detail(problem: tuple[str, str], entry: str) -> str:
+    kind, detail = problem
+    if kind == "base":
+        return f"{entry!r} sets a base entry; use mode for the owner, group and other bits"
+    if kind == "char":
+        return f"{detail!r} is not one of r, w, x, - (or a single octal digit) in {entry!r}"
+    return f"{entry!r} is not [d[efault]:]type:name:perms"
+
+
+_ACL = "The deployment failed because of a problem with the acls permission settings in the " \
+       "application specification file."
+
+
+def message(problem: tuple[str, str], entry: str) -> str:
+    kind, detail = problem
+    if kind == "base":
+        return (f"{_ACL} Use mode to set the base acl entry ({entry}). Update the permissions "
+                "section of the AppSpec file, and then try again.")
+    if kind == "char":
+        return (f"The deployment failed because the access control list (ACL) named {entry} in "
+                f"the application specification file contains an invalid character ({detail})."
+                " Correct the ACL in the hooks section of the AppSpec file, and then try again.")
+    return f"{_ACL} Invalid acl entry ({entry})."
+
+
+
 # --- SELinux MLS ranges ------------------------------------------------------------------------
 
 def _split2(text: str, sep: str) -> list[str] | None:

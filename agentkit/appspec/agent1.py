@@ -70,13 +70,13 @@ def evaluate(src: Source) -> Evaluation:
                       f"{'Date' if len(date.value) <= 10 else 'Time'}")
     if root is None or (isinstance(root, ScalarNode) and value11(root) in (None, False)):
         ev.fail((0,), "AK101", ("<document>",), root, "the file is empty")
-        return Evaluation(GEN, tuple(ev.errors), ev.readings)
+        return ev.done()
     if isinstance(root, ScalarNode) and isinstance(value11(root), str):
         # String#[]('version') is a substring search: the agent reaches the version check.
         text = "version" if "version" in str(value11(root)) else ""
         ev.fail((1,), "AK110", ("version",), root,
                 "expected the number 0.0, got a plain text document", version=text)
-        return Evaluation(GEN, tuple(ev.errors), ev.readings)
+        return ev.done()
     if not isinstance(root, MappingNode):
         value = value11(root)
         msg = ("no implicit conversion of String into Integer"
@@ -85,7 +85,7 @@ def evaluate(src: Source) -> Evaluation:
         ev.fail((0,), "AK102", ("<document>",), root,
                 f"expected a mapping of keys (version, os, files, hooks...), got {_kind(value)}",
                 message=msg)
-        return Evaluation(GEN, tuple(ev.errors), ev.readings)
+        return ev.done()
     top = MapView(root)
     if src.bom:
         # Observed on 1.8.1: with a BOM only the first top-level key survives.
@@ -100,7 +100,7 @@ def evaluate(src: Source) -> Evaluation:
     spec = None
     if not ev.errors and version:
         spec = AppSpec(os_name or "", hooks, tuple(files), tuple(perms), feb)
-    return Evaluation(GEN, tuple(ev.errors), ev.readings, spec)
+    return ev.done(spec)
 
 
 def _first_date(node: Node | None) -> ScalarNode | None:
@@ -461,36 +461,11 @@ def _acls(ev: _Eval, order: tuple[int, ...], path: Path,
             return None
         problem = acl.ace_ruby(entry)
         if problem is not None:
-            ev.fail(order, "AK144", (*path, j), item, _acl_detail(problem, entry),
-                    message=_acl_message(problem, entry))
+            ev.fail(order, "AK144", (*path, j), item, acl.detail(problem, entry),
+                    message=acl.message(problem, entry))
             return None
         ev.read((*path, j), item, "accepted")
     return tuple(value)
-
-
-def _acl_detail(problem: tuple[str, str], entry: str) -> str:
-    kind, detail = problem
-    if kind == "base":
-        return f"{entry!r} sets a base entry; use mode for the owner, group and other bits"
-    if kind == "char":
-        return f"{detail!r} is not one of r, w, x, - (or a single octal digit) in {entry!r}"
-    return f"{entry!r} is not [d[efault]:]type:name:perms"
-
-
-_ACL = "The deployment failed because of a problem with the acls permission settings in the " \
-       "application specification file."
-
-
-def _acl_message(problem: tuple[str, str], entry: str) -> str:
-    kind, detail = problem
-    if kind == "base":
-        return (f"{_ACL} Use mode to set the base acl entry ({entry}). Update the permissions "
-                "section of the AppSpec file, and then try again.")
-    if kind == "char":
-        return (f"The deployment failed because the access control list (ACL) named {entry} in "
-                f"the application specification file contains an invalid character ({detail})."
-                " Correct the ACL in the hooks section of the AppSpec file, and then try again.")
-    return f"{_ACL} Invalid acl entry ({entry})."
 
 
 def _context(ev: _Eval, order: tuple[int, ...], path: Path, node: Node | None) -> bool:

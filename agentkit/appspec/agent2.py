@@ -130,7 +130,7 @@ def evaluate(src: Source) -> Evaluation:
     ev.read(("<aliases>",), None, "accepted" if src.aliases else "none")
     if not src.text.strip():
         ev.fail((0,), "AK101", ("<document>",), None, "the file is empty")
-        return Evaluation(GEN, tuple(ev.errors), ev.readings)
+        return ev.done()
     root = src.root
     if src.documents > 1:
         ev.fail((0,), "AK100", ("<document>",), None, "the file holds more than one YAML document",
@@ -139,10 +139,10 @@ def evaluate(src: Source) -> Evaluation:
     if root is None:
         ev.fail((0,), "AK101", ("<document>",), None, "the file holds only comments",
                 message=f"{_YAML}EOF while parsing a value")
-        return Evaluation(GEN, tuple(ev.errors), ev.readings)
+        return ev.done()
     top = _struct(ev, (), root, "RawAppSpec")
     if top is None:
-        return Evaluation(GEN, tuple(ev.errors), ev.readings)
+        return ev.done()
     for key in ("version", "os"):
         if key not in top:
             # serde notices a missing field only after reading the whole mapping.
@@ -159,7 +159,7 @@ def evaluate(src: Source) -> Evaluation:
     spec = None
     if not ev.errors and version_ok:
         spec = AppSpec(os_name or "", hooks, tuple(files), tuple(perms), feb)
-    return Evaluation(GEN, tuple(ev.errors), ev.readings, spec)
+    return ev.done(spec)
 
 
 def _version(ev: _Eval, top: MapView) -> bool:
@@ -410,14 +410,12 @@ def _mode(ev: _Eval, order: tuple[int, ...], path: Path, node: Node | None,
 
 def _acls(ev: _Eval, order: tuple[int, ...], path: Path, node: Node | None,
           acls: list[str] | None) -> bool:
-    from agentkit.appspec.agent1 import _acl_detail, _acl_message
-
     for j, entry in enumerate(acls or []):
         item = node.value[j] if isinstance(node, SequenceNode) else node
         problem = acl.ace_rust(entry)
         if problem is not None:
-            message = _acl_message(problem, entry)
-            ev.fail(order, "AK144", (*path, j), item, _acl_detail(problem, entry),
+            message = acl.message(problem, entry)
+            ev.fail(order, "AK144", (*path, j), item, acl.detail(problem, entry),
                     message=message)
             return False
         ev.read((*path, j), item, "accepted")
