@@ -30,7 +30,7 @@ from agentkit.appspec.check import LintResult, lint_source
 from agentkit.appspec.locate import read_source
 from agentkit.appspec.model import AppSpec
 from agentkit.bundle import checks
-from agentkit.bundle.unpack import Unpacked, unpack
+from agentkit.bundle.unpack import Unpacked, script_rel, unpack
 from agentkit.findings import ERROR, Finding
 
 AGENT_ROOT = "/opt/codedeploy-agent/deployment-root"
@@ -228,7 +228,7 @@ class _Run:
         unwritten = self.unpacked.unwritten if self.unpacked else set()
         for event, scripts in (spec.hooks.items() if spec else ()):
             for s in scripts:
-                if os.path.normpath(s.location.lstrip("/")) in unwritten:
+                if script_rel(s.location) in unwritten:
                     continue  # --no-install read it past its size limit: nothing to check
                 self.findings += checks.script(archive, shown_root, s.location, event,
                                                self.opts.generation)

@@ -188,7 +188,7 @@ class _TarWriter:
         self.wanted = set()
         for scripts in (spec.hooks.values() if spec else ()):
             for s in scripts:
-                loc = os.path.normpath(s.location.lstrip("/"))
+                loc = script_rel(s.location)
                 self.wanted.update({loc, os.path.join(top, loc)} if top else {loc})
         for rel, (data, mode, mtime) in self.buffer.items():
             if rel in self.wanted:
@@ -240,6 +240,11 @@ class _TarWriter:
 
 LEAN_FILE = 64 << 10  # hook scripts are small
 LEAN_BUFFER = 32 << 20  # what may wait in memory for the appspec to arrive
+
+
+def script_rel(location: str) -> str:
+    """A hook location as a path inside the bundle (the agent joins it to the archive root)."""
+    return os.path.normpath(location.lstrip("/"))
 
 
 def _is_appspec(rel: str) -> bool:
