@@ -46,7 +46,9 @@ def test_version_quoted_is_rejected_with_agent_text(lint_json: Lint) -> None:
 @pytest.mark.parametrize(("text", "shown"), [("1.0", "1.0"), ("0.1", "0.1"), ("1.0.0", "1.0.0")])
 def test_version_not_zero_is_rejected(lint_json: Lint, text: str, shown: str) -> None:
     f = one(lint_json(f"version: {text}\nos: linux\n"), "AK110")
-    assert f"invalid version value ({shown})" in f["agent_message"]
+    assert f["agent_message"] == (
+        f"{DF} an invalid version value ({shown}) was entered in the application specification "
+        'file. Make sure your AppSpec file specifies "0.0" as the version, and then try again.')
 
 
 @pytest.mark.parametrize("text", ["0", "0.00", "0.0"])
@@ -69,7 +71,9 @@ def test_version_agent2_reports_serde_type_error(lint_json: Lint) -> None:
 
 def test_version_agent2_prints_float_without_fraction(lint_json: Lint) -> None:
     f = one(lint_json("version: 1.0\nos: linux\n", "--agent", "2"), "AK110")
-    assert "invalid version value (1) was entered" in f["agent_message"]
+    assert f["agent_message"] == (
+        f"{DF} an invalid version value (1) was entered in the application specification "
+        'file. Make sure your AppSpec file specifies "0.0" as the version, and then try again.')
 
 
 def test_os_wrong_case_is_rejected(lint_json: Lint) -> None:
@@ -256,7 +260,10 @@ def test_mode_0755_is_octal_493_and_rejected_by_agent1(lint_json: Lint) -> None:
 def test_mode_8_agent2_shows_unpadded_value(lint_json: Lint) -> None:
     f = one(lint_json(HEAD + "permissions:\n  - object: /srv\n    mode: 8\n", "--agent", "2"),
             "AK142")
-    assert "permissions mode (8) in the application" in f["agent_message"]
+    assert f["agent_message"] == (
+        f"{DF} the permissions mode (8) in the application specification file contains an "
+        "invalid character (8). Update the permissions section of the AppSpec file, and then try"
+        " again.")
 
 
 def test_mode_0644_warns_unquoted_octal(lint_json: Lint) -> None:
@@ -580,7 +587,10 @@ def test_missing_field_comes_after_type_errors_for_agent2(lint_json: Lint) -> No
 
 def test_empty_os_shows_raw_text_for_agent2(lint_json: Lint) -> None:
     f = one(lint_json("version: 0.0\nos: null\n", "--agent", "2"), "AK111")
-    assert "unsupported operating system (null)." in f["agent_message"]
+    assert f["agent_message"] == (
+        f"{DF} the application specification file specifies an unsupported operating system "
+        '(null). Specify either "linux" or "windows" in the os section of the AppSpec file, and '
+        "then try again.")
 
 
 def test_unknown_event_counting_follows_each_generation(lint_json: Lint) -> None:
