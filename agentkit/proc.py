@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO
 
 
@@ -35,6 +36,39 @@ def stdout_stream(argv: Sequence[str]) -> Iterator[IO[bytes]]:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+@contextlib.contextmanager
+def stdin_sink(argv: Sequence[str], stderr: IO[bytes]
+               ) -> Iterator[Callable[[list[memoryview]], None]]:
+    """Start a program that reads what we write (stdout discarded, stderr to a file). Yields
+    the write function (a list of buffers, written in order with writev: no copy here); on
+    leaving, its stdin is closed and the program reaped. Raises ChildProcessError(returncode)
+    when it exits non-zero."""
+    child = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=stderr, bufsize=0)
+    assert child.stdin is not None
+    fd = child.stdin.fileno()
+    with contextlib.suppress(OSError):  # a bigger pipe: we may run ahead of it by 1 MB
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+
+    def write(parts: list[memoryview]) -> None:
+        while parts:
+            done = os.writev(fd, parts)
+            while parts and done >= len(parts[0]):
+                done -= len(parts[0])
+                parts = parts[1:]
+            if done:
+                parts = [parts[0][done:], *parts[1:]]
+
+    try:
+        yield write
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            child.stdin.close()
+        code = child.wait()
+    if code != 0:
+        raise ChildProcessError(code)
 
 
 def must(argv: Sequence[str]) -> None:

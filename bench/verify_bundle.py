@@ -1,7 +1,7 @@
 """`agentkit verify` on a generated bundle against `tar -xzf` of the same archive.
 
-Builds a tgz of N files (~10 KB each, half random so gzip has work to do) with an appspec
-that installs all of it, then alternates, best of --runs:
+Builds a tgz of N files (~10 KB each, half random so gzip has work to do) with GNU tar, as a
+Jenkins job does, with an appspec that installs all of it, then alternates, best of --runs:
   baseline  tar -xzf ARCHIVE -C fresh-dir            vs  agentkit verify ARCHIVE (no hooks)
   baseline  gzip -dc ARCHIVE | tar -t > /dev/null    vs  agentkit verify --no-install ARCHIVE
 and prints each ratio plus agentkit's peak RSS at 1x and 4x the size (it must not grow).
@@ -17,7 +17,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 
@@ -34,8 +33,9 @@ def make_bundle(root: str, files: int, dest: str) -> str:
     with open(os.path.join(src, "appspec.yml"), "w") as f:
         f.write(f"version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: {dest}\n")
     archive = os.path.join(root, "bundle.tgz")
-    with tarfile.open(archive, "w:gz", compresslevel=6) as t:
-        t.add(src, arcname=".")
+    # GNU tar, as a Jenkins job builds it (owned by the build user, not root)
+    subprocess.run(["tar", "-czf", archive, "--owner=1000", "--group=1000", "-C", src, "."],
+                   check=True)
     shutil.rmtree(src)
     return archive
 

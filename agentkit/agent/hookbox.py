@@ -48,7 +48,7 @@ def unavailable() -> str | None:
 
 def _whiteout_layer(sb: Sandbox, layer: str) -> None:
     os.makedirs(layer, exist_ok=True)
-    for path in sorted(sb.whiteouts):
+    for path in sb.whiteouts():
         if sb.lexists(path):
             continue  # re-created since: the upper layer shows it
         sb.mirror_dirs(os.path.dirname(path), layer)

@@ -15,12 +15,16 @@ import json
 import os
 import pwd
 import re
+import sqlite3
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from agentkit.agent.layout import Deployment, write_marker
+from agentkit import store
+from agentkit.agent.layout import Deployment
 from agentkit.agent.sandbox import Sandbox
-from agentkit.appspec.model import AppSpec, Permission
+from agentkit.appspec.model import AppSpec, FileMapping, Permission
 
 DISALLOW_MSG = ("The deployment failed because a specified file already exists at this "
                 "location: {}")
@@ -52,8 +56,17 @@ class InstallError(Exception):
     """The agent's Install failure; str() is its message (without the 2.x prefix)."""
 
 
-@dataclass(frozen=True)
-class Instruction:
+class Member(NamedTuple):
+    """What the archive said of a copy's source: its owner, and its digest when it was a
+    regular file of that size and time (as tar left it)."""
+
+    owner: tuple[int, int]
+    sha: str | None
+    size: int | None
+    mtime: float | None
+
+
+class Instruction(NamedTuple):  # one per bundle file: a tuple is cheap to make
     type: str  # copy, mkdir, chmod, chown, setfacl
     path: str  # destination / directory / file
     source: str = ""
@@ -74,30 +87,104 @@ class Instruction:
         return {"type": "chown", "owner": self.owner, "group": self.group, "file": self.path}
 
 
-@dataclass
+_COPY = "INSERT INTO instr(type, path, source, rel) VALUES ('copy', ?, ?, ?)"
+
+
 class Plan:
-    instructions: list[Instruction] = field(default_factory=list)
-    copies: dict[str, str] = field(default_factory=dict)  # expanded dest -> source
-    mkdirs: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
-    permitted: set[str] = field(default_factory=set)
-    outside_links: list[tuple[str, str]] = field(default_factory=list)  # bundle link -> target
+    """The instructions in order. Copies and permission targets (one per bundle file) live in
+    the store; directories, a few per thousand files, in memory."""
+
+    def __init__(self, db: sqlite3.Connection, archive: str) -> None:
+        self.db = db
+        self.archive = archive
+        db.execute("DELETE FROM instr")
+        db.execute("DELETE FROM permitted")
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS matched(path TEXT)")
+        self.mkdirs: dict[str, None] = {}  # insertion-ordered set
+        self.outside_links: list[tuple[str, str]] = []  # bundle link -> target
+        self._copies: list[tuple[str, str, str]] = []  # (dest, source, rel) not yet stored
+
+    def flush(self) -> None:
+        """Store the pending copies; raises for the first one whose destination is taken."""
+        if not self._copies:
+            return
+        pending, self._copies = self._copies, []
+        self.db.execute("SAVEPOINT copies")
+        try:
+            self.db.executemany(_COPY, pending)
+        except sqlite3.IntegrityError:
+            self.db.execute("ROLLBACK TO copies")
+            for dest, source, rel in pending:  # one by one, to name the first conflict
+                try:
+                    self.db.execute(_COPY, (dest, source, rel))
+                except sqlite3.IntegrityError:
+                    raise InstallError(TWO_SOURCES.format(source, self.copied(dest),
+                                                          dest)) from None
+        finally:
+            self.db.execute("RELEASE copies")
+
+    def add(self, inst: Instruction) -> None:
+        self.flush()
+        self.db.execute("INSERT INTO instr(type, path, source, mode, owner, grp, acl) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (inst.type, inst.path, inst.source, inst.mode, inst.owner, inst.group,
+                         "\0".join(inst.acl)))
 
     def copy(self, source: str, dest: str) -> None:
         key = os.path.normpath(dest)
-        if key in self.copies:
-            raise InstallError(TWO_SOURCES.format(source, self.copies[key], key))
         if key in self.mkdirs:
+            self.flush()  # an earlier conflict is reported first
             raise InstallError(FILE_OVER_DIR.format(source, key))
-        self.copies[key] = source
-        self.instructions.append(Instruction("copy", key, source=source))
+        prefix = self.archive + "/"
+        rel = source[len(prefix):] if source.startswith(prefix) and "/." not in source else \
+            os.path.relpath(source, self.archive)  # the member it came from
+        self._copies.append((key, source, rel))
+        if len(self._copies) >= 1024:
+            self.flush()
+
+    def copied(self, dest: str) -> str | None:
+        """The source copied to dest, if any."""
+        self.flush()
+        row = self.db.execute("SELECT source FROM instr WHERE type = 'copy' AND path = ?",
+                              (dest,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def copies_below(self, obj: str) -> Iterator[str]:
+        """Destinations below obj, in plan order; safe to add instructions meanwhile."""
+        self.flush()
+        self.db.execute("DELETE FROM temp.matched")
+        self.db.execute("INSERT INTO temp.matched SELECT path FROM instr WHERE type = 'copy' "
+                        "AND path > ? AND path < ? ORDER BY seq", store.below(obj))
+        for (path,) in self.db.execute("SELECT path FROM temp.matched ORDER BY rowid"):
+            yield path
 
     def mkdir(self, dest: str) -> None:
         key = os.path.normpath(dest)
-        if key in self.copies:
-            raise InstallError(MKDIR_OVER_FILE.format(key, self.copies[key]))
+        source = self.copied(key)
+        if source is not None:
+            raise InstallError(MKDIR_OVER_FILE.format(key, source))
         if key not in self.mkdirs:
             self.mkdirs[key] = None
-            self.instructions.append(Instruction("mkdir", key))
+            self.add(Instruction("mkdir", key))
+
+    def permit(self, target: str) -> None:
+        try:
+            self.db.execute("INSERT INTO permitted VALUES (?)", (target,))
+        except sqlite3.IntegrityError:
+            raise InstallError(PERMISSION_TWICE.format(target)) from None
+
+    def instructions(self, member_prefix: str = "") -> Iterator[tuple[Instruction, Member]]:
+        """Each instruction, in order, with what the archive said of a copy's source member
+        (members are named from the archive's root: `member_prefix` is what was stripped)."""
+        self.flush()
+        for row in self.db.execute(
+                "SELECT i.type, i.path, i.source, i.mode, i.owner, i.grp, i.acl, m.uid, m.gid, "
+                "m.sha, m.size, m.mtime FROM instr i LEFT JOIN member m ON m.rel = ? || i.rel "
+                "ORDER BY i.seq", (member_prefix,)):
+            type_, path, source, mode, owner, group, acl, uid, gid, sha, size, mtime = row
+            yield (Instruction(type_, path, source or "", mode or "", owner, group,
+                               tuple(acl.split("\0")) if acl else ()),
+                   Member((uid or 0, gid or 0), sha, size, mtime))
 
 
 @dataclass
@@ -106,20 +193,18 @@ class Installer:
     deployment: Deployment
     generation: str
     file_exists_behavior: str  # the deployment's value; the appspec's wins when set
-    owners: dict[str, tuple[int, int, str, str]] = field(default_factory=dict)
-    executed: list[Instruction] = field(default_factory=list)
+    member_prefix: str = ""  # the top-level directory stripped from the archive, with "/"
+    executed: int = 0
     _fresh_dirs: set[str] = field(default_factory=set)
 
     # --- step 1: the previous deployment's cleanup file --------------------------------------
-    def apply_cleanup(self) -> list[str]:
+    def apply_cleanup(self) -> int:
+        """Delete what the cleanup file lists, last line first; returns how many paths."""
         path = self.deployment.cleanup_file
         if not os.path.isfile(path) or not self._cleanup_trusted(path):
-            return []
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            lines = f.read().split("\n")
-        lines = lines[:-1]  # a last line without "\n" is a torn write: the agent drops it
-        removed = []
-        for line in reversed(lines):
+            return 0
+        removed = 0
+        for line in _lines_backwards(path):
             target = line.strip()
             if not target or target.startswith("semanage\0"):
                 continue
@@ -133,7 +218,7 @@ class Installer:
                     self.sandbox.remove(target)
             else:
                 continue
-            removed.append(target)
+            removed += 1
         os.unlink(path)
         return removed
 
@@ -145,20 +230,28 @@ class Installer:
 
     # --- step 2: the instructions ------------------------------------------------------------
     def plan(self, spec: AppSpec) -> Plan:
-        plan = Plan()
-        for mapping in spec.files:
-            feb = spec.file_exists_behavior or self.file_exists_behavior
-            source = _join(self.deployment.archive, mapping.source)
-            if os.path.isdir(source):
-                self._ancestors(plan, mapping.destination)
-                self._copy_dir(plan, source, mapping.destination, feb)
-            else:
-                dest = os.path.join(mapping.destination, os.path.basename(source.rstrip("/")))
-                self._ancestors(plan, dest)
-                self._copy_file(plan, source, dest, feb)
-        for perm in spec.permissions:
-            self._permission(plan, perm)
+        plan = Plan(self.sandbox.db, self.deployment.archive)
+        try:
+            for mapping in spec.files:
+                self._mapping(plan, mapping, spec.file_exists_behavior or
+                              self.file_exists_behavior)
+            for perm in spec.permissions:
+                self._permission(plan, perm)
+        except InstallError:
+            plan.flush()  # a conflict among the copies before it came first
+            raise
+        plan.flush()
         return plan
+
+    def _mapping(self, plan: Plan, mapping: FileMapping, feb: str) -> None:
+        source = _join(self.deployment.archive, mapping.source)
+        if os.path.isdir(source):
+            self._ancestors(plan, mapping.destination)
+            self._copy_dir(plan, source, mapping.destination, feb)
+        else:
+            dest = os.path.join(mapping.destination, os.path.basename(source.rstrip("/")))
+            self._ancestors(plan, dest)
+            self._copy_file(plan, source, dest, feb)
 
     def _ancestors(self, plan: Plan, path: str) -> None:
         missing = []
@@ -203,7 +296,7 @@ class Installer:
 
     def _permission(self, plan: Plan, perm: Permission) -> None:
         obj = os.path.normpath(perm.object)
-        if obj in plan.copies:
+        if plan.copied(obj) is not None:
             if "file" not in perm.types:
                 return
             if perm.pattern != "**":
@@ -215,37 +308,30 @@ class Installer:
             for target in self._matches(plan, obj, perm):
                 self._set(plan, target, perm)
 
-    def _matches(self, plan: Plan, obj: str, perm: Permission) -> list[str]:
-        found = []
+    def _matches(self, plan: Plan, obj: str, perm: Permission) -> Iterator[str]:
         if "file" in perm.types:
-            found += [p for p in plan.copies if _match(obj, p, perm)]
+            yield from (p for p in plan.copies_below(obj) if _match(obj, p, perm))
         if "directory" in perm.types:
-            found += [p for p in plan.mkdirs if _match(obj, p, perm)]
-        return found
+            yield from [p for p in plan.mkdirs if _match(obj, p, perm)]
 
     def _set(self, plan: Plan, target: str, perm: Permission) -> None:
-        if target in plan.permitted:
-            raise InstallError(PERMISSION_TWICE.format(target))
-        plan.permitted.add(target)
+        plan.permit(target)
         if perm.mode is not None:
-            plan.instructions.append(Instruction("chmod", target, mode=perm.mode))
+            plan.add(Instruction("chmod", target, mode=perm.mode))
         if perm.acls:
-            plan.instructions.append(Instruction("setfacl", target, acl=perm.acls))
+            plan.add(Instruction("setfacl", target, acl=perm.acls))
         if perm.owner is not None or perm.group is not None:
-            plan.instructions.append(Instruction("chown", target, owner=perm.owner,
-                                                 group=perm.group))
+            plan.add(Instruction("chown", target, owner=perm.owner, group=perm.group))
 
     # --- steps 3 and 4 -----------------------------------------------------------------------
     def execute(self, plan: Plan) -> None:
         self._fresh_dirs = set(plan.mkdirs)
-        payload = json.dumps({"instructions": [i.to_json() for i in plan.instructions]},
-                             separators=(",", ":"))
-        write_marker(self.deployment.install_json, payload)
+        _write_install_json(self.deployment.install_json, plan)
         with open(self.deployment.cleanup_file, "w") as cleanup:
-            for inst in plan.instructions:
+            for inst, member in plan.instructions(self.member_prefix):
                 if inst.type == "copy":
                     cleanup.write(inst.path + "\n")  # before the copy, as the agent
-                    self._do_copy(inst)
+                    self._do_copy(inst, member)
                 elif inst.type == "mkdir":
                     self._do_mkdir(inst)
                     cleanup.write(inst.path + "\n")
@@ -253,7 +339,7 @@ class Installer:
                     self.sandbox.chmod(self._through(inst.path), int(inst.mode, 8))
                 elif inst.type == "chown":
                     self._do_chown(inst)
-                self.executed.append(inst)
+                self.executed += 1
 
     def _through(self, path: str) -> str:
         real = self.sandbox.resolve(path)
@@ -265,14 +351,15 @@ class Installer:
                                "1" else "IO error: File exists (os error 17)")
         self.sandbox.mkdir(inst.path)
 
-    def _do_copy(self, inst: Instruction) -> None:
+    def _do_copy(self, inst: Instruction, member: Member) -> None:
         src, dest = inst.source, inst.path
         try:
             lst = os.lstat(src)
         except FileNotFoundError:
             lst = None
+        fresh = os.path.dirname(dest) in self._fresh_dirs
         if lst is not None and stat.S_ISLNK(lst.st_mode):
-            if self.sandbox.lexists(dest) or self.sandbox.exists(dest):
+            if not fresh and (self.sandbox.lexists(dest) or self.sandbox.exists(dest)):
                 raise InstallError(f"File exists @ syserr_fail2_in - {dest}"
                                    if self.generation == "1" else
                                    "IO error: File exists (os error 17)")
@@ -282,12 +369,12 @@ class Installer:
             raise InstallError(f"No such file or directory @ rb_sysopen - {src}"
                                if self.generation == "1" else
                                "IO error: No such file or directory (os error 2)")
-        target = self._copy_target(dest, src, os.path.dirname(dest) in self._fresh_dirs)
-        st = lst
-        rel = os.path.relpath(src, self.deployment.archive)
-        uid, gid = self.owners.get(rel, (0, 0, "", ""))[:2]
-        self.sandbox.write_file(target, src, mode=stat.S_IMODE(st.st_mode), mtime=st.st_mtime,
-                                owner=(uid, gid), share=True, src_stat=st)
+        target = self._copy_target(dest, src, fresh)
+        unchanged = lst.st_size == member.size and member.mtime is not None and \
+            abs(lst.st_mtime - member.mtime) < 1e-3  # since unpacked (pax times: ns)
+        self.sandbox.write_file(target, src, mode=stat.S_IMODE(lst.st_mode), mtime=lst.st_mtime,
+                                owner=member.owner, share=True, src_stat=lst, fresh=fresh,
+                                sha=member.sha if unchanged else None)
 
     def _copy_target(self, dest: str, src: str, fresh: bool = False) -> str:
         """Where FileUtils.copy really writes: into a directory, or through a symlink (1.x)."""
@@ -322,6 +409,48 @@ class Installer:
         if entry is not None:
             self.sandbox.chown(target, entry.uid if uid < 0 else uid,
                                entry.gid if gid < 0 else gid)
+
+
+def _lines_backwards(path: str, block: int = 1 << 16) -> Iterator[str]:
+    """The lines of a file, last first, read from the end a block at a time. A last line
+    without "\\n" is a torn write: the agent drops it, and so do we."""
+    with open(path, "rb") as f:
+        pos = f.seek(0, os.SEEK_END)
+        pending = b""  # the start of a line whose beginning is not read yet
+        torn = True  # what follows the file's last newline is not a line
+        while pos > 0:
+            step = min(block, pos)
+            pos -= step
+            f.seek(pos)
+            parts = (f.read(step) + pending).split(b"\n")
+            pending = parts[0]
+            for part in reversed(parts[1:]):
+                if torn:
+                    torn = False
+                    continue
+                yield part.decode("utf-8", "surrogateescape")
+        if not torn:
+            yield pending.decode("utf-8", "surrogateescape")
+
+
+def _write_install_json(path: str, plan: Plan) -> None:
+    """install.json as the agent writes it, streamed; atomically in place."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write('{"instructions":[')
+        for i, (inst, _owner) in enumerate(plan.instructions()):
+            f.write(("," if i else "") + _instruction_json(inst))
+        f.write("]}")
+    os.replace(tmp, path)
+
+
+def _instruction_json(inst: Instruction) -> str:
+    """json.dumps(inst.to_json(), separators=(",", ":")); copies written out, as there is one
+    per bundle file."""
+    if inst.type == "copy":
+        return (f'{{"type":"copy","source":{json.dumps(inst.source)},'
+                f'"destination":{json.dumps(inst.path)}}}')
+    return json.dumps(inst.to_json(), separators=(",", ":"))
 
 
 def _dangling(sandbox: Sandbox, link: str) -> str:

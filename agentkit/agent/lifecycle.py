@@ -7,9 +7,11 @@ with the revision they would run from, and `skipped` when they have scripts (hoo
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from agentkit import proc
@@ -22,9 +24,10 @@ from agentkit.agent.result import (
     EventRun,
     Failure,
     Node,
+    Nodes,
     VerifyResult,
 )
-from agentkit.agent.sandbox import Sandbox
+from agentkit.agent.sandbox import Entry, Sandbox
 from agentkit.appspec import events as ev
 from agentkit.appspec.check import LintResult, lint_source
 from agentkit.appspec.locate import read_source
@@ -192,9 +195,9 @@ class _Run:
         if os.path.lexists(self.dep.archive):
             raise AssertionError("deployment ids are unique per run")
         self.unpacked = unpack(self.opts.archive, self.dep.archive, self.opts.bundle_type,
-                               self.opts.generation, lean=not self.opts.install)
+                               self.opts.generation, lean=not self.opts.install,
+                               db=self.sandbox.db)
         self.findings += [replace(f, path=self.shown(f.path)) for f in self.unpacked.findings]
-        self.sandbox.know_digests(self.unpacked.digests)
         if self.unpacked.failure is not None:
             return self.fail("DownloadBundle", self.unpacked.failure)
         if self.unpacked.stripped:
@@ -225,10 +228,10 @@ class _Run:
                                          "put appspec.yml at the root of the bundle",
                                          NOT_FOUND.format(archive=shown_root)))
         spec = self.lint.appspec if self.lint else None
-        unwritten = self.unpacked.unwritten if self.unpacked else set()
+        unwritten = self.unpacked.listing if self.unpacked else None
         for event, scripts in (spec.hooks.items() if spec else ()):
             for s in scripts:
-                if script_rel(s.location) in unwritten:
+                if unwritten is not None and script_rel(s.location) in unwritten:
                     continue  # --no-install read it past its size limit: nothing to check
                 self.findings += checks.script(archive, shown_root, s.location, event,
                                                self.opts.generation)
@@ -251,10 +254,10 @@ class _Run:
             return EventRun("Install", "skipped", "current", note=note)
         installer = Installer(self.sandbox, self.dep, self.opts.generation,
                               self.opts.file_exists_behavior,
-                              self.unpacked.owners if self.unpacked else {})
+                              self.unpacked.listing.prefix if self.unpacked else "")
         removed = installer.apply_cleanup()
         if removed:
-            self.notes.append(f"Install removed {len(removed)} path(s) of the previous revision "
+            self.notes.append(f"Install removed {removed} path(s) of the previous revision "
                               "(its cleanup file) before installing this one")
         try:
             plan = installer.plan(spec)
@@ -274,7 +277,7 @@ class _Run:
         self.sandbox.save()
         layout.write_marker(self.dep.last_successful, self.dep.dir)
         return EventRun("Install", "succeeded", "current",
-                        note=f"{len(installer.executed)} instruction(s) executed")
+                        note=f"{installer.executed} instruction(s) executed")
 
 
 def _revision(name: str) -> str:
@@ -300,43 +303,39 @@ def _tail(event_log: str, generation: str) -> str:
 
 
 # --- what the deployment left behind -------------------------------------------------------
-def _node(sb: Sandbox, path: str, change: str | None = None) -> Node | None:
-    entry = sb.entry(path)
-    if entry is None:
-        return None
-    owner = f"{entry.uid}:{entry.gid}"
-    return Node(path, entry.type, f"{entry.mode:04o}", entry.target,
-                sb.sha256(path) if entry.type == "file" else None, owner, change)
+# Both lists are produced while the report is written, never held: a bundle's tree is tens of
+# thousands of paths. The sandbox's store sorts them.
+def _node(sb: Sandbox, entry: Entry, change: str | None = None) -> Node:
+    return Node(entry.path, entry.type, f"{entry.mode:04o}", entry.target, sb.sha_of(entry),
+                f"{entry.uid}:{entry.gid}", change)
 
 
-def tree(sb: Sandbox, spec: AppSpec | None) -> list[Node]:
-    seen: dict[str, Node] = {}
-    for mapping in spec.files if spec else ():
-        for path in sb.walk(os.path.normpath(mapping.destination)):
-            node = _node(sb, path)
-            if node is not None:
-                seen[path] = node
-    return [seen[p] for p in sorted(seen)]
+def tree(sb: Sandbox, spec: AppSpec | None) -> Iterator[Node]:
+    """The final state of everything under every `files` destination, sorted by path."""
+    tops: list[str] = []
+    for dest in sorted({os.path.normpath(m.destination) for m in spec.files} if spec else ()):
+        if not any(dest.startswith(t.rstrip("/") + "/") for t in tops):
+            tops.append(dest)  # one inside another is walked with it
+    for entry in heapq.merge(*(sb.walk(t) for t in tops), key=lambda e: e.path):
+        yield _node(sb, entry)
 
 
-def changes(sb: Sandbox) -> list[Node]:
-    out = []
-    for path in sb.touched():
+def changes(sb: Sandbox) -> Iterator[Node]:
+    """Every path the deployment created, modified or deleted, against this machine."""
+    for path, entry in sb.touched():
         try:
-            host = os.lstat(path)
+            host: os.stat_result | None = os.lstat(path)
         except (FileNotFoundError, NotADirectoryError):
             host = None
-        node = _node(sb, path)
-        if node is None:
+        if entry is None:
             if host is not None:
-                out.append(Node(path, _kind(host), f"{stat.S_IMODE(host.st_mode):04o}", None,
-                                None, None, "deleted"))
+                yield Node(path, _kind(host), f"{stat.S_IMODE(host.st_mode):04o}", None, None,
+                           None, "deleted")
             continue
         if host is None:
-            out.append(replace(node, change="created"))
-        elif _differs(sb, path, node, host):
-            out.append(replace(node, change="modified"))
-    return out
+            yield _node(sb, entry, "created")
+        elif _differs(sb, entry, host):
+            yield _node(sb, entry, "modified")
 
 
 def _kind(st: os.stat_result) -> str:
@@ -344,16 +343,15 @@ def _kind(st: os.stat_result) -> str:
             else "file" if stat.S_ISREG(st.st_mode) else "other")
 
 
-def _differs(sb: Sandbox, path: str, node: Node, host: os.stat_result) -> bool:
-    if node.type != _kind(host) or node.mode != f"{stat.S_IMODE(host.st_mode):04o}":
+def _differs(sb: Sandbox, entry: Entry, host: os.stat_result) -> bool:
+    if entry.type != _kind(host) or entry.mode != stat.S_IMODE(host.st_mode):
         return True
-    if node.owner != f"{host.st_uid}:{host.st_gid}":
+    if (entry.uid, entry.gid) != (host.st_uid, host.st_gid):
         return True
-    if node.type == "symlink":
-        return node.target != os.readlink(path)
-    if node.type == "file":
-        found = sb.lstat(path)
-        return bool(found and found[1] == "upper") and node.sha256 != sb.digest(path, host)
+    if entry.type == "symlink":
+        return entry.target != os.readlink(entry.path)
+    if entry.type == "file":
+        return entry.where == "upper" and sb.sha_of(entry) != sb.digest(entry.path, host)
     return False
 
 
@@ -366,10 +364,12 @@ def run(opts: Options, work: str) -> VerifyResult:
         with open(state.dep.scripts_log, encoding="utf-8", errors="replace") as f:
             log = f.read()
     bundle_type = state.unpacked.declared if state.unpacked else (opts.bundle_type or "")
+    state.sandbox.save()
     return VerifyResult(
         archive=os.path.abspath(opts.archive), agent=opts.generation, bundle_type=bundle_type,
         deployment_group_id=opts.group_id, deployment_id=opts.deployment_id,
         failure=state.failure, events=tuple(events),
         findings=tuple(sorted(state.findings, key=Finding.sort_key)),
-        tree=tuple(tree(state.sandbox, spec)), changes=tuple(changes(state.sandbox)),
+        tree=Nodes(lambda: tree(state.sandbox, spec)),
+        changes=Nodes(lambda: changes(state.sandbox)),
         scripts_log=log, notes=tuple(state.notes))

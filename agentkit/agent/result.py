@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,17 @@ class Node:
         return out
 
 
+class Nodes:
+    """Paths produced on demand: each iteration computes them afresh (from the sandbox, which
+    must still exist), so a tree of 80,000 paths is written out without being held."""
+
+    def __init__(self, make: Callable[[], Iterator[Node]] | None = None) -> None:
+        self._make = make
+
+    def __iter__(self) -> Iterator[Node]:
+        return self._make() if self._make is not None else iter(())
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     archive: str
@@ -89,8 +101,8 @@ class VerifyResult:
     failure: Failure | None
     events: tuple[EventRun, ...]
     findings: tuple[Finding, ...]
-    tree: tuple[Node, ...] = ()
-    changes: tuple[Node, ...] = ()
+    tree: Nodes = field(default_factory=Nodes)
+    changes: Nodes = field(default_factory=Nodes)
     scripts_log: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
 

@@ -2,8 +2,10 @@
 
 Every path is an absolute host path. Writes go to `<root>/upper<path>`; deleting a host path
 records a whiteout. Nothing here ever opens a host path for writing, follows a host symlink to
-write, or removes anything outside `root`. The state (whiteouts, owners the agent would set)
-is saved in `<root>/sandbox.json` so a later `verify --state-dir` sees the same machine.
+write, or removes anything outside `root`. What the view knows per path (written, recorded,
+deleted, the owner the agent would set) lives in `<root>/sandbox.db` (agentkit.store), so memory
+stays flat with the bundle's size and a later `verify --state-dir` sees the same machine.
+Only directory-level facts are kept in memory.
 """
 
 from __future__ import annotations
@@ -11,14 +13,31 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import json
 import os
 import shutil
+import sqlite3
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Optional
+
+from agentkit import store
 
 MAX_LINKS = 40
+HOST_CACHE = 4096  # host lstat results kept at once (the host does not change meanwhile)
+
+NOTHING, WRITTEN, WRITTEN_DIR, RECORDED = 0, 1, 2, 3
+# A node's record with the digest of its recorded bundle file, when known.
+_SELECT = ("SELECT n.path, n.state, n.whiteout, n.ouid, n.ogid, n.src, n.mode, n.size, n.mtime, "
+           "n.sha FROM node n ")
+Row = tuple[str, int, int, Optional[int], Optional[int], Optional[str], Optional[int],
+            Optional[int], Optional[float], Optional[str]]
+PAGE = 512  # rows fetched or written at once when going through many
+_PUT = ("INSERT INTO node(path, parent, state, ouid, ogid, src, mode, size, mtime, sha) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE "
+        "SET state = excluded.state, ouid = COALESCE(excluded.ouid, ouid), "
+        "ogid = COALESCE(excluded.ogid, ogid), src = excluded.src, mode = excluded.mode, "
+        "size = excluded.size, mtime = excluded.mtime, sha = excluded.sha")
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,13 @@ class Entry:
     gid: int
     target: str | None
     where: str  # upper or host
+    src: str | None = None  # a bundle file recorded here instead of copied
+    sha: str | None = None  # its digest, when known
+
+
+def _kind(mode: int) -> str:
+    return ("symlink" if stat.S_ISLNK(mode) else "dir" if stat.S_ISDIR(mode)
+            else "file" if stat.S_ISREG(mode) else "other")
 
 
 class Sandbox:
@@ -40,55 +66,85 @@ class Sandbox:
         self.upper = os.path.join(root, "upper")
         self.host = host
         os.makedirs(self.upper, exist_ok=True)
-        self.whiteouts: set[str] = set()
-        self.owners: dict[str, tuple[int, int]] = {}
-        # Paths the deployment wrote. Other upper directories only hold those paths: they
-        # stay transparent, showing the host's directory and its attributes.
-        self.written: set[str] = set()
-        self._host_stats: dict[str, os.stat_result | None] = {}  # the host never changes
+        self.db = store.connect(os.path.join(root, "sandbox.db"))
+        self._pending: list[tuple[object, ...]] = []  # records of fresh files, written in bulk
         self._upper_dirs: set[str] = set()  # transparent parents of written paths
-        self._upper_nondirs: set[str] = set()
-        self._digests: dict[tuple[int, int, int, int], str] = {}
-        # Files installed unchanged from the bundle are only recorded (path -> bundle file):
-        # writing 20,000 copies or links costs as much as unpacking them.
-        self.virtual: dict[str, str] = {}
-        self._vstats: dict[str, os.stat_result] = {}  # bundle files do not change meanwhile
-        self._children: dict[str, set[str]] = {}
-        self._load()
-
-    # --- persistence -------------------------------------------------------------------------
-    def _state_file(self) -> str:
-        return os.path.join(self.root, "sandbox.json")
-
-    def _load(self) -> None:
-        try:
-            with open(self._state_file()) as f:
-                data = json.load(f)
-        except FileNotFoundError:
-            return
-        self.whiteouts = set(data.get("whiteouts", []))
-        self.owners = {k: (v[0], v[1]) for k, v in data.get("owners", {}).items()}
-        self.written = set(data.get("written", []))
-        for path, src in data.get("virtual", {}).items():
-            self._add_virtual(path, src)
-        for path in self.written:
-            self._note_parents(path)
-            if not os.path.isdir(self.up(path)) or os.path.islink(self.up(path)):
-                self._upper_nondirs.add(path)
-
-    def _note_parents(self, path: str) -> None:
-        parent = os.path.dirname(path)
-        while parent not in self._upper_dirs and parent != "/":
-            self._upper_dirs.add(parent)
-            parent = os.path.dirname(parent)
+        self._hiding: set[str] = set()  # paths below which nothing of the host shows
+        self._host_stats: dict[str, os.stat_result | None] = {}
+        for (parent,) in self.db.execute("SELECT DISTINCT parent FROM node WHERE state > 0"):
+            self._note_dir(parent)
+        self._hiding = {p for (p,) in self.db.execute("SELECT path FROM node WHERE hides = 1")}
 
     def save(self) -> None:
-        tmp = self._state_file() + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"whiteouts": sorted(self.whiteouts), "written": sorted(self.written),
-                       "virtual": dict(sorted(self.virtual.items())),
-                       "owners": {k: list(v) for k, v in sorted(self.owners.items())}}, f)
-        os.replace(tmp, self._state_file())
+        self._flush()
+        store.commit(self.db)
+
+    def _flush(self) -> None:
+        if self._pending:
+            self.db.executemany(_PUT, self._pending)
+            self._pending.clear()
+
+    def _sql(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        """Every statement on the records goes here: pending records are written first."""
+        if self._pending:
+            self._flush()
+        return self.db.execute(sql, args)
+
+    # --- the per-path record -------------------------------------------------------------------
+    def _row(self, norm: str) -> Row | None:
+        found: Row | None = self._sql(_SELECT + "WHERE n.path = ?", (norm,)).fetchone()
+        return found
+
+    def _rows(self, where: str, *args: object) -> Iterator[Row]:
+        """Rows in path order, a page at a time: the caller may write meanwhile."""
+        last = ""
+        while True:
+            page = self._sql(f"{_SELECT} WHERE ({where}) AND n.path > ? "
+                                   f"ORDER BY n.path LIMIT {PAGE}", (*args, last)).fetchall()
+            yield from page
+            if len(page) < PAGE:
+                return
+            last = page[-1][0]
+
+    def _put(self, norm: str, state: int, owner: tuple[int, int] | None = None,
+             recorded: os.stat_result | None = None, src: str | None = None,
+             sha: str | None = None, later: bool = False) -> None:
+        st = recorded
+        uid, gid = owner if owner else (None, None)
+        values = (norm, os.path.dirname(norm), state, uid, gid, src,
+                  *((st.st_mode, st.st_size, st.st_mtime) if st is not None else (None,) * 3),
+                  sha)
+        if later:
+            self._pending.append(values)
+            if len(self._pending) >= PAGE:
+                self._flush()
+        else:
+            self._sql(_PUT, values)
+
+    def _gone(self, norm: str, host_dir: bool | None) -> None:
+        """Nothing of the deployment at norm any more; host_dir: the host has norm (a dir)."""
+        whiteout = host_dir is not None
+        self._sql(
+            "INSERT INTO node(path, parent, whiteout, hides) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET state = 0, ouid = NULL, ogid = NULL, src = NULL, "
+            "sha = NULL, "
+            "whiteout = MAX(whiteout, excluded.whiteout), "
+            "hides = MAX(hides, excluded.hides)",
+            (norm, os.path.dirname(norm), int(whiteout), int(bool(host_dir))))
+        if host_dir:
+            self._hiding.add(norm)
+
+    def _hide_host_below(self, norm: str) -> None:
+        """A non-directory written where the host has a directory hides its content."""
+        host = self._host_stat(norm)
+        if host is not None and stat.S_ISDIR(host.st_mode):
+            self._sql("UPDATE node SET hides = 1 WHERE path = ?", (norm,))
+            self._hiding.add(norm)
+
+    def _note_dir(self, directory: str) -> None:
+        while directory not in self._upper_dirs and directory != "/":
+            self._upper_dirs.add(directory)
+            directory = os.path.dirname(directory)
 
     # --- where a path lives ------------------------------------------------------------------
     def up(self, path: str) -> str:
@@ -97,85 +153,63 @@ class Sandbox:
     def _host(self, path: str) -> str:
         return os.path.join(self.host, os.path.normpath(path).lstrip("/"))
 
-    def _whited(self, path: str) -> bool:
-        """The host's version of path is gone: it or an ancestor was deleted here (the
-        upper layer is always looked at first, so a re-created path is still seen)."""
-        if not self.whiteouts:
-            return False
-        p = os.path.normpath(path)
-        while True:
-            if p in self.whiteouts:
-                return True
-            if p == "/":
-                return False
-            p = os.path.dirname(p)
-
-    def _add_virtual(self, path: str, src: str, st: os.stat_result | None = None) -> None:
-        self.virtual[path] = src
-        self._vstats[path] = st if st is not None else os.lstat(src)
-        self._children.setdefault(os.path.dirname(path), set()).add(os.path.basename(path))
-
-    def _unvirtual(self, path: str) -> None:
-        self._vstats.pop(path, None)
-        if self.virtual.pop(path, None) is not None:
-            self._children.get(os.path.dirname(path), set()).discard(os.path.basename(path))
-
-    def _materialize(self, path: str) -> None:
-        """Give a recorded file a real copy in the upper layer (before it is changed)."""
-        norm = os.path.normpath(path)
-        src = self.virtual.get(norm)
-        if src is None:
-            return
-        self._unvirtual(norm)
-        self._prepare_parent(norm)
-        shutil.copy2(src, self.up(norm), follow_symlinks=False)
-
-    def materialize_all(self) -> None:
-        for path in list(self.virtual):
-            src = self.virtual[path]
-            self._unvirtual(path)
-            self._prepare_parent(path)
-            os.link(src, self.up(path))  # the hook sandbox copies layers, never writes them
-
-    def lstat(self, path: str) -> tuple[os.stat_result, str] | None:
-        norm = os.path.normpath(path)
-        if norm in self._vstats:
-            return self._vstats[norm], "upper"
-        if norm in self.written:
-            try:
-                return os.lstat(self.up(norm)), "upper"
-            except FileNotFoundError:
-                return None
-        if self._whited(norm) or self._upper_shadows_parent(norm):
-            return None
-        host = self._host_stat(norm)
-        if host is not None:
-            return host, "host"
-        if norm in self._upper_dirs:  # a parent of written paths, not on the host
-            return os.lstat(self.up(norm)), "upper"
-        return None
-
     def _host_stat(self, norm: str) -> os.stat_result | None:
-        if norm not in self._host_stats:
-            try:
-                self._host_stats[norm] = os.lstat(self._host(norm))
-            except (FileNotFoundError, NotADirectoryError, PermissionError):
-                self._host_stats[norm] = None
-        return self._host_stats[norm]
+        if norm in self._host_stats:
+            return self._host_stats[norm]
+        if len(self._host_stats) >= HOST_CACHE:
+            self._host_stats.clear()
+        try:
+            found: os.stat_result | None = os.lstat(self._host(norm))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            found = None
+        self._host_stats[norm] = found
+        return found
 
-    def _upper_shadows_parent(self, norm: str) -> bool:
-        """An ancestor replaced in the upper layer by a non-directory hides the host below."""
-        if not self._upper_nondirs:
+    def _hidden(self, norm: str) -> bool:
+        if not self._hiding:
             return False
         p = os.path.dirname(norm)
         while p != "/":
-            if p in self._upper_nondirs:
+            if p in self._hiding:
                 return True
             p = os.path.dirname(p)
         return False
 
+    def _find(self, norm: str) -> tuple[os.stat_result, str, Row | None] | None:
+        return self._resolve(norm, self._row(norm))
+
+    def _resolve(self, norm: str, row: Row | None
+                 ) -> tuple[os.stat_result, str, Row | None] | None:
+        """What is at norm, given its record (None: no record)."""
+        if row is not None:
+            state = row[1]
+            if state == RECORDED:
+                uid, gid = row[3] or 0, row[4] or 0
+                mode, size, mtime = row[6] or 0, row[7] or 0, row[8] or 0.0
+                fake = os.stat_result((mode, 0, 0, 1, uid, gid, size, mtime, mtime, mtime))
+                return fake, "upper", row
+            if state:
+                try:
+                    return os.lstat(self.up(norm)), "upper", row
+                except FileNotFoundError:
+                    return None
+            if row[2]:
+                return None
+        if self._hidden(norm):
+            return None
+        host = self._host_stat(norm)
+        if host is not None:
+            return host, "host", row
+        if norm in self._upper_dirs:  # a parent of written paths, not on the host
+            return os.lstat(self.up(norm)), "upper", row
+        return None
+
+    def lstat(self, path: str) -> tuple[os.stat_result, str] | None:
+        found = self._find(os.path.normpath(path))
+        return (found[0], found[1]) if found else None
+
     def lexists(self, path: str) -> bool:
-        return self.lstat(path) is not None
+        return self._find(os.path.normpath(path)) is not None
 
     def readlink(self, path: str) -> str:
         found = self.lstat(path)
@@ -219,25 +253,39 @@ class Sandbox:
         return bool(found and stat.S_ISLNK(found[0].st_mode))
 
     def listdir(self, path: str) -> list[str]:
-        names: set[str] = set()
-        found = self.lstat(path)
+        return [e.path.rsplit("/", 1)[1] for e in self.scan(path)]
+
+    def scan(self, path: str) -> list[Entry]:
+        """The entries of a directory in the view, sorted by name."""
+        norm = os.path.normpath(path)
+        found = self._find(norm)
         if found is None:
             return []
-        if os.path.isdir(self.up(path)) and not os.path.islink(self.up(path)):
-            names.update(os.listdir(self.up(path)))
-        names.update(self._children.get(os.path.normpath(path), ()))
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError, PermissionError):
-            names.update(n for n in os.listdir(self._host(path))
-                         if not self._whited(os.path.join(path, n)))
-        return sorted(n for n in names if self.lexists(os.path.join(path, n)))
+        rows = {r[0].rsplit("/", 1)[1]: r for r in self._sql(
+            _SELECT + "WHERE n.parent = ?", (norm,))}
+        names = {name for name, r in rows.items() if r[1] == RECORDED}
+        up = self.up(norm)
+        if os.path.isdir(up) and not os.path.islink(up):
+            names.update(os.listdir(up))
+        host = self._host_stat(norm)
+        if host is not None and stat.S_ISDIR(host.st_mode) and \
+                not self._hidden(os.path.join(norm, "x")):
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError, PermissionError):
+                names.update(os.listdir(self._host(norm)))
+        out = []
+        for name in sorted(names):
+            child = os.path.join(norm, name)
+            entry = self._entry(child, self._resolve(child, rows.get(name)))
+            if entry is not None:
+                out.append(entry)
+        return out
 
     # --- writes (all into the upper layer) ---------------------------------------------------
-    def _prepare_parent(self, path: str) -> None:
-        norm = os.path.normpath(path)
+    def _prepare_parent(self, norm: str) -> None:
         parent = os.path.dirname(norm)
-        if parent not in self._upper_dirs and parent not in self.written:
+        if parent not in self._upper_dirs:
             self.mirror_dirs(parent)
-        self._note_parents(norm)
+            self._note_dir(parent)
 
     def mirror_dirs(self, path: str, layer: str | None = None) -> None:
         """Create the directories of `path` in a layer (default: our upper layer) with the
@@ -255,51 +303,48 @@ class Sandbox:
                 os.chmod(target, entry.mode)
                 os.lchown(target, entry.uid, entry.gid)
 
-    def _wrote(self, path: str, is_dir: bool) -> None:
-        norm = os.path.normpath(path)
-        self.written.add(norm)
-        if is_dir:
-            self._upper_nondirs.discard(norm)
-        else:
-            self._upper_nondirs.add(norm)
-
     def mkdir(self, path: str, mode: int = 0o755) -> None:
-        self._prepare_parent(path)
-        if os.path.isdir(self.up(path)):  # was only a transparent parent until now
-            os.chmod(self.up(path), mode)
+        norm = os.path.normpath(path)
+        self._prepare_parent(norm)
+        up = self.up(norm)
+        if os.path.isdir(up) and not os.path.islink(up):  # was only a transparent parent
+            os.chmod(up, mode)
         else:
-            if os.path.lexists(self.up(path)):
-                os.unlink(self.up(path))
-            os.mkdir(self.up(path), mode)
-        self._wrote(path, True)
+            if os.path.lexists(up):
+                os.unlink(up)
+            os.mkdir(up, mode)
+        self._put(norm, WRITTEN_DIR)
 
     def write_file(self, path: str, src: str, *, mode: int, mtime: float,
                    owner: tuple[int, int] | None, share: bool = False,
-                   src_stat: os.stat_result | None = None) -> None:
+                   src_stat: os.stat_result | None = None, fresh: bool = False,
+                   sha: str | None = None) -> None:
         """Copy `src` to `path`. With `share`, `src` is a bundle file that stays put: a file
-        with its bytes, mode and time is only recorded (chmod or a hook makes a real copy)."""
+        with its bytes, mode and time is only recorded (chmod or a hook makes a real copy).
+        `fresh`: the caller knows nothing is at `path` (its directory was just made); `sha`:
+        the caller knows src's digest."""
         norm = os.path.normpath(path)
-        self._unvirtual(norm)
-        self._prepare_parent(path)
-        dst = self.up(path)
-        if norm in self.written and os.path.lexists(dst) and not os.path.isdir(dst):
+        self._prepare_parent(norm)
+        dst = self.up(norm)
+        if not fresh and os.path.lexists(dst) and not os.path.isdir(dst):
             os.unlink(dst)
         st = src_stat if src_stat is not None else os.lstat(src)
         if share and stat.S_IMODE(st.st_mode) == mode and st.st_mtime == mtime:
-            self._add_virtual(norm, src, st)
+            self._put(norm, RECORDED, owner, st, src, sha, later=fresh)
         else:
             shutil.copyfile(src, dst, follow_symlinks=False)
             os.chmod(dst, mode)
             os.utime(dst, (mtime, mtime))
-        self._wrote(path, False)
-        if owner is not None:
-            self.owners[os.path.normpath(path)] = owner
+            self._put(norm, WRITTEN, owner)
+        if not fresh:
+            self._hide_host_below(norm)
 
     def symlink(self, target: str, path: str) -> None:
-        self._unvirtual(os.path.normpath(path))
-        self._prepare_parent(path)
-        os.symlink(target, self.up(path))
-        self._wrote(path, False)
+        norm = os.path.normpath(path)
+        self._prepare_parent(norm)
+        os.symlink(target, self.up(norm))
+        self._put(norm, WRITTEN)
+        self._hide_host_below(norm)
 
     def chmod(self, path: str, mode: int) -> None:
         self._materialize(path)
@@ -314,104 +359,162 @@ class Sandbox:
 
     def chown(self, path: str, uid: int, gid: int) -> None:
         self._copy_up(path)
-        self.owners[os.path.normpath(path)] = (uid, gid)
+        self._sql("UPDATE node SET ouid = ?, ogid = ? WHERE path = ?",
+                        (uid, gid, os.path.normpath(path)))
+
+    def _materialize(self, path: str) -> None:
+        """Give a recorded file a real copy in the upper layer (before it is changed)."""
+        norm = os.path.normpath(path)
+        row = self._row(norm)
+        if row is None or row[1] != RECORDED or row[5] is None:
+            return
+        shutil.copy2(row[5], self.up(norm), follow_symlinks=False)
+        if row[9] is not None:  # same bytes: the digest is known
+            store.add_digest(self.db, os.lstat(self.up(norm)), row[9])
+        self._sql("UPDATE node SET state = 1, src = NULL, sha = NULL WHERE path = ?",
+                  (norm,))
+
+    def materialize_all(self) -> None:
+        """Hard-link every recorded file into the upper layer (the hook sandbox copies
+        layers, never writes them)."""
+        known: list[tuple[int, int, int, int, str]] = []
+        for row in self._rows("n.state = 3"):
+            self._prepare_parent(row[0])
+            os.link(str(row[5]), self.up(row[0]))
+            if row[9] is not None:  # the link's digest is the bundle file's
+                st = os.lstat(self.up(row[0]))
+                known.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, row[9]))
+        store.add_digests(self.db, known)
+        self._sql("UPDATE node SET state = 1, src = NULL, sha = NULL WHERE state = 3")
 
     def _copy_up(self, path: str) -> None:
-        found = self.lstat(path)
-        if found is None or (found[1] == "upper" and os.path.normpath(path) in self.written):
+        norm = os.path.normpath(path)
+        found = self._find(norm)
+        if found is None or (found[2] is not None and found[2][1] != NOTHING):
             return
-        self._wrote(path, stat.S_ISDIR(found[0].st_mode))
         st = found[0]
-        self._prepare_parent(path)
-        host = self._host(path)
+        self._prepare_parent(norm)
+        host = self._host(norm)
+        up = self.up(norm)
         if stat.S_ISDIR(st.st_mode):
-            os.makedirs(self.up(path), exist_ok=True)
-            os.chmod(self.up(path), stat.S_IMODE(st.st_mode))
+            os.makedirs(up, exist_ok=True)
+            os.chmod(up, stat.S_IMODE(st.st_mode))
         elif stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(host), self.up(path))
+            os.symlink(os.readlink(host), up)
         else:
-            shutil.copyfile(host, self.up(path), follow_symlinks=False)
-            os.chmod(self.up(path), stat.S_IMODE(st.st_mode))
-        self.owners.setdefault(os.path.normpath(path), (st.st_uid, st.st_gid))
+            shutil.copyfile(host, up, follow_symlinks=False)
+            os.chmod(up, stat.S_IMODE(st.st_mode))
+        self._put(norm, WRITTEN_DIR if stat.S_ISDIR(st.st_mode) else WRITTEN,
+                  (st.st_uid, st.st_gid))
+
+    def _host_kind(self, norm: str) -> bool | None:
+        """None: not on the host; else whether it is a directory there."""
+        try:
+            st = os.lstat(self._host(norm))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return None
+        return stat.S_ISDIR(st.st_mode)
 
     def remove(self, path: str) -> None:
         """rm of a file or link (never follows it)."""
-        self._unvirtual(os.path.normpath(path))
-        up = self.up(path)
+        norm = os.path.normpath(path)
+        up = self.up(norm)
         if os.path.lexists(up):
             os.unlink(up)
-        if os.path.lexists(self._host(path)):
-            self.whiteouts.add(os.path.normpath(path))
-        self.owners.pop(os.path.normpath(path), None)
-        self.written.discard(os.path.normpath(path))
-        self._upper_nondirs.discard(os.path.normpath(path))
+        self._gone(norm, self._host_kind(norm))
 
     def rmdir(self, path: str) -> bool:
         """rmdir: only an empty directory; returns whether it was removed."""
-        if self.listdir(path):
+        if self.scan(path):
             return False
-        up = self.up(path)
+        norm = os.path.normpath(path)
+        up = self.up(norm)
         if os.path.isdir(up) and not os.path.islink(up):
             shutil.rmtree(up)  # only transparent parents can be left in it
-            norm = os.path.normpath(path)
-            below = norm.rstrip("/") + "/"
+            below = norm + "/"
             self._upper_dirs = {p for p in self._upper_dirs
                                 if p != norm and not p.startswith(below)}
-        if os.path.lexists(self._host(path)):
-            self.whiteouts.add(os.path.normpath(path))
-        self.owners.pop(os.path.normpath(path), None)
-        self.written.discard(os.path.normpath(path))
+        self._gone(norm, self._host_kind(norm))
         return True
 
     # --- reading results ---------------------------------------------------------------------
     def entry(self, path: str) -> Entry | None:
-        found = self.lstat(path)
+        norm = os.path.normpath(path)
+        return self._entry(norm, self._find(norm))
+
+    def _entry(self, norm: str, found: tuple[os.stat_result, str, Row | None] | None
+               ) -> Entry | None:
         if found is None:
             return None
-        st, where = found
-        kind = ("symlink" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode)
-                else "file" if stat.S_ISREG(st.st_mode) else "other")
-        uid, gid = self.owners.get(os.path.normpath(path), (st.st_uid, st.st_gid))
-        return Entry(path, kind, stat.S_IMODE(st.st_mode), uid, gid,
-                     self.readlink(path) if kind == "symlink" else None, where)
+        st, where, row = found
+        kind = _kind(st.st_mode)
+        uid, gid = st.st_uid, st.st_gid
+        if row is not None and row[3] is not None:
+            uid, gid = row[3], row[4] if row[4] is not None else gid
+        target = None
+        if kind == "symlink":
+            target = os.readlink(self.up(norm) if where == "upper" else self._host(norm))
+        recorded = row is not None and row[1] == RECORDED
+        return Entry(norm, kind, stat.S_IMODE(st.st_mode), uid, gid, target, where,
+                     row[5] if recorded and row else None, row[9] if recorded and row else None)
 
     def sha256(self, path: str) -> str | None:
-        found = self.lstat(path)
-        if found is None or not stat.S_ISREG(found[0].st_mode):
-            return None
-        norm = os.path.normpath(path)
-        real = self.virtual.get(norm) or (self.up(path) if found[1] == "upper"
-                                          else self._host(path))
-        return self.digest(real, found[0])
+        entry = self.entry(path)
+        return None if entry is None else self.sha_of(entry)
 
-    def know_digests(self, digests: dict[tuple[int, int, int, int], str]) -> None:
-        """Digests computed elsewhere (while unpacking), keyed like ours."""
-        self._digests.update(digests)
+    def sha_of(self, entry: Entry) -> str | None:
+        if entry.type != "file":
+            return None
+        if entry.sha is not None:
+            return entry.sha
+        real = entry.src or (self.up(entry.path) if entry.where == "upper"
+                             else self._host(entry.path))
+        return self.digest(real, os.lstat(real))
 
     def digest(self, real: str, st: os.stat_result) -> str:
         """sha256 of a real file, computed once per inode and version."""
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        if key in self._digests:
-            return self._digests[key]
+        row = self._sql("SELECT sha FROM digest WHERE dev = ? AND ino = ? AND size = ? "
+                              "AND mtime_ns = ?", key).fetchone()
+        if row is not None:
+            return str(row[0])
         digest = hashlib.sha256()
         with open(real, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
-        self._digests[key] = digest.hexdigest()
-        return self._digests[key]
+        store.add_digest(self.db, st, digest.hexdigest())
+        return digest.hexdigest()
 
-    def walk(self, path: str) -> Iterator[str]:
-        """Every path at and below `path`, without following symlinks."""
-        if not self.lexists(path):
+    def walk(self, path: str) -> Iterator[Entry]:
+        """Every entry at and below `path`, without following symlinks, sorted by path as a
+        string (so that several walks merge into one sorted list, and "a-b" comes before
+        "a/x": a directory's content is placed where "name/" sorts among its siblings)."""
+        top = self.entry(path)
+        if top is None:
             return
-        yield path
-        if self.islink(path):
-            return
-        found = self.lstat(path)
-        if found and stat.S_ISDIR(found[0].st_mode):
-            for name in self.listdir(path):
-                yield from self.walk(os.path.join(path, name))
+        yield top
+        if top.type == "dir":
+            yield from self._walk_below(top.path)
 
-    def touched(self) -> list[str]:
-        """Every path written or deleted in this sandbox (host paths), sorted."""
-        return sorted(self.whiteouts | self.written | set(self.owners))
+    def _walk_below(self, path: str) -> Iterator[Entry]:
+        items: list[tuple[str, Entry | None]] = []
+        for entry in self.scan(path):
+            items.append((entry.path, entry))
+            if entry.type == "dir":
+                items.append((entry.path + "/", None))  # stands for its content
+        items.sort(key=lambda item: item[0])
+        for key, found in items:
+            if found is not None:
+                yield found
+            else:
+                yield from self._walk_below(key[:-1])
+
+    def whiteouts(self) -> Iterator[str]:
+        """Host paths deleted in this view, sorted."""
+        return (row[0] for row in self._rows("n.whiteout = 1"))
+
+    def touched(self) -> Iterator[tuple[str, Entry | None]]:
+        """Every path written, deleted or chowned in this sandbox (host paths) with what is
+        there now, sorted."""
+        for row in self._rows("n.state > 0 OR n.whiteout = 1 OR n.ouid IS NOT NULL"):
+            yield row[0], self._entry(row[0], self._resolve(row[0], row))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
+from typing import Protocol
 
 from agentkit.findings import ERROR, WARNING, Finding
 
@@ -18,6 +19,14 @@ SHARED_NAMES = frozenset({"uploads", "media", "var", "storage", "shared", "pub",
                           "assets", "images"})
 SHARED_FILES = 1000  # a directory of that many files, with such a name, smells of a share
 WALK_CAP = 200_000
+
+
+class Unwritten(Protocol):
+    """Bundle files read but not written (--no-install), by path relative to the root."""
+
+    def __contains__(self, rel: object) -> bool: ...
+
+    def count_under(self, rel_dir: str) -> int: ...
 
 
 def script(archive: str, shown_root: str, location: str, event: str,
@@ -77,7 +86,7 @@ def _shebang(first: bytes, shown: str, where: str, generation: str) -> Iterator[
 
 
 def symlinks(archive: str, shown_root: str,
-             unwritten: frozenset[str] | set[str] = frozenset()) -> Iterator[Finding]:
+             unwritten: Unwritten | None = None) -> Iterator[Finding]:
     """Every symlink in the bundle, judged by where it points. `unwritten` names bundle files
     that exist but were not written (verify --no-install)."""
     stack = [archive]
@@ -93,7 +102,7 @@ def symlinks(archive: str, shown_root: str,
 
 
 def _link(archive: str, path: str, shown: str,
-          unwritten: frozenset[str] | set[str]) -> Iterator[Finding]:
+          unwritten: Unwritten | None) -> Iterator[Finding]:
     target = os.readlink(path)
     if target.startswith("/"):
         resolved = target
@@ -117,7 +126,7 @@ def _link(archive: str, path: str, shown: str,
                       f"absolute symlink -> {target}: installed as a link to that path on the "
                       "instance", "make sure the target exists on every instance")
     elif (not os.path.lexists(resolved) or not os.path.exists(resolved)) and \
-            os.path.relpath(resolved, archive) not in unwritten:
+            (unwritten is None or os.path.relpath(resolved, archive) not in unwritten):
         yield Finding(WARNING, "AK512", shown, None, None,
                       f"symlink -> {target} dangles", "ship the target or drop the link")
 
@@ -139,7 +148,7 @@ def _size(path: str) -> tuple[int, int, bool]:
 
 
 def shared_dirs(archive: str, shown_root: str,
-                unwritten: frozenset[str] | set[str] = frozenset()) -> Iterator[Finding]:
+                unwritten: Unwritten | None = None) -> Iterator[Finding]:
     """Big directories whose names say they belong on shared storage."""
     for dirpath, dirs, _files in os.walk(archive):
         for name in list(dirs):
@@ -150,7 +159,7 @@ def shared_dirs(archive: str, shown_root: str,
                 continue
             _size_bytes, count, _ = _size(path)
             rel_dir = os.path.relpath(path, archive) + "/"
-            count += sum(1 for p in unwritten if p.startswith(rel_dir))
+            count += unwritten.count_under(rel_dir) if unwritten is not None else 0
             if count >= SHARED_FILES:
                 rel = os.path.relpath(path, archive)
                 yield Finding(WARNING, "AK514", os.path.join(shown_root, rel), None, None,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
-from typing import IO, Any, Callable, Union
+import struct
+from typing import IO, Any, Callable, NamedTuple, Union
 
 BLOCK = 512
 CHUNK = 1 << 20
@@ -23,14 +23,13 @@ class TarError(Exception):
     """The stream is not a tar archive GNU tar would read."""
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):  # one per member: a tuple is cheap to make
     name: str
     kind: str  # file, dir, symlink, hardlink, chardev, blockdev, fifo, other
     mode: int
     size: int
     linkname: str
-    mtime: int
+    mtime: float  # pax times keep their fraction, as GNU tar does
     uid: int
     gid: int
     uname: str
@@ -38,11 +37,44 @@ class Member:
 
 
 # member -> where its data goes: an fd (the reader writes, the caller closes), a bytearray to
-# fill, or None to skip it
-Sink = Union[int, bytearray, None]
+# fill, or None to skip it. When relaying to another tar reader: RELAY or RELAY_HASHED to pass
+# the member on (hashing its data), None to leave it out.
+RELAY, RELAY_HASHED = "relay", "relay-hashed"
+Sink = Union[int, bytearray, str, None]
 Visit = Callable[[Member], Sink]
-# called after a member's data; with its sha256 when it went to an fd (hashed on the way)
-Done = Callable[[Member, Union[int, bytearray], Union[str, None]], None]
+# called after a member's data; with its sha256 when it was hashed on the way
+Done = Callable[[Member, Union[int, bytearray, str], Union[str, None]], None]
+
+
+class Relay:
+    """The records of the members kept, passed on to another tar reader (GNU tar extracting
+    them): the archive it sees is this one without the members left out. Pieces of the read
+    buffer are gathered and written with writev, never copied here."""
+
+    def __init__(self, write: Callable[[list[memoryview]], object], size: int = 1 << 20,
+                 parts: int = 512) -> None:
+        self.write = write
+        self.size = size
+        self.most = parts
+        self.parts: list[memoryview] = []
+        self.pending = 0
+
+    def add(self, data: memoryview) -> None:
+        if data:
+            self.parts.append(data)
+            self.pending += len(data)
+            if self.pending >= self.size or len(self.parts) >= self.most:
+                self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            self.write(self.parts)
+            self.parts = []
+            self.pending = 0
+
+    def end(self) -> None:
+        self.add(memoryview(bytes(2 * BLOCK)))  # end-of-archive: the original's may be missing
+        self.flush()
 
 
 class _Stream:
@@ -50,6 +82,7 @@ class _Stream:
         self.raw = raw
         self.buf = b""
         self.pos = 0
+        self.mark = 0
 
     def _fill(self) -> bool:
         chunk = self.raw.read(CHUNK)
@@ -63,12 +96,64 @@ class _Stream:
         while len(self.buf) - self.pos < n:
             if not self._fill():
                 break
+        self.mark = self.pos  # where in buf what we return starts
         out = self.buf[self.pos:self.pos + n]
         self.pos += len(out)
         return out
 
-    def pump(self, n: int, fd: int | bytearray | None, digest: Any = None) -> int:
-        """Copy (or skip) n bytes, hashing what goes to an fd; returns how many were there."""
+    def pump(self, n: int, fd: int | bytearray | None, digest: Any = None, skip: int = 0) -> int:
+        """Copy (or skip) n bytes, hashing what goes to an fd, then skip `skip` more (the
+        padding); returns how many of the n were there."""
+        buf, pos = self.buf, self.pos
+        if fd is None and pos + n + skip <= len(buf):
+            self.pos = pos + n + skip
+            return n
+        if isinstance(fd, int) and pos + n + skip <= len(buf):  # the usual case: all here
+            view = memoryview(buf)[pos:pos + n]
+            if digest is not None:
+                digest.update(view)
+            while view:
+                view = view[os.write(fd, view):]
+            self.pos = pos + n + skip
+            return n
+        got = self._pump(n, fd, digest)
+        self._pump(skip, None)
+        return got
+
+    def relay(self, n: int, skip: int, relay: Relay, digest: Any = None,
+              header: bool = False) -> int:
+        """Pass n bytes (hashed) and their padding on, with the header block just read when
+        `header`; returns how many of the n were there."""
+        pos, buf = self.pos, self.buf
+        if pos + n + skip <= len(buf) and (not header or self.mark + BLOCK == pos):
+            view = memoryview(buf)  # the usual case: header and data are one piece
+            relay.add(view[pos - BLOCK if header else pos:pos + n + skip])
+            if digest is not None:
+                digest.update(view[pos:pos + n])
+            self.pos = pos + n + skip
+            return n
+        if header:
+            relay.add(memoryview(buf)[self.mark:self.mark + BLOCK])
+        got = self._relay(n, relay, digest)
+        if got == n:
+            self._relay(skip, relay, None)
+        return got
+
+    def _relay(self, n: int, relay: Relay, digest: Any) -> int:
+        left = n
+        while left:
+            if self.pos >= len(self.buf) and not self._fill():
+                break
+            take = min(left, len(self.buf) - self.pos)
+            view = memoryview(self.buf)[self.pos:self.pos + take]
+            relay.add(view)
+            if digest is not None:
+                digest.update(view)
+            self.pos += take
+            left -= take
+        return n - left
+
+    def _pump(self, n: int, fd: int | bytearray | None, digest: Any = None) -> int:
         left = n
         while left:
             if self.pos >= len(self.buf) and not self._fill():
@@ -103,8 +188,11 @@ def _number(field: bytes) -> int:
 
 def _checksum_ok(header: bytes) -> bool:
     stored = _number(header[148:156])
-    unsigned = sum(header[:148]) + 32 * 8 + sum(header[156:])
-    return stored == unsigned
+    return stored == sum(header) - sum(header[148:156]) + 32 * 8
+
+
+# name, mode, uid, gid, size, mtime, chksum, typeflag, linkname, magic, version, uname, gname
+_HEADER = struct.Struct("100s8s8s8s12s12s8sc100s6s2s32s32s")
 
 
 def _pax(data: bytes) -> dict[str, str]:
@@ -119,11 +207,20 @@ def _pax(data: bytes) -> dict[str, str]:
     return out
 
 
-def read(raw: IO[bytes], visit: Visit, done: Done) -> int:
-    """Read every member; returns the number of members. Raises TarError on garbage."""
+def read(raw: IO[bytes], visit: Visit, done: Done, relay: Relay | None = None) -> int:
+    """Read every member; returns the number of members. Raises TarError on garbage. With
+    `relay`, the records of the members `visit` keeps are passed on (ended properly)."""
     stream = _Stream(raw)
+    count = _read(stream, visit, done, relay)
+    if relay is not None:
+        relay.end()
+    return count
+
+
+def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None) -> int:
     long_name = long_link = None
     pax: dict[str, str] = {}
+    extended = bytearray()  # the current member's extended header records, for the relay
     count = 0
     while True:
         header = stream.read(BLOCK)
@@ -136,11 +233,18 @@ def read(raw: IO[bytes], visit: Visit, done: Done) -> int:
         if not _checksum_ok(header):
             raise TarError("This does not look like a tar archive" if count == 0
                            else "Skipping to next header")
-        typeflag = header[156:157]
-        size = _number(header[124:136])
+        (name_f, mode_f, uid_f, gid_f, size_f, mtime_f, _sum, typeflag, link_f, _magic, _v,
+         uname_f, gname_f) = _HEADER.unpack_from(header)
+        size = _number(size_f)
         padded = size + (-size % BLOCK)
         if typeflag in (b"L", b"K", b"x", b"g"):
-            data = stream.read(padded)[:size]
+            raw_data = stream.read(padded)
+            data = raw_data[:size]
+            if relay is not None:
+                if typeflag == b"g":  # applies to every member after it
+                    relay.add(memoryview(header + raw_data))
+                else:
+                    extended += header + raw_data
             if typeflag == b"L":
                 long_name = _text(data)
             elif typeflag == b"K":
@@ -148,32 +252,54 @@ def read(raw: IO[bytes], visit: Visit, done: Done) -> int:
             elif typeflag == b"x":
                 pax = _pax(data)
             continue
-        name = long_name or pax.get("path") or _ustar_name(header)
-        size = int(pax.get("size", size))
-        padded = size + (-size % BLOCK)
+        if pax:
+            size = int(pax.get("size", size))
+            padded = size + (-size % BLOCK)
         member = Member(
-            name=name, kind=KINDS.get(typeflag, "other"), mode=_number(header[100:108]),
-            size=size if typeflag in (b"0", b"\0", b"7") else 0,
-            linkname=long_link or pax.get("linkpath") or _text(header[157:257]),
-            mtime=int(float(pax.get("mtime", _number(header[136:148])))),
-            uid=_number(header[108:116]), gid=_number(header[116:124]),
-            uname=_text(header[265:297]), gname=_text(header[297:329]))
+            long_name or pax.get("path") or _ustar_name(header, name_f),
+            KINDS.get(typeflag, "other"), _number(mode_f),
+            size if typeflag in (b"0", b"\0", b"7") else 0,
+            long_link or pax.get("linkpath") or _text(link_f),
+            float(pax["mtime"]) if "mtime" in pax else _number(mtime_f),
+            _number(uid_f), _number(gid_f), _text(uname_f), _text(gname_f))
         long_name = long_link = None
-        pax = {}
+        if pax:
+            pax = {}
         count += 1
         fd = visit(member)
+        if relay is not None:
+            _relay_member(stream, relay, bytes(extended), member, fd, size, padded, done)
+            extended = bytearray()
+            continue
+        if isinstance(fd, str):
+            raise TypeError("a member can only be relayed when reading with a relay")
         digest = hashlib.sha256() if isinstance(fd, int) else None
-        if stream.pump(size, fd, digest) < size:
+        if stream.pump(size, fd, digest, padded - size) < size:
             if fd is not None:
                 done(member, fd, None)
             raise TarError("Unexpected EOF in archive")
-        stream.pump(padded - size, None)
         if fd is not None:
             done(member, fd, digest.hexdigest() if digest is not None else None)
 
 
-def _ustar_name(header: bytes) -> str:
-    name = _text(header[0:100])
+def _relay_member(stream: _Stream, relay: Relay, records: bytes, member: Member, sink: Sink,
+                  size: int, padded: int, done: Done) -> None:
+    """`records`: the member's extended header records; its header block was just read."""
+    digest = None
+    if sink is None:
+        got = stream.pump(size, None, None, padded - size)
+    else:
+        relay.add(memoryview(records))  # the extended headers, which come first
+        digest = hashlib.sha256() if sink == RELAY_HASHED else None
+        got = stream.relay(size, padded - size, relay, digest, header=True)
+    if got < size:
+        raise TarError("Unexpected EOF in archive")
+    if sink is not None:
+        done(member, sink, digest.hexdigest() if digest is not None else None)
+
+
+def _ustar_name(header: bytes, field: bytes) -> str:
+    name = _text(field)
     if header[257:262] == b"ustar":
         prefix = _text(header[345:500])
         if prefix:

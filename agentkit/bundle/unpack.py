@@ -12,18 +12,98 @@ extracted here. What the agent itself would have done with each such member is a
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import re
 import shutil
+import sqlite3
 import stat
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
+from typing import IO
 
+from agentkit import proc, store
 from agentkit.bundle import archive, tarstream
 from agentkit.errors import BadArchive
 from agentkit.findings import ERROR, WARNING, Finding
 
 TAR_FAILED = "Error extracting tar archive: 2"
 RUBYZIP_NOT_ZIP = "Zip end of central directory signature not found"
+
+
+class Members:
+    """What the archive says of its members that Install and the checks need afterwards:
+    owners other than root (tar -xp as root keeps them; Install's copy preserves them) and,
+    with --no-install, which files were read but not written. Kept in the store: a Jenkins
+    archive carries the build user's uid on every member."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        db.execute("DELETE FROM member")
+        self.prefix = ""  # the stripped top-level directory, with its "/"
+        self.unwritten = 0
+        self._owners: list[tuple[str, int, int]] = []  # not yet in the store
+        self._marks: list[tuple[str, int]] = []
+        self._files: list[tuple[str, str, int, float]] = []
+
+    def own(self, rel: str, uid: int, gid: int) -> None:
+        self._owners.append((rel, uid, gid))
+        if len(self._owners) >= 512:
+            self.flush()
+
+    def file(self, rel: str, sha: str, size: int, mtime: float) -> None:
+        """A regular file extracted at rel, with its digest (computed on the way in)."""
+        self._files.append((rel, sha, size, mtime))
+        if len(self._files) >= 512:
+            self.flush()
+
+    def is_file(self, rel: str) -> bool:
+        self.flush()
+        return self.db.execute("SELECT 1 FROM member WHERE rel = ? AND sha IS NOT NULL",
+                               (rel,)).fetchone() is not None
+
+    def mark_unwritten(self, rel: str, unwritten: bool) -> None:
+        self._marks.append((rel, int(unwritten)))
+        self.unwritten += 1 if unwritten else 0
+        if len(self._marks) >= 512:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._owners:
+            self.db.executemany("INSERT INTO member(rel, uid, gid) VALUES (?, ?, ?) ON "
+                                "CONFLICT(rel) DO UPDATE SET uid = excluded.uid, "
+                                "gid = excluded.gid", self._owners)
+            self._owners.clear()
+        if self._files:
+            self.db.executemany("INSERT INTO member(rel, sha, size, mtime) VALUES (?, ?, ?, ?) "
+                                "ON CONFLICT(rel) DO UPDATE SET sha = excluded.sha, "
+                                "size = excluded.size, mtime = excluded.mtime", self._files)
+            self._files.clear()
+        if self._marks:  # in order: a buffered script is marked, then written
+            self.db.executemany("INSERT INTO member(rel, unwritten) VALUES (?, ?) ON "
+                                "CONFLICT(rel) DO UPDATE SET unwritten = excluded.unwritten",
+                                self._marks)
+            self._marks.clear()
+
+    def __contains__(self, rel: object) -> bool:
+        """Whether rel (relative to the bundle root) was read but not written."""
+        if not self.unwritten or not isinstance(rel, str):
+            return False
+        self.flush()
+        return self.db.execute("SELECT 1 FROM member WHERE rel = ? AND unwritten = 1",
+                               (self.prefix + rel,)).fetchone() is not None
+
+    def count_under(self, rel_dir: str) -> int:
+        """How many unwritten files lie below rel_dir."""
+        if not self.unwritten:
+            return 0
+        self.flush()
+        low, high = store.below(self.prefix + rel_dir)
+        row = self.db.execute("SELECT COUNT(*) FROM member WHERE rel > ? AND rel < ? "
+                              "AND unwritten = 1", (low, high)).fetchone()
+        return int(row[0])
 
 
 @dataclass
@@ -35,33 +115,36 @@ class Unpacked:
     findings: list[Finding] = field(default_factory=list)
     stripped: str | None = None  # the single top-level directory the agent strips
     members: int = 0
-    owners: dict[str, tuple[int, int, str, str]] = field(default_factory=dict)
-    # --no-install: regular files read but not written (checks need only their names)
-    unwritten: set[str] = field(default_factory=set)
-    # sha256 of each extracted file, computed on the way in: (dev, ino, size, mtime_ns) -> hex
-    digests: dict[tuple[int, int, int, int], str] = field(default_factory=dict)
+    db: sqlite3.Connection = field(default_factory=lambda: store.connect(":memory:"))
+    listing: Members = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.listing = Members(self.db)
 
 
 class _TarWriter:
     """Receives tar members and writes them under dest the way GNU tar -xp would."""
 
     def __init__(self, out: Unpacked, archive_path: str, generation: str,
-                 lean: bool = False) -> None:
+                 lean: bool = False, relayed: bool = False) -> None:
         self.lean = lean
+        # relayed: GNU tar extracts what member() keeps; we only check, hash and record
+        self.relayed = relayed
         self.wanted: set[str] | None = None  # lean: hook scripts, once the appspec is read
-        self.buffer: dict[str, tuple[bytearray, int, int]] = {}
+        self.buffer: dict[str, tuple[bytearray, int, float]] = {}
         self.buffered = 0
         self.out = out
         self.dest = out.dest
         self.archive = archive_path
         self.generation = generation
         self.links: dict[str, str] = {}  # rel path -> target, created at the end
-        self.dirs: list[tuple[str, int, int]] = []  # modes applied at the end, like tar
+        self.dirs: list[tuple[str, int, float]] = []  # modes applied at the end, like tar
         self.refused = False
         self.open_path = ""
-        # dest starts empty, so only names seen before can exist: no stat for the rest.
-        self.seen: set[str] = set()
         self.made_dirs: set[str] = {self.dest}
+        self.umask = _umask()
+        self.open_mode = 0o600
+        self.open_rel = ""
 
     def _parent(self, path: str) -> None:
         parent = os.path.dirname(path)
@@ -70,11 +153,6 @@ class _TarWriter:
             while parent not in self.made_dirs:
                 self.made_dirs.add(parent)
                 parent = os.path.dirname(parent)
-
-    def _clear(self, rel: str, path: str) -> None:
-        if rel in self.seen:
-            _unlink_if_not_dir(path)
-        self.seen.add(rel)
 
     def finding(self, severity: str, code: str, member: str, message: str, hint: str,
                 agent: str | None = None) -> None:
@@ -106,6 +184,8 @@ class _TarWriter:
 
     def _through_link(self, rel: str, name: str) -> str | None:
         """Follow in-bundle relative links in the parent path as tar would; refuse others."""
+        if not self.links:
+            return rel
         parts = rel.split("/")
         for i in range(1, len(parts)):
             prefix = "/".join(parts[:i])
@@ -124,7 +204,8 @@ class _TarWriter:
 
     def member(self, m: tarstream.Member) -> tarstream.Sink:
         self.out.members += 1
-        rel = self._normalise(m.name)
+        name = m.name[2:] if m.name.startswith("./") else m.name  # `tar -C dir .` names
+        rel = name.rstrip("/") if _PLAIN.match(name) else self._normalise(m.name)
         if not rel:
             return None
         rel2 = self._through_link(rel, m.name)
@@ -134,19 +215,21 @@ class _TarWriter:
         path = os.path.join(self.dest, rel)
         self.links.pop(rel, None)  # a later member replaces an earlier link of that name
         if m.uid or m.gid:
-            self.out.owners[rel] = (m.uid, m.gid, m.uname, m.gname)
+            self.out.listing.own(rel, m.uid, m.gid)
         if m.kind == "dir":
-            self._parent(os.path.join(path, "."))
-            self.seen.add(rel)
-            self.dirs.append((path, m.mode & 0o7777, m.mtime))
-            return None
-        self._parent(path)
+            if not self.relayed:
+                self._parent(os.path.join(path, "."))
+                self.dirs.append((path, m.mode & 0o7777, m.mtime))
+            elif m.mode & 0o300 != 0o300:  # tar keeps it; we still need to write below it
+                self.dirs.append((path, m.mode & 0o7777, m.mtime))
+            return tarstream.RELAY if self.relayed else None
+        if not self.relayed:
+            self._parent(path)
         if m.kind == "symlink":
             self.links[rel] = m.linkname
-            return None
+            return tarstream.RELAY if self.relayed else None
         if m.kind == "hardlink":
-            self._hardlink(m, rel, path)
-            return None
+            return self._hardlink(m, rel, path)
         if m.kind in ("chardev", "blockdev", "fifo", "other"):
             self.finding(WARNING, "AK403", m.name, f"member {m.name!r} is a {m.kind}; the agent "
                          "(as root) creates it on the instance, verify does not",
@@ -154,22 +237,35 @@ class _TarWriter:
             return None
         if self.lean and not _is_appspec(rel):
             return self._lean(m, rel)
-        return self._open(rel, path)
+        if self.relayed:
+            self.open_rel = rel
+            return tarstream.RELAY_HASHED
+        return self._open(rel, path, m.mode)
 
-    def _open(self, rel: str, path: str) -> int:
-        self._clear(rel, path)
-        self.out.unwritten.discard(rel)
+    def _open(self, rel: str, path: str, mode: int | None = None) -> int:
+        perms = 0o600 if mode is None else mode & 0o777
+        self.open_mode = perms if perms & self.umask == 0 and mode == perms else 0o600
+        self.open_rel = rel
+        if self.out.listing.unwritten:
+            self.out.listing.mark_unwritten(rel, False)
         self.open_path = path
         # O_EXCL, not O_TRUNC: ext4 flushes a file truncated on open when it is closed
-        # (auto_da_alloc), which made every member cost a disk write-back.
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        # (auto_da_alloc), which made every member cost a disk write-back. A member that
+        # comes again replaces the earlier one, as with tar. Created with its final
+        # permissions when the umask leaves them alone (done() saves a chmod then).
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        try:
+            return os.open(path, flags, self.open_mode)
+        except FileExistsError:
+            _unlink_if_not_dir(path)
+            return os.open(path, flags, self.open_mode)
 
     def _lean(self, m: tarstream.Member, rel: str) -> tarstream.Sink:
         """--no-install writes only the appspec and the hook scripts. Until the appspec has
         been read, small files wait in a bounded buffer in case they are scripts."""
         if self.wanted is not None and rel in self.wanted:
-            return self._open(rel, os.path.join(self.dest, rel))
-        self.out.unwritten.add(rel)
+            return self._open(rel, os.path.join(self.dest, rel), m.mode)
+        self.out.listing.mark_unwritten(rel, True)
         if self.wanted is None and m.size <= LEAN_FILE and \
                 self.buffered + m.size <= LEAN_BUFFER:
             data = bytearray()
@@ -202,33 +298,51 @@ class _TarWriter:
                     os.close(fd)
         self.buffer.clear()
 
-    def _hardlink(self, m: tarstream.Member, rel: str, path: str) -> None:
+    def _hardlink(self, m: tarstream.Member, rel: str, path: str) -> tarstream.Sink:
         target = self._normalise(m.linkname)
         source = os.path.join(self.dest, target) if target else None
-        if source is None or not os.path.isfile(source) or os.path.islink(source):
+        if self.relayed:
+            ok = target is not None and self.out.listing.is_file(target)
+        else:
+            ok = source is not None and os.path.isfile(source) and not os.path.islink(source)
+        if not ok or source is None:
             if target is not None:
                 self.refuse("AK404", m.name, f"hard link {m.name!r} -> {m.linkname!r} does not "
                             "point at a file extracted before it", "archive the file itself")
-            return
-        self._clear(rel, path)
-        os.link(source, path)
-
-    def done(self, m: tarstream.Member, fd: int | bytearray, digest: str | None) -> None:
-        if isinstance(fd, bytearray):
-            return  # buffered (lean): written once the appspec says it is a script
+            return None
+        if self.relayed:
+            return tarstream.RELAY
         try:
-            os.fchmod(fd, m.mode & 0o7777)
+            os.link(source, path)
+        except FileExistsError:
+            _unlink_if_not_dir(path)
+            os.link(source, path)
+        return None
+
+    def done(self, m: tarstream.Member, fd: int | bytearray | str, digest: str | None) -> None:
+        if digest is not None:
+            self.out.listing.file(self.open_rel, digest, m.size, m.mtime)
+        if not isinstance(fd, int):
+            return  # relayed to tar, or buffered (lean: written if the appspec names it)
+        try:
+            if self.open_mode != m.mode & 0o7777:
+                os.fchmod(fd, m.mode & 0o7777)
             os.utime(fd, (m.mtime, m.mtime))
-            if digest is not None:
-                st = os.fstat(fd)
-                self.out.digests[(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)] = digest
         finally:
             os.close(fd)
-        rel = os.path.relpath(self.open_path, self.dest)
-        if self.lean and self.wanted is None and _is_appspec(rel):
-            self._learn(rel)
+        if self.lean and self.wanted is None:
+            rel = self.open_path[len(self.dest) + 1:]
+            if _is_appspec(rel):
+                self._learn(rel)
 
     def finish(self) -> None:
+        self.out.listing.flush()
+        if self.relayed:
+            for path, mode, mtime in reversed(self.dirs):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(path, mode | stat.S_IWUSR | stat.S_IXUSR)
+                    os.utime(path, (mtime, mtime))
+            return
         for rel, target in self.links.items():
             path = os.path.join(self.dest, rel)
             _unlink_if_not_dir(path)
@@ -238,8 +352,16 @@ class _TarWriter:
             os.utime(path, (mtime, mtime))
 
 
+# a relative name without "", "." or ".." parts: nothing to normalise
+_PLAIN = re.compile(r"(?!\.\.?(?:/|$))[^/](?:(?!/\.\.?(?:/|$)|//).)*/?$", re.DOTALL)
 LEAN_FILE = 64 << 10  # hook scripts are small
 LEAN_BUFFER = 32 << 20  # what may wait in memory for the appspec to arrive
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def script_rel(location: str) -> str:
@@ -259,8 +381,35 @@ def _unlink_if_not_dir(path: str) -> None:
         pass
 
 
+@functools.cache
+def gnu_tar() -> str | None:
+    """GNU tar, which extracts the members we keep (as the agent's own `tar -x` would)."""
+    path = proc.which("tar")
+    if path is None:
+        return None
+    return path if "GNU tar" in proc.run([path, "--version"]).stdout else None
+
+
+def _relay_to_tar(stream: IO[bytes], writer: _TarWriter, tar: str) -> None:
+    """Read the archive and pass what the checks keep to GNU tar, which writes it while we
+    go on reading: on a slow disk its writing and our reading overlap. tar sees no member
+    that could land outside dest, no device, no fifo."""
+    argv = [tar, "-x", "-p", "--no-same-owner", "-f", "-", "-C", writer.dest]
+    with tempfile.TemporaryFile() as err:
+        try:
+            with proc.stdin_sink(argv, err) as write:
+                tarstream.read(stream, writer.member, writer.done, tarstream.Relay(write))
+        except (ChildProcessError, BrokenPipeError):
+            err.seek(0)
+            lines = [line.split(": ", 1)[-1] for line in
+                     err.read().decode("utf-8", "replace").splitlines()
+                     if line and "Removing leading" not in line]
+            raise OSError(f"GNU tar: {lines[0] if lines else 'failed'}") from None
+
+
 def _untar(out: Unpacked, path: str, generation: str, lean: bool) -> None:
-    writer = _TarWriter(out, path, generation, lean)
+    tar = None if lean else gnu_tar()
+    writer = _TarWriter(out, path, generation, lean, relayed=tar is not None)
     kind = out.content
     if (out.declared == "tgz" and kind != "gzip") or kind not in ("gzip", "bzip2", "xz", "tar"):
         out.failure = TAR_FAILED
@@ -273,7 +422,10 @@ def _untar(out: Unpacked, path: str, generation: str, lean: bool) -> None:
         return
     try:
         with archive.tar_stream(path, kind) as stream:
-            tarstream.read(stream, writer.member, writer.done)
+            if tar is not None:
+                _relay_to_tar(stream, writer, tar)
+            else:
+                tarstream.read(stream, writer.member, writer.done)
     except (tarstream.TarError, EOFError, OSError, ValueError) as exc:
         out.failure = TAR_FAILED
         out.findings.append(Finding(ERROR, "AK400", path, None, None,
@@ -371,14 +523,16 @@ def strip_single_top_dir(dest: str) -> str | None:
 
 
 def unpack(path: str, dest: str, declared: str | None, generation: str,
-           lean: bool = False) -> Unpacked:
+           lean: bool = False, db: sqlite3.Connection | None = None) -> Unpacked:
     """Unpack as the agent would. `lean` (verify --no-install): only the appspec and the
-    hook scripts are written; the other files are read and listed in `unwritten`."""
+    hook scripts are written; the other files are read and listed as unwritten. `db`: the
+    store to keep per-member records and digests in (default: one in memory)."""
     kind = archive.content_kind(path)
     if kind == "unknown" and declared is None:
         raise BadArchive(f"{path}: not a tar, tar.gz, zip or directory (unknown content). "
                          "Pass --type to say how CodeDeploy is told to read it.")
-    out = Unpacked(dest, declared or archive.bundle_type(kind), kind)
+    out = Unpacked(dest, declared or archive.bundle_type(kind), kind,
+                   db=db if db is not None else store.connect(":memory:"))
     os.makedirs(dest, exist_ok=True)
     if out.declared == "directory":
         if kind != "directory":
@@ -389,8 +543,8 @@ def unpack(path: str, dest: str, declared: str | None, generation: str,
     else:
         _untar(out, path, generation, lean)
     if out.failure is None:
+        out.listing.flush()
         out.stripped = strip_single_top_dir(dest)
-        if out.stripped and out.unwritten:
-            cut = len(out.stripped) + 1
-            out.unwritten = {p[cut:] for p in out.unwritten if p.startswith(out.stripped + "/")}
+        if out.stripped:
+            out.listing.prefix = out.stripped + "/"
     return out

@@ -95,10 +95,10 @@ def run(args: argparse.Namespace) -> int:
         if args.previous:
             previous = lifecycle.run(_options(args, args.previous), work)
         result = lifecycle.run(_options(args, args.archive), work)
+        _write(args, result, previous)  # the tree and changes are read from `work`
     finally:
         if temporary:
             _discard_later(work)
-    _write(args, result, previous)
     return 0 if result.succeeded and result.errors == 0 else 1
 
 

@@ -5,16 +5,30 @@ double the memory verify needs."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import IO, Any
 
 from agentkit.agent.result import Node, VerifyResult
 
 
-def _list(out: IO[str], key: str, items: tuple[Node, ...], last: bool = False) -> None:
+def _q(value: str | None) -> str:
+    return "null" if value is None else json.dumps(value)
+
+
+def _node(n: Node) -> str:
+    """json.dumps(n.to_json()), written out: this runs once per path of the bundle."""
+    change = "" if n.change is None else f'"change": "{n.change}", '
+    return (f'{{"path": {_q(n.path)}, {change}"type": "{n.type}", "mode": {_q(n.mode)}, '
+            f'"target": {_q(n.target)}, "sha256": {_q(n.sha256)}, "owner": {_q(n.owner)}}}')
+
+
+def _list(out: IO[str], key: str, items: Iterable[Node], last: bool = False) -> None:
     out.write(f'  "{key}": [')
-    for i, node in enumerate(items):
-        out.write(("\n    " if i == 0 else ",\n    ") + json.dumps(node.to_json()))
-    out.write("\n  ]" if items else "]")
+    count = 0
+    for node in items:
+        out.write(("\n    " if count == 0 else ",\n    ") + _node(node))
+        count += 1
+    out.write("\n  ]" if count else "]")
     out.write("\n" if last else ",\n")
 
 

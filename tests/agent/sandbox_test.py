@@ -20,7 +20,7 @@ def test_sandbox_reads_host_and_writes_upper(tmp_path: Path) -> None:
     assert (host / "a.txt").read_text() == "host"
     entry = sb.entry(str(host / "a.txt"))
     assert entry is not None and (entry.mode, entry.uid, entry.gid) == (0o600, 1, 2)
-    assert sb.touched() == [str(host / "a.txt")]
+    assert [p for p, _ in sb.touched()] == [str(host / "a.txt")]
 
 
 def test_sandbox_remove_host_file_is_a_whiteout(tmp_path: Path) -> None:
@@ -92,3 +92,19 @@ def test_sandbox_shared_files_are_recorded_then_copied_on_change(tmp_path: Path)
     assert os.stat(src).st_mode & 0o777 == 0o644  # the bundle file is never changed
     assert os.stat(sb.up(target)).st_mode & 0o777 == 0o600
     assert (Path(sb.up(target))).read_text() == "payload"
+
+
+def test_sandbox_walk_is_sorted_by_path_string(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    for d in ("a", "a/x", "a-b", "a.c/d"):
+        (root / d).mkdir(parents=True)
+    for f in ("a/x/f", "a/y", "a0", "a-b/g", "a.c/d/h", "b"):
+        (root / f).write_text(f)
+    sb = Sandbox(str(tmp_path / "sb"))
+    src = tmp_path / "s"
+    src.write_text("new")
+    sb.write_file(str(root / "a-a"), str(src), mode=0o644, mtime=0, owner=None)
+    paths = [e.path for e in sb.walk(str(root))]
+    assert paths == sorted(paths)
+    assert paths[:4] == [str(root), str(root / "a"), str(root / "a-a"), str(root / "a-b")]
+    assert len(paths) == 13

@@ -12,6 +12,19 @@ from agentkit.bundle.unpack import TAR_FAILED, unpack
 from ..archives import APPSPEC_OK, tar, zip_
 
 
+@pytest.fixture(autouse=True, params=["gnu-tar", "python"])
+def extractor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: GNU tar writing what we relay, and our own writer (no GNU tar)."""
+    from agentkit.bundle import unpack as module
+
+    if request.param == "gnu-tar":
+        if module.gnu_tar() is None:
+            pytest.skip("GNU tar is not installed here")
+    else:
+        monkeypatch.setattr(module, "gnu_tar", lambda: None)
+    return str(request.param)
+
+
 def _codes(out: object) -> list[str]:
     return [f.code for f in out.findings]  # type: ignore[attr-defined]
 
@@ -180,5 +193,27 @@ def test_unpack_lean_writes_only_appspec_and_hook_scripts(tmp_path: Path,
     assert (tmp_path / "o/s/run.sh").read_bytes() == b"#!/bin/sh\r\n"
     assert os.stat(tmp_path / "o/s/run.sh").st_mode & 0o777 == 0o755
     assert not (tmp_path / "o/web/big.css").exists()
-    assert out.unwritten == {"web/big.css"}
+    assert "web/big.css" in out.listing and "s/run.sh" not in out.listing
+    assert "appspec.yml" not in out.listing and "web/link.css" not in out.listing
+    assert (out.listing.count_under("web"), out.listing.count_under("s")) == (1, 0)
     assert os.readlink(tmp_path / "o/web/link.css") == "big.css"
+
+
+@pytest.mark.parametrize("name", ["a", "a/b", "a/b/", ".env", "..a", "a/..b", "a/.b/c",
+                                  "a/./b", "a/../b", "..", ".", "./a", "a//b", "a/.", "a/..",
+                                  "", "/a", "a/b/..", "a\nb", "ü/x"])
+def test_unpack_plain_names_need_no_normalising(name: str) -> None:
+    from agentkit.bundle.unpack import _PLAIN
+
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    plain = not name.startswith("/") and ".." not in parts and "/".join(parts) == \
+        name.rstrip("/") and "//" not in name and name not in ("", ".")
+    assert bool(_PLAIN.match(name)) == plain
+
+
+def test_unpack_file_over_directory_fails_as_tar_does(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tgz", [("x", "dir", "", 0o755), ("x/f", "file", "1", 0o644),
+                                   ("x", "file", "2", 0o644)])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure == TAR_FAILED
+    assert (tmp_path / "o" / "x" / "f").read_text() == "1"

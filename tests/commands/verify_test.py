@@ -302,3 +302,61 @@ def test_verify_no_install_still_checks_scripts_and_links(
     assert code == 1
     assert [f["code"] for f in out["findings"]] == ["AK504"]
     assert event(out, "Install")["status"] == "skipped"
+
+
+def _archive_path(out: dict[str, Any], rel: str) -> str:
+    return (f"/opt/codedeploy-agent/deployment-root/{out['deployment_group_id']}/"
+            f"{out['deployment_id']}/deployment-archive/{rel}")
+
+
+@pytest.mark.parametrize("before", [0, 1500])
+def test_verify_two_sources_for_one_destination_fails(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], before: int) -> None:
+    # `before` files come first: the conflict is found among copies stored in bulk
+    dest = tmp_path / "d"
+    spec = (f"version: 0.0\nos: linux\nfiles:\n  - source: many\n    destination: {dest}/many\n"
+            f"  - source: a\n    destination: {dest}\n  - source: b/a\n    destination: {dest}\n")
+    members = [("appspec.yml", "file", spec, 0o644), ("a", "file", "1", 0o644),
+               ("b/a", "file", "2", 0o644)]
+    members += [(f"many/f{i}", "file", "x", 0o644) for i in range(before)]
+    code, out = verify(capsys, "--hooks", "skip", str(tar(tmp_path / "a.tgz", members)))
+    assert code == 1 and out["failed_event"] == "Install"
+    assert out["error"]["message"] == (
+        f"{DF} the application specification file specifies two source files named "
+        f"{_archive_path(out, 'b/a')} and {_archive_path(out, 'a')} for the same destination "
+        f"({dest}/a). Remove one of the source file paths from the AppSpec file, and then try "
+        "again.")
+
+
+def test_verify_stripped_top_dir_keeps_member_owners(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "d"
+    arc = tar(tmp_path / "a.tgz", [("rel/appspec.yml", "file", appspec(dest), 0o644),
+                                   ("rel/web/a.css", "file", "x", 0o644)], uid=1234)
+    code, out = verify(capsys, "--hooks", "skip", str(arc))
+    assert code == 0
+    tree = {n["path"]: n["owner"] for n in out["tree"]}
+    assert tree[f"{dest}/web/a.css"] == "1234:1234"  # tar -xp as root, then a preserving copy
+    assert tree[f"{dest}/web"] == "0:0"  # made by the installer (mkdir as root)
+
+
+def test_verify_json_nodes_written_as_json_dumps_would() -> None:
+    from agentkit.agent.result import Node
+    from agentkit.report.verify_json import _node
+
+    for node in [Node("/a b/ü\"x", "file", "0644", None, "ab" * 32, "0:0"),
+                 Node("/l", "symlink", "0777", "../t\n", None, "5:6", "created"),
+                 Node("/gone", "dir", "0755", None, None, None, "deleted")]:
+        assert _node(node) == json.dumps(node.to_json())
+
+
+def test_verify_tree_of_interleaved_destinations_is_sorted(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    x = tmp_path / "x"
+    spec = (f"version: 0.0\nos: linux\nfiles:\n  - source: one\n    destination: {x}/a\n"
+            f"  - source: two\n    destination: {x}/a-b\n")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", spec, 0o644),
+                                   ("one/f", "file", "1", 0o644), ("two/g", "file", "2", 0o644)])
+    code, out = verify(capsys, "--hooks", "skip", str(arc))
+    assert code == 0
+    assert [n["path"] for n in out["tree"]] == [f"{x}/a", f"{x}/a-b", f"{x}/a-b/g", f"{x}/a/f"]
