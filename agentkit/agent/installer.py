@@ -19,7 +19,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from agentkit import store
 from agentkit.agent.layout import Deployment
@@ -325,21 +325,39 @@ class Installer:
 
     # --- steps 3 and 4 -----------------------------------------------------------------------
     def execute(self, plan: Plan) -> None:
+        """The agent writes every instruction to -install.json, then executes them in order.
+        One pass here: each is written, then run until one fails; the rest are still written,
+        and the file appears complete (renamed into place) before the failure is raised."""
         self._fresh_dirs = set(plan.mkdirs)
-        _write_install_json(self.deployment.install_json, plan)
-        with open(self.deployment.cleanup_file, "w") as cleanup:
-            for inst, member in plan.instructions(self.member_prefix):
-                if inst.type == "copy":
-                    cleanup.write(inst.path + "\n")  # before the copy, as the agent
-                    self._do_copy(inst, member)
-                elif inst.type == "mkdir":
-                    self._do_mkdir(inst)
-                    cleanup.write(inst.path + "\n")
-                elif inst.type == "chmod":
-                    self.sandbox.chmod(self._through(inst.path), int(inst.mode, 8))
-                elif inst.type == "chown":
-                    self._do_chown(inst)
-                self.executed += 1
+        path = self.deployment.install_json
+        tmp = f"{path}.tmp-{os.getpid()}"
+        failure: Exception | None = None
+        with open(tmp, "w") as js, open(self.deployment.cleanup_file, "w") as cleanup:
+            js.write('{"instructions":[')
+            for i, (inst, member) in enumerate(plan.instructions(self.member_prefix)):
+                js.write(("," if i else "") + _instruction_json(inst))
+                if failure is None:
+                    try:
+                        self._run(inst, member, cleanup)
+                    except (InstallError, OSError) as exc:
+                        failure = exc
+            js.write("]}")
+        os.replace(tmp, path)
+        if failure is not None:
+            raise failure
+
+    def _run(self, inst: Instruction, member: Member, cleanup: IO[str]) -> None:
+        if inst.type == "copy":
+            cleanup.write(inst.path + "\n")  # before the copy, as the agent
+            self._do_copy(inst, member)
+        elif inst.type == "mkdir":
+            self._do_mkdir(inst)
+            cleanup.write(inst.path + "\n")
+        elif inst.type == "chmod":
+            self.sandbox.chmod(self._through(inst.path), int(inst.mode, 8))
+        elif inst.type == "chown":
+            self._do_chown(inst)
+        self.executed += 1
 
     def _through(self, path: str) -> str:
         real = self.sandbox.resolve(path)
@@ -431,17 +449,6 @@ def _lines_backwards(path: str, block: int = 1 << 16) -> Iterator[str]:
                 yield part.decode("utf-8", "surrogateescape")
         if not torn:
             yield pending.decode("utf-8", "surrogateescape")
-
-
-def _write_install_json(path: str, plan: Plan) -> None:
-    """install.json as the agent writes it, streamed; atomically in place."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write('{"instructions":[')
-        for i, (inst, _owner) in enumerate(plan.instructions()):
-            f.write(("," if i else "") + _instruction_json(inst))
-        f.write("]}")
-    os.replace(tmp, path)
 
 
 def _instruction_json(inst: Instruction) -> str:

@@ -360,3 +360,30 @@ def test_verify_tree_of_interleaved_destinations_is_sorted(
     code, out = verify(capsys, "--hooks", "skip", str(arc))
     assert code == 0
     assert [n["path"] for n in out["tree"]] == [f"{x}/a", f"{x}/a-b", f"{x}/a-b/g", f"{x}/a/f"]
+
+
+def test_verify_install_json_complete_and_cleanup_stops_at_failure(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "d"
+    extra = (f"permissions:\n  - object: {dest}\n    pattern: a\n    owner: no-such-user-ak\n"
+             f"  - object: {dest}\n    pattern: b\n    mode: '600'\n")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest, extra=extra), 0o644),
+                                   ("a", "file", "1", 0o644), ("b", "file", "2", 0o644)])
+    keep = tmp_path / "keep"
+    code, out = verify(capsys, "--hooks", "skip", "--keep", str(keep), str(arc))
+    assert code == 1 and out["error"]["message"] == "can't find user for no-such-user-ak"
+    group = out["deployment_group_id"]
+    instructions = keep / "deployment-root" / "deployment-instructions"
+    source = (f"{keep}/deployment-root/{group}/{out['deployment_id']}/deployment-archive")
+    assert json.loads((instructions / f"{group}-install.json").read_text()) == {
+        "instructions": [
+            {"type": "mkdir", "directory": str(dest)},
+            {"type": "copy", "source": f"{source}/a", "destination": f"{dest}/a"},
+            {"type": "copy", "source": f"{source}/appspec.yml",
+             "destination": f"{dest}/appspec.yml"},
+            {"type": "copy", "source": f"{source}/b", "destination": f"{dest}/b"},
+            {"type": "chown", "owner": "no-such-user-ak", "group": None, "file": f"{dest}/a"},
+            {"type": "chmod", "mode": "600", "file": f"{dest}/b"}]}
+    assert (instructions / f"{group}-cleanup").read_text() == "".join(
+        f"{p}\n" for p in (dest, f"{dest}/a", f"{dest}/appspec.yml", f"{dest}/b"))
+    assert not list(instructions.glob("*.tmp-*"))
