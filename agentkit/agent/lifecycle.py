@@ -61,6 +61,7 @@ class Options:
     application_name: str = "agentkit-verify"
     group_name: str = "LocalFleet"
     bundle_env: tuple[tuple[str, str], ...] = ()  # BUNDLE_* of an S3 revision
+    digests: bool = True  # hash files while unpacking (the JSON tree shows them)
 
 
 def event_names(load_balancer: bool, subset: tuple[str, ...] = ()) -> list[str]:

@@ -55,6 +55,12 @@ class Entry:
     sha: str | None = None  # its digest, when known
 
 
+def _parent(norm: str) -> str:
+    """os.path.dirname of a normalised absolute path, without its generality (per file)."""
+    cut = norm.rfind("/")
+    return norm[:cut] if cut > 0 else "/"
+
+
 def _kind(mode: int) -> str:
     return ("symlink" if stat.S_ISLNK(mode) else "dir" if stat.S_ISDIR(mode)
             else "file" if stat.S_ISREG(mode) else "other")
@@ -111,7 +117,7 @@ class Sandbox:
              sha: str | None = None, later: bool = False) -> None:
         st = recorded
         uid, gid = owner if owner else (None, None)
-        values = (norm, os.path.dirname(norm), state, uid, gid, src,
+        values = (norm, _parent(norm), state, uid, gid, src,
                   *((st.st_mode, st.st_size, st.st_mtime) if st is not None else (None,) * 3),
                   sha)
         if later:
@@ -282,7 +288,7 @@ class Sandbox:
 
     # --- writes (all into the upper layer) ---------------------------------------------------
     def _prepare_parent(self, norm: str) -> None:
-        parent = os.path.dirname(norm)
+        parent = _parent(norm)
         if parent not in self._upper_dirs:
             self.mirror_dirs(parent)
             self._note_dir(parent)

@@ -207,17 +207,20 @@ def _pax(data: bytes) -> dict[str, str]:
     return out
 
 
-def read(raw: IO[bytes], visit: Visit, done: Done, relay: Relay | None = None) -> int:
+def read(raw: IO[bytes], visit: Visit, done: Done, relay: Relay | None = None,
+         hashing: bool = True) -> int:
     """Read every member; returns the number of members. Raises TarError on garbage. With
-    `relay`, the records of the members `visit` keeps are passed on (ended properly)."""
+    `relay`, the records of the members `visit` keeps are passed on (ended properly);
+    `hashing`: data written to an fd is hashed on the way."""
     stream = _Stream(raw)
-    count = _read(stream, visit, done, relay)
+    count = _read(stream, visit, done, relay, hashing)
     if relay is not None:
         relay.end()
     return count
 
 
-def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None) -> int:
+def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
+          hashing: bool) -> int:
     long_name = long_link = None
     pax: dict[str, str] = {}
     extended = bytearray()  # the current member's extended header records, for the relay
@@ -273,7 +276,7 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None) -> int
             continue
         if isinstance(fd, str):
             raise TypeError("a member can only be relayed when reading with a relay")
-        digest = hashlib.sha256() if isinstance(fd, int) else None
+        digest = hashlib.sha256() if hashing and isinstance(fd, int) else None
         if stream.pump(size, fd, digest, padded - size) < size:
             if fd is not None:
                 done(member, fd, None)

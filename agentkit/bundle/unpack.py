@@ -46,22 +46,22 @@ class Members:
         self.unwritten = 0
         self._owners: list[tuple[str, int, int]] = []  # not yet in the store
         self._marks: list[tuple[str, int]] = []
-        self._files: list[tuple[str, str, int, float]] = []
+        self._files: list[tuple[str, str | None, int, float]] = []
 
     def own(self, rel: str, uid: int, gid: int) -> None:
         self._owners.append((rel, uid, gid))
         if len(self._owners) >= 512:
             self.flush()
 
-    def file(self, rel: str, sha: str, size: int, mtime: float) -> None:
-        """A regular file extracted at rel, with its digest (computed on the way in)."""
+    def file(self, rel: str, sha: str | None, size: int, mtime: float) -> None:
+        """A regular file extracted at rel, with its digest when it was computed on the way."""
         self._files.append((rel, sha, size, mtime))
         if len(self._files) >= 512:
             self.flush()
 
     def is_file(self, rel: str) -> bool:
         self.flush()
-        return self.db.execute("SELECT 1 FROM member WHERE rel = ? AND sha IS NOT NULL",
+        return self.db.execute("SELECT 1 FROM member WHERE rel = ? AND size IS NOT NULL",
                                (rel,)).fetchone() is not None
 
     def mark_unwritten(self, rel: str, unwritten: bool) -> None:
@@ -126,8 +126,9 @@ class _TarWriter:
     """Receives tar members and writes them under dest the way GNU tar -xp would."""
 
     def __init__(self, out: Unpacked, archive_path: str, generation: str,
-                 lean: bool = False, relayed: bool = False) -> None:
+                 lean: bool = False, relayed: bool = False, hashing: bool = True) -> None:
         self.lean = lean
+        self.hashing = hashing
         # relayed: GNU tar extracts what member() keeps; we only check, hash and record
         self.relayed = relayed
         self.wanted: set[str] | None = None  # lean: hook scripts, once the appspec is read
@@ -239,7 +240,7 @@ class _TarWriter:
             return self._lean(m, rel)
         if self.relayed:
             self.open_rel = rel
-            return tarstream.RELAY_HASHED
+            return tarstream.RELAY_HASHED if self.hashing else tarstream.RELAY
         return self._open(rel, path, m.mode)
 
     def _open(self, rel: str, path: str, mode: int | None = None) -> int:
@@ -320,7 +321,7 @@ class _TarWriter:
         return None
 
     def done(self, m: tarstream.Member, fd: int | bytearray | str, digest: str | None) -> None:
-        if digest is not None:
+        if m.kind == "file" and not isinstance(fd, bytearray):
             self.out.listing.file(self.open_rel, digest, m.size, m.mtime)
         if not isinstance(fd, int):
             return  # relayed to tar, or buffered (lean: written if the appspec names it)
@@ -407,9 +408,9 @@ def _relay_to_tar(stream: IO[bytes], writer: _TarWriter, tar: str) -> None:
             raise OSError(f"GNU tar: {lines[0] if lines else 'failed'}") from None
 
 
-def _untar(out: Unpacked, path: str, generation: str, lean: bool) -> None:
+def _untar(out: Unpacked, path: str, generation: str, lean: bool, hashing: bool) -> None:
     tar = None if lean else gnu_tar()
-    writer = _TarWriter(out, path, generation, lean, relayed=tar is not None)
+    writer = _TarWriter(out, path, generation, lean, tar is not None, hashing)
     kind = out.content
     if (out.declared == "tgz" and kind != "gzip") or kind not in ("gzip", "bzip2", "xz", "tar"):
         out.failure = TAR_FAILED
@@ -425,7 +426,7 @@ def _untar(out: Unpacked, path: str, generation: str, lean: bool) -> None:
             if tar is not None:
                 _relay_to_tar(stream, writer, tar)
             else:
-                tarstream.read(stream, writer.member, writer.done)
+                tarstream.read(stream, writer.member, writer.done, hashing=hashing)
     except (tarstream.TarError, EOFError, OSError, ValueError) as exc:
         out.failure = TAR_FAILED
         out.findings.append(Finding(ERROR, "AK400", path, None, None,
@@ -523,10 +524,12 @@ def strip_single_top_dir(dest: str) -> str | None:
 
 
 def unpack(path: str, dest: str, declared: str | None, generation: str,
-           lean: bool = False, db: sqlite3.Connection | None = None) -> Unpacked:
+           lean: bool = False, db: sqlite3.Connection | None = None,
+           hashing: bool = True) -> Unpacked:
     """Unpack as the agent would. `lean` (verify --no-install): only the appspec and the
     hook scripts are written; the other files are read and listed as unwritten. `db`: the
-    store to keep per-member records and digests in (default: one in memory)."""
+    store to keep per-member records and digests in (default: one in memory); `hashing`: hash
+    every file on the way (the report's tree shows digests)."""
     kind = archive.content_kind(path)
     if kind == "unknown" and declared is None:
         raise BadArchive(f"{path}: not a tar, tar.gz, zip or directory (unknown content). "
@@ -541,7 +544,7 @@ def unpack(path: str, dest: str, declared: str | None, generation: str,
     elif out.declared == "zip":
         _unzip(out, path)
     else:
-        _untar(out, path, generation, lean)
+        _untar(out, path, generation, lean, hashing)
     if out.failure is None:
         out.listing.flush()
         out.stripped = strip_single_top_dir(dest)

@@ -49,7 +49,8 @@ def _options(args: argparse.Namespace, archive: str) -> lifecycle.Options:
         deployment_id=deployment_id(), load_balancer=args.load_balancer,
         install=not args.no_install, hooks=args.hooks, network=args.network,
         events=_events(args.events), application_name=args.application_name,
-        group_name=args.deployment_group_name, bundle_env=_bundle_env(args.s3))
+        group_name=args.deployment_group_name, bundle_env=_bundle_env(args.s3),
+        digests=args.format == "json")  # only the JSON tree shows digests
 
 
 def _work_dir(args: argparse.Namespace) -> tuple[str, bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -93,10 +94,13 @@ def test_unpack_device_and_fifo_are_not_created(tmp_path: Path) -> None:
     assert _codes(out) == ["AK403", "AK403"]
 
 
-def test_unpack_hardlink_inside_and_escaping(tmp_path: Path) -> None:
+@pytest.mark.parametrize("hashing", [True, False])
+def test_unpack_hardlink_inside_and_escaping(tmp_path: Path, hashing: bool) -> None:
     arc = tar(tmp_path / "a.tgz", [("a", "file", "x", 0o644), ("b", "hardlink", "a", 0o644),
                                    ("c", "hardlink", "/etc/passwd", 0o644)])
-    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1", hashing=hashing)
+    sha = out.db.execute("SELECT sha FROM member WHERE rel = 'a'").fetchone()[0]
+    assert sha == (hashlib.sha256(b"x").hexdigest() if hashing else None)
     assert os.stat(tmp_path / "o/a").st_ino == os.stat(tmp_path / "o/b").st_ino
     assert not (tmp_path / "o/c").exists()
     assert out.failure == TAR_FAILED

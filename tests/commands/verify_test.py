@@ -87,6 +87,23 @@ def test_verify_overwrite_reports_modified_host_file(tmp_path: Path,
     assert (dest / "index.html").read_text() == "old"
 
 
+@pytest.mark.parametrize("content,modified", [("old", 0), ("new", 1)])
+def test_verify_text_counts_a_file_modified_only_when_its_bytes_differ(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, modified: int) -> None:
+    # the text report hashes nothing while unpacking: digests are computed when compared
+    dest = tmp_path / "app"
+    dest.mkdir()
+    (dest / "index.html").write_text("old")
+    os.chmod(dest / "index.html", 0o644)
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest), 0o644),
+                                   ("index.html", "file", content, 0o644)])
+    code = main(["verify", "--hooks", "skip", "--file-exists-behavior", "OVERWRITE", str(arc)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert f"changes outside the deployment root: 1 created, {modified} modified, 0 deleted" \
+        in text.splitlines()
+
+
 def test_verify_overwrite_through_symlink_differs_by_agent(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dest = tmp_path / "app"
