@@ -14,13 +14,15 @@ Spec = tuple[str, str, Union[str, bytes], int]  # name, kind, data or link targe
 APPSPEC_OK = "version: 0.0\nos: linux\n"
 
 
-def tar(path: Path, members: list[Spec], *, gz: bool = True, uid: int = 0) -> Path:
+def tar(path: Path, members: list[Spec], *, gz: bool = True, uid: int = 0,
+        uname: str = "") -> Path:
     with tarfile.open(path, "w:gz" if gz else "w", format=tarfile.GNU_FORMAT) as t:
         for name, kind, data, mode in members:
             info = tarfile.TarInfo(name)
             info.mode = mode
             info.mtime = int(time.time())
             info.uid = info.gid = uid
+            info.uname = uname
             payload = data.encode() if isinstance(data, str) else data
             if kind == "file":
                 info.size = len(payload)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentkit.findings import Finding
 
@@ -58,8 +58,7 @@ class Failure:
                 "script": self.script, "log_tail": self.log_tail}
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):  # one per path of a bundle: a tuple is cheap to make
     """A path in the final tree or in the changes, with its final attributes."""
 
     path: str

@@ -18,8 +18,7 @@ import shutil
 import sqlite3
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from agentkit import store
 
@@ -40,8 +39,7 @@ _PUT = ("INSERT INTO node(path, parent, state, ouid, ogid, src, mode, size, mtim
         "size = excluded.size, mtime = excluded.mtime, sha = excluded.sha")
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):  # one per path of a bundle: a tuple is cheap to make
     """What is at a path, as the deployment would see it."""
 
     path: str
@@ -106,7 +104,7 @@ class Sandbox:
         last = ""
         while True:
             page = self._sql(f"{_SELECT} WHERE ({where}) AND n.path > ? "
-                                   f"ORDER BY n.path LIMIT {PAGE}", (*args, last)).fetchall()
+                             f"ORDER BY n.path LIMIT {PAGE}", (*args, last)).fetchall()
             yield from page
             if len(page) < PAGE:
                 return
@@ -133,10 +131,9 @@ class Sandbox:
         self._sql(
             "INSERT INTO node(path, parent, whiteout, hides) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET state = 0, ouid = NULL, ogid = NULL, src = NULL, "
-            "sha = NULL, "
-            "whiteout = MAX(whiteout, excluded.whiteout), "
+            "sha = NULL, whiteout = MAX(whiteout, excluded.whiteout), "
             "hides = MAX(hides, excluded.hides)",
-            (norm, os.path.dirname(norm), int(whiteout), int(bool(host_dir))))
+            (norm, _parent(norm), int(whiteout), int(bool(host_dir))))
         if host_dir:
             self._hiding.add(norm)
 

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import grp
 import os
+import pwd
 import re
 import shutil
 import sqlite3
 import stat
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from agentkit import proc, store
 from agentkit.bundle import archive, tarstream
@@ -146,6 +149,7 @@ class _TarWriter:
         self.umask = _umask()
         self.open_mode = 0o600
         self.open_rel = ""
+        self.owners: dict[tuple[str, int, str, int], tuple[int, int]] = {}  # per name pair
 
     def _parent(self, path: str) -> None:
         parent = os.path.dirname(path)
@@ -183,6 +187,15 @@ class _TarWriter:
             return None
         return "/".join(parts)
 
+    def _owner(self, m: tarstream.Member) -> tuple[int, int]:
+        """The owner the agent's tar (root, --same-owner) gives the member on this machine:
+        the archive's user and group *names* when they exist here, else its numbers."""
+        key = (m.uname, m.uid, m.gname, m.gid)
+        if key not in self.owners:
+            self.owners[key] = (_local_id(pwd.getpwnam, m.uname, m.uid),
+                                _local_id(grp.getgrnam, m.gname, m.gid))
+        return self.owners[key]
+
     def _through_link(self, rel: str, name: str) -> str | None:
         """Follow in-bundle relative links in the parent path as tar would; refuse others."""
         if not self.links:
@@ -215,8 +228,9 @@ class _TarWriter:
         rel = rel2
         path = os.path.join(self.dest, rel)
         self.links.pop(rel, None)  # a later member replaces an earlier link of that name
-        if m.uid or m.gid:
-            self.out.listing.own(rel, m.uid, m.gid)
+        uid, gid = self._owner(m)
+        if uid or gid:
+            self.out.listing.own(rel, uid, gid)
         if m.kind == "dir":
             if not self.relayed:
                 self._parent(os.path.join(path, "."))
@@ -357,6 +371,15 @@ class _TarWriter:
 _PLAIN = re.compile(r"(?!\.\.?(?:/|$))[^/](?:(?!/\.\.?(?:/|$)|//).)*/?$", re.DOTALL)
 LEAN_FILE = 64 << 10  # hook scripts are small
 LEAN_BUFFER = 32 << 20  # what may wait in memory for the appspec to arrive
+
+
+def _local_id(lookup: Callable[[str], Any], name: str, number: int) -> int:
+    if not name:
+        return number
+    try:
+        return int(lookup(name)[2])  # pw_uid / gr_gid
+    except KeyError:
+        return number
 
 
 def _umask() -> int:

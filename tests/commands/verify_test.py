@@ -404,3 +404,15 @@ def test_verify_install_json_complete_and_cleanup_stops_at_failure(
     assert (instructions / f"{group}-cleanup").read_text() == "".join(
         f"{p}\n" for p in (dest, f"{dest}/a", f"{dest}/appspec.yml", f"{dest}/b"))
     assert not list(instructions.glob("*.tmp-*"))
+
+
+@pytest.mark.parametrize("uname,owner", [("root", "0:1234"), ("no-such-user-ak", "1234:1234")])
+def test_verify_member_owner_by_name_when_it_exists_here(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], uname: str, owner: str) -> None:
+    # GNU tar as root (--same-owner) maps the archive's user name to this machine's uid
+    dest = tmp_path / "d"
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest), 0o644),
+                                   ("f", "file", "x", 0o644)], uid=1234, uname=uname)
+    code, out = verify(capsys, "--hooks", "skip", str(arc))
+    assert code == 0
+    assert {n["path"]: n["owner"] for n in out["tree"]}[f"{dest}/f"] == owner
