@@ -72,3 +72,14 @@ def add_digest(db: sqlite3.Connection, st: os.stat_result, sha: str) -> None:
 
 def add_digests(db: sqlite3.Connection, rows: list[tuple[int, int, int, int, str]]) -> None:
     db.executemany("INSERT OR REPLACE INTO digest VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def key(path: str) -> str:
+    """A path as stored: its bytes as latin-1 characters. SQLite text must be UTF-8 and file
+    names need not be (Python carries their odd bytes as surrogates); byte order and prefixes
+    survive, so sorting and `below` work on keys as on names. ASCII is its own key."""
+    return path if path.isascii() else path.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def unkey(text: str) -> str:
+    return text if text.isascii() else text.encode("latin-1").decode("utf-8", "surrogateescape")

@@ -118,8 +118,9 @@ class Plan:
                 try:
                     self.db.execute(_COPY, (dest, source, rel))
                 except sqlite3.IntegrityError:
-                    raise InstallError(TWO_SOURCES.format(source, self.copied(dest),
-                                                          dest)) from None
+                    name = store.unkey(dest)
+                    raise InstallError(TWO_SOURCES.format(store.unkey(source),
+                                                          self.copied(name), name)) from None
         finally:
             self.db.execute("RELEASE copies")
 
@@ -127,8 +128,8 @@ class Plan:
         self.flush()
         self.db.execute("INSERT INTO instr(type, path, source, mode, owner, grp, acl) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (inst.type, inst.path, inst.source, inst.mode, inst.owner, inst.group,
-                         "\0".join(inst.acl)))
+                        (inst.type, store.key(inst.path), store.key(inst.source), inst.mode,
+                         inst.owner, inst.group, "\0".join(inst.acl)))
 
     def copy(self, source: str, dest: str) -> None:
         key = os.path.normpath(dest)
@@ -138,7 +139,7 @@ class Plan:
         prefix = self.archive + "/"
         rel = source[len(prefix):] if source.startswith(prefix) and "/." not in source else \
             os.path.relpath(source, self.archive)  # the member it came from
-        self._copies.append((key, source, rel))
+        self._copies.append((store.key(key), store.key(source), store.key(rel)))
         if len(self._copies) >= 1024:
             self.flush()
 
@@ -146,17 +147,17 @@ class Plan:
         """The source copied to dest, if any."""
         self.flush()
         row = self.db.execute("SELECT source FROM instr WHERE type = 'copy' AND path = ?",
-                              (dest,)).fetchone()
-        return None if row is None else str(row[0])
+                              (store.key(dest),)).fetchone()
+        return None if row is None else store.unkey(row[0])
 
     def copies_below(self, obj: str) -> Iterator[str]:
         """Destinations below obj, in plan order; safe to add instructions meanwhile."""
         self.flush()
         self.db.execute("DELETE FROM temp.matched")
         self.db.execute("INSERT INTO temp.matched SELECT path FROM instr WHERE type = 'copy' "
-                        "AND path > ? AND path < ? ORDER BY seq", store.below(obj))
+                        "AND path > ? AND path < ? ORDER BY seq", store.below(store.key(obj)))
         for (path,) in self.db.execute("SELECT path FROM temp.matched ORDER BY rowid"):
-            yield path
+            yield store.unkey(path)
 
     def mkdir(self, dest: str) -> None:
         key = os.path.normpath(dest)
@@ -169,7 +170,7 @@ class Plan:
 
     def permit(self, target: str) -> None:
         try:
-            self.db.execute("INSERT INTO permitted VALUES (?)", (target,))
+            self.db.execute("INSERT INTO permitted VALUES (?)", (store.key(target),))
         except sqlite3.IntegrityError:
             raise InstallError(PERMISSION_TWICE.format(target)) from None
 
@@ -180,9 +181,10 @@ class Plan:
         for row in self.db.execute(
                 "SELECT i.type, i.path, i.source, i.mode, i.owner, i.grp, i.acl, m.uid, m.gid, "
                 "m.sha, m.size, m.mtime FROM instr i LEFT JOIN member m ON m.rel = ? || i.rel "
-                "ORDER BY i.seq", (member_prefix,)):
+                "ORDER BY i.seq", (store.key(member_prefix),)):
             type_, path, source, mode, owner, group, acl, uid, gid, sha, size, mtime = row
-            yield (Instruction(type_, path, source or "", mode or "", owner, group,
+            yield (Instruction(type_, store.unkey(path), store.unkey(source or ""), mode or "",
+                               owner, group,
                                tuple(acl.split("\0")) if acl else ()),
                    Member((uid or 0, gid or 0), sha, size, mtime))
 
@@ -332,7 +334,8 @@ class Installer:
         path = self.deployment.install_json
         tmp = f"{path}.tmp-{os.getpid()}"
         failure: Exception | None = None
-        with open(tmp, "w") as js, open(self.deployment.cleanup_file, "w") as cleanup:
+        with open(tmp, "w") as js, open(self.deployment.cleanup_file, "w", encoding="utf-8",
+                                        errors="surrogateescape") as cleanup:
             js.write('{"instructions":[')
             for i, (inst, member) in enumerate(plan.instructions(self.member_prefix)):
                 js.write(("," if i else "") + _instruction_json(inst))

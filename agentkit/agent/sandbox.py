@@ -53,6 +53,14 @@ class Entry(NamedTuple):  # one per path of a bundle: a tuple is cheap to make
     sha: str | None = None  # its digest, when known
 
 
+def _unkeyed(row: Row) -> Row:
+    """A record with its path and source as names again (see store.key)."""
+    if row[0].isascii() and (row[5] is None or row[5].isascii()):
+        return row
+    return (store.unkey(row[0]), *row[1:5], None if row[5] is None else store.unkey(row[5]),
+            *row[6:])
+
+
 def _parent(norm: str) -> str:
     """os.path.dirname of a normalised absolute path, without its generality (per file)."""
     cut = norm.rfind("/")
@@ -76,8 +84,9 @@ class Sandbox:
         self._hiding: set[str] = set()  # paths below which nothing of the host shows
         self._host_stats: dict[str, os.stat_result | None] = {}
         for (parent,) in self.db.execute("SELECT DISTINCT parent FROM node WHERE state > 0"):
-            self._note_dir(parent)
-        self._hiding = {p for (p,) in self.db.execute("SELECT path FROM node WHERE hides = 1")}
+            self._note_dir(store.unkey(parent))
+        self._hiding = {store.unkey(p) for (p,) in
+                        self.db.execute("SELECT path FROM node WHERE hides = 1")}
 
     def save(self) -> None:
         self._flush()
@@ -96,8 +105,9 @@ class Sandbox:
 
     # --- the per-path record -------------------------------------------------------------------
     def _row(self, norm: str) -> Row | None:
-        found: Row | None = self._sql(_SELECT + "WHERE n.path = ?", (norm,)).fetchone()
-        return found
+        found: Row | None = self._sql(_SELECT + "WHERE n.path = ?", (store.key(norm),)
+                                      ).fetchone()
+        return None if found is None else _unkeyed(found)
 
     def _rows(self, where: str, *args: object) -> Iterator[Row]:
         """Rows in path order, a page at a time: the caller may write meanwhile."""
@@ -105,7 +115,7 @@ class Sandbox:
         while True:
             page = self._sql(f"{_SELECT} WHERE ({where}) AND n.path > ? "
                              f"ORDER BY n.path LIMIT {PAGE}", (*args, last)).fetchall()
-            yield from page
+            yield from map(_unkeyed, page)
             if len(page) < PAGE:
                 return
             last = page[-1][0]
@@ -115,7 +125,8 @@ class Sandbox:
              sha: str | None = None, later: bool = False) -> None:
         st = recorded
         uid, gid = owner if owner else (None, None)
-        values = (norm, _parent(norm), state, uid, gid, src,
+        values = (store.key(norm), store.key(_parent(norm)), state, uid, gid,
+                  None if src is None else store.key(src),
                   *((st.st_mode, st.st_size, st.st_mtime) if st is not None else (None,) * 3),
                   sha)
         if later:
@@ -133,7 +144,7 @@ class Sandbox:
             "ON CONFLICT(path) DO UPDATE SET state = 0, ouid = NULL, ogid = NULL, src = NULL, "
             "sha = NULL, whiteout = MAX(whiteout, excluded.whiteout), "
             "hides = MAX(hides, excluded.hides)",
-            (norm, _parent(norm), int(whiteout), int(bool(host_dir))))
+            (store.key(norm), store.key(_parent(norm)), int(whiteout), int(bool(host_dir))))
         if host_dir:
             self._hiding.add(norm)
 
@@ -141,7 +152,7 @@ class Sandbox:
         """A non-directory written where the host has a directory hides its content."""
         host = self._host_stat(norm)
         if host is not None and stat.S_ISDIR(host.st_mode):
-            self._sql("UPDATE node SET hides = 1 WHERE path = ?", (norm,))
+            self._sql("UPDATE node SET hides = 1 WHERE path = ?", (store.key(norm),))
             self._hiding.add(norm)
 
     def _note_dir(self, directory: str) -> None:
@@ -264,8 +275,8 @@ class Sandbox:
         found = self._find(norm)
         if found is None:
             return []
-        rows = {r[0].rsplit("/", 1)[1]: r for r in self._sql(
-            _SELECT + "WHERE n.parent = ?", (norm,))}
+        rows = {r[0].rsplit("/", 1)[1]: r for r in map(_unkeyed, self._sql(
+            _SELECT + "WHERE n.parent = ?", (store.key(norm),)))}
         names = {name for name, r in rows.items() if r[1] == RECORDED}
         up = self.up(norm)
         if os.path.isdir(up) and not os.path.islink(up):
@@ -375,7 +386,7 @@ class Sandbox:
         if row[9] is not None:  # same bytes: the digest is known
             store.add_digest(self.db, os.lstat(self.up(norm)), row[9])
         self._sql("UPDATE node SET state = 1, src = NULL, sha = NULL WHERE path = ?",
-                  (norm,))
+                  (store.key(norm),))
 
     def materialize_all(self) -> None:
         """Hard-link every recorded file into the upper layer (the hook sandbox copies

@@ -52,23 +52,23 @@ class Members:
         self._files: list[tuple[str, str | None, int, float]] = []
 
     def own(self, rel: str, uid: int, gid: int) -> None:
-        self._owners.append((rel, uid, gid))
+        self._owners.append((store.key(rel), uid, gid))
         if len(self._owners) >= 512:
             self.flush()
 
     def file(self, rel: str, sha: str | None, size: int, mtime: float) -> None:
         """A regular file extracted at rel, with its digest when it was computed on the way."""
-        self._files.append((rel, sha, size, mtime))
+        self._files.append((store.key(rel), sha, size, mtime))
         if len(self._files) >= 512:
             self.flush()
 
     def is_file(self, rel: str) -> bool:
         self.flush()
         return self.db.execute("SELECT 1 FROM member WHERE rel = ? AND size IS NOT NULL",
-                               (rel,)).fetchone() is not None
+                               (store.key(rel),)).fetchone() is not None
 
     def mark_unwritten(self, rel: str, unwritten: bool) -> None:
-        self._marks.append((rel, int(unwritten)))
+        self._marks.append((store.key(rel), int(unwritten)))
         self.unwritten += 1 if unwritten else 0
         if len(self._marks) >= 512:
             self.flush()
@@ -96,14 +96,14 @@ class Members:
             return False
         self.flush()
         return self.db.execute("SELECT 1 FROM member WHERE rel = ? AND unwritten = 1",
-                               (self.prefix + rel,)).fetchone() is not None
+                               (store.key(self.prefix + rel),)).fetchone() is not None
 
     def count_under(self, rel_dir: str) -> int:
         """How many unwritten files lie below rel_dir."""
         if not self.unwritten:
             return 0
         self.flush()
-        low, high = store.below(self.prefix + rel_dir)
+        low, high = store.below(store.key(self.prefix + rel_dir))
         row = self.db.execute("SELECT COUNT(*) FROM member WHERE rel > ? AND rel < ? "
                               "AND unwritten = 1", (low, high)).fetchone()
         return int(row[0])

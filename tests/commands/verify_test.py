@@ -416,3 +416,21 @@ def test_verify_member_owner_by_name_when_it_exists_here(
     code, out = verify(capsys, "--hooks", "skip", str(arc))
     assert code == 0
     assert {n["path"]: n["owner"] for n in out["tree"]}[f"{dest}/f"] == owner
+
+
+def test_verify_member_names_that_are_not_utf8(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a Latin-1 file name from an old build box: bytes that are not UTF-8
+    dest = tmp_path / "d"
+    name = os.fsdecode(b"caf\xe9.txt")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest), 0o644),
+                                   (name, "file", "x", 0o644)])
+    state = tmp_path / "state"
+    code, out = verify(capsys, "--hooks", "skip", "--state-dir", str(state), str(arc))
+    assert code == 0
+    assert {n["path"] for n in out["tree"]} >= {f"{dest}/{name}"}
+    assert {c["path"]: c["change"] for c in out["changes"]}[f"{dest}/{name}"] == "created"
+    # the next revision removes it through the cleanup file, as the agent would
+    arc2 = tar(tmp_path / "b.tgz", [("appspec.yml", "file", appspec(dest), 0o644)])
+    code, out = verify(capsys, "--hooks", "skip", "--state-dir", str(state), str(arc2))
+    assert code == 0 and f"{dest}/{name}" not in {n["path"] for n in out["tree"]}
