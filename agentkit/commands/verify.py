@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import secrets
 import shutil
 import string
 import sys
 import tempfile
+from collections.abc import Iterator
 
 from agentkit.agent import lifecycle
 from agentkit.agent.result import VerifyResult
@@ -92,15 +95,30 @@ def run(args: argparse.Namespace) -> int:
                            ".zip or a bundle directory.")
     work, temporary = _work_dir(args)
     try:
-        previous = None
-        if args.previous:
-            previous = lifecycle.run(_options(args, args.previous), work)
-        result = lifecycle.run(_options(args, args.archive), work)
-        _write(args, result, previous)  # the tree and changes are read from `work`
+        with _exclusive(work):
+            previous = None
+            if args.previous:
+                previous = lifecycle.run(_options(args, args.previous), work)
+            result = lifecycle.run(_options(args, args.archive), work)
+            _write(args, result, previous)  # the tree and changes are read from `work`
     finally:
         if temporary:
             _discard_later(work)
     return 0 if result.succeeded and result.errors == 0 else 1
+
+
+@contextlib.contextmanager
+def _exclusive(work: str) -> Iterator[None]:
+    """One verify at a time in a --state-dir (or --keep) directory: two would interleave
+    their deployments in one deployment root and sandbox."""
+    with open(os.path.join(work, ".agentkit-lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BadInput(f"{work}: another agentkit verify is using this directory right now. "
+                           "Wait for it to finish, or give this run another --state-dir/--keep "
+                           "directory.") from None
+        yield
 
 
 def _write(args: argparse.Namespace, result: VerifyResult, previous: VerifyResult | None) -> None:

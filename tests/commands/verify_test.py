@@ -253,6 +253,22 @@ def test_verify_missing_archive_is_clean_error(tmp_path: Path,
         ".tar.gz/.tgz, .zip or a bundle directory.\n")
 
 
+def test_verify_state_dir_in_use_is_clean_error(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import fcntl
+
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "d"), 0o644)])
+    state = tmp_path / "state"
+    state.mkdir()
+    with open(state / ".agentkit-lock", "w") as held:  # as another verify running there
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert main(["verify", "--state-dir", str(state), str(arc)]) == 1
+    assert capsys.readouterr().err == (
+        f"agentkit: error: {state}: another agentkit verify is using this directory right now. "
+        "Wait for it to finish, or give this run another --state-dir/--keep directory.\n")
+    assert main(["verify", "--hooks", "skip", "--state-dir", str(state), str(arc)]) == 0
+
+
 def test_verify_permissions_apply_to_new_objects_only(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dest = tmp_path / "app"
