@@ -221,3 +221,27 @@ def test_unpack_file_over_directory_fails_as_tar_does(tmp_path: Path) -> None:
     out = unpack(str(arc), str(tmp_path / "o"), None, "1")
     assert out.failure == TAR_FAILED
     assert (tmp_path / "o" / "x" / "f").read_text() == "1"
+
+
+@pytest.mark.parametrize("fmt", ["gnu", "pax"])
+def test_unpack_long_names_and_extended_headers(tmp_path: Path, fmt: str) -> None:
+    import io
+    import tarfile
+
+    long = "d/" + "x" * 120 + "/" + "ü" * 60 + ".txt"
+    arc = tmp_path / "a.tgz"
+    with tarfile.open(arc, "w:gz", format=tarfile.GNU_FORMAT if fmt == "gnu"
+                      else tarfile.PAX_FORMAT) as t:
+        for name, data, mtime in (("appspec.yml", APPSPEC_OK, 1700000000.0),
+                                  (long, "long", 1700000000.25)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data.encode()), mtime, 0o640
+            t.addfile(info, io.BytesIO(data.encode()))
+        t.addfile(tarfile.TarInfo("l" * 150), io.BytesIO(b""))
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure is None
+    assert (tmp_path / "o" / long).read_text() == "long"
+    st = os.stat(tmp_path / "o" / long)
+    assert st.st_mode & 0o777 == 0o640
+    assert st.st_mtime == (1700000000.25 if fmt == "pax" else 1700000000)
+    assert (tmp_path / "o" / ("l" * 150)).exists()
