@@ -7,7 +7,7 @@ Jenkins job does, with an appspec that installs all of it, then alternates, --ru
   baseline  gzip -dc ARCHIVE | tar -t > /dev/null  vs  agentkit verify --no-install ARCHIVE
 and prints the ratios (each against the baseline run just before it: this machine's disk
 changes speed from minute to minute) plus agentkit's peak RSS at 1x and 4x the size.
-Usage: python bench/verify_bundle.py [--files 20000] [--runs 3] [--dir /tmp]
+Usage: python bench/verify_bundle.py [--files 20000] [--runs 3] [--dir /tmp] [--scales 1,4]
 """
 
 from __future__ import annotations
@@ -97,8 +97,9 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", default=tempfile.gettempdir())
+    parser.add_argument("--scales", default="1,4", help="sizes to run, in multiples of --files")
     args = parser.parse_args()
-    for scale in (1, 4):
+    for scale in (int(x) for x in args.scales.split(",")):
         root = tempfile.mkdtemp(prefix="agentkit-bench-", dir=args.dir)
         try:
             archive = make_bundle(root, args.files * scale, os.path.join(root, "installed"))

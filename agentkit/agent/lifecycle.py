@@ -306,9 +306,9 @@ def _tail(event_log: str, generation: str) -> str:
 # --- what the deployment left behind -------------------------------------------------------
 # Both lists are produced while the report is written, never held: a bundle's tree is tens of
 # thousands of paths. The sandbox's store sorts them.
-def _node(sb: Sandbox, entry: Entry, change: str | None = None) -> Node:
-    return Node(entry.path, entry.type, f"{entry.mode:04o}", entry.target, sb.sha_of(entry),
-                f"{entry.uid}:{entry.gid}", change)
+def _node(sb: Sandbox, entry: Entry, change: str | None = None, digest: bool = True) -> Node:
+    return Node(entry.path, entry.type, f"{entry.mode:04o}", entry.target,
+                sb.sha_of(entry) if digest else None, f"{entry.uid}:{entry.gid}", change)
 
 
 def tree(sb: Sandbox, spec: AppSpec | None) -> Iterator[Node]:
@@ -321,8 +321,9 @@ def tree(sb: Sandbox, spec: AppSpec | None) -> Iterator[Node]:
         yield _node(sb, entry)
 
 
-def changes(sb: Sandbox) -> Iterator[Node]:
-    """Every path the deployment created, modified or deleted, against this machine."""
+def changes(sb: Sandbox, digests: bool = True) -> Iterator[Node]:
+    """Every path the deployment created, modified or deleted, against this machine; without
+    `digests` (the text report only counts them) no file is read back to hash it."""
     for path, entry in sb.touched():
         try:
             host: os.stat_result | None = os.lstat(path)
@@ -334,9 +335,9 @@ def changes(sb: Sandbox) -> Iterator[Node]:
                            None, "deleted")
             continue
         if host is None:
-            yield _node(sb, entry, "created")
+            yield _node(sb, entry, "created", digests)
         elif _differs(sb, entry, host):
-            yield _node(sb, entry, "modified")
+            yield _node(sb, entry, "modified", digests)
 
 
 def _kind(st: os.stat_result) -> str:
@@ -372,5 +373,5 @@ def run(opts: Options, work: str) -> VerifyResult:
         failure=state.failure, events=tuple(events),
         findings=tuple(sorted(state.findings, key=Finding.sort_key)),
         tree=Nodes(lambda: tree(state.sandbox, spec)),
-        changes=Nodes(lambda: changes(state.sandbox)),
+        changes=Nodes(lambda: changes(state.sandbox, opts.digests)),
         scripts_log=log, notes=tuple(state.notes))
