@@ -228,9 +228,10 @@ class _TarWriter:
         rel = rel2
         path = os.path.join(self.dest, rel)
         self.links.pop(rel, None)  # a later member replaces an earlier link of that name
-        uid, gid = self._owner(m)
-        if uid or gid:
-            self.out.listing.own(rel, uid, gid)
+        if not self.lean:  # owners matter to Install only
+            uid, gid = self._owner(m)
+            if uid or gid:
+                self.out.listing.own(rel, uid, gid)
         if m.kind == "dir":
             if not self.relayed:
                 self._parent(os.path.join(path, "."))
