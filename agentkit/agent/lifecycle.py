@@ -305,7 +305,8 @@ def _tail(event_log: str, generation: str) -> str:
 
 # --- what the deployment left behind -------------------------------------------------------
 # Both lists are produced while the report is written, never held: a bundle's tree is tens of
-# thousands of paths. The sandbox's store sorts them.
+# thousands of paths. Both come out sorted: the walk emits paths in order, the store keeps
+# the touched ones by path.
 def _node(sb: Sandbox, entry: Entry, change: str | None = None, digest: bool = True) -> Node:
     return Node(entry.path, entry.type, f"{entry.mode:04o}", entry.target,
                 sb.sha_of(entry) if digest else None, f"{entry.uid}:{entry.gid}", change)

@@ -422,7 +422,8 @@ class Sandbox:
                   (st.st_uid, st.st_gid))
 
     def _host_kind(self, norm: str) -> bool | None:
-        """None: not on the host; else whether it is a directory there."""
+        """None: not on the host; else whether it is a directory there. Not cached: with
+        `--hooks host` the host itself changes between events."""
         try:
             st = os.lstat(self._host(norm))
         except (FileNotFoundError, NotADirectoryError, PermissionError):
@@ -471,10 +472,6 @@ class Sandbox:
         recorded = row is not None and row[1] == RECORDED
         return Entry(norm, kind, stat.S_IMODE(st.st_mode), uid, gid, target, where,
                      row[5] if recorded and row else None, row[9] if recorded and row else None)
-
-    def sha256(self, path: str) -> str | None:
-        entry = self.entry(path)
-        return None if entry is None else self.sha_of(entry)
 
     def sha_of(self, entry: Entry) -> str | None:
         if entry.type != "file":

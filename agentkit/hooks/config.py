@@ -140,6 +140,14 @@ class _Reader:
             self.error(node, (*where, key), f"expected {expected}, got {shown!r}")
             return default
 
+    def required(self, view: MapView | None, node: Node | None, key: str, where: Path,
+                 convert: Callable[[Any], Any], expected: str, what: str = "") -> Any:
+        """`get` for a key that must be there: its absence is an error naming `what` it is."""
+        value = self.get(view, key, where, convert, expected)
+        if value is None and (view is None or key not in view):
+            self.error(node, where, f"`{key}`{what} is required")
+        return value
+
 
 def _text(node: Node) -> str:
     value = value11(node)
@@ -221,10 +229,9 @@ def _shared(r: _Reader, node: Node | None) -> Shared | None:
                             "missing_file", "owner", "group", "mode"))
     if m is None:
         return None
-    root = r.get(m, "root", where, _abs_path, "an absolute path")
+    root = r.required(m, node, "root", where, _abs_path, "an absolute path",
+                      " (the shared storage directory)")
     if root is None:
-        if "root" not in m:
-            r.error(node, where, "`root` (the shared storage directory) is required")
         return None
     shared = Shared(
         root=root,
@@ -261,10 +268,8 @@ def _permissions(r: _Reader, node: Node | None) -> tuple[PermissionRule, ...]:
         where: Path = ("permissions", i)
         m = r.map(item, where, ("path", "owner", "group", "file_mode", "dir_mode", "exclude",
                                 "cross_mounts", "strict"))
-        path = r.get(m, "path", where, _abs_path, "an absolute path")
+        path = r.required(m, item, "path", where, _abs_path, "an absolute path")
         if path is None:
-            if m is None or "path" not in m:
-                r.error(item, where, "`path` is required")
             continue
         rules.append(PermissionRule(
             path, r.get(m, "owner", where, _text, "a user name"),
@@ -282,10 +287,9 @@ def _health(r: _Reader, node: Node | None) -> Health | None:
     m = r.map(node, where, ("file", "content", "owner", "group", "drain"))
     if m is None:
         return None
-    path = r.get(m, "file", where, _abs_path, "an absolute path")
+    path = r.required(m, node, "file", where, _abs_path, "an absolute path",
+                      " (the health-check file)")
     if path is None:
-        if "file" not in m:
-            r.error(node, where, "`file` (the health-check file) is required")
         return None
     dw: Path = ("health", "drain")
     d = r.map(m.get("drain"), dw, ("interval", "unhealthy_threshold", "timeout"))

@@ -220,6 +220,9 @@ def test_unpack_file_over_directory_fails_as_tar_does(tmp_path: Path) -> None:
                                    ("x", "file", "2", 0o644)])
     out = unpack(str(arc), str(tmp_path / "o"), None, "1")
     assert out.failure == TAR_FAILED
+    assert [(f.code, f.agent_message) for f in out.findings] == [("AK400", TAR_FAILED)]
+    assert out.findings[0].message.startswith("tar cannot read the archive: ")
+    assert "File exists" in out.findings[0].message  # tar's or the kernel's words
     assert (tmp_path / "o" / "x" / "f").read_text() == "1"
 
 
