@@ -118,3 +118,27 @@ def test_config_shipped_example_is_valid() -> None:
     root = Path(__file__).resolve().parents[2]
     cfg = config.load(str(root / "examples/webapp/agentkit.yml"))
     assert cfg.actions_for("ValidateService") == ("validate", "health up")
+
+
+def test_config_missing_required_keys_are_named(make_config: MakeConfig,
+                                                tmp_path: Path) -> None:
+    with pytest.raises(BadConfig) as exc:
+        make_config("""\
+            version: 1
+            release: /r
+            shared:
+              dirs: [media]
+            permissions:
+              - owner: www-data
+              - path: relative
+            health:
+              content: OK
+            """)
+    path = tmp_path / "agentkit.yml"
+    assert str(exc.value) == "\n".join([
+        f"4 problems in {path}:",
+        f"{path}:4: shared: `root` (the shared storage directory) is required",
+        f"{path}:6: permissions[0]: `path` is required",
+        f"{path}:7: permissions[1] > path: expected an absolute path, got 'relative'",
+        f"{path}:9: health: `file` (the health-check file) is required",
+    ])
