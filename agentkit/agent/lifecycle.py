@@ -325,11 +325,9 @@ def tree(sb: Sandbox, spec: AppSpec | None) -> Iterator[Node]:
 def changes(sb: Sandbox, digests: bool = True) -> Iterator[Node]:
     """Every path the deployment created, modified or deleted, against this machine; without
     `digests` (the text report only counts them) no file is read back to hash it."""
+    absent: set[str] = set()  # host paths known not to exist: nothing below them does
     for path, entry in sb.touched():
-        try:
-            host: os.stat_result | None = os.lstat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            host = None
+        host = _host_lstat(path, absent)
         if entry is None:
             if host is not None:
                 yield Node(path, _kind(host), f"{stat.S_IMODE(host.st_mode):04o}", None, None,
@@ -339,6 +337,23 @@ def changes(sb: Sandbox, digests: bool = True) -> Iterator[Node]:
             yield _node(sb, entry, "created", digests)
         elif _differs(sb, entry, host):
             yield _node(sb, entry, "modified", digests)
+
+
+def _host_lstat(path: str, absent: set[str]) -> os.stat_result | None:
+    """lstat on the host; a bundle's new directories hold thousands of new paths, and one
+    failed lookup of their parent answers for all of them (the paths come sorted)."""
+    if path[:path.rfind("/")] in absent:
+        found = None
+    else:
+        try:
+            found = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            found = None
+    if found is None:
+        if len(absent) >= 4096:
+            absent.clear()
+        absent.add(path)
+    return found
 
 
 def _kind(st: os.stat_result) -> str:

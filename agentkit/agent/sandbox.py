@@ -528,4 +528,14 @@ class Sandbox:
         """Every path written, deleted or chowned in this sandbox (host paths) with what is
         there now, sorted."""
         for row in self._rows("n.state > 0 OR n.whiteout = 1 OR n.ouid IS NOT NULL"):
-            yield row[0], self._entry(row[0], self._resolve(row[0], row))
+            if row[1] == RECORDED:  # most of a bundle: the record says it all
+                yield row[0], _recorded(row)
+            else:
+                yield row[0], self._entry(row[0], self._resolve(row[0], row))
+
+
+def _recorded(row: Row) -> Entry:
+    """The entry of a bundle file recorded at a path (what _entry makes of its record)."""
+    mode = row[6] or 0
+    return Entry(row[0], _kind(mode), stat.S_IMODE(mode), row[3] or 0, row[4] or 0, None,
+                 "upper", row[5], row[9])

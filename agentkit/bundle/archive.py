@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import bz2
 import contextlib
-import gzip
 import lzma
 import os
 from collections.abc import Iterator
 from typing import IO
 
-from agentkit import proc
+from agentkit.bundle import inflate
 from agentkit.errors import BadArchive
 
 
@@ -57,11 +56,13 @@ def bundle_type(kind: str) -> str:
 
 @contextlib.contextmanager
 def tar_stream(path: str, kind: str) -> Iterator[IO[bytes]]:
-    """The uncompressed tar bytes. gzip runs in its own process, on the other core."""
-    if kind == "gzip" and proc.which("gzip"):
-        with proc.stdout_stream(["gzip", "-dc", "--", path]) as out:
-            yield out
+    """The uncompressed tar bytes. gzip is inflated in a thread, on the other core; like
+    `tar -z`, the whole file is read, and what gzip would fail on raises OSError."""
+    if kind == "gzip":
+        with open(path, "rb") as raw, inflate.Gunzip(raw) as out:
+            yield out  # type: ignore[misc]
+            out.drain()
         return
-    opener = {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}.get(kind)
+    opener = {"bzip2": bz2.open, "xz": lzma.open}.get(kind)
     with (opener(path, "rb") if opener else open(path, "rb")) as f:  # type: ignore[operator]
         yield f

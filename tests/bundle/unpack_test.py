@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -168,6 +170,50 @@ def test_unpack_truncated_tgz_fails(tmp_path: Path) -> None:
     out = unpack(str(arc), str(tmp_path / "o"), None, "1")
     assert out.failure == TAR_FAILED
     assert out.findings[0].message == "tar cannot read the archive: Unexpected EOF in archive"
+
+
+def _gnu_tar_accepts(arc: Path, tmp_path: Path) -> bool:
+    """What the agent's own `tar -xzf` says of the archive (the tests check we agree)."""
+    out = tmp_path / "by-gnu-tar"
+    out.mkdir(exist_ok=True)
+    return subprocess.run(["tar", "-xzf", str(arc), "-C", str(out)],
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+def _gzip_bundle(tmp_path: Path) -> tuple[Path, bytes]:
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", APPSPEC_OK, 0o644),
+                                   ("big", "file", os.urandom(300_000), 0o644)])
+    return arc, arc.read_bytes()
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda gz: gz[:-20], "gzip: unexpected end of file"),
+    (lambda gz: gz + b"not gzip", "gzip: decompression OK, trailing garbage ignored"),
+    (lambda gz: gz[:-8] + bytes(b ^ 0xFF for b in gz[-8:-4]) + gz[-4:],
+     "gzip: invalid compressed data--crc error"),
+    (lambda gz: gz[:30] + b"\xff" * 64 + gz[94:], "gzip: invalid compressed data--format "
+                                                   "violated"),
+], ids=["truncated", "trailing-garbage", "crc", "corrupt"])
+def test_unpack_damaged_gzip_fails_as_tar_z_does(tmp_path: Path, damage: Any,
+                                                 message: str) -> None:
+    arc, gz = _gzip_bundle(tmp_path)
+    arc.write_bytes(damage(gz))
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure == TAR_FAILED
+    assert [(f.code, f.message, f.agent_message) for f in out.findings] == [
+        ("AK400", f"tar cannot read the archive: {message}", TAR_FAILED)]
+    assert not _gnu_tar_accepts(arc, tmp_path)
+
+
+@pytest.mark.parametrize("extra", [b"\0" * 5000, "again"], ids=["zeros", "two-members"])
+def test_unpack_gzip_padding_and_members_are_read_as_tar_z_does(tmp_path: Path,
+                                                                 extra: Any) -> None:
+    arc, gz = _gzip_bundle(tmp_path)
+    arc.write_bytes(gz + (gz if extra == "again" else extra))
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure is None and out.findings == []
+    assert (tmp_path / "o" / "appspec.yml").read_text() == APPSPEC_OK
+    assert _gnu_tar_accepts(arc, tmp_path)
 
 
 def test_unpack_unknown_content_without_type_is_bad_input(tmp_path: Path) -> None:

@@ -1,0 +1,50 @@
+"""The gunzip thread: gzip's output, gzip's complaints, and a reader that stops early."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import subprocess
+import threading
+
+import pytest
+
+from agentkit.bundle.inflate import PIECE, Gunzip, GzipError
+
+
+def _all(data: bytes) -> bytes:
+    with Gunzip(io.BytesIO(data)) as g:
+        return b"".join(iter(g.read, b""))
+
+
+def test_gunzip_matches_gzip_dc_across_members() -> None:
+    data = os.urandom(PIECE) + b"a" * (3 * PIECE)  # several pieces, some from little input
+    doubled = gzip.compress(data) + gzip.compress(b"tail")
+    expected = subprocess.run(["gzip", "-dc"], input=doubled, capture_output=True,
+                              check=True).stdout
+    assert _all(doubled) == expected == data + b"tail"
+
+
+def test_gunzip_zero_padding_is_ignored_but_garbage_is_not() -> None:
+    packed = gzip.compress(b"x" * 1000)
+    assert _all(packed + b"\0" * 10_000) == b"x" * 1000
+    with pytest.raises(GzipError) as exc:
+        _all(packed + b"\0" * 10 + b"junk")
+    assert str(exc.value) == "gzip: decompression OK, trailing garbage ignored"
+
+
+def test_gunzip_reader_stopping_early_ends_the_thread() -> None:
+    packed = gzip.compress(os.urandom(1000) + b"z" * (40 * PIECE))
+    before = threading.active_count()
+    with Gunzip(io.BytesIO(packed)) as g:
+        assert len(g.read()) > 0  # the thread is now blocked on a full queue
+    assert threading.active_count() == before
+
+
+def test_gunzip_drain_reports_what_follows_the_tar_data() -> None:
+    with Gunzip(io.BytesIO(gzip.compress(b"data") + b"?")) as g:
+        assert g.read() == b"data"
+        with pytest.raises(GzipError):
+            g.drain()
+        assert g.read() == b""  # ended: the error is reported once
