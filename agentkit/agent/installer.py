@@ -378,7 +378,7 @@ class Installer:
             lst = os.lstat(src)
         except FileNotFoundError:
             lst = None
-        fresh = os.path.dirname(dest) in self._fresh_dirs
+        fresh = dest[:dest.rfind("/")] in self._fresh_dirs  # dest is normalised
         if lst is not None and stat.S_ISLNK(lst.st_mode):
             if not fresh and (self.sandbox.lexists(dest) or self.sandbox.exists(dest)):
                 raise InstallError(f"File exists @ syserr_fail2_in - {dest}"
@@ -390,9 +390,13 @@ class Installer:
             raise InstallError(f"No such file or directory @ rb_sysopen - {src}"
                                if self.generation == "1" else
                                "IO error: No such file or directory (os error 2)")
-        target = self._copy_target(dest, src, fresh)
         unchanged = lst.st_size == member.size and member.mtime is not None and \
             abs(lst.st_mtime - member.mtime) < 1e-3  # since unpacked (pax times: ns)
+        if fresh:
+            self.sandbox.record_new(dest, src, lst, member.owner,
+                                    member.sha if unchanged else None)
+            return
+        target = self._copy_target(dest, src, fresh)
         self.sandbox.write_file(target, src, mode=stat.S_IMODE(lst.st_mode), mtime=lst.st_mtime,
                                 owner=member.owner, share=True, src_stat=lst, fresh=fresh,
                                 sha=member.sha if unchanged else None)

@@ -353,6 +353,15 @@ class Sandbox:
         if not fresh:
             self._hide_host_below(norm)
 
+    def record_new(self, norm: str, src: str, st: os.stat_result,
+                   owner: tuple[int, int] | None, sha: str | None) -> None:
+        """write_file of a bundle file (`st`: its lstat) to a normalised path in a directory
+        this deployment just made: nothing is there, and the copy has src's bytes, mode and
+        time, so it is only recorded. The usual case, once per file of a bundle."""
+        if _parent(norm) not in self._upper_dirs:
+            self._prepare_parent(norm)
+        self._put(norm, RECORDED, owner, st, src, sha, later=True)
+
     def symlink(self, target: str, path: str) -> None:
         norm = os.path.normpath(path)
         self._prepare_parent(norm)

@@ -49,16 +49,19 @@ class Members:
         self.unwritten = 0
         self._owners: list[tuple[str, int, int]] = []  # not yet in the store
         self._marks: list[tuple[str, int]] = []
-        self._files: list[tuple[str, str | None, int, float]] = []
+        self._files: list[tuple[str, int | None, int | None, str | None, int, float]] = []
 
     def own(self, rel: str, uid: int, gid: int) -> None:
         self._owners.append((store.key(rel), uid, gid))
         if len(self._owners) >= 512:
             self.flush()
 
-    def file(self, rel: str, sha: str | None, size: int, mtime: float) -> None:
-        """A regular file extracted at rel, with its digest when it was computed on the way."""
-        self._files.append((store.key(rel), sha, size, mtime))
+    def file(self, rel: str, sha: str | None, size: int, mtime: float,
+             owner: tuple[int, int] | None = None) -> None:
+        """A regular file extracted at rel, with its digest when it was computed on the way
+        and its owner when not root."""
+        uid, gid = owner if owner else (None, None)
+        self._files.append((store.key(rel), uid, gid, sha, size, mtime))
         if len(self._files) >= 512:
             self.flush()
 
@@ -80,8 +83,9 @@ class Members:
                                 "gid = excluded.gid", self._owners)
             self._owners.clear()
         if self._files:
-            self.db.executemany("INSERT INTO member(rel, sha, size, mtime) VALUES (?, ?, ?, ?) "
-                                "ON CONFLICT(rel) DO UPDATE SET sha = excluded.sha, "
+            self.db.executemany("INSERT INTO member(rel, uid, gid, sha, size, mtime) VALUES "
+                                "(?, ?, ?, ?, ?, ?) ON CONFLICT(rel) DO UPDATE SET "
+                                "uid = excluded.uid, gid = excluded.gid, sha = excluded.sha, "
                                 "size = excluded.size, mtime = excluded.mtime", self._files)
             self._files.clear()
         if self._marks:  # in order: a buffered script is marked, then written
@@ -150,6 +154,7 @@ class _TarWriter:
         self.open_mode = 0o600
         self.open_rel = ""
         self.owners: dict[tuple[str, int, str, int], tuple[int, int]] = {}  # per name pair
+        self.owner: tuple[int, int] | None = None  # the current member's, when not root
 
     def _parent(self, path: str) -> None:
         parent = os.path.dirname(path)
@@ -228,10 +233,13 @@ class _TarWriter:
         rel = rel2
         path = os.path.join(self.dest, rel)
         self.links.pop(rel, None)  # a later member replaces an earlier link of that name
+        self.owner = None
         if not self.lean:  # owners matter to Install only
             uid, gid = self._owner(m)
             if uid or gid:
-                self.out.listing.own(rel, uid, gid)
+                self.owner = (uid, gid)
+                if m.kind != "file":  # a file's is recorded with its data (done)
+                    self.out.listing.own(rel, uid, gid)
         if m.kind == "dir":
             if not self.relayed:
                 self._parent(os.path.join(path, "."))
@@ -337,7 +345,7 @@ class _TarWriter:
 
     def done(self, m: tarstream.Member, fd: int | bytearray | str, digest: str | None) -> None:
         if m.kind == "file" and not isinstance(fd, bytearray):
-            self.out.listing.file(self.open_rel, digest, m.size, m.mtime)
+            self.out.listing.file(self.open_rel, digest, m.size, m.mtime, self.owner)
         if not isinstance(fd, int):
             return  # relayed to tar, or buffered (lean: written if the appspec names it)
         try:
