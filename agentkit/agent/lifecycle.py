@@ -197,7 +197,7 @@ class _Run:
             raise AssertionError("deployment ids are unique per run")
         self.unpacked = unpack(self.opts.archive, self.dep.archive, self.opts.bundle_type,
                                self.opts.generation, lean=not self.opts.install,
-                               db=self.sandbox.db)
+                               db=self.sandbox.db, hashing=self.opts.digests)
         self.findings += [replace(f, path=self.shown(f.path)) for f in self.unpacked.findings]
         if self.unpacked.failure is not None:
             return self.fail("DownloadBundle", self.unpacked.failure)

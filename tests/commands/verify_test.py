@@ -450,3 +450,22 @@ def test_verify_member_names_that_are_not_utf8(
     arc2 = tar(tmp_path / "b.tgz", [("appspec.yml", "file", appspec(dest), 0o644)])
     code, out = verify(capsys, "--hooks", "skip", "--state-dir", str(state), str(arc2))
     assert code == 0 and f"{dest}/{name}" not in {n["path"] for n in out["tree"]}
+
+
+@pytest.mark.parametrize("fmt,hashed", [("text", 0), ("json", 2)])
+def test_verify_hashes_bundle_files_only_for_the_json_tree(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str, hashed: int) -> None:
+    # the text report shows no digests: reading 200 MB of bundle through sha256 for nothing
+    # was a third of DownloadBundle's time
+    import sqlite3
+
+    dest = tmp_path / "d"
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest), 0o644),
+                                   ("f", "file", "x", 0o644)])
+    keep = tmp_path / "keep"
+    assert main(["verify", "--hooks", "skip", "--format", fmt, "--keep", str(keep),
+                 str(arc)]) == 0
+    capsys.readouterr()
+    with sqlite3.connect(keep / "sandbox" / "sandbox.db") as db:
+        rows = db.execute("SELECT rel FROM member WHERE sha IS NOT NULL ORDER BY rel").fetchall()
+    assert rows == ([("appspec.yml",), ("f",)] if hashed else [])
