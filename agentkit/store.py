@@ -33,12 +33,22 @@ CREATE TABLE IF NOT EXISTS member(        -- this run's archive, by path from it
     unwritten INTEGER NOT NULL DEFAULT 0,            -- --no-install: read, not written
     sha TEXT, size INTEGER, mtime REAL               -- a regular file, hashed on the way in
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS instr(         -- this run's install plan, in order
+CREATE TABLE IF NOT EXISTS permitted(path TEXT PRIMARY KEY) WITHOUT ROWID;
+"""
+
+
+# this run's install plan, in order; made again by every plan (the columns may have changed
+# since a --state-dir was last used)
+PLAN = """
+DROP TABLE IF EXISTS instr;
+CREATE TABLE instr(
     seq INTEGER PRIMARY KEY, type TEXT NOT NULL, path TEXT NOT NULL, source TEXT,
     mode TEXT, owner TEXT, grp TEXT, acl TEXT,
-    rel TEXT);                            -- a copy's source as an archive member
-CREATE UNIQUE INDEX IF NOT EXISTS instr_copy ON instr(path) WHERE type = 'copy';
-CREATE TABLE IF NOT EXISTS permitted(path TEXT PRIMARY KEY) WITHOUT ROWID;
+    rel TEXT,                             -- a copy's source as an archive member
+    parent TEXT,                          -- a copy's destination directory
+    smode INTEGER, ssize INTEGER, smtime REAL,  -- a regular file's lstat, when planned
+    fresh INTEGER NOT NULL DEFAULT 0);    -- a regular file into a directory the plan makes
+CREATE UNIQUE INDEX instr_copy ON instr(path) WHERE type = 'copy';
 """
 
 

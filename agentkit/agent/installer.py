@@ -19,7 +19,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from agentkit import store
 from agentkit.agent.layout import Deployment
@@ -87,7 +87,18 @@ class Instruction(NamedTuple):  # one per bundle file: a tuple is cheap to make
         return {"type": "chown", "owner": self.owner, "group": self.group, "file": self.path}
 
 
-_COPY = "INSERT INTO instr(type, path, source, rel) VALUES ('copy', ?, ?, ?)"
+_COPY = ("INSERT INTO instr(type, path, source, rel, parent, smode, ssize, smtime) "
+         "VALUES ('copy', ?, ?, ?, ?, ?, ?, ?)")
+_ROWS = ("SELECT i.type, i.path, i.source, i.mode, i.owner, i.grp, i.acl, m.uid, m.gid, m.sha, "
+         "m.size, m.mtime, i.fresh, i.seq FROM instr i LEFT JOIN member m ON m.rel = ? || i.rel "
+         "ORDER BY i.seq")
+# The fresh copies between two instructions, as Sandbox.record_all wants them: what _do_copy
+# records for each (the member's digest only when the file is as tar left it).
+_FRESH = ("SELECT i.path AS path, i.parent AS parent, COALESCE(m.uid, 0) AS uid, "
+          "COALESCE(m.gid, 0) AS gid, i.source AS src, i.smode AS mode, i.ssize AS size, "
+          "i.smtime AS mtime, CASE WHEN m.size = i.ssize AND abs(m.mtime - i.smtime) < 1e-3 "
+          "THEN m.sha END AS sha FROM instr i LEFT JOIN member m ON m.rel = ? || i.rel "
+          "WHERE i.fresh = 1 AND i.seq > ? AND i.seq < ?")
 
 
 class Plan:
@@ -97,12 +108,13 @@ class Plan:
     def __init__(self, db: sqlite3.Connection, archive: str) -> None:
         self.db = db
         self.archive = archive
-        db.execute("DELETE FROM instr")
+        db.executescript(store.PLAN)
+        db.execute("BEGIN")  # executescript committed the open transaction
         db.execute("DELETE FROM permitted")
         db.execute("CREATE TEMP TABLE IF NOT EXISTS matched(path TEXT)")
         self.mkdirs: dict[str, None] = {}  # insertion-ordered set
         self.outside_links: list[tuple[str, str]] = []  # bundle link -> target
-        self._copies: list[tuple[str, str, str]] = []  # (dest, source, rel) not yet stored
+        self._copies: list[tuple[object, ...]] = []  # rows for _COPY not yet stored
 
     def flush(self) -> None:
         """Store the pending copies; raises for the first one whose destination is taken."""
@@ -114,12 +126,12 @@ class Plan:
             self.db.executemany(_COPY, pending)
         except sqlite3.IntegrityError:
             self.db.execute("ROLLBACK TO copies")
-            for dest, source, rel in pending:  # one by one, to name the first conflict
+            for row in pending:  # one by one, to name the first conflict
                 try:
-                    self.db.execute(_COPY, (dest, source, rel))
+                    self.db.execute(_COPY, row)
                 except sqlite3.IntegrityError:
-                    name = store.unkey(dest)
-                    raise InstallError(TWO_SOURCES.format(store.unkey(source),
+                    name = store.unkey(str(row[0]))
+                    raise InstallError(TWO_SOURCES.format(store.unkey(str(row[1])),
                                                           self.copied(name), name)) from None
         finally:
             self.db.execute("RELEASE copies")
@@ -131,7 +143,8 @@ class Plan:
                         (inst.type, store.key(inst.path), store.key(inst.source), inst.mode,
                          inst.owner, inst.group, "\0".join(inst.acl)))
 
-    def copy(self, source: str, dest: str) -> None:
+    def copy(self, source: str, dest: str, st: os.stat_result | None = None) -> None:
+        """`st`: the source's lstat, when known (a regular file's is kept for execute)."""
         key = os.path.normpath(dest)
         if key in self.mkdirs:
             self.flush()  # an earlier conflict is reported first
@@ -139,7 +152,11 @@ class Plan:
         prefix = self.archive + "/"
         rel = source[len(prefix):] if source.startswith(prefix) and "/." not in source else \
             os.path.relpath(source, self.archive)  # the member it came from
-        self._copies.append((store.key(key), store.key(source), store.key(rel)))
+        regular = st is not None and stat.S_ISREG(st.st_mode)
+        self._copies.append((store.key(key), store.key(source), store.key(rel),
+                             store.key(key[:key.rfind("/")] or "/"),
+                             *((st.st_mode, st.st_size, st.st_mtime) if regular and st
+                               else (None, None, None))))
         if len(self._copies) >= 1024:
             self.flush()
 
@@ -174,19 +191,23 @@ class Plan:
         except sqlite3.IntegrityError:
             raise InstallError(PERMISSION_TWICE.format(target)) from None
 
-    def instructions(self, member_prefix: str = "") -> Iterator[tuple[Instruction, Member]]:
-        """Each instruction, in order, with what the archive said of a copy's source member
-        (members are named from the archive's root: `member_prefix` is what was stripped)."""
+    def mark_fresh(self, fresh_dirs: set[str]) -> None:
+        """Flag the copies of regular files into directories this plan makes: nothing can be
+        in their way, so each is only recorded, in bulk (Installer._record_fresh)."""
         self.flush()
-        for row in self.db.execute(
-                "SELECT i.type, i.path, i.source, i.mode, i.owner, i.grp, i.acl, m.uid, m.gid, "
-                "m.sha, m.size, m.mtime FROM instr i LEFT JOIN member m ON m.rel = ? || i.rel "
-                "ORDER BY i.seq", (store.key(member_prefix),)):
-            type_, path, source, mode, owner, group, acl, uid, gid, sha, size, mtime = row
-            yield (Instruction(type_, store.unkey(path), store.unkey(source or ""), mode or "",
-                               owner, group,
-                               tuple(acl.split("\0")) if acl else ()),
-                   Member((uid or 0, gid or 0), sha, size, mtime))
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS fresh_dir(dir TEXT PRIMARY KEY)")
+        self.db.execute("DELETE FROM temp.fresh_dir")
+        self.db.executemany("INSERT OR IGNORE INTO temp.fresh_dir VALUES (?)",
+                            [(store.key(d),) for d in fresh_dirs])
+        self.db.execute("UPDATE instr SET fresh = 1 WHERE type = 'copy' AND smode IS NOT NULL "
+                        "AND parent IN (SELECT dir FROM temp.fresh_dir)")
+
+    def rows(self, member_prefix: str = "") -> Iterator[tuple[Any, ...]]:
+        """Each instruction, in order, with what the archive said of a copy's source member
+        (members are named from the archive's root: `member_prefix` is what was stripped);
+        see _ROWS."""
+        self.flush()
+        return iter(self.db.execute(_ROWS, (store.key(member_prefix),)))
 
 
 @dataclass
@@ -198,6 +219,7 @@ class Installer:
     member_prefix: str = ""  # the top-level directory stripped from the archive, with "/"
     executed: int = 0
     _fresh_dirs: set[str] = field(default_factory=set)
+    _recorded: int = 0  # the fresh copies up to this instruction are recorded
 
     # --- step 1: the previous deployment's cleanup file --------------------------------------
     def apply_cleanup(self) -> int:
@@ -277,11 +299,16 @@ class Installer:
             return
         with os.scandir(source) as it:
             entries = sorted(it, key=lambda e: e.name)
+        fresh = os.path.normpath(dest) in plan.mkdirs
         for entry in entries:
             child = entry.path
             if entry.is_dir():  # follows a symlink, as File.directory? does
                 self._copy_dir(plan, child, os.path.join(dest, entry.name), feb,
                                entry.is_symlink())
+            elif fresh:  # nothing can be in the way; a regular file's lstat goes with it
+                plan.copy(child, os.path.join(dest, entry.name),
+                          entry.stat(follow_symlinks=False)
+                          if entry.is_file(follow_symlinks=False) else None)
             else:
                 self._copy_file(plan, child, os.path.join(dest, entry.name), feb)
 
@@ -329,25 +356,58 @@ class Installer:
     def execute(self, plan: Plan) -> None:
         """The agent writes every instruction to -install.json, then executes them in order.
         One pass here: each is written, then run until one fails; the rest are still written,
-        and the file appears complete (renamed into place) before the failure is raised."""
+        and the file appears complete (renamed into place) before the failure is raised.
+        Fresh copies (Plan.mark_fresh) are recorded in bulk before anything that could look
+        at them runs (mkdirs cannot: the plan refused a directory over a copy)."""
         self._fresh_dirs = set(plan.mkdirs)
+        plan.mark_fresh(self._fresh_dirs)
+        self._recorded = 0
         path = self.deployment.install_json
         tmp = f"{path}.tmp-{os.getpid()}"
         failure: Exception | None = None
         with open(tmp, "w") as js, open(self.deployment.cleanup_file, "w", encoding="utf-8",
                                         errors="surrogateescape") as cleanup:
             js.write('{"instructions":[')
-            for i, (inst, member) in enumerate(plan.instructions(self.member_prefix)):
-                js.write(("," if i else "") + _instruction_json(inst))
-                if failure is None:
-                    try:
-                        self._run(inst, member, cleanup)
-                    except (InstallError, OSError) as exc:
-                        failure = exc
+            sep = ""
+            for row in plan.rows(self.member_prefix):
+                dest, source = store.unkey(row[1]), store.unkey(row[2] or "")
+                if row[12]:  # a fresh copy
+                    js.write(f'{sep}{{"type":"copy","source":{_json_str(source)},'
+                             f'"destination":{_json_str(dest)}}}')
+                    if failure is None:
+                        cleanup.write(dest + "\n")  # before the copy, as the agent
+                        self.executed += 1
+                else:
+                    inst, member = _instruction(row, dest, source)
+                    js.write(sep + _instruction_json(inst))
+                    if failure is None:
+                        failure = self._step(plan, row[13], inst, member, cleanup)
+                sep = ","
             js.write("]}")
+        if failure is None:
+            self._record_fresh(plan, 1 << 62)
         os.replace(tmp, path)
         if failure is not None:
             raise failure
+
+    def _step(self, plan: Plan, seq: int, inst: Instruction, member: Member,
+              cleanup: IO[str]) -> Exception | None:
+        """Run one instruction (not a fresh copy); returns its failure."""
+        if inst.type != "mkdir":
+            self._record_fresh(plan, seq)
+        try:
+            self._run(inst, member, cleanup)
+        except (InstallError, OSError) as exc:
+            self._record_fresh(plan, seq)  # the fresh copies before it did happen
+            return exc
+        return None
+
+    def _record_fresh(self, plan: Plan, before: int) -> None:
+        """Record the fresh copies not yet recorded that come before instruction `before`."""
+        if before > self._recorded + 1:
+            self.sandbox.record_all(_FRESH, (store.key(self.member_prefix), self._recorded,
+                                             before))
+            self._recorded = before - 1
 
     def _run(self, inst: Instruction, member: Member, cleanup: IO[str]) -> None:
         if inst.type == "copy":
@@ -367,7 +427,8 @@ class Installer:
         return real if real is not None else path
 
     def _do_mkdir(self, inst: Instruction) -> None:
-        if self.sandbox.lexists(inst.path):
+        fresh = inst.path[:inst.path.rfind("/")] in self._fresh_dirs  # (it is normalised)
+        if not fresh and self.sandbox.lexists(inst.path):
             raise InstallError(f"File exists @ dir_s_mkdir - {inst.path}" if self.generation ==
                                "1" else "IO error: File exists (os error 17)")
         self.sandbox.mkdir(inst.path)
@@ -458,13 +519,28 @@ def _lines_backwards(path: str, block: int = 1 << 16) -> Iterator[str]:
             yield pending.decode("utf-8", "surrogateescape")
 
 
+def _instruction(row: tuple[Any, ...], dest: str, source: str) -> tuple[Instruction, Member]:
+    """An instruction of Plan.rows, with what the archive said of its source."""
+    type_, _, _, mode, owner, group, acl, uid, gid, sha, size, mtime = row[:12]
+    return (Instruction(type_, dest, source, mode or "", owner, group,
+                        tuple(acl.split("\0")) if acl else ()),
+            Member((uid or 0, gid or 0), sha, size, mtime))
+
+
 def _instruction_json(inst: Instruction) -> str:
     """json.dumps(inst.to_json(), separators=(",", ":")); copies written out, as there is one
     per bundle file."""
     if inst.type == "copy":
-        return (f'{{"type":"copy","source":{json.dumps(inst.source)},'
-                f'"destination":{json.dumps(inst.path)}}}')
+        return (f'{{"type":"copy","source":{_json_str(inst.source)},'
+                f'"destination":{_json_str(inst.path)}}}')
     return json.dumps(inst.to_json(), separators=(",", ":"))
+
+
+def _json_str(text: str) -> str:
+    """json.dumps(text), without its machinery for the usual path."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return json.dumps(text)
 
 
 def _dangling(sandbox: Sandbox, link: str) -> str:

@@ -32,11 +32,12 @@ _SELECT = ("SELECT n.path, n.state, n.whiteout, n.ouid, n.ogid, n.src, n.mode, n
 Row = tuple[str, int, int, Optional[int], Optional[int], Optional[str], Optional[int],
             Optional[int], Optional[float], Optional[str]]
 PAGE = 512  # rows fetched or written at once when going through many
-_PUT = ("INSERT INTO node(path, parent, state, ouid, ogid, src, mode, size, mtime, sha) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE "
-        "SET state = excluded.state, ouid = COALESCE(excluded.ouid, ouid), "
-        "ogid = COALESCE(excluded.ogid, ogid), src = excluded.src, mode = excluded.mode, "
-        "size = excluded.size, mtime = excluded.mtime, sha = excluded.sha")
+_NODE = "INSERT INTO node(path, parent, state, ouid, ogid, src, mode, size, mtime, sha) "
+_UPSERT = (" ON CONFLICT(path) DO UPDATE "
+           "SET state = excluded.state, ouid = COALESCE(excluded.ouid, ouid), "
+           "ogid = COALESCE(excluded.ogid, ogid), src = excluded.src, mode = excluded.mode, "
+           "size = excluded.size, mtime = excluded.mtime, sha = excluded.sha")
+_PUT = _NODE + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + _UPSERT
 
 
 class Entry(NamedTuple):  # one per path of a bundle: a tuple is cheap to make
@@ -296,10 +297,13 @@ class Sandbox:
 
     # --- writes (all into the upper layer) ---------------------------------------------------
     def _prepare_parent(self, norm: str) -> None:
-        parent = _parent(norm)
-        if parent not in self._upper_dirs:
-            self.mirror_dirs(parent)
-            self._note_dir(parent)
+        self._ensure_dir(_parent(norm))
+
+    def _ensure_dir(self, directory: str) -> None:
+        """The directory exists in the upper layer, for something to be written in it."""
+        if directory not in self._upper_dirs:
+            self.mirror_dirs(directory)
+            self._note_dir(directory)
 
     def mirror_dirs(self, path: str, layer: str | None = None) -> None:
         """Create the directories of `path` in a layer (default: our upper layer) with the
@@ -327,7 +331,8 @@ class Sandbox:
             if os.path.lexists(up):
                 os.unlink(up)
             os.mkdir(up, mode)
-        self._put(norm, WRITTEN_DIR)
+        self._upper_dirs.add(norm)  # its parents are there: what is written in it needs no more
+        self._put(norm, WRITTEN_DIR, later=True)
 
     def write_file(self, path: str, src: str, *, mode: int, mtime: float,
                    owner: tuple[int, int] | None, share: bool = False,
@@ -361,6 +366,14 @@ class Sandbox:
         if _parent(norm) not in self._upper_dirs:
             self._prepare_parent(norm)
         self._put(norm, RECORDED, owner, st, src, sha, later=True)
+
+    def record_all(self, query: str, args: tuple[object, ...]) -> None:
+        """record_new for every row of `query` over the store: (path, parent, uid, gid, src,
+        mode, size, mtime, sha), paths as keys. One statement for thousands of bundle files."""
+        for (parent,) in self._sql(f"SELECT DISTINCT parent FROM ({query})", args).fetchall():
+            self._ensure_dir(store.unkey(parent))
+        self._sql(f"{_NODE}SELECT path, parent, {RECORDED}, uid, gid, src, mode, size, mtime, "
+                  f"sha FROM ({query}) WHERE true{_UPSERT}", args)
 
     def symlink(self, target: str, path: str) -> None:
         norm = os.path.normpath(path)

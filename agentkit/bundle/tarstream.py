@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import zlib
 from typing import IO, Any, Callable, NamedTuple, Union
 
 BLOCK = 512
@@ -188,7 +189,13 @@ def _number(field: bytes) -> int:
 
 def _checksum_ok(header: bytes) -> bool:
     stored = _number(header[148:156])
-    return stored == sum(header) - sum(header[148:156]) + 32 * 8
+    return stored == _byte_sum(header) - sum(header[148:156]) + 32 * 8
+
+
+def _byte_sum(block: bytes) -> int:
+    """sum(block) of a 512-byte block, ten times faster: the low half of an Adler-32 started
+    at 0 is the byte sum modulo 65521, exact for 256 bytes (at most 65,280)."""
+    return (zlib.adler32(block[:256], 0) & 0xFFFF) + (zlib.adler32(block[256:], 0) & 0xFFFF)
 
 
 # name, mode, uid, gid, size, mtime, chksum, typeflag, linkname, magic, version, uname, gname
@@ -225,6 +232,8 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
     pax: dict[str, str] = {}
     extended = bytearray()  # the current member's extended header records, for the relay
     count = 0
+    owners: dict[bytes, tuple[int, int, str, str]] = {}
+    modes: dict[bytes, int] = {}
     while True:
         header = stream.read(BLOCK)
         if len(header) < BLOCK:
@@ -258,13 +267,24 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
         if pax:
             size = int(pax.get("size", size))
             padded = size + (-size % BLOCK)
+        # an archive's members share a handful of owners and modes: parsed once each
+        owner = owners.get(header[108:124] + header[265:329])
+        if owner is None:
+            if len(owners) >= 4096:
+                owners.clear()
+            owner = owners[header[108:124] + header[265:329]] = (
+                _number(uid_f), _number(gid_f), _text(uname_f), _text(gname_f))
+        mode = modes.get(mode_f)
+        if mode is None:
+            mode = modes[mode_f] = _number(mode_f)
+        if pax and _PAX_OWNER.intersection(pax):
+            owner = _pax_owner(pax, owner)
         member = Member(
             long_name or pax.get("path") or _ustar_name(header, name_f),
-            KINDS.get(typeflag, "other"), _number(mode_f),
+            KINDS.get(typeflag, "other"), mode,
             size if typeflag in (b"0", b"\0", b"7") else 0,
             long_link or pax.get("linkpath") or _text(link_f),
-            float(pax["mtime"]) if "mtime" in pax else _number(mtime_f),
-            _number(uid_f), _number(gid_f), _text(uname_f), _text(gname_f))
+            float(pax["mtime"]) if "mtime" in pax else _number(mtime_f), *owner)
         long_name = long_link = None
         if pax:
             pax = {}
@@ -299,6 +319,17 @@ def _relay_member(stream: _Stream, relay: Relay, records: bytes, member: Member,
         raise TarError("Unexpected EOF in archive")
     if sink is not None:
         done(member, sink, digest.hexdigest() if digest is not None else None)
+
+
+_PAX_OWNER = frozenset(("uid", "gid", "uname", "gname"))
+
+
+def _pax_owner(pax: dict[str, str], owner: tuple[int, int, str, str]
+               ) -> tuple[int, int, str, str]:
+    """pax records override the header's owner fields (as GNU tar reads them)."""
+    uid, gid, uname, gname = owner
+    return (int(pax.get("uid", uid)), int(pax.get("gid", gid)), pax.get("uname", uname),
+            pax.get("gname", gname))
 
 
 def _ustar_name(header: bytes, field: bytes) -> str:

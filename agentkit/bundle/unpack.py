@@ -206,11 +206,13 @@ class _TarWriter:
         if not self.links:
             return rel
         parts = rel.split("/")
+        cut = -1
         for i in range(1, len(parts)):
-            prefix = "/".join(parts[:i])
-            target = self.links.get(prefix)
+            cut = rel.index("/", cut + 1)
+            target = self.links.get(rel[:cut])
             if target is None:
                 continue
+            prefix = rel[:cut]
             if target.startswith("/") or ".." in target.split("/"):
                 self.refuse("AK405", name, f"member {name!r} would be written through the "
                             f"symlink {prefix!r} -> {target!r}, outside the bundle",
@@ -231,8 +233,8 @@ class _TarWriter:
         if rel2 is None:
             return None
         rel = rel2
-        path = os.path.join(self.dest, rel)
-        self.links.pop(rel, None)  # a later member replaces an earlier link of that name
+        if self.links:
+            self.links.pop(rel, None)  # a later member replaces an earlier link of that name
         self.owner = None
         if not self.lean:  # owners matter to Install only
             uid, gid = self._owner(m)
@@ -240,6 +242,10 @@ class _TarWriter:
                 self.owner = (uid, gid)
                 if m.kind != "file":  # a file's is recorded with its data (done)
                     self.out.listing.own(rel, uid, gid)
+        if self.relayed and m.kind == "file" and not self.lean:  # the usual member
+            self.open_rel = rel
+            return tarstream.RELAY_HASHED if self.hashing else tarstream.RELAY
+        path = os.path.join(self.dest, rel)
         if m.kind == "dir":
             if not self.relayed:
                 self._parent(os.path.join(path, "."))

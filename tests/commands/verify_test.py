@@ -469,3 +469,65 @@ def test_verify_hashes_bundle_files_only_for_the_json_tree(
     with sqlite3.connect(keep / "sandbox" / "sandbox.db") as db:
         rows = db.execute("SELECT rel FROM member WHERE sha IS NOT NULL ORDER BY rel").fetchall()
     assert rows == ([("appspec.yml",), ("f",)] if hashed else [])
+
+
+def _verify_kept(capsys: pytest.CaptureFixture[str], keep: Path, arc: Path, *args: str
+                 ) -> tuple[dict[str, Any], str, str, list[Any]]:
+    """verify --format json, what it reported, install.json, the cleanup file and the
+    sandbox's records, with the --keep directory's own path taken out."""
+    import sqlite3
+
+    code, out = verify(capsys, "--hooks", "skip", "--keep", str(keep), *args, str(arc))
+    out.pop("deployment_id")
+    out["exit code"] = code
+    instructions = keep / "deployment-root" / "deployment-instructions"
+    group = out["deployment_group_id"]
+    with sqlite3.connect(keep / "sandbox" / "sandbox.db") as db:
+        nodes = db.execute("SELECT * FROM node ORDER BY path").fetchall()
+    out, nodes = json.loads(json.dumps([out, nodes]).replace(str(keep), "KEEP"))
+    return (out, (instructions / f"{group}-install.json").read_text().replace(str(keep), "KEEP"),
+            (instructions / f"{group}-cleanup").read_text(errors="surrogateescape"), nodes)
+
+
+@pytest.mark.parametrize("agent", ["1", "2"])
+def test_verify_bulk_recorded_copies_same_as_one_by_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        agent: str) -> None:
+    # Copies into directories the plan makes are recorded in bulk; without that every copy
+    # goes through the per-file path. Both must leave exactly the same deployment. Agent 2.x
+    # fails on the second copy (a file onto a directory): what comes after it never happens.
+    from agentkit.agent.installer import Plan
+    from agentkit.commands import verify as verify_cmd
+
+    monkeypatch.setattr(verify_cmd, "deployment_id", lambda: "d-SAME00001")
+    dest, existing = tmp_path / "d", tmp_path / "existing"
+    (existing / "over.txt").mkdir(parents=True)
+    spec = (f"version: 0.0\nos: linux\nfiles:\n  - source: first.txt\n    destination: {dest}\n"
+            f"  - source: over.txt\n    destination: {existing}\n"
+            f"  - source: /\n    destination: {dest}/all\n"
+            f"file_exists_behavior: OVERWRITE\npermissions:\n  - object: {dest}/all/web\n"
+            f"    pattern: 'a*'\n    mode: '600'\n    type: [file]\n")
+    name = os.fsdecode(b"caf\xe9.txt")
+    arc = tar(tmp_path / "a.tgz", [
+        ("rel/appspec.yml", "file", spec, 0o644), ("rel/over.txt", "file", "new", 0o600),
+        ("rel/first.txt", "file", "1", 0o644),
+        ("rel/web/a.css", "file", "a", 0o644), ("rel/web/b.css", "file", "b", 0o640),
+        ("rel/web/latest", "symlink", "a.css", 0o777), ("rel/web/deep/x/y.js", "file", "y", 0o755),
+        (f"rel/web/{name}", "file", "é", 0o644), ("rel/zz/last.txt", "file", "z", 0o644)],
+        uid=1234)
+    bulk = _verify_kept(capsys, tmp_path / "bulk", arc, "--agent", agent)
+    monkeypatch.setattr(Plan, "mark_fresh", lambda self, dirs: None)
+    single = _verify_kept(capsys, tmp_path / "single", arc, "--agent", agent)
+    assert bulk == single
+    out, _, cleanup, nodes = bulk
+    recorded = {n[0] for n in nodes if n[2] == 3}  # state 3: a bundle file recorded
+    if agent == "1":
+        assert out["result"] == "succeeded"
+        assert f"{dest}/all/zz/last.txt\n" in cleanup
+        assert {f"{dest}/first.txt", f"{dest}/all/zz/last.txt",
+                f"{dest}/all/web/b.css"} <= recorded
+    else:
+        assert out["error"]["message"] == ("Install failed for group dg-verify: IO error: Is a "
+                                           "directory (os error 21)")
+        assert cleanup == f"{dest}\n{dest}/first.txt\n{existing}/over.txt\n"
+        assert recorded == {f"{dest}/first.txt"}
