@@ -87,8 +87,9 @@ class Instruction(NamedTuple):  # one per bundle file: a tuple is cheap to make
         return {"type": "chown", "owner": self.owner, "group": self.group, "file": self.path}
 
 
-_COPY = ("INSERT INTO instr(type, path, source, rel, parent, smode, ssize, smtime) "
-         "VALUES ('copy', ?, ?, ?, ?, ?, ?, ?)")
+_COPY = ("INSERT INTO instr(seq, type, path, source, rel, parent, smode, ssize, smtime) "
+         "VALUES (?, 'copy', ?, ?, ?, ?, ?, ?, ?)")
+_MKDIR = "INSERT INTO instr(seq, type, path) VALUES (?, 'mkdir', ?)"
 _ROWS = ("SELECT i.type, i.path, i.source, i.mode, i.owner, i.grp, i.acl, m.uid, m.gid, m.sha, "
          "m.size, m.mtime, i.fresh, i.seq FROM instr i LEFT JOIN member m ON m.rel = ? || i.rel "
          "ORDER BY i.seq")
@@ -114,13 +115,26 @@ class Plan:
         db.execute("CREATE TEMP TABLE IF NOT EXISTS matched(path TEXT)")
         self.mkdirs: dict[str, None] = {}  # insertion-ordered set
         self.outside_links: list[tuple[str, str]] = []  # bundle link -> target
-        self._copies: list[tuple[object, ...]] = []  # rows for _COPY not yet stored
+        self._seq = 0  # the last instruction's number
+        # not yet stored: rows for _COPY (their destinations and sources by key) and _MKDIR
+        self._copies: list[tuple[object, ...]] = []
+        self._batch: dict[str, str] = {}
+        self._dirs: list[tuple[int, str]] = []
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
 
     def flush(self) -> None:
-        """Store the pending copies; raises for the first one whose destination is taken."""
+        """Store the pending instructions; raises for the first copy whose destination is
+        taken (copies are numbered in plan order, so that is the agent's first error)."""
+        if self._dirs:
+            self.db.executemany(_MKDIR, self._dirs)
+            self._dirs = []
         if not self._copies:
             return
         pending, self._copies = self._copies, []
+        self._batch.clear()
         self.db.execute("SAVEPOINT copies")
         try:
             self.db.executemany(_COPY, pending)
@@ -130,18 +144,18 @@ class Plan:
                 try:
                     self.db.execute(_COPY, row)
                 except sqlite3.IntegrityError:
-                    name = store.unkey(str(row[0]))
-                    raise InstallError(TWO_SOURCES.format(store.unkey(str(row[1])),
+                    name = store.unkey(str(row[1]))
+                    raise InstallError(TWO_SOURCES.format(store.unkey(str(row[2])),
                                                           self.copied(name), name)) from None
         finally:
             self.db.execute("RELEASE copies")
 
     def add(self, inst: Instruction) -> None:
         self.flush()
-        self.db.execute("INSERT INTO instr(type, path, source, mode, owner, grp, acl) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (inst.type, store.key(inst.path), store.key(inst.source), inst.mode,
-                         inst.owner, inst.group, "\0".join(inst.acl)))
+        self.db.execute("INSERT INTO instr(seq, type, path, source, mode, owner, grp, acl) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (self._next(), inst.type, store.key(inst.path), store.key(inst.source),
+                         inst.mode, inst.owner, inst.group, "\0".join(inst.acl)))
 
     def copy(self, source: str, dest: str, st: os.stat_result | None = None) -> None:
         """`st`: the source's lstat, when known (a regular file's is kept for execute)."""
@@ -153,7 +167,9 @@ class Plan:
         rel = source[len(prefix):] if source.startswith(prefix) and "/." not in source else \
             os.path.relpath(source, self.archive)  # the member it came from
         regular = st is not None and stat.S_ISREG(st.st_mode)
-        self._copies.append((store.key(key), store.key(source), store.key(rel),
+        dest_key, source_key = store.key(key), store.key(source)
+        self._batch[dest_key] = source_key
+        self._copies.append((self._next(), dest_key, source_key, store.key(rel),
                              store.key(key[:key.rfind("/")] or "/"),
                              *((st.st_mode, st.st_size, st.st_mtime) if regular and st
                                else (None, None, None))))
@@ -162,10 +178,13 @@ class Plan:
 
     def copied(self, dest: str) -> str | None:
         """The source copied to dest, if any."""
-        self.flush()
-        row = self.db.execute("SELECT source FROM instr WHERE type = 'copy' AND path = ?",
-                              (store.key(dest),)).fetchone()
-        return None if row is None else store.unkey(row[0])
+        key = store.key(dest)
+        found = self._batch.get(key)
+        if found is None:
+            row = self.db.execute("SELECT source FROM instr WHERE type = 'copy' AND path = ?",
+                                  (key,)).fetchone()
+            found = None if row is None else str(row[0])
+        return None if found is None else store.unkey(found)
 
     def copies_below(self, obj: str) -> Iterator[str]:
         """Destinations below obj, in plan order; safe to add instructions meanwhile."""
@@ -180,10 +199,11 @@ class Plan:
         key = os.path.normpath(dest)
         source = self.copied(key)
         if source is not None:
+            self.flush()  # an earlier conflict is reported first
             raise InstallError(MKDIR_OVER_FILE.format(key, source))
         if key not in self.mkdirs:
             self.mkdirs[key] = None
-            self.add(Instruction("mkdir", key))
+            self._dirs.append((self._next(), store.key(key)))
 
     def permit(self, target: str) -> None:
         try:

@@ -361,6 +361,44 @@ def test_verify_two_sources_for_one_destination_fails(
         "again.")
 
 
+@pytest.mark.parametrize("two_sources_first", [False, True])
+def test_verify_directory_over_a_copied_file_fails(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], two_sources_first: bool) -> None:
+    # a later mapping makes a directory where an earlier one copies a file; when two sources
+    # already collided before that, the agent reports that first
+    dest = tmp_path / "d"
+    twice = f"  - source: b/a\n    destination: {dest}\n" if two_sources_first else ""
+    spec = (f"version: 0.0\nos: linux\nfiles:\n  - source: a\n    destination: {dest}\n"
+            f"{twice}  - source: sub\n    destination: {dest}/a\n")
+    members = [("appspec.yml", "file", spec, 0o644), ("a", "file", "1", 0o644),
+               ("b/a", "file", "2", 0o644), ("sub/f", "file", "3", 0o644)]
+    code, out = verify(capsys, "--hooks", "skip", str(tar(tmp_path / "a.tgz", members)))
+    assert code == 1 and out["failed_event"] == "Install"
+    assert out["error"]["message"] == ((
+        f"{DF} the application specification file specifies two source files named "
+        f"{_archive_path(out, 'b/a')} and {_archive_path(out, 'a')} for the same destination "
+        f"({dest}/a). Remove one of the source file paths from the AppSpec file, and then try "
+        "again.") if two_sources_first else (
+        f"{DF} the application specification file includes an mkdir command more than once "
+        f"for the same destination path ({dest}/a) from ({_archive_path(out, 'a')}). Update "
+        "the files section of the AppSpec file, and then try again."))
+
+
+def test_verify_file_over_a_planned_directory_fails(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "d"
+    spec = (f"version: 0.0\nos: linux\nfiles:\n  - source: sub\n    destination: {dest}/x\n"
+            f"  - source: x\n    destination: {dest}\n")
+    members = [("appspec.yml", "file", spec, 0o644), ("x", "file", "1", 0o644),
+               ("sub/f", "file", "3", 0o644)]
+    code, out = verify(capsys, "--hooks", "skip", str(tar(tmp_path / "a.tgz", members)))
+    assert code == 1 and out["failed_event"] == "Install"
+    assert out["error"]["message"] == (
+        f"{DF} the application specification file calls for installing the file "
+        f"{_archive_path(out, 'x')}, but a file with that name already exists at the location "
+        f"({dest}/x). Update your AppSpec file or directory structure, and then try again.")
+
+
 def test_verify_stripped_top_dir_keeps_member_owners(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dest = tmp_path / "d"
