@@ -53,13 +53,14 @@ def stdin_sink(argv: Sequence[str], stderr: IO[bytes]
         fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
 
     def write(parts: list[memoryview]) -> None:
-        while parts:
-            done = os.writev(fd, parts)
-            while parts and done >= len(parts[0]):
-                done -= len(parts[0])
-                parts = parts[1:]
+        first = 0  # parts before this one are written
+        while first < len(parts):
+            done = os.writev(fd, parts[first:] if first else parts)
+            while first < len(parts) and done >= len(parts[first]):
+                done -= len(parts[first])
+                first += 1
             if done:
-                parts = [parts[0][done:], *parts[1:]]
+                parts[first] = parts[first][done:]
 
     try:
         yield write
