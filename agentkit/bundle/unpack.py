@@ -433,7 +433,10 @@ def _relay_to_tar(stream: IO[bytes], writer: _TarWriter, tar: str) -> None:
     """Read the archive and pass what the checks keep to GNU tar, which writes it while we
     go on reading: on a slow disk its writing and our reading overlap. tar sees no member
     that could land outside dest, no device, no fifo."""
-    argv = [tar, "-x", "-p", "--no-same-owner", "-f", "-", "-C", writer.dest]
+    # -b 256 -B: 128 KB reads from the pipe instead of 10 KB ones (a fifth of tar's CPU);
+    # -B reassembles short pipe reads, so the records are what tar would read from a file
+    argv = [tar, "-x", "-p", "--no-same-owner", "-b", "256", "-B", "-f", "-", "-C",
+            writer.dest]
     with tempfile.TemporaryFile() as err:
         try:
             with proc.stdin_sink(argv, err) as write:
