@@ -115,6 +115,7 @@ class Plan:
         db.execute("CREATE TEMP TABLE IF NOT EXISTS matched(path TEXT)")
         self.mkdirs: dict[str, None] = {}  # insertion-ordered set
         self.outside_links: list[tuple[str, str]] = []  # bundle link -> target
+        self._prefix = archive + "/"
         self._seq = 0  # the last instruction's number
         # not yet stored: rows for _COPY (their destinations and sources by key) and _MKDIR
         self._copies: list[tuple[object, ...]] = []
@@ -175,6 +176,24 @@ class Plan:
                                else (None, None, None))))
         if len(self._copies) >= 1024:
             self.flush()
+
+    def copy_fresh(self, entry: os.DirEntry[str], dest_dir: str, dir_key: str) -> None:
+        """copy() of a bundle entry (not a directory) into dest_dir, a normalised directory
+        this plan makes (`dir_key`: its key): its regular file's lstat goes with it."""
+        name = entry.name
+        key = f"{dest_dir}/{name}"
+        source = entry.path
+        if key in self.mkdirs or not (key.isascii() and source.isascii()) or \
+                "/." in source or not source.startswith(self._prefix):
+            return self.copy(source, key, _regular_stat(entry))  # the general way
+        st = _regular_stat(entry)
+        self._batch[key] = source
+        self._copies.append((self._next(), key, source, source[len(self._prefix):], dir_key,
+                             *((st.st_mode, st.st_size, st.st_mtime) if st is not None
+                               else (None, None, None))))
+        if len(self._copies) >= 1024:
+            self.flush()
+        return None
 
     def copied(self, dest: str) -> str | None:
         """The source copied to dest, if any."""
@@ -319,16 +338,16 @@ class Installer:
             return
         with os.scandir(source) as it:
             entries = sorted(it, key=lambda e: e.name)
-        fresh = os.path.normpath(dest) in plan.mkdirs
+        base = os.path.normpath(dest)
+        fresh = base in plan.mkdirs and base != "/"
+        base_key = store.key(base)
         for entry in entries:
             child = entry.path
             if entry.is_dir():  # follows a symlink, as File.directory? does
                 self._copy_dir(plan, child, os.path.join(dest, entry.name), feb,
                                entry.is_symlink())
-            elif fresh:  # nothing can be in the way; a regular file's lstat goes with it
-                plan.copy(child, os.path.join(dest, entry.name),
-                          entry.stat(follow_symlinks=False)
-                          if entry.is_file(follow_symlinks=False) else None)
+            elif fresh:  # nothing can be in the way
+                plan.copy_fresh(entry, base, base_key)
             else:
                 self._copy_file(plan, child, os.path.join(dest, entry.name), feb)
 
@@ -561,6 +580,11 @@ def _json_str(text: str) -> str:
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return f'"{text}"'
     return json.dumps(text)
+
+
+def _regular_stat(entry: os.DirEntry[str]) -> os.stat_result | None:
+    """A regular file's lstat (kept for execute); None for anything else."""
+    return entry.stat(follow_symlinks=False) if entry.is_file(follow_symlinks=False) else None
 
 
 def _dangling(sandbox: Sandbox, link: str) -> str:

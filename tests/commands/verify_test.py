@@ -527,18 +527,20 @@ def _verify_kept(capsys: pytest.CaptureFixture[str], keep: Path, arc: Path, *arg
             (instructions / f"{group}-cleanup").read_text(errors="surrogateescape"), nodes)
 
 
-@pytest.mark.parametrize("agent", ["1", "2"])
+@pytest.mark.parametrize(("agent", "dest_name"), [("1", "d"), ("2", "d"), ("1", "dëst")])
 def test_verify_bulk_recorded_copies_same_as_one_by_one(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        agent: str) -> None:
-    # Copies into directories the plan makes are recorded in bulk; without that every copy
-    # goes through the per-file path. Both must leave exactly the same deployment. Agent 2.x
+        agent: str, dest_name: str) -> None:
+    # Copies into directories the plan makes are planned and recorded in bulk; without that
+    # every copy goes the general way. Both must leave exactly the same deployment. Agent 2.x
     # fails on the second copy (a file onto a directory): what comes after it never happens.
+    from agentkit import store
+    from agentkit.agent import installer
     from agentkit.agent.installer import Plan
     from agentkit.commands import verify as verify_cmd
 
     monkeypatch.setattr(verify_cmd, "deployment_id", lambda: "d-SAME00001")
-    dest, existing = tmp_path / "d", tmp_path / "existing"
+    dest, existing = tmp_path / dest_name, tmp_path / "existing"
     (existing / "over.txt").mkdir(parents=True)
     spec = (f"version: 0.0\nos: linux\nfiles:\n  - source: first.txt\n    destination: {dest}\n"
             f"  - source: over.txt\n    destination: {existing}\n"
@@ -551,14 +553,18 @@ def test_verify_bulk_recorded_copies_same_as_one_by_one(
         ("rel/first.txt", "file", "1", 0o644),
         ("rel/web/a.css", "file", "a", 0o644), ("rel/web/b.css", "file", "b", 0o640),
         ("rel/web/latest", "symlink", "a.css", 0o777), ("rel/web/deep/x/y.js", "file", "y", 0o755),
-        (f"rel/web/{name}", "file", "é", 0o644), ("rel/zz/last.txt", "file", "z", 0o644)],
+        (f"rel/web/{name}", "file", "é", 0o644), ("rel/web/.env", "file", "e", 0o600),
+        ("rel/zz/last.txt", "file", "z", 0o644)],
         uid=1234)
     bulk = _verify_kept(capsys, tmp_path / "bulk", arc, "--agent", agent)
     monkeypatch.setattr(Plan, "mark_fresh", lambda self, dirs: None)
+    monkeypatch.setattr(Plan, "copy_fresh", lambda self, entry, base, _key: self.copy(
+        entry.path, f"{base}/{entry.name}", installer._regular_stat(entry)))
     single = _verify_kept(capsys, tmp_path / "single", arc, "--agent", agent)
     assert bulk == single
     out, _, cleanup, nodes = bulk
-    recorded = {n[0] for n in nodes if n[2] == 3}  # state 3: a bundle file recorded
+    # state 3: a bundle file recorded; paths are stored as keys (agentkit.store.key)
+    recorded = {store.unkey(n[0]) for n in nodes if n[2] == 3}
     if agent == "1":
         assert out["result"] == "succeeded"
         assert f"{dest}/all/zz/last.txt\n" in cleanup
