@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple
 
-from agentkit import store
+from agentkit import jsonstr, store
 from agentkit.agent.layout import Deployment
 from agentkit.agent.sandbox import Sandbox
 from agentkit.appspec.model import AppSpec, FileMapping, Permission
@@ -164,18 +164,12 @@ class Plan:
         if key in self.mkdirs:
             self.flush()  # an earlier conflict is reported first
             raise InstallError(FILE_OVER_DIR.format(source, key))
-        prefix = self.archive + "/"
+        prefix = self._prefix
         rel = source[len(prefix):] if source.startswith(prefix) and "/." not in source else \
             os.path.relpath(source, self.archive)  # the member it came from
-        regular = st is not None and stat.S_ISREG(st.st_mode)
-        dest_key, source_key = store.key(key), store.key(source)
-        self._batch[dest_key] = source_key
-        self._copies.append((self._next(), dest_key, source_key, store.key(rel),
-                             store.key(key[:key.rfind("/")] or "/"),
-                             *((st.st_mode, st.st_size, st.st_mtime) if regular and st
-                               else (None, None, None))))
-        if len(self._copies) >= 1024:
-            self.flush()
+        regular = st if st is not None and stat.S_ISREG(st.st_mode) else None
+        self._add_copy(store.key(key), store.key(source), store.key(rel),
+                       store.key(key[:key.rfind("/")] or "/"), regular)
 
     def copy_fresh(self, entry: os.DirEntry[str], dest_dir: str, dir_key: str) -> None:
         """copy() of a bundle entry (not a directory) into dest_dir, a normalised directory
@@ -185,15 +179,20 @@ class Plan:
         source = entry.path
         if key in self.mkdirs or not (key.isascii() and source.isascii()) or \
                 "/." in source or not source.startswith(self._prefix):
-            return self.copy(source, key, _regular_stat(entry))  # the general way
-        st = _regular_stat(entry)
-        self._batch[key] = source
-        self._copies.append((self._next(), key, source, source[len(self._prefix):], dir_key,
-                             *((st.st_mode, st.st_size, st.st_mtime) if st is not None
-                               else (None, None, None))))
+            self.copy(source, key, _regular_stat(entry))  # the general way
+        else:  # ASCII paths are their own keys
+            self._add_copy(key, source, source[len(self._prefix):], dir_key,
+                           _regular_stat(entry))
+
+    def _add_copy(self, dest: str, source: str, rel: str, parent: str,
+                  regular: os.stat_result | None) -> None:
+        """A copy's _COPY row, all paths as keys; `regular`: a regular file source's lstat."""
+        self._batch[dest] = source
+        self._copies.append((self._next(), dest, source, rel, parent,
+                             *((regular.st_mode, regular.st_size, regular.st_mtime)
+                               if regular is not None else (None, None, None))))
         if len(self._copies) >= 1024:
             self.flush()
-        return None
 
     def copied(self, dest: str) -> str | None:
         """The source copied to dest, if any."""
@@ -411,8 +410,8 @@ class Installer:
             for row in plan.rows(self.member_prefix):
                 dest, source = store.unkey(row[1]), store.unkey(row[2] or "")
                 if row[12]:  # a fresh copy
-                    js.write(f'{sep}{{"type":"copy","source":{_json_str(source)},'
-                             f'"destination":{_json_str(dest)}}}')
+                    js.write(f'{sep}{{"type":"copy","source":{jsonstr.quote(source)},'
+                             f'"destination":{jsonstr.quote(dest)}}}')
                     if failure is None:
                         cleanup.write(dest + "\n")  # before the copy, as the agent
                         self.executed += 1
@@ -570,16 +569,9 @@ def _instruction_json(inst: Instruction) -> str:
     """json.dumps(inst.to_json(), separators=(",", ":")); copies written out, as there is one
     per bundle file."""
     if inst.type == "copy":
-        return (f'{{"type":"copy","source":{_json_str(inst.source)},'
-                f'"destination":{_json_str(inst.path)}}}')
+        return (f'{{"type":"copy","source":{jsonstr.quote(inst.source)},'
+                f'"destination":{jsonstr.quote(inst.path)}}}')
     return json.dumps(inst.to_json(), separators=(",", ":"))
-
-
-def _json_str(text: str) -> str:
-    """json.dumps(text), without its machinery for the usual path."""
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    return json.dumps(text)
 
 
 def _regular_stat(entry: os.DirEntry[str]) -> os.stat_result | None:

@@ -363,8 +363,7 @@ class Sandbox:
         """write_file of a bundle file (`st`: its lstat) to a normalised path in a directory
         this deployment just made: nothing is there, and the copy has src's bytes, mode and
         time, so it is only recorded. The usual case, once per file of a bundle."""
-        if _parent(norm) not in self._upper_dirs:
-            self._prepare_parent(norm)
+        self._prepare_parent(norm)
         self._put(norm, RECORDED, owner, st, src, sha, later=True)
 
     def record_all(self, query: str, args: tuple[object, ...]) -> None:

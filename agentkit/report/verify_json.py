@@ -8,11 +8,10 @@ import json
 from collections.abc import Iterable
 from typing import IO, Any
 
+from agentkit import jsonstr
 from agentkit.agent.result import Node, VerifyResult
 
-
-def _q(value: str | None) -> str:
-    return "null" if value is None else json.dumps(value)
+_q = jsonstr.quote_or_null
 
 
 def _node(n: Node) -> str:
@@ -20,6 +19,7 @@ def _node(n: Node) -> str:
     change = "" if n.change is None else f'"change": "{n.change}", '
     return (f'{{"path": {_q(n.path)}, {change}"type": "{n.type}", "mode": {_q(n.mode)}, '
             f'"target": {_q(n.target)}, "sha256": {_q(n.sha256)}, "owner": {_q(n.owner)}}}')
+
 
 
 def _list(out: IO[str], key: str, items: Iterable[Node], last: bool = False) -> None:
