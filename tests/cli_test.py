@@ -133,3 +133,22 @@ def test_setup_py_still_works() -> None:
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == __version__
+
+
+def test_setup_py_legacy_metadata_matches_pyproject() -> None:
+    # what setup.py gives setuptools too old to read pyproject.toml
+    import runpy
+
+    tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11")
+    root = Path(__file__).resolve().parents[1]
+    legacy = runpy.run_path(str(root / "setup.py"), run_name="not_main")["LEGACY"]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    meta, tool = project["project"], project["tool"]["setuptools"]
+    assert (legacy["name"], legacy["version"], legacy["description"],
+            legacy["python_requires"], legacy["license"], legacy["install_requires"]) == (
+        meta["name"], __version__, meta["description"], meta["requires-python"],
+        meta["license"]["text"], meta["dependencies"])
+    assert legacy["entry_points"]["console_scripts"] == [
+        f"{name} = {target}" for name, target in meta["scripts"].items()]
+    assert legacy["package_data"] == tool["package-data"]
+    assert "agentkit.bundle" in legacy["packages"] and "tests" not in legacy["packages"]
