@@ -24,6 +24,7 @@ from typing import IO, Any, NamedTuple
 from agentkit import jsonstr, store
 from agentkit.agent.layout import Deployment
 from agentkit.agent.sandbox import Sandbox
+from agentkit.appspec import ruby
 from agentkit.appspec.model import AppSpec, FileMapping, Permission
 
 DISALLOW_MSG = ("The deployment failed because a specified file already exists at this "
@@ -306,7 +307,7 @@ class Installer:
         return plan
 
     def _mapping(self, plan: Plan, mapping: FileMapping, feb: str) -> None:
-        source = _join(self.deployment.archive, mapping.source)
+        source = ruby.file_join(self.deployment.archive, mapping.source)
         if os.path.isdir(source):
             self._ancestors(plan, mapping.destination)
             self._copy_dir(plan, source, mapping.destination, feb)
@@ -582,11 +583,6 @@ def _regular_stat(entry: os.DirEntry[str]) -> os.stat_result | None:
 def _dangling(sandbox: Sandbox, link: str) -> str:
     target = sandbox.readlink(link)
     return os.path.normpath(os.path.join(os.path.dirname(link), target))
-
-
-def _join(archive: str, source: str) -> str:
-    """Ruby's File.join(archive, source): duplicate slashes collapse, nothing is normalised."""
-    return re.sub(r"/+", "/", f"{archive}/{source}")
 
 
 def _inside(path: str, root: str) -> bool:

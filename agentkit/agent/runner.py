@@ -34,6 +34,7 @@ from agentkit.agent.result import (
     SUCCEEDED,
     ScriptRun,
 )
+from agentkit.appspec import ruby
 
 GRACE = 2.0  # seconds between our SIGTERM and SIGKILL of survivors (the agent never kills)
 SHELL_META = re.compile(r"[*?{}\[\]<>()~&|\\$;'`\"\n#=%]")
@@ -174,10 +175,10 @@ def _pump(proc: subprocess.Popen[bytes], deadline: float, log: IO[str],
 
 def run(job: Job, log: IO[str], *, grace: float = GRACE,
         now: Callable[[], float] = time.monotonic) -> ScriptRun:
-    path = os.path.join(job.archive, job.location)
+    path = ruby.file_join(job.archive, job.location)  # hook_executor.rb#script_absolute_path
     if not os.path.exists(path):
         return ScriptRun(job.location, job.runas, None, 0.0, SCRIPT_MISSING,
-                         f"Script does not exist at specified location: {os.path.abspath(path)}")
+                         f"Script does not exist at specified location: {path}")
     if not os.access(path, os.X_OK):
         log_line(log, f"Script at specified location: {job.location} is not executable.  "
                       "Trying to make it executable.\n")

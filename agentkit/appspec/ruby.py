@@ -20,6 +20,13 @@ class NoMethod(Exception):
     """The Ruby call would raise NoMethodError (e.g. `true.to_i`)."""
 
 
+def file_join(base: str, path: str) -> str:
+    """Ruby's File.join(base, path) as the agent uses it for sources and hook locations: a
+    leading `/` of path stays inside base, duplicate slashes collapse, nothing else is
+    normalised (`..` stays)."""
+    return re.sub(r"/+", "/", f"{base}/{path}")
+
+
 def to_i(value: Any) -> int:
     """Ruby's `value.to_i` for what Psych can produce from YAML."""
     if value is None:

@@ -13,6 +13,7 @@ import stat
 from collections.abc import Iterator
 from typing import Protocol
 
+from agentkit.appspec import ruby
 from agentkit.findings import ERROR, WARNING, Finding
 
 SHARED_NAMES = frozenset({"uploads", "media", "var", "storage", "shared", "pub", "files",
@@ -31,8 +32,8 @@ class Unwritten(Protocol):
 
 def script(archive: str, shown_root: str, location: str, event: str,
            generation: str) -> Iterator[Finding]:
-    path = os.path.join(archive, location)
-    shown = os.path.join(shown_root, location)
+    path = ruby.file_join(archive, location)  # hook_executor.rb#script_absolute_path
+    shown = ruby.file_join(shown_root, location)
     where = f"hooks > {event} > {location}"
     if not os.path.isfile(path):
         yield Finding(ERROR, "AK500", shown, None, None,

@@ -153,6 +153,21 @@ def test_verify_missing_script_and_crlf_shebang(tmp_path: Path,
         found["AK504"]["agent_message"]
 
 
+def test_verify_hook_location_with_leading_slash_is_inside_the_bundle(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # hook_executor.rb joins the location to the archive with File.join: "/s/run.sh" is
+    # <archive>/s/run.sh, not a path on the host
+    hooks = ("  AfterInstall:\n    - location: /s/run.sh\n"
+             "  ValidateService:\n    - location: /s/../s/gone.sh\n")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "d", hooks), 0o644),
+                                   ("s/run.sh", "file", script(), 0o755)])
+    _code, out = verify(capsys, "--hooks", "skip", str(arc))
+    missing = [f for f in out["findings"] if f["code"] == "AK500"]
+    assert [(f["path"], f["agent_message"]) for f in missing] == [
+        (_archive_path(out, "s/../s/gone.sh"),
+         f"Script does not exist at specified location: {_archive_path(out, 's/../s/gone.sh')}")]
+
+
 def test_verify_appspec_error_fails_before_install(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", 'version: "0.0"\nos: linux\n', 0o644)])
