@@ -10,6 +10,7 @@ recording each copy (before it runs) and mkdir (after) in the new cleanup file.
 
 from __future__ import annotations
 
+import errno
 import grp
 import json
 import os
@@ -259,6 +260,7 @@ class Installer:
     executed: int = 0
     _fresh_dirs: set[str] = field(default_factory=set)
     _recorded: int = 0  # the fresh copies up to this instruction are recorded
+    _parents: dict[str, str] = field(default_factory=dict)  # directory -> where it leads
 
     # --- step 1: the previous deployment's cleanup file --------------------------------------
     def apply_cleanup(self) -> int:
@@ -398,7 +400,7 @@ class Installer:
         and the file appears complete (renamed into place) before the failure is raised.
         Fresh copies (Plan.mark_fresh) are recorded in bulk before anything that could look
         at them runs (mkdirs cannot: the plan refused a directory over a copy)."""
-        self._fresh_dirs = set(plan.mkdirs)
+        self._fresh_dirs = self._made_in_place(plan.mkdirs)
         plan.mark_fresh(self._fresh_dirs)
         self._recorded = 0
         path = self.deployment.install_json
@@ -429,6 +431,22 @@ class Installer:
         if failure is not None:
             raise failure
 
+    def _made_in_place(self, mkdirs: dict[str, None]) -> set[str]:
+        """The planned directories that will be made at their own path: not below an existing
+        directory reached through a symlink (those land where the link leads, see _in_view).
+        What is copied into them needs no lookup."""
+        leads: dict[str, bool] = {}  # an existing parent -> whether it is where it says
+        out = set()
+        for directory in mkdirs:
+            top = directory
+            while top in mkdirs and top != "/":
+                top = top[:top.rfind("/")] or "/"
+            if top not in leads:
+                leads[top] = self.sandbox.resolve(top) == top
+            if leads[top]:
+                out.add(directory)
+        return out
+
     def _step(self, plan: Plan, seq: int, inst: Instruction, member: Member,
               cleanup: IO[str]) -> Exception | None:
         """Run one instruction (not a fresh copy); returns its failure."""
@@ -456,7 +474,7 @@ class Installer:
             self._do_mkdir(inst)
             cleanup.write(inst.path + "\n")
         elif inst.type == "chmod":
-            self.sandbox.chmod(self._through(inst.path), int(inst.mode, 8))
+            self.sandbox.chmod(self._followed(inst.path), int(inst.mode, 8))
         elif inst.type == "chown":
             self._do_chown(inst)
         self.executed += 1
@@ -465,12 +483,44 @@ class Installer:
         real = self.sandbox.resolve(path)
         return real if real is not None else path
 
+    def _followed(self, path: str) -> str:
+        """File.chmod/File.chown follow a symlink: a dangling one fails (apply2files)."""
+        real = self.sandbox.resolve(path)
+        if real is None:
+            raise InstallError(self._os_error(errno.ENOENT, "apply2files", path))
+        return real
+
+    def _in_view(self, path: str, where: str, shown: str | None = None) -> str:
+        """Where an operation on `path` lands: its parent directory is followed through
+        symlinks, as the kernel does (a release directory linked to shared storage). A parent
+        that is missing or not a directory fails as the agent's call does (`where` is Ruby's
+        name for that call, `shown` what its message shows; default: path)."""
+        cut = path.rfind("/")
+        parent = path[:cut] or "/"
+        if parent in self._fresh_dirs:
+            return path
+        real = self._parents.get(parent)
+        if real is None:
+            found = self.sandbox.resolve(parent)
+            if found is None or not self.sandbox.isdir(found):
+                raise InstallError(self._os_error(
+                    errno.ENOENT if found is None else errno.ENOTDIR, where, shown or path))
+            real = self._parents[parent] = found
+        return path if real == parent else f"{real.rstrip('/')}/{path[cut + 1:]}"
+
+    def _os_error(self, code: int, where: str, shown: str) -> str:
+        """A system call's failure as the agent reports it: Ruby's Errno text (1.x) or Rust's
+        io::Error (2.x)."""
+        if self.generation == "2":
+            return f"IO error: {os.strerror(code)} (os error {code})"
+        return f"{os.strerror(code)} @ {where} - {shown}"
+
     def _do_mkdir(self, inst: Instruction) -> None:
         fresh = inst.path[:inst.path.rfind("/")] in self._fresh_dirs  # (it is normalised)
-        if not fresh and self.sandbox.lexists(inst.path):
-            raise InstallError(f"File exists @ dir_s_mkdir - {inst.path}" if self.generation ==
-                               "1" else "IO error: File exists (os error 17)")
-        self.sandbox.mkdir(inst.path)
+        path = inst.path if fresh else self._in_view(inst.path, "dir_s_mkdir")
+        if not fresh and self.sandbox.lexists(path):
+            raise InstallError(self._os_error(errno.EEXIST, "dir_s_mkdir", inst.path))
+        self.sandbox.mkdir(path)
 
     def _do_copy(self, inst: Instruction, member: Member) -> None:
         src, dest = inst.source, inst.path
@@ -480,16 +530,18 @@ class Installer:
             lst = None
         fresh = dest[:dest.rfind("/")] in self._fresh_dirs  # dest is normalised
         if lst is not None and stat.S_ISLNK(lst.st_mode):
-            if not fresh and (self.sandbox.lexists(dest) or self.sandbox.exists(dest)):
-                raise InstallError(f"File exists @ syserr_fail2_in - {dest}"
-                                   if self.generation == "1" else
-                                   "IO error: File exists (os error 17)")
-            self.sandbox.symlink(os.readlink(src), dest)
+            link = os.readlink(src)
+            if not fresh:
+                dest = self._in_view(dest, "rb_file_s_symlink", f"({link}, {dest})")
+                if self.sandbox.lexists(dest) or self.sandbox.exists(dest):
+                    raise InstallError(self._os_error(errno.EEXIST, "syserr_fail2_in",
+                                                      inst.path))
+            self.sandbox.symlink(link, dest)
             return
         if lst is None:
-            raise InstallError(f"No such file or directory @ rb_sysopen - {src}"
-                               if self.generation == "1" else
-                               "IO error: No such file or directory (os error 2)")
+            raise InstallError(self._os_error(errno.ENOENT, "rb_sysopen", src))
+        if not fresh:  # FileUtils.copy opens the source, then the destination
+            dest = self._in_view(dest, "rb_sysopen")
         unchanged = lst.st_size == member.size and member.mtime is not None and \
             abs(lst.st_mtime - member.mtime) < 1e-3  # since unpacked (pax times: ns)
         if fresh:
@@ -512,6 +564,7 @@ class Installer:
         if self.sandbox.islink(dest):
             if self.generation == "2":  # O_NOFOLLOW: the link is replaced by a file
                 self.sandbox.remove(dest)
+                self._parents.clear()  # the link may have led to a directory
                 return dest
             return self._through(dest) if self.sandbox.exists(dest) else _dangling(
                 self.sandbox, dest)
@@ -529,7 +582,7 @@ class Installer:
                 gid = grp.getgrnam(inst.group).gr_gid
             except KeyError:
                 raise InstallError(f"can't find group for {inst.group}") from None
-        target = self._through(inst.path)
+        target = self._followed(inst.path)
         entry = self.sandbox.entry(target)
         if entry is not None:
             self.sandbox.chown(target, entry.uid if uid < 0 else uid,

@@ -135,6 +135,71 @@ def test_verify_file_source_lands_in_destination_dir(tmp_path: Path,
     assert "AK209" in {f["code"] for f in out["findings"]}
 
 
+@pytest.mark.parametrize(("agent", "message"), [
+    ("1", "Not a directory @ rb_sysopen - {dest}/app.conf"),
+    ("2", "Install failed for group dg-verify: IO error: Not a directory (os error 20)")])
+def test_verify_file_source_onto_an_existing_file_fails(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], agent: str, message: str) -> None:
+    # the agent copies to <destination>/app.conf; a file at <destination> is not a directory
+    dest = tmp_path / "etc" / "app.conf"
+    dest.parent.mkdir()
+    dest.write_text("old")
+    spec = f"version: 0.0\nos: linux\nfiles:\n  - source: app.conf\n    destination: {dest}\n"
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", spec, 0o644),
+                                   ("app.conf", "file", "new", 0o644)])
+    code, out = verify(capsys, "--hooks", "skip", "--agent", agent, str(arc))
+    assert code == 1 and out["failed_event"] == "Install"
+    assert out["error"]["message"] == message.format(dest=dest)
+    assert out["changes"] == [] and dest.read_text() == "old"
+
+
+def test_verify_copies_through_a_host_symlinked_directory(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Capistrano-style: the release's storage/ is a link to shared storage on the instance;
+    # the agent's copy goes through it, and the link stays a link
+    app, shared = tmp_path / "d" / "app", tmp_path / "d" / "shared" / "storage"
+    shared.mkdir(parents=True)
+    app.mkdir()
+    (app / "storage").symlink_to(shared)
+    spec = (f"version: 0.0\nos: linux\nfiles:\n  - source: release\n    destination: {app}\n")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", spec, 0o644),
+                                   ("release/index.php", "file", "<?php", 0o644),
+                                   ("release/storage/.gitignore", "file", "*", 0o644),
+                                   ("release/storage/sub/keep", "file", "k", 0o644)])
+    keep = tmp_path / "keep"
+    code, out = verify(capsys, "--hooks", "skip", "--keep", str(keep), str(arc))
+    assert code == 0, out["error"]
+    assert {c["path"]: (c["change"], c["type"]) for c in out["changes"]} == {
+        f"{app}/index.php": ("created", "file"),
+        f"{shared}/.gitignore": ("created", "file"),
+        f"{shared}/sub": ("created", "dir"),
+        f"{shared}/sub/keep": ("created", "file")}
+    tree = {n["path"]: (n["type"], n["target"]) for n in out["tree"]}
+    assert tree[f"{app}/storage"] == ("symlink", str(shared))
+    cleanup = keep / "deployment-root" / "deployment-instructions" / "dg-verify-cleanup"
+    assert cleanup.read_text().splitlines() == [  # the paths as the agent names them
+        f"{app}/index.php", f"{app}/storage/.gitignore", f"{app}/storage/sub",
+        f"{app}/storage/sub/keep"]
+
+
+@pytest.mark.parametrize(("setting", "agent", "message"), [
+    ("owner: root", "1", "No such file or directory @ apply2files - {link}"),
+    ("mode: '600'", "1", "No such file or directory @ apply2files - {link}"),
+    ("mode: '600'", "2", "Install failed for group dg-verify: IO error: No such file or "
+                         "directory (os error 2)")])
+def test_verify_permissions_on_a_dangling_link_fail(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, agent: str,
+        message: str) -> None:
+    # File.chmod / File.chown follow the link the agent installed
+    dest = tmp_path / "d"
+    extra = f"permissions:\n  - object: {dest}\n    {setting}\n"
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest, extra=extra), 0o644),
+                                   (".env", "symlink", "/nonexistent-ak/.env", 0o777)])
+    code, out = verify(capsys, "--hooks", "skip", "--agent", agent, str(arc))
+    assert code == 1 and out["failed_event"] == "Install"
+    assert out["error"]["message"] == message.format(link=f"{dest}/.env")
+
+
 def test_verify_missing_script_and_crlf_shebang(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     hooks = ("  BeforeInstall:\n    - location: s/gone.sh\n"
