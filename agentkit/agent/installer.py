@@ -160,15 +160,18 @@ class Plan:
                         (self._next(), inst.type, store.key(inst.path), store.key(inst.source),
                          inst.mode, inst.owner, inst.group, "\0".join(inst.acl)))
 
-    def copy(self, source: str, dest: str, st: os.stat_result | None = None) -> None:
-        """`st`: the source's lstat, when known (a regular file's is kept for execute)."""
+    def copy(self, source: str, dest: str, st: os.stat_result | None = None,
+             rel: str | None = None) -> None:
+        """`st`: the source's lstat, when known (a regular file's is kept for execute);
+        `rel`: the archive member it is (default: source's path in the archive)."""
         key = os.path.normpath(dest)
         if key in self.mkdirs:
             self.flush()  # an earlier conflict is reported first
             raise InstallError(FILE_OVER_DIR.format(source, key))
         prefix = self._prefix
-        rel = source[len(prefix):] if source.startswith(prefix) and "/." not in source else \
-            os.path.relpath(source, self.archive)  # the member it came from
+        if rel is None:
+            rel = source[len(prefix):] if source.startswith(prefix) and "/." not in source \
+                else os.path.relpath(source, self.archive)
         regular = st if st is not None and stat.S_ISREG(st.st_mode) else None
         self._add_copy(store.key(key), store.key(source), store.key(rel),
                        store.key(key[:key.rfind("/")] or "/"), regular)
@@ -329,31 +332,42 @@ class Installer:
             plan.mkdir(directory)
 
     def _copy_dir(self, plan: Plan, source: str, dest: str, feb: str,
-                  linked: bool = True) -> None:
-        """`linked`: source may be (or lie under) a symlink; a plain subdirectory is not."""
+                  linked: bool = True, member_dir: str | None = None) -> None:
+        """`linked`: source may be (or lie under) a symlink; a plain subdirectory is not.
+        `member_dir`: the archive member source really is, when reached through a link."""
         if os.path.dirname(dest) in plan.mkdirs or not self.sandbox.isdir(dest):
             plan.mkdir(dest)
-        real = os.path.realpath(source) if linked else source
-        if linked and not _inside(real, self.deployment.archive):
-            # The agent deep-copies a linked directory; verify never copies host trees.
-            plan.outside_links.append((source, real))
-            return
+        if linked:
+            real = os.path.realpath(source)
+            archive = os.path.realpath(self.deployment.archive)
+            if not _inside(real, archive):
+                # The agent deep-copies a linked directory; verify never copies host trees.
+                plan.outside_links.append((source, real))
+                return
+            if os.path.relpath(source, self.deployment.archive) != \
+                    os.path.relpath(real, archive):  # the files' owners are the real ones'
+                member_dir = os.path.relpath(real, archive)
+        # Dir.entries order (installer.rb#generate_directory_copy): what the file system
+        # lists, not sorted. On the instance's own kind of file system that is the agent's
+        # order of install.json, of the cleanup file and of which conflict comes first.
         with os.scandir(source) as it:
-            entries = sorted(it, key=lambda e: e.name)
+            entries = list(it)
         base = os.path.normpath(dest)
-        fresh = base in plan.mkdirs and base != "/"
+        fresh = base in plan.mkdirs and base != "/" and member_dir is None
         base_key = store.key(base)
         for entry in entries:
             child = entry.path
+            rel = None if member_dir is None else f"{member_dir}/{entry.name}"
             if entry.is_dir():  # follows a symlink, as File.directory? does
                 self._copy_dir(plan, child, os.path.join(dest, entry.name), feb,
-                               entry.is_symlink())
+                               entry.is_symlink(), None if entry.is_symlink() else rel)
             elif fresh:  # nothing can be in the way
                 plan.copy_fresh(entry, base, base_key)
             else:
-                self._copy_file(plan, child, os.path.join(dest, entry.name), feb)
+                self._copy_file(plan, child, os.path.join(dest, entry.name), feb, rel)
 
-    def _copy_file(self, plan: Plan, source: str, dest: str, feb: str) -> None:
+    def _copy_file(self, plan: Plan, source: str, dest: str, feb: str,
+                   rel: str | None = None) -> None:
         # Inside a directory this deployment creates nothing can exist yet: no lookup needed.
         if os.path.dirname(dest) not in plan.mkdirs and self.sandbox.exists(dest):
             if feb == "DISALLOW":
@@ -362,7 +376,7 @@ class Installer:
                 return
             if feb != "OVERWRITE":
                 raise InstallError(BAD_FEB.format(feb))
-        plan.copy(source, dest)
+        plan.copy(source, dest, rel=rel)
 
     def _permission(self, plan: Plan, perm: Permission) -> None:
         obj = os.path.normpath(perm.object)

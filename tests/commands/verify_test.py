@@ -491,6 +491,23 @@ def test_verify_stripped_top_dir_keeps_member_owners(
     assert tree[f"{dest}/web"] == "0:0"  # made by the installer (mkdir as root)
 
 
+def test_verify_copy_through_a_bundle_link_keeps_the_real_members_owner(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Laravel's public/storage -> ../storage/app/public: the agent deep-copies the linked
+    # directory with :preserve, so the files keep the archive's owner
+    dest = tmp_path / "d"
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest), 0o644),
+                                   ("storage/app/public/x.png", "file", "png", 0o644),
+                                   ("public/storage", "symlink", "../storage/app/public", 0o777)],
+              uid=1234)
+    code, out = verify(capsys, "--hooks", "skip", str(arc))
+    assert code == 1  # AK510: a link to a directory is copied, not linked
+    owners = {n["path"]: (n["type"], n["owner"]) for n in out["tree"]}
+    assert owners[f"{dest}/public/storage"] == ("dir", "0:0")  # made by the installer
+    assert owners[f"{dest}/public/storage/x.png"] == ("file", "1234:1234")
+    assert owners[f"{dest}/storage/app/public/x.png"] == ("file", "1234:1234")
+
+
 def test_verify_json_nodes_written_as_json_dumps_would() -> None:
     from agentkit.agent.result import Node
     from agentkit.report.verify_json import _node
@@ -526,17 +543,17 @@ def test_verify_install_json_complete_and_cleanup_stops_at_failure(
     group = out["deployment_group_id"]
     instructions = keep / "deployment-root" / "deployment-instructions"
     source = (f"{keep}/deployment-root/{group}/{out['deployment_id']}/deployment-archive")
+    listed = os.listdir(source)  # the agent copies in Dir.entries order: as readdir lists
+    assert sorted(listed) == ["a", "appspec.yml", "b"]
     assert json.loads((instructions / f"{group}-install.json").read_text()) == {
         "instructions": [
             {"type": "mkdir", "directory": str(dest)},
-            {"type": "copy", "source": f"{source}/a", "destination": f"{dest}/a"},
-            {"type": "copy", "source": f"{source}/appspec.yml",
-             "destination": f"{dest}/appspec.yml"},
-            {"type": "copy", "source": f"{source}/b", "destination": f"{dest}/b"},
+            *({"type": "copy", "source": f"{source}/{n}", "destination": f"{dest}/{n}"}
+              for n in listed),
             {"type": "chown", "owner": "no-such-user-ak", "group": None, "file": f"{dest}/a"},
             {"type": "chmod", "mode": "600", "file": f"{dest}/b"}]}
     assert (instructions / f"{group}-cleanup").read_text() == "".join(
-        f"{p}\n" for p in (dest, f"{dest}/a", f"{dest}/appspec.yml", f"{dest}/b"))
+        f"{p}\n" for p in (dest, *(f"{dest}/{n}" for n in listed)))
     assert not list(instructions.glob("*.tmp-*"))
 
 
