@@ -516,10 +516,25 @@ def _unzip(out: Unpacked, path: str) -> None:
                 _unlink_if_not_dir(target)
                 os.symlink(link, target)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        out.failure = f"Error extracting zip archive: 9 ({exc})"
-        out.findings.append(Finding(ERROR, "AK400", path, None, None,
-                                    f"unzip cannot read the archive: {exc}",
-                                    "rebuild the archive", out.failure))
+        _zip_failed(out, path, exc)
+
+
+def _zip_failed(out: Unpacked, path: str, exc: BaseException) -> None:
+    """unzip fails, then the agent's rubyzip fallback (command_executor.rb#unpack_bundle),
+    whose message is the deployment's error. Without the end of the central directory (a
+    truncated upload) that message is known; for other damage verify cannot tell rubyzip's
+    exact words and says so."""
+    if str(exc) == "File is not a zip file":
+        out.failure = RUBYZIP_NOT_ZIP
+        why = "it has no end of central directory (truncated, or not a zip)"
+    else:
+        out.failure = f"Error extracting zip archive: {exc}"
+        why = (f"{exc}; the agent's error is rubyzip's message for this damage, which verify "
+               "cannot tell exactly")
+    out.findings.append(Finding(ERROR, "AK400", path, None, None,
+                                f"unzip and the agent's rubyzip fallback cannot read the "
+                                f"archive: {why}", "rebuild the archive; check the upload was "
+                                "complete", out.failure))
 
 
 def _zip_name(out: Unpacked, path: str, name: str) -> str:

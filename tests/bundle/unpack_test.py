@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -294,3 +295,21 @@ def test_unpack_long_names_and_extended_headers(tmp_path: Path, fmt: str) -> Non
     assert st.st_mode & 0o777 == 0o640
     assert st.st_mtime == (1700000000.25 if fmt == "pax" else 1700000000)
     assert (tmp_path / "o" / ("l" * 150)).exists()
+
+
+def test_unpack_truncated_zip_fails_with_rubyzips_message(tmp_path: Path) -> None:
+    # unzip exits 9, then the agent's rubyzip fallback fails too: its message is the error
+    from agentkit.bundle.unpack import RUBYZIP_NOT_ZIP
+
+    arc = zip_(tmp_path / "a.zip", [("appspec.yml", "file", APPSPEC_OK, 0o644),
+                                    ("big", "file", os.urandom(50_000), 0o644)])
+    arc.write_bytes(arc.read_bytes()[:30_000])
+    out = unpack(str(arc), str(tmp_path / "o"), "zip", "1")
+    assert out.failure == RUBYZIP_NOT_ZIP
+    assert [(f.code, f.message, f.agent_message) for f in out.findings] == [
+        ("AK400", "unzip and the agent's rubyzip fallback cannot read the archive: it has no "
+                  "end of central directory (truncated, or not a zip)", RUBYZIP_NOT_ZIP)]
+    if shutil.which("unzip") is None:
+        pytest.skip("unzip is not installed here (.ci/run installs it)")
+    assert subprocess.run(["unzip", "-qo", str(arc), "-d", str(tmp_path / "u")],
+                          capture_output=True).returncode == 9
