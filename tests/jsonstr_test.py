@@ -18,3 +18,8 @@ def test_quote_same_as_json_dumps(text: str) -> None:
 
 def test_quote_or_null_of_none() -> None:
     assert (jsonstr.quote_or_null(None), jsonstr.quote_or_null("x")) == ("null", '"x"')
+
+
+@pytest.mark.parametrize("text", ["ü", "a\"ü\n", "\udce9", "/d/caf\udce9"])
+def test_quote_unicode_as_is_same_as_json_dumps(text: str) -> None:
+    assert jsonstr.quote(text, ascii=False) == json.dumps(text, ensure_ascii=False)

@@ -118,6 +118,7 @@ class Plan:
         self.mkdirs: dict[str, None] = {}  # insertion-ordered set
         self.outside_links: list[tuple[str, str]] = []  # bundle link -> target
         self._prefix = archive + "/"
+        self.json_error: str | None = None  # what Ruby's JSON says of the first bad name
         self._seq = 0  # the last instruction's number
         # not yet stored: rows for _COPY (their destinations and sources by key) and _MKDIR
         self._copies: list[tuple[object, ...]] = []
@@ -153,7 +154,16 @@ class Plan:
         finally:
             self.db.execute("RELEASE copies")
 
+    def _check_utf8(self, *texts: str) -> None:
+        """Agent 1.x writes install.json with Ruby's JSON, which fails on a file name that is
+        not UTF-8; the first such name, in the file's order, is Install's error."""
+        if self.json_error is None:
+            for text in texts:
+                if not text.isascii() and self.json_error is None:
+                    self.json_error = _ruby_json_error(text)
+
     def add(self, inst: Instruction) -> None:
+        self._check_utf8(inst.path)
         self.flush()
         self.db.execute("INSERT INTO instr(seq, type, path, source, mode, owner, grp, acl) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -173,6 +183,7 @@ class Plan:
             rel = source[len(prefix):] if source.startswith(prefix) and "/." not in source \
                 else os.path.relpath(source, self.archive)
         regular = st if st is not None and stat.S_ISREG(st.st_mode) else None
+        self._check_utf8(source, key)
         self._add_copy(store.key(key), store.key(source), store.key(rel),
                        store.key(key[:key.rfind("/")] or "/"), regular)
 
@@ -226,6 +237,7 @@ class Plan:
             raise InstallError(MKDIR_OVER_FILE.format(key, source))
         if key not in self.mkdirs:
             self.mkdirs[key] = None
+            self._check_utf8(key)
             self._dirs.append((self._next(), store.key(key)))
 
     def permit(self, target: str) -> None:
@@ -414,21 +426,27 @@ class Installer:
         and the file appears complete (renamed into place) before the failure is raised.
         Fresh copies (Plan.mark_fresh) are recorded in bulk before anything that could look
         at them runs (mkdirs cannot: the plan refused a directory over a copy)."""
+        path = self.deployment.install_json
+        if plan.json_error is not None and self.generation == "1":
+            # installer.rb opens install.json for writing, then to_json raises: an empty
+            # file, no cleanup file, nothing executed
+            open(path, "w").close()
+            raise InstallError(plan.json_error)
         self._fresh_dirs = self._made_in_place(plan.mkdirs)
         plan.mark_fresh(self._fresh_dirs)
         self._recorded = 0
-        path = self.deployment.install_json
         tmp = f"{path}.tmp-{os.getpid()}"
         failure: Exception | None = None
-        with open(tmp, "w") as js, open(self.deployment.cleanup_file, "w", encoding="utf-8",
-                                        errors="surrogateescape") as cleanup:
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as js, \
+                open(self.deployment.cleanup_file, "w", encoding="utf-8",
+                     errors="surrogateescape") as cleanup:
             js.write('{"instructions":[')
             sep = ""
             for row in plan.rows(self.member_prefix):
                 dest, source = store.unkey(row[1]), store.unkey(row[2] or "")
                 if row[12]:  # a fresh copy
-                    js.write(f'{sep}{{"type":"copy","source":{jsonstr.quote(source)},'
-                             f'"destination":{jsonstr.quote(dest)}}}')
+                    js.write(f'{sep}{{"type":"copy","source":{jsonstr.quote(source, False)},'
+                             f'"destination":{jsonstr.quote(dest, False)}}}')
                     if failure is None:
                         cleanup.write(dest + "\n")  # before the copy, as the agent
                         self.executed += 1
@@ -634,12 +652,34 @@ def _instruction(row: tuple[Any, ...], dest: str, source: str) -> tuple[Instruct
 
 
 def _instruction_json(inst: Instruction) -> str:
-    """json.dumps(inst.to_json(), separators=(",", ":")); copies written out, as there is one
-    per bundle file."""
+    """json.dumps(inst.to_json(), separators=(",", ":"), ensure_ascii=False): names as they
+    are, as Ruby's to_json writes them; copies written out, as there is one per file."""
     if inst.type == "copy":
-        return (f'{{"type":"copy","source":{jsonstr.quote(inst.source)},'
-                f'"destination":{jsonstr.quote(inst.path)}}}')
-    return json.dumps(inst.to_json(), separators=(",", ":"))
+        return (f'{{"type":"copy","source":{jsonstr.quote(inst.source, False)},'
+                f'"destination":{jsonstr.quote(inst.path, False)}}}')
+    return json.dumps(inst.to_json(), separators=(",", ":"), ensure_ascii=False)
+
+
+_TRAILING = (0xC0, 0xE0, 0xF0, 0xF8, 0xFC)  # a lead byte from here on has 1, 2, ... more
+
+
+def _ruby_json_error(text: str) -> str | None:
+    """Ruby's JSON::GeneratorError for a string that is not UTF-8, as json 2.6 (Ruby 3.2,
+    Amazon Linux 2023's) raises it (generator.c convert_UTF8_to_JSON): a character cut
+    off by the end of the string, or an illegal sequence. None for valid UTF-8."""
+    raw = text.encode("utf-8", "surrogateescape")
+    i = 0
+    while i < len(raw):
+        size = 1 + sum(raw[i] >= b for b in _TRAILING)
+        if i + size > len(raw):
+            return "partial character in source, but hit end"
+        if size > 1 or raw[i] >= 0x80:
+            try:
+                raw[i:i + size].decode("utf-8")
+            except UnicodeDecodeError:
+                return "source sequence is illegal/malformed utf-8"
+        i += size
+    return None
 
 
 def _regular_stat(entry: os.DirEntry[str]) -> os.stat_result | None:

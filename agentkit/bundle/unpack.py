@@ -155,6 +155,8 @@ class _TarWriter:
         self.open_rel = ""
         self.owners: dict[tuple[str, int, str, int], tuple[int, int]] = {}  # per name pair
         self.owner: tuple[int, int] | None = None  # the current member's, when not root
+        self.not_utf8: list[str] = []  # the first member name that is not UTF-8, and how many
+        self.not_utf8_count = 0
 
     def _parent(self, path: str) -> None:
         parent = os.path.dirname(path)
@@ -192,6 +194,30 @@ class _TarWriter:
             return None
         return "/".join(parts)
 
+    def _check_utf8(self, name: str) -> None:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8 are carried as surrogates
+            self.not_utf8_count += 1
+            if not self.not_utf8:
+                self.not_utf8.append(name)
+
+    def report_not_utf8(self) -> None:
+        """One finding for the names that are not UTF-8: agent 1.x writes every path into
+        install.json with Ruby's JSON, which refuses them (installer.rb#install)."""
+        if not self.not_utf8:
+            return
+        first, more = self.not_utf8[0], self.not_utf8_count - 1
+        names = f"member {first!r}" + (f" and {more} more" if more else "")
+        if self.generation == "1":
+            self.finding(ERROR, "AK407", first, f"{names}: the name is not UTF-8; the agent "
+                         "writes every path into install.json with Ruby's JSON, which refuses "
+                         "it, so Install fails before copying anything", _UTF8_HINT)
+        else:
+            self.finding(WARNING, "AK407", first, f"{names}: the name is not UTF-8; verify "
+                         "cannot tell how agent 2.x writes it into install.json (it installs "
+                         "it here)", _UTF8_HINT)
+
     def _owner(self, m: tarstream.Member) -> tuple[int, int]:
         """The owner the agent's tar (root, --same-owner) gives the member on this machine:
         the archive's user and group *names* when they exist here, else its numbers."""
@@ -226,6 +252,8 @@ class _TarWriter:
     def member(self, m: tarstream.Member) -> tarstream.Sink:
         self.out.members += 1
         name = m.name[2:] if m.name.startswith("./") else m.name  # `tar -C dir .` names
+        if not name.isascii():
+            self._check_utf8(m.name)
         rel = name.rstrip("/") if _PLAIN.match(name) else self._normalise(m.name)
         if not rel:
             return None
@@ -382,6 +410,7 @@ class _TarWriter:
             os.utime(path, (mtime, mtime))
 
 
+_UTF8_HINT = "rename it in UTF-8 before archiving (convmv -f latin1 -t utf8 -r --notest)"
 # a relative name without "", "." or ".." parts: nothing to normalise
 _PLAIN = re.compile(r"(?!\.\.?(?:/|$))[^/](?:(?!/\.\.?(?:/|$)|//).)*/?$", re.DOTALL)
 LEAN_FILE = 64 << 10  # hook scripts are small
@@ -476,6 +505,7 @@ def _untar(out: Unpacked, path: str, generation: str, lean: bool, hashing: bool)
                                     TAR_FAILED))
         return
     writer.finish()
+    writer.report_not_utf8()
     if writer.refused:
         out.failure = TAR_FAILED
 

@@ -29,4 +29,21 @@ def test_instruction_json_as_json_dumps_would() -> None:
                  Instruction("mkdir", "/d"), Instruction("chmod", "/d/x", mode="644"),
                  Instruction("chown", "/d/x", owner="www", group=None),
                  Instruction("setfacl", "/d/x", acl=("u:a:rw", "g:b:r"))]:
-        assert _instruction_json(inst) == json.dumps(inst.to_json(), separators=(",", ":"))
+        assert _instruction_json(inst) == json.dumps(inst.to_json(), separators=(",", ":"),
+                                                     ensure_ascii=False)
+
+
+@pytest.mark.parametrize(("raw", "error"), [
+    (b"/d/caf\xc3\xa9", None), (b"/d/\xf0\x9f\x98\x80.png", None), (b"/d/plain", None),
+    (b"/d/caf\xe9", "partial character in source, but hit end"),
+    (b"/d/\xf0\x9f\x98", "partial character in source, but hit end"),
+    (b"/d/caf\xe9.txt", "source sequence is illegal/malformed utf-8"),
+    (b"/d/\x80x", "source sequence is illegal/malformed utf-8"),  # a lone continuation byte
+    (b"/d/\xc0\xafx", "source sequence is illegal/malformed utf-8"),  # overlong "/"
+    (b"/d/\xed\xa0\x80x", "source sequence is illegal/malformed utf-8")])  # a surrogate
+def test_ruby_json_error_as_json_2_6_raises(raw: bytes, error: str | None) -> None:
+    import os
+
+    from agentkit.agent.installer import _ruby_json_error
+
+    assert _ruby_json_error(os.fsdecode(raw)) == error

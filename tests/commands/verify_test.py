@@ -569,21 +569,50 @@ def test_verify_member_owner_by_name_when_it_exists_here(
     assert {n["path"]: n["owner"] for n in out["tree"]}[f"{dest}/f"] == owner
 
 
-def test_verify_member_names_that_are_not_utf8(
+@pytest.mark.parametrize(("raw", "message"), [
+    (b"caf\xe9.txt", "source sequence is illegal/malformed utf-8"),
+    (b"caf\xe9", "partial character in source, but hit end")])
+def test_verify_member_names_that_are_not_utf8_fail_install_1x(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], raw: bytes, message: str) -> None:
+    # a Latin-1 file name from an old build box: agent 1.x's to_json of the install
+    # instructions raises (json 2.6, Ruby 3.2) after opening install.json, before any copy
+    dest = tmp_path / "d"
+    name = os.fsdecode(raw)
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest), 0o644),
+                                   (name, "file", "x", 0o644)])
+    keep = tmp_path / "keep"
+    code, out = verify(capsys, "--hooks", "skip", "--keep", str(keep), str(arc))
+    assert code == 1 and out["failed_event"] == "Install"
+    assert out["error"]["message"] == message
+    assert [(f["code"], f["severity"], f["message"]) for f in out["findings"]] == [
+        ("AK407", "error", f"member {name!r}: the name is not UTF-8; the agent writes every "
+                           "path into install.json with Ruby's JSON, which refuses it, so "
+                           "Install fails before copying anything")]
+    instructions = keep / "deployment-root" / "deployment-instructions"
+    assert (instructions / "dg-verify-install.json").read_bytes() == b""
+    assert not (instructions / "dg-verify-cleanup").exists() and out["changes"] == []
+
+
+def test_verify_member_names_that_are_not_utf8_2x(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # a Latin-1 file name from an old build box: bytes that are not UTF-8
+    # what 2.x does is not known: installed, kept by its bytes, said in a warning
     dest = tmp_path / "d"
     name = os.fsdecode(b"caf\xe9.txt")
     arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest), 0o644),
                                    (name, "file", "x", 0o644)])
     state = tmp_path / "state"
-    code, out = verify(capsys, "--hooks", "skip", "--state-dir", str(state), str(arc))
-    assert code == 0
+    code, out = verify(capsys, "--hooks", "skip", "--agent", "2", "--state-dir", str(state),
+                       str(arc))
+    assert code == 0 and [f["code"] for f in out["findings"]] == ["AK407"]
     assert {n["path"] for n in out["tree"]} >= {f"{dest}/{name}"}
     assert {c["path"]: c["change"] for c in out["changes"]}[f"{dest}/{name}"] == "created"
+    install = (state / "deployment-root" / "deployment-instructions" /
+               "dg-verify-install.json").read_bytes()
+    assert b"/caf\xe9.txt" in install  # written as they are, as the agent's writers do
     # the next revision removes it through the cleanup file, as the agent would
     arc2 = tar(tmp_path / "b.tgz", [("appspec.yml", "file", appspec(dest), 0o644)])
-    code, out = verify(capsys, "--hooks", "skip", "--state-dir", str(state), str(arc2))
+    code, out = verify(capsys, "--hooks", "skip", "--agent", "2", "--state-dir", str(state),
+                       str(arc2))
     assert code == 0 and f"{dest}/{name}" not in {n["path"] for n in out["tree"]}
 
 
