@@ -565,9 +565,13 @@ class Installer:
             link = os.readlink(src)
             if not fresh:
                 dest = self._in_view(dest, "rb_file_s_symlink", f"({link}, {dest})")
+                named = inst.path
+                if self.generation == "1" and self.sandbox.isdir(dest):
+                    # FileUtils.symlink is ln_s: into a directory, named after the target
+                    named = f"{inst.path}/{_ruby_basename(link)}"
+                    dest = f"{self._through(dest).rstrip('/')}/{_ruby_basename(link)}"
                 if self.sandbox.lexists(dest) or self.sandbox.exists(dest):
-                    raise InstallError(self._os_error(errno.EEXIST, "syserr_fail2_in",
-                                                      inst.path))
+                    raise InstallError(self._os_error(errno.EEXIST, "syserr_fail2_in", named))
             self.sandbox.symlink(link, dest)
             return
         if lst is None:
@@ -680,6 +684,11 @@ def _ruby_json_error(text: str) -> str | None:
                 return "source sequence is illegal/malformed utf-8"
         i += size
     return None
+
+
+def _ruby_basename(path: str) -> str:
+    """File.basename: trailing slashes do not count."""
+    return path.rstrip("/").rsplit("/", 1)[-1] or "/"
 
 
 def _regular_stat(entry: os.DirEntry[str]) -> os.stat_result | None:

@@ -182,6 +182,29 @@ def test_verify_copies_through_a_host_symlinked_directory(
         f"{app}/storage/sub/keep"]
 
 
+@pytest.mark.parametrize("agent", ["1", "2"])
+def test_verify_bundle_link_onto_an_existing_directory_with_overwrite(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], agent: str) -> None:
+    # 1.x: FileUtils.symlink is ln_s, which puts the link inside the directory, named after
+    # its target; 2.x fails
+    dest = tmp_path / "d"
+    (dest / "link").mkdir(parents=True)
+    spec = (f"version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: {dest}\n"
+            "file_exists_behavior: OVERWRITE\n")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", spec, 0o644),
+                                   ("app/conf/x", "file", "x", 0o644),
+                                   ("app/link", "symlink", "conf/x", 0o777)])
+    code, out = verify(capsys, "--hooks", "skip", "--agent", agent, str(arc))
+    if agent == "1":
+        assert code == 0, out["error"]
+        tree = {n["path"]: (n["type"], n["target"]) for n in out["tree"]}
+        assert tree[f"{dest}/link"] == ("dir", None)
+        assert tree[f"{dest}/link/x"] == ("symlink", "conf/x")
+    else:
+        assert out["error"]["message"] == ("Install failed for group dg-verify: IO error: File "
+                                           "exists (os error 17)")
+
+
 @pytest.mark.parametrize(("setting", "agent", "message"), [
     ("owner: root", "1", "No such file or directory @ apply2files - {link}"),
     ("mode: '600'", "1", "No such file or directory @ apply2files - {link}"),
