@@ -577,7 +577,13 @@ def _zip_name(out: Unpacked, path: str, name: str) -> str:
     return "/".join(parts)
 
 
+AGENT_UMASK = 0o022  # the agent's service runs with systemd's default umask
+
+
 def _copy_dir(out: Unpacked, src: str) -> None:
+    """A directory bundle, as the agent copies it: `FileUtils.cp_r` without :preserve
+    (command_executor.rb#handle_local_directory): files keep their mode less the agent's umask,
+    directories are made 0755, links stay links, times are the copy's."""
     for root, dirs, files in os.walk(src):
         rel_root = os.path.relpath(root, src)
         for name in dirs + files:
@@ -589,8 +595,10 @@ def _copy_dir(out: Unpacked, src: str) -> None:
                 os.symlink(os.readlink(s), d)
             elif stat.S_ISDIR(st.st_mode):
                 os.makedirs(d, exist_ok=True)
+                os.chmod(d, 0o777 & ~AGENT_UMASK)
             elif stat.S_ISREG(st.st_mode):
-                shutil.copy2(s, d, follow_symlinks=False)
+                shutil.copyfile(s, d, follow_symlinks=False)
+                os.chmod(d, stat.S_IMODE(st.st_mode) & ~AGENT_UMASK)
         dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
 
 
@@ -633,7 +641,8 @@ def unpack(path: str, dest: str, declared: str | None, generation: str,
         _untar(out, path, generation, lean, hashing)
     if out.failure is None:
         out.listing.flush()
-        out.stripped = strip_single_top_dir(dest)
+        # only archives: a directory bundle is copied as it is (command_executor.rb)
+        out.stripped = None if out.declared == "directory" else strip_single_top_dir(dest)
         if out.stripped:
             out.listing.prefix = out.stripped + "/"
     return out

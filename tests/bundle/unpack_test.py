@@ -313,3 +313,24 @@ def test_unpack_truncated_zip_fails_with_rubyzips_message(tmp_path: Path) -> Non
         pytest.skip("unzip is not installed here (.ci/run installs it)")
     assert subprocess.run(["unzip", "-qo", str(arc), "-d", str(tmp_path / "u")],
                           capture_output=True).returncode == 9
+
+
+def test_unpack_directory_bundle_copied_as_cp_r_without_preserve(tmp_path: Path) -> None:
+    # codedeploy-local --type directory: FileUtils.cp_r, no :preserve, no top-level strip
+    src = tmp_path / "build"
+    (src / "release" / "sub").mkdir(parents=True)
+    (src / "release" / "appspec.yml").write_text(APPSPEC_OK)
+    (src / "release" / "a").write_text("a")
+    os.chmod(src / "release" / "a", 0o664)
+    (src / "release" / "sub" / "run").write_text("#!/bin/sh\n")
+    os.chmod(src / "release" / "sub" / "run", 0o4775)
+    os.chmod(src / "release" / "sub", 0o700)
+    (src / "release" / "l").symlink_to("a")
+    dest = tmp_path / "o"
+    out = unpack(str(src), str(dest), None, "1")
+    assert (out.declared, out.stripped, out.failure) == ("directory", None, None)
+    modes = {str(p.relative_to(dest)): oct(os.lstat(p).st_mode & 0o7777)
+             for p in dest.rglob("*") if not p.is_symlink()}
+    assert modes == {"release": "0o755", "release/appspec.yml": "0o644",
+                     "release/a": "0o644", "release/sub": "0o755", "release/sub/run": "0o4755"}
+    assert os.readlink(dest / "release" / "l") == "a"
