@@ -25,7 +25,7 @@ from typing import IO, Any, NamedTuple
 from agentkit import jsonstr, store
 from agentkit.agent.layout import Deployment
 from agentkit.agent.sandbox import Sandbox
-from agentkit.appspec import ruby
+from agentkit.appspec import acl, ruby
 from agentkit.appspec.model import AppSpec, FileMapping, Permission
 
 DISALLOW_MSG = ("The deployment failed because a specified file already exists at this "
@@ -52,6 +52,11 @@ BAD_PATTERN = ("The deployment failed because the application specification file
 BAD_EXCEPT = ("The deployment failed because the except parameter for a pattern in the "
               "permissions section ({}) for the object named {} contains an invalid format. "
               "Update the AppSpec file, and then try again.")
+
+
+DEFAULT_ACL_ON_FILE = ("The deployment failed because the -d parameter has been specified to "
+                      "apply an acl setting to a file. This parameter is supported for "
+                      "directories only. Update the AppSpec file, and then try again.")
 
 
 class InstallError(Exception):
@@ -392,6 +397,7 @@ class Installer:
 
     def _permission(self, plan: Plan, perm: Permission) -> None:
         obj = os.path.normpath(perm.object)
+        default_acl = self.generation == "1" and acl.has_default_ruby(perm.acls)
         if plan.copied(obj) is not None:
             if "file" not in perm.types:
                 return
@@ -399,8 +405,14 @@ class Installer:
                 raise InstallError(BAD_PATTERN.format(perm.object, perm.pattern))
             if perm.except_:
                 raise InstallError(BAD_EXCEPT.format(_ruby_list(perm.except_), perm.object))
+            if default_acl:
+                raise InstallError(DEFAULT_ACL_ON_FILE)
             self._set(plan, obj, perm)
         elif obj in plan.mkdirs or self.sandbox.isdir(obj):
+            # find_matches checks every matched file before any permission is set
+            if default_acl and "file" in perm.types and any(
+                    _match(obj, p, perm) for p in plan.copies_below(obj)):
+                raise InstallError(DEFAULT_ACL_ON_FILE)
             for target in self._matches(plan, obj, perm):
                 self._set(plan, target, perm)
 
@@ -414,8 +426,9 @@ class Installer:
         plan.permit(target)
         if perm.mode is not None:
             plan.add(Instruction("chmod", target, mode=perm.mode))
-        if perm.acls:
-            plan.add(Instruction("setfacl", target, acl=perm.acls))
+        if perm.acls:  # 1.x writes each entry as AceInfo#get_ace spells it
+            plan.add(Instruction("setfacl", target, acl=perm.acls if self.generation == "2"
+                                 else tuple(map(acl.ace_text_ruby, perm.acls))))
         if perm.owner is not None or perm.group is not None:
             plan.add(Instruction("chown", target, owner=perm.owner, group=perm.group))
 

@@ -8,7 +8,7 @@ valid; otherwise (kind, detail) where kind is "invalid", "base" or "char" for AC
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 AclProblem = Optional[tuple[str, str]]
 
@@ -32,7 +32,16 @@ def _perm_problem(perm: str) -> str | None:
     return None
 
 
-def ace_ruby(entry: str) -> AclProblem:
+class _Ace(NamedTuple):
+    default: bool
+    type: str
+    name: str
+    perm: str
+
+
+def _ruby_ace(entry: str) -> _Ace | tuple[str, str]:
+    """AceInfo.new(entry): the entry's parts, or the problem with it (its permissions are
+    checked by the caller)."""
     parts = entry.split(":")
     if len(parts) < 2 or len(parts) > 4:
         return ("invalid", entry)
@@ -63,8 +72,35 @@ def ace_ruby(entry: str) -> AclProblem:
         return ("invalid", entry)
     if not default and acl_type != "mask" and not name:
         return ("base", entry)
-    bad = _perm_problem(perm)
+    return _Ace(default, acl_type or "user", name, perm)  # (it is set by now)
+
+
+def ace_ruby(entry: str) -> AclProblem:
+    ace = _ruby_ace(entry)
+    if not isinstance(ace, _Ace):
+        return ace
+    bad = _perm_problem(ace.perm)
     return ("char", bad) if bad is not None else None
+
+
+def ace_text_ruby(entry: str) -> str:
+    """AceInfo#get_ace of a valid entry, `[default:]type:name:rwx` with `-` for what is not
+    granted: what 1.x writes into install.json and passes to setfacl."""
+    ace = _ruby_ace(entry)
+    if not isinstance(ace, _Ace):
+        raise ValueError(f"not a valid ACL entry for agent 1.x: {entry!r}")
+    if len(ace.perm) == 1 and ace.perm in "01234567":
+        bits = int(ace.perm)
+        read, write, execute = bool(bits & 4), bool(bits & 2), bool(bits & 1)
+    else:
+        read, write, execute = "r" in ace.perm, "w" in ace.perm, "x" in ace.perm
+    flags = ("r" if read else "-") + ("w" if write else "-") + ("x" if execute else "-")
+    return f"{'default:' if ace.default else ''}{ace.type}:{ace.name}:{flags}"
+
+
+def has_default_ruby(entries: tuple[str, ...]) -> bool:
+    """AclInfo#get_default_ace is not nil: a `d:`/`default:` entry."""
+    return any(isinstance(a, _Ace) and a.default for a in map(_ruby_ace, entries))
 
 
 def ace_rust(entry: str) -> AclProblem:

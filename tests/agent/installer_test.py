@@ -47,3 +47,14 @@ def test_ruby_json_error_as_json_2_6_raises(raw: bytes, error: str | None) -> No
     from agentkit.agent.installer import _ruby_json_error
 
     assert _ruby_json_error(os.fsdecode(raw)) == error
+
+
+@pytest.mark.parametrize(("entry", "text"), [
+    ("u:nobody:rw", "user:nobody:rw-"), ("nobody:7", "user:nobody:rwx"),
+    ("g:adm:r-x", "group:adm:r-x"), ("d:u:nobody:x", "default:user:nobody:--x"),
+    ("default:g:adm:5", "default:group:adm:r-x"), ("m::r", "mask::r--"), ("mask:rw", "mask::rw-"),
+    ("d:o::0", "default:other::---"), ("u:m:rw", "user:mask:rw-")])
+def test_ace_text_ruby_as_get_ace_spells_it(entry: str, text: str) -> None:
+    from agentkit.appspec.acl import ace_text_ruby
+
+    assert ace_text_ruby(entry) == text

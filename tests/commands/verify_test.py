@@ -531,6 +531,36 @@ def test_verify_copy_through_a_bundle_link_keeps_the_real_members_owner(
     assert owners[f"{dest}/storage/app/public/x.png"] == ("file", "1234:1234")
 
 
+@pytest.mark.parametrize("obj", ["", "/a"], ids=["directory", "file"])
+def test_verify_default_acl_on_a_file_fails_1x(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], obj: str) -> None:
+    dest = tmp_path / "d"
+    extra = f"permissions:\n  - object: {dest}{obj}\n    acls:\n      - d:u:nobody:rw\n"
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest, extra=extra), 0o644),
+                                   ("a", "file", "1", 0o644)])
+    code, out = verify(capsys, "--hooks", "skip", str(arc))
+    assert code == 1 and out["error"]["message"] == (
+        f"{DF} the -d parameter has been specified to apply an acl setting to a file. This "
+        "parameter is supported for directories only. Update the AppSpec file, and then try "
+        "again.")
+
+
+def test_verify_acl_entries_in_install_json_as_the_agent_spells_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "d"
+    extra = (f"permissions:\n  - object: {dest}\n    pattern: a\n    acls:\n"
+             "      - u:nobody:rw\n      - g:adm:5\n")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest, extra=extra), 0o644),
+                                   ("a", "file", "1", 0o644)])
+    keep = tmp_path / "keep"
+    code, _out = verify(capsys, "--hooks", "skip", "--keep", str(keep), str(arc))
+    assert code == 0
+    install = json.loads((keep / "deployment-root" / "deployment-instructions" /
+                          "dg-verify-install.json").read_text())
+    assert install["instructions"][-1] == {
+        "type": "setfacl", "acl": ["user:nobody:rw-", "group:adm:r-x"], "file": f"{dest}/a"}
+
+
 def test_verify_json_nodes_written_as_json_dumps_would() -> None:
     from agentkit.agent.result import Node
     from agentkit.report.verify_json import _node
