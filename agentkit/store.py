@@ -44,6 +44,7 @@ DROP TABLE IF EXISTS instr;
 CREATE TABLE instr(
     seq INTEGER PRIMARY KEY, type TEXT NOT NULL, path TEXT NOT NULL, source TEXT,
     mode TEXT, owner TEXT, grp TEXT, acl TEXT,
+    context TEXT,                         -- a semanage instruction's context, as JSON
     rel TEXT,                             -- a copy's source as an archive member
     parent TEXT,                          -- a copy's destination directory
     smode INTEGER, ssize INTEGER, smtime REAL,  -- a regular file's lstat, when planned

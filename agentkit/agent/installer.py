@@ -26,7 +26,7 @@ from agentkit import jsonstr, store
 from agentkit.agent.layout import Deployment
 from agentkit.agent.sandbox import Sandbox
 from agentkit.appspec import acl, ruby
-from agentkit.appspec.model import AppSpec, FileMapping, Permission
+from agentkit.appspec.model import AppSpec, Context, FileMapping, Permission
 
 DISALLOW_MSG = ("The deployment failed because a specified file already exists at this "
                 "location: {}")
@@ -54,6 +54,7 @@ BAD_EXCEPT = ("The deployment failed because the except parameter for a pattern 
               "Update the AppSpec file, and then try again.")
 
 
+NIL_RANGE = "undefined method `get_range' for nil:NilClass"  # Ruby 3.2's NoMethodError
 DEFAULT_ACL_ON_FILE = ("The deployment failed because the -d parameter has been specified to "
                       "apply an acl setting to a file. This parameter is supported for "
                       "directories only. Update the AppSpec file, and then try again.")
@@ -81,6 +82,7 @@ class Instruction(NamedTuple):  # one per bundle file: a tuple is cheap to make
     owner: str | None = None
     group: str | None = None
     acl: tuple[str, ...] = ()
+    context: str = ""  # semanage: the context object, as JSON text
 
     def to_json(self) -> dict[str, object]:
         if self.type == "copy":
@@ -91,6 +93,8 @@ class Instruction(NamedTuple):  # one per bundle file: a tuple is cheap to make
             return {"type": "chmod", "mode": self.mode, "file": self.path}
         if self.type == "setfacl":
             return {"type": "setfacl", "acl": list(self.acl), "file": self.path}
+        if self.type == "semanage":
+            return {"type": "semanage", "context": json.loads(self.context), "file": self.path}
         return {"type": "chown", "owner": self.owner, "group": self.group, "file": self.path}
 
 
@@ -98,8 +102,8 @@ _COPY = ("INSERT INTO instr(seq, type, path, source, rel, parent, smode, ssize, 
          "VALUES (?, 'copy', ?, ?, ?, ?, ?, ?, ?)")
 _MKDIR = "INSERT INTO instr(seq, type, path) VALUES (?, 'mkdir', ?)"
 _ROWS = ("SELECT i.type, i.path, i.source, i.mode, i.owner, i.grp, i.acl, m.uid, m.gid, m.sha, "
-         "m.size, m.mtime, i.fresh, i.seq FROM instr i LEFT JOIN member m ON m.rel = ? || i.rel "
-         "ORDER BY i.seq")
+         "m.size, m.mtime, i.fresh, i.seq, i.context FROM instr i LEFT JOIN member m "
+         "ON m.rel = ? || i.rel ORDER BY i.seq")
 # The fresh copies between two instructions, as Sandbox.record_all wants them: what _do_copy
 # records for each (the member's digest only when the file is as tar left it).
 _FRESH = ("SELECT i.path AS path, i.parent AS parent, COALESCE(m.uid, 0) AS uid, "
@@ -170,10 +174,10 @@ class Plan:
     def add(self, inst: Instruction) -> None:
         self._check_utf8(inst.path)
         self.flush()
-        self.db.execute("INSERT INTO instr(seq, type, path, source, mode, owner, grp, acl) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        self.db.execute("INSERT INTO instr(seq, type, path, source, mode, owner, grp, acl, "
+                        "context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (self._next(), inst.type, store.key(inst.path), store.key(inst.source),
-                         inst.mode, inst.owner, inst.group, "\0".join(inst.acl)))
+                         inst.mode, inst.owner, inst.group, "\0".join(inst.acl), inst.context))
 
     def copy(self, source: str, dest: str, st: os.stat_result | None = None,
              rel: str | None = None) -> None:
@@ -280,6 +284,7 @@ class Installer:
     executed: int = 0
     _fresh_dirs: set[str] = field(default_factory=set)
     _recorded: int = 0  # the fresh copies up to this instruction are recorded
+    semanage: int = 0  # SELinux contexts the agent would set (verify does not)
     _parents: dict[str, str] = field(default_factory=dict)  # directory -> where it leads
 
     # --- step 1: the previous deployment's cleanup file --------------------------------------
@@ -429,6 +434,10 @@ class Installer:
         if perm.acls:  # 1.x writes each entry as AceInfo#get_ace spells it
             plan.add(Instruction("setfacl", target, acl=perm.acls if self.generation == "2"
                                  else tuple(map(acl.ace_text_ruby, perm.acls))))
+        if perm.context is not None and self.generation == "1":
+            plan.add(Instruction("semanage", target, context=_context_json(perm.context)))
+            if perm.context.range is None:  # ChangeContextCommand#to_h: nil.get_range
+                plan.json_error = plan.json_error or NIL_RANGE
         if perm.owner is not None or perm.group is not None:
             plan.add(Instruction("chown", target, owner=perm.owner, group=perm.group))
 
@@ -522,6 +531,9 @@ class Installer:
             self.sandbox.chmod(self._followed(inst.path), int(inst.mode, 8))
         elif inst.type == "chown":
             self._do_chown(inst)
+        elif inst.type == "semanage":  # not run here: the cleanup file says it was
+            cleanup.write(f"semanage\0{self._followed(inst.path)}\n")
+            self.semanage += 1
         self.executed += 1
 
     def _through(self, path: str) -> str:
@@ -664,7 +676,7 @@ def _instruction(row: tuple[Any, ...], dest: str, source: str) -> tuple[Instruct
     """An instruction of Plan.rows, with what the archive said of its source."""
     type_, _, _, mode, owner, group, acl, uid, gid, sha, size, mtime = row[:12]
     return (Instruction(type_, dest, source, mode or "", owner, group,
-                        tuple(acl.split("\0")) if acl else ()),
+                        tuple(acl.split("\0")) if acl else (), row[14] or ""),
             Member((uid or 0, gid or 0), sha, size, mtime))
 
 
@@ -697,6 +709,14 @@ def _ruby_json_error(text: str) -> str | None:
                 return "source sequence is illegal/malformed utf-8"
         i += size
     return None
+
+
+def _context_json(ctx: Context) -> str:
+    """ChangeContextCommand#to_h's context: 1.x never sets a role; the range as get_range
+    spells it (null here when there is none: the agent crashes on it)."""
+    return json.dumps({"user": ctx.name, "role": None, "type": ctx.type,
+                       "range": None if ctx.range is None else acl.range_text_ruby(ctx.range)},
+                      separators=(",", ":"), ensure_ascii=False)
 
 
 def _ruby_basename(path: str) -> str:

@@ -276,6 +276,14 @@ class _Run:
                 message = f"Install failed for group {self.opts.group_id}: {message}"
             return self.fail("Install", message)
         self.sandbox.save()
+        if installer.semanage:
+            here = "" if proc.which("semanage") else " (this machine has no semanage)"
+            self.notes.append(f"Install sets an SELinux context on {installer.semanage} path(s) "
+                              "with `semanage fcontext -a` and `restorecon`; verify does not run "
+                              "them. On an instance without SELinux's tools (semanage is in "
+                              "policycoreutils-python-utils) the agent's Install fails there "
+                              f"with 'contains an error in the settings for the context "
+                              f"parameter'{here}")
         layout.write_marker(self.dep.last_successful, self.dep.dir)
         return EventRun("Install", "succeeded", "current",
                         note=f"{installer.executed} instruction(s) executed")

@@ -214,6 +214,32 @@ def range_ruby(text: str) -> str | None:
     return "duplicate categories" if len(seen) != len(set(seen)) else None
 
 
+def range_text_ruby(text: str) -> str:
+    """RangeInfo#get_range of a valid range: `s0-s2:c0.c3,c7`, categories sorted and runs
+    joined (what 1.x writes into install.json and passes to semanage)."""
+    parts = text.split(":", 1)
+    low, _, high = parts[0].partition("-")
+    levels = [int(low[1:]), int(high[1:]) if high else int(low[1:])]
+    out = f"s{levels[0]}" + (f"-s{levels[1]}" if levels[1] != levels[0] else "")
+    if len(parts) == 1:
+        return out
+    cats: list[int] = []
+    for item in parts[1].rstrip(",").split(","):
+        first, _, last = item.partition(".")
+        cats.extend(range(int(first[1:]), int((last or first)[1:]) + 1))
+    cats.sort()
+    runs: list[str] = []
+    start = prev = cats[0]
+    for cat in [*cats[1:], None]:
+        if cat is not None and cat == prev + 1:
+            prev = cat
+            continue
+        runs.append(f"c{start}" if start == prev else f"c{start}.c{prev}")
+        if cat is not None:
+            start = prev = cat
+    return f"{out}:{','.join(runs)}"
+
+
 def range_rust(text: str) -> bool:
     """True when 2.x accepts the range (every failure there is one long message)."""
     parts = text.split(":")

@@ -15,6 +15,7 @@ from agentkit.appspec import acl, ruby
 from agentkit.appspec.model import (
     AgentError,
     AppSpec,
+    Context,
     Evaluation,
     FileMapping,
     Permission,
@@ -377,7 +378,21 @@ def _permission(ev: _Eval, order: tuple[int, ...], path: Path, node: Node,
     return Permission(
         obj, "**" if pattern in (None, False, "**") else ruby.to_s(pattern),
         tuple(ruby.to_s(e) for e in (excepts or [])), types,
-        _opt_text(m.get("owner")), _opt_text(m.get("group")), mode, acls, pos(node)[0])
+        _opt_text(m.get("owner")), _opt_text(m.get("group")), mode, acls, pos(node)[0],
+        _context_info(value11(m.get("context"))))
+
+
+def _context_info(value: object) -> Context | None:
+    """ContextInfo.new of a context _context accepted (a String answers `[]` too)."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        name, ctx_type, rng = value.get("name"), value.get("type"), value.get("range")
+    else:
+        text = str(value)
+        name, ctx_type, rng = (k if k in text else None for k in ("name", "type", "range"))
+    return Context(None if name is None else ruby.to_s(name), ruby.to_s(ctx_type),
+                   None if rng is None else str(rng))
 
 
 _WINDOWS_PERMISSIONS = (

@@ -27,6 +27,15 @@ class FileMapping:
 
 
 @dataclass(frozen=True)
+class Context:
+    """An SELinux context as 1.x keeps it (context_info.rb): `name` is the SELinux user."""
+
+    name: str | None
+    type: str
+    range: str | None  # as written in the appspec
+
+
+@dataclass(frozen=True)
 class Permission:
     object: str
     pattern: str
@@ -37,6 +46,7 @@ class Permission:
     mode: str | None  # the octal digits the agent will chmod with, e.g. "0420"
     acls: tuple[str, ...]
     line: int | None = None
+    context: Context | None = None  # 1.x only (what 2.x does with it is not known)
 
 
 @dataclass(frozen=True)

@@ -561,6 +561,43 @@ def test_verify_acl_entries_in_install_json_as_the_agent_spells_them(
         "type": "setfacl", "acl": ["user:nobody:rw-", "group:adm:r-x"], "file": f"{dest}/a"}
 
 
+def test_verify_selinux_context_without_range_crashes_1x(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # ChangeContextCommand#to_h calls get_range on nil while install.json is written
+    dest = tmp_path / "d"
+    extra = (f"permissions:\n  - object: {dest}\n    pattern: a\n    context:\n"
+             "      type: httpd_sys_content_t\n")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest, extra=extra), 0o644),
+                                   ("a", "file", "1", 0o644)])
+    keep = tmp_path / "keep"
+    code, out = verify(capsys, "--hooks", "skip", "--keep", str(keep), str(arc))
+    assert code == 1 and out["error"]["message"] == "undefined method `get_range' for nil:NilClass"
+    instructions = keep / "deployment-root" / "deployment-instructions"
+    assert (instructions / "dg-verify-install.json").read_bytes() == b""
+
+
+def test_verify_selinux_context_in_install_json_and_cleanup(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "d"
+    extra = (f"permissions:\n  - object: {dest}\n    pattern: a\n    context:\n"
+             "      name: unconfined_u\n      type: httpd_sys_content_t\n"
+             "      range: s0:c3,c1,c2\n")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest, extra=extra), 0o644),
+                                   ("a", "file", "1", 0o644)])
+    keep = tmp_path / "keep"
+    code, out = verify(capsys, "--hooks", "skip", "--keep", str(keep), str(arc))
+    assert code == 0
+    assert any("SELinux context on 1 path(s)" in n for n in out["notes"])
+    instructions = keep / "deployment-root" / "deployment-instructions"
+    install = json.loads((instructions / "dg-verify-install.json").read_text())
+    assert install["instructions"][-1] == {  # the range as RangeInfo#get_range spells it
+        "type": "semanage", "context": {"user": "unconfined_u", "role": None,
+                                        "type": "httpd_sys_content_t", "range": "s0:c1.c3"},
+        "file": f"{dest}/a"}
+    assert (instructions / "dg-verify-cleanup").read_text().splitlines()[-1] == \
+        f"semanage\0{dest}/a"
+
+
 def test_verify_json_nodes_written_as_json_dumps_would() -> None:
     from agentkit.agent.result import Node
     from agentkit.report.verify_json import _node
