@@ -1,0 +1,207 @@
+"""verify against the agent's own Install code.
+
+The same bundle and the same host state go once through `agentkit verify --agent 1` and once
+through aws-codedeploy-agent 1.8.x's installer.rb, run by Ruby (data/real_agent_install.rb),
+after the agent's own `tar -xpsf`. Both must agree on the result and its message, on
+install.json and the cleanup file byte for byte, and on every path they leave on the host
+(type, mode, link target, owner). The agent's source comes from $AGENTKIT_AGENT_SRC: a
+checkout, or a bare mirror (by default the one `fetch github:aws/aws-codedeploy-agent` makes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentkit.cli import main
+
+AGENT_SRC = os.environ.get("AGENTKIT_AGENT_SRC", "/work/.mirror/aws+aws-codedeploy-agent/repo")
+HARNESS = Path(__file__).parent / "data" / "real_agent_install.rb"
+Member = tuple[str, str, str, int]  # name, kind (file, dir, link), data or link target, mode
+
+
+@pytest.fixture(scope="session")
+def agent_lib(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if shutil.which("ruby") is None:
+        pytest.skip("Ruby is not installed here (.ci/run installs it)")
+    src = Path(AGENT_SRC)
+    if (src / "lib" / "instance_agent").is_dir():
+        return str(src / "lib")
+    if not (src / "HEAD").is_file():
+        pytest.skip(f"the agent's source is not at {src}: fetch github:aws/aws-codedeploy-agent "
+                    "or set AGENTKIT_AGENT_SRC")
+    out = tmp_path_factory.mktemp("agent-src")
+    archive = subprocess.run(["git", f"--git-dir={src}", "archive", "HEAD", "lib"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return str(out / "lib")
+
+
+def _bundle(root: Path, members: list[Member], appspec: str) -> Path:
+    src = root / "bundle"
+    for name, kind, data, mode in [*members, ("appspec.yml", "file", appspec, 0o644)]:
+        path = src / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "dir":
+            path.mkdir(exist_ok=True)
+            path.chmod(mode)
+        elif kind == "link":
+            path.symlink_to(data)
+        else:
+            path.write_bytes(os.fsencode(data))
+            path.chmod(mode)
+    archive = root / "bundle.tar"
+    subprocess.run(["tar", "-cf", str(archive), "--owner=1000", "--group=1000", "-C", str(src),
+                    "."], check=True)
+    return archive
+
+
+def _state(host: Path) -> dict[str, tuple[str, str, str | None, str]]:
+    out = {}
+    for path in [host, *host.rglob("*")]:
+        st = os.lstat(path)
+        kind = ("symlink" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode)
+                else "file")
+        out[str(path)] = (kind, f"{stat.S_IMODE(st.st_mode):04o}",
+                          os.readlink(path) if kind == "symlink" else None,
+                          f"{st.st_uid}:{st.st_gid}")
+    return out
+
+
+def _set_up(host: Path, setup: str) -> None:
+    shutil.rmtree(host, ignore_errors=True)
+    host.mkdir()
+    if setup:
+        subprocess.run(["bash", "-c", setup.replace("@", str(host))], check=True)
+
+
+def _by_verify(root: Path, archive: Path, behavior: str,
+               capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    keep = root / "keep"
+    main(["verify", "--hooks", "skip", "--format", "json", "--file-exists-behavior", behavior,
+          "--keep", str(keep), str(archive)])
+    out: dict[str, Any] = json.loads(capsys.readouterr().out)
+    shown = re.escape(f"/opt/codedeploy-agent/deployment-root/{out['deployment_group_id']}/"
+                      f"{out['deployment_id']}/deployment-archive")
+    real = f"{keep}/deployment-root/{out['deployment_group_id']}/{out['deployment_id']}/" \
+           "deployment-archive"
+    agent_archive = str(root / "agent" / "archive")
+    instructions = keep / "deployment-root" / "deployment-instructions"
+    files = {name: (instructions / name).read_bytes().replace(real.encode(),
+                                                              agent_archive.encode())
+             if (instructions / name).exists() else None
+             for name in ("dg-verify-install.json", "dg-verify-cleanup")}
+    message = (out["error"] or {}).get("message")
+    return {"result": "ok" if out["failed_event"] is None else "failed",
+            "message": None if message is None else re.sub(shown, agent_archive, message),
+            "changes": out["changes"], **files}
+
+
+def _by_agent(root: Path, archive: Path, behavior: str, lib: str) -> dict[str, Any]:
+    work = root / "agent"
+    (work / "archive").mkdir(parents=True)
+    subprocess.run(["tar", "-xpsf", str(archive)], cwd=work / "archive", check=True)
+    run = subprocess.run(["ruby", str(HARNESS), str(work / "archive"), str(work / "instr"),
+                          "dg-verify", behavior], capture_output=True, text=True,
+                         env={**os.environ, "AGENT_LIB": lib})
+    line = next(li for li in run.stdout.splitlines() if li.startswith("RESULT "))
+    files = {name: (work / "instr" / name).read_bytes() if (work / "instr" / name).exists()
+             else None for name in ("dg-verify-install.json", "dg-verify-cleanup")}
+    return {"result": "ok" if line == "RESULT ok" else "failed",
+            "message": None if line == "RESULT ok" else line[len("RESULT failed "):], **files}
+
+
+S = "version: 0.0\nos: linux\n"
+
+
+def _files(*pairs: tuple[str, str]) -> str:
+    return "files:\n" + "".join(f"  - source: {s}\n    destination: {d}\n" for s, d in pairs)
+
+
+CASES: dict[str, tuple[list[Member], str, str, str]] = {
+    "basic": ([("a.txt", "file", "a", 0o644), ("bin/run", "file", "#!/bin/sh", 0o755),
+               ("web/l", "link", "../a.txt", 0), ("empty", "dir", "", 0o750),
+               (".env", "file", "e", 0o600), ("bin/s", "file", "s", 0o4755)],
+              S + _files(("/", "@/dest")), "", "DISALLOW"),
+    "disallow": ([("a.txt", "file", "a", 0o644), ("b.txt", "file", "b", 0o644)],
+                 S + _files(("/", "@/dest")), "mkdir @/dest && echo x > @/dest/b.txt",
+                 "DISALLOW"),
+    "overwrite-through-link": ([("a.txt", "file", "a", 0o600)], S + _files(("/", "@/dest")),
+                               "mkdir @/dest @/other && echo x > @/other/t && "
+                               "ln -s ../other/t @/dest/a.txt", "OVERWRITE"),
+    "retain": ([("d/a", "file", "1", 0o644), ("d/b", "file", "2", 0o644)],
+               S + _files(("/", "@/dest")), "mkdir -p @/dest/d && echo x > @/dest/d/a",
+               "RETAIN"),
+    "file-source": ([("app.conf", "file", "c", 0o640)], S + _files(("app.conf", "@/etc/app")),
+                    "", "DISALLOW"),
+    "file-onto-a-file": ([("app.conf", "file", "c", 0o640)],
+                         S + _files(("app.conf", "@/etc/app.conf")),
+                         "mkdir @/etc && echo old > @/etc/app.conf", "OVERWRITE"),
+    "permissions": ([("a.txt", "file", "a", 0o644), ("b.sh", "file", "b", 0o644),
+                     ("sub/c", "file", "c", 0o644), ("sub/d/e", "file", "e", 0o644)],
+                    S + _files(("/", "@/dest")) + "permissions:\n"
+                    "  - object: @/dest\n    pattern: '*.sh'\n    mode: 755\n    type: [file]\n"
+                    "  - object: @/dest/sub\n    owner: nobody\n    mode: 700\n"
+                    "    type: [directory]\n"
+                    "  - object: @/dest/sub\n    except: [c]\n    mode: 0644\n"
+                    "    acls: [u:nobody:rw, 'g:root:5']\n    type: [file]\n", "", "DISALLOW"),
+    "link-to-a-bundle-directory": ([("storage/pub/x.png", "file", "p", 0o644),
+                                    ("public/storage", "link", "../storage/pub", 0)],
+                                   S + _files(("/", "@/dest")), "", "DISALLOW"),
+    "host-link-to-shared-storage": ([("index.php", "file", "i", 0o644),
+                                     ("storage/.gitignore", "file", "g", 0o644),
+                                     ("storage/sub/k", "file", "k", 0o644)],
+                                    S + _files(("/", "@/dest")),
+                                    "mkdir -p @/dest @/shared/storage && "
+                                    "ln -s @/shared/storage @/dest/storage", "DISALLOW"),
+    "two-sources": ([("x/a", "file", "1", 0o644), ("y/a", "file", "2", 0o644)],
+                    S + _files(("x", "@/dest"), ("y", "@/dest")), "", "DISALLOW"),
+    "dangling-link-chown": ([("a", "file", "1", 0o644), ("l", "link", "/nonexistent-ak/l", 0)],
+                            S + _files(("/", "@/dest")) + "permissions:\n"
+                            "  - object: @/dest\n    owner: root\n", "", "DISALLOW"),
+    "link-onto-a-directory": ([("conf/x", "file", "x", 0o644), ("link", "link", "conf/x", 0)],
+                              S + _files(("/", "@/dest")), "mkdir -p @/dest/link", "OVERWRITE"),
+    "name-not-utf8": ([(os.fsdecode(b"caf\xe9"), "file", "x", 0o644)],
+                      S + _files(("/", "@/dest")), "", "DISALLOW"),
+    "context-without-range": ([("a", "file", "1", 0o644)], S + _files(("/", "@/dest")) +
+                              "permissions:\n  - object: @/dest\n    pattern: a\n"
+                              "    context:\n      type: httpd_sys_content_t\n", "",
+                              "DISALLOW"),
+    "default-acl-on-a-file": ([("a", "file", "1", 0o644)], S + _files(("/", "@/dest")) +
+                              "permissions:\n  - object: @/dest\n    acls: [d:u:nobody:rw]\n",
+                              "", "DISALLOW"),
+    "source-missing": ([("a", "file", "1", 0o644)], S + _files(("nothere", "@/dest")), "",
+                       "DISALLOW"),
+    "destination-under-a-file": ([("a", "file", "1", 0o644)], S + _files(("/", "@/x/dest")),
+                                 "echo f > @/x", "DISALLOW"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_real_agent_install_same_as_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           agent_lib: str, case: str) -> None:
+    members, appspec, setup, behavior = CASES[case]
+    host = tmp_path / "host"
+    archive = _bundle(tmp_path, members, appspec.replace("@", str(host)))
+    _set_up(host, setup)
+    before = _state(host)
+    tool = _by_verify(tmp_path, archive, behavior, capsys)
+    _set_up(host, setup)
+    agent = _by_agent(tmp_path, archive, behavior, agent_lib)
+    predicted = dict(before)  # the host as verify says the deployment leaves it
+    for change in tool.pop("changes"):
+        if change["change"] == "deleted":
+            predicted.pop(change["path"], None)
+        else:
+            predicted[change["path"]] = (change["type"], change["mode"], change["target"],
+                                         change["owner"])
+    assert tool == agent
+    assert predicted == _state(host)
