@@ -45,8 +45,8 @@ def agent_lib(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(out / "lib")
 
 
-def _bundle(root: Path, members: list[Member], appspec: str) -> Path:
-    src = root / "bundle"
+def _bundle(root: Path, members: list[Member], appspec: str, name: str = "bundle") -> Path:
+    src = root / name
     for name, kind, data, mode in [*members, ("appspec.yml", "file", appspec, 0o644)]:
         path = src / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +58,7 @@ def _bundle(root: Path, members: list[Member], appspec: str) -> Path:
         else:
             path.write_bytes(os.fsencode(data))
             path.chmod(mode)
-    archive = root / "bundle.tar"
+    archive = root / f"{name}.tar"
     subprocess.run(["tar", "-cf", str(archive), "--owner=1000", "--group=1000", "-C", str(src),
                     "."], check=True)
     return archive
@@ -84,16 +84,16 @@ def _set_up(host: Path, setup: str) -> None:
 
 
 def _by_verify(root: Path, archive: Path, behavior: str,
-               capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    keep = root / "keep"
+               capsys: pytest.CaptureFixture[str], agent_dir: str = "agent") -> dict[str, Any]:
+    keep = root / "keep"  # a --state-dir: a second run is the next deployment
     main(["verify", "--hooks", "skip", "--format", "json", "--file-exists-behavior", behavior,
-          "--keep", str(keep), str(archive)])
+          "--state-dir", str(keep), str(archive)])
     out: dict[str, Any] = json.loads(capsys.readouterr().out)
     shown = re.escape(f"/opt/codedeploy-agent/deployment-root/{out['deployment_group_id']}/"
                       f"{out['deployment_id']}/deployment-archive")
     real = f"{keep}/deployment-root/{out['deployment_group_id']}/{out['deployment_id']}/" \
            "deployment-archive"
-    agent_archive = str(root / "agent" / "archive")
+    agent_archive = str(root / agent_dir / "archive")
     instructions = keep / "deployment-root" / "deployment-instructions"
     files = {name: (instructions / name).read_bytes().replace(real.encode(),
                                                               agent_archive.encode())
@@ -105,15 +105,16 @@ def _by_verify(root: Path, archive: Path, behavior: str,
             "changes": out["changes"], **files}
 
 
-def _by_agent(root: Path, archive: Path, behavior: str, lib: str) -> dict[str, Any]:
-    work = root / "agent"
+def _by_agent(root: Path, archive: Path, behavior: str, lib: str,
+              agent_dir: str = "agent") -> dict[str, Any]:
+    work, instr = root / agent_dir, root / "instr"  # one instructions dir: the group's
     (work / "archive").mkdir(parents=True)
     subprocess.run(["tar", "-xpsf", str(archive)], cwd=work / "archive", check=True)
-    run = subprocess.run(["ruby", str(HARNESS), str(work / "archive"), str(work / "instr"),
+    run = subprocess.run(["ruby", str(HARNESS), str(work / "archive"), str(instr),
                           "dg-verify", behavior], capture_output=True, text=True,
                          env={**os.environ, "AGENT_LIB": lib})
     line = next(li for li in run.stdout.splitlines() if li.startswith("RESULT "))
-    files = {name: (work / "instr" / name).read_bytes() if (work / "instr" / name).exists()
+    files = {name: (instr / name).read_bytes() if (instr / name).exists()
              else None for name in ("dg-verify-install.json", "dg-verify-cleanup")}
     return {"result": "ok" if line == "RESULT ok" else "failed",
             "message": None if line == "RESULT ok" else line[len("RESULT failed "):], **files}
@@ -196,12 +197,48 @@ def test_real_agent_install_same_as_verify(tmp_path: Path, capsys: pytest.Captur
     tool = _by_verify(tmp_path, archive, behavior, capsys)
     _set_up(host, setup)
     agent = _by_agent(tmp_path, archive, behavior, agent_lib)
+    _assert_same(before, tool, agent, host)
+
+
+def _without_changes(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k != "changes"}
+
+
+def _assert_same(before: dict[str, Any], tool: dict[str, Any], agent: dict[str, Any],
+                 host: Path) -> None:
     predicted = dict(before)  # the host as verify says the deployment leaves it
-    for change in tool.pop("changes"):
+    for change in tool["changes"]:
         if change["change"] == "deleted":
             predicted.pop(change["path"], None)
         else:
             predicted[change["path"]] = (change["type"], change["mode"], change["target"],
                                          change["owner"])
-    assert tool == agent
+    assert _without_changes(tool) == agent
     assert predicted == _state(host)
+
+
+SECOND: dict[str, tuple[list[Member], list[Member], str]] = {
+    # the next revision drops files, a directory and a link: the cleanup file removes them
+    "drops-files": ([("a", "file", "1", 0o644), ("old/b", "file", "2", 0o644),
+                     ("l", "link", "a", 0)], [("a", "file", "3", 0o600)], ""),
+    # a directory of the first revision goes, with what is in it; one of the host stays
+    "drops-a-directory": ([("d/e/a", "file", "1", 0o644), ("keep/b", "file", "2", 0o644)],
+                          [("x", "file", "2", 0o644)], "mkdir -p @/dest/keep"),
+}
+
+
+@pytest.mark.parametrize("case", list(SECOND))
+def test_real_agent_second_deployment_same_as_verify(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], agent_lib: str, case: str) -> None:
+    first, second, setup = SECOND[case]
+    host = tmp_path / "host"
+    spec = S + _files(("/", f"{host}/dest"))
+    one, two = _bundle(tmp_path, first, spec, "one"), _bundle(tmp_path, second, spec, "two")
+    _set_up(host, setup)
+    before = _state(host)
+    assert _by_verify(tmp_path, one, "DISALLOW", capsys, "agent-1")["result"] == "ok"
+    tool = _by_verify(tmp_path, two, "DISALLOW", capsys, "agent-2")
+    _set_up(host, setup)
+    assert _by_agent(tmp_path, one, "DISALLOW", agent_lib, "agent-1")["result"] == "ok"
+    agent = _by_agent(tmp_path, two, "DISALLOW", agent_lib, "agent-2")
+    _assert_same(before, tool, agent, host)
