@@ -25,7 +25,7 @@ from agentkit.cli import main
 
 AGENT_SRC = os.environ.get("AGENTKIT_AGENT_SRC", "/work/.mirror/aws+aws-codedeploy-agent/repo")
 HARNESS = Path(__file__).parent / "data" / "real_agent_install.rb"
-Member = tuple[str, str, str, int]  # name, kind (file, dir, link), data or link target, mode
+Member = tuple[str, str, str, int]  # name, kind (file, dir, link, hard), data or target, mode
 
 
 @pytest.fixture(scope="session")
@@ -47,14 +47,16 @@ def agent_lib(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def _bundle(root: Path, members: list[Member], appspec: str, name: str = "bundle") -> Path:
     src = root / name
-    for name, kind, data, mode in [*members, ("appspec.yml", "file", appspec, 0o644)]:
-        path = src / name
+    for member, kind, data, mode in [*members, ("appspec.yml", "file", appspec, 0o644)]:
+        path = src / member
         path.parent.mkdir(parents=True, exist_ok=True)
         if kind == "dir":
             path.mkdir(exist_ok=True)
             path.chmod(mode)
         elif kind == "link":
             path.symlink_to(data)
+        elif kind == "hard":
+            os.link(src / data, path)
         else:
             path.write_bytes(os.fsencode(data))
             path.chmod(mode)
@@ -183,6 +185,27 @@ CASES: dict[str, tuple[list[Member], str, str, str]] = {
                        "DISALLOW"),
     "destination-under-a-file": ([("a", "file", "1", 0o644)], S + _files(("/", "@/x/dest")),
                                  "echo f > @/x", "DISALLOW"),
+    "nested-destinations": ([("web/i", "file", "1", 0o644), ("conf/c", "file", "2", 0o600)],
+                            S + _files(("web", "@/srv/app"), ("conf", "@/srv/app/conf"),
+                                       ("conf/c", "@/etc/app/")), "", "DISALLOW"),
+    "appspec-behavior-wins": ([("a", "file", "1", 0o644)], S + _files(("/", "@/dest")) +
+                              "file_exists_behavior: RETAIN\n", "mkdir @/dest && echo x > @/dest/a",
+                              "DISALLOW"),
+    "overwrite-a-file-onto-a-directory": ([("a", "file", "1", 0o640)],
+                                          S + _files(("/", "@/dest")), "mkdir -p @/dest/a/b",
+                                          "OVERWRITE"),
+    "directories-only": ([("x/a", "file", "1", 0o644), ("y/z/b", "file", "2", 0o644),
+                          ("e", "dir", "", 0o755)],
+                         S + _files(("/", "@/dest")) + "permissions:\n  - object: @/dest\n"
+                         "    mode: 711\n    group: nogroup\n    type: [directory]\n", "",
+                         "DISALLOW"),
+    "hard-link": ([("a", "file", "1", 0o644), ("sub/b", "hard", "a", 0)],
+                  S + _files(("/", "@/dest")), "", "DISALLOW"),
+    "mode-out-of-range": ([("a", "file", "1", 0o644)], S + _files(("/", "@/dest")) +
+                          "permissions:\n  - object: @/dest\n    mode: 0755\n", "", "DISALLOW"),
+    "existing-link-to-a-directory-as-destination": (
+        [("a", "file", "1", 0o644)], S + _files(("/", "@/dest")),
+        "mkdir @/real && ln -s real @/dest", "DISALLOW"),
 }
 
 
