@@ -176,9 +176,9 @@ def _pump(proc: subprocess.Popen[bytes], deadline: float, log: IO[str],
 def run(job: Job, log: IO[str], *, grace: float = GRACE,
         now: Callable[[], float] = time.monotonic) -> ScriptRun:
     path = ruby.file_join(job.archive, job.location)  # hook_executor.rb#script_absolute_path
-    if not os.path.exists(path):
+    if not os.path.exists(path):  # the message shows it File.expand_path'ed
         return ScriptRun(job.location, job.runas, None, 0.0, SCRIPT_MISSING,
-                         f"Script does not exist at specified location: {path}")
+                         f"Script does not exist at specified location: {os.path.abspath(path)}")
     if not os.access(path, os.X_OK):
         log_line(log, f"Script at specified location: {job.location} is not executable.  "
                       "Trying to make it executable.\n")

@@ -34,12 +34,13 @@ def script(archive: str, shown_root: str, location: str, event: str,
            generation: str) -> Iterator[Finding]:
     path = ruby.file_join(archive, location)  # hook_executor.rb#script_absolute_path
     shown = ruby.file_join(shown_root, location)
+    missing = os.path.abspath(shown)  # the agent's message shows it File.expand_path'ed
     where = f"hooks > {event} > {location}"
     if not os.path.isfile(path):
         yield Finding(ERROR, "AK500", shown, None, None,
                       f"{where}: the script is not in the bundle",
                       "add the script to the bundle or fix the location (relative to the "
-                      "bundle root)", f"Script does not exist at specified location: {shown}")
+                      "bundle root)", f"Script does not exist at specified location: {missing}")
         return
     st = os.stat(path)
     if not st.st_mode & 0o111:

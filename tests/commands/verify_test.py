@@ -244,7 +244,7 @@ def test_verify_missing_script_and_crlf_shebang(tmp_path: Path,
 def test_verify_hook_location_with_leading_slash_is_inside_the_bundle(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # hook_executor.rb joins the location to the archive with File.join: "/s/run.sh" is
-    # <archive>/s/run.sh, not a path on the host
+    # <archive>/s/run.sh, not a path on the host; its message shows the path expand_path'ed
     hooks = ("  AfterInstall:\n    - location: /s/run.sh\n"
              "  ValidateService:\n    - location: /s/../s/gone.sh\n")
     arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "d", hooks), 0o644),
@@ -253,7 +253,7 @@ def test_verify_hook_location_with_leading_slash_is_inside_the_bundle(
     missing = [f for f in out["findings"] if f["code"] == "AK500"]
     assert [(f["path"], f["agent_message"]) for f in missing] == [
         (_archive_path(out, "s/../s/gone.sh"),
-         f"Script does not exist at specified location: {_archive_path(out, 's/../s/gone.sh')}")]
+         f"Script does not exist at specified location: {_archive_path(out, 's/gone.sh')}")]
 
 
 def test_verify_appspec_error_fails_before_install(tmp_path: Path,
