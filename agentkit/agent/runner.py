@@ -179,9 +179,7 @@ def run(job: Job, log: IO[str], *, grace: float = GRACE,
     if not os.path.exists(path):  # the message shows it File.expand_path'ed
         return ScriptRun(job.location, job.runas, None, 0.0, SCRIPT_MISSING,
                          f"Script does not exist at specified location: {os.path.abspath(path)}")
-    if not os.access(path, os.X_OK):
-        log_line(log, f"Script at specified location: {job.location} is not executable.  "
-                      "Trying to make it executable.\n")
+    if not os.access(path, os.X_OK):  # (the agent says so in its own log, not scripts.log)
         try:
             os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         except OSError:
@@ -198,8 +196,7 @@ def run(job: Job, log: IO[str], *, grace: float = GRACE,
     open_streams = _pump(proc, deadline, log, output)
     try:
         code = proc.wait(timeout=max(deadline - now(), 0))
-    except subprocess.TimeoutExpired:
-        log_line(log, f"Script at specified location: {job.location} timed out\n")
+    except subprocess.TimeoutExpired:  # (the agent's own log says "timed out")
         reap(proc, 5.0 if job.generation == "2" else grace)
         return ScriptRun(job.location, job.runas, None, now() - started, SCRIPT_TIMED_OUT,
                          f"Script at specified location: {job.location} failed to complete in "

@@ -265,3 +265,62 @@ def test_real_agent_second_deployment_same_as_verify(
     assert _by_agent(tmp_path, one, "DISALLOW", agent_lib, "agent-1")["result"] == "ok"
     agent = _by_agent(tmp_path, two, "DISALLOW", agent_lib, "agent-2")
     _assert_same(before, tool, agent, host)
+
+
+HOOK = Path(__file__).parent / "data" / "real_agent_hook.rb"
+CODES = ["SUCCEEDED", "SCRIPT_MISSING", "SCRIPT_EXECUTABILITY", "SCRIPT_TIMED_OUT",
+         "SCRIPT_FAILED", "UNKNOWN_ERROR", "OUTPUTS_LEFT_OPEN"]
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", re.M)
+
+# AfterInstall's scripts: (name, body or None for missing, mode), and the event's timeout
+HOOKS: dict[str, list[tuple[str, str | None, int]]] = {
+    "succeeds": [("s/a.sh", "#!/bin/sh\necho out\necho err >&2\nenv | grep -E "
+                  "'^(LIFECYCLE_EVENT|DEPLOYMENT_|APPLICATION_NAME)' | sort\n", 0o755)],
+    "exit-code": [("s/a.sh", "#!/bin/bash\necho before\nexit 3\n", 0o755)],
+    "missing": [("s/a.sh", "#!/bin/sh\ntrue\n", 0o755), ("s/gone.sh", None, 0)],
+    "not-executable": [("s/a.sh", "#!/bin/sh\necho chmodded\n", 0o644)],
+    "no-shebang": [("s/a.sh", "echo plain sh\n", 0o755)],
+    "crlf-shebang": [("s/a.sh", "#!/bin/sh\r\necho hi\r\n", 0o755)],
+    "timeout": [("s/a.sh", "#!/bin/sh\necho start\nsleep 5\n", 0o755)],
+    "daemon-keeps-stdout": [("s/a.sh", "#!/bin/sh\n(sleep 5 &)\necho started\n", 0o755)],
+}
+
+
+def _streams(log: str) -> tuple[list[str], list[str], list[str]]:
+    """Other lines in order, then each stream's lines in order: the agent reads stdout and
+    stderr in two threads, so how the two interleave is chance."""
+    lines = _STAMP.sub("", log).splitlines()
+    return ([li for li in lines if not li.startswith(("[stdout]", "[stderr]"))],
+            [li for li in lines if li.startswith("[stdout]")],
+            [li for li in lines if li.startswith("[stderr]")])
+
+
+@pytest.mark.parametrize("case", list(HOOKS))
+def test_real_agent_hook_same_as_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch, agent_lib: str,
+                                        case: str) -> None:
+    from agentkit.commands import verify as verify_cmd
+
+    monkeypatch.setattr(verify_cmd, "deployment_id", lambda: "d-SAME00001")
+    scripts = HOOKS[case]
+    spec = S + "hooks:\n  AfterInstall:\n" + "".join(
+        f"    - location: {name}\n      timeout: 1\n" for name, _, _ in scripts)
+    members = [(n, "file", body, mode) for n, body, mode in scripts if body is not None]
+    archive = _bundle(tmp_path, members, spec)
+    main(["verify", "--hooks", "host", "--format", "json", "--keep", str(tmp_path / "keep"),
+          str(archive)])
+    out = json.loads(capsys.readouterr().out)
+    root = tmp_path / "agent-root"
+    (root / "deployment-archive").mkdir(parents=True)
+    subprocess.run(["tar", "-xpsf", str(archive)], cwd=root / "deployment-archive", check=True)
+    run = subprocess.run(["ruby", str(HOOK), str(root), "AfterInstall", "d-SAME00001"],
+                         capture_output=True, text=True, env={**os.environ, "AGENT_LIB": agent_lib})
+    agent = json.loads(run.stdout.splitlines()[-1])
+    error = out["error"] or {"error_code": "SUCCEEDED", "message": None}
+    ours = f"{tmp_path}/keep/deployment-root/dg-verify/d-SAME00001/deployment-archive"
+    message = error["message"] and error["message"].replace(ours, "ARCHIVE")
+    assert (error["error_code"], message) == (
+        CODES[agent["error_code"]],
+        agent["message"] and agent["message"].replace(f"{root}/deployment-archive", "ARCHIVE"))
+    assert _streams(out["scripts_log"]) == _streams(
+        (root / "logs" / "scripts.log").read_text(errors="replace"))
