@@ -283,7 +283,11 @@ HOOKS: dict[str, list[tuple[str, str | None, int]]] = {
     "crlf-shebang": [("s/a.sh", "#!/bin/sh\r\necho hi\r\n", 0o755)],
     "timeout": [("s/a.sh", "#!/bin/sh\necho start\nsleep 5\n", 0o755)],
     "daemon-keeps-stdout": [("s/a.sh", "#!/bin/sh\n(sleep 5 &)\necho started\n", 0o755)],
+    "second-script-fails": [("s/a.sh", "#!/bin/sh\necho one\n", 0o755),
+                            ("s/b.sh", "#!/bin/sh\necho two >&2\nexit 2\n", 0o755)],
+    "runas-a-nologin-user": [("s/a.sh", "#!/bin/sh\necho as-nobody\n", 0o755)],
 }
+RUNAS = {"runas-a-nologin-user": "nobody"}
 
 
 def _streams(log: str) -> tuple[list[str], list[str], list[str]]:
@@ -303,8 +307,9 @@ def test_real_agent_hook_same_as_verify(tmp_path: Path, capsys: pytest.CaptureFi
 
     monkeypatch.setattr(verify_cmd, "deployment_id", lambda: "d-SAME00001")
     scripts = HOOKS[case]
+    runas = f"      runas: {RUNAS[case]}\n" if case in RUNAS else ""
     spec = S + "hooks:\n  AfterInstall:\n" + "".join(
-        f"    - location: {name}\n      timeout: 1\n" for name, _, _ in scripts)
+        f"    - location: {name}\n      timeout: 1\n{runas}" for name, _, _ in scripts)
     members = [(n, "file", body, mode) for n, body, mode in scripts if body is not None]
     archive = _bundle(tmp_path, members, spec)
     main(["verify", "--hooks", "host", "--format", "json", "--keep", str(tmp_path / "keep"),
