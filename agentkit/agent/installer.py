@@ -285,7 +285,7 @@ class Installer:
     _fresh_dirs: set[str] = field(default_factory=set)
     _recorded: int = 0  # the fresh copies up to this instruction are recorded
     semanage: int = 0  # SELinux contexts the agent would set (verify does not)
-    _parents: dict[str, str] = field(default_factory=dict)  # directory -> where it leads
+    _parents: dict[str, str | None] = field(default_factory=dict)  # directory -> its target
 
     # --- step 1: the previous deployment's cleanup file --------------------------------------
     def apply_cleanup(self) -> int:
@@ -294,23 +294,43 @@ class Installer:
         if not os.path.isfile(path) or not self._cleanup_trusted(path):
             return 0
         removed = 0
+        leads: dict[str, str | None] = {}  # a directory -> where it leads now
         for line in _lines_backwards(path):
             target = line.strip()
             if not target or target.startswith("semanage\0"):
                 continue
-            if self.sandbox.islink(target):
-                self.sandbox.remove(target)
-            elif self.sandbox.exists(target):
-                if self.sandbox.isdir(target):
-                    if not self.sandbox.rmdir(target):
+            # rm and rmdir follow links in the parent path (shared storage behind a link)
+            real = self._kernel_path(target, leads)
+            if real is None:
+                continue
+            if self.sandbox.islink(real):
+                self.sandbox.remove(real)
+                leads.clear()
+            elif self.sandbox.exists(real):
+                if self.sandbox.isdir(real):
+                    if not self.sandbox.rmdir(real):
                         continue  # ENOTEMPTY is ignored; the directory stays
+                    leads.clear()
                 else:
-                    self.sandbox.remove(target)
+                    self.sandbox.remove(real)
             else:
                 continue
             removed += 1
         os.unlink(path)
         return removed
+
+    def _kernel_path(self, path: str, leads: dict[str, str | None]) -> str | None:
+        """The path a system call reaches for `path`: its parent directory followed through
+        symlinks (not its last part); None when the parent does not exist. `leads` caches
+        each parent's answer."""
+        cut = path.rfind("/")
+        parent = path[:cut] or "/"
+        if parent not in leads:
+            leads[parent] = self.sandbox.resolve(parent)
+        real = leads[parent]
+        if real is None:
+            return None
+        return path if real == parent else f"{real.rstrip('/')}/{path[cut + 1:]}"
 
     def _cleanup_trusted(self, path: str) -> bool:
         if self.generation == "1":
@@ -552,18 +572,16 @@ class Installer:
         symlinks, as the kernel does (a release directory linked to shared storage). A parent
         that is missing or not a directory fails as the agent's call does (`where` is Ruby's
         name for that call, `shown` what its message shows; default: path)."""
-        cut = path.rfind("/")
-        parent = path[:cut] or "/"
+        parent = path[:path.rfind("/")] or "/"
         if parent in self._fresh_dirs:
             return path
-        real = self._parents.get(parent)
-        if real is None:
-            found = self.sandbox.resolve(parent)
-            if found is None or not self.sandbox.isdir(found):
-                raise InstallError(self._os_error(
-                    errno.ENOENT if found is None else errno.ENOTDIR, where, shown or path))
-            real = self._parents[parent] = found
-        return path if real == parent else f"{real.rstrip('/')}/{path[cut + 1:]}"
+        real = self._kernel_path(path, self._parents)
+        found = self._parents[parent]
+        if real is None or found is None or not self.sandbox.isdir(found):
+            self._parents.pop(parent, None)  # it may exist later (a mkdir)
+            raise InstallError(self._os_error(
+                errno.ENOENT if found is None else errno.ENOTDIR, where, shown or path))
+        return real
 
     def _os_error(self, code: int, where: str, shown: str) -> str:
         """A system call's failure as the agent reports it: Ruby's Errno text (1.x) or Rust's

@@ -245,6 +245,12 @@ SECOND: dict[str, tuple[list[Member], list[Member], str]] = {
     "drops-files": ([("a", "file", "1", 0o644), ("old/b", "file", "2", 0o644),
                      ("l", "link", "a", 0)], [("a", "file", "3", 0o600)], ""),
     # a directory of the first revision goes, with what is in it; one of the host stays
+    # the cleanup file names paths through a host link to shared storage: removed there
+    "through-a-host-link": ([("storage/.gitignore", "file", "1", 0o644),
+                             ("storage/sub/k", "file", "2", 0o644)],
+                            [("storage/.gitignore", "file", "3", 0o644)],
+                            "mkdir -p @/dest @/shared/storage && "
+                            "ln -s @/shared/storage @/dest/storage"),
     "drops-a-directory": ([("d/e/a", "file", "1", 0o644), ("keep/b", "file", "2", 0o644)],
                           [("x", "file", "2", 0o644)], "mkdir -p @/dest/keep"),
 }
