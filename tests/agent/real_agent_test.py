@@ -241,6 +241,14 @@ def _assert_same(before: dict[str, Any], tool: dict[str, Any], agent: dict[str, 
 
 
 SECOND: dict[str, tuple[list[Member], list[Member], str]] = {
+    # the first revision fails half way (an unknown owner): its cleanup file still counts
+    "after-a-failed-install": ([("a", "file", "1", 0o644), ("d/b", "file", "2", 0o644),
+                                ("agentkit-fail-owner", "file", "", 0o644)],
+                               [("a", "file", "3", 0o644)], ""),
+    # a link to a directory of the bundle, and a link to a host directory
+    "links-removed": ([("t/x", "file", "1", 0o644), ("l", "link", "t", 0),
+                       ("h", "link", "@/elsewhere", 0)], [("t/x", "file", "2", 0o644)],
+                      "mkdir -p @/elsewhere"),
     # the next revision drops files, a directory and a link: the cleanup file removes them
     "drops-files": ([("a", "file", "1", 0o644), ("old/b", "file", "2", 0o644),
                      ("l", "link", "a", 0)], [("a", "file", "3", 0o600)], ""),
@@ -262,14 +270,20 @@ def test_real_agent_second_deployment_same_as_verify(
     first, second, setup = SECOND[case]
     host = tmp_path / "host"
     spec = S + _files(("/", f"{host}/dest"))
-    one, two = _bundle(tmp_path, first, spec, "one"), _bundle(tmp_path, second, spec, "two")
+    fails = any(name == "agentkit-fail-owner" for name, _, _, _ in first)
+    spec_one = spec + (f"permissions:\n  - object: {host}/dest\n    pattern: a\n"
+                       "    owner: no-such-user-ak\n" if fails else "")
+    first = [(n, k, d.replace("@", str(host)), m) for n, k, d, m in first]
+    one = _bundle(tmp_path, first, spec_one, "one")
+    two = _bundle(tmp_path, second, spec, "two")
     _set_up(host, setup)
     before = _state(host)
-    assert _by_verify(tmp_path, one, "DISALLOW", capsys, "agent-1")["result"] == "ok"
+    tool_one = _by_verify(tmp_path, one, "DISALLOW", capsys, "agent-1")
     tool = _by_verify(tmp_path, two, "DISALLOW", capsys, "agent-2")
     _set_up(host, setup)
-    assert _by_agent(tmp_path, one, "DISALLOW", agent_lib, "agent-1")["result"] == "ok"
+    agent_one = _by_agent(tmp_path, one, "DISALLOW", agent_lib, "agent-1")
     agent = _by_agent(tmp_path, two, "DISALLOW", agent_lib, "agent-2")
+    assert (tool_one["result"], agent_one["result"]) == (("failed",) * 2 if fails else ("ok",) * 2)
     _assert_same(before, tool, agent, host)
 
 
