@@ -361,7 +361,17 @@ class Installer:
         else:
             dest = os.path.join(mapping.destination, os.path.basename(source.rstrip("/")))
             self._ancestors(plan, dest)
-            self._copy_file(plan, source, dest, feb)
+            self._copy_file(plan, source, dest, feb, self._member_through_links(source))
+
+    def _member_through_links(self, source: str) -> str | None:
+        """The archive member a source reached through a link inside the bundle really is
+        (its owner is the one the agent's preserving copy keeps); None when no link."""
+        archive = os.path.realpath(self.deployment.archive)
+        real = os.path.realpath(source)
+        rel = os.path.relpath(real, archive)
+        if not _inside(real, archive) or rel == os.path.relpath(source, self.deployment.archive):
+            return None
+        return rel
 
     def _ancestors(self, plan: Plan, path: str) -> None:
         missing = []
@@ -456,8 +466,8 @@ class Installer:
                                  else tuple(map(acl.ace_text_ruby, perm.acls))))
         if perm.context is not None and self.generation == "1":
             plan.add(Instruction("semanage", target, context=_context_json(perm.context)))
-            if perm.context.range is None:  # ChangeContextCommand#to_h: nil.get_range
-                plan.json_error = plan.json_error or NIL_RANGE
+            if perm.context.range is None:  # ChangeContextCommand#to_h: nil.get_range,
+                plan.json_error = NIL_RANGE  # met before any JSON is generated (map(&:to_h))
         if perm.owner is not None or perm.group is not None:
             plan.add(Instruction("chown", target, owner=perm.owner, group=perm.group))
 
@@ -645,8 +655,11 @@ class Installer:
                 self.sandbox.remove(dest)
                 self._parents.clear()  # the link may have led to a directory
                 return dest
-            return self._through(dest) if self.sandbox.exists(dest) else _dangling(
-                self.sandbox, dest)
+            if self.sandbox.exists(dest):
+                return self._through(dest)
+            # File.open follows the dangling link: the file is made where it points, and
+            # fails (naming dest) when that place's directory is missing
+            return self._in_view(_dangling(self.sandbox, dest), "rb_sysopen", dest)
         return dest
 
     def _do_chown(self, inst: Instruction) -> None:

@@ -313,7 +313,16 @@ class Sandbox:
         for part in [p for p in path.split("/") if p]:
             current = os.path.join(current, part)
             target = root + current
-            if os.path.isdir(target):
+            try:
+                st = os.lstat(target)
+            except FileNotFoundError:
+                st = None
+            if st is not None and stat.S_ISLNK(st.st_mode):
+                # a link the deployment made: the kernel would follow it out of the layer.
+                # Callers resolve paths through the view first; this never writes through.
+                raise OSError(errno.ELOOP, "verify does not write through a link in its "
+                              "sandbox", current)
+            if st is not None and stat.S_ISDIR(st.st_mode):
                 continue
             entry = self.entry(current)
             os.mkdir(target)
@@ -395,7 +404,7 @@ class Sandbox:
     def chown(self, path: str, uid: int, gid: int) -> None:
         self._copy_up(path)
         self._sql("UPDATE node SET ouid = ?, ogid = ? WHERE path = ?",
-                        (uid, gid, os.path.normpath(path)))
+                  (uid, gid, store.key(os.path.normpath(path))))
 
     def _materialize(self, path: str) -> None:
         """Give a recorded file a real copy in the upper layer (before it is changed)."""

@@ -212,8 +212,8 @@ _RULES = (
          "leaving the bundle (tar refuses it)", "do not put files under a symlinked directory"),
     Rule("AK406", WARNING, "zip-climbs-out", "a zip member with `../` or a leading / (unzip "
          "strips it silently)", "build the zip from inside the bundle"),
-    Rule("AK407", ERROR, "name-not-utf8", "an archive member whose name is not UTF-8 (1.x: "
-         "Install fails writing install.json; 2.x: not known, a warning)",
+    Rule("AK407", WARNING, "name-not-utf8", "an archive member whose name is not UTF-8 "
+         "(1.x: Install fails writing install.json when it installs it; 2.x: not known)",
          "rename it in UTF-8 before archiving (convmv -f latin1 -t utf8 -r --notest)"),
     # --- the unpacked bundle (verify) ------------------------------------------------------
     Rule("AK500", ERROR, "script-missing", "a hook script that is not in the bundle",

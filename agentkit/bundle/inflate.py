@@ -94,6 +94,7 @@ class Gunzip:
     def _inflate(self) -> None:
         member: zlib._Decompress | None = zlib.decompressobj(31)
         data = b""
+        padding = False  # zeros came after a member: from there on only zeros may follow
         while not self._stop.is_set():
             if not data:
                 data = self._raw.read(READ)
@@ -101,12 +102,12 @@ class Gunzip:
                     self._finish(member)
                     return
             if member is None:  # between members: another one, zeros, or garbage
-                if data.startswith(_MAGIC) or (len(data) == 1 and data == _MAGIC[:1]):
+                if not padding and (data.startswith(_MAGIC) or data == _MAGIC[:1]):
                     member = zlib.decompressobj(31)
                 elif data.strip(b"\0"):
                     raise GzipError("gzip: decompression OK, trailing garbage ignored")
                 else:
-                    data = b""  # gzip ignores zeros after the last member
+                    data, padding = b"", True  # gzip ignores zeros after the last member
                     continue
             piece = member.decompress(data, PIECE)
             if piece and not self._put(piece):

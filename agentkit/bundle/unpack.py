@@ -209,10 +209,11 @@ class _TarWriter:
             return
         first, more = self.not_utf8[0], self.not_utf8_count - 1
         names = f"member {first!r}" + (f" and {more} more" if more else "")
-        if self.generation == "1":
-            self.finding(ERROR, "AK407", first, f"{names}: the name is not UTF-8; the agent "
-                         "writes every path into install.json with Ruby's JSON, which refuses "
-                         "it, so Install fails before copying anything", _UTF8_HINT)
+        if self.generation == "1":  # (whether Install copies it, the plan says: Plan)
+            self.finding(WARNING, "AK407", first, f"{names}: the name is not UTF-8; if a "
+                         "`files` entry installs it, the agent cannot write install.json "
+                         "(Ruby's JSON refuses it) and Install fails before copying anything",
+                         _UTF8_HINT)
         else:
             self.finding(WARNING, "AK407", first, f"{names}: the name is not UTF-8; verify "
                          "cannot tell how agent 2.x writes it into install.json (it installs "

@@ -156,6 +156,17 @@ CASES: dict[str, tuple[list[Member], str, str, str]] = {
                     "    type: [directory]\n"
                     "  - object: @/dest/sub\n    except: [c]\n    mode: 0644\n"
                     "    acls: [u:nobody:rw, 'g:root:5']\n    type: [file]\n", "", "DISALLOW"),
+    "file-through-a-bundle-link": ([("storage/pub/x.png", "file", "p", 0o644),
+                                    ("public/storage", "link", "../storage/pub", 0)],
+                                   S + _files(("public/storage/x.png", "@/dest")), "",
+                                   "DISALLOW"),
+    "chown-a-non-ascii-name": ([("café", "file", "c", 0o644)], S + _files(("/", "@/dest")) +
+                               "permissions:\n  - object: @/dest\n    owner: nobody\n", "",
+                               "DISALLOW"),
+    "context-without-range-before-a-bad-name": (
+        [(os.fsdecode(b"caf\xe9"), "file", "x", 0o644), ("a", "file", "1", 0o644)],
+        S + _files(("/", "@/dest")) + "permissions:\n  - object: @/dest\n    pattern: a\n"
+        "    context:\n      type: httpd_sys_content_t\n", "", "DISALLOW"),
     "link-to-a-bundle-directory": ([("storage/pub/x.png", "file", "p", 0o644),
                                     ("public/storage", "link", "../storage/pub", 0)],
                                    S + _files(("/", "@/dest")), "", "DISALLOW"),

@@ -108,3 +108,28 @@ def test_sandbox_walk_is_sorted_by_path_string(tmp_path: Path) -> None:
     assert paths == sorted(paths)
     assert paths[:4] == [str(root), str(root / "a"), str(root / "a-a"), str(root / "a-b")]
     assert len(paths) == 13
+
+
+def test_sandbox_never_writes_through_a_link_it_holds(tmp_path: Path) -> None:
+    # a link the deployment made, relative enough to climb out of the upper layer: writing
+    # below it (through the layer's own path) is refused, and outside nothing changes
+    import errno
+
+    import pytest
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim").write_text("precious")
+    src = tmp_path / "src.txt"
+    src.write_text("new")
+    sb = Sandbox(str(tmp_path / "sb"))
+    dest = tmp_path / "host" / "dest"
+    dest.mkdir(parents=True)
+    climb = "../" * (len(Path(sb.up(str(dest))).parts) - 1) + str(outside).lstrip("/")
+    sb.symlink(climb, str(dest / "l"))
+    assert os.path.realpath(sb.up(str(dest / "l"))) == str(outside)  # it does climb out
+    with pytest.raises(OSError) as exc:
+        sb.write_file(str(dest / "l" / "victim"), str(src), mode=0o644, mtime=0, owner=None)
+    assert exc.value.errno == errno.ELOOP
+    assert (outside / "victim").read_text() == "precious"
+    assert os.listdir(outside) == ["victim"]

@@ -48,3 +48,15 @@ def test_gunzip_drain_reports_what_follows_the_tar_data() -> None:
         with pytest.raises(GzipError):
             g.drain()
         assert g.read() == b""  # ended: the error is reported once
+
+
+def test_gunzip_a_member_after_zero_padding_is_garbage() -> None:
+    # even when the zeros end exactly where a read ends (gzip -dc exits 2 on this too)
+    from agentkit.bundle.inflate import READ
+
+    packed = gzip.compress(b"x" * 1000)
+    data = packed + b"\0" * (READ - len(packed)) + packed
+    assert subprocess.run(["gzip", "-dc"], input=data, capture_output=True).returncode == 2
+    with pytest.raises(GzipError) as exc:
+        _all(data)
+    assert str(exc.value) == "gzip: decompression OK, trailing garbage ignored"

@@ -675,12 +675,24 @@ def test_verify_member_names_that_are_not_utf8_fail_install_1x(
     assert code == 1 and out["failed_event"] == "Install"
     assert out["error"]["message"] == message
     assert [(f["code"], f["severity"], f["message"]) for f in out["findings"]] == [
-        ("AK407", "error", f"member {name!r}: the name is not UTF-8; the agent writes every "
-                           "path into install.json with Ruby's JSON, which refuses it, so "
-                           "Install fails before copying anything")]
+        ("AK407", "warning", f"member {name!r}: the name is not UTF-8; if a `files` entry "
+                             "installs it, the agent cannot write install.json (Ruby's JSON "
+                             "refuses it) and Install fails before copying anything")]
     instructions = keep / "deployment-root" / "deployment-instructions"
     assert (instructions / "dg-verify-install.json").read_bytes() == b""
     assert not (instructions / "dg-verify-cleanup").exists() and out["changes"] == []
+
+
+def test_verify_name_not_utf8_outside_the_files_is_only_a_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "d"
+    spec = f"version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: {dest}\n"
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", spec, 0o644),
+                                   ("app/a", "file", "1", 0o644),
+                                   (os.fsdecode(b"other/caf\xe9"), "file", "x", 0o644)])
+    code, out = verify(capsys, "--hooks", "skip", str(arc))
+    assert (code, out["result"]) == (0, "succeeded")
+    assert [(f["code"], f["severity"]) for f in out["findings"]] == [("AK407", "warning")]
 
 
 def test_verify_member_names_that_are_not_utf8_2x(
@@ -776,6 +788,7 @@ def test_verify_bulk_recorded_copies_same_as_one_by_one(
     monkeypatch.setattr(Plan, "mark_fresh", lambda self, dirs: None)
     monkeypatch.setattr(Plan, "copy_fresh", lambda self, entry, base, _key: self.copy(
         entry.path, f"{base}/{entry.name}", installer._regular_stat(entry)))
+    monkeypatch.setattr(installer.Installer, "_made_in_place", lambda self, mkdirs: set())
     single = _verify_kept(capsys, tmp_path / "single", arc, "--agent", agent)
     assert bulk == single
     out, _, cleanup, nodes = bulk
