@@ -214,6 +214,20 @@ CASES: dict[str, tuple[list[Member], str, str, str]] = {
                   S + _files(("/", "@/dest")), "", "DISALLOW"),
     "mode-out-of-range": ([("a", "file", "1", 0o644)], S + _files(("/", "@/dest")) +
                           "permissions:\n  - object: @/dest\n    mode: 0755\n", "", "DISALLOW"),
+    "patterns-dotfiles-except-setuid": (
+        [("bin/run", "file", "r", 0o755), ("bin/.hidden", "file", "h", 0o644),
+         ("bin/skip.sh", "file", "s", 0o644), ("my file.txt", "file", "m", 0o644)],
+        S + _files(("/", "@/dest")) + "permissions:\n  - object: @/dest/bin/\n"
+        "    pattern: '*'\n    except: ['skip*']\n    mode: 4755\n    type: [file]\n"
+        "  - object: @/dest\n    pattern: 'my *'\n    mode: 600\n", "", "DISALLOW"),
+    "permissions-on-what-the-host-has": (
+        [("a", "file", "1", 0o644)], S + _files(("/", "@/dest")) + "permissions:\n"
+        "  - object: @/etc\n    mode: 600\n", "mkdir @/etc && echo x > @/etc/passwd",
+        "DISALLOW"),
+    "many-conflicts": ([(f"f{i}", "file", str(i), 0o644) for i in range(12)],
+                       S + _files(("/", "@/dest")),
+                       "mkdir @/dest && for i in 3 5 7 9 11; do echo x > @/dest/f$i; done",
+                       "DISALLOW"),
     "existing-link-to-a-directory-as-destination": (
         [("a", "file", "1", 0o644)], S + _files(("/", "@/dest")),
         "mkdir @/real && ln -s real @/dest", "DISALLOW"),
