@@ -11,6 +11,7 @@ import heapq
 import os
 import re
 import stat
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -330,11 +331,26 @@ def tree(sb: Sandbox, spec: AppSpec | None) -> Iterator[Node]:
         yield _node(sb, entry)
 
 
-def changes(sb: Sandbox, digests: bool = True) -> Iterator[Node]:
+def change_counts(sb: Sandbox) -> dict[str, int]:
+    """How many paths changes() lists of each kind, for the text report: the bundle files in
+    a directory this machine does not have are all created, counted by directory."""
+    counts: Counter[str] = Counter()
+    new_dirs = []
+    for parent, count in sb.recorded_parents():
+        if _host_lstat(parent, set()) is None:
+            counts["created"] += count
+            new_dirs.append(parent)
+    counts.update(node.change for node in changes(sb, False, tuple(new_dirs))
+                  if node.change is not None)
+    return dict(counts)
+
+
+def changes(sb: Sandbox, digests: bool = True, skip_recorded_in: tuple[str, ...] = ()
+            ) -> Iterator[Node]:
     """Every path the deployment created, modified or deleted, against this machine; without
     `digests` (the text report only counts them) no file is read back to hash it."""
     absent: set[str] = set()  # host paths known not to exist: nothing below them does
-    for path, entry in sb.touched():
+    for path, entry in sb.touched(skip_recorded_in):
         host = _host_lstat(path, absent)
         if entry is None:
             if host is not None:
@@ -397,5 +413,6 @@ def run(opts: Options, work: str) -> VerifyResult:
         failure=state.failure, events=tuple(events),
         findings=tuple(sorted(state.findings, key=Finding.sort_key)),
         tree=Nodes(lambda: tree(state.sandbox, spec)),
-        changes=Nodes(lambda: changes(state.sandbox, opts.digests)),
+        changes=Nodes(lambda: changes(state.sandbox, opts.digests),
+                      lambda: change_counts(state.sandbox)),
         scripts_log=log, notes=tuple(state.notes))

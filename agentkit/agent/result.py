@@ -83,11 +83,23 @@ class Nodes:
     """Paths produced on demand: each iteration computes them afresh (from the sandbox, which
     must still exist), so a tree of 80,000 paths is written out without being held."""
 
-    def __init__(self, make: Callable[[], Iterator[Node]] | None = None) -> None:
+    def __init__(self, make: Callable[[], Iterator[Node]] | None = None,
+                 count: Callable[[], dict[str, int]] | None = None) -> None:
         self._make = make
+        self._count = count
 
     def __iter__(self) -> Iterator[Node]:
         return self._make() if self._make is not None else iter(())
+
+    def counts(self) -> dict[str, int]:
+        """How many of each `change` (a faster way to count them when one was given)."""
+        if self._count is not None:
+            return self._count()
+        out: dict[str, int] = {}
+        for node in self:
+            if node.change is not None:
+                out[node.change] = out.get(node.change, 0) + 1
+        return out
 
 
 @dataclass(frozen=True)

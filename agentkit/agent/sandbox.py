@@ -554,10 +554,24 @@ class Sandbox:
         """Host paths deleted in this view, sorted."""
         return (row[0] for row in self._rows("n.whiteout = 1"))
 
-    def touched(self) -> Iterator[tuple[str, Entry | None]]:
+    def recorded_parents(self) -> list[tuple[str, int]]:
+        """The directories holding recorded bundle files, with how many each."""
+        return [(store.unkey(parent), count) for parent, count in self._sql(
+            f"SELECT parent, COUNT(*) FROM node WHERE state = {RECORDED} GROUP BY parent")]
+
+    def touched(self, skip_recorded_in: tuple[str, ...] = ()
+                ) -> Iterator[tuple[str, Entry | None]]:
         """Every path written, deleted or chowned in this sandbox (host paths) with what is
-        there now, sorted."""
-        for row in self._rows("n.state > 0 OR n.whiteout = 1 OR n.ouid IS NOT NULL"):
+        there now, sorted; without the recorded bundle files in `skip_recorded_in`."""
+        where = "n.state > 0 OR n.whiteout = 1 OR n.ouid IS NOT NULL"
+        if skip_recorded_in:
+            self._sql("CREATE TEMP TABLE IF NOT EXISTS skipped(parent TEXT PRIMARY KEY)")
+            self._sql("DELETE FROM temp.skipped")
+            self.db.executemany("INSERT OR IGNORE INTO temp.skipped VALUES (?)",
+                                [(store.key(p),) for p in skip_recorded_in])
+            where = (f"({where}) AND NOT (n.state = {RECORDED} AND "
+                     "n.parent IN (SELECT parent FROM temp.skipped))")
+        for row in self._rows(where):
             if row[1] == RECORDED:  # most of a bundle: the record says it all
                 yield row[0], _recorded(row)
             else:

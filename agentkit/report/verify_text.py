@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from agentkit.agent.result import VerifyResult
 from agentkit.report.lint_text import render_finding
 
@@ -39,7 +37,7 @@ def render(result: VerifyResult, previous: VerifyResult | None = None) -> str:
     if result.findings:
         out.append("")
         out.extend(render_finding(f) for f in result.findings)
-    kinds = Counter(c.change for c in result.changes)
+    kinds = result.changes.counts()
     out.append("")
     out.append(f"changes outside the deployment root: {kinds.get('created', 0)} created, "
                f"{kinds.get('modified', 0)} modified, {kinds.get('deleted', 0)} deleted")

@@ -804,3 +804,33 @@ def test_verify_bulk_recorded_copies_same_as_one_by_one(
                                            "directory (os error 21)")
         assert cleanup == f"{dest}\n{dest}/first.txt\n{existing}/over.txt\n"
         assert recorded == {f"{dest}/first.txt"}
+
+
+def test_verify_text_counts_of_changes_same_as_the_json_list(tmp_path: Path) -> None:
+    # the text report counts the files of new directories by directory: same totals
+    from collections import Counter
+
+    from agentkit.agent import lifecycle
+
+    dest, host = tmp_path / "d", tmp_path / "host"
+    (host / "etc").mkdir(parents=True)
+    (host / "etc" / "old.conf").write_text("old")
+    spec = (f"version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: {dest}\n"
+            f"  - source: conf\n    destination: {host}/etc\n"
+            "file_exists_behavior: OVERWRITE\n")
+    members = [("appspec.yml", "file", spec, 0o644), ("conf/old.conf", "file", "new", 0o600),
+               ("conf/new.conf", "file", "n", 0o644)]
+    members += [(f"app/d{i % 3}/f{i}", "file", str(i), 0o644) for i in range(20)]
+    first = tar(tmp_path / "a.tgz", members)
+    second = tar(tmp_path / "b.tgz", [("appspec.yml", "file", spec, 0o644),
+                                      ("conf/old.conf", "file", "v2", 0o600),
+                                      ("app/d0/f0", "file", "x", 0o644)])
+    work = tmp_path / "work"
+    work.mkdir()
+    expected = [{"created": 25, "modified": 1}, {"created": 3, "modified": 1}]
+    for n, (archive, want) in enumerate(zip((first, second), expected)):
+        result = lifecycle.run(lifecycle.Options(str(archive), hooks="skip", digests=False,
+                                                 deployment_id=f"d-COUNT000{n}"), str(work))
+        assert result.succeeded
+        listed = Counter(node.change for node in result.changes)
+        assert result.changes.counts() == dict(listed) == want
