@@ -237,6 +237,19 @@ CASES: dict[str, tuple[list[Member], str, str, str]] = {
                                  "DISALLOW"),
     "disallow-a-host-directory": ([("x", "file", "1", 0o644)], S + _files(("/", "@/dest")),
                                   "mkdir -p @/dest/x", "DISALLOW"),
+    "missing-ancestors": ([("a", "file", "1", 0o644)], S + _files(("/", "@/x/y/z/dest")),
+                          "mkdir -p @/x", "DISALLOW"),
+    "ancestors-through-a-link": ([("a", "file", "1", 0o644)],
+                                 S + _files(("/", "@/lnk/new/dest")),
+                                 "mkdir -p @/real && ln -s real @/lnk", "DISALLOW"),
+    "permission-object-is-a-link": ([("a", "file", "1", 0o644), ("d/b", "file", "2", 0o644)],
+                                    S + _files(("/", "@/dest")) + "permissions:\n"
+                                    "  - object: @/via\n    mode: 600\n",
+                                    "mkdir -p @/dest && ln -s dest @/via", "OVERWRITE"),
+    "except-directories": ([("keep/a", "file", "1", 0o644), ("skip/b", "file", "2", 0o644)],
+                           S + _files(("/", "@/dest")) + "permissions:\n"
+                           "  - object: @/dest\n    pattern: '*'\n    except: [skip]\n"
+                           "    mode: 750\n    type: [directory]\n", "", "DISALLOW"),
     "existing-link-to-a-directory-as-destination": (
         [("a", "file", "1", 0o644)], S + _files(("/", "@/dest")),
         "mkdir @/real && ln -s real @/dest", "DISALLOW"),
