@@ -531,14 +531,24 @@ def test_verify_copy_through_a_bundle_link_keeps_the_real_members_owner(
     assert owners[f"{dest}/storage/app/public/x.png"] == ("file", "1234:1234")
 
 
+def _verify_permission(tmp_path: Path, capsys: pytest.CaptureFixture[str], entry: str,
+                       obj: str = "") -> tuple[int, dict[str, Any], Path]:
+    """verify a bundle of one file `a` installed into tmp_path/d with one permissions entry
+    (`entry`: its lines after `object`); the exit code, the report, deployment-instructions."""
+    dest = tmp_path / "d"
+    extra = f"permissions:\n  - object: {dest}{obj}\n{entry}"
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest, extra=extra), 0o644),
+                                   ("a", "file", "1", 0o644)])
+    keep = tmp_path / "keep"
+    code, out = verify(capsys, "--hooks", "skip", "--keep", str(keep), str(arc))
+    return code, out, keep / "deployment-root" / "deployment-instructions"
+
+
 @pytest.mark.parametrize("obj", ["", "/a"], ids=["directory", "file"])
 def test_verify_default_acl_on_a_file_fails_1x(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], obj: str) -> None:
-    dest = tmp_path / "d"
-    extra = f"permissions:\n  - object: {dest}{obj}\n    acls:\n      - d:u:nobody:rw\n"
-    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest, extra=extra), 0o644),
-                                   ("a", "file", "1", 0o644)])
-    code, out = verify(capsys, "--hooks", "skip", str(arc))
+    code, out, _ = _verify_permission(tmp_path, capsys, "    acls:\n      - d:u:nobody:rw\n",
+                                      obj)
     assert code == 1 and out["error"]["message"] == (
         f"{DF} the -d parameter has been specified to apply an acl setting to a file. This "
         "parameter is supported for directories only. Update the AppSpec file, and then try "
@@ -547,55 +557,37 @@ def test_verify_default_acl_on_a_file_fails_1x(
 
 def test_verify_acl_entries_in_install_json_as_the_agent_spells_them(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    dest = tmp_path / "d"
-    extra = (f"permissions:\n  - object: {dest}\n    pattern: a\n    acls:\n"
-             "      - u:nobody:rw\n      - g:adm:5\n")
-    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest, extra=extra), 0o644),
-                                   ("a", "file", "1", 0o644)])
-    keep = tmp_path / "keep"
-    code, _out = verify(capsys, "--hooks", "skip", "--keep", str(keep), str(arc))
+    code, _out, instructions = _verify_permission(
+        tmp_path, capsys, "    pattern: a\n    acls:\n      - u:nobody:rw\n      - g:adm:5\n")
     assert code == 0
-    install = json.loads((keep / "deployment-root" / "deployment-instructions" /
-                          "dg-verify-install.json").read_text())
-    assert install["instructions"][-1] == {
-        "type": "setfacl", "acl": ["user:nobody:rw-", "group:adm:r-x"], "file": f"{dest}/a"}
+    install = json.loads((instructions / "dg-verify-install.json").read_text())
+    assert install["instructions"][-1] == {"type": "setfacl", "file": f"{tmp_path}/d/a",
+                                           "acl": ["user:nobody:rw-", "group:adm:r-x"]}
 
 
 def test_verify_selinux_context_without_range_crashes_1x(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # ChangeContextCommand#to_h calls get_range on nil while install.json is written
-    dest = tmp_path / "d"
-    extra = (f"permissions:\n  - object: {dest}\n    pattern: a\n    context:\n"
-             "      type: httpd_sys_content_t\n")
-    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest, extra=extra), 0o644),
-                                   ("a", "file", "1", 0o644)])
-    keep = tmp_path / "keep"
-    code, out = verify(capsys, "--hooks", "skip", "--keep", str(keep), str(arc))
+    code, out, instructions = _verify_permission(
+        tmp_path, capsys, "    pattern: a\n    context:\n      type: httpd_sys_content_t\n")
     assert code == 1 and out["error"]["message"] == "undefined method `get_range' for nil:NilClass"
-    instructions = keep / "deployment-root" / "deployment-instructions"
     assert (instructions / "dg-verify-install.json").read_bytes() == b""
 
 
 def test_verify_selinux_context_in_install_json_and_cleanup(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    dest = tmp_path / "d"
-    extra = (f"permissions:\n  - object: {dest}\n    pattern: a\n    context:\n"
-             "      name: unconfined_u\n      type: httpd_sys_content_t\n"
-             "      range: s0:c3,c1,c2\n")
-    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest, extra=extra), 0o644),
-                                   ("a", "file", "1", 0o644)])
-    keep = tmp_path / "keep"
-    code, out = verify(capsys, "--hooks", "skip", "--keep", str(keep), str(arc))
+    code, out, instructions = _verify_permission(
+        tmp_path, capsys, "    pattern: a\n    context:\n      name: unconfined_u\n"
+        "      type: httpd_sys_content_t\n      range: s0:c3,c1,c2\n")
     assert code == 0
     assert any("SELinux context on 1 path(s)" in n for n in out["notes"])
-    instructions = keep / "deployment-root" / "deployment-instructions"
     install = json.loads((instructions / "dg-verify-install.json").read_text())
     assert install["instructions"][-1] == {  # the range as RangeInfo#get_range spells it
         "type": "semanage", "context": {"user": "unconfined_u", "role": None,
                                         "type": "httpd_sys_content_t", "range": "s0:c1.c3"},
-        "file": f"{dest}/a"}
+        "file": f"{tmp_path}/d/a"}
     assert (instructions / "dg-verify-cleanup").read_text().splitlines()[-1] == \
-        f"semanage\0{dest}/a"
+        f"semanage\0{tmp_path}/d/a"
 
 
 def test_verify_json_nodes_written_as_json_dumps_would() -> None:

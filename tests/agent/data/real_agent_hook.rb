@@ -3,24 +3,7 @@
 # tests/agent/real_agent_test.py. Only the logger and the agent's configuration are stubbed.
 # Prints one JSON line: the error code (0: succeeded), the message, the log the console shows.
 # usage: ruby real_agent_hook.rb DEPLOYMENT_ROOT_DIR EVENT DEPLOYMENT_ID
-$LOAD_PATH.unshift ENV.fetch("AGENT_LIB")
-require "set"
-require "yaml"
-require "json"
-
-module InstanceAgent
-  module Log
-    SEVERITIES = %w[debug info warn error fatal].freeze
-    def self.method_missing(*_args); end
-  end
-
-  class Config
-    def self.config
-      {}
-    end
-  end
-end
-
+require_relative "agent_stubs"
 require "instance_agent/platform/linux_util"
 module InstanceAgent
   module Platform

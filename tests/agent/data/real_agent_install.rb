@@ -2,18 +2,9 @@
 # $AGENT_LIB) on an unpacked bundle: the reference for tests/agent/real_agent_test.py.
 # Only the logger and the OS check are stubbed. Prints "RESULT ok" or "RESULT failed MESSAGE".
 # usage: ruby real_agent_install.rb ARCHIVE_DIR INSTRUCTIONS_DIR GROUP_ID FILE_EXISTS_BEHAVIOR
-$LOAD_PATH.unshift ENV.fetch("AGENT_LIB")
-require "set"
-require "yaml"
-require "fileutils"
-require "json"
+require_relative "agent_stubs"
 
 module InstanceAgent
-  module Log
-    SEVERITIES = %w[debug info warn error fatal].freeze
-    def self.method_missing(*_args); end
-  end
-
   module Platform
     class LinuxOnly
       def self.supported_oses
