@@ -523,6 +523,7 @@ def _unzip(out: Unpacked, path: str) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             links = []
+            dirs = []  # unzip sets a directory's mode once its content is in
             for info in zf.infolist():
                 out.members += 1
                 rel = _zip_name(out, path, info.filename)
@@ -532,6 +533,8 @@ def _unzip(out: Unpacked, path: str) -> None:
                 mode = info.external_attr >> 16
                 if info.is_dir():
                     os.makedirs(target, exist_ok=True)
+                    if mode & 0o777:
+                        dirs.append((target, mode & 0o777))
                     continue
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 if stat.S_ISLNK(mode):
@@ -542,10 +545,13 @@ def _unzip(out: Unpacked, path: str) -> None:
                              0o600)
                 with os.fdopen(fd, "wb") as dst, zf.open(info) as src:
                     shutil.copyfileobj(src, dst, 1 << 20)
-                os.chmod(target, (mode & 0o7777) or 0o644)
+                # unzip without -K drops setuid/setgid/sticky; no Unix mode: 0666 less umask
+                os.chmod(target, (mode & 0o777) or 0o644)
             for target, link in links:
                 _unlink_if_not_dir(target)
                 os.symlink(link, target)
+            for target, dir_mode in reversed(dirs):
+                os.chmod(target, dir_mode)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         _zip_failed(out, path, exc)
 

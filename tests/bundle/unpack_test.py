@@ -334,3 +334,32 @@ def test_unpack_directory_bundle_copied_as_cp_r_without_preserve(tmp_path: Path)
     assert modes == {"release": "0o755", "release/appspec.yml": "0o644",
                      "release/a": "0o644", "release/sub": "0o755", "release/sub/run": "0o4755"}
     assert os.readlink(dest / "release" / "l") == "a"
+
+
+def test_unpack_zip_modes_as_unzip_leaves_them(tmp_path: Path) -> None:
+    # the agent's `unzip -qo`: modes from the archive, setuid dropped (no -K), directories'
+    # modes too; compared with the real unzip on the same zip
+    import zipfile
+
+    arc = tmp_path / "b.zip"
+    with zipfile.ZipFile(arc, "w") as z:
+        for name, mode, data in (("appspec.yml", 0o100644, APPSPEC_OK), ("a", 0o104755, "a"),
+                                 ("b", 0o100600, "b"), ("d/", 0o40700, ""),
+                                 ("d/c", 0o100640, "c")):
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3  # Unix: the mode is in the high bits
+            info.external_attr = mode << 16 | (0x10 if name.endswith("/") else 0)
+            z.writestr(info, data)
+    out = unpack(str(arc), str(tmp_path / "ours"), None, "1")
+    assert out.failure is None
+
+    def modes(root: Path) -> dict[str, str]:
+        return {str(p.relative_to(root)): oct(os.lstat(p).st_mode & 0o7777)
+                for p in root.rglob("*")}
+
+    assert modes(tmp_path / "ours") == {"a": "0o755", "b": "0o600", "d": "0o700",
+                                        "d/c": "0o640", "appspec.yml": "0o644"}
+    if shutil.which("unzip") is None:
+        pytest.skip("unzip is not installed here (.ci/run installs it)")
+    subprocess.run(["unzip", "-qo", str(arc), "-d", str(tmp_path / "unzip")], check=True)
+    assert modes(tmp_path / "ours") == modes(tmp_path / "unzip")
