@@ -353,8 +353,10 @@ HOOKS: dict[str, list[tuple[str, str | None, int]]] = {
     "second-script-fails": [("s/a.sh", "#!/bin/sh\necho one\n", 0o755),
                             ("s/b.sh", "#!/bin/sh\necho two >&2\nexit 2\n", 0o755)],
     "runas-a-nologin-user": [("s/a.sh", "#!/bin/sh\necho as-nobody\n", 0o755)],
+    "runas-a-user": [("s/a.sh", "#!/bin/sh\nid -un\necho \"home=$HOME event=$LIFECYCLE_EVENT "
+                      "group=$DEPLOYMENT_GROUP_ID\"\npwd\n", 0o755)],
 }
-RUNAS = {"runas-a-nologin-user": "nobody"}
+RUNAS = {"runas-a-nologin-user": "nobody", "runas-a-user": "agentkit-bash"}
 
 
 def _streams(log: str) -> tuple[list[str], list[str], list[str]]:
@@ -369,10 +371,11 @@ def _streams(log: str) -> tuple[list[str], list[str], list[str]]:
 @pytest.mark.parametrize("case", list(HOOKS))
 def test_real_agent_hook_same_as_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                         monkeypatch: pytest.MonkeyPatch, agent_lib: str,
-                                        case: str) -> None:
+                                        runas_users: tuple[str, str], case: str) -> None:
     from agentkit.commands import verify as verify_cmd
 
     monkeypatch.setattr(verify_cmd, "deployment_id", lambda: "d-SAME00001")
+    tmp_path = _reachable(tmp_path)  # a runas user must reach the scripts, as on an instance
     scripts = HOOKS[case]
     runas = f"      runas: {RUNAS[case]}\n" if case in RUNAS else ""
     spec = S + "hooks:\n  AfterInstall:\n" + "".join(
@@ -391,8 +394,21 @@ def test_real_agent_hook_same_as_verify(tmp_path: Path, capsys: pytest.CaptureFi
     error = out["error"] or {"error_code": "SUCCEEDED", "message": None}
     ours = f"{tmp_path}/keep/deployment-root/dg-verify/d-SAME00001/deployment-archive"
     message = error["message"] and error["message"].replace(ours, "ARCHIVE")
+    theirs = f"{root}/deployment-archive"
     assert (error["error_code"], message) == (
-        CODES[agent["error_code"]],
-        agent["message"] and agent["message"].replace(f"{root}/deployment-archive", "ARCHIVE"))
-    assert _streams(out["scripts_log"]) == _streams(
-        (root / "logs" / "scripts.log").read_text(errors="replace"))
+        CODES[agent["error_code"]], agent["message"] and agent["message"].replace(theirs,
+                                                                                 "ARCHIVE"))
+    assert _streams(out["scripts_log"].replace(ours, "ARCHIVE")) == _streams(
+        (root / "logs" / "scripts.log").read_text(errors="replace").replace(theirs, "ARCHIVE"))
+    if case == "runas-a-user":  # it did run as that user (not only fail the same way)
+        assert "[stdout]agentkit-bash\n" in out["scripts_log"]
+
+
+def _reachable(tmp_path: Path) -> Path:
+    """tmp_path, with every directory above it searchable by other users (pytest makes its
+    base directory 0700)."""
+    for parent in [tmp_path, *tmp_path.parents]:
+        if parent == Path("/tmp") or parent == Path("/"):
+            break
+        parent.chmod(parent.stat().st_mode | 0o711)
+    return tmp_path
