@@ -166,10 +166,9 @@ class Plan:
     def _check_utf8(self, *texts: str) -> None:
         """Agent 1.x writes install.json with Ruby's JSON, which fails on a file name that is
         not UTF-8; the first such name, in the file's order, is Install's error."""
-        if self.json_error is None:
-            for text in texts:
-                if not text.isascii() and self.json_error is None:
-                    self.json_error = _ruby_json_error(text)
+        for text in texts:
+            if self.json_error is None and not text.isascii():
+                self.json_error = _ruby_json_error(text)
 
     def add(self, inst: Instruction) -> None:
         self._check_utf8(inst.path)
@@ -361,17 +360,18 @@ class Installer:
         else:
             dest = os.path.join(mapping.destination, os.path.basename(source.rstrip("/")))
             self._ancestors(plan, dest)
-            self._copy_file(plan, source, dest, feb, self._member_through_links(source))
+            self._copy_file(plan, source, dest, feb, self._through_links(source)[1])
 
-    def _member_through_links(self, source: str) -> str | None:
-        """The archive member a source reached through a link inside the bundle really is
-        (its owner is the one the agent's preserving copy keeps); None when no link."""
+    def _through_links(self, source: str) -> tuple[str, str | None]:
+        """Where source really is, and the archive member that is when source reaches it
+        through a link inside the bundle (its owner is the one the agent's preserving copy
+        keeps); None when no link leads there, or the place is outside the bundle."""
         archive = os.path.realpath(self.deployment.archive)
         real = os.path.realpath(source)
         rel = os.path.relpath(real, archive)
         if not _inside(real, archive) or rel == os.path.relpath(source, self.deployment.archive):
-            return None
-        return rel
+            return real, None
+        return real, rel
 
     def _ancestors(self, plan: Plan, path: str) -> None:
         missing = []
@@ -390,15 +390,12 @@ class Installer:
         if os.path.dirname(dest) in plan.mkdirs or not self.sandbox.isdir(dest):
             plan.mkdir(dest)
         if linked:
-            real = os.path.realpath(source)
-            archive = os.path.realpath(self.deployment.archive)
-            if not _inside(real, archive):
+            real, through = self._through_links(source)
+            if not _inside(real, self.deployment.archive):
                 # The agent deep-copies a linked directory; verify never copies host trees.
                 plan.outside_links.append((source, real))
                 return
-            if os.path.relpath(source, self.deployment.archive) != \
-                    os.path.relpath(real, archive):  # the files' owners are the real ones'
-                member_dir = os.path.relpath(real, archive)
+            member_dir = through or member_dir  # owners: those of the real members
         # Dir.entries order (installer.rb#generate_directory_copy): what the file system
         # lists, not sorted. On the instance's own kind of file system that is the agent's
         # order of install.json, of the cleanup file and of which conflict comes first.
@@ -637,15 +634,13 @@ class Installer:
             self.sandbox.record_new(dest, src, lst, member.owner,
                                     member.sha if unchanged else None)
             return
-        target = self._copy_target(dest, src, fresh)
-        self.sandbox.write_file(target, src, mode=stat.S_IMODE(lst.st_mode), mtime=lst.st_mtime,
-                                owner=member.owner, share=True, src_stat=lst, fresh=fresh,
+        self.sandbox.write_file(self._copy_target(dest, src), src,
+                                mode=stat.S_IMODE(lst.st_mode), mtime=lst.st_mtime,
+                                owner=member.owner, share=True, src_stat=lst,
                                 sha=member.sha if unchanged else None)
 
-    def _copy_target(self, dest: str, src: str, fresh: bool = False) -> str:
+    def _copy_target(self, dest: str, src: str) -> str:
         """Where FileUtils.copy really writes: into a directory, or through a symlink (1.x)."""
-        if fresh:
-            return dest
         if self.sandbox.isdir(dest):
             if self.generation == "2":
                 raise InstallError("IO error: Is a directory (os error 21)")

@@ -345,27 +345,25 @@ class Sandbox:
 
     def write_file(self, path: str, src: str, *, mode: int, mtime: float,
                    owner: tuple[int, int] | None, share: bool = False,
-                   src_stat: os.stat_result | None = None, fresh: bool = False,
-                   sha: str | None = None) -> None:
+                   src_stat: os.stat_result | None = None, sha: str | None = None) -> None:
         """Copy `src` to `path`. With `share`, `src` is a bundle file that stays put: a file
         with its bytes, mode and time is only recorded (chmod or a hook makes a real copy).
-        `fresh`: the caller knows nothing is at `path` (its directory was just made); `sha`:
-        the caller knows src's digest."""
+        `sha`: the caller knows src's digest. (Into a directory the deployment just made:
+        record_new.)"""
         norm = os.path.normpath(path)
         self._prepare_parent(norm)
         dst = self.up(norm)
-        if not fresh and os.path.lexists(dst) and not os.path.isdir(dst):
+        if os.path.lexists(dst) and not os.path.isdir(dst):
             os.unlink(dst)
         st = src_stat if src_stat is not None else os.lstat(src)
         if share and stat.S_IMODE(st.st_mode) == mode and st.st_mtime == mtime:
-            self._put(norm, RECORDED, owner, st, src, sha, later=fresh)
+            self._put(norm, RECORDED, owner, st, src, sha)
         else:
             shutil.copyfile(src, dst, follow_symlinks=False)
             os.chmod(dst, mode)
             os.utime(dst, (mtime, mtime))
             self._put(norm, WRITTEN, owner)
-        if not fresh:
-            self._hide_host_below(norm)
+        self._hide_host_below(norm)
 
     def record_new(self, norm: str, src: str, st: os.stat_result,
                    owner: tuple[int, int] | None, sha: str | None) -> None:

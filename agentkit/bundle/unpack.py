@@ -155,8 +155,8 @@ class _TarWriter:
         self.open_rel = ""
         self.owners: dict[tuple[str, int, str, int], tuple[int, int]] = {}  # per name pair
         self.owner: tuple[int, int] | None = None  # the current member's, when not root
-        self.not_utf8: list[str] = []  # the first member name that is not UTF-8, and how many
-        self.not_utf8_count = 0
+        self.not_utf8: str | None = None  # the first member name that is not UTF-8,
+        self.not_utf8_count = 0  # and how many there are
 
     def _parent(self, path: str) -> None:
         parent = os.path.dirname(path)
@@ -199,15 +199,14 @@ class _TarWriter:
             name.encode("utf-8")
         except UnicodeEncodeError:  # bytes that are not UTF-8 are carried as surrogates
             self.not_utf8_count += 1
-            if not self.not_utf8:
-                self.not_utf8.append(name)
+            self.not_utf8 = self.not_utf8 or name
 
     def report_not_utf8(self) -> None:
         """One finding for the names that are not UTF-8: agent 1.x writes every path into
         install.json with Ruby's JSON, which refuses them (installer.rb#install)."""
-        if not self.not_utf8:
+        first, more = self.not_utf8, self.not_utf8_count - 1
+        if first is None:
             return
-        first, more = self.not_utf8[0], self.not_utf8_count - 1
         names = f"member {first!r}" + (f" and {more} more" if more else "")
         if self.generation == "1":  # (whether Install copies it, the plan says: Plan)
             self.finding(WARNING, "AK407", first, f"{names}: the name is not UTF-8; if a "
