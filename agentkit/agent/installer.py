@@ -24,9 +24,13 @@ from typing import IO, Any, NamedTuple
 
 from agentkit import jsonstr, store
 from agentkit.agent.layout import Deployment
-from agentkit.agent.sandbox import Sandbox
+from agentkit.agent.sandbox import PAGE, Sandbox
 from agentkit.appspec import acl, ruby
 from agentkit.appspec.model import AppSpec, Context, FileMapping, Permission
+
+# Copies into directories the plan makes are planned and recorded in bulk (Plan.copy_fresh);
+# off, every copy goes the general way (a test compares the two).
+BULK = True
 
 DISALLOW_MSG = ("The deployment failed because a specified file already exists at this "
                 "location: {}")
@@ -98,12 +102,13 @@ class Instruction(NamedTuple):  # one per bundle file: a tuple is cheap to make
         return {"type": "chown", "owner": self.owner, "group": self.group, "file": self.path}
 
 
-_COPY = ("INSERT INTO instr(seq, type, path, source, rel, parent, smode, ssize, smtime) "
-         "VALUES (?, 'copy', ?, ?, ?, ?, ?, ?, ?)")
+_COPY = ("INSERT INTO instr(seq, type, path, source, rel, parent, smode, ssize, smtime, fresh) "
+         "VALUES (?, 'copy', ?, ?, ?, ?, ?, ?, ?, ?)")
 _MKDIR = "INSERT INTO instr(seq, type, path) VALUES (?, 'mkdir', ?)"
+# (a fresh copy's member is looked up by _FRESH, in bulk: not here)
 _ROWS = ("SELECT i.type, i.path, i.source, i.mode, i.owner, i.grp, i.acl, m.uid, m.gid, m.sha, "
          "m.size, m.mtime, i.fresh, i.seq, i.context FROM instr i LEFT JOIN member m "
-         "ON m.rel = ? || i.rel ORDER BY i.seq")
+         "ON m.rel = (CASE WHEN i.fresh THEN NULL ELSE ? || i.rel END) ORDER BY i.seq")
 # The fresh copies between two instructions, as Sandbox.record_all wants them: what _do_copy
 # records for each (the member's digest only when the file is as tar left it).
 _FRESH = ("SELECT i.path AS path, i.parent AS parent, COALESCE(m.uid, 0) AS uid, "
@@ -133,6 +138,7 @@ class Plan:
         self._copies: list[tuple[object, ...]] = []
         self._batch: dict[str, str] = {}
         self._dirs: list[tuple[int, str]] = []
+        self.fresh_parents: set[str] = set()  # where copies were flagged fresh (copy_fresh)
 
     def _next(self) -> int:
         self._seq += 1
@@ -193,11 +199,14 @@ class Plan:
         regular = st if st is not None and stat.S_ISREG(st.st_mode) else None
         self._check_utf8(source, key)
         self._add_copy(store.key(key), store.key(source), store.key(rel),
-                       store.key(key[:key.rfind("/")] or "/"), regular)
+                       store.key(key[:key.rfind("/")] or "/"), regular, False)
 
-    def copy_fresh(self, entry: os.DirEntry[str], dest_dir: str, dir_key: str) -> None:
+    def copy_fresh(self, entry: os.DirEntry[str], dest_dir: str, dir_key: str,
+                   in_place: bool) -> None:
         """copy() of a bundle entry (not a directory) into dest_dir, a normalised directory
-        this plan makes (`dir_key`: its key): its regular file's lstat goes with it."""
+        this plan makes (`dir_key`: its key): its regular file's lstat goes with it. With
+        `in_place` (dest_dir is made at its own path: Installer._in_place), a regular file
+        with an ASCII name is flagged fresh: execute only records it, in bulk."""
         name = entry.name
         key = f"{dest_dir}/{name}"
         source = entry.path
@@ -205,16 +214,17 @@ class Plan:
                 "/." in source or not source.startswith(self._prefix):
             self.copy(source, key, _regular_stat(entry))  # the general way
         else:  # ASCII paths are their own keys
-            self._add_copy(key, source, source[len(self._prefix):], dir_key,
-                           _regular_stat(entry))
+            regular = _regular_stat(entry)
+            self._add_copy(key, source, source[len(self._prefix):], dir_key, regular,
+                           in_place and regular is not None)
 
     def _add_copy(self, dest: str, source: str, rel: str, parent: str,
-                  regular: os.stat_result | None) -> None:
+                  regular: os.stat_result | None, fresh: bool) -> None:
         """A copy's _COPY row, all paths as keys; `regular`: a regular file source's lstat."""
         self._batch[dest] = source
         self._copies.append((self._next(), dest, source, rel, parent,
                              *((regular.st_mode, regular.st_size, regular.st_mtime)
-                               if regular is not None else (None, None, None))))
+                               if regular is not None else (None, None, None)), fresh))
         if len(self._copies) >= 1024:
             self.flush()
 
@@ -254,23 +264,19 @@ class Plan:
         except sqlite3.IntegrityError:
             raise InstallError(PERMISSION_TWICE.format(target)) from None
 
-    def mark_fresh(self, fresh_dirs: set[str]) -> None:
-        """Flag the copies of regular files into directories this plan makes: nothing can be
-        in their way, so each is only recorded, in bulk (Installer._record_fresh)."""
-        self.flush()
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS fresh_dir(dir TEXT PRIMARY KEY)")
-        self.db.execute("DELETE FROM temp.fresh_dir")
-        self.db.executemany("INSERT OR IGNORE INTO temp.fresh_dir VALUES (?)",
-                            [(store.key(d),) for d in fresh_dirs])
-        self.db.execute("UPDATE instr SET fresh = 1 WHERE type = 'copy' AND smode IS NOT NULL "
-                        "AND parent IN (SELECT dir FROM temp.fresh_dir)")
+    def unmark(self, dirs: set[str]) -> None:
+        """No copy into these directories is fresh after all (see Installer.execute)."""
+        self.db.executemany("UPDATE instr SET fresh = 0 WHERE fresh = 1 AND parent = ?",
+                            [(store.key(d),) for d in dirs])
 
-    def rows(self, member_prefix: str = "") -> Iterator[tuple[Any, ...]]:
-        """Each instruction, in order, with what the archive said of a copy's source member
-        (members are named from the archive's root: `member_prefix` is what was stripped);
-        see _ROWS."""
+    def pages(self, member_prefix: str = "") -> Iterator[list[tuple[Any, ...]]]:
+        """Each instruction, in order, a page at a time, with what the archive said of a copy's
+        source member (members are named from the archive's root: `member_prefix` is what was
+        stripped); see _ROWS."""
         self.flush()
-        return iter(self.db.execute(_ROWS, (store.key(member_prefix),)))
+        rows = self.db.execute(_ROWS, (store.key(member_prefix),))
+        while page := rows.fetchmany(PAGE):
+            yield page
 
 
 @dataclass
@@ -285,6 +291,7 @@ class Installer:
     _recorded: int = 0  # the fresh copies up to this instruction are recorded
     semanage: int = 0  # SELinux contexts the agent would set (verify does not)
     _parents: dict[str, str | None] = field(default_factory=dict)  # directory -> its target
+    _leads: dict[str, bool] = field(default_factory=dict)  # _in_place's existing parents
 
     # --- step 1: the previous deployment's cleanup file --------------------------------------
     def apply_cleanup(self) -> int:
@@ -402,7 +409,10 @@ class Installer:
         with os.scandir(source) as it:
             entries = list(it)
         base = os.path.normpath(dest)
-        fresh = base in plan.mkdirs and base != "/" and member_dir is None
+        fresh = BULK and base in plan.mkdirs and base != "/" and member_dir is None
+        in_place = fresh and self._in_place(plan, base)
+        if in_place:
+            plan.fresh_parents.add(base)
         base_key = store.key(base)
         for entry in entries:
             child = entry.path
@@ -411,7 +421,7 @@ class Installer:
                 self._copy_dir(plan, child, os.path.join(dest, entry.name), feb,
                                entry.is_symlink(), None if entry.is_symlink() else rel)
             elif fresh:  # nothing can be in the way
-                plan.copy_fresh(entry, base, base_key)
+                plan.copy_fresh(entry, base, base_key, in_place)
             else:
                 self._copy_file(plan, child, os.path.join(dest, entry.name), feb, rel)
 
@@ -482,7 +492,8 @@ class Installer:
             open(path, "w").close()
             raise InstallError(plan.json_error)
         self._fresh_dirs = self._made_in_place(plan.mkdirs)
-        plan.mark_fresh(self._fresh_dirs)
+        if not plan.fresh_parents <= self._fresh_dirs:  # the plan's later mkdirs moved a top
+            plan.unmark(plan.fresh_parents - self._fresh_dirs)
         self._recorded = 0
         tmp = f"{path}.tmp-{os.getpid()}"
         failure: Exception | None = None
@@ -491,20 +502,23 @@ class Installer:
                      errors="surrogateescape") as cleanup:
             js.write('{"instructions":[')
             sep = ""
-            for row in plan.rows(self.member_prefix):
-                dest, source = store.unkey(row[1]), store.unkey(row[2] or "")
-                if row[12]:  # a fresh copy
-                    js.write(f'{sep}{{"type":"copy","source":{jsonstr.quote(source, False)},'
-                             f'"destination":{jsonstr.quote(dest, False)}}}')
-                    if failure is None:
-                        cleanup.write(dest + "\n")  # before the copy, as the agent
-                        self.executed += 1
-                else:
-                    inst, member = _instruction(row, dest, source)
-                    js.write(sep + _instruction_json(inst))
-                    if failure is None:
-                        failure = self._step(plan, row[13], inst, member, cleanup)
-                sep = ","
+            for page in plan.pages(self.member_prefix):
+                fresh: list[str] = []  # a run of fresh copies' destinations (ASCII: keys)
+                for row in page:
+                    if row[12]:
+                        js.write(f'{sep}{{"type":"copy","source":{jsonstr.quote(row[2], False)}'
+                                 f',"destination":{jsonstr.quote(row[1], False)}}}')
+                        fresh.append(row[1])
+                    else:
+                        failure = self._written(fresh, cleanup, failure)
+                        fresh = []
+                        dest, source = store.unkey(row[1]), store.unkey(row[2] or "")
+                        inst, member = _instruction(row, dest, source)
+                        js.write(sep + _instruction_json(inst))
+                        if failure is None:
+                            failure = self._step(plan, row[13], inst, member, cleanup)
+                    sep = ","
+                self._written(fresh, cleanup, failure)
             js.write("]}")
         if failure is None:
             self._record_fresh(plan, 1 << 62)
@@ -512,21 +526,34 @@ class Installer:
         if failure is not None:
             raise failure
 
+    def _written(self, fresh: list[str], cleanup: IO[str],
+                 failure: Exception | None) -> Exception | None:
+        """A run of fresh copies is executed (recorded later, in bulk) unless Install has
+        failed: each is in the cleanup file, as the agent writes it before the copy."""
+        if failure is None and fresh:
+            cleanup.write("\n".join(fresh) + "\n")
+            self.executed += len(fresh)
+        return failure
+
     def _made_in_place(self, mkdirs: dict[str, None]) -> set[str]:
         """The planned directories that will be made at their own path: not below an existing
         directory reached through a symlink (those land where the link leads, see _in_view).
         What is copied into them needs no lookup."""
         leads: dict[str, bool] = {}  # an existing parent -> whether it is where it says
-        out = set()
-        for directory in mkdirs:
-            top = directory
-            while top in mkdirs and top != "/":
-                top = top[:top.rfind("/")] or "/"
-            if top not in leads:
-                leads[top] = self.sandbox.resolve(top) == top
-            if leads[top]:
-                out.add(directory)
-        return out
+        return {d for d in mkdirs if self._in_place_of(mkdirs, d, leads)} if BULK else set()
+
+    def _in_place(self, plan: Plan, directory: str) -> bool:
+        """_made_in_place of one directory, as the plan stands (execute checks it again)."""
+        return self._in_place_of(plan.mkdirs, directory, self._leads)
+
+    def _in_place_of(self, mkdirs: dict[str, None], directory: str,
+                     leads: dict[str, bool]) -> bool:
+        top = directory
+        while top in mkdirs and top != "/":
+            top = top[:top.rfind("/")] or "/"
+        if top not in leads:
+            leads[top] = self.sandbox.resolve(top) == top
+        return leads[top]
 
     def _step(self, plan: Plan, seq: int, inst: Instruction, member: Member,
               cleanup: IO[str]) -> Exception | None:

@@ -6,11 +6,12 @@ import gzip
 import io
 import os
 import subprocess
+import sys
 import threading
 
 import pytest
 
-from agentkit.bundle.inflate import PIECE, Gunzip, GzipError
+from agentkit.bundle.inflate import PIECE, SWITCH_INTERVAL, Gunzip, GzipError
 
 
 def _all(data: bytes) -> bytes:
@@ -60,3 +61,11 @@ def test_gunzip_a_member_after_zero_padding_is_garbage() -> None:
     with pytest.raises(GzipError) as exc:
         _all(data)
     assert str(exc.value) == "gzip: decompression OK, trailing garbage ignored"
+
+
+def test_gunzip_switch_interval_is_short_while_it_runs_and_restored_after() -> None:
+    before = sys.getswitchinterval()
+    with Gunzip(io.BytesIO(gzip.compress(b"x"))) as g:
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+        assert g.read() == b"x"
+    assert sys.getswitchinterval() == before

@@ -756,7 +756,6 @@ def test_verify_bulk_recorded_copies_same_as_one_by_one(
     # fails on the second copy (a file onto a directory): what comes after it never happens.
     from agentkit import store
     from agentkit.agent import installer
-    from agentkit.agent.installer import Plan
     from agentkit.commands import verify as verify_cmd
 
     monkeypatch.setattr(verify_cmd, "deployment_id", lambda: "d-SAME00001")
@@ -777,10 +776,7 @@ def test_verify_bulk_recorded_copies_same_as_one_by_one(
         ("rel/zz/last.txt", "file", "z", 0o644)],
         uid=1234)
     bulk = _verify_kept(capsys, tmp_path / "bulk", arc, "--agent", agent)
-    monkeypatch.setattr(Plan, "mark_fresh", lambda self, dirs: None)
-    monkeypatch.setattr(Plan, "copy_fresh", lambda self, entry, base, _key: self.copy(
-        entry.path, f"{base}/{entry.name}", installer._regular_stat(entry)))
-    monkeypatch.setattr(installer.Installer, "_made_in_place", lambda self, mkdirs: set())
+    monkeypatch.setattr(installer, "BULK", False)
     single = _verify_kept(capsys, tmp_path / "single", arc, "--agent", agent)
     assert bulk == single
     out, _, cleanup, nodes = bulk
