@@ -237,8 +237,7 @@ class _Run:
                     continue  # --no-install read it past its size limit: nothing to check
                 self.findings += checks.script(archive, shown_root, s.location, event,
                                                self.opts.generation)
-        self.findings += checks.symlinks(archive, shown_root, unwritten)
-        self.findings += checks.shared_dirs(archive, shown_root, unwritten)
+        self.findings += checks.tree(archive, shown_root, unwritten)
 
     def parse_for_hooks(self) -> EventRun | None:
         """BeforeInstall's hook executor parses appspec.yml first (hook_executor.rb)."""

@@ -87,20 +87,30 @@ def _shebang(first: bytes, shown: str, where: str, generation: str) -> Iterator[
                       "make sure the instance has it, or use #!/usr/bin/env NAME")
 
 
-def symlinks(archive: str, shown_root: str,
-             unwritten: Unwritten | None = None) -> Iterator[Finding]:
-    """Every symlink in the bundle, judged by where it points. `unwritten` names bundle files
-    that exist but were not written (verify --no-install)."""
-    stack = [archive]
+def tree(archive: str, shown_root: str, unwritten: Unwritten | None = None
+         ) -> Iterator[Finding]:
+    """symlinks() and shared_dirs() in one walk of the bundle (it has thousands of files)."""
+    stack = [(archive, False)]  # a directory, and whether it lies in a shared-looking one
     while stack:
-        with os.scandir(stack.pop()) as it:  # d_type: no stat per entry
+        directory, shared = stack.pop()
+        with os.scandir(directory) as it:  # d_type: no stat per entry
             for entry in it:
                 if entry.is_symlink():
                     rel = os.path.relpath(entry.path, archive)
                     yield from _link(archive, entry.path, os.path.join(shown_root, rel),
                                      unwritten)
                 elif entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
+                    found = None if shared else _shared(archive, shown_root, entry, unwritten)
+                    if found is not None:
+                        yield found
+                    stack.append((entry.path, shared or found is not None))
+
+
+def symlinks(archive: str, shown_root: str,
+             unwritten: Unwritten | None = None) -> Iterator[Finding]:
+    """Every symlink in the bundle, judged by where it points. `unwritten` names bundle files
+    that exist but were not written (verify --no-install)."""
+    return (f for f in tree(archive, shown_root, unwritten) if f.code != "AK514")
 
 
 def _link(archive: str, path: str, shown: str,
@@ -151,21 +161,21 @@ def _size(path: str) -> tuple[int, int, bool]:
 
 def shared_dirs(archive: str, shown_root: str,
                 unwritten: Unwritten | None = None) -> Iterator[Finding]:
-    """Big directories whose names say they belong on shared storage."""
-    for dirpath, dirs, _files in os.walk(archive):
-        for name in list(dirs):
-            if name.lower() not in SHARED_NAMES:
-                continue
-            path = os.path.join(dirpath, name)
-            if os.path.islink(path):
-                continue
-            _size_bytes, count, _ = _size(path)
-            rel_dir = os.path.relpath(path, archive) + "/"
-            count += unwritten.count_under(rel_dir) if unwritten is not None else 0
-            if count >= SHARED_FILES:
-                rel = os.path.relpath(path, archive)
-                yield Finding(WARNING, "AK514", os.path.join(shown_root, rel), None, None,
-                              f"{rel}/ holds {count} files: it looks like shared storage that "
-                              "was copied into the archive", "keep it on the share and link it "
-                              "into the release (agentkit hook link-shared, shared.dirs)")
-                dirs.remove(name)
+    """Big directories whose names say they belong on shared storage (not those inside one
+    already reported)."""
+    return (f for f in tree(archive, shown_root, unwritten) if f.code == "AK514")
+
+
+def _shared(archive: str, shown_root: str, entry: os.DirEntry[str],
+            unwritten: Unwritten | None) -> Finding | None:
+    if entry.name.lower() not in SHARED_NAMES:
+        return None
+    _size_bytes, count, _ = _size(entry.path)
+    rel = os.path.relpath(entry.path, archive)
+    count += unwritten.count_under(rel + "/") if unwritten is not None else 0
+    if count < SHARED_FILES:
+        return None
+    return Finding(WARNING, "AK514", os.path.join(shown_root, rel), None, None,
+                   f"{rel}/ holds {count} files: it looks like shared storage that was copied "
+                   "into the archive", "keep it on the share and link it into the release "
+                   "(agentkit hook link-shared, shared.dirs)")
