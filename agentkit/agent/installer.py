@@ -629,7 +629,7 @@ class Installer:
         path = inst.path if fresh else self._in_view(inst.path, "dir_s_mkdir")
         if not fresh and self.sandbox.lexists(path):
             raise InstallError(self._os_error(errno.EEXIST, "dir_s_mkdir", inst.path))
-        self.sandbox.mkdir(path)
+        self.sandbox.mkdir(path, new=fresh)
 
     def _do_copy(self, inst: Instruction, member: Member) -> None:
         src, dest = inst.source, inst.path
@@ -739,6 +739,8 @@ def _instruction_json(inst: Instruction) -> str:
     if inst.type == "copy":
         return (f'{{"type":"copy","source":{jsonstr.quote(inst.source, False)},'
                 f'"destination":{jsonstr.quote(inst.path, False)}}}')
+    if inst.type == "mkdir":
+        return f'{{"type":"mkdir","directory":{jsonstr.quote(inst.path, False)}}}'
     return json.dumps(inst.to_json(), separators=(",", ":"), ensure_ascii=False)
 
 

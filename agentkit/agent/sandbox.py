@@ -330,16 +330,19 @@ class Sandbox:
                 os.chmod(target, entry.mode)
                 os.lchown(target, entry.uid, entry.gid)
 
-    def mkdir(self, path: str, mode: int = 0o755) -> None:
+    def mkdir(self, path: str, mode: int = 0o755, new: bool = False) -> None:
+        """`new`: most likely nothing is at path in the upper layer yet (a directory in one
+        the deployment just made): try that first."""
         norm = os.path.normpath(path)
         self._prepare_parent(norm)
         up = self.up(norm)
-        if os.path.isdir(up) and not os.path.islink(up):  # was only a transparent parent
-            os.chmod(up, mode)
-        else:
-            if os.path.lexists(up):
-                os.unlink(up)
-            os.mkdir(up, mode)
+        if not (new and _made_new(up, mode)):
+            if os.path.isdir(up) and not os.path.islink(up):  # was only a transparent parent
+                os.chmod(up, mode)
+            else:
+                if os.path.lexists(up):
+                    os.unlink(up)
+                os.mkdir(up, mode)
         self._upper_dirs.add(norm)  # its parents are there: what is written in it needs no more
         self._put(norm, WRITTEN_DIR, later=True)
 
@@ -574,6 +577,14 @@ class Sandbox:
                 yield row[0], _recorded(row)
             else:
                 yield row[0], self._entry(row[0], self._resolve(row[0], row))
+
+
+def _made_new(path: str, mode: int) -> bool:
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        return False
+    return True
 
 
 def _recorded(row: Row) -> Entry:
