@@ -201,22 +201,40 @@ class Plan:
         self._add_copy(store.key(key), store.key(source), store.key(rel),
                        store.key(key[:key.rfind("/")] or "/"), regular, False)
 
-    def copy_fresh(self, entry: os.DirEntry[str], dest_dir: str, dir_key: str,
+    def copy_fresh(self, entries: list[os.DirEntry[str]], dest_dir: str, dir_key: str,
                    in_place: bool) -> None:
-        """copy() of a bundle entry (not a directory) into dest_dir, a normalised directory
-        this plan makes (`dir_key`: its key): its regular file's lstat goes with it. With
-        `in_place` (dest_dir is made at its own path: Installer._in_place), a regular file
-        with an ASCII name is flagged fresh: execute only records it, in bulk."""
-        name = entry.name
-        key = f"{dest_dir}/{name}"
-        source = entry.path
-        if key in self.mkdirs or not (key.isascii() and source.isascii()) or \
-                "/." in source or not source.startswith(self._prefix):
-            self.copy(source, key, _regular_stat(entry))  # the general way
-        else:  # ASCII paths are their own keys
-            regular = _regular_stat(entry)
-            self._add_copy(key, source, source[len(self._prefix):], dir_key, regular,
-                           in_place and regular is not None)
+        """copy() of bundle entries (not directories) of one directory into dest_dir, a
+        normalised directory this plan makes (`dir_key`: its key): a regular file's lstat goes
+        with it. With `in_place` (dest_dir is made at its own path: Installer._in_place), a
+        regular file with an ASCII name is flagged fresh: execute only records it, in bulk.
+        Once per bundle file: the general way's work is done once for the directory."""
+        if not entries:
+            return
+        prefix = self._prefix
+        cut, mkdirs = len(prefix), self.mkdirs
+        here = entries[0].path[:-len(entries[0].name)]  # the source directory, with its "/"
+        # ASCII paths are their own keys; a name starting with "." may be "." or "..": such
+        # names, and sources outside the archive's own path, go the general way
+        plain = dest_dir.isascii() and here.isascii() and "/." not in here and \
+            here.startswith(prefix)
+        for entry in entries:
+            name = entry.name
+            key = f"{dest_dir}/{name}"
+            if not plain or key in mkdirs or not name.isascii() or name[0] == ".":
+                self.copy(entry.path, key, _regular_stat(entry))
+                continue
+            source = entry.path
+            self._batch[key] = source
+            self._seq += 1
+            if entry.is_file(follow_symlinks=False):
+                st = entry.stat(follow_symlinks=False)
+                self._copies.append((self._seq, key, source, source[cut:], dir_key,
+                                     st.st_mode, st.st_size, st.st_mtime, in_place))
+            else:
+                self._copies.append((self._seq, key, source, source[cut:], dir_key,
+                                     None, None, None, False))
+            if len(self._copies) >= 1024:
+                self.flush()
 
     def _add_copy(self, dest: str, source: str, rel: str, parent: str,
                   regular: os.stat_result | None, fresh: bool) -> None:
@@ -414,16 +432,20 @@ class Installer:
         if in_place:
             plan.fresh_parents.add(base)
         base_key = store.key(base)
+        files: list[os.DirEntry[str]] = []  # fresh ones, planned a run at a time
         for entry in entries:
             child = entry.path
             rel = None if member_dir is None else f"{member_dir}/{entry.name}"
             if entry.is_dir():  # follows a symlink, as File.directory? does
+                plan.copy_fresh(files, base, base_key, in_place)
+                files = []
                 self._copy_dir(plan, child, os.path.join(dest, entry.name), feb,
                                entry.is_symlink(), None if entry.is_symlink() else rel)
             elif fresh:  # nothing can be in the way
-                plan.copy_fresh(entry, base, base_key, in_place)
+                files.append(entry)
             else:
                 self._copy_file(plan, child, os.path.join(dest, entry.name), feb, rel)
+        plan.copy_fresh(files, base, base_key, in_place)
 
     def _copy_file(self, plan: Plan, source: str, dest: str, feb: str,
                    rel: str | None = None) -> None:

@@ -326,7 +326,8 @@ def tree(sb: Sandbox, spec: AppSpec | None) -> Iterator[Node]:
     for dest in sorted({os.path.normpath(m.destination) for m in spec.files} if spec else ()):
         if not any(dest.startswith(t.rstrip("/") + "/") for t in tops):
             tops.append(dest)  # one inside another is walked with it
-    for entry in heapq.merge(*(sb.walk(t) for t in tops), key=lambda e: e.path):
+    walks = [sb.walk(t) for t in tops]
+    for entry in walks[0] if len(walks) == 1 else heapq.merge(*walks, key=lambda e: e.path):
         yield _node(sb, entry)
 
 

@@ -289,8 +289,12 @@ class Sandbox:
                 names.update(os.listdir(self._host(norm)))
         out = []
         for name in sorted(names):
+            row = rows.get(name)
+            if row is not None and row[1] == RECORDED:  # most of a bundle: the record says all
+                out.append(_recorded(row))
+                continue
             child = os.path.join(norm, name)
-            entry = self._entry(child, self._resolve(child, rows.get(name)))
+            entry = self._entry(child, self._resolve(child, row))
             if entry is not None:
                 out.append(entry)
         return out

@@ -15,10 +15,15 @@ _q = jsonstr.quote_or_null
 
 
 def _node(n: Node) -> str:
-    """json.dumps(n.to_json()), written out: this runs once per path of the bundle."""
+    """json.dumps(n.to_json()), written out: this runs twice per path of the bundle. Only
+    the path and the link target can hold characters JSON escapes: the other fields are
+    words, octal digits, hex digits and "uid:gid"."""
     change = "" if n.change is None else f'"change": "{n.change}", '
-    return (f'{{"path": {_q(n.path)}, {change}"type": "{n.type}", "mode": {_q(n.mode)}, '
-            f'"target": {_q(n.target)}, "sha256": {_q(n.sha256)}, "owner": {_q(n.owner)}}}')
+    mode = "null" if n.mode is None else f'"{n.mode}"'
+    sha = "null" if n.sha256 is None else f'"{n.sha256}"'
+    owner = "null" if n.owner is None else f'"{n.owner}"'
+    return (f'{{"path": {jsonstr.quote(n.path)}, {change}"type": "{n.type}", "mode": {mode}, '
+            f'"target": {_q(n.target)}, "sha256": {sha}, "owner": {owner}}}')
 
 
 
