@@ -199,7 +199,7 @@ class Plan:
         regular = st if st is not None and stat.S_ISREG(st.st_mode) else None
         self._check_utf8(source, key)
         self._add_copy(store.key(key), store.key(source), store.key(rel),
-                       store.key(key[:key.rfind("/")] or "/"), regular, False)
+                       store.key(key[:key.rfind("/")] or "/"), regular)
 
     def copy_fresh(self, entries: list[os.DirEntry[str]], dest_dir: str, dir_key: str,
                    in_place: bool) -> None:
@@ -237,12 +237,13 @@ class Plan:
                 self.flush()
 
     def _add_copy(self, dest: str, source: str, rel: str, parent: str,
-                  regular: os.stat_result | None, fresh: bool) -> None:
-        """A copy's _COPY row, all paths as keys; `regular`: a regular file source's lstat."""
+                  regular: os.stat_result | None) -> None:
+        """A copy's _COPY row (not fresh), all paths as keys; `regular`: a regular file
+        source's lstat."""
         self._batch[dest] = source
         self._copies.append((self._next(), dest, source, rel, parent,
                              *((regular.st_mode, regular.st_size, regular.st_mtime)
-                               if regular is not None else (None, None, None)), fresh))
+                               if regular is not None else (None, None, None)), False))
         if len(self._copies) >= 1024:
             self.flush()
 
@@ -523,24 +524,10 @@ class Installer:
                 open(self.deployment.cleanup_file, "w", encoding="utf-8",
                      errors="surrogateescape") as cleanup:
             js.write('{"instructions":[')
-            sep = ""
+            first = True
             for page in plan.pages(self.member_prefix):
-                fresh: list[str] = []  # a run of fresh copies' destinations (ASCII: keys)
-                for row in page:
-                    if row[12]:
-                        js.write(f'{sep}{{"type":"copy","source":{jsonstr.quote(row[2], False)}'
-                                 f',"destination":{jsonstr.quote(row[1], False)}}}')
-                        fresh.append(row[1])
-                    else:
-                        failure = self._written(fresh, cleanup, failure)
-                        fresh = []
-                        dest, source = store.unkey(row[1]), store.unkey(row[2] or "")
-                        inst, member = _instruction(row, dest, source)
-                        js.write(sep + _instruction_json(inst))
-                        if failure is None:
-                            failure = self._step(plan, row[13], inst, member, cleanup)
-                    sep = ","
-                self._written(fresh, cleanup, failure)
+                failure = self._page(plan, page, js, cleanup, failure, first)
+                first = False
             js.write("]}")
         if failure is None:
             self._record_fresh(plan, 1 << 62)
@@ -548,14 +535,35 @@ class Installer:
         if failure is not None:
             raise failure
 
-    def _written(self, fresh: list[str], cleanup: IO[str],
-                 failure: Exception | None) -> Exception | None:
+    def _page(self, plan: Plan, page: list[tuple[Any, ...]], js: IO[str], cleanup: IO[str],
+              failure: Exception | None, first: bool) -> Exception | None:
+        """Write a page of Plan.pages to install.json and run it, unless an instruction before
+        it failed; returns the failure. A fresh copy is only written down: recorded later."""
+        sep = "" if first else ","
+        fresh: list[str] = []  # a run of fresh copies' destinations (ASCII: their own keys)
+        for row in page:
+            if row[12]:
+                js.write(f'{sep}{{"type":"copy","source":{jsonstr.quote(row[2], False)},'
+                         f'"destination":{jsonstr.quote(row[1], False)}}}')
+                fresh.append(row[1])
+            else:
+                self._fresh_run(fresh, cleanup, failure)
+                fresh = []
+                dest, source = store.unkey(row[1]), store.unkey(row[2] or "")
+                inst, member = _instruction(row, dest, source)
+                js.write(sep + _instruction_json(inst))
+                if failure is None:
+                    failure = self._step(plan, row[13], inst, member, cleanup)
+            sep = ","
+        self._fresh_run(fresh, cleanup, failure)
+        return failure
+
+    def _fresh_run(self, fresh: list[str], cleanup: IO[str], failure: Exception | None) -> None:
         """A run of fresh copies is executed (recorded later, in bulk) unless Install has
         failed: each is in the cleanup file, as the agent writes it before the copy."""
         if failure is None and fresh:
             cleanup.write("\n".join(fresh) + "\n")
             self.executed += len(fresh)
-        return failure
 
     def _made_in_place(self, mkdirs: dict[str, None]) -> set[str]:
         """The planned directories that will be made at their own path: not below an existing
