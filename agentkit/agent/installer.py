@@ -139,6 +139,7 @@ class Plan:
         self._batch: dict[str, str] = {}
         self._dirs: list[tuple[int, str]] = []
         self.fresh_parents: set[str] = set()  # where copies were flagged fresh (copy_fresh)
+        self.taken: set[str] = set()  # planned directories where something else is (mkdir)
 
     def _next(self) -> int:
         self._seq += 1
@@ -185,9 +186,10 @@ class Plan:
                          inst.mode, inst.owner, inst.group, "\0".join(inst.acl), inst.context))
 
     def copy(self, source: str, dest: str, st: os.stat_result | None = None,
-             rel: str | None = None) -> None:
+             rel: str | None = None, fresh: bool = False) -> None:
         """`st`: the source's lstat, when known (a regular file's is kept for execute);
-        `rel`: the archive member it is (default: source's path in the archive)."""
+        `rel`: the archive member it is (default: source's path in the archive); `fresh`: a
+        regular file into a directory made in place (copy_fresh)."""
         key = os.path.normpath(dest)
         if key in self.mkdirs:
             self.flush()  # an earlier conflict is reported first
@@ -199,14 +201,15 @@ class Plan:
         regular = st if st is not None and stat.S_ISREG(st.st_mode) else None
         self._check_utf8(source, key)
         self._add_copy(store.key(key), store.key(source), store.key(rel),
-                       store.key(key[:key.rfind("/")] or "/"), regular)
+                       store.key(key[:key.rfind("/")] or "/"), regular,
+                       fresh and regular is not None)
 
     def copy_fresh(self, entries: list[os.DirEntry[str]], dest_dir: str, dir_key: str,
                    in_place: bool) -> None:
         """copy() of bundle entries (not directories) of one directory into dest_dir, a
         normalised directory this plan makes (`dir_key`: its key): a regular file's lstat goes
         with it. With `in_place` (dest_dir is made at its own path: Installer._in_place), a
-        regular file with an ASCII name is flagged fresh: execute only records it, in bulk.
+        regular file is flagged fresh: execute only records it, in bulk.
         Once per bundle file: the general way's work is done once for the directory."""
         if not entries:
             return
@@ -221,7 +224,7 @@ class Plan:
             name = entry.name
             key = f"{dest_dir}/{name}"
             if not plain or key in mkdirs or not name.isascii() or name[0] == ".":
-                self.copy(entry.path, key, _regular_stat(entry))
+                self.copy(entry.path, key, _regular_stat(entry), fresh=in_place)
                 continue
             source = entry.path
             self._batch[key] = source
@@ -237,13 +240,12 @@ class Plan:
                 self.flush()
 
     def _add_copy(self, dest: str, source: str, rel: str, parent: str,
-                  regular: os.stat_result | None) -> None:
-        """A copy's _COPY row (not fresh), all paths as keys; `regular`: a regular file
-        source's lstat."""
+                  regular: os.stat_result | None, fresh: bool) -> None:
+        """A copy's _COPY row, all paths as keys; `regular`: a regular file source's lstat."""
         self._batch[dest] = source
         self._copies.append((self._next(), dest, source, rel, parent,
                              *((regular.st_mode, regular.st_size, regular.st_mtime)
-                               if regular is not None else (None, None, None)), False))
+                               if regular is not None else (None, None, None)), fresh))
         if len(self._copies) >= 1024:
             self.flush()
 
@@ -266,8 +268,12 @@ class Plan:
         for (path,) in self.db.execute("SELECT path FROM temp.matched ORDER BY rowid"):
             yield store.unkey(path)
 
-    def mkdir(self, dest: str) -> None:
+    def mkdir(self, dest: str, taken: bool = False) -> None:
+        """`taken`: something that is not a directory is at dest (File.directory? is false,
+        the agent plans a mkdir anyway, which will fail)."""
         key = os.path.normpath(dest)
+        if taken:
+            self.taken.add(key)
         source = self.copied(key)
         if source is not None:
             self.flush()  # an earlier conflict is reported first
@@ -413,8 +419,10 @@ class Installer:
                   linked: bool = True, member_dir: str | None = None) -> None:
         """`linked`: source may be (or lie under) a symlink; a plain subdirectory is not.
         `member_dir`: the archive member source really is, when reached through a link."""
-        if os.path.dirname(dest) in plan.mkdirs or not self.sandbox.isdir(dest):
+        if os.path.dirname(dest) in plan.mkdirs:
             plan.mkdir(dest)
+        elif not self.sandbox.isdir(dest):
+            plan.mkdir(dest, self.sandbox.lexists(dest))
         if linked:
             real, through = self._through_links(source)
             if not _inside(real, self.deployment.archive):
@@ -514,7 +522,7 @@ class Installer:
             # file, no cleanup file, nothing executed
             open(path, "w").close()
             raise InstallError(plan.json_error)
-        self._fresh_dirs = self._made_in_place(plan.mkdirs)
+        self._fresh_dirs = self._made_in_place(plan)
         if not plan.fresh_parents <= self._fresh_dirs:  # the plan's later mkdirs moved a top
             plan.unmark(plan.fresh_parents - self._fresh_dirs)
         self._recorded = 0
@@ -540,12 +548,13 @@ class Installer:
         """Write a page of Plan.pages to install.json and run it, unless an instruction before
         it failed; returns the failure. A fresh copy is only written down: recorded later."""
         sep = "" if first else ","
-        fresh: list[str] = []  # a run of fresh copies' destinations (ASCII: their own keys)
+        fresh: list[str] = []  # a run of fresh copies' destinations
         for row in page:
             if row[12]:
-                js.write(f'{sep}{{"type":"copy","source":{jsonstr.quote(row[2], False)},'
-                         f'"destination":{jsonstr.quote(row[1], False)}}}')
-                fresh.append(row[1])
+                dest, source = store.unkey(row[1]), store.unkey(row[2])
+                js.write(f'{sep}{{"type":"copy","source":{jsonstr.quote(source, False)},'
+                         f'"destination":{jsonstr.quote(dest, False)}}}')
+                fresh.append(dest)
             else:
                 self._fresh_run(fresh, cleanup, failure)
                 fresh = []
@@ -565,21 +574,23 @@ class Installer:
             cleanup.write("\n".join(fresh) + "\n")
             self.executed += len(fresh)
 
-    def _made_in_place(self, mkdirs: dict[str, None]) -> set[str]:
+    def _made_in_place(self, plan: Plan) -> set[str]:
         """The planned directories that will be made at their own path: not below an existing
-        directory reached through a symlink (those land where the link leads, see _in_view).
-        What is copied into them needs no lookup."""
+        directory reached through a symlink (those land where the link leads, see _in_view),
+        nor at or below a path that exists as something else. What is copied into them needs
+        no lookup."""
         leads: dict[str, bool] = {}  # an existing parent -> whether it is where it says
-        return {d for d in mkdirs if self._in_place_of(mkdirs, d, leads)} if BULK else set()
+        return {d for d in plan.mkdirs if self._in_place_of(plan, d, leads)} if BULK else set()
 
     def _in_place(self, plan: Plan, directory: str) -> bool:
         """_made_in_place of one directory, as the plan stands (execute checks it again)."""
-        return self._in_place_of(plan.mkdirs, directory, self._leads)
+        return self._in_place_of(plan, directory, self._leads)
 
-    def _in_place_of(self, mkdirs: dict[str, None], directory: str,
-                     leads: dict[str, bool]) -> bool:
+    def _in_place_of(self, plan: Plan, directory: str, leads: dict[str, bool]) -> bool:
         top = directory
-        while top in mkdirs and top != "/":
+        while top in plan.mkdirs and top != "/":
+            if top in plan.taken:  # its mkdir fails; what is planned below it meets a file
+                return False
             top = top[:top.rfind("/")] or "/"
         if top not in leads:
             leads[top] = self.sandbox.resolve(top) == top

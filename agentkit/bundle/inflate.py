@@ -45,7 +45,11 @@ class Gunzip:
         self._switch = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch, SWITCH_INTERVAL))
         self._thread = threading.Thread(target=self._run, name="gunzip", daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:
+            sys.setswitchinterval(self._switch)
+            raise
 
     def read(self, _size: int = -1) -> bytes:
         """The next piece (of any size); b"" at the end. Raises GzipError."""
@@ -68,8 +72,10 @@ class Gunzip:
 
     def close(self) -> None:
         self._stop.set()  # a blocked put gives up within 0.1 s
-        self._thread.join()
-        sys.setswitchinterval(self._switch)
+        try:
+            self._thread.join()
+        finally:
+            sys.setswitchinterval(self._switch)
 
     def __enter__(self) -> Gunzip:
         return self

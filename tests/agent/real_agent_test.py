@@ -253,6 +253,16 @@ CASES: dict[str, tuple[list[Member], str, str, str]] = {
     "existing-link-to-a-directory-as-destination": (
         [("a", "file", "1", 0o644)], S + _files(("/", "@/dest")),
         "mkdir @/real && ln -s real @/dest", "DISALLOW"),
+    # the second mapping plans a mkdir of the link itself (File.directory? is false), after
+    # the first planned one below it: that one runs first, and meets a file
+    "directory-below-a-link-to-a-file-planned-first": (
+        [("a/x1", "file", "1", 0o644), ("a/.x2", "file", "2", 0o644),
+         ("a/\u00e93", "file", "3", 0o644), ("b/y", "file", "y", 0o644)],
+        S + _files(("a", "@/lnk/sub"), ("b", "@/lnk")), "echo f > @/f && ln -s f @/lnk",
+        "DISALLOW"),
+    "directory-below-a-file-planned-first": (
+        [("a/x1", "file", "1", 0o644), ("b/y", "file", "y", 0o644)],
+        S + _files(("a", "@/f/sub"), ("b", "@/f")), "echo f > @/f", "OVERWRITE"),
 }
 
 
