@@ -15,6 +15,7 @@ from typing import IO, Any, Callable, NamedTuple, Union
 
 BLOCK = 512
 CHUNK = 1 << 20
+_ZEROS = bytes(BLOCK)
 
 KINDS = {b"0": "file", b"\0": "file", b"7": "file", b"1": "hardlink", b"2": "symlink",
          b"3": "chardev", b"4": "blockdev", b"5": "dir", b"6": "fifo"}
@@ -234,13 +235,14 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
     count = 0
     owners: dict[bytes, tuple[int, int, str, str]] = {}
     modes: dict[bytes, int] = {}
+    mtimes: dict[bytes, int] = {}  # a build writes its files within a few seconds
     while True:
         header = stream.read(BLOCK)
         if len(header) < BLOCK:
             if count == 0:
                 raise TarError("This does not look like a tar archive")
             return count  # GNU tar accepts a missing end-of-archive marker
-        if header == b"\0" * BLOCK:
+        if header == _ZEROS:
             return count
         if not _checksum_ok(header):
             raise TarError("This does not look like a tar archive" if count == 0
@@ -267,32 +269,39 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
         if pax:
             size = int(pax.get("size", size))
             padded = size + (-size % BLOCK)
-        # an archive's members share a handful of owners and modes: parsed once each
-        owner = owners.get(header[108:124] + header[265:329])
+        # an archive's members share a handful of owners, modes and times: parsed once each
+        who = header[108:124] + header[265:329]
+        owner = owners.get(who)
         if owner is None:
             if len(owners) >= 4096:
                 owners.clear()
-            owner = owners[header[108:124] + header[265:329]] = (
-                _number(uid_f), _number(gid_f), _text(uname_f), _text(gname_f))
+            owner = owners[who] = (_number(uid_f), _number(gid_f), _text(uname_f),
+                                   _text(gname_f))
         mode = modes.get(mode_f)
         if mode is None:
             mode = modes[mode_f] = _number(mode_f)
+        mtime = mtimes.get(mtime_f)
+        if mtime is None:
+            if len(mtimes) >= 4096:
+                mtimes.clear()
+            mtime = mtimes[mtime_f] = _number(mtime_f)
         if pax and _PAX_OWNER.intersection(pax):
             owner = _pax_owner(pax, owner)
         member = Member(
             long_name or pax.get("path") or _ustar_name(header, name_f),
             KINDS.get(typeflag, "other"), mode,
             size if typeflag in (b"0", b"\0", b"7") else 0,
-            long_link or pax.get("linkpath") or _text(link_f),
-            float(pax["mtime"]) if "mtime" in pax else _number(mtime_f), *owner)
+            long_link or pax.get("linkpath") or (_text(link_f) if link_f[0] else ""),
+            float(pax["mtime"]) if "mtime" in pax else mtime, *owner)
         long_name = long_link = None
         if pax:
             pax = {}
         count += 1
         fd = visit(member)
         if relay is not None:
-            _relay_member(stream, relay, bytes(extended), member, fd, size, padded, done)
-            extended = bytearray()
+            _relay_member(stream, relay, extended, member, fd, size, padded, done)
+            if extended:
+                extended = bytearray()
             continue
         if isinstance(fd, str):
             raise TypeError("a member can only be relayed when reading with a relay")
@@ -305,14 +314,15 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
             done(member, fd, digest.hexdigest() if digest is not None else None)
 
 
-def _relay_member(stream: _Stream, relay: Relay, records: bytes, member: Member, sink: Sink,
-                  size: int, padded: int, done: Done) -> None:
+def _relay_member(stream: _Stream, relay: Relay, records: bytearray, member: Member,
+                  sink: Sink, size: int, padded: int, done: Done) -> None:
     """`records`: the member's extended header records; its header block was just read."""
     digest = None
     if sink is None:
         got = stream.pump(size, None, None, padded - size)
     else:
-        relay.add(memoryview(records))  # the extended headers, which come first
+        if records:  # the extended headers, which come first
+            relay.add(memoryview(bytes(records)))
         digest = hashlib.sha256() if sink == RELAY_HASHED else None
         got = stream.relay(size, padded - size, relay, digest, header=True)
     if got < size:
@@ -334,7 +344,7 @@ def _pax_owner(pax: dict[str, str], owner: tuple[int, int, str, str]
 
 def _ustar_name(header: bytes, field: bytes) -> str:
     name = _text(field)
-    if header[257:262] == b"ustar":
+    if header[345] and header[257:262] == b"ustar":  # (an empty prefix starts with NUL)
         prefix = _text(header[345:500])
         if prefix:
             return f"{prefix}/{name}"
