@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+from installed import compile_agentkit
+
 USER = "nobody"
 GROUP = "nogroup"
 
@@ -42,6 +44,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    compile_agentkit()
     root = tempfile.mkdtemp(prefix="agentkit-hooks-bench-")
     try:
         tree = os.path.join(root, "tree")

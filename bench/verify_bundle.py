@@ -23,6 +23,8 @@ import tempfile
 import time
 from collections.abc import Callable
 
+from installed import compile_agentkit
+
 
 def make_bundle(root: str, files: int, dest: str) -> str:
     src = os.path.join(root, "src")
@@ -115,6 +117,7 @@ def main() -> int:
     parser.add_argument("--dir", default=tempfile.gettempdir())
     parser.add_argument("--scales", default="1,4", help="sizes to run, in multiples of --files")
     args = parser.parse_args()
+    compile_agentkit()
     for scale in (int(x) for x in args.scales.split(",")):
         root = tempfile.mkdtemp(prefix="agentkit-bench-", dir=args.dir)
         try:
