@@ -523,7 +523,8 @@ class Installer:
             open(path, "w").close()
             raise InstallError(plan.json_error)
         self._fresh_dirs = self._made_in_place(plan)
-        if not plan.fresh_parents <= self._fresh_dirs:  # the plan's later mkdirs moved a top
+        if not plan.fresh_parents <= self._fresh_dirs:
+            # a later mapping planned a mkdir above them, where a file or a link to one is
             plan.unmark(plan.fresh_parents - self._fresh_dirs)
         self._recorded = 0
         tmp = f"{path}.tmp-{os.getpid()}"
