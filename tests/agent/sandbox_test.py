@@ -133,3 +133,22 @@ def test_sandbox_never_writes_through_a_link_it_holds(tmp_path: Path) -> None:
     assert exc.value.errno == errno.ELOOP
     assert (outside / "victim").read_text() == "precious"
     assert os.listdir(outside) == ["victim"]
+
+
+def test_sandbox_mkdir_new_over_a_transparent_parent_is_the_usual_mkdir(tmp_path: Path) -> None:
+    # `new` only tries mkdir first: a directory already in the upper layer (the parent of a
+    # file written earlier) takes the new mode and keeps its content, as without `new`
+    src = tmp_path / "s"
+    src.write_text("x")
+    results = []
+    for new in (True, False):
+        host = tmp_path / f"host-{new}" / "d"
+        host.mkdir(parents=True)
+        host.chmod(0o700)
+        sb = Sandbox(str(tmp_path / f"sb-{new}"))
+        sb.write_file(str(host / "f"), str(src), mode=0o644, mtime=0, owner=None)
+        sb.mkdir(str(host), 0o755, new=new)
+        entry = sb.entry(str(host))
+        assert entry is not None
+        results.append((entry.type, entry.mode, entry.where, sb.listdir(str(host))))
+    assert results[0] == results[1] == ("dir", 0o755, "upper", ["f"])
