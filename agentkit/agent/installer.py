@@ -221,23 +221,14 @@ class Plan:
         plain = dest_dir.isascii() and here.isascii() and "/." not in here and \
             here.startswith(prefix)
         for entry in entries:
-            name = entry.name
+            name, source = entry.name, entry.path
             key = f"{dest_dir}/{name}"
+            regular = _regular_stat(entry)
             if not plain or key in mkdirs or not name.isascii() or name[0] == ".":
-                self.copy(entry.path, key, _regular_stat(entry), fresh=in_place)
-                continue
-            source = entry.path
-            self._batch[key] = source
-            self._seq += 1
-            if entry.is_file(follow_symlinks=False):
-                st = entry.stat(follow_symlinks=False)
-                self._copies.append((self._seq, key, source, source[cut:], dir_key,
-                                     st.st_mode, st.st_size, st.st_mtime, in_place))
+                self.copy(source, key, regular, fresh=in_place)
             else:
-                self._copies.append((self._seq, key, source, source[cut:], dir_key,
-                                     None, None, None, False))
-            if len(self._copies) >= 1024:
-                self.flush()
+                self._add_copy(key, source, source[cut:], dir_key, regular,
+                               in_place and regular is not None)
 
     def _add_copy(self, dest: str, source: str, rel: str, parent: str,
                   regular: os.stat_result | None, fresh: bool) -> None:
@@ -514,7 +505,7 @@ class Installer:
         """The agent writes every instruction to -install.json, then executes them in order.
         One pass here: each is written, then run until one fails; the rest are still written,
         and the file appears complete (renamed into place) before the failure is raised.
-        Fresh copies (Plan.mark_fresh) are recorded in bulk before anything that could look
+        Fresh copies (Plan.copy_fresh) are recorded in bulk before anything that could look
         at them runs (mkdirs cannot: the plan refused a directory over a copy)."""
         path = self.deployment.install_json
         if plan.json_error is not None and self.generation == "1":
@@ -552,9 +543,8 @@ class Installer:
         fresh: list[str] = []  # a run of fresh copies' destinations
         for row in page:
             if row[12]:
-                dest, source = store.unkey(row[1]), store.unkey(row[2])
-                js.write(f'{sep}{{"type":"copy","source":{jsonstr.quote(source, False)},'
-                         f'"destination":{jsonstr.quote(dest, False)}}}')
+                dest = store.unkey(row[1])
+                js.write(sep + _copy_json(store.unkey(row[2]), dest))
                 fresh.append(dest)
             else:
                 self._fresh_run(fresh, cleanup, failure)
@@ -648,9 +638,9 @@ class Installer:
         symlinks, as the kernel does (a release directory linked to shared storage). A parent
         that is missing or not a directory fails as the agent's call does (`where` is Ruby's
         name for that call, `shown` what its message shows; default: path)."""
-        parent = path[:path.rfind("/")] or "/"
-        if parent in self._fresh_dirs:
+        if self._in_fresh(path):
             return path
+        parent = path[:path.rfind("/")] or "/"
         real = self._kernel_path(path, self._parents)
         found = self._parents[parent]
         if real is None or found is None or not self.sandbox.isdir(found):
@@ -658,6 +648,11 @@ class Installer:
             raise InstallError(self._os_error(
                 errno.ENOENT if found is None else errno.ENOTDIR, where, shown or path))
         return real
+
+    def _in_fresh(self, path: str) -> bool:
+        """Whether a normalised path's directory is one this deployment made in place:
+        nothing else can be at the path."""
+        return path[:path.rfind("/")] in self._fresh_dirs
 
     def _os_error(self, code: int, where: str, shown: str) -> str:
         """A system call's failure as the agent reports it: Ruby's Errno text (1.x) or Rust's
@@ -667,7 +662,7 @@ class Installer:
         return f"{os.strerror(code)} @ {where} - {shown}"
 
     def _do_mkdir(self, inst: Instruction) -> None:
-        fresh = inst.path[:inst.path.rfind("/")] in self._fresh_dirs  # (it is normalised)
+        fresh = self._in_fresh(inst.path)
         path = inst.path if fresh else self._in_view(inst.path, "dir_s_mkdir")
         if not fresh and self.sandbox.lexists(path):
             raise InstallError(self._os_error(errno.EEXIST, "dir_s_mkdir", inst.path))
@@ -679,7 +674,7 @@ class Installer:
             lst = os.lstat(src)
         except FileNotFoundError:
             lst = None
-        fresh = dest[:dest.rfind("/")] in self._fresh_dirs  # dest is normalised
+        fresh = self._in_fresh(dest)
         if lst is not None and stat.S_ISLNK(lst.st_mode):
             link = os.readlink(src)
             if not fresh:
@@ -768,7 +763,7 @@ def _lines_backwards(path: str, block: int = 1 << 16) -> Iterator[str]:
 
 
 def _instruction(row: tuple[Any, ...], dest: str, source: str) -> tuple[Instruction, Member]:
-    """An instruction of Plan.rows, with what the archive said of its source."""
+    """An instruction of Plan.pages, with what the archive said of its source."""
     type_, _, _, mode, owner, group, acl, uid, gid, sha, size, mtime = row[:12]
     return (Instruction(type_, dest, source, mode or "", owner, group,
                         tuple(acl.split("\0")) if acl else (), row[14] or ""),
@@ -779,11 +774,15 @@ def _instruction_json(inst: Instruction) -> str:
     """json.dumps(inst.to_json(), separators=(",", ":"), ensure_ascii=False): names as they
     are, as Ruby's to_json writes them; copies written out, as there is one per file."""
     if inst.type == "copy":
-        return (f'{{"type":"copy","source":{jsonstr.quote(inst.source, False)},'
-                f'"destination":{jsonstr.quote(inst.path, False)}}}')
+        return _copy_json(inst.source, inst.path)
     if inst.type == "mkdir":
         return f'{{"type":"mkdir","directory":{jsonstr.quote(inst.path, False)}}}'
     return json.dumps(inst.to_json(), separators=(",", ":"), ensure_ascii=False)
+
+
+def _copy_json(source: str, dest: str) -> str:
+    return (f'{{"type":"copy","source":{jsonstr.quote(source, False)},'
+            f'"destination":{jsonstr.quote(dest, False)}}}')
 
 
 _TRAILING = (0xC0, 0xE0, 0xF0, 0xF8, 0xFC)  # a lead byte from here on has 1, 2, ... more

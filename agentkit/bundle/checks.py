@@ -89,7 +89,10 @@ def _shebang(first: bytes, shown: str, where: str, generation: str) -> Iterator[
 
 def tree(archive: str, shown_root: str, unwritten: Unwritten | None = None
          ) -> Iterator[Finding]:
-    """symlinks() and shared_dirs() in one walk of the bundle (it has thousands of files)."""
+    """Every symlink in the bundle, judged by where it points, and the big directories whose
+    names say they belong on shared storage (not those inside one already reported): one walk
+    of the bundle, which has thousands of files. `unwritten` names bundle files that exist
+    but were not written (verify --no-install)."""
     stack = [(archive, False)]  # a directory, and whether it lies in a shared-looking one
     while stack:
         directory, shared = stack.pop()
@@ -104,13 +107,6 @@ def tree(archive: str, shown_root: str, unwritten: Unwritten | None = None
                     if found is not None:
                         yield found
                     stack.append((entry.path, shared or found is not None))
-
-
-def symlinks(archive: str, shown_root: str,
-             unwritten: Unwritten | None = None) -> Iterator[Finding]:
-    """Every symlink in the bundle, judged by where it points. `unwritten` names bundle files
-    that exist but were not written (verify --no-install)."""
-    return (f for f in tree(archive, shown_root, unwritten) if f.code != "AK514")
 
 
 def _link(archive: str, path: str, shown: str,
@@ -157,13 +153,6 @@ def _size(path: str) -> tuple[int, int, bool]:
             if count >= WALK_CAP:
                 return total, count, True
     return total, count, False
-
-
-def shared_dirs(archive: str, shown_root: str,
-                unwritten: Unwritten | None = None) -> Iterator[Finding]:
-    """Big directories whose names say they belong on shared storage (not those inside one
-    already reported)."""
-    return (f for f in tree(archive, shown_root, unwritten) if f.code == "AK514")
 
 
 def _shared(archive: str, shown_root: str, entry: os.DirEntry[str],

@@ -26,7 +26,6 @@ def _node(n: Node) -> str:
             f'"target": {_q(n.target)}, "sha256": {sha}, "owner": {owner}}}')
 
 
-
 def _list(out: IO[str], key: str, items: Iterable[Node], last: bool = False) -> None:
     out.write(f'  "{key}": [')
     count = 0

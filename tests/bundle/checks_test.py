@@ -60,7 +60,7 @@ def test_symlinks_absolute_dangling_escaping(tmp_path: Path) -> None:
     (root / "abs").symlink_to("/etc/hostname")
     (root / "dangling").symlink_to("nowhere")
     (root / "escape").symlink_to("../../x")
-    found = {f.path.rsplit("/", 1)[1]: f.code for f in checks.symlinks(str(root), "/R")}
+    found = {f.path.rsplit("/", 1)[1]: f.code for f in checks.tree(str(root), "/R")}
     assert found == {"abs": "AK511", "dangling": "AK512", "escape": "AK513"}
 
 
@@ -69,6 +69,6 @@ def test_shared_looking_directory_warns(tmp_path: Path) -> None:
     media.mkdir(parents=True)
     for i in range(checks.SHARED_FILES):
         (media / f"{i}.jpg").write_bytes(b"")
-    (f,) = checks.shared_dirs(str(tmp_path / "b"), "/R")
+    (f,) = checks.tree(str(tmp_path / "b"), "/R")  # pub/ only: not media/ inside it
     assert f.message == (f"pub/ holds {checks.SHARED_FILES} files: it looks like shared storage "
                          "that was copied into the archive")
