@@ -29,6 +29,21 @@ def _add_lint(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="agent generation to predict: 1 = Ruby 1.8.x (default), 2 = Rust 2.x")
 
 
+def _size(text: str) -> int:
+    """A size as `4G`, `500M`, `64k` or bytes."""
+    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    number, unit = text.rstrip("bBiI"), ""
+    if number and number[-1].lower() in units:
+        number, unit = number[:-1], number[-1].lower()
+    try:
+        value = int(float(number) * units[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4G, 500M)") from None
+    if value < 1 << 20:
+        raise argparse.ArgumentTypeError(f"{text}: at least 1M")
+    return value
+
+
 def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("verify", help="predict what the agent does with a revision archive")
     p.add_argument("archive", metavar="ARCHIVE", help=".tar, .tar.gz/.tgz, .zip or a directory")
@@ -55,6 +70,12 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--deployment-group-name", default="LocalFleet")
     p.add_argument("--s3", metavar="s3://BUCKET/KEY",
                    help="the revision came from S3: hooks get BUNDLE_BUCKET and BUNDLE_KEY")
+    p.add_argument("--env-from-caller", action="store_true",
+                   help="hooks get this process's environment (default: the agent's)")
+    p.add_argument("--max-disk", type=_size, default="4G", metavar="SIZE",
+                   help="what sandboxed hooks may write, and scripts.log's limit (default 4G)")
+    p.add_argument("--max-procs", type=int, default=1024, metavar="N",
+                   help="processes sandboxed hooks may have at once (default 1024)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
 

@@ -87,8 +87,9 @@ def spawn_group(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen
                             close_fds=True)
 
 
-def env_with(**extra: str) -> dict[str, str]:
-    """This process's environment plus `extra`: the one way agentkit changes an environment."""
-    env = dict(os.environ)
+def env_with(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """`base` (default: this process's environment) plus `extra`: the one way agentkit
+    changes an environment."""
+    env = dict(os.environ if base is None else base)
     env.update(extra)
     return env

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS node(          -- a path the deployment wrote, delete
     hides INTEGER NOT NULL DEFAULT 0,     -- nothing of the host below this path shows
     ouid INTEGER, ogid INTEGER,           -- the owner the agent would set
     src TEXT, mode INTEGER, size INTEGER, mtime REAL,  -- a bundle file recorded here,
-    sha TEXT                                           -- and its digest when known
+    sha TEXT,                                          -- and its digest when known
+    gen INTEGER NOT NULL DEFAULT 0        -- when it last changed (Records.mark)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS node_parent ON node(parent);
 CREATE TABLE IF NOT EXISTS digest(
@@ -61,6 +62,9 @@ def connect(path: str) -> sqlite3.Connection:
                    "temp_store=FILE", f"temp.cache_size=-{CACHE_KB // 4}"):
         db.execute(f"PRAGMA {pragma}")
     db.executescript(SCHEMA)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(node)")}
+    if "gen" not in columns:  # a --state-dir from an agentkit before the column
+        db.execute("ALTER TABLE node ADD COLUMN gen INTEGER NOT NULL DEFAULT 0")
     db.execute("BEGIN")
     return db
 

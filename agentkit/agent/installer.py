@@ -24,7 +24,8 @@ from typing import IO, Any, NamedTuple
 
 from agentkit import jsonstr, store
 from agentkit.agent.layout import Deployment
-from agentkit.agent.sandbox import PAGE, Sandbox
+from agentkit.agent.records import PAGE
+from agentkit.agent.sandbox import Sandbox
 from agentkit.appspec import acl, ruby
 from agentkit.appspec.model import AppSpec, Context, FileMapping, Permission
 
@@ -306,6 +307,7 @@ class Installer:
     _fresh_dirs: set[str] = field(default_factory=set)
     _recorded: int = 0  # the fresh copies up to this instruction are recorded
     semanage: int = 0  # SELinux contexts the agent would set (verify does not)
+    cleanup_link: str | None = None  # the cleanup file was a link to this (not followed)
     _parents: dict[str, str | None] = field(default_factory=dict)  # directory -> its target
     _leads: dict[str, bool] = field(default_factory=dict)  # _in_place's existing parents
 
@@ -313,6 +315,10 @@ class Installer:
     def apply_cleanup(self) -> int:
         """Delete what the cleanup file lists, last line first; returns how many paths."""
         path = self.deployment.cleanup_file
+        if os.path.islink(path):  # a hook made it a link; the agent would read through it
+            self.cleanup_link = os.readlink(path)
+            os.unlink(path)
+            return 0
         if not os.path.isfile(path) or not self._cleanup_trusted(path):
             return 0
         removed = 0
@@ -358,7 +364,9 @@ class Installer:
         if self.generation == "1":
             return True
         st = os.lstat(path)  # 2.x (installer/core.rs) skips a file others could have written
-        return stat.S_ISREG(st.st_mode) and st.st_uid == 0 and not st.st_mode & 0o022
+        # (the agent's root is root, or whoever runs verify: the files it writes are its own)
+        return stat.S_ISREG(st.st_mode) and st.st_uid in (0, os.geteuid()) and \
+            not st.st_mode & 0o022
 
     # --- step 2: the instructions ------------------------------------------------------------
     def plan(self, spec: AppSpec) -> Plan:

@@ -7,37 +7,36 @@ with the revision they would run from, and `skipped` when they have scripts (hoo
 
 from __future__ import annotations
 
-import heapq
 import os
 import re
-import stat
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from agentkit import proc
-from agentkit.agent import hookbox, layout, runner
+from agentkit import beneath, proc
+from agentkit.agent import environment, hookbox, layout, outcome, runner
 from agentkit.agent.installer import Installer, InstallError
 from agentkit.agent.layout import Deployment
 from agentkit.agent.result import (
+    NOT_RUN,
     SUCCEEDED,
+    UNDETERMINED,
     UNKNOWN_ERROR,
     EventRun,
     Failure,
-    Node,
     Nodes,
+    ScriptRun,
     VerifyResult,
 )
-from agentkit.agent.sandbox import Entry, Sandbox
+from agentkit.agent.sandbox import Sandbox
 from agentkit.appspec import events as ev
 from agentkit.appspec.check import LintResult, lint_source
 from agentkit.appspec.locate import read_source
-from agentkit.appspec.model import AppSpec
+from agentkit.appspec.model import AppSpec, Script
 from agentkit.bundle import checks
 from agentkit.bundle.unpack import Unpacked, script_rel, unpack
 from agentkit.findings import ERROR, Finding
 
 AGENT_ROOT = "/opt/codedeploy-agent/deployment-root"
+LOG_KEPT = 1 << 20  # the report keeps this much of the end of scripts.log
 NOT_FOUND = ("The CodeDeploy agent did not find an AppSpec file within the unpacked revision "
              "directory at revision-relative path \"appspec.yml\". The revision was unpacked to "
              "directory \"{archive}\", and the AppSpec file was expected but not found at path "
@@ -63,6 +62,11 @@ class Options:
     group_name: str = "LocalFleet"
     bundle_env: tuple[tuple[str, str], ...] = ()  # BUNDLE_* of an S3 revision
     digests: bool = True  # hash files while unpacking (the JSON tree shows them)
+    paths: bool = True  # list the tree and the changes (else: only count the changes)
+    env_from_caller: bool = False  # hooks get verify's environment, not the agent's
+    max_disk: int = hookbox.DEFAULT_MAX_DISK  # bytes hooks may write; scripts.log's cap
+    max_procs: int = hookbox.DEFAULT_MAX_PROCS
+    masked: tuple[str, ...] = ()  # verify's own directories, hidden from hooks
 
 
 def event_names(load_balancer: bool, subset: tuple[str, ...] = ()) -> list[str]:
@@ -90,7 +94,29 @@ class _Run:
         self.failure: Failure | None = None
         self.notes: list[str] = []
         self.work = work
-        self.skip_reason: str | None = None
+        self.skip_reason: str | None = None  # why hooks are not run at all
+        self.hookbox: hookbox.HookBox | None = None
+        self.undetermined: str | None = None  # why the prediction is not complete
+        self.stopped: str | None = None  # why the later hook events are not run
+
+    def close(self) -> None:
+        if self.hookbox is not None:
+            self.hookbox.close()
+        self.sandbox.close()
+
+    def whole_log(self) -> str:
+        """scripts.log for the report: its last LOG_KEPT bytes."""
+        try:
+            raw, size = beneath.tail_beneath(self.dep.root, self.dep.scripts_log, 0, LOG_KEPT)
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            return f"[scripts.log not read: {exc.strerror}]\n"
+        text = raw.decode("utf-8", "replace")
+        if size > len(raw):
+            text = f"[... the first {size - len(raw)} bytes of scripts.log are not shown]\n" + \
+                text[text.find("\n") + 1:]
+        return text
 
     def shown(self, text: str) -> str:
         return text.replace(self.dep.root, AGENT_ROOT)
@@ -144,54 +170,129 @@ class _Run:
         if name in ev.AGENT_INTERNAL or not scripts:
             return EventRun(name, "succeeded", revision)  # nothing runs, nothing is logged
         mode = self.hook_mode()
+        if mode == "sandbox" and (why := self.cannot_show(name, scripts)) is not None:
+            return EventRun(name, NOT_RUN, revision, note=f"{name} has scripts; not run here: "
+                            f"{why}")
         if mode == "skip":
             return EventRun(name, "skipped", revision, note=f"{name} has scripts; hooks "
                             f"are not run ({self.skip_reason})")
+        if mode == "not-run":
+            return EventRun(name, NOT_RUN, revision, note=f"{name} has scripts; not run "
+                            f"here: {self.skip_reason}")
         in_box = mode == "sandbox"
         shown_archive = self.shown(archive) if in_box else archive
-        jobs = [runner.Job(name, shown_archive, s.location, s.timeout, s.runas, s.sudo,
-                           self.hook_env(name), self.opts.generation) for s in scripts]
-        log_path = self.dep.scripts_log
-        os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        with open(log_path, "a") as log:
-            runner.log_line(log, f"LifecycleEvent - {name}\n")
-        start = len(_read(log_path))
+        env = environment.hook_env(self.lifecycle_env(name), self.opts.env_from_caller,
+                                   self.opts.generation)
+        jobs = [runner.Job(name, shown_archive, s.location, s.timeout, s.runas, s.sudo, env,
+                           self.opts.generation) for s in scripts]
+        start = self.log_event(name)
         if in_box:
-            results, changed = hookbox.run_event(self.sandbox, self.work, self.dep.root, jobs,
-                                                 self.shown(log_path), self.opts.network)
+            try:
+                results, changed = self.box().run(jobs, self.shown(self.dep.scripts_log),
+                                                  self.opts.max_disk)
+            except hookbox.Unavailable as exc:
+                self.no_box(str(exc))
+                return EventRun(name, NOT_RUN, revision, note=f"{name} has scripts; not run "
+                                f"here: {self.skip_reason}")
+            self.notes += self.box().take_notes()
             if changed:
                 self.notes.append(f"{name} changed {len(changed)} path(s) outside the "
                                   f"deployment root, e.g. {', '.join(changed[:3])}")
         else:
-            with open(log_path, "a") as log:
-                results = []
-                for job in jobs:
-                    results.append(runner.run(job, log))
-                    if results[-1].error_code != SUCCEEDED:
-                        break
+            results = self.run_on_host(jobs)
         failed = next((r for r in results if r.error_code != SUCCEEDED), None)
         if failed is None:
             return EventRun(name, "succeeded", revision, tuple(results))
-        tail = _tail(_read(log_path)[start:], self.opts.generation)
+        if in_box and self.hookbox is not None and \
+                (why := hookbox.limit_reason(failed, self.hookbox.spec.idmap)) is not None:
+            self.undetermined = why
+            self.stopped = f"{failed.location} failed in {name} for want of privilege"
+            return EventRun(name, UNDETERMINED, revision, tuple(results), note=why)
+        tail = _tail(self.log_since(start), self.opts.generation)
         self.failure = Failure(name, failed.error_code, failed.message, failed.location, tail)
         return EventRun(name, "failed", revision, tuple(results), note=failed.message)
 
+    def run_on_host(self, jobs: list[runner.Job]) -> list[ScriptRun]:
+        """--hooks host: for real, on this machine (a disposable one, as codedeploy-local)."""
+        results: list[ScriptRun] = []
+        with open(self.dep.scripts_log, "a", encoding="utf-8", errors="surrogateescape") as f:
+            log = runner.CappedLog(f, self.opts.max_disk)
+            for job in jobs:
+                results.append(runner.run(job, log))
+                if results[-1].error_code != SUCCEEDED:
+                    break
+        return results
+
+    def log_event(self, name: str) -> int:
+        """The event's first line in scripts.log; returns where the event starts in it."""
+        try:
+            fd = beneath.open_beneath(self.dep.root, self.dep.scripts_log,
+                                      os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        except OSError as exc:
+            self.notes.append(f"scripts.log could not be written ({exc.strerror}): a hook "
+                              "replaced it; verify does not follow links out of its root")
+            return 0
+        with os.fdopen(fd, "a", encoding="utf-8") as log:
+            runner.log_line(log, f"LifecycleEvent - {name}\n")
+            return log.tell()
+
+    def log_since(self, start: int) -> str:
+        try:
+            raw, _ = beneath.tail_beneath(self.dep.root, self.dep.scripts_log, start, 1 << 16)
+        except OSError:
+            return ""
+        return raw.decode("utf-8", "replace")
+
+    def box(self) -> hookbox.HookBox:
+        if self.hookbox is None:
+            spec = hookbox.build_spec(
+                os.path.join(self.work, "box"), self.dep.root, self.opts.masked,
+                self.destinations(), self.opts.network, self.opts.max_disk, self.opts.max_procs)
+            os.makedirs(spec.work, exist_ok=True)
+            self.hookbox = hookbox.HookBox(self.sandbox, spec)
+        return self.hookbox
+
+    def destinations(self) -> tuple[str, ...]:
+        spec = self.lint.appspec if self.lint else None
+        return tuple(sorted({os.path.normpath(m.destination) for m in spec.files
+                             if m.destination.startswith("/")})) if spec else ()
+
+    def no_box(self, reason: str) -> None:
+        self.skip_reason = reason
+        self.undetermined = f"hooks were not run: {reason}"
+        self.notes.append(f"hooks not run here: {reason}. The Install verdict stands; "
+                          "use --hooks host on a disposable machine")
+
     def hook_mode(self) -> str:
-        if self.opts.hooks == "sandbox" and self.skip_reason is None:
-            reason = hookbox.unavailable()
-            if reason is not None:
-                self.skip_reason = reason
-                self.notes.append(f"hooks not run: {reason} (use --hooks host on a "
-                                  "disposable machine)")
+        """skip, host, sandbox, or not-run (no box here; self.skip_reason says why)."""
         if self.opts.hooks == "skip":
             self.skip_reason = "--hooks skip"
-        return "skip" if self.skip_reason else self.opts.hooks
+            return "skip"
+        if self.opts.hooks == "host":
+            return "host"
+        if self.skip_reason is None:
+            reason = hookbox.unavailable()
+            if reason is not None:
+                self.no_box(reason)
+        return "not-run" if self.skip_reason else "sandbox"
 
-    def hook_env(self, event: str) -> dict[str, str]:
-        return proc.env_with(LIFECYCLE_EVENT=event, DEPLOYMENT_ID=self.opts.deployment_id,
-                             APPLICATION_NAME=self.opts.application_name,
-                             DEPLOYMENT_GROUP_NAME=self.opts.group_name,
-                             DEPLOYMENT_GROUP_ID=self.opts.group_id, **dict(self.opts.bundle_env))
+    def cannot_show(self, name: str, scripts: tuple[Script, ...]) -> str | None:
+        """Why this event's scripts cannot run in this box as they would on an instance."""
+        if self.stopped is not None:
+            return f"verify could not tell how an earlier event ends here ({self.stopped})"
+        idmap = self.box().spec.idmap
+        users = sorted({s.runas for s in scripts if s.runas and s.runas != "root"})
+        if users and idmap.kind == "single":
+            self.stopped = f"{name} runs scripts as {', '.join(users)}"
+            self.undetermined = f"{self.stopped}: {idmap.note}"
+            return self.undetermined
+        return None
+
+    def lifecycle_env(self, event: str) -> dict[str, str]:
+        return {"LIFECYCLE_EVENT": event, "DEPLOYMENT_ID": self.opts.deployment_id,
+                "APPLICATION_NAME": self.opts.application_name,
+                "DEPLOYMENT_GROUP_NAME": self.opts.group_name,
+                "DEPLOYMENT_GROUP_ID": self.opts.group_id, **dict(self.opts.bundle_env)}
 
     def download(self) -> EventRun:
         if os.path.lexists(self.dep.archive):
@@ -257,6 +358,10 @@ class _Run:
                               self.opts.file_exists_behavior,
                               self.unpacked.listing.prefix if self.unpacked else "")
         removed = installer.apply_cleanup()
+        if installer.cleanup_link is not None:
+            self.notes.append(f"the cleanup file of the previous revision was a link to "
+                              f"{installer.cleanup_link} (a hook made it): the agent would "
+                              "remove what that file lists; verify did not read it")
         if removed:
             self.notes.append(f"Install removed {removed} path(s) of the previous revision "
                               "(its cleanup file) before installing this one")
@@ -311,108 +416,36 @@ def _tail(event_log: str, generation: str) -> str:
     return text[-2048:]
 
 
-# --- what the deployment left behind -------------------------------------------------------
-# Both lists are produced while the report is written, never held: a bundle's tree is tens of
-# thousands of paths. Both come out sorted: the walk emits paths in order, the store keeps
-# the touched ones by path.
-def _node(sb: Sandbox, entry: Entry, change: str | None = None, digest: bool = True) -> Node:
-    return Node(entry.path, entry.type, f"{entry.mode:04o}", entry.target,
-                sb.sha_of(entry) if digest else None, f"{entry.uid}:{entry.gid}", change)
-
-
-def tree(sb: Sandbox, spec: AppSpec | None) -> Iterator[Node]:
-    """The final state of everything under every `files` destination, sorted by path."""
-    tops: list[str] = []
-    for dest in sorted({os.path.normpath(m.destination) for m in spec.files} if spec else ()):
-        if not any(dest.startswith(t.rstrip("/") + "/") for t in tops):
-            tops.append(dest)  # one inside another is walked with it
-    walks = [sb.walk(t) for t in tops]
-    for entry in walks[0] if len(walks) == 1 else heapq.merge(*walks, key=lambda e: e.path):
-        yield _node(sb, entry)
-
-
-def change_counts(sb: Sandbox) -> dict[str, int]:
-    """How many paths changes() lists of each kind, for the text report: the bundle files in
-    a directory this machine does not have are all created, counted by directory."""
-    counts: Counter[str] = Counter()
-    new_dirs = []
-    for parent, count in sb.recorded_parents():
-        if _host_lstat(parent, set()) is None:
-            counts["created"] += count
-            new_dirs.append(parent)
-    counts.update(node.change for node in changes(sb, False, tuple(new_dirs))
-                  if node.change is not None)
-    return dict(counts)
-
-
-def changes(sb: Sandbox, digests: bool = True, skip_recorded_in: tuple[str, ...] = ()
-            ) -> Iterator[Node]:
-    """Every path the deployment created, modified or deleted, against this machine; without
-    `digests` (the text report only counts them) no file is read back to hash it."""
-    absent: set[str] = set()  # host paths known not to exist: nothing below them does
-    for path, entry in sb.touched(skip_recorded_in):
-        host = _host_lstat(path, absent)
-        if entry is None:
-            if host is not None:
-                yield Node(path, _kind(host), f"{stat.S_IMODE(host.st_mode):04o}", None, None,
-                           None, "deleted")
-            continue
-        if host is None:
-            yield _node(sb, entry, "created", digests)
-        elif _differs(sb, entry, host):
-            yield _node(sb, entry, "modified", digests)
-
-
-def _host_lstat(path: str, absent: set[str]) -> os.stat_result | None:
-    """lstat on the host; a bundle's new directories hold thousands of new paths, and one
-    failed lookup of their parent answers for all of them (the paths come sorted)."""
-    if path[:path.rfind("/")] in absent:
-        found = None
-    else:
-        try:
-            found = os.lstat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            found = None
-    if found is None:
-        if len(absent) >= 4096:
-            absent.clear()
-        absent.add(path)
-    return found
-
-
-def _kind(st: os.stat_result) -> str:
-    return ("symlink" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode)
-            else "file" if stat.S_ISREG(st.st_mode) else "other")
-
-
-def _differs(sb: Sandbox, entry: Entry, host: os.stat_result) -> bool:
-    if entry.type != _kind(host) or entry.mode != stat.S_IMODE(host.st_mode):
-        return True
-    if (entry.uid, entry.gid) != (host.st_uid, host.st_gid):
-        return True
-    if entry.type == "symlink":
-        return entry.target != os.readlink(entry.path)
-    if entry.type == "file":
-        return entry.where == "upper" and sb.sha_of(entry) != sb.digest(entry.path, host)
-    return False
-
-
 def run(opts: Options, work: str) -> VerifyResult:
     state = _Run(opts, work)
     events = state.run()
     spec = state.lint.appspec if state.lint else None
-    log = ""
-    if os.path.isfile(state.dep.scripts_log):
-        with open(state.dep.scripts_log, encoding="utf-8", errors="replace") as f:
-            log = f.read()
-    bundle_type = state.unpacked.declared if state.unpacked else (opts.bundle_type or "")
-    state.sandbox.save()
+    try:
+        log = state.whole_log()
+        bundle_type = state.unpacked.declared if state.unpacked else (opts.bundle_type or "")
+        state.sandbox.save()
+        sb = state.sandbox
+        spills = os.path.join(work, f"report-{opts.deployment_id}")
+        if opts.paths:
+            tree = outcome.spill(spills + ".tree", outcome.tree(sb, spec))
+            changes = outcome.spill(spills + ".changes", outcome.changes(sb, opts.digests))
+        else:
+            tree, changes = Nodes(), Nodes(counts=outcome.change_counts(sb))
+        if sb.unseen:
+            state.notes.append(unseen_note(sorted(sb.unseen)))
+    finally:
+        state.close()
     return VerifyResult(
         archive=os.path.abspath(opts.archive), agent=opts.generation, bundle_type=bundle_type,
         deployment_group_id=opts.group_id, deployment_id=opts.deployment_id,
         failure=state.failure, events=tuple(events),
         findings=tuple(sorted(state.findings, key=Finding.sort_key)),
-        tree=Nodes(lambda: tree(state.sandbox, spec)),
-        changes=Nodes(lambda: changes(state.sandbox, opts.digests),
-                      lambda: change_counts(state.sandbox)),
-        scripts_log=log, notes=tuple(state.notes))
+        tree=tree, changes=changes, scripts_log=log, notes=tuple(state.notes),
+        undetermined=state.undetermined if state.failure is None else None)
+
+
+def unseen_note(paths: list[str]) -> str:
+    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    return (f"this user may not look into {shown}: verify assumed the deployment finds "
+            "nothing of its own there. The agent, as root, sees what is there; run verify as "
+            "root to check those paths too")

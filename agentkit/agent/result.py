@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import marshal
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from agentkit.findings import Finding
+
+# An event's status besides succeeded, failed and skipped: its scripts could not run here as
+# on an instance (NOT_RUN), or failed only for a lack of privilege of this box (UNDETERMINED).
+NOT_RUN, UNDETERMINED = "not run here", "undetermined"
 
 # hook_executor.rb ScriptError codes
 SUCCEEDED, SCRIPT_MISSING, SCRIPT_EXECUTABILITY, SCRIPT_TIMED_OUT = (
@@ -23,13 +28,35 @@ class ScriptRun:
     duration_s: float
     error_code: str
     message: str
-    output: tuple[tuple[str, str], ...] = ()
+    output: tuple[tuple[str, str], ...] = ()  # the last lines (runner.KEPT_LINES)
+    dropped: int = 0  # earlier lines left out of `output` (scripts.log has them)
 
     def to_json(self) -> dict[str, Any]:
         return {"location": self.location, "runas": self.runas, "exit_code": self.exit_code,
                 "duration_s": round(self.duration_s, 3), "error_code": self.error_code,
-                "message": self.message,
+                "message": self.message, "output_lines_dropped": self.dropped,
                 "output": [{"stream": s, "line": line} for s, line in self.output]}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ScriptRun:
+        """A ScriptRun as the box sends it (checked: the box runs the bundle's code)."""
+        def text(value: Any) -> str:
+            if not isinstance(value, str):
+                raise ValueError(f"not text: {value!r}")
+            return value
+
+        code = raw.get("exit_code")
+        if code is not None and (not isinstance(code, int) or isinstance(code, bool)):
+            raise ValueError(f"not an exit code: {code!r}")
+        output = raw.get("output")
+        if not isinstance(output, list):
+            raise ValueError("no output list")
+        runas = raw.get("runas")
+        return cls(text(raw.get("location")), None if runas is None else text(runas), code,
+                   float(raw.get("duration_s", 0.0)), text(raw.get("error_code")),
+                   text(raw.get("message")),
+                   tuple((text(o.get("stream")), text(o.get("line"))) for o in output),
+                   int(raw.get("output_lines_dropped", 0)))
 
 
 @dataclass(frozen=True)
@@ -80,26 +107,27 @@ class Node(NamedTuple):  # one per path of a bundle: a tuple is cheap to make
 
 
 class Nodes:
-    """Paths produced on demand: each iteration computes them afresh (from the sandbox, which
-    must still exist), so a tree of 80,000 paths is written out without being held."""
+    """Paths computed once (agentkit.agent.outcome) and kept in a file, read back as often as
+    a report asks: a tree of 80,000 paths is written out without being held."""
 
-    def __init__(self, make: Callable[[], Iterator[Node]] | None = None,
-                 count: Callable[[], dict[str, int]] | None = None) -> None:
-        self._make = make
-        self._count = count
+    def __init__(self, path: str | None = None, counts: dict[str, int] | None = None) -> None:
+        self._path = path
+        self._counts = dict(counts or {})
 
     def __iter__(self) -> Iterator[Node]:
-        return self._make() if self._make is not None else iter(())
+        if self._path is None:
+            return
+        with open(self._path, "rb") as f:
+            while True:
+                try:
+                    batch = marshal.load(f)
+                except EOFError:
+                    return
+                yield from (Node(*n) for n in batch)
 
     def counts(self) -> dict[str, int]:
-        """How many of each `change` (a faster way to count them when one was given)."""
-        if self._count is not None:
-            return self._count()
-        out: dict[str, int] = {}
-        for node in self:
-            if node.change is not None:
-                out[node.change] = out.get(node.change, 0) + 1
-        return out
+        """How many of each `change`."""
+        return dict(self._counts)
 
 
 @dataclass(frozen=True)
@@ -116,6 +144,13 @@ class VerifyResult:
     changes: Nodes = field(default_factory=Nodes)
     scripts_log: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    undetermined: str | None = None  # why verify cannot say whether the deployment succeeds
+
+    @property
+    def outcome(self) -> str:
+        if self.failure is not None:
+            return "failed"
+        return "undetermined" if self.undetermined else "succeeded"
 
     @property
     def succeeded(self) -> bool:
@@ -134,7 +169,7 @@ class VerifyResult:
         return {
             "archive": self.archive, "agent": self.agent, "bundle_type": self.bundle_type,
             "deployment_group_id": self.deployment_group_id, "deployment_id": self.deployment_id,
-            "result": "succeeded" if self.succeeded else "failed",
+            "result": self.outcome, "undetermined": self.undetermined,
             "failed_event": self.failure.event if self.failure else None,
             "error": self.failure.to_json() if self.failure else None,
             "events": [e.to_json() for e in self.events],

@@ -12,6 +12,7 @@ STDOUT (src/lifecycle_event/script.rs, executor.rs).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import os
@@ -21,8 +22,9 @@ import signal
 import stat
 import subprocess
 import time
+from collections import deque
 from dataclasses import dataclass
-from typing import IO, Callable
+from typing import Callable, NamedTuple, Protocol
 
 from agentkit import proc
 from agentkit.agent.result import (
@@ -37,6 +39,10 @@ from agentkit.agent.result import (
 from agentkit.appspec import ruby
 
 GRACE = 2.0  # seconds between our SIGTERM and SIGKILL of survivors (the agent never kills)
+# What the report keeps of a script's output (scripts.log gets all of it, as the agent's):
+KEPT_LINES = 1000  # the last lines
+LINE_CAP = 8192  # characters of each
+PARTIAL_CAP = 1 << 20  # bytes of an unfinished line held in memory; the rest waits in a memfd
 SHELL_META = re.compile(r"[*?{}\[\]<>()~&|\\$;'`\"\n#=%]")
 
 
@@ -52,10 +58,95 @@ class Job:
     generation: str = "1"
 
 
-def log_line(log: IO[str], message: str) -> None:
+class Log(Protocol):
+    """Where scripts.log lines go: a text file, or a CappedLog over one."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+def log_line(log: Log, message: str) -> None:
     """scripts.log: local time to the second, a space, the message with its own newline."""
     log.write(time.strftime("%Y-%m-%d %H:%M:%S ") + message)
     log.flush()
+
+
+class CappedLog:
+    """scripts.log that stops growing at `cap` bytes (the agent's grows without end; verify's
+    must not fill this machine's disk), saying so once."""
+
+    def __init__(self, log: Log, cap: int) -> None:
+        self.log = log
+        self.left = cap
+        self.full = False
+
+    def write(self, text: str) -> int:
+        if self.full:
+            return 0
+        size = len(text.encode("utf-8", "surrogateescape"))
+        if size > self.left:
+            self.full = True
+            self.log.write("\n[agentkit verify: scripts.log reached its size limit here; the "
+                           "rest of the output is not written]\n")
+            return 0
+        self.left -= size
+        return self.log.write(text)
+
+    def flush(self) -> None:
+        self.log.flush()
+
+
+class _Line(NamedTuple):
+    head: bytes  # the line's first PARTIAL_CAP bytes
+    spill: int | None  # a memfd with the rest
+    size: int
+
+
+class _Lines:
+    """Splits one output stream into lines, holding at most PARTIAL_CAP bytes of any."""
+
+    def __init__(self) -> None:
+        self.head = bytearray()
+        self.spill: int | None = None
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> list[_Line]:
+        out: list[_Line] = []
+        start = 0
+        while True:
+            nl = chunk.find(b"\n", start)
+            if nl < 0:
+                self._add(chunk[start:])
+                return out
+            self._add(chunk[start:nl])
+            out.append(self.take())
+            start = nl + 1
+
+    def _add(self, part: bytes) -> None:
+        if not part:
+            return
+        if self.spill is None and len(self.head) + len(part) <= PARTIAL_CAP:
+            self.head += part
+        else:
+            if self.spill is None:
+                self.spill = os.memfd_create("agentkit-line", os.MFD_CLOEXEC)
+            view = memoryview(part)
+            while view:
+                view = view[os.write(self.spill, view):]
+        self.size += len(part)
+
+    def take(self) -> _Line:
+        line = _Line(bytes(self.head), self.spill, self.size)
+        self.head, self.spill, self.size = bytearray(), None, 0
+        return line
+
+
+def _kept(text: str, size: int) -> str:
+    """A line as the report keeps it."""
+    if size <= LINE_CAP and len(text) <= LINE_CAP:
+        return text
+    return f"{text[:LINE_CAP]}... [{size - LINE_CAP} more bytes in scripts.log]"
 
 
 def _argv(job: Job, path: str) -> list[str]:
@@ -136,22 +227,51 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _pump(proc: subprocess.Popen[bytes], deadline: float, log: IO[str],
-          output: list[tuple[str, str]]) -> set[str]:
+class _Output:
+    """What the report keeps of a script's output: the last KEPT_LINES lines, each cut at
+    LINE_CAP; and how many lines were left out."""
+
+    def __init__(self) -> None:
+        self.lines: deque[tuple[str, str]] = deque(maxlen=KEPT_LINES)
+        self.count = 0
+
+    def add(self, name: str, text: str) -> None:
+        self.lines.append((name, text))
+        self.count += 1
+
+    @property
+    def dropped(self) -> int:
+        return self.count - len(self.lines)
+
+
+def _emit(log: Log, output: _Output, name: str, line: _Line, newline: bool) -> None:
+    """One line to scripts.log, whole, and its start to the report."""
+    text = line.head.decode("utf-8", "replace")
+    if line.spill is None:
+        log_line(log, f"[{name}]{text}" + ("\n" if newline else ""))
+        output.add(name, _kept(text, line.size))
+        return
+    log_line(log, f"[{name}]{text}")
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    os.lseek(line.spill, 0, os.SEEK_SET)
+    while chunk := os.read(line.spill, 1 << 20):
+        log.write(decoder.decode(chunk))
+    log.write(decoder.decode(b"", final=True) + ("\n" if newline else ""))
+    log.flush()
+    os.close(line.spill)
+    output.add(name, _kept(text, line.size))
+
+
+def _pump(proc: subprocess.Popen[bytes], deadline: float, log: Log,
+          output: _Output) -> set[str]:
     """Copy both streams line by line to scripts.log until EOF or the deadline; returns the
-    streams still open."""
+    streams still open. Memory stays bounded whatever the script prints."""
     assert proc.stdout is not None and proc.stderr is not None
     sel = selectors.DefaultSelector()
-    partial = {"stdout": b"", "stderr": b""}
+    lines = {"stdout": _Lines(), "stderr": _Lines()}
     sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
     sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
     open_streams = {"stdout", "stderr"}
-
-    def emit(name: str, raw: bytes, newline: bool) -> None:
-        text = raw.decode("utf-8", "replace")
-        output.append((name, text))
-        log_line(log, f"[{name}]{text}" + ("\n" if newline else ""))
-
     while open_streams:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -160,20 +280,22 @@ def _pump(proc: subprocess.Popen[bytes], deadline: float, log: IO[str],
             name = key.data
             chunk = os.read(key.fd, 65536)
             if chunk:
-                *lines, partial[name] = (partial[name] + chunk).split(b"\n")
-                for line in lines:
-                    emit(name, line, True)
+                for line in lines[name].feed(chunk):
+                    _emit(log, output, name, line, True)
                 continue
             sel.unregister(key.fileobj)
             open_streams.discard(name)
-            if partial[name]:  # a last line without newline is logged without one
-                emit(name, partial[name], False)
-                partial[name] = b""
+            rest = lines[name].take()
+            if rest.size:  # a last line without newline is logged without one
+                _emit(log, output, name, rest, False)
     sel.close()
+    for pending in lines.values():  # the deadline came mid-line
+        if pending.spill is not None:
+            os.close(pending.spill)
     return open_streams
 
 
-def run(job: Job, log: IO[str], *, grace: float = GRACE,
+def run(job: Job, log: Log, *, grace: float = GRACE,
         now: Callable[[], float] = time.monotonic) -> ScriptRun:
     path = ruby.file_join(job.archive, job.location)  # hook_executor.rb#script_absolute_path
     if not os.path.exists(path):  # the message shows it File.expand_path'ed
@@ -192,7 +314,7 @@ def run(job: Job, log: IO[str], *, grace: float = GRACE,
     if isinstance(proc, ScriptRun):
         return proc
     deadline = started + job.timeout
-    output: list[tuple[str, str]] = []
+    output = _Output()
     open_streams = _pump(proc, deadline, log, output)
     try:
         code = proc.wait(timeout=max(deadline - now(), 0))
@@ -200,7 +322,7 @@ def run(job: Job, log: IO[str], *, grace: float = GRACE,
         reap(proc, 5.0 if job.generation == "2" else grace)
         return ScriptRun(job.location, job.runas, None, now() - started, SCRIPT_TIMED_OUT,
                          f"Script at specified location: {job.location} failed to complete in "
-                         f"{job.timeout} seconds", tuple(output))
+                         f"{job.timeout} seconds", tuple(output.lines), output.dropped)
     if open_streams:
         # The script exited but a child it left behind holds a stream: the agent waits to the
         # deadline and fails; we then stop the child, which the agent does not.
@@ -208,10 +330,11 @@ def run(job: Job, log: IO[str], *, grace: float = GRACE,
         stream = "STDOUT" if "stdout" in open_streams or job.generation == "2" else "STDERR"
         return ScriptRun(job.location, job.runas, code, now() - started, OUTPUTS_LEFT_OPEN,
                          f"Script at specified location: {job.location} failed to close "
-                         f"{stream}", tuple(output))
+                         f"{stream}", tuple(output.lines), output.dropped)
     if code != 0:
         shown = "" if code < 0 and job.generation == "1" else str(1 if code < 0 else code)
         return ScriptRun(job.location, job.runas, code, now() - started, SCRIPT_FAILED,
-                         f"{_prefix(job)} failed with exit code {shown}", tuple(output))
+                         f"{_prefix(job)} failed with exit code {shown}", tuple(output.lines),
+                         output.dropped)
     return ScriptRun(job.location, job.runas, 0, now() - started, SUCCEEDED, "",
-                     tuple(output))
+                     tuple(output.lines), output.dropped)

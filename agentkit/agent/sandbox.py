@@ -3,41 +3,37 @@
 Every path is an absolute host path. Writes go to `<root>/upper<path>`; deleting a host path
 records a whiteout. Nothing here ever opens a host path for writing, follows a host symlink to
 write, or removes anything outside `root`. What the view knows per path (written, recorded,
-deleted, the owner the agent would set) lives in `<root>/sandbox.db` (agentkit.store), so memory
-stays flat with the bundle's size and a later `verify --state-dir` sees the same machine.
-Only directory-level facts are kept in memory.
+deleted, its mode and the owner the agent would set) is a Record (records.py) in
+`<root>/sandbox.db`, so memory stays flat with the bundle's size and a later
+`verify --state-dir` sees the same machine. Modes and owners are the records', never the
+files' on disk: those stay ours to read and write, whoever runs verify.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
 import shutil
-import sqlite3
 import stat
 from collections.abc import Iterator
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from agentkit import store
+from agentkit.agent.records import (
+    AGENT_OWNER,
+    NOTHING,
+    RECORDED,
+    WRITTEN,
+    WRITTEN_DIR,
+    Record,
+    Records,
+    parent_of,
+)
 
 MAX_LINKS = 40
 HOST_CACHE = 4096  # host lstat results kept at once (the host does not change meanwhile)
-
-NOTHING, WRITTEN, WRITTEN_DIR, RECORDED = 0, 1, 2, 3
-# A node's record with the digest of its recorded bundle file, when known.
-_SELECT = ("SELECT n.path, n.state, n.whiteout, n.ouid, n.ogid, n.src, n.mode, n.size, n.mtime, "
-           "n.sha FROM node n ")
-Row = tuple[str, int, int, Optional[int], Optional[int], Optional[str], Optional[int],
-            Optional[int], Optional[float], Optional[str]]
-PAGE = 512  # rows fetched or written at once when going through many
-_NODE = "INSERT INTO node(path, parent, state, ouid, ogid, src, mode, size, mtime, sha) "
-_UPSERT = (" ON CONFLICT(path) DO UPDATE "
-           "SET state = excluded.state, ouid = COALESCE(excluded.ouid, ouid), "
-           "ogid = COALESCE(excluded.ogid, ogid), src = excluded.src, mode = excluded.mode, "
-           "size = excluded.size, mtime = excluded.mtime, sha = excluded.sha")
-_PUT = _NODE + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + _UPSERT
+OURS_DIR, OURS_FILE = 0o700, 0o600  # bits our own copies keep, whatever mode they stand for
 
 
 class Entry(NamedTuple):  # one per path of a bundle: a tuple is cheap to make
@@ -54,23 +50,30 @@ class Entry(NamedTuple):  # one per path of a bundle: a tuple is cheap to make
     sha: str | None = None  # its digest, when known
 
 
-def _unkeyed(row: Row) -> Row:
-    """A record with its path and source as names again (see store.key)."""
-    if row[0].isascii() and (row[5] is None or row[5].isascii()):
-        return row
-    return (store.unkey(row[0]), *row[1:5], None if row[5] is None else store.unkey(row[5]),
-            *row[6:])
+class Found(NamedTuple):
+    """What is at a path: its attributes as the view shows them, where they live, its
+    record (if any)."""
 
-
-def _parent(norm: str) -> str:
-    """os.path.dirname of a normalised absolute path, without its generality (per file)."""
-    cut = norm.rfind("/")
-    return norm[:cut] if cut > 0 else "/"
+    st: os.stat_result
+    where: str  # upper or host
+    record: Record | None
 
 
 def _kind(mode: int) -> str:
     return ("symlink" if stat.S_ISLNK(mode) else "dir" if stat.S_ISDIR(mode)
             else "file" if stat.S_ISREG(mode) else "other")
+
+
+def _shown(st: os.stat_result, rec: Record) -> os.stat_result:
+    """A written path's lstat with the mode its record gives (our copy keeps u+rw)."""
+    if rec.mode is None or rec.mode == st.st_mode:
+        return st
+    return os.stat_result((rec.mode, *tuple(st)[1:]))
+
+
+def _ours(path: str, mode: int, directory: bool) -> None:
+    """chmod our copy of something shown with `mode`, keeping it ours to use."""
+    os.chmod(path, mode | (OURS_DIR if directory else OURS_FILE))
 
 
 class Sandbox:
@@ -80,81 +83,22 @@ class Sandbox:
         self.host = host
         os.makedirs(self.upper, exist_ok=True)
         self.db = store.connect(os.path.join(root, "sandbox.db"))
-        self._pending: list[tuple[object, ...]] = []  # records of fresh files, written in bulk
+        self.records = Records(self.db)
         self._upper_dirs: set[str] = set()  # transparent parents of written paths
-        self._hiding: set[str] = set()  # paths below which nothing of the host shows
         self._host_stats: dict[str, os.stat_result | None] = {}
-        for (parent,) in self.db.execute("SELECT DISTINCT parent FROM node WHERE state > 0"):
-            self._note_dir(store.unkey(parent))
-        self._hiding = {store.unkey(p) for (p,) in
-                        self.db.execute("SELECT path FROM node WHERE hides = 1")}
+        self.unseen: set[str] = set()  # host directories this user may not look into
+        for parent in self.records.written_parents():
+            self._note_dir(parent)
+        self._hiding = self.records.hiding()  # paths below which nothing of the host shows
 
     def save(self) -> None:
-        self._flush()
+        self.records.flush()
         store.commit(self.db)
 
-    def _flush(self) -> None:
-        if self._pending:
-            self.db.executemany(_PUT, self._pending)
-            self._pending.clear()
-
-    def _sql(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
-        """Every statement on the records goes here: pending records are written first."""
-        if self._pending:
-            self._flush()
-        return self.db.execute(sql, args)
-
-    # --- the per-path record -------------------------------------------------------------------
-    def _row(self, norm: str) -> Row | None:
-        found: Row | None = self._sql(_SELECT + "WHERE n.path = ?", (store.key(norm),)
-                                      ).fetchone()
-        return None if found is None else _unkeyed(found)
-
-    def _rows(self, where: str, *args: object) -> Iterator[Row]:
-        """Rows in path order, a page at a time: the caller may write meanwhile."""
-        last = ""
-        while True:
-            page = self._sql(f"{_SELECT} WHERE ({where}) AND n.path > ? "
-                             f"ORDER BY n.path LIMIT {PAGE}", (*args, last)).fetchall()
-            yield from map(_unkeyed, page)
-            if len(page) < PAGE:
-                return
-            last = page[-1][0]
-
-    def _put(self, norm: str, state: int, owner: tuple[int, int] | None = None,
-             recorded: os.stat_result | None = None, src: str | None = None,
-             sha: str | None = None, later: bool = False) -> None:
-        st = recorded
-        uid, gid = owner if owner else (None, None)
-        values = (store.key(norm), store.key(_parent(norm)), state, uid, gid,
-                  None if src is None else store.key(src),
-                  *((st.st_mode, st.st_size, st.st_mtime) if st is not None else (None,) * 3),
-                  sha)
-        if later:
-            self._pending.append(values)
-            if len(self._pending) >= PAGE:
-                self._flush()
-        else:
-            self._sql(_PUT, values)
-
-    def _gone(self, norm: str, host_dir: bool | None) -> None:
-        """Nothing of the deployment at norm any more; host_dir: the host has norm (a dir)."""
-        whiteout = host_dir is not None
-        self._sql(
-            "INSERT INTO node(path, parent, whiteout, hides) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(path) DO UPDATE SET state = 0, ouid = NULL, ogid = NULL, src = NULL, "
-            "sha = NULL, whiteout = MAX(whiteout, excluded.whiteout), "
-            "hides = MAX(hides, excluded.hides)",
-            (store.key(norm), store.key(_parent(norm)), int(whiteout), int(bool(host_dir))))
-        if host_dir:
-            self._hiding.add(norm)
-
-    def _hide_host_below(self, norm: str) -> None:
-        """A non-directory written where the host has a directory hides its content."""
-        host = self._host_stat(norm)
-        if host is not None and stat.S_ISDIR(host.st_mode):
-            self._sql("UPDATE node SET hides = 1 WHERE path = ?", (store.key(norm),))
-            self._hiding.add(norm)
+    def close(self) -> None:
+        self.records.flush()
+        self.db.commit()
+        self.db.close()
 
     def _note_dir(self, directory: str) -> None:
         while directory not in self._upper_dirs and directory != "/":
@@ -175,10 +119,19 @@ class Sandbox:
             self._host_stats.clear()
         try:
             found: os.stat_result | None = os.lstat(self._host(norm))
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
+        except (FileNotFoundError, NotADirectoryError):
             found = None
+        except PermissionError:  # a directory above it is closed to this user
+            found = None
+            self._unseen(parent_of(norm))
         self._host_stats[norm] = found
         return found
+
+    def _unseen(self, directory: str) -> None:
+        """Remember the outermost directory this user could not look into."""
+        while directory != "/" and not os.access(self._host(parent_of(directory)), os.X_OK):
+            directory = parent_of(directory)
+        self.unseen.add(directory)
 
     def _hidden(self, norm: str) -> bool:
         if not self._hiding:
@@ -190,38 +143,36 @@ class Sandbox:
             p = os.path.dirname(p)
         return False
 
-    def _find(self, norm: str) -> tuple[os.stat_result, str, Row | None] | None:
-        return self._resolve(norm, self._row(norm))
+    def _find(self, norm: str) -> Found | None:
+        return self._resolve(norm, self.records.get(norm))
 
-    def _resolve(self, norm: str, row: Row | None
-                 ) -> tuple[os.stat_result, str, Row | None] | None:
+    def _resolve(self, norm: str, rec: Record | None) -> Found | None:
         """What is at norm, given its record (None: no record)."""
-        if row is not None:
-            state = row[1]
-            if state == RECORDED:
-                uid, gid = row[3] or 0, row[4] or 0
-                mode, size, mtime = row[6] or 0, row[7] or 0, row[8] or 0.0
-                fake = os.stat_result((mode, 0, 0, 1, uid, gid, size, mtime, mtime, mtime))
-                return fake, "upper", row
-            if state:
+        if rec is not None:
+            if rec.state == RECORDED:
+                mode, size, mtime = rec.mode or 0, rec.size or 0, rec.mtime or 0.0
+                fake = os.stat_result((mode, 0, 0, 1, rec.uid or 0, rec.gid or 0, size, mtime,
+                                       mtime, mtime))
+                return Found(fake, "upper", rec)
+            if rec.state:
                 try:
-                    return os.lstat(self.up(norm)), "upper", row
+                    return Found(_shown(os.lstat(self.up(norm)), rec), "upper", rec)
                 except FileNotFoundError:
                     return None
-            if row[2]:
+            if rec.whiteout:
                 return None
         if self._hidden(norm):
             return None
         host = self._host_stat(norm)
         if host is not None:
-            return host, "host", row
+            return Found(host, "host", rec)
         if norm in self._upper_dirs:  # a parent of written paths, not on the host
-            return os.lstat(self.up(norm)), "upper", row
+            return Found(os.lstat(self.up(norm)), "upper", rec)
         return None
 
     def lstat(self, path: str) -> tuple[os.stat_result, str] | None:
         found = self._find(os.path.normpath(path))
-        return (found[0], found[1]) if found else None
+        return (found.st, found.where) if found else None
 
     def lexists(self, path: str) -> bool:
         return self._find(os.path.normpath(path)) is not None
@@ -233,12 +184,14 @@ class Sandbox:
         return os.readlink(self.up(path) if found[1] == "upper" else self._host(path))
 
     def resolve(self, path: str) -> str | None:
-        """Follow symlinks through the view (as File.exist? does); None if it dangles."""
+        """Follow symlinks through the view (as File.exist? does); None if it dangles or
+        loops (more than MAX_LINKS links, as the kernel's ELOOP)."""
         parts = [p for p in os.path.normpath(path).split("/") if p]
+        parts.reverse()  # popped from the end: the next component is last
         current = "/"
         hops = 0
         while parts:
-            candidate = os.path.join(current, parts.pop(0))
+            candidate = os.path.join(current, parts.pop())
             found = self.lstat(candidate)
             if found is None:
                 return None
@@ -248,8 +201,8 @@ class Sandbox:
                     return None
                 target = self.readlink(candidate)
                 base = "/" if target.startswith("/") else current
-                parts = [p for p in os.path.normpath(os.path.join(base, target)).split("/")
-                         if p] + parts
+                more = [p for p in os.path.normpath(os.path.join(base, target)).split("/") if p]
+                parts.extend(reversed(more))
                 current = "/"
                 continue
             current = candidate
@@ -273,82 +226,74 @@ class Sandbox:
     def scan(self, path: str) -> list[Entry]:
         """The entries of a directory in the view, sorted by name."""
         norm = os.path.normpath(path)
-        found = self._find(norm)
-        if found is None:
+        if self._find(norm) is None:
             return []
-        rows = {r[0].rsplit("/", 1)[1]: r for r in map(_unkeyed, self._sql(
-            _SELECT + "WHERE n.parent = ?", (store.key(norm),)))}
-        names = {name for name, r in rows.items() if r[1] == RECORDED}
+        recs = {r.path.rsplit("/", 1)[1]: r for r in self.records.children(norm)}
+        names = {name for name, r in recs.items() if r.state == RECORDED}
         up = self.up(norm)
         if os.path.isdir(up) and not os.path.islink(up):
             names.update(os.listdir(up))
         host = self._host_stat(norm)
         if host is not None and stat.S_ISDIR(host.st_mode) and \
                 not self._hidden(os.path.join(norm, "x")):
-            with contextlib.suppress(FileNotFoundError, NotADirectoryError, PermissionError):
+            try:
                 names.update(os.listdir(self._host(norm)))
+            except PermissionError:
+                self.unseen.add(norm)
+            except (FileNotFoundError, NotADirectoryError):
+                pass
         out = []
         for name in sorted(names):
-            row = rows.get(name)
-            if row is not None and row[1] == RECORDED:  # most of a bundle: the record says all
-                out.append(_recorded(row))
+            rec = recs.get(name)
+            if rec is not None and rec.state == RECORDED:  # most of a bundle: the record says all
+                out.append(_recorded(rec))
                 continue
             child = os.path.join(norm, name)
-            entry = self._entry(child, self._resolve(child, row))
+            entry = self._entry(child, self._resolve(child, rec))
             if entry is not None:
                 out.append(entry)
         return out
 
     # --- writes (all into the upper layer) ---------------------------------------------------
     def _prepare_parent(self, norm: str) -> None:
-        self._ensure_dir(_parent(norm))
+        self._ensure_dir(parent_of(norm))
 
     def _ensure_dir(self, directory: str) -> None:
         """The directory exists in the upper layer, for something to be written in it."""
         if directory not in self._upper_dirs:
-            self.mirror_dirs(directory)
+            self._mirror_dirs(directory)
             self._note_dir(directory)
 
-    def mirror_dirs(self, path: str, layer: str | None = None) -> None:
-        """Create the directories of `path` in a layer (default: our upper layer) with the
-        mode and owner the view shows, so a layer built from it hides no attributes."""
-        root = self.upper if layer is None else layer
-        current = "/"
+    def _mirror_dirs(self, path: str) -> None:
+        """Create the directories of `path` in the upper layer. They are transparent: the
+        view shows what the host or a record says of them, not their own attributes."""
+        current = self.upper
         for part in [p for p in path.split("/") if p]:
-            current = os.path.join(current, part)
-            target = root + current
+            current = f"{current}/{part}"
             try:
-                st = os.lstat(target)
+                st = os.lstat(current)
             except FileNotFoundError:
-                st = None
-            if st is not None and stat.S_ISLNK(st.st_mode):
+                os.mkdir(current, OURS_DIR)
+                continue
+            if stat.S_ISLNK(st.st_mode):
                 # a link the deployment made: the kernel would follow it out of the layer.
                 # Callers resolve paths through the view first; this never writes through.
                 raise OSError(errno.ELOOP, "verify does not write through a link in its "
-                              "sandbox", current)
-            if st is not None and stat.S_ISDIR(st.st_mode):
-                continue
-            entry = self.entry(current)
-            os.mkdir(target)
-            if entry is not None and entry.type == "dir":
-                os.chmod(target, entry.mode)
-                os.lchown(target, entry.uid, entry.gid)
+                              "sandbox", current[len(self.upper):])
 
-    def mkdir(self, path: str, mode: int = 0o755, new: bool = False) -> None:
+    def mkdir(self, path: str, mode: int = 0o755, new: bool = False,
+              owner: tuple[int, int] = AGENT_OWNER) -> None:
         """`new`: most likely nothing is at path in the upper layer yet (a directory in one
         the deployment just made): try that first."""
         norm = os.path.normpath(path)
         self._prepare_parent(norm)
         up = self.up(norm)
-        if not (new and _made_new(up, mode)):
-            if os.path.isdir(up) and not os.path.islink(up):  # was only a transparent parent
-                os.chmod(up, mode)
-            else:
-                if os.path.lexists(up):
-                    os.unlink(up)
-                os.mkdir(up, mode)
+        if not (new and _made_new(up)) and not (os.path.isdir(up) and not os.path.islink(up)):
+            if os.path.lexists(up):  # (a directory there was a transparent parent so far)
+                os.unlink(up)
+            os.mkdir(up, OURS_DIR)
         self._upper_dirs.add(norm)  # its parents are there: what is written in it needs no more
-        self._put(norm, WRITTEN_DIR, later=True)
+        self.records.put(norm, WRITTEN_DIR, owner, later=True, mode=stat.S_IFDIR | mode)
 
     def write_file(self, path: str, src: str, *, mode: int, mtime: float,
                    owner: tuple[int, int] | None, share: bool = False,
@@ -357,20 +302,59 @@ class Sandbox:
         with its bytes, mode and time is only recorded (chmod or a hook makes a real copy).
         `sha`: the caller knows src's digest. (Into a directory the deployment just made:
         record_new.)"""
+        norm, dst = self._fresh_file(path)
+        st = src_stat if src_stat is not None else os.lstat(src)
+        if share and stat.S_IMODE(st.st_mode) == mode and st.st_mtime == mtime:
+            self.records.put(norm, RECORDED, owner, st, src, sha)
+            self._hide_host_below(norm)
+        else:
+            shutil.copyfile(src, dst, follow_symlinks=False)
+            self._written(norm, mode, mtime, owner)
+
+    def _fresh_file(self, path: str) -> tuple[str, str]:
+        """(normalised path, its place in the upper layer, cleared for a new file)."""
         norm = os.path.normpath(path)
         self._prepare_parent(norm)
         dst = self.up(norm)
         if os.path.lexists(dst) and not os.path.isdir(dst):
             os.unlink(dst)
-        st = src_stat if src_stat is not None else os.lstat(src)
-        if share and stat.S_IMODE(st.st_mode) == mode and st.st_mtime == mtime:
-            self._put(norm, RECORDED, owner, st, src, sha)
-        else:
-            shutil.copyfile(src, dst, follow_symlinks=False)
-            os.chmod(dst, mode)
-            os.utime(dst, (mtime, mtime))
-            self._put(norm, WRITTEN, owner)
+        return norm, dst
+
+    def _written(self, norm: str, mode: int, mtime: float, owner: tuple[int, int] | None) -> None:
+        """Record a regular file just written at norm's place in the upper layer."""
+        dst = self.up(norm)
+        _ours(dst, mode, False)
+        os.utime(dst, (mtime, mtime))
+        self.records.put(norm, WRITTEN, owner or AGENT_OWNER, mode=stat.S_IFREG | mode)
         self._hide_host_below(norm)
+
+    def write_fd(self, path: str, fd: int, *, mode: int, mtime: float,
+                 owner: tuple[int, int]) -> None:
+        """A file with the bytes of an open descriptor (a file a hook wrote in the box)."""
+        norm, dst = self._fresh_file(path)
+        os.lseek(fd, 0, os.SEEK_SET)
+        with open(dst, "wb") as out:
+            while chunk := os.read(fd, 1 << 20):
+                out.write(chunk)
+        self._written(norm, mode, mtime, owner)
+
+    def write_placeholder(self, path: str, size: int, sha: str | None, *, mode: int,
+                          mtime: float, owner: tuple[int, int]) -> None:
+        """A file known only by its size and digest (too big to bring out of the box): a
+        sparse file of that size, with the digest recorded for the report."""
+        norm, dst = self._fresh_file(path)
+        with open(dst, "wb") as out:
+            out.truncate(size)
+        self._written(norm, mode, mtime, owner)
+        if sha is not None:
+            store.add_digest(self.db, os.lstat(dst), sha)
+
+    def _hide_host_below(self, norm: str) -> None:
+        """A non-directory written where the host has a directory hides its content."""
+        host = self._host_stat(norm)
+        if host is not None and stat.S_ISDIR(host.st_mode):
+            self.records.hide_below(norm)
+            self._hiding.add(norm)
 
     def record_new(self, norm: str, src: str, st: os.stat_result,
                    owner: tuple[int, int] | None, sha: str | None) -> None:
@@ -378,83 +362,69 @@ class Sandbox:
         this deployment just made: nothing is there, and the copy has src's bytes, mode and
         time, so it is only recorded. The usual case, once per file of a bundle."""
         self._prepare_parent(norm)
-        self._put(norm, RECORDED, owner, st, src, sha, later=True)
+        self.records.put(norm, RECORDED, owner, st, src, sha, later=True)
 
     def record_all(self, query: str, args: tuple[object, ...]) -> None:
         """record_new for every row of `query` over the store: (path, parent, uid, gid, src,
         mode, size, mtime, sha), paths as keys. One statement for thousands of bundle files."""
-        for (parent,) in self._sql(f"SELECT DISTINCT parent FROM ({query})", args).fetchall():
-            self._ensure_dir(store.unkey(parent))
-        self._sql(f"{_NODE}SELECT path, parent, {RECORDED}, uid, gid, src, mode, size, mtime, "
-                  f"sha FROM ({query}) WHERE true{_UPSERT}", args)
+        for parent in self.records.parents_of_query(query, args):
+            self._ensure_dir(parent)
+        self.records.put_query(query, args)
 
-    def symlink(self, target: str, path: str) -> None:
+    def symlink(self, target: str, path: str, owner: tuple[int, int] = AGENT_OWNER) -> None:
         norm = os.path.normpath(path)
         self._prepare_parent(norm)
         os.symlink(target, self.up(norm))
-        self._put(norm, WRITTEN)
+        self.records.put(norm, WRITTEN, owner)
         self._hide_host_below(norm)
 
     def chmod(self, path: str, mode: int) -> None:
-        self._materialize(path)
-        self._copy_up(path)
-        up = self.up(path)
+        norm = os.path.normpath(path)
+        self._materialize(norm)
+        self._copy_up(norm)
+        up = self.up(norm)
         st = os.lstat(up)
         if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:  # shared with the archive: copy it
             tmp = up + ".agentkit-copy"
             shutil.copy2(up, tmp)
             os.replace(tmp, up)
-        os.chmod(up, mode)
+        _ours(up, mode, stat.S_ISDIR(st.st_mode))
+        self.records.set_mode(norm, stat.S_IFMT(st.st_mode) | mode)
 
     def chown(self, path: str, uid: int, gid: int) -> None:
-        self._copy_up(path)
-        self._sql("UPDATE node SET ouid = ?, ogid = ? WHERE path = ?",
-                  (uid, gid, store.key(os.path.normpath(path))))
+        norm = os.path.normpath(path)
+        self._copy_up(norm)
+        self.records.set_owner(norm, uid, gid)
 
-    def _materialize(self, path: str) -> None:
+    def _materialize(self, norm: str) -> None:
         """Give a recorded file a real copy in the upper layer (before it is changed)."""
-        norm = os.path.normpath(path)
-        row = self._row(norm)
-        if row is None or row[1] != RECORDED or row[5] is None:
+        rec = self.records.get(norm)
+        if rec is None or rec.state != RECORDED or rec.src is None:
             return
-        shutil.copy2(row[5], self.up(norm), follow_symlinks=False)
-        if row[9] is not None:  # same bytes: the digest is known
-            store.add_digest(self.db, os.lstat(self.up(norm)), row[9])
-        self._sql("UPDATE node SET state = 1, src = NULL, sha = NULL WHERE path = ?",
-                  (store.key(norm),))
+        shutil.copy2(rec.src, self.up(norm), follow_symlinks=False)
+        _ours(self.up(norm), stat.S_IMODE(rec.mode or 0), False)
+        if rec.sha is not None:  # same bytes: the digest is known
+            store.add_digest(self.db, os.lstat(self.up(norm)), rec.sha)
+        self.records.unrecord(norm)
 
-    def materialize_all(self) -> None:
-        """Hard-link every recorded file into the upper layer (the hook sandbox copies
-        layers, never writes them)."""
-        known: list[tuple[int, int, int, int, str]] = []
-        for row in self._rows("n.state = 3"):
-            self._prepare_parent(row[0])
-            os.link(str(row[5]), self.up(row[0]))
-            if row[9] is not None:  # the link's digest is the bundle file's
-                st = os.lstat(self.up(row[0]))
-                known.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, row[9]))
-        store.add_digests(self.db, known)
-        self._sql("UPDATE node SET state = 1, src = NULL, sha = NULL WHERE state = 3")
-
-    def _copy_up(self, path: str) -> None:
-        norm = os.path.normpath(path)
+    def _copy_up(self, norm: str) -> None:
+        """Make a host path a written one, with the host's attributes in its record."""
         found = self._find(norm)
-        if found is None or (found[2] is not None and found[2][1] != NOTHING):
+        if found is None or (found.record is not None and found.record.state != NOTHING):
             return
-        st = found[0]
+        st = found.st
         self._prepare_parent(norm)
         host = self._host(norm)
         up = self.up(norm)
         if stat.S_ISDIR(st.st_mode):
-            os.makedirs(up, exist_ok=True)
-            os.chmod(up, stat.S_IMODE(st.st_mode))
+            os.makedirs(up, OURS_DIR, exist_ok=True)
         elif stat.S_ISLNK(st.st_mode):
             os.symlink(os.readlink(host), up)
         else:
             shutil.copyfile(host, up, follow_symlinks=False)
-            os.chmod(up, stat.S_IMODE(st.st_mode))
-        self._put(norm, WRITTEN_DIR if stat.S_ISDIR(st.st_mode) else WRITTEN,
-                  (st.st_uid, st.st_gid))
+            _ours(up, stat.S_IMODE(st.st_mode), False)
+        self.records.put(norm, WRITTEN_DIR if stat.S_ISDIR(st.st_mode) else WRITTEN,
+                         (st.st_uid, st.st_gid), mode=st.st_mode)
 
     def _host_kind(self, norm: str) -> bool | None:
         """None: not on the host; else whether it is a directory there. Not cached: with
@@ -471,7 +441,7 @@ class Sandbox:
         up = self.up(norm)
         if os.path.lexists(up):
             os.unlink(up)
-        self._gone(norm, self._host_kind(norm))
+        self.records.gone(norm, self._host_kind(norm))
 
     def rmdir(self, path: str) -> bool:
         """rmdir: only an empty directory; returns whether it was removed."""
@@ -484,7 +454,10 @@ class Sandbox:
             below = norm + "/"
             self._upper_dirs = {p for p in self._upper_dirs
                                 if p != norm and not p.startswith(below)}
-        self._gone(norm, self._host_kind(norm))
+        host_dir = self._host_kind(norm)
+        self.records.gone(norm, host_dir)
+        if host_dir:
+            self._hiding.add(norm)
         return True
 
     # --- reading results ---------------------------------------------------------------------
@@ -492,21 +465,22 @@ class Sandbox:
         norm = os.path.normpath(path)
         return self._entry(norm, self._find(norm))
 
-    def _entry(self, norm: str, found: tuple[os.stat_result, str, Row | None] | None
-               ) -> Entry | None:
+    def _entry(self, norm: str, found: Found | None) -> Entry | None:
         if found is None:
             return None
-        st, where, row = found
+        st, where, rec = found
         kind = _kind(st.st_mode)
         uid, gid = st.st_uid, st.st_gid
-        if row is not None and row[3] is not None:
-            uid, gid = row[3], row[4] if row[4] is not None else gid
+        if rec is not None and rec.state:  # ours on disk: the record knows the owner
+            uid, gid = AGENT_OWNER
+        if rec is not None and rec.uid is not None:
+            uid, gid = rec.uid, rec.gid if rec.gid is not None else gid
         target = None
         if kind == "symlink":
             target = os.readlink(self.up(norm) if where == "upper" else self._host(norm))
-        recorded = row is not None and row[1] == RECORDED
+        recorded = rec is not None and rec.state == RECORDED
         return Entry(norm, kind, stat.S_IMODE(st.st_mode), uid, gid, target, where,
-                     row[5] if recorded and row else None, row[9] if recorded and row else None)
+                     rec.src if recorded and rec else None, rec.sha if recorded and rec else None)
 
     def sha_of(self, entry: Entry) -> str | None:
         if entry.type != "file":
@@ -515,15 +489,17 @@ class Sandbox:
             return entry.sha
         real = entry.src or (self.up(entry.path) if entry.where == "upper"
                              else self._host(entry.path))
-        return self.digest(real, os.lstat(real))
+        try:
+            return self.digest(real, os.lstat(real))
+        except PermissionError:  # a host file this user may not read
+            return None
 
     def digest(self, real: str, st: os.stat_result) -> str:
         """sha256 of a real file, computed once per inode and version."""
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        row = self._sql("SELECT sha FROM digest WHERE dev = ? AND ino = ? AND size = ? "
-                              "AND mtime_ns = ?", key).fetchone()
-        if row is not None:
-            return str(row[0])
+        known = self.records.digest(key)
+        if known is not None:
+            return known
         digest = hashlib.sha256()
         with open(real, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -534,35 +510,40 @@ class Sandbox:
     def walk(self, path: str) -> Iterator[Entry]:
         """Every entry at and below `path`, without following symlinks, sorted by path as a
         string (so that several walks merge into one sorted list, and "a-b" comes before
-        "a/x": a directory's content is placed where "name/" sorts among its siblings)."""
+        "a/x": a directory's content is placed where "name/" sorts among its siblings).
+        Iterative: a tree thousands of levels deep walks as a flat one."""
         top = self.entry(path)
         if top is None:
             return
         yield top
-        if top.type == "dir":
-            yield from self._walk_below(top.path)
+        if top.type != "dir":
+            return
+        stack = [iter(self._sorted_below(top.path))]
+        while stack:
+            item = next(stack[-1], None)
+            if item is None:
+                stack.pop()
+            elif isinstance(item, Entry):
+                yield item
+            else:  # a directory's content, where "name/" sorts
+                stack.append(iter(self._sorted_below(item)))
 
-    def _walk_below(self, path: str) -> Iterator[Entry]:
-        items: list[tuple[str, Entry | None]] = []
+    def _sorted_below(self, path: str) -> list[Entry | str]:
+        items: list[tuple[str, Entry | str]] = []
         for entry in self.scan(path):
             items.append((entry.path, entry))
             if entry.type == "dir":
-                items.append((entry.path + "/", None))  # stands for its content
+                items.append((entry.path + "/", entry.path))  # stands for its content
         items.sort(key=lambda item: item[0])
-        for key, found in items:
-            if found is not None:
-                yield found
-            else:
-                yield from self._walk_below(key[:-1])
+        return [found for _, found in items]
 
     def whiteouts(self) -> Iterator[str]:
         """Host paths deleted in this view, sorted."""
-        return (row[0] for row in self._rows("n.whiteout = 1"))
+        return (rec.path for rec in self.records.page("n.whiteout = 1"))
 
     def recorded_parents(self) -> list[tuple[str, int]]:
         """The directories holding recorded bundle files, with how many each."""
-        return [(store.unkey(parent), count) for parent, count in self._sql(
-            f"SELECT parent, COUNT(*) FROM node WHERE state = {RECORDED} GROUP BY parent")]
+        return self.records.recorded_parents()
 
     def touched(self, skip_recorded_in: tuple[str, ...] = ()
                 ) -> Iterator[tuple[str, Entry | None]]:
@@ -570,29 +551,29 @@ class Sandbox:
         there now, sorted; without the recorded bundle files in `skip_recorded_in`."""
         where = "n.state > 0 OR n.whiteout = 1 OR n.ouid IS NOT NULL"
         if skip_recorded_in:
-            self._sql("CREATE TEMP TABLE IF NOT EXISTS skipped(parent TEXT PRIMARY KEY)")
-            self._sql("DELETE FROM temp.skipped")
-            self.db.executemany("INSERT OR IGNORE INTO temp.skipped VALUES (?)",
-                                [(store.key(p),) for p in skip_recorded_in])
+            self.records.skip_parents(skip_recorded_in)
             where = (f"({where}) AND NOT (n.state = {RECORDED} AND "
                      "n.parent IN (SELECT parent FROM temp.skipped))")
-        for row in self._rows(where):
-            if row[1] == RECORDED:  # most of a bundle: the record says it all
-                yield row[0], _recorded(row)
-            else:
-                yield row[0], self._entry(row[0], self._resolve(row[0], row))
+        for rec in self.records.page(where):
+            yield rec.path, self.entry_of(rec)
+
+    def entry_of(self, rec: Record) -> Entry | None:
+        """What is at a record's path now."""
+        if rec.state == RECORDED:  # most of a bundle: the record says it all
+            return _recorded(rec)
+        return self._entry(rec.path, self._resolve(rec.path, rec))
 
 
-def _made_new(path: str, mode: int) -> bool:
+def _made_new(path: str) -> bool:
     try:
-        os.mkdir(path, mode)
+        os.mkdir(path, OURS_DIR)
     except FileExistsError:
         return False
     return True
 
 
-def _recorded(row: Row) -> Entry:
+def _recorded(rec: Record) -> Entry:
     """The entry of a bundle file recorded at a path (what _entry makes of its record)."""
-    mode = row[6] or 0
-    return Entry(row[0], _kind(mode), stat.S_IMODE(mode), row[3] or 0, row[4] or 0, None,
-                 "upper", row[5], row[9])
+    mode = rec.mode or 0
+    return Entry(rec.path, _kind(mode), stat.S_IMODE(mode), rec.uid or 0, rec.gid or 0, None,
+                 "upper", rec.src, rec.sha)

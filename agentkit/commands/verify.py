@@ -45,7 +45,8 @@ def _bundle_env(url: str | None) -> tuple[tuple[str, str], ...]:
     return (("BUNDLE_BUCKET", bucket), ("BUNDLE_KEY", key))
 
 
-def _options(args: argparse.Namespace, archive: str) -> lifecycle.Options:
+def _options(args: argparse.Namespace, archive: str, work: str) -> lifecycle.Options:
+    masked = tuple(sorted({os.path.realpath(p) for p in (work, args.state_dir, args.keep) if p}))
     return lifecycle.Options(
         archive=archive, bundle_type=args.type, generation=args.agent,
         file_exists_behavior=args.file_exists_behavior, group_id=args.deployment_group,
@@ -53,7 +54,9 @@ def _options(args: argparse.Namespace, archive: str) -> lifecycle.Options:
         install=not args.no_install, hooks=args.hooks, network=args.network,
         events=_events(args.events), application_name=args.application_name,
         group_name=args.deployment_group_name, bundle_env=_bundle_env(args.s3),
-        digests=args.format == "json")  # only the JSON tree shows digests
+        digests=args.format == "json",  # only the JSON tree shows digests
+        paths=args.format == "json", env_from_caller=args.env_from_caller,
+        max_disk=args.max_disk, max_procs=args.max_procs, masked=masked)
 
 
 def _work_dir(args: argparse.Namespace) -> tuple[str, bool]:
@@ -98,13 +101,25 @@ def run(args: argparse.Namespace) -> int:
         with _exclusive(work):
             previous = None
             if args.previous:
-                previous = lifecycle.run(_options(args, args.previous), work)
-            result = lifecycle.run(_options(args, args.archive), work)
-            _write(args, result, previous)  # the tree and changes are read from `work`
+                previous = lifecycle.run(_options(args, args.previous, work), work)
+            result = lifecycle.run(_options(args, args.archive, work), work)
+            _write(args, result, previous, work)  # the tree and changes are read from `work`
     finally:
         if temporary:
             _discard_later(work)
-    return 0 if result.succeeded and result.errors == 0 else 1
+    return exit_code(result)
+
+
+EXIT_UNDETERMINED = 4
+
+
+def exit_code(result: VerifyResult) -> int:
+    """0: the deployment would succeed; 1: it would fail, or a finding is an error; 4: verify
+    could not run everything here (hooks not run, or refused for a lack of privilege of its
+    box) and nothing it ran failed."""
+    if result.failure is not None or result.errors:
+        return 1
+    return EXIT_UNDETERMINED if result.undetermined else 0
 
 
 @contextlib.contextmanager
@@ -121,11 +136,24 @@ def _exclusive(work: str) -> Iterator[None]:
         yield
 
 
-def _write(args: argparse.Namespace, result: VerifyResult, previous: VerifyResult | None) -> None:
+def _write(args: argparse.Namespace, result: VerifyResult, previous: VerifyResult | None,
+           work: str) -> None:
+    """The report, whole or not at all: rendered into a file first, then copied out."""
     if args.junit:
-        with open(args.junit, "w") as f:
-            f.write(junit.render(result))
+        _replace(args.junit, junit.render(result))
     if args.format == "json":
-        verify_json.write(sys.stdout, result, previous)
+        with tempfile.TemporaryFile("w+", dir=work, encoding="utf-8") as out:
+            verify_json.write(out, result, previous)
+            out.seek(0)
+            shutil.copyfileobj(out, sys.stdout, 1 << 20)
     else:
         sys.stdout.write(verify_text.render(result, previous))
+    sys.stdout.flush()
+
+
+def _replace(path: str, text: str) -> None:
+    """Write a file by rename: a reader never sees half of it."""
+    tmp = f"{path}.agentkit-tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)

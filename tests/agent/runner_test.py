@@ -17,6 +17,8 @@ import pytest
 from agentkit.agent import runner
 from agentkit.agent.runner import Job
 
+from ..conftest import requires_root
+
 ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LIFECYCLE_EVENT": "AfterInstall",
        "DEPLOYMENT_ID": "d-TEST00001"}
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (.*)$")
@@ -138,6 +140,7 @@ def open_dir() -> Iterator[Path]:
     shutil.rmtree(path)
 
 
+@requires_root
 def test_runner_runas_uses_su(open_dir: Path, runas_users: tuple[str, str]) -> None:
     tmp_path = open_dir
     _script(tmp_path, "#!/bin/sh\nid -un\n")
@@ -147,6 +150,7 @@ def test_runner_runas_uses_su(open_dir: Path, runas_users: tuple[str, str]) -> N
     assert f"[stdout]{runas_users[0]}" in lines
 
 
+@requires_root
 def test_runner_runas_nologin_fails_like_an_instance(open_dir: Path,
                                                      runas_users: tuple[str, str]) -> None:
     tmp_path = open_dir

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pwd
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -14,6 +15,7 @@ from agentkit.errors import HookFailed
 from agentkit.hooks import permissions
 from agentkit.hooks.config import Config
 
+from ..conftest import real_users
 from .conftest import tmpfs
 
 MakeConfig = Callable[[str], Config]
@@ -21,15 +23,11 @@ USER = "agentkit-perm"
 
 
 @pytest.fixture(scope="module")
-def user() -> str:
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        proc = subprocess.run(["useradd", "--system", "--no-create-home", USER],
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            pytest.skip(f"cannot create a user here (needs root): {proc.stderr.strip()}")
-    return USER
+def user() -> Iterator[str]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root: chown to another user")
+    for (name,) in real_users((USER,), ("/usr/sbin/nologin",), system=True):
+        yield name
 
 
 def _tree(root: Path) -> None:

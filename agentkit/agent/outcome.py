@@ -1,0 +1,125 @@
+"""What a deployment left behind, computed once when it ends: the final tree under the
+`files` destinations and every path changed on this machine, as Nodes spilled to a file beside
+the sandbox (a bundle's tree is tens of thousands of paths: memory stays flat), with counts.
+"""
+
+from __future__ import annotations
+
+import heapq
+import marshal
+import os
+import stat
+from collections import Counter
+from collections.abc import Iterator
+
+from agentkit.agent.result import Node, Nodes
+from agentkit.agent.sandbox import Entry, Sandbox
+from agentkit.appspec.model import AppSpec
+
+BATCH = 1024  # nodes per marshal record of a spill file
+
+
+def spill(path: str, nodes: Iterator[Node]) -> Nodes:
+    """Write nodes to `path`; the Nodes read them back, as often as asked."""
+    counts: Counter[str] = Counter()
+    with open(path, "wb") as f:
+        batch: list[tuple[object, ...]] = []
+        for node in nodes:
+            batch.append(tuple(node))
+            if node.change is not None:
+                counts[node.change] += 1
+            if len(batch) >= BATCH:
+                marshal.dump(batch, f)
+                batch = []
+        if batch:
+            marshal.dump(batch, f)
+    return Nodes(path, dict(counts))
+
+
+# Both lists come out sorted: the walk emits paths in order, the store keeps the touched ones
+# by path.
+def _node(sb: Sandbox, entry: Entry, change: str | None = None, digest: bool = True) -> Node:
+    return Node(entry.path, entry.type, f"{entry.mode:04o}", entry.target,
+                sb.sha_of(entry) if digest else None, f"{entry.uid}:{entry.gid}", change)
+
+
+def tree(sb: Sandbox, spec: AppSpec | None) -> Iterator[Node]:
+    """The final state of everything under every `files` destination, sorted by path."""
+    tops: list[str] = []
+    for dest in sorted({os.path.normpath(m.destination) for m in spec.files} if spec else ()):
+        if not any(dest.startswith(t.rstrip("/") + "/") for t in tops):
+            tops.append(dest)  # one inside another is walked with it
+    walks = [sb.walk(t) for t in tops]
+    for entry in walks[0] if len(walks) == 1 else heapq.merge(*walks, key=lambda e: e.path):
+        yield _node(sb, entry)
+
+
+def change_counts(sb: Sandbox) -> dict[str, int]:
+    """How many paths changes() lists of each kind, for the text report: the bundle files in
+    a directory this machine does not have are all created, counted by directory."""
+    counts: Counter[str] = Counter()
+    new_dirs = []
+    for parent, count in sb.recorded_parents():
+        if _host_lstat(parent, set()) is None:
+            counts["created"] += count
+            new_dirs.append(parent)
+    counts.update(node.change for node in changes(sb, False, tuple(new_dirs))
+                  if node.change is not None)
+    return dict(counts)
+
+
+def changes(sb: Sandbox, digests: bool = True, skip_recorded_in: tuple[str, ...] = ()
+            ) -> Iterator[Node]:
+    """Every path the deployment created, modified or deleted, against this machine; without
+    `digests` (the text report only counts them) no file is read back to hash it."""
+    absent: set[str] = set()  # host paths known not to exist: nothing below them does
+    for path, entry in sb.touched(skip_recorded_in):
+        host = _host_lstat(path, absent)
+        if entry is None:
+            if host is not None:
+                yield Node(path, _kind(host), f"{stat.S_IMODE(host.st_mode):04o}", None, None,
+                           None, "deleted")
+            continue
+        if host is None:
+            yield _node(sb, entry, "created", digests)
+        elif _differs(sb, entry, host):
+            yield _node(sb, entry, "modified", digests)
+
+
+def _host_lstat(path: str, absent: set[str]) -> os.stat_result | None:
+    """lstat on the host; a bundle's new directories hold thousands of new paths, and one
+    failed lookup of their parent answers for all of them (the paths come sorted)."""
+    if path[:path.rfind("/")] in absent:
+        found = None
+    else:
+        try:
+            found = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            found = None
+    if found is None:
+        if len(absent) >= 4096:
+            absent.clear()
+        absent.add(path)
+    return found
+
+
+def _kind(st: os.stat_result) -> str:
+    return ("symlink" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode)
+            else "file" if stat.S_ISREG(st.st_mode) else "other")
+
+
+def _differs(sb: Sandbox, entry: Entry, host: os.stat_result) -> bool:
+    if entry.type != _kind(host) or entry.mode != stat.S_IMODE(host.st_mode):
+        return True
+    if (entry.uid, entry.gid) != (host.st_uid, host.st_gid):
+        return True
+    if entry.type == "symlink":
+        return entry.target != os.readlink(entry.path)
+    if entry.type == "file" and entry.where == "upper":
+        try:
+            return sb.sha_of(entry) != sb.digest(entry.path, host)
+        except PermissionError:  # a host file this user may not read: say it may differ
+            return True
+    return False
+
+

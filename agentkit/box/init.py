@@ -1,0 +1,222 @@
+"""pid 1 of a box: builds its root, then runs what verify asks, until told to stop.
+
+Requests (channel.py), each answered before the next is read:
+- `items` (with descriptors) ... `build`: the layer of what Install put on the machine; the
+  root is then built and entered, and the answer is `ready` with notes.
+- `run`: hook jobs in order, stopping at the first failure (runner.py), output to scripts.log
+  at the box path given; answers `ran` with each script's result.
+- `diff`: what the hooks changed since the last diff, as `changes` messages, then `diffed`.
+- `apply` (with descriptors): Items written into the running box (Install after BeforeInstall
+  hooks), then `applied`.
+- `stop`, or the channel closing: pid 1 exits, and the kernel kills every process left in the
+  box (pid_namespaces(7)).
+
+pid 1 ignores every signal it has no handler for, so a hook's `kill -9 -1` or `kill 1` leaves
+it running; it reaps the orphans the hooks leave, except while a script it waits for runs.
+Everything it will need is imported before pivot_root: afterwards the host's files are gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import traceback
+from typing import Any
+
+import psutil  # noqa: F401  (used by runner inside the box; imported before pivot_root)
+
+from agentkit.agent import runner
+from agentkit.agent.result import SUCCEEDED
+from agentkit.box import layers, mimic, rootfs
+from agentkit.box import syscalls as sc
+from agentkit.box.channel import MAX_FDS, Channel, ChannelClosed
+from agentkit.box.items import Change, Item, item_from
+from agentkit.box.spec import Spec
+
+MIMIC_DIRS = 20_000
+
+
+def _reap_orphans() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                return
+
+
+def _extra(root: rootfs.Root, path: str, content: str | None, mode: int) -> None:
+    """A file (or, with content None, a directory) in the layer the box adds; its missing
+    parents take the host's attributes where the host has them."""
+    parts = [p for p in path.split("/") if p]
+    current = ""
+    for i, part in enumerate(parts):
+        current += "/" + part
+        target = root.extra(current)
+        last = i == len(parts) - 1
+        if last and content is not None:
+            with open(target, "w") as f:
+                f.write(content)
+            os.chmod(target, mode)
+            return
+        if os.path.isdir(target):
+            continue
+        os.mkdir(target, 0o755)
+        with contextlib.suppress(OSError):
+            st = os.lstat(current)
+            os.chmod(target, st.st_mode & 0o7777)
+            if st.st_uid <= 65535 and st.st_gid <= 65535:
+                os.lchown(target, st.st_uid, st.st_gid)
+
+
+class Init:
+    def __init__(self, channel: Channel, spec: Spec) -> None:
+        self.channel = channel
+        self.spec = spec
+        self.root = rootfs.prepare(spec, spec.work)
+        self.diff: layers.Diff | None = None
+        self.notes: list[str] = list(spec.notes)
+
+    def build(self) -> None:
+        unowned, failed = 0, []
+        while True:
+            message, fds = self.channel.receive()
+            try:
+                if message.get("op") == "build":
+                    break
+                items = [item_from(raw, len(fds)) for raw in message.get("items", [])]
+                done = layers.write(self.root.install(), items, fds, layer=True)
+                unowned += done.unowned
+                failed += done.failed
+            finally:
+                for fd in fds:
+                    os.close(fd)
+        if unowned:
+            self.notes.append(f"{unowned} path(s) Install wrote show as owned by root in the "
+                              "box: it has no such user or group id")
+        if failed:
+            self.notes.append(f"{len(failed)} path(s) of Install could not be shown in the "
+                              f"box, e.g. {failed[0]}")
+        self._layer()
+        rootfs.mount_trees(self.spec, self.root)
+        rootfs.mount_specials(self.spec, self.root)
+        self.notes += self.root.notes
+        dirs = {up: os.open(up, os.O_RDONLY | os.O_DIRECTORY) for up, _ in self.root.uppers}
+        dirs["/"] = os.open(self.root.root, os.O_RDONLY | os.O_DIRECTORY)
+        uppers = rootfs.uppers(self.root, dirs)
+        rootfs.enter(self.root)
+        self.diff = layers.Diff(uppers)
+        if not self.spec.network:
+            sc.loopback_up()
+        self._limits()
+
+    def _layer(self) -> None:
+        """What the box adds over the host: mount points, locked accounts, the agentkit
+        command, and (unprivileged) its own copies of the host (mimic.py)."""
+        budget = [MIMIC_DIRS]
+        for tree in self.spec.mimic:
+            mimic.copy_tree(tree, self.root.extra(), self.spec.idmap, tree == "/etc", budget)
+        if budget[0] <= 0:
+            self.notes.append(f"the box made its own copies of only {MIMIC_DIRS} host "
+                              "directories")
+        mimic.locked_accounts(self.root.extra(), self.spec.idmap)
+        for box_path, _ in self.spec.binds:
+            _extra(self.root, box_path, None, 0o755)
+        for path, content, mode in self.spec.extra_files:
+            _extra(self.root, path, content, mode)
+
+    def _limits(self) -> None:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        resource.setrlimit(resource.RLIMIT_NPROC, (self.spec.max_procs, self.spec.max_procs))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.spec.max_disk, self.spec.max_disk))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too big file is EFBIG, not a kill
+        del soft
+
+    # --- requests ------------------------------------------------------------------------------
+    def serve(self) -> int:
+        while True:
+            _reap_orphans()
+            try:
+                message, fds = self.channel.receive()
+            except ChannelClosed:
+                return 0
+            op = message.get("op")
+            try:
+                if op == "stop":
+                    return 0
+                if op == "run":
+                    self.channel.send({"op": "ran", "results": self._run(message)})
+                elif op == "diff":
+                    self._send_diff()
+                elif op == "apply":
+                    self.channel.send({"op": "applied", **self._apply(message, fds)})
+                else:
+                    self.channel.send({"op": "error", "message": f"unknown request {op!r}"})
+            finally:
+                for fd in fds:
+                    os.close(fd)
+
+    def _run(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        results = []
+        log_path = str(message["log"])
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        with open(log_path, "a", encoding="utf-8", errors="surrogateescape") as f:
+            log = runner.CappedLog(f, int(message.get("log_cap", self.spec.max_disk)))
+            for raw in message["jobs"]:
+                result = runner.run(runner.Job(**raw), log)
+                results.append(result.to_json())
+                if result.error_code != SUCCEEDED:
+                    break
+        return results
+
+    def _send_diff(self) -> None:
+        assert self.diff is not None
+        batch: list[Change] = []
+        fds: list[int] = []
+
+        def flush() -> None:
+            self.channel.send({"op": "changes", "changes": [list(c) for c in batch]}, fds)
+            for fd in fds:
+                os.close(fd)
+            batch.clear()
+            fds.clear()
+
+        for change, fd in self.diff.changes():
+            if fd is not None:
+                change = change._replace(fd=len(fds))
+                fds.append(fd)
+            batch.append(change)
+            if len(fds) >= MAX_FDS or len(batch) >= 2000:
+                flush()
+        if batch:
+            flush()
+        notes, self.diff.notes = self.diff.notes, []
+        self.channel.send({"op": "diffed", "notes": notes})
+
+    def _apply(self, message: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        assert self.diff is not None
+        items: list[Item] = [item_from(raw, len(fds)) for raw in message.get("items", [])]
+        done = layers.write("/", items, fds, layer=False)
+        for item in items:
+            self.diff.know(item.path)
+        return {"unowned": done.unowned, "failed": done.failed}
+
+
+def main(channel: Channel, spec: Spec) -> int:
+    sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)  # pid 1: the kernel drops what it has no handler for
+    channel.send({"op": "entered"})
+    try:
+        sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+        init = Init(channel, spec)
+        init.build()
+    except Exception as exc:  # everything about building the box is verify's own error
+        with contextlib.suppress(OSError):
+            channel.send({"op": "error", "message": f"{type(exc).__name__}: {exc}",
+                          "trace": traceback.format_exc()})
+        return 1
+    channel.send({"op": "ready", "notes": init.notes})
+    return init.serve()

@@ -1,0 +1,125 @@
+"""Copies of the host that the box owns, for an unprivileged caller.
+
+In a user namespace without idmapped mounts (only the host's root may make them), a file the
+host's root owns shows as nobody, and root of the box may not change it: a hook's
+`echo ... >> /etc/hosts` or `mkdir /var/www/app` would fail where the instance's root
+succeeds. So before the overlays are mounted, the box copies into a lower layer of its own:
+- /etc whole (small: ~1,000 files), as far as the caller may read it;
+- the directories (not their files) of the trees hooks write into (/var, /opt, /srv,
+  /usr/local, the `files` destinations), up to MAX_DIRS.
+The copies keep the host's modes and, where the box has the id, its numeric owners: a file the
+host's root owns is root's in the box, as on an instance. What is not copied (a file in /var,
+a file the caller may not read) stays the host's; a hook that writes it meets EACCES, and
+verify says so instead of predicting a failure (see agentkit.agent.hookbox).
+
+shadow and gshadow are never copied: the box gets ones made from passwd and group with
+locked passwords, so `su` works in the box and no password hash of this machine is in it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import shutil
+import stat
+from collections import deque
+
+from agentkit.box.ids import IdMap
+
+MAX_DIRS = 20_000
+MAX_FILE = 4 << 20  # a bigger file in /etc is left to the host's layer
+GENERATED = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
+
+
+def _owner(idmap: IdMap, st: os.stat_result) -> tuple[int, int]:
+    """The numeric owner the host shows, if the box has those ids; else root."""
+    top = idmap.top
+    return (st.st_uid if st.st_uid <= top else 0), (st.st_gid if st.st_gid <= top else 0)
+
+
+def _attrs(path: str, st: os.stat_result, idmap: IdMap) -> None:
+    with contextlib.suppress(OSError):
+        os.lchown(path, *_owner(idmap, st))
+    if not stat.S_ISLNK(st.st_mode):
+        os.chmod(path, stat.S_IMODE(st.st_mode))
+
+
+def copy_tree(src: str, dest_layer: str, idmap: IdMap, files: bool, budget: list[int]) -> None:
+    """Copy `src` (and, with `files`, its files and links) into dest_layer + src, without
+    following links or leaving src's file system. `budget`: directories left to copy."""
+    try:
+        top = os.lstat(src)
+    except OSError:
+        return
+    if not stat.S_ISDIR(top.st_mode):
+        return
+    queue = deque([src])
+    while queue and budget[0] > 0:
+        path = queue.popleft()
+        target = dest_layer + path
+        try:
+            st = os.lstat(path)
+            names = sorted(os.listdir(path))
+        except OSError:
+            continue  # a directory the caller may not read stays the host's
+        os.makedirs(target, 0o755, exist_ok=True)
+        budget[0] -= 1
+        for name in names:
+            child = f"{path}/{name}"
+            try:
+                cst = os.lstat(child)
+            except OSError:
+                continue
+            if stat.S_ISDIR(cst.st_mode):
+                if cst.st_dev == top.st_dev:
+                    queue.append(child)
+            elif files:
+                _copy_file(child, dest_layer + child, cst, idmap)
+        _attrs(target, st, idmap)
+
+
+def _copy_file(src: str, dest: str, st: os.stat_result, idmap: IdMap) -> None:
+    if src in GENERATED:
+        return
+    try:
+        if stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(src), dest)
+        elif stat.S_ISREG(st.st_mode) and st.st_size <= MAX_FILE:
+            shutil.copyfile(src, dest, follow_symlinks=False)
+            os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+        else:
+            return  # devices, sockets, fifos and big files stay the host's
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(dest)
+        return  # e.g. a file the caller may not read
+    _attrs(dest, st, idmap)
+
+
+def locked_accounts(layer: str, idmap: IdMap) -> None:
+    """shadow and gshadow for every account of passwd and group, with locked passwords."""
+    for src, dest, line, mode in (("/etc/passwd", "/etc/shadow", "{}:*:19000:0:99999:7:::\n",
+                                   0o640),
+                                  ("/etc/group", "/etc/gshadow", "{}:*::\n", 0o640)):
+        try:
+            with open(layer + src if os.path.exists(layer + src) else src) as f:
+                names = [e.split(":", 1)[0] for e in f.read().splitlines() if ":" in e]
+        except OSError:
+            continue
+        path = layer + dest
+        os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+        with open(path, "w") as f:
+            f.write("".join(line.format(n) for n in names if n))
+        os.chmod(path, mode)
+        shadow_gid = _group_id("shadow")
+        with contextlib.suppress(OSError):
+            os.chown(path, 0, shadow_gid if shadow_gid is not None and
+                     shadow_gid <= idmap.top else 0)
+
+
+def _group_id(name: str) -> int | None:
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        return None

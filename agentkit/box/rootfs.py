@@ -1,0 +1,232 @@
+"""The box's root file system, built by pid 1 inside its user and mount namespaces.
+
+Two tmpfs of the box's own: the layers (L: what Install put there, what the box adds) and the
+upper (U: every write of a hook, size-limited, so a hook that fills it meets ENOSPC as on a
+full disk, never the host's disk). Each tree of the host is an overlay at its own path
+(`lowerdir=/usr` for the whole of / is refused in a user namespace: /proc, /sys and /dev are
+locked mounts) over its copies in L; then a fresh /proc with the machine-wide files masked and
+/proc/sys read-only, a /dev of a few devices and a new devpts, an empty /run, binds (the
+agent's deployment root) and masks (verify's own files, credentials). Then pivot_root into it
+and detach the old root: no path leads back to the host (bubblewrap's bind_mount/pivot_root
+sequence in bubblewrap.c setup_newroot is the model).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from dataclasses import dataclass, field
+
+from agentkit.box import syscalls as sc
+from agentkit.box.layers import Upper
+from agentkit.box.spec import DEVICES, PROC_MASKED, PROC_READ_ONLY, SECRETS, Spec
+
+SPECIAL = ("proc", "dev", "sys", "run")  # made fresh, never shown from the host
+
+
+@dataclass
+class Root:
+    base: str  # the tmpfs holding L and U, as seen before pivot_root
+    layers: str  # L
+    upper: str  # U
+    uppers: list[tuple[str, str]] = field(default_factory=list)  # (upper dir, box path)
+    tops: set[str] = field(default_factory=set)  # names mounted at the top of the root
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def root(self) -> str:
+        return f"{self.upper}/root"
+
+    def install(self, box_path: str = "") -> str:
+        return f"{self.layers}/install{box_path}"
+
+    def extra(self, box_path: str = "") -> str:
+        return f"{self.layers}/extra{box_path}"
+
+
+def prepare(spec: Spec, at: str) -> Root:
+    """Mount the two tmpfs at `at` (a directory of verify's)."""
+    sc.mount("tmpfs", at, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=0755")
+    layers, upper = f"{at}/L", f"{at}/U"
+    for d in (layers, upper, f"{layers}/install", f"{layers}/extra"):
+        os.mkdir(d, 0o755)
+    sc.mount("tmpfs", upper, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV,
+             f"mode=0755,size={max(spec.max_disk, 1 << 20)}")
+    for d in ("root", "up", "wk"):
+        os.mkdir(f"{upper}/{d}", 0o755)
+    return Root(at, layers, upper)
+
+
+def grow(root: Root, size: int) -> None:
+    """Let U take `size` more bytes (Install replayed into a running box lands there)."""
+    st = os.statvfs(root.upper)
+    total = st.f_blocks * st.f_frsize + size
+    sc.mount("tmpfs", root.upper, "tmpfs", sc.MS_REMOUNT | sc.MS_NOSUID | sc.MS_NODEV,
+             f"size={total}")
+
+
+def _escape_ok(path: str) -> bool:
+    return not any(c in path for c in ":,\\\n")
+
+
+def _overlay(root: Root, index: int, box_path: str, host: str | None) -> bool:
+    lowers = [p for p in (root.install(box_path), root.extra(box_path)) if os.path.isdir(p)]
+    if host is not None:
+        lowers.append(host)
+    if not lowers:
+        return False
+    target = root.root + box_path
+    if not os.path.isdir(target):
+        if box_path.count("/") == 1:
+            os.mkdir(target, 0o755)
+        else:
+            root.notes.append(f"{box_path} is not shown to hooks (its mount point is gone)")
+            return False
+    if not all(_escape_ok(p) for p in lowers):
+        root.notes.append(f"{box_path} is not shown to hooks (a character overlayfs "
+                          "cannot take in its path)")
+        return False
+    up, wk = f"{root.upper}/up/{index}", f"{root.upper}/wk/{index}"
+    os.mkdir(up, 0o755)
+    os.mkdir(wk, 0o755)
+    try:
+        sc.mount("overlay", target, "overlay", 0,
+                 f"lowerdir={':'.join(lowers)},upperdir={up},workdir={wk},userxattr")
+    except OSError as exc:
+        if host is None:
+            raise
+        # A tree holding mounts this namespace may not see below (locked mounts) cannot be
+        # an overlay's lower layer: show it read-only instead.
+        sc.mount(host, target, None, sc.MS_BIND | sc.MS_REC)
+        with contextlib.suppress(OSError):
+            sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
+        root.notes.append(f"{box_path} is shown to hooks read-only ({exc.strerror})")
+        return True
+    root.uppers.append((up, box_path))
+    return True
+
+
+def mount_trees(spec: Spec, root: Root) -> None:
+    """The host's trees and what the layers add, each an overlay at its own path."""
+    shown = {box: host for box, host in spec.shown}
+    tops = {p.split("/")[1] for p in shown if p.count("/") == 1}
+    for layer in (root.install(), root.extra()):
+        tops.update(n for n in os.listdir(layer) if os.path.isdir(f"{layer}/{n}") and
+                    not os.path.islink(f"{layer}/{n}"))
+    tops.difference_update(SPECIAL)
+    for name in os.listdir("/"):  # the host's top-level links: /bin -> usr/bin ...
+        if name not in tops and os.path.islink(f"/{name}"):
+            os.symlink(os.readlink(f"/{name}"), f"{root.root}/{name}")
+    nested = sorted((p for p in shown if p.count("/") > 1), key=lambda p: (p.count("/"), p))
+    for index, box_path in enumerate([f"/{t}" for t in sorted(tops)] + nested, 1):
+        if _overlay(root, index, box_path, shown.get(box_path)):
+            root.tops.add(box_path)
+
+
+def _mask_dir(path: str, mode: int = 0o755) -> None:
+    sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV,
+             f"size=4k,mode={mode:o}")
+
+
+def _proc(root: str) -> None:
+    target = f"{root}/proc"
+    os.makedirs(target, exist_ok=True)
+    sc.mount("proc", target, "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+    for name in PROC_MASKED:
+        path = f"{target}/{name}"
+        with contextlib.suppress(OSError):
+            if os.path.isdir(path):
+                _mask_dir(path)
+            elif os.path.exists(path):
+                sc.mount("/dev/null", path, None, sc.MS_BIND)
+    for name in PROC_READ_ONLY:
+        path = f"{target}/{name}"
+        with contextlib.suppress(OSError):
+            sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+            sc.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
+
+
+def _dev(root: str) -> None:
+    dev = f"{root}/dev"
+    os.makedirs(dev, exist_ok=True)
+    sc.mount("tmpfs", dev, "tmpfs", sc.MS_NOSUID | sc.MS_NOEXEC, "mode=0755,size=64k")
+    for name in DEVICES:
+        with open(f"{dev}/{name}", "w"):
+            pass
+        sc.mount(f"/dev/{name}", f"{dev}/{name}", None, sc.MS_BIND)
+    os.mkdir(f"{dev}/pts", 0o755)
+    try:
+        sc.mount("devpts", f"{dev}/pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
+                 "newinstance,ptmxmode=0666,mode=0620")
+        os.symlink("pts/ptmx", f"{dev}/ptmx")
+    except OSError:
+        pass  # no pseudo-terminals then; nothing of the host's is shown instead
+    os.mkdir(f"{dev}/shm", 0o1777)
+    sc.mount("tmpfs", f"{dev}/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=1777,size=64m")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{dev}/{name}")
+
+
+def _sys(root: str, network: bool) -> None:
+    target = f"{root}/sys"
+    os.makedirs(target, exist_ok=True)
+    if not network:  # sysfs is the box's to mount only with a network namespace of its own
+        with contextlib.suppress(OSError):
+            sc.mount("sysfs", target, "sysfs",
+                     sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+            return
+    _mask_dir(target)
+
+
+def mount_specials(spec: Spec, root: Root) -> None:
+    r = root.root
+    _proc(r)
+    _dev(r)
+    _sys(r, spec.network)
+    os.makedirs(f"{r}/run", exist_ok=True)
+    sc.mount("tmpfs", f"{r}/run", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=0755,size=64m")
+    os.mkdir(f"{r}/run/lock", 0o1777)
+    for box_path, host in spec.binds:
+        target = r + box_path
+        if os.path.isdir(target):
+            sc.mount(host, target, None, sc.MS_BIND)
+    for box_path in spec.masks:
+        with contextlib.suppress(OSError):
+            if os.path.isdir(r + box_path) and not os.path.islink(r + box_path):
+                _mask_dir(r + box_path)
+    empty = root.extra("/.agentkit-empty")
+    with open(empty, "w"):
+        pass
+    os.chmod(empty, 0o400)
+    for home in spec.homes:
+        for name in SECRETS:
+            path = f"{r}{home}/{name}"
+            with contextlib.suppress(OSError):
+                st = os.lstat(path)
+                if stat.S_ISDIR(st.st_mode):
+                    _mask_dir(path, 0o700)
+                elif stat.S_ISREG(st.st_mode):
+                    sc.mount(empty, path, None, sc.MS_BIND | sc.MS_RDONLY)
+
+
+def enter(root: Root) -> None:
+    """pivot_root into the box's root and detach the host's (pivot_root(".", ".") then
+    umount of the old root stacked on it, as bubblewrap and runc do)."""
+    new = root.root
+    sc.mount(new, new, None, sc.MS_BIND | sc.MS_REC)
+    os.chdir(new)
+    sc.pivot_root(".", ".")
+    sc.umount(".", sc.MNT_DETACH)
+    os.chdir("/")
+
+
+def uppers(root: Root, fds: dict[str, int]) -> list[Upper]:
+    """The upper layers as open directories (opened before pivot_root: afterwards no path
+    leads to them), plus the root's own directory for what hooks make at the top."""
+    out = [Upper(fds[up], box_path, frozenset()) for up, box_path in root.uppers]
+    out.append(Upper(fds["/"], "/", frozenset(t.lstrip("/") for t in root.tops) |
+                     frozenset(SPECIAL) | frozenset(
+                         n for n in os.listdir(root.root) if os.path.islink(f"{root.root}/{n}"))))
+    return out
