@@ -160,27 +160,13 @@ def items(sb: Sandbox, records: Iterable[Record], shown: set[str]
 
 
 # --- what the hooks did: changes folded into the Sandbox ---------------------------------
-def _remove_tree(sb: Sandbox, path: str) -> None:
-    stack = [(path, False)]
-    while stack:
-        current, emptied = stack.pop()
-        if sb.isdir(current) and not sb.islink(current):
-            if emptied:
-                sb.rmdir(current)
-                continue
-            stack.append((current, True))
-            stack.extend((os.path.join(current, n), False) for n in sb.listdir(current))
-        elif sb.lexists(current):
-            sb.remove(current)
-
-
 def _fold_one(sb: Sandbox, change: Change, fd: int | None) -> bool:
     path = change.path
     owner = (change.uid, change.gid)
     if change.kind == GONE:
         if not sb.lexists(path):
             return False
-        _remove_tree(sb, path)
+        sb.remove_tree(path)
         return True
     if change.kind == OTHER:
         return False
@@ -191,13 +177,13 @@ def _fold_one(sb: Sandbox, change: Change, fd: int | None) -> bool:
             keep = set(change.names)
             for name in sb.listdir(path):
                 if name not in keep:
-                    _remove_tree(sb, os.path.join(path, name))
+                    sb.remove_tree(os.path.join(path, name))
                     changed = True
         if entry is not None and entry.type == "dir" and not sb.islink(path) and \
                 (entry.mode, entry.uid, entry.gid) == (change.mode, change.uid, change.gid):
             return changed
         if entry is not None and not (entry.type == "dir" and not sb.islink(path)):
-            _remove_tree(sb, path)
+            sb.remove_tree(path)
             entry = None
         if entry is None:
             sb.mkdir(path, change.mode, owner=owner)
@@ -206,7 +192,7 @@ def _fold_one(sb: Sandbox, change: Change, fd: int | None) -> bool:
         sb.chown(path, *owner)
         return True
     if entry is not None and (entry.type == "dir" and not sb.islink(path)):
-        _remove_tree(sb, path)
+        sb.remove_tree(path)
     elif entry is not None:
         sb.remove(path)
     if change.kind == SYMLINK:

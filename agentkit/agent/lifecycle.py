@@ -230,7 +230,8 @@ class _Run:
                                       os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         except OSError as exc:
             self.notes.append(f"scripts.log could not be written ({exc.strerror}): a hook "
-                              "replaced it; verify does not follow links out of its root")
+                              "removed or replaced it; verify does not follow links out of "
+                              "its root")
             return 0
         with os.fdopen(fd, "a", encoding="utf-8") as log:
             runner.log_line(log, f"LifecycleEvent - {name}\n")

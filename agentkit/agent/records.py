@@ -148,6 +148,10 @@ class Records:
             (store.key(norm), store.key(parent_of(norm)), int(host_dir is not None),
              int(bool(host_dir)), self.gen))
 
+    def delete_below(self, norm: str) -> None:
+        """Forget every record strictly below norm."""
+        self.sql("DELETE FROM node WHERE path > ? AND path < ?", store.below(store.key(norm)))
+
     def hide_below(self, norm: str) -> None:
         self.sql("UPDATE node SET hides = 1, gen = ? WHERE path = ?", (self.gen, store.key(norm)))
 

@@ -443,6 +443,26 @@ class Sandbox:
             os.unlink(up)
         self.records.gone(norm, self._host_kind(norm))
 
+    def remove_tree(self, path: str) -> None:
+        """rm -rf (never following a link): what the deployment put below `path` goes, and
+        one record hides whatever the host has there (the host's files are not each marked:
+        a hook's `rm -rf /usr` is one record, not 400,000)."""
+        norm = os.path.normpath(path)
+        self.records.delete_below(norm)
+        up = self.up(norm)
+        if os.path.isdir(up) and not os.path.islink(up):
+            shutil.rmtree(up)
+        elif os.path.lexists(up):
+            os.unlink(up)
+        below = norm.rstrip("/") + "/"
+        self._upper_dirs = {p for p in self._upper_dirs if p != norm and not p.startswith(below)}
+        self._hiding = {p for p in self._hiding if not p.startswith(below)}
+        self._host_stats.clear()
+        host_dir = self._host_kind(norm)
+        self.records.gone(norm, host_dir)
+        if host_dir:
+            self._hiding.add(norm)
+
     def rmdir(self, path: str) -> bool:
         """rmdir: only an empty directory; returns whether it was removed."""
         if self.scan(path):

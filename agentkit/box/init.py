@@ -130,8 +130,11 @@ class Init:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         resource.setrlimit(resource.RLIMIT_NPROC, (self.spec.max_procs, self.spec.max_procs))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (self.spec.max_disk, self.spec.max_disk))
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too big file is EFBIG, not a kill
+        # The box's own layers are bounded by their tmpfs (ENOSPC, as a full disk); this bounds
+        # a file written through to this machine's disk (the agent's deployment root).
+        fsize = 2 * self.spec.max_disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # scripts.log past it: EFBIG, no kill
         del soft
 
     # --- requests ------------------------------------------------------------------------------

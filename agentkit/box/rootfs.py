@@ -140,6 +140,7 @@ def _proc(root: str) -> None:
                 _mask_dir(path)
             elif os.path.exists(path):
                 sc.mount("/dev/null", path, None, sc.MS_BIND)
+                sc.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
     for name in PROC_READ_ONLY:
         path = f"{target}/{name}"
         with contextlib.suppress(OSError):
@@ -167,6 +168,8 @@ def _dev(root: str) -> None:
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{dev}/{name}")
+    sc.mount(None, dev, None, sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NOEXEC,
+             "mode=0755,size=64k")  # nothing new in /dev: a file named kmsg is no device
 
 
 def _sys(root: str, network: bool) -> None:
