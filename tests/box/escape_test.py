@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(why_unavailable() is not None,
 
 PROBE = r'''#!/usr/bin/env python3
 import ctypes, errno, json, os, socket, sys, time
-ARGS = json.loads(sys.argv[1] if len(sys.argv) > 1 else open(os.path.dirname(__file__) + "/args.json").read())
+ARGS = json.loads(open(os.path.dirname(__file__) + "/args.json").read())
 libc = ctypes.CDLL(None, use_errno=True)
 found = {}
 
