@@ -297,6 +297,20 @@ class Plan:
 
 
 @dataclass
+class _Dir:
+    """A directory being planned by Installer._copy_dir."""
+
+    entries: Iterator[os.DirEntry[str]]
+    dest: str
+    base: str  # dest, normalised
+    base_key: str
+    member_dir: str | None
+    fresh: bool  # made by this plan: its regular files are planned a run at a time
+    in_place: bool
+    files: list[os.DirEntry[str]]
+
+
+@dataclass
 class Installer:
     sandbox: Sandbox
     deployment: Deployment
@@ -414,9 +428,38 @@ class Installer:
         for directory in reversed(missing):
             plan.mkdir(directory)
 
-    def _copy_dir(self, plan: Plan, source: str, dest: str, feb: str,
-                  linked: bool = True, member_dir: str | None = None) -> None:
-        """`linked`: source may be (or lie under) a symlink; a plain subdirectory is not.
+    def _copy_dir(self, plan: Plan, source: str, dest: str, feb: str) -> None:
+        """The agent's recursive copy of a directory (installer.rb#generate_directory_copy),
+        in its order, with a stack instead of recursion: a bundle thousands of directories
+        deep is planned as a flat one."""
+        stack = [self._enter_dir(plan, source, dest, True, None)]
+        while stack:
+            frame = stack[-1]
+            if frame is None:
+                stack.pop()
+                continue
+            entry = next(frame.entries, None)
+            if entry is None:
+                plan.copy_fresh(frame.files, frame.base, frame.base_key, frame.in_place)
+                stack.pop()
+                continue
+            rel = None if frame.member_dir is None else f"{frame.member_dir}/{entry.name}"
+            target = os.path.join(frame.dest, entry.name)
+            if entry.is_dir():  # follows a symlink, as File.directory? does
+                plan.copy_fresh(frame.files, frame.base, frame.base_key, frame.in_place)
+                frame.files.clear()
+                linked = entry.is_symlink()
+                stack.append(self._enter_dir(plan, entry.path, target, linked,
+                                             None if linked else rel))
+            elif frame.fresh:  # nothing can be in the way
+                frame.files.append(entry)
+            else:
+                self._copy_file(plan, entry.path, target, feb, rel)
+
+    def _enter_dir(self, plan: Plan, source: str, dest: str, linked: bool,
+                   member_dir: str | None) -> _Dir | None:
+        """Plan the directory itself; its entries to go through (None: not copied).
+        `linked`: source may be (or lie under) a symlink; a plain subdirectory is not.
         `member_dir`: the archive member source really is, when reached through a link."""
         if os.path.dirname(dest) in plan.mkdirs:
             plan.mkdir(dest)
@@ -427,33 +470,24 @@ class Installer:
             if not _inside(real, self.deployment.archive):
                 # The agent deep-copies a linked directory; verify never copies host trees.
                 plan.outside_links.append((source, real))
-                return
+                return None
             member_dir = through or member_dir  # owners: those of the real members
         # Dir.entries order (installer.rb#generate_directory_copy): what the file system
         # lists, not sorted. On the instance's own kind of file system that is the agent's
         # order of install.json, of the cleanup file and of which conflict comes first.
-        with os.scandir(source) as it:
-            entries = list(it)
+        try:
+            with os.scandir(source) as it:
+                entries = list(it)
+        except OSError as exc:  # ENAMETOOLONG, ELOOP: Ruby's Dir.entries fails the same way
+            plan.flush()
+            raise InstallError(self._os_error(exc.errno or errno.EIO, "dir_initialize",
+                                              source)) from None
         base = os.path.normpath(dest)
         fresh = BULK and base in plan.mkdirs and base != "/" and member_dir is None
         in_place = fresh and self._in_place(plan, base)
         if in_place:
             plan.fresh_parents.add(base)
-        base_key = store.key(base)
-        files: list[os.DirEntry[str]] = []  # fresh ones, planned a run at a time
-        for entry in entries:
-            child = entry.path
-            rel = None if member_dir is None else f"{member_dir}/{entry.name}"
-            if entry.is_dir():  # follows a symlink, as File.directory? does
-                plan.copy_fresh(files, base, base_key, in_place)
-                files = []
-                self._copy_dir(plan, child, os.path.join(dest, entry.name), feb,
-                               entry.is_symlink(), None if entry.is_symlink() else rel)
-            elif fresh:  # nothing can be in the way
-                files.append(entry)
-            else:
-                self._copy_file(plan, child, os.path.join(dest, entry.name), feb, rel)
-        plan.copy_fresh(files, base, base_key, in_place)
+        return _Dir(iter(entries), dest, base, store.key(base), member_dir, fresh, in_place, [])
 
     def _copy_file(self, plan: Plan, source: str, dest: str, feb: str,
                    rel: str | None = None) -> None:

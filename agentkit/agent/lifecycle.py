@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, replace
 
 from agentkit import beneath, proc
-from agentkit.agent import environment, hookbox, layout, outcome, runner
+from agentkit.agent import environment, hookbox, layout, outcome, revision_appspec, runner
 from agentkit.agent.installer import Installer, InstallError
 from agentkit.agent.layout import Deployment
 from agentkit.agent.result import (
@@ -29,7 +29,6 @@ from agentkit.agent.result import (
 from agentkit.agent.sandbox import Sandbox
 from agentkit.appspec import events as ev
 from agentkit.appspec.check import LintResult, lint_source
-from agentkit.appspec.locate import read_source
 from agentkit.appspec.model import AppSpec, Script
 from agentkit.bundle import checks
 from agentkit.bundle.unpack import Unpacked, script_rel, unpack
@@ -161,7 +160,12 @@ class _Run:
                 return EventRun(name, "succeeded", "previous", note="the previous revision's "
                                 "archive is gone: agent 2.x treats the event as a no-op")
             return self.fail(name, NOT_FOUND.format(archive=archive))
-        result = lint_source(read_source(path), self.opts.generation)
+        found = revision_appspec.read(archive, "appspec.yml", self.shown(path))
+        if found.source is None:  # a hook of that revision made it a link out of the archive
+            self.stopped = self.undetermined = (f"{self.shown(path)} is a link out of its "
+                                                "archive: what the agent reads is not known")
+            return EventRun(name, NOT_RUN, "previous", note=self.undetermined)
+        result = lint_source(found.source, self.opts.generation)
         return self.hooks(name, "previous", result.appspec, archive)
 
     # --- running hooks -----------------------------------------------------------------------
@@ -300,10 +304,14 @@ class _Run:
             raise AssertionError("deployment ids are unique per run")
         self.unpacked = unpack(self.opts.archive, self.dep.archive, self.opts.bundle_type,
                                self.opts.generation, lean=not self.opts.install,
-                               db=self.sandbox.db, hashing=self.opts.digests)
+                               db=self.sandbox.db, hashing=self.opts.digests,
+                               limit=self.opts.max_disk)
         self.findings += [replace(f, path=self.shown(f.path)) for f in self.unpacked.findings]
         if self.unpacked.failure is not None:
             return self.fail("DownloadBundle", self.unpacked.failure)
+        if self.unpacked.too_big is not None:
+            self.stopped = self.undetermined = self.unpacked.too_big
+            return EventRun("DownloadBundle", UNDETERMINED, "current", note=self.stopped)
         if self.unpacked.stripped:
             self.notes.append(f"the archive's single top-level directory "
                               f"{self.unpacked.stripped}/ holds the appspec: the agent strips it")
@@ -321,11 +329,22 @@ class _Run:
         shown_root = self.shown(archive)
         for name in ("appspec.yml", "appspec.yaml"):
             path = os.path.join(archive, name)
-            if os.path.isfile(path):
-                self.lint = lint_source(read_source(path), self.opts.generation)
-                self.findings += [replace(f, path=self.shown(f.path))
-                                  for f in self.lint.findings]
+            if not os.path.lexists(path):
+                continue
+            if checks.outside(archive, path) is None and not os.path.isfile(path):
+                continue  # a directory, or a link dangling inside the bundle: not a file
+            found = revision_appspec.read(archive, name, self.shown(path))
+            if found.finding is not None:
+                self.findings.append(found.finding)
+                self.stopped = self.undetermined = (f"{name} is a file of the instance, not "
+                                                    "of the bundle (AK152)")
                 break
+            assert found.source is not None
+            self.lint = lint_source(found.source, self.opts.generation)
+            self.findings += list(self.lint.findings)
+            if self.lint.agent_verdict == "unknown":
+                self.stopped = self.undetermined = f"verify does not read {name} (AK106)"
+            break
         else:
             self.findings.append(Finding(ERROR, "AK150", f"{shown_root}/appspec.yml", None, None,
                                          "no appspec.yml (or appspec.yaml) at the bundle root",
@@ -343,6 +362,9 @@ class _Run:
 
     def parse_for_hooks(self) -> EventRun | None:
         """BeforeInstall's hook executor parses appspec.yml first (hook_executor.rb)."""
+        if self.stopped is not None and (self.lint is None or
+                                         self.lint.agent_verdict == "unknown"):
+            return EventRun("BeforeInstall", NOT_RUN, "current", note=self.stopped)
         yml = os.path.join(self.dep.archive, "appspec.yml")
         if not os.path.isfile(yml) and not (self.opts.generation == "2" and self.lint):
             return self.fail("BeforeInstall", NOT_FOUND.format(archive=self.dep.archive))
@@ -352,6 +374,8 @@ class _Run:
 
     def install(self) -> EventRun:
         spec = self.lint.appspec if self.lint else None
+        if spec is None and self.stopped is not None:
+            return EventRun("Install", NOT_RUN, "current", note=self.stopped)
         if spec is None or not self.opts.install:
             note = "skipped: --no-install" if not self.opts.install else "no appspec"
             return EventRun("Install", "skipped", "current", note=note)

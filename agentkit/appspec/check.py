@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from agentkit.appspec import agent1, agent2, events, lints, ruby
 from agentkit.appspec.model import AgentError, AppSpec, Evaluation
 from agentkit.appspec.rules import RULES
-from agentkit.appspec.source import MappingNode, Node, Source
+from agentkit.appspec.source import MAX_EXPANDED, MappingNode, Node, Source
 from agentkit.appspec.view import MapView, chain, value11
 from agentkit.findings import ERROR, WARNING, Finding
 
@@ -19,7 +19,7 @@ EVALUATORS = {"1": agent1.evaluate, "2": agent2.evaluate}
 class LintResult:
     path: str
     generation: str
-    agent_verdict: str  # "accepted" | "rejected": what the agent's parser says
+    agent_verdict: str  # accepted, rejected (what the agent's parser says), unknown (AK106)
     agent_error: str | None  # the message of the first error the agent meets
     findings: tuple[Finding, ...]
     appspec: AppSpec | None
@@ -117,9 +117,35 @@ def _portability(path: str, ev1: Evaluation, ev2: Evaluation) -> list[Finding]:
     return out
 
 
+def _bound(src: Source, generation: str) -> LintResult:
+    """A file verify does not read (AK106), or one whose aliases expand past what it will
+    write out: agent 1.x refuses any alias (AK103); serde_yaml (2.x) stops expanding them at
+    its repetition limit (de.rs: jumpcount > 100 x events)."""
+    if src.bound is not None:
+        finding = Finding(ERROR, "AK106", src.path, None, None,
+                          f"verify does not read this appspec: {src.bound}",
+                          RULES["AK106"].hint, None)
+        return LintResult(src.path, generation, "unknown", None, (finding,), None)
+    line, col = src.aliases[0]
+    if generation == "1":
+        message = RULES["AK103"].agent_message("1", {}) or ""
+        finding = Finding(ERROR, "AK103", src.path, line, col, "YAML aliases are refused by "
+                          "agent 1.x (Psych 4); these expand to more than "
+                          f"{MAX_EXPANDED:,} nodes", RULES["AK103"].hint, message)
+    else:
+        message = "The deployment failed because of a YAML parsing error: repetition limit " \
+                  "exceeded"
+        finding = Finding(ERROR, "AK100", src.path, line, col, "YAML aliases that expand to "
+                          f"more than {MAX_EXPANDED:,} nodes (a \"billion laughs\")",
+                          RULES["AK103"].hint, message)
+    return LintResult(src.path, generation, "rejected", message, (finding,), None)
+
+
 def lint_source(src: Source, generation: str = "1") -> LintResult:
     if src.syntax_error is not None:
         return _syntax(src, generation)
+    if src.bound is not None or src.expands:
+        return _bound(src, generation)
     evals = {g: fn(src) for g, fn in EVALUATORS.items()}
     chosen = evals[generation]
     findings = [_finding(src.path, e) for e in chosen.errors]

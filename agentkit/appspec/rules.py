@@ -48,6 +48,10 @@ _RULES = (
          "write the value out in full instead of using an anchor and alias",
          "Alias parsing was not enabled. To enable it, pass `aliases: true` to `Psych::load` or "
          "`Psych::safe_load`.", None),
+    Rule("AK106", ERROR, "yaml-bound", "an appspec too big or too deep for verify to read "
+         "(more than 16 MiB, 100,000 YAML nodes, 500 levels, or aliases that expand past that)",
+         "an appspec is a few kilobytes: generate the list of files from a directory (`source: "
+         "/`) instead of listing each one", None, None),
     Rule("AK105", ERROR, "yaml-date", "a plain YAML date or time value, which agent 1.x "
          "refuses to load (2.x reads it as text)", "quote it: `'2020-01-01'`",
          "Tried to load unspecified class: {cls}", None),
@@ -157,6 +161,9 @@ _RULES = (
          "http://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html",
          "The deployment failed because the specified file does not exist at the expected "
          "location: {path}."),
+    Rule("AK152", ERROR, "appspec-link-outside", "appspec.yml is a link to a file outside the "
+         "bundle (the agent reads that file of the instance)",
+         "ship appspec.yml itself at the root of the bundle, not a link"),
     Rule("AK151", ERROR, "appspec-yaml-only", "the bundle has appspec.yaml but no appspec.yml "
          "(Install finds it; the hook executor does not)", "rename appspec.yaml to appspec.yml",
          "{message}", "{message}"),
@@ -215,6 +222,11 @@ _RULES = (
     Rule("AK407", WARNING, "name-not-utf8", "an archive member whose name is not UTF-8 "
          "(1.x: Install fails writing install.json when it installs it; 2.x: not known)",
          "rename it in UTF-8 before archiving (convmv -f latin1 -t utf8 -r --notest)"),
+    Rule("AK408", ERROR, "bundle-too-big", "the archive unpacks to more than verify's limit "
+         "(--max-disk): it stops there", "check what the build put into the archive; raise "
+         "--max-disk for a bundle that really is that big"),
+    Rule("AK409", ERROR, "path-too-long", "bundle paths longer than the system allows "
+         "(PATH_MAX): the installer cannot reach them", "flatten the bundle's directories"),
     # --- the unpacked bundle (verify) ------------------------------------------------------
     Rule("AK500", ERROR, "script-missing", "a hook script that is not in the bundle",
          "fix the location (relative to the bundle root) or add the script"),
@@ -226,6 +238,9 @@ _RULES = (
          "make sure the instance has it, or use #!/usr/bin/env NAME"),
     Rule("AK504", ERROR, "script-crlf", "a CRLF shebang line (the agent reports a misleading "
          "No such file or directory)", "convert the script to LF line endings"),
+    Rule("AK506", ERROR, "script-link-outside", "a hook script that is a link to a file "
+         "outside the bundle (the agent makes it executable and runs it)",
+         "ship the script itself in the bundle"),
     Rule("AK505", WARNING, "script-bom", "a hook script starting with a UTF-8 BOM",
          "save it as UTF-8 without BOM"),
     Rule("AK510", ERROR, "symlink-to-directory", "a symlink to a directory: the installer "

@@ -21,6 +21,12 @@ __all__ = ["MappingNode", "Node", "ScalarNode", "SequenceNode", "Source", "Synta
            "load_text", "read_source", "scalar_value"]
 
 BOM = "\ufeff"
+# What verify reads of an appspec at most (a real one is a few KB): past these it does not
+# model the file, and says so (AK106), instead of taking minutes or recursing without end.
+MAX_TEXT = 16 << 20
+MAX_EVENTS = 100_000
+MAX_DEPTH = 500
+MAX_EXPANDED = 100_000  # nodes, with every alias written out
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,8 @@ class Source:
     syntax_error: SyntaxProblem | None
     aliases: tuple[tuple[int, int], ...]
     documents: int = 1  # 1.x reads the first; 2.x refuses more than one
+    bound: str | None = None  # why verify does not read the file (AK106)
+    expands: bool = False  # its aliases expand past MAX_EXPANDED (serde's repetition limit)
 
 
 # libyaml is the parser inside Psych, so its C binding reproduces the agent's syntax errors
@@ -87,31 +95,79 @@ def _problem(exc: yaml.MarkedYAMLError) -> SyntaxProblem:
                          problem.startswith("found undefined alias"))
 
 
-def _alias_marks(body: str) -> tuple[tuple[int, int], ...]:
-    if "*" not in body:
-        return ()
-    return tuple((ev.start_mark.line + 1, ev.start_mark.column + 1)
-                 for ev in yaml.parse(body, Loader=_Loader)
-                 if isinstance(ev, AliasEvent) and ev.start_mark is not None)
+def _survey(body: str) -> tuple[tuple[tuple[int, int], ...], str | None]:
+    """One pass over the parser's events, bounded: where the aliases are, and why the text
+    is too big to compose (None: it is not)."""
+    aliases: list[tuple[int, int]] = []
+    depth = 0
+    for count, ev in enumerate(yaml.parse(body, Loader=_Loader), 1):
+        if count > MAX_EVENTS:
+            return tuple(aliases), f"more than {MAX_EVENTS:,} YAML nodes"
+        if isinstance(ev, AliasEvent) and ev.start_mark is not None:
+            aliases.append((ev.start_mark.line + 1, ev.start_mark.column + 1))
+        elif isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return tuple(aliases), f"nested more than {MAX_DEPTH} levels deep"
+        elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    return tuple(aliases), None
+
+
+def _expands(roots: list[Node]) -> bool:
+    """Whether the documents, every alias written out, hold more than MAX_EXPANDED nodes
+    (a "billion laughs" file: a few lines that expand to 10^9 nodes). Each node is sized
+    once, children before parents, without recursion."""
+    size: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(r, False) for r in roots]
+    while stack:
+        node, ready = stack.pop()
+        if id(node) in size:
+            continue
+        children: list[Node] = []
+        if isinstance(node, SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if not ready:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in size)
+            continue
+        size[id(node)] = total = 1 + sum(size.get(id(c), 0) for c in children)
+        if total > MAX_EXPANDED:
+            return True
+    return False
+
+
+def _bounded(path: str, body: str, bom: bool, why: str) -> Source:
+    return Source(path, body, bom, None, None, (), bound=why)
 
 
 def load_text(path: str, text: str) -> Source:
     bom = text.startswith(BOM)
     body = text[1:] if bom else text
+    if len(body) > MAX_TEXT:
+        return _bounded(path, "", bom, f"{len(body):,} characters (more than "
+                                       f"{MAX_TEXT >> 20} MiB)")
     try:
+        aliases, why = _survey(body)
+        if why is not None:
+            return _bounded(path, body, bom, why)
         docs = list(yaml.compose_all(body, Loader=_Loader))
-        aliases = _alias_marks(body)
     except yaml.MarkedYAMLError as exc:
         return Source(path, body, bom, None, _problem(exc), ())
     except yaml.YAMLError as exc:
         return Source(path, body, bom, None, SyntaxProblem(1, 1, str(exc), "", 1, 1), ())
-    return Source(path, body, bom, docs[0] if docs else None, None, aliases, len(docs))
+    except RecursionError:
+        return _bounded(path, body, bom, f"nested more than {MAX_DEPTH} levels deep")
+    return Source(path, body, bom, docs[0] if docs else None, None, aliases, len(docs),
+                  expands=bool(aliases) and _expands(docs))
 
 
 def read_source(path: str) -> Source:
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(MAX_TEXT * 4 + 5)  # UTF-8: at most four bytes a character
     except OSError as exc:
         raise BadInput(f"{path}: cannot read the appspec ({exc.strerror}). Check the path and "
                        "its permissions.") from exc

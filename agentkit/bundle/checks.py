@@ -30,12 +30,26 @@ class Unwritten(Protocol):
     def count_under(self, rel_dir: str) -> int: ...
 
 
+def outside(archive: str, path: str) -> str | None:
+    """Where `path` leads when a symlink on the way leaves the bundle (None: it stays in)."""
+    real = os.path.realpath(path)
+    root = os.path.realpath(archive)
+    return None if real == root or real.startswith(root.rstrip("/") + "/") else real
+
+
 def script(archive: str, shown_root: str, location: str, event: str,
            generation: str) -> Iterator[Finding]:
     path = ruby.file_join(archive, location)  # hook_executor.rb#script_absolute_path
     shown = ruby.file_join(shown_root, location)
     missing = os.path.abspath(shown)  # the agent's message shows it File.expand_path'ed
     where = f"hooks > {event} > {location}"
+    elsewhere = outside(archive, path) if os.path.lexists(path) else None
+    if elsewhere is not None:  # never read a file of this machine the bundle points at
+        yield Finding(ERROR, "AK506", shown, None, None,
+                      f"{where}: the script is a link to {elsewhere}, outside the bundle: the "
+                      "agent makes that file of the instance executable and runs it",
+                      "ship the script itself in the bundle, not a link to it")
+        return
     if not os.path.isfile(path):
         yield Finding(ERROR, "AK500", shown, None, None,
                       f"{where}: the script is not in the bundle",
@@ -94,19 +108,32 @@ def tree(archive: str, shown_root: str, unwritten: Unwritten | None = None
     of the bundle, which has thousands of files. `unwritten` names bundle files that exist
     but were not written (verify --no-install)."""
     stack = [(archive, False)]  # a directory, and whether it lies in a shared-looking one
+    too_deep = False
     while stack:
         directory, shared = stack.pop()
-        with os.scandir(directory) as it:  # d_type: no stat per entry
-            for entry in it:
-                if entry.is_symlink():
-                    rel = os.path.relpath(entry.path, archive)
-                    yield from _link(archive, entry.path, os.path.join(shown_root, rel),
-                                     unwritten)
-                elif entry.is_dir(follow_symlinks=False):
-                    found = None if shared else _shared(archive, shown_root, entry, unwritten)
-                    if found is not None:
-                        yield found
-                    stack.append((entry.path, shared or found is not None))
+        try:
+            with os.scandir(directory) as it:  # d_type: no stat per entry
+                entries = list(it)
+        except OSError:  # a path longer than PATH_MAX: GNU tar wrote it, no path reaches it
+            if not too_deep:
+                too_deep = True
+                rel = os.path.relpath(directory, archive)
+                shown = os.path.join(shown_root, rel[:120] + ("..." if len(rel) > 120 else ""))
+                yield Finding(ERROR, "AK409", shown, None, None,
+                              f"the bundle's paths are longer than this system allows "
+                              f"({len(directory)} characters and more): the agent's installer "
+                              "cannot reach them either", "flatten the bundle's directories")
+            continue
+        for entry in entries:
+            if entry.is_symlink():
+                rel = os.path.relpath(entry.path, archive)
+                yield from _link(archive, entry.path, os.path.join(shown_root, rel),
+                                 unwritten)
+            elif entry.is_dir(follow_symlinks=False):
+                found = None if shared else _shared(archive, shown_root, entry, unwritten)
+                if found is not None:
+                    yield found
+                stack.append((entry.path, shared or found is not None))
 
 
 def _link(archive: str, path: str, shown: str,
@@ -140,13 +167,29 @@ def _link(archive: str, path: str, shown: str,
 
 
 def _size(path: str) -> tuple[int, int, bool]:
-    """Bytes and files below path: no links followed, no other mount entered, capped."""
+    """Bytes and files below path: no links followed, no other mount entered, capped, and
+    iterative (a tree thousands of levels deep is walked like a flat one)."""
     total = count = 0
-    device = os.stat(path).st_dev
-    for dirpath, dirs, files in os.walk(path):
-        dirs[:] = [d for d in dirs if os.lstat(os.path.join(dirpath, d)).st_dev == device]
-        for name in files:
-            st = os.lstat(os.path.join(dirpath, name))
+    try:
+        device = os.stat(path).st_dev
+    except OSError:
+        return 0, 0, False
+    stack = [path]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                entries = list(it)
+        except OSError:
+            continue  # a directory this user may not read, or out of PATH_MAX
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if st.st_dev == device:
+                    stack.append(entry.path)
+                continue
             if stat.S_ISREG(st.st_mode):
                 total += st.st_size
             count += 1

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import struct
 import zlib
 from typing import IO, Any, Callable, NamedTuple, Union
 
 BLOCK = 512
 CHUNK = 1 << 20
+MAX_EXTENDED = 16 << 20  # an extended header (a long name, pax records) held in memory
 _ZEROS = bytes(BLOCK)
 
-KINDS = {b"0": "file", b"\0": "file", b"7": "file", b"1": "hardlink", b"2": "symlink",
+KINDS = {b"0": "file", b"\0": "file", b"7": "file", b"S": "file",  # (GNU tar fills sparse ones)
+         b"1": "hardlink", b"2": "symlink",
          b"3": "chardev", b"4": "blockdev", b"5": "dir", b"6": "fifo"}
 
 
@@ -179,13 +182,27 @@ def _text(field: bytes) -> str:
 
 
 def _number(field: bytes) -> int:
-    if field and field[0] & 0x80:  # GNU base-256 for large values
-        value = field[0] & 0x3F
-        for byte in field[1:]:
-            value = (value << 8) | byte
-        return value
+    if field and field[0] & 0x80:  # GNU base-256: 0x80 leads a positive value, 0xff a negative
+        if field[0] == 0xFF:
+            return int.from_bytes(field, "big", signed=True)
+        return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
     text = field.split(b"\0", 1)[0].strip(b" \0")
-    return int(text, 8) if text else 0
+    try:
+        return int(text, 8) if text else 0
+    except ValueError:
+        raise TarError("Skipping to next header") from None
+
+
+def _size(value: int) -> int:
+    """A member's size, as GNU tar takes it: 0 to 2^63 - 1 (off_t)."""
+    if not 0 <= value < 1 << 63:
+        raise TarError(f"Archive value {value} is out of off_t range 0..9223372036854775807")
+    return value
+
+
+def _time(value: float) -> float:
+    """A time GNU tar keeps (it warns of implausible ones) that SQLite and utime can hold."""
+    return min(max(value, -(1 << 62)), float(1 << 62))
 
 
 def _checksum_ok(header: bytes) -> bool:
@@ -203,14 +220,34 @@ def _byte_sum(block: bytes) -> int:
 _HEADER = struct.Struct("100s8s8s8s12s12s8sc100s6s2s32s32s")
 
 
+_PAX_NUMBER = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?")
+
+
 def _pax(data: bytes) -> dict[str, str]:
+    """Extended header records `LEN key=value\n`, checked as GNU tar checks them (xheader.c
+    decode_record): a wrong length or a record without `=` fails the archive."""
     out: dict[str, str] = {}
     pos = 0
     while pos < len(data):
-        space = data.index(b" ", pos)
-        length = int(data[pos:space])
-        key, _, value = data[space + 1:pos + length - 1].partition(b"=")
-        out[key.decode()] = value.decode("utf-8", "surrogateescape")
+        if data[pos] == 0:  # padding after the last record
+            break
+        space = data.find(b" ", pos, pos + 24)
+        digits = data[pos:space] if space > pos else b""
+        if not digits.isdigit():
+            raise TarError("Malformed extended header: missing length")
+        length = int(digits)
+        if length < len(digits) + 3 or pos + length > len(data):
+            raise TarError(f"Extended header length {digits.decode()} is out of range")
+        record = data[space + 1:pos + length]
+        if not record.endswith(b"\n") or b"=" not in record:
+            raise TarError("Malformed extended header: missing equal sign")
+        key, _, value = record[:-1].partition(b"=")
+        text = value.decode("utf-8", "surrogateescape")
+        name = key.decode("utf-8", "replace")
+        if name in ("mtime", "atime", "ctime", "size", "uid", "gid") and \
+                not _PAX_NUMBER.fullmatch(text):
+            raise TarError(f"Malformed extended header: invalid {name}={text}")
+        out[name] = text
         pos += length
     return out
 
@@ -221,14 +258,21 @@ def read(raw: IO[bytes], visit: Visit, done: Done, relay: Relay | None = None,
     `relay`, the records of the members `visit` keeps are passed on (ended properly);
     `hashing`: data written to an fd is hashed on the way."""
     stream = _Stream(raw)
-    count = _read(stream, visit, done, relay, hashing)
+    where: list[str] = []
+    try:
+        count = _read(stream, visit, done, relay, hashing, where)
+    except TarError as exc:
+        if where:  # name the member it happened at
+            raise TarError(f"{exc} (after member {where[0]!r})") from None
+        raise
     if relay is not None:
         relay.end()
     return count
 
 
 def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
-          hashing: bool) -> int:
+          hashing: bool, where: list[str]) -> int:
+    """`where` holds the name of the last member read, for errors."""
     long_name = long_link = None
     pax: dict[str, str] = {}
     extended = bytearray()  # the current member's extended header records, for the relay
@@ -249,10 +293,15 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
                            else "Skipping to next header")
         (name_f, mode_f, uid_f, gid_f, size_f, mtime_f, _sum, typeflag, link_f, _magic, _v,
          uname_f, gname_f) = _HEADER.unpack_from(header)
-        size = _number(size_f)
+        size = _size(_number(size_f))
         padded = size + (-size % BLOCK)
         if typeflag in (b"L", b"K", b"x", b"g"):
+            if size > MAX_EXTENDED:
+                raise TarError(f"Extended header of {size} bytes: more than verify reads "
+                               f"({MAX_EXTENDED >> 20} MiB)")
             raw_data = stream.read(padded)
+            if len(raw_data) < padded:
+                raise TarError("Unexpected EOF in archive")
             data = raw_data[:size]
             if relay is not None:
                 if typeflag == b"g":  # applies to every member after it
@@ -266,8 +315,8 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
             elif typeflag == b"x":
                 pax = _pax(data)
             continue
-        if pax:
-            size = int(pax.get("size", size))
+        if pax and "size" in pax:
+            size = _size(int(float(pax["size"])))
             padded = size + (-size % BLOCK)
         # an archive's members share a handful of owners, modes and times: parsed once each
         who = header[108:124] + header[265:329]
@@ -284,19 +333,20 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
         if mtime is None:
             if len(mtimes) >= 4096:
                 mtimes.clear()
-            mtime = mtimes[mtime_f] = _number(mtime_f)
+            mtime = mtimes[mtime_f] = int(_time(_number(mtime_f)))
         if pax and _PAX_OWNER.intersection(pax):
             owner = _pax_owner(pax, owner)
         member = Member(
             long_name or pax.get("path") or _ustar_name(header, name_f),
             KINDS.get(typeflag, "other"), mode,
-            size if typeflag in (b"0", b"\0", b"7") else 0,
+            size if typeflag in (b"0", b"\0", b"7", b"S") else 0,
             long_link or pax.get("linkpath") or (_text(link_f) if link_f[0] else ""),
-            float(pax["mtime"]) if "mtime" in pax else mtime, *owner)
+            _time(float(pax["mtime"])) if "mtime" in pax else mtime, *owner)
         long_name = long_link = None
         if pax:
             pax = {}
         count += 1
+        where[:] = [member.name]
         fd = visit(member)
         if relay is not None:
             _relay_member(stream, relay, extended, member, fd, size, padded, done)
@@ -338,8 +388,8 @@ def _pax_owner(pax: dict[str, str], owner: tuple[int, int, str, str]
                ) -> tuple[int, int, str, str]:
     """pax records override the header's owner fields (as GNU tar reads them)."""
     uid, gid, uname, gname = owner
-    return (int(pax.get("uid", uid)), int(pax.get("gid", gid)), pax.get("uname", uname),
-            pax.get("gname", gname))
+    return (int(float(pax.get("uid", uid))), int(float(pax.get("gid", gid))),
+            pax.get("uname", uname), pax.get("gname", gname))
 
 
 def _ustar_name(header: bytes, field: bytes) -> str:

@@ -23,13 +23,14 @@ import sqlite3
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from agentkit import proc, store
 from agentkit.bundle import archive, tarstream
-from agentkit.errors import BadArchive
+from agentkit.errors import BadArchive, BadInput
 from agentkit.findings import ERROR, WARNING, Finding
 
 TAR_FAILED = "Error extracting tar archive: 2"
@@ -123,10 +124,31 @@ class Unpacked:
     stripped: str | None = None  # the single top-level directory the agent strips
     members: int = 0
     db: sqlite3.Connection = field(default_factory=lambda: store.connect(":memory:"))
+    limit: int = 1 << 62  # bytes of files verify writes at most (--max-disk)
+    written: int = 0  # bytes of files so far
+    too_big: str | None = None  # why the rest was not unpacked (AK408)
     listing: Members = field(init=False)
 
     def __post_init__(self) -> None:
         self.listing = Members(self.db)
+
+
+def _set_time(where: str | int, mtime: float) -> None:
+    """utime, as GNU tar sets it: a time the system cannot hold is warned of and left."""
+    with contextlib.suppress(OverflowError, ValueError, OSError):
+        os.utime(where, (mtime, mtime))
+
+
+class TooBig(Exception):
+    """The archive holds more than verify unpacks; str() is the member where it stopped."""
+
+
+def _too_big(out: Unpacked, path: str, member: str) -> None:
+    out.too_big = (f"the archive unpacks to more than {out.limit >> 20} MiB (at member "
+                   f"{member!r}); verify stops there (--max-disk)")
+    out.findings.append(Finding(ERROR, "AK408", path, None, None, out.too_big,
+                                "check what the build put into the archive; raise --max-disk "
+                                "for a bundle that really is that big"))
 
 
 class _TarWriter:
@@ -251,6 +273,9 @@ class _TarWriter:
 
     def member(self, m: tarstream.Member) -> tarstream.Sink:
         self.out.members += 1
+        self.out.written += m.size
+        if self.out.written > self.out.limit:
+            raise TooBig(m.name)
         name = m.name[2:] if m.name.startswith("./") else m.name  # `tar -C dir .` names
         if not name.isascii():
             self._check_utf8(m.name)
@@ -337,7 +362,10 @@ class _TarWriter:
         from agentkit.appspec.check import lint_source
         from agentkit.appspec.source import read_source
 
-        spec = lint_source(read_source(os.path.join(self.dest, appspec_rel))).appspec
+        try:
+            spec = lint_source(read_source(os.path.join(self.dest, appspec_rel))).appspec
+        except BadInput:  # not UTF-8: no scripts to keep (the checks report the file)
+            spec = None
         top = os.path.dirname(appspec_rel)
         self.wanted = set()
         for scripts in (spec.hooks.values() if spec else ()):
@@ -351,7 +379,7 @@ class _TarWriter:
                 try:
                     os.write(fd, data)
                     os.fchmod(fd, mode)
-                    os.utime(fd, (mtime, mtime))
+                    _set_time(fd, mtime)
                 finally:
                     os.close(fd)
         self.buffer.clear()
@@ -385,7 +413,7 @@ class _TarWriter:
         try:
             if self.open_mode != m.mode & 0o7777:
                 os.fchmod(fd, m.mode & 0o7777)
-            os.utime(fd, (m.mtime, m.mtime))
+            _set_time(fd, m.mtime)
         finally:
             os.close(fd)
         if self.lean and self.wanted is None:
@@ -399,7 +427,7 @@ class _TarWriter:
             for path, mode, mtime in reversed(self.dirs):
                 with contextlib.suppress(FileNotFoundError):
                     os.chmod(path, mode | stat.S_IWUSR | stat.S_IXUSR)
-                    os.utime(path, (mtime, mtime))
+                    _set_time(path, mtime)
             return
         for rel, target in self.links.items():
             path = os.path.join(self.dest, rel)
@@ -407,7 +435,7 @@ class _TarWriter:
             os.symlink(target, path)
         for path, mode, mtime in reversed(self.dirs):
             os.chmod(path, mode | stat.S_IWUSR | stat.S_IXUSR)
-            os.utime(path, (mtime, mtime))
+            _set_time(path, mtime)
 
 
 _UTF8_HINT = "rename it in UTF-8 before archiving (convmv -f latin1 -t utf8 -r --notest)"
@@ -497,6 +525,9 @@ def _untar(out: Unpacked, path: str, generation: str, lean: bool, hashing: bool)
                 _relay_to_tar(stream, writer, tar)
             else:
                 tarstream.read(stream, writer.member, writer.done, hashing=hashing)
+    except TooBig as exc:
+        _too_big(out, path, str(exc))
+        return
     except (tarstream.TarError, EOFError, OSError, ValueError) as exc:
         out.failure = TAR_FAILED
         out.findings.append(Finding(ERROR, "AK400", path, None, None,
@@ -521,6 +552,12 @@ def _unzip(out: Unpacked, path: str) -> None:
         return
     try:
         with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                out.written += info.file_size
+                if out.written > out.limit:
+                    _too_big(out, path, info.filename)
+                    return
+            out.written = 0
             links = []
             dirs = []  # unzip sets a directory's mode once its content is in
             for info in zf.infolist():
@@ -542,8 +579,11 @@ def _unzip(out: Unpacked, path: str) -> None:
                 _unlink_if_not_dir(target)
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
                              0o600)
-                with os.fdopen(fd, "wb") as dst, zf.open(info) as src:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+                try:
+                    with os.fdopen(fd, "wb") as dst, zf.open(info) as src:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+                except (RuntimeError, NotImplementedError, zlib.error, ValueError) as exc:
+                    raise zipfile.BadZipFile(_zip_member_problem(info, exc)) from None
                 # unzip without -K drops setuid/setgid/sticky; no Unix mode: 0666 less umask
                 os.chmod(target, (mode & 0o777) or 0o644)
             for target, link in links:
@@ -553,6 +593,16 @@ def _unzip(out: Unpacked, path: str) -> None:
                 os.chmod(target, dir_mode)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         _zip_failed(out, path, exc)
+
+
+def _zip_member_problem(info: zipfile.ZipInfo, exc: BaseException) -> str:
+    if info.flag_bits & 0x1:
+        return (f"member {info.filename!r} is encrypted (unzip skips it, asking for a password "
+                "no one gives)")
+    if isinstance(exc, NotImplementedError):
+        return (f"member {info.filename!r} uses compression method {info.compress_type}, "
+                "which unzip does not support")
+    return f"member {info.filename!r} is damaged ({exc})"
 
 
 def _zip_failed(out: Unpacked, path: str, exc: BaseException) -> None:
@@ -625,7 +675,7 @@ def strip_single_top_dir(dest: str) -> str | None:
 
 def unpack(path: str, dest: str, declared: str | None, generation: str,
            lean: bool = False, db: sqlite3.Connection | None = None,
-           hashing: bool = True) -> Unpacked:
+           hashing: bool = True, limit: int = 1 << 62) -> Unpacked:
     """Unpack as the agent would. `lean` (verify --no-install): only the appspec and the
     hook scripts are written; the other files are read and listed as unwritten. `db`: the
     store to keep per-member records and digests in (default: one in memory); `hashing`: hash
@@ -635,7 +685,7 @@ def unpack(path: str, dest: str, declared: str | None, generation: str,
         raise BadArchive(f"{path}: not a tar, tar.gz, zip or directory (unknown content). "
                          "Pass --type to say how CodeDeploy is told to read it.")
     out = Unpacked(dest, declared or archive.bundle_type(kind), kind,
-                   db=db if db is not None else store.connect(":memory:"))
+                   db=db if db is not None else store.connect(":memory:"), limit=limit)
     os.makedirs(dest, exist_ok=True)
     if out.declared == "directory":
         if kind != "directory":
@@ -645,7 +695,7 @@ def unpack(path: str, dest: str, declared: str | None, generation: str,
         _unzip(out, path)
     else:
         _untar(out, path, generation, lean, hashing)
-    if out.failure is None:
+    if out.failure is None and out.too_big is None:
         out.listing.flush()
         # only archives: a directory bundle is copied as it is (command_executor.rb)
         out.stripped = None if out.declared == "directory" else strip_single_top_dir(dest)
