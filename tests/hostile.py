@@ -319,9 +319,9 @@ def _gzip_bomb(tmp: Path) -> Path:
     head = _raw_header(b"appspec.yml", len(data), b"0") + data + b"\0" * (512 - len(data))
     import gzip
     with gzip.open(path, "wb", compresslevel=9) as f:
-        f.write(head + _raw_header(b"zeros", 2 << 30, b"0"))
+        f.write(head + _raw_header(b"zeros", 512 << 20, b"0"))
         chunk = b"\0" * (1 << 20)
-        for _ in range(2048):
+        for _ in range(512):
             f.write(chunk)
         f.write(b"\0" * 1024)
     return path
