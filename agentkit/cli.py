@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Callable
 
 from agentkit import __version__
-from agentkit.errors import FatalError
+from agentkit.errors import FatalError, Terminated
 
 EXIT_USAGE = 2
 EXIT_CRASH = 3
@@ -144,6 +144,9 @@ def guarded(func: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("agentkit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated as exc:
+        print(f"agentkit: stopped by signal {exc.signum}", file=sys.stderr)
+        return 128 + exc.signum
     except Exception as exc:
         path = _crash_log(exc)
         print(f"agentkit: internal error ({type(exc).__name__}: {exc}); this is a bug in "

@@ -28,3 +28,12 @@ class BadConfig(FatalError):
 
 class HookFailed(FatalError):
     """A hook action that could not do its job (exit 1)."""
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP (a CI job aborted): unwinds like Ctrl-C, so every process and file
+    of the run is cleaned up on the way out (exit 128 + the signal)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

@@ -98,10 +98,9 @@ class _Run:
         self.undetermined: str | None = None  # why the prediction is not complete
         self.stopped: str | None = None  # why the later hook events are not run
 
-    def close(self) -> None:
+    def close_box(self) -> None:
         if self.hookbox is not None:
             self.hookbox.close()
-        self.sandbox.close()
 
     def whole_log(self) -> str:
         """scripts.log for the report: its last LOG_KEPT bytes."""
@@ -443,9 +442,12 @@ def _tail(event_log: str, generation: str) -> str:
 
 def run(opts: Options, work: str) -> VerifyResult:
     state = _Run(opts, work)
-    events = state.run()
-    spec = state.lint.appspec if state.lint else None
     try:
+        try:
+            events = state.run()
+        finally:  # the deployment has ended: so has every process of its box
+            state.close_box()
+        spec = state.lint.appspec if state.lint else None
         log = state.whole_log()
         bundle_type = state.unpacked.declared if state.unpacked else (opts.bundle_type or "")
         state.sandbox.save()
@@ -459,7 +461,7 @@ def run(opts: Options, work: str) -> VerifyResult:
         if sb.unseen:
             state.notes.append(unseen_note(sorted(sb.unseen)))
     finally:
-        state.close()
+        state.sandbox.close()
     return VerifyResult(
         archive=os.path.abspath(opts.archive), agent=opts.generation, bundle_type=bundle_type,
         deployment_group_id=opts.group_id, deployment_id=opts.deployment_id,

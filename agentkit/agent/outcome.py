@@ -94,8 +94,8 @@ def _host_lstat(path: str, absent: set[str]) -> os.stat_result | None:
     else:
         try:
             found = os.lstat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            found = None
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            found = None  # (one this user may not see: the sandbox's note names it)
     if found is None:
         if len(absent) >= 4096:
             absent.clear()
@@ -114,7 +114,10 @@ def _differs(sb: Sandbox, entry: Entry, host: os.stat_result) -> bool:
     if (entry.uid, entry.gid) != (host.st_uid, host.st_gid):
         return True
     if entry.type == "symlink":
-        return entry.target != os.readlink(entry.path)
+        try:
+            return entry.target != os.readlink(entry.path)
+        except OSError:
+            return True
     if entry.type == "file" and entry.where == "upper":
         try:
             return sb.sha_of(entry) != sb.digest(entry.path, host)

@@ -315,14 +315,17 @@ def run(job: Job, log: Log, *, grace: float = GRACE,
         return proc
     deadline = started + job.timeout
     output = _Output()
-    open_streams = _pump(proc, deadline, log, output)
     try:
+        open_streams = _pump(proc, deadline, log, output)
         code = proc.wait(timeout=max(deadline - now(), 0))
     except subprocess.TimeoutExpired:  # (the agent's own log says "timed out")
         reap(proc, 5.0 if job.generation == "2" else grace)
         return ScriptRun(job.location, job.runas, None, now() - started, SCRIPT_TIMED_OUT,
                          f"Script at specified location: {job.location} failed to complete in "
                          f"{job.timeout} seconds", tuple(output.lines), output.dropped)
+    except BaseException:  # verify itself is stopped (Ctrl-C, SIGTERM): so is the script
+        reap(proc, 0.5)
+        raise
     if open_streams:
         # The script exited but a child it left behind holds a stream: the agent waits to the
         # deadline and fails; we then stop the child, which the agent does not.

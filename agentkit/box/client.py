@@ -128,11 +128,11 @@ class Box:
         self._expect(message, "entered")
         for batch, fds in _batches(items):
             try:
-                self.channel.send({"op": "items", "items": batch}, fds)
+                self._send({"op": "items", "items": batch}, fds)
             finally:
                 for fd in fds:
                     os.close(fd)
-        self.channel.send({"op": "build"})
+        self._send({"op": "build"})
         ready = self._receive()[0]
         self._expect(ready, "ready")
         self.notes = [str(n) for n in ready.get("notes", [])]
@@ -144,6 +144,14 @@ class Box:
             raise Unavailable(str(message.get("message")))
         raise BoxError(f"the hook box failed: {message.get('message', message)}\n"
                        f"{message.get('trace', '')}{self._stderr()}")
+
+    def _send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        """Send; when the box has gone, what it said last is the error."""
+        try:
+            self.channel.send(message, fds or [])
+        except OSError:  # EPIPE, ECONNRESET: read its last words
+            last = self._receive()[0]
+            self._expect(last, "never")
 
     def _stderr(self) -> str:
         with contextlib.suppress(OSError):
@@ -219,8 +227,8 @@ class Box:
         with contextlib.suppress(OSError):
             self.channel.send({"op": "stop"})
         self.channel.close()
-        try:
-            self.process.wait(timeout=10)
+        try:  # a box stopped mid-request (verify interrupted) is not waited for: it is killed
+            self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

@@ -28,6 +28,7 @@ from collections import deque
 from agentkit.box.ids import IdMap
 
 MAX_DIRS = 20_000
+MAX_DEPTH = 3  # levels of a tree whose directories are copied (/var/www/html, /usr/local/bin)
 MAX_FILE = 4 << 20  # a bigger file in /etc is left to the host's layer
 GENERATED = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
 
@@ -45,18 +46,22 @@ def _attrs(path: str, st: os.stat_result, idmap: IdMap) -> None:
         os.chmod(path, stat.S_IMODE(st.st_mode))
 
 
-def copy_tree(src: str, dest_layer: str, idmap: IdMap, files: bool, budget: list[int]) -> None:
-    """Copy `src` (and, with `files`, its files and links) into dest_layer + src, without
-    following links or leaving src's file system. `budget`: directories left to copy."""
+def copy_tree(src: str, dest_layer: str, idmap: IdMap, files: bool, budget: list[int],
+              depth: int = MAX_DEPTH) -> None:
+    """Copy `src` (and, with `files`, its files and links) into dest_layer + src, breadth
+    first down to `depth` levels, without following links or leaving src's file system.
+    `budget`: directories left to copy. Modes are set last: a copy of a 0555 directory
+    still takes what goes in it."""
     try:
         top = os.lstat(src)
     except OSError:
         return
     if not stat.S_ISDIR(top.st_mode):
         return
-    queue = deque([src])
+    queue = deque([(src, 0)])
+    made: list[tuple[str, os.stat_result]] = []
     while queue and budget[0] > 0:
-        path = queue.popleft()
+        path, level = queue.popleft()
         target = dest_layer + path
         try:
             st = os.lstat(path)
@@ -64,6 +69,7 @@ def copy_tree(src: str, dest_layer: str, idmap: IdMap, files: bool, budget: list
         except OSError:
             continue  # a directory the caller may not read stays the host's
         os.makedirs(target, 0o755, exist_ok=True)
+        made.append((target, st))
         budget[0] -= 1
         for name in names:
             child = f"{path}/{name}"
@@ -72,10 +78,11 @@ def copy_tree(src: str, dest_layer: str, idmap: IdMap, files: bool, budget: list
             except OSError:
                 continue
             if stat.S_ISDIR(cst.st_mode):
-                if cst.st_dev == top.st_dev:
-                    queue.append(child)
+                if cst.st_dev == top.st_dev and (files or level + 1 < depth):
+                    queue.append((child, level + 1))
             elif files:
                 _copy_file(child, dest_layer + child, cst, idmap)
+    for target, st in reversed(made):
         _attrs(target, st, idmap)
 
 

@@ -21,6 +21,7 @@ from agentkit.box import syscalls as sc
 from agentkit.box.channel import Channel
 from agentkit.box.spec import Spec
 
+STAGING_FD = 99  # (as real root) the stage's directory, in the box's mount namespace
 NAMESPACES = sc.CLONE_NEWNS | sc.CLONE_NEWPID | sc.CLONE_NEWIPC | sc.CLONE_NEWUTS | \
     sc.CLONE_NEWCGROUP
 
@@ -65,6 +66,7 @@ def _stage_shifted(spec: Spec) -> Spec:
     sc.unshare(sc.CLONE_NEWNS)
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
     sc.mount("tmpfs", spec.work, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=0755")
+    here = f"/proc/self/fd/{STAGING_FD}"
     notes = list(spec.notes)
 
     def clone(i: int, host: str, box: str) -> tuple[str, str]:
@@ -75,12 +77,18 @@ def _stage_shifted(spec: Spec) -> Spec:
         except OSError as exc:  # e.g. NFS has no idmapped mounts: owners show as nobody
             sc.mount(host, target, None, sc.MS_BIND)
             notes.append(f"{box}: owners show as nobody in the box ({exc.strerror})")
-        return box, target
+        return box, f"{here}/h{i}"
 
     shown = tuple(clone(i, host, box) for i, (box, host) in enumerate(spec.shown))
     binds = tuple(clone(1000 + i, host, box) for i, (box, host) in enumerate(spec.binds))
-    own = f"{spec.work}/b"
-    os.mkdir(own)
+    os.mkdir(f"{spec.work}/b")
+    own = f"{here}/b"
+    # Root of the box is nobody to the host: the path to verify's work directory may pass
+    # directories it may not search (a 0700 TMPDIR). So the stage's directory is the working
+    # directory, which unshare(CLONE_NEWNS) moves to the new namespace's copy of it
+    # (copy_mnt_ns); _enter then keeps it as STAGING_FD, below which names are looked up as
+    # usual, mounts included.
+    os.chdir(spec.work)
     sc.setns(userns, sc.CLONE_NEWUSER)
     os.close(userns)
     return replace(spec, shown=shown, binds=binds, work=own, notes=tuple(notes))
@@ -103,6 +111,11 @@ def _enter(spec: Spec, channel: Channel) -> Spec:
     os.setresgid(0, 0, 0)
     os.setresuid(0, 0, 0)
     sc.unshare(NAMESPACES | (0 if spec.network else sc.CLONE_NEWNET))
+    if spec.idmap.kind == "shifted":
+        here = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+        os.dup2(here, STAGING_FD, inheritable=False)
+        os.close(here)
+        os.chdir("/")
     return spec
 
 

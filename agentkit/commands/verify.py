@@ -8,6 +8,7 @@ import fcntl
 import os
 import secrets
 import shutil
+import signal
 import string
 import sys
 import tempfile
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from agentkit.agent import lifecycle
 from agentkit.agent.result import VerifyResult
 from agentkit.appspec import events as ev
-from agentkit.errors import BadInput
+from agentkit.errors import BadInput, Terminated
 from agentkit.report import junit, verify_json, verify_text
 
 
@@ -91,7 +92,13 @@ def _discard_later(path: str) -> None:
     os.waitpid(pid, 0)
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
 def run(args: argparse.Namespace) -> int:
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a Jenkins abort: clean up as for Ctrl-C
+        signal.signal(sig, _terminate)
     for path in [args.archive, *([args.previous] if args.previous else [])]:
         if not os.path.exists(path):
             raise BadInput(f"{path}: no such file or directory. Give a .tar, .tar.gz/.tgz, "

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +191,61 @@ def test_box_as_root_changes_host_owned_files_in_the_box(
     assert code == 0, out["error"]
     assert lines(out, "AfterInstall") == ["0", "0"]
     assert ids.choose().kind == "shifted"
+
+
+def test_box_sigterm_ends_every_process_and_file_of_the_run(tmp_path: Path) -> None:
+    # what a Jenkins abort (timeout -s TERM) sends: the box, its hook and the throw-away root
+    # all go, and verify says why it stopped
+    marker = f"{300 + os.getpid() % 997 / 1000:.3f}"
+    arc = _bundle(tmp_path, "  AfterInstall:\n    - location: slow.sh\n      timeout: 600\n",
+                  {"slow.sh": script(f"echo started\nsleep {marker}\n")})
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    child = subprocess.Popen([sys.executable, "-m", "agentkit", "verify", str(arc)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not any(p.info["cmdline"] == ["sleep", marker] for p in
+                  psutil.process_iter(["cmdline"])):
+        assert time.monotonic() < deadline, "the hook never started"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 128 + signal.SIGTERM
+    assert err == "agentkit: stopped by signal 15\n"
+    assert out == ""
+    assert not any(p.info["cmdline"] == ["sleep", marker] for p in
+                   psutil.process_iter(["cmdline"]))
+    for _ in range(100):
+        if not os.listdir(scratch):
+            break
+        time.sleep(0.1)
+    assert os.listdir(scratch) == []
+
+
+def test_box_starts_every_time(tmp_path: Path) -> None:
+    # the old box failed to start in 9 of 60 runs (util-linux unshare under load): this one
+    # is started a few hundred times, each answering a job
+    from agentkit.agent import hookbox, runner
+    from agentkit.agent.sandbox import Sandbox
+
+    dep = tmp_path / "dep"
+    archive = dep / "a"
+    archive.mkdir(parents=True)
+    (archive / "ok.sh").write_text("#!/bin/sh\necho ok\n")
+    os.chmod(archive / "ok.sh", 0o755)
+    job = runner.Job("AfterInstall", "/opt/codedeploy-agent/deployment-root/a", "ok.sh", 10,
+                     None, False, {"PATH": "/usr/bin:/bin"})
+    sb = Sandbox(str(tmp_path / "sb"))
+    runs = int(os.environ.get("AGENTKIT_BOX_STARTS", "200"))
+    for n in range(runs):
+        spec = hookbox.build_spec(str(tmp_path / f"box{n}"), str(dep), (str(tmp_path),), (),
+                                  False)
+        os.makedirs(spec.work)
+        box = hookbox.HookBox(sb, spec)
+        try:
+            results, _ = box.run([job], "/opt/codedeploy-agent/deployment-root/log", 1 << 20)
+        finally:
+            box.close()
+        assert [(r.error_code, r.output) for r in results] == [
+            ("SUCCEEDED", (("stdout", "ok"),))], n

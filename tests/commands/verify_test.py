@@ -823,3 +823,22 @@ def test_verify_text_counts_of_changes_same_as_the_json_list(tmp_path: Path) -> 
         assert result.succeeded
         listed = Counter(node.change for node in result.changes)
         assert result.changes.counts() == dict(listed) == want
+
+
+@pytest.mark.skipif(os.geteuid() == 0 or os.access("/root", os.X_OK),
+                    reason="needs a user who may not look into /root")
+def test_verify_unprivileged_names_what_it_could_not_look_into(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the agent, as root, sees inside /root; this user does not: the verdict is what the agent
+    # gives when nothing of the deployment is there yet, and one note says why
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec("/root/agentkit-app"), 0o644),
+                                   ("index.html", "file", "x", 0o644)])
+    code, out = verify(capsys, "--hooks", "skip", str(arc))
+    assert code == 0
+    assert out["result"] == "succeeded"
+    assert ("this user may not look into /root: verify assumed the deployment finds nothing of "
+            "its own there. The agent, as root, sees what is there; run verify as root to "
+            "check those paths too") in out["notes"]
+    assert {n["path"] for n in out["tree"]} == {"/root/agentkit-app",
+                                                "/root/agentkit-app/appspec.yml",
+                                                "/root/agentkit-app/index.html"}
