@@ -18,6 +18,7 @@ import contextlib
 import os
 import pwd
 import re
+import shlex
 import sys
 from collections.abc import Iterable, Iterator
 
@@ -94,8 +95,10 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
     homes = tuple(sorted({h for h in (_home(os.getuid()), "/root") if h and h != "/"}))
     extra: list[tuple[str, str, int]] = []
     if not os.path.exists("/usr/local/bin/agentkit"):  # the AMI has it there (packaging/)
+        # the agentkit that runs verify; -B: its checkout gets no bytecode from the hooks
         extra.append(("/usr/local/bin/agentkit",
-                      f"#!/bin/sh\nexec {sys.executable} -m agentkit \"$@\"\n", 0o755))
+                      f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -B -m agentkit \"$@\"\n",
+                      0o755))
     mimic: tuple[str, ...] = ()
     if idmap.kind != "shifted":
         mimic = tuple(dict.fromkeys([*MIMIC_TREES, *destinations]))

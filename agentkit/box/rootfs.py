@@ -101,7 +101,8 @@ def _overlay(root: Root, index: int, box_path: str, host: str | None) -> bool:
         sc.mount(host, target, None, sc.MS_BIND | sc.MS_REC)
         with contextlib.suppress(OSError):
             sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
-        root.notes.append(f"{box_path} is shown to hooks read-only ({exc.strerror})")
+        root.notes.append(f"{box_path} is shown to hooks read-only: it holds mounts of this "
+                          f"machine that an overlay may not take in ({exc.strerror})")
         return True
     root.uppers.append((up, box_path))
     return True
