@@ -249,3 +249,25 @@ def test_box_starts_every_time(tmp_path: Path) -> None:
             box.close()
         assert [(r.error_code, r.output) for r in results] == [
             ("SUCCEEDED", (("stdout", "ok"),))], n
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="one uid is the map of a plain user without a "
+                    "subordinate range (root's box is always shifted)")
+def test_box_with_one_uid_runs_root_hooks_and_not_other_users(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the map a user without /etc/subuid gets: hooks as root run; a `runas` event is "not run
+    # here" (undetermined, exit 4), with what to add
+    single = ids.IdMap("single", ((0, os.getuid(), 1),), ((0, os.getgid(), 1),),
+                       note="hooks run as root of the box only: no range")
+    monkeypatch.setattr(ids, "choose", lambda: single)
+    arc = _bundle(tmp_path, "  AfterInstall:\n    - location: me.sh\n"
+                            "  ApplicationStart:\n    - location: me.sh\n      runas: nobody\n",
+                  {"me.sh": script("id -u\n")})
+    code, out = verify(capsys, str(arc))
+    assert code == 4
+    assert lines(out, "AfterInstall") == ["0"]
+    start = next(e for e in out["events"] if e["name"] == "ApplicationStart")
+    assert start["status"] == "not run here"
+    assert out["undetermined"] == ("ApplicationStart runs scripts as nobody: hooks run as root "
+                                   "of the box only: no range")

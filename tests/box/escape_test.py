@@ -84,18 +84,23 @@ attempt("host-unix", lambda: connect(ARGS["socket"]))
 attempt("host-abstract", lambda: connect("\0" + ARGS["abstract"]))
 attempt("kill-host", lambda: os.kill(ARGS["pid"], 9))
 attempt("host-proc", lambda: read(f"/proc/{ARGS['pid']}/environ"))
+attempt("ptrace-host", lambda: syscall_ok(libc.ptrace(16, ARGS["pid"], None, None)))
+# powers the box has over itself only: the host's mounts and hostname are compared after
+attempt("own-mount", lambda: syscall_ok(libc.mount(b"tmpfs", b"/mnt", b"tmpfs", 0, None)))
+attempt("own-hostname", lambda: syscall_ok(libc.sethostname(b"owned", 5)))
 attempt("chroot-escape", escape_chroot)
 print("PROBE " + json.dumps(found, sort_keys=True))
 '''
 
 PROBES = ("sysctl", "sysctl-kernel", "sysctl-after-remount", "sysrq-trigger", "kmsg",
           "proc-kmsg", "kcore", "clock", "mknod-disk", "host-disk", "host-tcp", "host-unix",
-          "host-abstract", "kill-host", "host-proc", "chroot-escape")
+          "host-abstract", "kill-host", "host-proc", "ptrace-host", "chroot-escape")
+OWN = {"own-mount": "ALLOWED", "own-hostname": "ALLOWED"}
 # the one reason each can be refused for, where only one is right
 REASONS = {"sysctl": "EROFS", "sysctl-kernel": "EROFS", "clock": "EPERM", "mknod-disk": "EPERM",
            "host-disk": "ENOENT", "host-tcp": "ECONNREFUSED", "host-unix": "ECONNREFUSED",
            "host-abstract": "ECONNREFUSED", "kill-host": "ESRCH", "host-proc": "ENOENT",
-           "chroot-escape": "ENOENT", "kmsg": "EROFS"}
+           "chroot-escape": "ENOENT", "kmsg": "EROFS", "ptrace-host": "ESRCH"}
 
 
 def _sysctls() -> dict[str, str]:
@@ -153,8 +158,8 @@ def test_box_refuses_every_power_over_the_host(tmp_path: Path, host_listeners: d
     code, out = _verify(capsys, arc)
     lines = [o["line"] for e in out["events"] for s in e["scripts"] for o in s["output"]]
     probe = json.loads(next(line for line in lines if line.startswith("PROBE "))[6:])
-    assert sorted(probe) == sorted(PROBES)
-    assert {k: v for k, v in probe.items() if not v.startswith("refused: ")} == {}
+    assert sorted(probe) == sorted(PROBES + tuple(OWN))
+    assert {k: v for k, v in probe.items() if not v.startswith("refused: ")} == OWN
     assert {k: probe[k] for k in REASONS} == {k: f"refused: {v}" for k, v in REASONS.items()}
     assert code == 0, out["error"]
     assert (_sysctls(), _mounts()) == before[:2]
@@ -194,3 +199,25 @@ def test_box_survives_kill_all_and_rm_rf_slash(tmp_path: Path,
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_box_scripts_log_made_a_link_never_writes_the_host(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a hook turns the agent's scripts.log into a link to a file of this machine: verify's
+    # own writes and reads of it never follow the link out of its root
+    canary = tmp_path / "canary"
+    canary.write_text("precious\n")
+    swap = (f"log=$(dirname \"$0\")/../logs/scripts.log\nrm -f \"$log\"\n"
+            f"ln -s {canary} \"$log\"\necho swapped\n")
+    arc = tar(tmp_path / "b.tgz", [
+        ("appspec.yml", "file", appspec(tmp_path / "app", (
+            "  AfterInstall:\n    - location: swap.sh\n"
+            "  ApplicationStart:\n    - location: after.sh\n")), 0o644),
+        ("swap.sh", "file", "#!/bin/sh\n" + swap, 0o755),
+        ("after.sh", "file", "#!/bin/sh\necho after\n", 0o755)])
+    code, out = _verify(capsys, arc)
+    assert code == 0, out["error"]
+    assert canary.read_text() == "precious\n"
+    assert "precious" not in json.dumps(out)
+    assert ("scripts.log could not be written (a symlink): a hook "
+            "removed or replaced it; verify does not follow links out of its root") in out["notes"]
