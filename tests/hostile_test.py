@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ def test_hostile_input_is_judged_in_bounded_time(name: str, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # (gettempdir caches TMPDIR)
     archive = BUILDERS[name](tmp_path)
     start = time.monotonic()
     code = main(["verify", "--format", "json", "--hooks", "skip", "--max-disk", "256M",

@@ -468,7 +468,8 @@ def run(opts: Options, work: str) -> VerifyResult:
         failure=state.failure, events=tuple(events),
         findings=tuple(sorted(state.findings, key=Finding.sort_key)),
         tree=tree, changes=changes, scripts_log=log, notes=tuple(state.notes),
-        undetermined=state.undetermined if state.failure is None else None)
+        undetermined=state.undetermined if state.failure is None else None,
+        members=state.unpacked.members if state.unpacked else 0)
 
 
 def unseen_note(paths: list[str]) -> str:

@@ -145,6 +145,7 @@ class VerifyResult:
     scripts_log: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
     undetermined: str | None = None  # why verify cannot say whether the deployment succeeds
+    members: int = 0  # the archive's members (how big the throw-away root is)
 
     @property
     def outcome(self) -> str:

@@ -19,7 +19,7 @@ import stat
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from agentkit import store
+from agentkit import fstree, store
 from agentkit.agent.records import (
     AGENT_OWNER,
     NOTHING,
@@ -451,7 +451,7 @@ class Sandbox:
         self.records.delete_below(norm)
         up = self.up(norm)
         if os.path.isdir(up) and not os.path.islink(up):
-            shutil.rmtree(up)
+            fstree.remove_tree(up)
         elif os.path.lexists(up):
             os.unlink(up)
         below = norm.rstrip("/") + "/"
@@ -470,7 +470,7 @@ class Sandbox:
         norm = os.path.normpath(path)
         up = self.up(norm)
         if os.path.isdir(up) and not os.path.islink(up):
-            shutil.rmtree(up)  # only transparent parents can be left in it
+            fstree.remove_tree(up)  # only transparent parents can be left in it
             below = norm + "/"
             self._upper_dirs = {p for p in self._upper_dirs
                                 if p != norm and not p.startswith(below)}

@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import stat
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from agentkit import fstree
 from agentkit.box.items import DIR, FILE, GONE, SYMLINK, Change, Item, kind_of
 
 OPAQUE = "user.overlay.opaque"
@@ -38,7 +38,7 @@ def _remove(path: str) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)
+        fstree.remove_tree(path)
     else:
         os.unlink(path)
 

@@ -640,10 +640,13 @@ def _copy_dir(out: Unpacked, src: str) -> None:
     """A directory bundle, as the agent copies it: `FileUtils.cp_r` without :preserve
     (command_executor.rb#handle_local_directory): files keep their mode less the agent's umask,
     directories are made 0755, links stay links, times are the copy's."""
-    for root, dirs, files in os.walk(src):
-        rel_root = os.path.relpath(root, src)
-        for name in dirs + files:
-            rel = os.path.normpath(os.path.join(rel_root, name))
+    stack = [""]  # directories to copy, relative to src; iterative: any depth
+    while stack:
+        rel_root = stack.pop()
+        with os.scandir(os.path.join(src, rel_root)) as it:
+            names = sorted(e.name for e in it)
+        for name in names:
+            rel = os.path.join(rel_root, name)
             s, d = os.path.join(src, rel), os.path.join(out.dest, rel)
             out.members += 1
             st = os.lstat(s)
@@ -652,10 +655,14 @@ def _copy_dir(out: Unpacked, src: str) -> None:
             elif stat.S_ISDIR(st.st_mode):
                 os.makedirs(d, exist_ok=True)
                 os.chmod(d, 0o777 & ~AGENT_UMASK)
+                stack.append(rel)
             elif stat.S_ISREG(st.st_mode):
+                out.written += st.st_size
+                if out.written > out.limit:
+                    _too_big(out, src, rel)
+                    return
                 shutil.copyfile(s, d, follow_symlinks=False)
                 os.chmod(d, stat.S_IMODE(st.st_mode) & ~AGENT_UMASK)
-        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
 
 
 def strip_single_top_dir(dest: str) -> str | None:

@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
+from agentkit import fstree
 from agentkit.agent import lifecycle
 from agentkit.agent.result import VerifyResult
 from agentkit.appspec import events as ev
@@ -73,20 +74,23 @@ def _work_dir(args: argparse.Namespace) -> tuple[str, bool]:
     return work, True
 
 
+SMALL = 5000  # members of an archive whose throw-away root is removed before verify exits
+
+
 def _discard_later(path: str) -> None:
     """Delete the throw-away root in a detached process: removing tens of thousands of files
     costs as much as writing them, and nobody waits for it (`tar -x` does not delete either).
-    shutil.rmtree never follows symlinks."""
+    fstree.remove_tree never follows symlinks, at any depth."""
     try:
         pid = os.fork()
     except OSError:
-        shutil.rmtree(path, ignore_errors=True)
+        fstree.remove_tree(path)
         return
     if pid == 0:  # pragma: no cover - runs in the detached grandchild
         try:
             os.setsid()
             if os.fork() == 0:
-                shutil.rmtree(path, ignore_errors=True)
+                fstree.remove_tree(path)
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
@@ -104,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             raise BadInput(f"{path}: no such file or directory. Give a .tar, .tar.gz/.tgz, "
                            ".zip or a bundle directory.")
     work, temporary = _work_dir(args)
+    result: VerifyResult | None = None
     try:
         with _exclusive(work):
             previous = None
@@ -113,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
             _write(args, result, previous, work)  # the tree and changes are read from `work`
     finally:
         if temporary:
-            _discard_later(work)
+            if result is not None and result.members > SMALL:
+                _discard_later(work)  # nobody waits for tens of thousands of files to go
+            else:
+                fstree.remove_tree(work)
     return exit_code(result)
 
 

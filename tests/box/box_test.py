@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -271,3 +272,22 @@ def test_box_with_one_uid_runs_root_hooks_and_not_other_users(
     assert start["status"] == "not run here"
     assert out["undetermined"] == ("ApplicationStart runs scripts as nobody: hooks run as root "
                                    "of the box only: no range")
+
+
+def test_box_leaves_nothing_a_runas_user_made_in_the_deployment_root(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], runas_users: tuple[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a hook gives another user what it made in its archive directory (on verify's disk): the
+    # throw-away root still goes, whoever runs verify
+    if ids.choose().kind == "single":
+        pytest.skip("no subordinate ids: no other user in the box")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # (gettempdir caches TMPDIR)
+    here = '"$(dirname "$0")"'
+    body = (f"mkdir -p {here}/cache/sub\necho x > {here}/cache/sub/f\n"
+            f"chown -R {runas_users[0]} {here}/cache\nchmod 500 {here}/cache/sub\n")
+    arc = _bundle(tmp_path, "  AfterInstall:\n    - location: w.sh\n", {"w.sh": script(body)})
+    code, out = verify(capsys, str(arc))
+    assert code == 0, out["error"]
+    assert os.listdir(scratch) == []

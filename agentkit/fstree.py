@@ -1,0 +1,132 @@
+"""Walking and removing directory trees of any depth, never following a symlink.
+
+shutil.rmtree and os.walk recurse (before Python 3.12) and a bundle or a hook can make a tree
+thousands of levels deep, past Python's recursion limit and past PATH_MAX. These go down and
+up one directory descriptor at a time (openat with O_NOFOLLOW, then ".."), holding only the
+names on the way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def remove_tree(path: str) -> None:
+    """rm -rf path: a link is removed, never followed; what cannot be removed is left
+    (as `ignore_errors`), the rest goes."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return
+    parent, name = os.path.split(os.path.abspath(path))
+    try:
+        top = os.open(parent, _DIR & ~os.O_NOFOLLOW)
+    except OSError:
+        return
+    _remove_below(top, name)
+    os.close(top)
+
+
+def _remove_below(parent: int, name: str) -> None:
+    """Remove the directory `name` of the open directory `parent`, depth first. One scan per
+    directory: each level keeps the names of the subdirectories still to go down into."""
+    try:
+        cur = os.open(name, _DIR, dir_fd=parent)
+    except OSError:
+        return
+    names = [name]  # the way down from `parent`
+    pending = [_empty_files(cur)]  # per level: subdirectories not yet removed
+    while True:
+        below = -1
+        while pending[-1] and below < 0:
+            sub = pending[-1].pop()
+            below = _open_below(cur, sub)
+            if below >= 0:
+                names.append(sub)
+        if below >= 0:
+            os.close(cur)
+            cur = below
+            pending.append(_empty_files(cur))
+            continue
+        up = os.open("..", _DIR & ~os.O_NOFOLLOW, dir_fd=cur)
+        os.close(cur)
+        pending.pop()
+        with contextlib.suppress(OSError):  # left, as `ignore_errors` would
+            os.rmdir(names.pop(), dir_fd=up)
+        if not names:
+            os.close(up)
+            return
+        cur = up
+
+
+def _open_below(parent: int, name: str) -> int:
+    """The directory `name` of `parent` opened, or -1. One of ours without read or search
+    permission is given them first, through an O_PATH descriptor (chmod by name could follow
+    a link put in its place)."""
+    try:
+        return os.open(name, _DIR, dir_fd=parent)
+    except PermissionError:
+        pass
+    except OSError:
+        return -1
+    try:
+        handle = os.open(name, os.O_PATH | _DIR, dir_fd=parent)
+    except OSError:
+        return -1
+    try:
+        mode = stat.S_IMODE(os.fstat(handle).st_mode)
+        os.chmod(f"/proc/self/fd/{handle}", mode | stat.S_IRWXU)
+        return os.open(name, _DIR, dir_fd=parent)
+    except OSError:
+        return -1
+    finally:
+        os.close(handle)
+
+
+def _empty_files(fd: int) -> list[str]:
+    """Unlink what is not a directory in the open directory; return its subdirectories."""
+    with contextlib.suppress(OSError):  # a directory of ours that is not writable
+        os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) | stat.S_IRWXU)
+    try:
+        entries = list(os.scandir(fd))
+    except OSError:
+        return []
+    subdirs = []
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            subdirs.append(entry.name)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.name, dir_fd=fd)
+    return subdirs
+
+
+def walk_files(top: str) -> Iterator[tuple[str, os.stat_result]]:
+    """(path, lstat) of everything below `top` that is not a directory, iteratively, not
+    following links; directories that cannot be read are skipped."""
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(entry.path)
+            else:
+                yield entry.path, st
