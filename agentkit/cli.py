@@ -49,17 +49,22 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("archive", metavar="ARCHIVE", help=".tar, .tar.gz/.tgz, .zip or a directory")
     p.add_argument("--type", choices=("tar", "tgz", "zip", "directory"),
                    help="the bundle type CodeDeploy is told (default: detected from content)")
-    p.add_argument("--agent", choices=("1", "2"), default="1")
-    p.add_argument("--file-exists-behavior", choices=("DISALLOW", "OVERWRITE", "RETAIN"),
-                   default="DISALLOW", help="the deployment's setting (the appspec's wins)")
+    p.add_argument("--agent", choices=("1", "2"), default="1",
+                   help="agent generation to model: 1 = Ruby 1.8.x (default), 2 = Rust 2.x")
+    # The agent upcases the deployment's value (deployment_specification.rb), so any case works.
+    p.add_argument("--file-exists-behavior", type=str.upper, default="DISALLOW",
+                   choices=("DISALLOW", "OVERWRITE", "RETAIN"),
+                   help="the deployment's setting, any case (the appspec's wins)")
     p.add_argument("--deployment-group", default="dg-verify", metavar="ID",
                    help="deployment group id (names the agent's state files)")
     p.add_argument("--previous", metavar="ARCHIVE", help="deploy this revision first")
     p.add_argument("--state-dir", metavar="DIR",
                    help="keep the agent's deployment root here between runs")
     p.add_argument("--keep", metavar="DIR", help="keep the throw-away root in DIR")
-    p.add_argument("--load-balancer", action="store_true",
-                   help="include the Block/AllowTraffic events")
+    p.add_argument("--load-balancer", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the Before/AfterBlockTraffic and Before/AfterAllowTraffic hooks, "
+                   "as codedeploy-local and a deployment group with a load balancer do "
+                   "(default); --no-load-balancer: the service skips them")
     p.add_argument("--no-install", action="store_true", help="checks only; no Install step")
     p.add_argument("--hooks", choices=("sandbox", "host", "skip"), default="sandbox",
                    help="run hook scripts in a sandbox (default), for real, or not at all")
@@ -68,8 +73,20 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    "(DownloadBundle and Install always run, as in codedeploy-local)")
     p.add_argument("--application-name", default="agentkit-verify")
     p.add_argument("--deployment-group-name", default="LocalFleet")
-    p.add_argument("--s3", metavar="s3://BUCKET/KEY",
-                   help="the revision came from S3: hooks get BUNDLE_BUCKET and BUNDLE_KEY")
+    p.add_argument("--bundle-location", "--s3", metavar="URL", dest="bundle_location",
+                   help="where the revision came from, as codedeploy-local takes it: "
+                   "s3://BUCKET/KEY[?versionId=V&etag=E] (hooks get BUNDLE_BUCKET, BUNDLE_KEY, "
+                   "BUNDLE_VERSION, BUNDLE_ETAG) or https://github.com/OWNER/REPO, "
+                   "https://api.github.com/repos/OWNER/REPO/tarball/COMMIT (BUNDLE_COMMIT); "
+                   "ARCHIVE is still the file read")
+    p.add_argument("--appspec-filename", default="appspec.yml", metavar="NAME",
+                   help="the deployment's appspec file name (default appspec.yml)")
+    p.add_argument("--agent-configuration-file", metavar="FILE",
+                   help="the agent's codedeployagent.yml: its :root_dir:, :max_revisions: and "
+                   ":log_dir: are modelled")
+    p.add_argument("--ignore-application-stop-failures", action="store_true",
+                   help="the deployment's option: a failing ApplicationStop of the previous "
+                   "revision does not fail the deployment")
     p.add_argument("--env-from-caller", action="store_true",
                    help="hooks get this process's environment (default: the agent's)")
     p.add_argument("--max-disk", type=_size, default="4G", metavar="SIZE",

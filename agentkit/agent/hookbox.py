@@ -71,8 +71,10 @@ def _mounts(masked: tuple[str, ...]) -> list[str]:
         if point.count("/") < 2 or right[0] not in REAL_FS:
             continue
         top = point.split("/")[1]
-        if top in SPECIAL or any(point == m or point.startswith(m + "/") or
-                                 m.startswith(point + "/") for m in masked):
+        # A mount holding verify's own directories (a tmpfs /tmp holding its work dir) is
+        # shown like any other, those directories masked in it: hooks see the same /tmp
+        # whatever file system TMPDIR is on.
+        if top in SPECIAL or any(point == m or point.startswith(m + "/") for m in masked):
             continue
         found.append(point)
     return sorted(set(found))[:MAX_SUBMOUNTS]
@@ -87,7 +89,7 @@ def _home(uid: int) -> str | None:
 
 def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: tuple[str, ...],
                network: bool, max_disk: int = DEFAULT_MAX_DISK,
-               max_procs: int = DEFAULT_MAX_PROCS) -> Spec:
+               max_procs: int = DEFAULT_MAX_PROCS, agent_root: str = AGENT_ROOT) -> Spec:
     idmap = ids.choose()
     tops = [f"/{n}" for n in sorted(os.listdir("/"))
             if n not in SPECIAL and os.path.isdir(f"/{n}") and not os.path.islink(f"/{n}")]
@@ -102,7 +104,7 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
     mimic: tuple[str, ...] = ()
     if idmap.kind != "shifted":
         mimic = tuple(dict.fromkeys([*MIMIC_TREES, *destinations]))
-    return Spec(work=work, idmap=idmap, shown=shown, binds=((AGENT_ROOT, dep_root),),
+    return Spec(work=work, idmap=idmap, shown=shown, binds=((agent_root, dep_root),),
                 masks=masked, homes=homes, max_disk=max_disk, max_procs=max_procs,
                 network=network, mimic=mimic, extra_files=tuple(extra),
                 python=sys.executable, notes=(idmap.note,) if idmap.note else ())
@@ -208,11 +210,13 @@ def _fold_one(sb: Sandbox, change: Change, fd: int | None) -> bool:
     return True
 
 
-def fold(sb: Sandbox, changes: Iterable[tuple[Change, int | None]]) -> list[str]:
-    """Apply the hooks' changes to the Sandbox; returns the paths that changed."""
+def fold(sb: Sandbox, changes: Iterable[tuple[Change, int | None]],
+         agent_root: str = AGENT_ROOT) -> list[str]:
+    """Apply the hooks' changes to the Sandbox; returns the paths that changed (the agent's
+    deployment root is verify's own, bound in: not a change of the host)."""
     changed = []
     for change, fd in changes:
-        if change.path == AGENT_ROOT or change.path.startswith(AGENT_ROOT + "/"):
+        if change.path == agent_root or change.path.startswith(agent_root + "/"):
             continue
         if _fold_one(sb, change, fd):
             changed.append(change.path)
@@ -283,7 +287,7 @@ class HookBox:
         assert self.box is not None
         deadline = sum(j.timeout + 10 for j in jobs)
         results = self.box.run([j.__dict__ for j in jobs], log, log_cap, deadline)
-        changed = fold(self.sb, self.box.diff())
+        changed = fold(self.sb, self.box.diff(), self.spec.binds[0][0])
         self.moment = self.sb.records.mark()
         return results, changed
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple
 
 from agentkit import jsonstr, store
+from agentkit.agent import linked_dirs
 from agentkit.agent.layout import Deployment
 from agentkit.agent.records import PAGE
 from agentkit.agent.sandbox import Sandbox
@@ -131,7 +132,7 @@ class Plan:
         db.execute("DELETE FROM permitted")
         db.execute("CREATE TEMP TABLE IF NOT EXISTS matched(path TEXT)")
         self.mkdirs: dict[str, None] = {}  # insertion-ordered set
-        self.outside_links: list[tuple[str, str]] = []  # bundle link -> target
+        self.outside = linked_dirs.Budget()  # links to directories outside the bundle
         self._prefix = archive + "/"
         self.json_error: str | None = None  # what Ruby's JSON says of the first bad name
         self._seq = 0  # the last instruction's number
@@ -308,6 +309,7 @@ class _Dir:
     fresh: bool  # made by this plan: its regular files are planned a run at a time
     in_place: bool
     files: list[os.DirEntry[str]]
+    host: linked_dirs.Tally | None = None  # below a link to a directory outside the bundle
 
 
 @dataclass
@@ -443,24 +445,28 @@ class Installer:
                 plan.copy_fresh(frame.files, frame.base, frame.base_key, frame.in_place)
                 stack.pop()
                 continue
+            if frame.host is not None and not plan.outside.admit(frame.host, entry):
+                continue
             rel = None if frame.member_dir is None else f"{frame.member_dir}/{entry.name}"
             target = os.path.join(frame.dest, entry.name)
             if entry.is_dir():  # follows a symlink, as File.directory? does
                 plan.copy_fresh(frame.files, frame.base, frame.base_key, frame.in_place)
                 frame.files.clear()
-                linked = entry.is_symlink()
+                linked = entry.is_symlink() and frame.host is None
                 stack.append(self._enter_dir(plan, entry.path, target, linked,
-                                             None if linked else rel))
+                                             None if linked else rel, frame.host))
             elif frame.fresh:  # nothing can be in the way
                 frame.files.append(entry)
             else:
                 self._copy_file(plan, entry.path, target, feb, rel)
 
     def _enter_dir(self, plan: Plan, source: str, dest: str, linked: bool,
-                   member_dir: str | None) -> _Dir | None:
+                   member_dir: str | None,
+                   host: linked_dirs.Tally | None = None) -> _Dir | None:
         """Plan the directory itself; its entries to go through (None: not copied).
         `linked`: source may be (or lie under) a symlink; a plain subdirectory is not.
-        `member_dir`: the archive member source really is, when reached through a link."""
+        `member_dir`: the archive member source really is, when reached through a link.
+        `host`: the tally of the linked directory outside the bundle source is under."""
         if os.path.dirname(dest) in plan.mkdirs:
             plan.mkdir(dest)
         elif not self.sandbox.isdir(dest):
@@ -468,9 +474,8 @@ class Installer:
         if linked:
             real, through = self._through_links(source)
             if not _inside(real, self.deployment.archive):
-                # The agent deep-copies a linked directory; verify never copies host trees.
-                plan.outside_links.append((source, real))
-                return None
+                # The agent deep-copies it: this host's content, capped (linked_dirs.py).
+                host = plan.outside.start(source, real)
             member_dir = through or member_dir  # owners: those of the real members
         # Dir.entries order (installer.rb#generate_directory_copy): what the file system
         # lists, not sorted. On the instance's own kind of file system that is the agent's
@@ -478,6 +483,11 @@ class Installer:
         try:
             with os.scandir(source) as it:
                 entries = list(it)
+        except PermissionError:
+            if host is None:
+                raise
+            host.unreadable = True  # the agent, as root, reads it on the instance
+            return None
         except OSError as exc:  # ENAMETOOLONG, ELOOP: Ruby's Dir.entries fails the same way
             plan.flush()
             raise InstallError(self._os_error(exc.errno or errno.EIO, "dir_initialize",
@@ -487,7 +497,8 @@ class Installer:
         in_place = fresh and self._in_place(plan, base)
         if in_place:
             plan.fresh_parents.add(base)
-        return _Dir(iter(entries), dest, base, store.key(base), member_dir, fresh, in_place, [])
+        return _Dir(iter(entries), dest, base, store.key(base), member_dir, fresh, in_place, [],
+                    host)
 
     def _copy_file(self, plan: Plan, source: str, dest: str, feb: str,
                    rel: str | None = None) -> None:

@@ -55,6 +55,20 @@ class Deployment:
         os.makedirs(os.path.dirname(self.scripts_log), exist_ok=True)
         os.makedirs(self.instructions, exist_ok=True)
 
+    def old_revisions(self, retain: int) -> list[str]:
+        """The deployment directories DownloadBundle deletes to keep `retain` (the agent's
+        :max_revisions:, 5 by default) with the new one: the oldest by mtime, never the last
+        successful one (command_executor.rb#cleanup_old_archives)."""
+        group = os.path.join(self.root, self.group_id)
+        others = [os.path.join(group, n) for n in os.listdir(group)
+                  if os.path.join(group, n) != self.dir]
+        extra = len(others) - retain + 1
+        if extra <= 0:
+            return []
+        last = self.previous_successful_dir()
+        candidates = [p for p in others if p != last]
+        return sorted(candidates, key=lambda p: os.lstat(p).st_mtime)[:extra]
+
     def previous_successful_dir(self) -> str | None:
         """The deployment directory named by the last-successful marker, if it still exists."""
         try:

@@ -7,12 +7,23 @@ with the revision they would run from, and `skipped` when they have scripts (hoo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, replace
 
-from agentkit import beneath, proc
-from agentkit.agent import environment, hookbox, layout, outcome, revision_appspec, runner
+from agentkit import beneath, fstree, proc
+from agentkit.agent import (
+    config,
+    environment,
+    hookbox,
+    layout,
+    linked_dirs,
+    member_paths,
+    outcome,
+    revision_appspec,
+    runner,
+)
 from agentkit.agent.installer import Installer, InstallError
 from agentkit.agent.layout import Deployment
 from agentkit.agent.result import (
@@ -34,12 +45,13 @@ from agentkit.bundle import checks
 from agentkit.bundle.unpack import Unpacked, script_rel, unpack
 from agentkit.findings import ERROR, Finding
 
-AGENT_ROOT = "/opt/codedeploy-agent/deployment-root"
+AGENT_ROOT = config.DEFAULT_ROOT
 LOG_KEPT = 1 << 20  # the report keeps this much of the end of scripts.log
+PLATFORM = "linux"  # the agent modelled runs on Linux: it refuses `os: windows` (AK111)
 NOT_FOUND = ("The CodeDeploy agent did not find an AppSpec file within the unpacked revision "
-             "directory at revision-relative path \"appspec.yml\". The revision was unpacked to "
+             "directory at revision-relative path \"{name}\". The revision was unpacked to "
              "directory \"{archive}\", and the AppSpec file was expected but not found at path "
-             "\"{archive}/appspec.yml\". Consult the AWS CodeDeploy Appspec documentation for "
+             "\"{archive}/{name}\". Consult the AWS CodeDeploy Appspec documentation for "
              "more information at "
              "http://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html")
 
@@ -52,7 +64,7 @@ class Options:
     file_exists_behavior: str = "DISALLOW"
     group_id: str = "dg-verify"
     deployment_id: str = "d-VERIFY0001"
-    load_balancer: bool = False
+    load_balancer: bool = True  # codedeploy-local runs the traffic hooks (deployer.rb)
     install: bool = True
     hooks: str = "sandbox"  # sandbox, host or skip
     network: bool = False
@@ -66,17 +78,25 @@ class Options:
     max_disk: int = hookbox.DEFAULT_MAX_DISK  # bytes hooks may write; scripts.log's cap
     max_procs: int = hookbox.DEFAULT_MAX_PROCS
     masked: tuple[str, ...] = ()  # verify's own directories, hidden from hooks
+    appspec_name: str = "appspec.yml"  # the deployment's AppSpecFilename
+    agent_root: str = AGENT_ROOT  # the agent's :root_dir: (its configuration file)
+    max_revisions: int = config.DEFAULT_MAX_REVISIONS
+    ignore_stop_failures: bool = False  # the previous revision's ApplicationStop may fail
 
 
 def event_names(load_balancer: bool, subset: tuple[str, ...] = ()) -> list[str]:
-    names = [n for n in ev.ORDERED if n not in ("BeforeBlockTraffic", "AfterBlockTraffic",
-                                                "BeforeAllowTraffic", "AfterAllowTraffic")]
+    """The events in the order they run. With --events, codedeploy-local runs them in the
+    order given, DownloadBundle and Install put first when missing, and Install moved after
+    DownloadBundle (deployer.rb#add_download_bundle_and_install_events)."""
+    if subset:
+        names = [n for n in ev.AGENT_INTERNAL if n not in subset] + list(subset)
+        if "Install" in names[:names.index("DownloadBundle")]:
+            i, j = names.index("DownloadBundle"), names.index("Install")
+            names[i], names[j] = names[j], names[i]
+        return names
     if load_balancer:
-        names = ["BeforeBlockTraffic", "AfterBlockTraffic", *names, "BeforeAllowTraffic",
-                 "AfterAllowTraffic"]
-    if subset:  # local mode always runs DownloadBundle and Install (deployer.rb)
-        names = [n for n in ev.ORDERED if n in subset or n in ev.AGENT_INTERNAL]
-    return names
+        return list(ev.ORDERED)
+    return [n for n in ev.ORDERED if n not in ev.TRAFFIC]
 
 
 class _Run:
@@ -117,7 +137,7 @@ class _Run:
         return text
 
     def shown(self, text: str) -> str:
-        return text.replace(self.dep.root, AGENT_ROOT)
+        return text.replace(self.dep.root, self.opts.agent_root)
 
     def fail(self, event: str, message: str, code: str = UNKNOWN_ERROR) -> EventRun:
         self.failure = Failure(event, code, self.shown(message))
@@ -141,7 +161,15 @@ class _Run:
         if name == "Install":
             return self.install()
         if name in ev.FROM_PREVIOUS:
-            return self.previous_hooks(name)
+            ran = self.previous_hooks(name)
+            if name == "ApplicationStop" and self.opts.ignore_stop_failures and \
+                    self.failure is not None:
+                # the deployment's ignoreApplicationStopFailures: the service goes on
+                self.notes.append(f"ApplicationStop failed ({self.failure.message}); the "
+                                  "deployment goes on: --ignore-application-stop-failures")
+                self.failure = None
+                return dataclasses.replace(ran, status="failed (ignored)")
+            return ran
         if name == "BeforeInstall" and (failed := self.parse_for_hooks()) is not None:
             return failed
         return self.hooks(name, "current", self.lint.appspec if self.lint else None,
@@ -153,18 +181,18 @@ class _Run:
                             note="no earlier successful revision of this deployment group: "
                                  "nothing to run")
         archive = os.path.join(self.previous, "deployment-archive")
-        path = os.path.join(archive, "appspec.yml")
+        path = os.path.join(archive, self.opts.appspec_name)
         if not os.path.isfile(path):
             if self.opts.generation == "2":
                 return EventRun(name, "succeeded", "previous", note="the previous revision's "
                                 "archive is gone: agent 2.x treats the event as a no-op")
-            return self.fail(name, NOT_FOUND.format(archive=archive))
-        found = revision_appspec.read(archive, "appspec.yml", self.shown(path))
+            return self.fail(name, NOT_FOUND.format(archive=archive, name=self.opts.appspec_name))
+        found = revision_appspec.read(archive, self.opts.appspec_name, self.shown(path))
         if found.source is None:  # a hook of that revision made it a link out of the archive
             self.stopped = self.undetermined = (f"{self.shown(path)} is a link out of its "
                                                 "archive: what the agent reads is not known")
             return EventRun(name, NOT_RUN, "previous", note=self.undetermined)
-        result = lint_source(found.source, self.opts.generation)
+        result = lint_source(found.source, self.opts.generation, PLATFORM, self.opts.events)
         return self.hooks(name, "previous", result.appspec, archive)
 
     # --- running hooks -----------------------------------------------------------------------
@@ -251,7 +279,8 @@ class _Run:
         if self.hookbox is None:
             spec = hookbox.build_spec(
                 os.path.join(self.work, "box"), self.dep.root, self.opts.masked,
-                self.destinations(), self.opts.network, self.opts.max_disk, self.opts.max_procs)
+                self.destinations(), self.opts.network, self.opts.max_disk, self.opts.max_procs,
+                self.opts.agent_root)
             os.makedirs(spec.work, exist_ok=True)
             self.hookbox = hookbox.HookBox(self.sandbox, spec)
         return self.hookbox
@@ -301,6 +330,7 @@ class _Run:
     def download(self) -> EventRun:
         if os.path.lexists(self.dep.archive):
             raise AssertionError("deployment ids are unique per run")
+        self.prune()
         self.unpacked = unpack(self.opts.archive, self.dep.archive, self.opts.bundle_type,
                                self.opts.generation, lean=not self.opts.install,
                                db=self.sandbox.db, hashing=self.opts.digests,
@@ -315,18 +345,39 @@ class _Run:
             self.notes.append(f"the archive's single top-level directory "
                               f"{self.unpacked.stripped}/ holds the appspec: the agent strips it")
         if self.opts.generation == "2" and not os.path.isfile(
-                os.path.join(self.dep.archive, "appspec.yml")):
+                os.path.join(self.dep.archive, self.opts.appspec_name)):
             return self.fail("DownloadBundle", "The deployment failed because the specified "
                              "file does not exist at the expected location: "
-                             f"{self.dep.archive}/appspec.yml.")
+                             f"{self.dep.archive}/{self.opts.appspec_name}.")
         layout.write_marker(self.dep.most_recent, self.dep.dir)
         self.check_bundle()
         return EventRun("DownloadBundle", "succeeded", "current")
 
+    def member_findings(self) -> list[Finding]:
+        unpacked = self.unpacked
+        directory = unpacked is not None and unpacked.declared == "directory"
+        return member_paths.relabel(
+            self.findings, self.shown(self.dep.archive),
+            unpacked.stripped if unpacked else None,
+            member_paths.git_prefix(self.opts.archive) if directory else None)
+
+    def prune(self) -> None:
+        """DownloadBundle first deletes the oldest deployments past :max_revisions:."""
+        old = self.dep.old_revisions(self.opts.max_revisions)
+        for path in old:
+            fstree.remove_tree(path)
+        if old:
+            names = ", ".join(os.path.basename(p) for p in old)
+            self.notes.append(f"DownloadBundle deletes {len(old)} earlier deployment(s) of "
+                              f"this group, keeping :max_revisions: {self.opts.max_revisions} "
+                              f"with this one (never the last successful): {names}")
+
     def check_bundle(self) -> None:
         archive = self.dep.archive
         shown_root = self.shown(archive)
-        for name in ("appspec.yml", "appspec.yaml"):
+        # Install's order (command_executor.rb#app_spec_real_path): the deployment's name,
+        # then appspec.yaml, then appspec.yml
+        for name in dict.fromkeys((self.opts.appspec_name, "appspec.yaml", "appspec.yml")):
             path = os.path.join(archive, name)
             if not os.path.lexists(path):
                 continue
@@ -339,16 +390,18 @@ class _Run:
                                                     "of the bundle (AK152)")
                 break
             assert found.source is not None
-            self.lint = lint_source(found.source, self.opts.generation)
+            self.lint = lint_source(found.source, self.opts.generation, PLATFORM,
+                                    self.opts.events)
             self.findings += list(self.lint.findings)
             if self.lint.agent_verdict == "unknown":
                 self.stopped = self.undetermined = f"verify does not read {name} (AK106)"
             break
         else:
-            self.findings.append(Finding(ERROR, "AK150", f"{shown_root}/appspec.yml", None, None,
-                                         "no appspec.yml (or appspec.yaml) at the bundle root",
-                                         "put appspec.yml at the root of the bundle",
-                                         NOT_FOUND.format(archive=shown_root)))
+            name = self.opts.appspec_name
+            self.findings.append(Finding(ERROR, "AK150", name, None, None,
+                                         f"no {name} (or appspec.yaml, appspec.yml) at the "
+                                         "bundle root", f"put {name} at the root of the bundle",
+                                         NOT_FOUND.format(archive=shown_root, name=name)))
         spec = self.lint.appspec if self.lint else None
         unwritten = self.unpacked.listing if self.unpacked else None
         for event, scripts in (spec.hooks.items() if spec else ()):
@@ -364,9 +417,10 @@ class _Run:
         if self.stopped is not None and (self.lint is None or
                                          self.lint.agent_verdict == "unknown"):
             return EventRun("BeforeInstall", NOT_RUN, "current", note=self.stopped)
-        yml = os.path.join(self.dep.archive, "appspec.yml")
+        yml = os.path.join(self.dep.archive, self.opts.appspec_name)
         if not os.path.isfile(yml) and not (self.opts.generation == "2" and self.lint):
-            return self.fail("BeforeInstall", NOT_FOUND.format(archive=self.dep.archive))
+            return self.fail("BeforeInstall", NOT_FOUND.format(archive=self.dep.archive,
+                                                                name=self.opts.appspec_name))
         if self.lint is not None and self.lint.agent_verdict == "rejected":
             return self.fail("BeforeInstall", self.lint.agent_error or "invalid appspec")
         return None
@@ -391,12 +445,15 @@ class _Run:
                               "(its cleanup file) before installing this one")
         try:
             plan = installer.plan(spec)
-            for link, target in plan.outside_links:
+            for tally in plan.outside.tallies.values():
+                # Install's account replaces the bundle check's estimate of the same link
+                self.findings = [f for f in self.findings if not (
+                    f.code == "AK510" and f.path == self.shown(tally.link))]
                 self.findings.append(Finding(
-                    ERROR, "AK510", self.shown(link), None, None,
-                    f"the agent copies everything under {target} (a linked directory outside "
-                    "the bundle) onto the instance; verify did not copy it",
-                    "do not ship links to directories; link shared storage in AfterInstall"))
+                    ERROR, "AK510", self.shown(tally.link), None, None,
+                    linked_dirs.describe(tally),
+                    "do not ship links to directories; link shared storage in AfterInstall "
+                    "(agentkit hook link-shared)"))
             installer.execute(plan)
         except (InstallError, OSError) as exc:
             self.sandbox.save()
@@ -466,10 +523,22 @@ def run(opts: Options, work: str) -> VerifyResult:
         archive=os.path.abspath(opts.archive), agent=opts.generation, bundle_type=bundle_type,
         deployment_group_id=opts.group_id, deployment_id=opts.deployment_id,
         failure=state.failure, events=tuple(events),
-        findings=tuple(sorted(state.findings, key=Finding.sort_key)),
+        findings=tuple(sorted(state.member_findings(), key=Finding.sort_key)),
         tree=tree, changes=changes, scripts_log=log, notes=tuple(state.notes),
         undetermined=state.undetermined if state.failure is None else None,
-        members=state.unpacked.members if state.unpacked else 0)
+        members=state.unpacked.members if state.unpacked else 0, modelled=modelled(opts))
+
+
+def modelled(opts: Options) -> tuple[str, ...]:
+    """What verify assumed of the deployment, said in the report."""
+    if opts.events:
+        traffic = "only the events given with --events (as codedeploy-local --events)"
+    elif opts.load_balancer:
+        traffic = ("traffic hooks run: codedeploy-local's order, as a deployment group with a "
+                   "load balancer (--no-load-balancer: the service skips them)")
+    else:
+        traffic = "no load balancer: the service skips the Before/After Block/AllowTraffic hooks"
+    return (traffic,)
 
 
 def unseen_note(paths: list[str]) -> str:

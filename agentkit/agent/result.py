@@ -62,7 +62,7 @@ class ScriptRun:
 @dataclass(frozen=True)
 class EventRun:
     name: str
-    status: str  # succeeded, failed, skipped
+    status: str  # succeeded, failed, failed (ignored), skipped, not run here, undetermined
     revision: str  # current, previous
     scripts: tuple[ScriptRun, ...] = ()
     note: str = ""
@@ -146,6 +146,7 @@ class VerifyResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
     undetermined: str | None = None  # why verify cannot say whether the deployment succeeds
     members: int = 0  # the archive's members (how big the throw-away root is)
+    modelled: tuple[str, ...] = ()  # the deployment's settings verify assumed, for the reader
 
     @property
     def outcome(self) -> str:
@@ -176,4 +177,4 @@ class VerifyResult:
             "events": [e.to_json() for e in self.events],
             "findings": [f.to_json() for f in self.findings],
             "scripts_log": self.scripts_log, "notes": list(self.notes),
-            **paths}
+            "modelled": list(self.modelled), **paths}

@@ -13,6 +13,7 @@ from typing import Any
 
 from agentkit.appspec import acl, ruby
 from agentkit.appspec.model import (
+    WINDOWS_ON_LINUX,
     AgentError,
     AppSpec,
     Context,
@@ -21,6 +22,7 @@ from agentkit.appspec.model import (
     Permission,
     Recorder,
     Script,
+    supported_oses,
 )
 from agentkit.appspec.rules import RULES
 from agentkit.appspec.source import (
@@ -54,7 +56,9 @@ def _kind(value: Any) -> str:
                 ruby.ruby_class(value), f"a {ruby.ruby_class(value)}")
 
 
-def evaluate(src: Source) -> Evaluation:
+def evaluate(src: Source, platform: str = "any") -> Evaluation:
+    """`platform` is the instance's: "linux" (verify models a Linux agent) or "any" (lint,
+    which does not know where the file will be deployed)."""
     ev = _Eval()
     root = src.root
     if src.aliases:
@@ -93,7 +97,7 @@ def evaluate(src: Source) -> Evaluation:
         first = top.entries()[:1]
         top = _only(root, first[0].key if first else None)
     version = _version(ev, top)
-    os_name = _os(ev, top)
+    os_name = _os(ev, top, platform)
     hooks = _hooks(ev, top)
     files = _files(ev, top)
     perms = _permissions(ev, top, os_name)
@@ -144,12 +148,15 @@ def _version(ev: _Eval, top: MapView) -> bool:
     return False
 
 
-def _os(ev: _Eval, top: MapView) -> str | None:
+def _os(ev: _Eval, top: MapView, platform: str) -> str | None:
     node = top.get("os")
     value = value11(node)
-    if type(value) is str and value in ("linux", "windows"):  # a :symbol is not the string
+    if type(value) is str and value in supported_oses(platform):  # a :symbol is not the string
         ev.read(("os",), node, f"{value}")
         return str(value)
+    if value == "windows":
+        ev.fail((_SECTION["os"],), "AK111", ("os",), node, WINDOWS_ON_LINUX, os="windows")
+        return None
     got = "nothing" if value is None else repr(ruby.to_s(value))
     ev.fail((_SECTION["os"],), "AK111", ("os",), node or top.node,
             f"expected linux or windows, got {got}", os=ruby.to_s(value))

@@ -15,12 +15,14 @@ from typing import Any, Callable
 from agentkit.appspec import acl
 from agentkit.appspec.agent1 import FEB_VALUES
 from agentkit.appspec.model import (
+    WINDOWS_ON_LINUX,
     AppSpec,
     Evaluation,
     FileMapping,
     Permission,
     Recorder,
     Script,
+    supported_oses,
 )
 from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode, Source
 from agentkit.appspec.view import MapView, Path, plain12, pos
@@ -125,7 +127,7 @@ def _seq(ev: _Eval, path: Path, node: Node | None) -> list[Node]:
     return []
 
 
-def evaluate(src: Source) -> Evaluation:
+def evaluate(src: Source, platform: str = "any") -> Evaluation:
     ev = _Eval()
     ev.read(("<aliases>",), None, "accepted" if src.aliases else "none")
     if not src.text.strip():
@@ -151,7 +153,7 @@ def evaluate(src: Source) -> Evaluation:
                     root, f"`{key}` is missing", message=f"{_YAML}missing field `{key}`"
                     + (f" at line {line} column {col}" if (line, col) != (1, 1) else ""))
     version_ok = _version(ev, top)
-    os_name = _os(ev, top)
+    os_name = _os(ev, top, platform)
     feb = _feb(ev, top)
     hooks = _hooks(ev, top)
     files = _files(ev, top)
@@ -184,7 +186,7 @@ def _version(ev: _Eval, top: MapView) -> bool:
     return False
 
 
-def _os(ev: _Eval, top: MapView) -> str | None:
+def _os(ev: _Eval, top: MapView, platform: str) -> str | None:
     if "os" not in top:
         return None
     node = top.get("os")
@@ -193,9 +195,12 @@ def _os(ev: _Eval, top: MapView) -> str | None:
         return None
     # A required String field takes any scalar's raw text, null words included.
     shown = text if text is not None else (node.value if isinstance(node, ScalarNode) else "")
-    if shown in ("linux", "windows"):
+    if shown in supported_oses(platform):
         ev.read(("os",), node, shown)
         return shown
+    if shown == "windows":
+        ev.fail((_OS,), "AK111", ("os",), node, WINDOWS_ON_LINUX, os=shown)
+        return None
     ev.fail((_OS,), "AK111", ("os",), node, f"expected linux or windows, got {shown!r}",
             os=shown)
     return None

@@ -60,7 +60,7 @@ def _syntax(src: Source, generation: str) -> LintResult:
     return LintResult(src.path, generation, "rejected", message, (finding,), None)
 
 
-def _unknown_events(src: Source, generation: str) -> list[Finding]:
+def _unknown_events(src: Source, generation: str, custom: tuple[str, ...]) -> list[Finding]:
     root = src.root
     if not isinstance(root, MappingNode):
         return []
@@ -76,7 +76,7 @@ def _unknown_events(src: Source, generation: str) -> list[Finding]:
         return value is not None and value is not False
 
     unknown = [e for e in MapView(hooks).entries()
-               if ruby.to_s(e.key) not in events.ORDERED and counted(e.value)]
+               if ruby.to_s(e.key) not in (*events.ORDERED, *custom) and counted(e.value)]
     names = [ruby.to_s(e.key) for e in unknown]
     base = os.path.basename(src.path) if src.path.endswith((".yml", ".yaml")) else "appspec.yml"
     message = RULES["AK132"].agent_message(generation, {
@@ -141,17 +141,21 @@ def _bound(src: Source, generation: str) -> LintResult:
     return LintResult(src.path, generation, "rejected", message, (finding,), None)
 
 
-def lint_source(src: Source, generation: str = "1") -> LintResult:
+def lint_source(src: Source, generation: str = "1", platform: str = "any",
+                custom_events: tuple[str, ...] = ()) -> LintResult:
+    """`platform`: "linux" when the file is judged for a Linux instance (verify), "any" for
+    lint, which accepts `os: windows` and checks Windows paths then. `custom_events`: names
+    codedeploy-local was given with --events, which are then not unknown."""
     if src.syntax_error is not None:
         return _syntax(src, generation)
     if src.bound is not None or src.expands:
         return _bound(src, generation)
-    evals = {g: fn(src) for g, fn in EVALUATORS.items()}
+    evals = {g: fn(src, platform) for g, fn in EVALUATORS.items()}
     chosen = evals[generation]
     findings = [_finding(src.path, e) for e in chosen.errors]
-    findings += _unknown_events(src, generation)
+    findings += _unknown_events(src, generation, custom_events)
     fatal_dups = {(e.line, e.column) for e in chosen.errors if e.code == "AK104"}
-    for w in lints.check(src):
+    for w in lints.check(src, platform):
         if w.code == "AK202" and (w.line, w.column) in fatal_dups:
             continue
         rule = RULES[w.code]

@@ -15,6 +15,7 @@ ORDERED = ("BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStop", "Downlo
 AGENT_INTERNAL = ("DownloadBundle", "Install")  # the agent's own steps: scripts never run
 SERVICE_ONLY = ("BlockTraffic", "AllowTraffic")  # the load balancer's steps, not the agent's
 SCRIPTED = tuple(e for e in ORDERED if e not in AGENT_INTERNAL)
+TRAFFIC = ("BeforeBlockTraffic", "AfterBlockTraffic", "BeforeAllowTraffic", "AfterAllowTraffic")
 # Run from the last successful revision, not the one being deployed (hook_executor.rb).
 FROM_PREVIOUS = ("BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStop")
 
@@ -27,3 +28,25 @@ def suggest(name: str) -> str | None:
             return event
     close = difflib.get_close_matches(name, SCRIPTED, n=1, cutoff=0.75)
     return close[0] if close else None
+
+
+def check_order(names: tuple[str, ...]) -> str | None:
+    """codedeploy-local's objection to an --events list, in its words (cli_validator.rb:
+    only the previous revision's events may come before DownloadBundle; before Install,
+    those, DownloadBundle and BeforeInstall)."""
+    current = [n for n in SCRIPTED if n not in FROM_PREVIOUS and n != "BeforeInstall"]
+    given = ",".join(names)
+    if "DownloadBundle" in names:
+        before = names[:names.index("DownloadBundle")]
+        if any(n in before for n in (*current, "Install")):
+            return ("The only events that can be specified before DownloadBundle are "
+                    f"{','.join(FROM_PREVIOUS)}. Please fix the order of your specified "
+                    f"events: {given}")
+    if "Install" in names:
+        before = names[:names.index("Install")]
+        if any(n in before for n in current):
+            allowed = ",".join((*FROM_PREVIOUS, "DownloadBundle", "BeforeInstall"))
+            return ("The only events that can be specified before Install are "
+                    f"{allowed}. Please fix the order of your specified events: {given}")
+    return None
+

@@ -55,7 +55,7 @@ _FILE_EXT = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 _WINDOWS_ABS = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
 
 
-def check(src: Source) -> list[Warn]:
+def check(src: Source, platform: str = "any") -> list[Warn]:
     """All warnings for a parsed document."""
     root = src.root
     out: list[Warn] = []
@@ -69,6 +69,8 @@ def check(src: Source) -> list[Warn]:
     top = MapView(root)
     os_name = value11(top.get("os"))
     out.extend(_top_keys(top))
+    if os_name == "windows" and platform == "linux":
+        return out  # refused at `os` (AK111): its paths are a Windows agent's business
     out.extend(_hooks(top, os_name))
     out.extend(_files(top, os_name))
     out.extend(_permissions(top))
@@ -168,12 +170,20 @@ def _neighbours(name: str) -> str:
 def _script(path: Path, m: MapView, os_name: object) -> Iterator[Warn]:
     yield from _unknown(path, m, SCRIPT_KEYS)
     runas = m.get("runas")
-    if isinstance(runas, ScalarNode) and value11(runas) is not None:
+    if isinstance(runas, ScalarNode) and value11(runas) is None:
+        # linux_util.rb: `runas = !!script.runas`: nil is no runas; 2.x: an Option, None
+        line, col = pos(runas)
+        yield Warn("AK207", (*path, "runas"), line, col,
+                   "runas has no value: both agents run the script as their own user (root), "
+                   "as if runas were not there")
+    elif isinstance(runas, ScalarNode):
         line, col = pos(runas)
         if not ruby.to_s(value11(runas)).strip():
+            # "" is true in Ruby: `su  -c SCRIPT` (linux_util.rb), which root runs as root
             yield Warn("AK207", (*path, "runas"), line, col,
-                       "runas is empty: agent 1.x runs `su  -c SCRIPT`, which fails; agent 2.x "
-                       "ignores it")
+                       "runas is empty: agent 1.x runs `su  -c SCRIPT`, as root through su "
+                       "(with root's HOME and SHELL); agent 2.x ignores it: either way the "
+                       "script runs as root")
         elif os_name == "windows":
             yield Warn("AK208", (*path, "runas"), line, col,
                        "runas is not supported on Windows; the script runs as the agent's user")

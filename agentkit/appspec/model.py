@@ -111,3 +111,16 @@ class Recorder:
 
     def done(self, spec: AppSpec | None = None) -> Evaluation:
         return Evaluation(self.generation, tuple(self.errors), self.readings, spec)
+
+
+# The parser accepts only the instance's own os: linux_util.rb / windows_util.rb
+# `supported_oses` (1.x application_specification.rb raises "unsupported operating system";
+# 2.x keeps the rule and the text, per ../shared/agent-notes/rust-2.md). Lint, which does not
+# know the instance, accepts both.
+PLATFORM_OSES = {"linux": ("linux",), "windows": ("windows",), "any": ("linux", "windows")}
+WINDOWS_ON_LINUX = ("`os: windows` is for Windows instances; this Linux agent refuses it "
+                    "(write `os: linux`)")
+
+
+def supported_oses(platform: str) -> tuple[str, ...]:
+    return PLATFORM_OSES[platform]

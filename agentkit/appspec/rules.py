@@ -227,6 +227,11 @@ _RULES = (
          "--max-disk for a bundle that really is that big"),
     Rule("AK409", ERROR, "path-too-long", "bundle paths longer than the system allows "
          "(PATH_MAX): the installer cannot reach them", "flatten the bundle's directories"),
+    Rule("AK410", WARNING, "private-root-entry", "the archive's root entry (`./`) is not "
+         "readable and searchable by others: tar -p gives that mode to the agent's "
+         "deployment-archive directory, and hooks run as another user (runas) cannot reach "
+         "their scripts (exit 126)", "`chmod 755` the build directory before `tar czf x.tgz -C "
+         "dir .`, or archive with `tar --mode=go+rX`"),
     # --- the unpacked bundle (verify) ------------------------------------------------------
     Rule("AK500", ERROR, "script-missing", "a hook script that is not in the bundle",
          "fix the location (relative to the bundle root) or add the script"),

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from agentkit import proc, store
+from agentkit.appspec.rules import RULES
 from agentkit.bundle import archive, tarstream
 from agentkit.errors import BadArchive, BadInput
 from agentkit.findings import ERROR, WARNING, Finding
@@ -281,6 +282,8 @@ class _TarWriter:
             self._check_utf8(m.name)
         rel = name.rstrip("/") if _PLAIN.match(name) else self._normalise(m.name)
         if not rel:
+            if m.kind == "dir" and not m.name.strip("./"):
+                self._root_entry(m)
             return None
         rel2 = self._through_link(rel, m.name)
         if rel2 is None:
@@ -325,6 +328,18 @@ class _TarWriter:
             return tarstream.RELAY_HASHED if self.hashing else tarstream.RELAY
         return self._open(rel, path, m.mode)
 
+    def _root_entry(self, m: tarstream.Member) -> None:
+        """`./` (what `tar czf x.tgz -C dir .` writes first). The agent's tar -p, run as root,
+        gives its mode to deployment-archive itself (linux_util.rb extract_tar: `tar -xpsf`;
+        2.x's `tar -xf` as root preserves modes too)."""
+        mode = m.mode & 0o7777
+        self.dirs.insert(0, (self.dest, mode, m.mtime))  # applied last (the list is reversed)
+        if mode & 0o005 != 0o005:
+            self.finding(WARNING, "AK410", m.name, f"the archive's root entry {m.name!r} has "
+                         f"mode {mode:04o}: the agent's deployment-archive directory gets it, "
+                         "and hooks with `runas` cannot reach their scripts (Permission denied, "
+                         "exit 126)", RULES["AK410"].hint)
+
     def _open(self, rel: str, path: str, mode: int | None = None) -> int:
         perms = 0o600 if mode is None else mode & 0o777
         self.open_mode = perms if perms & self.umask == 0 and mode == perms else 0o600
@@ -363,7 +378,8 @@ class _TarWriter:
         from agentkit.appspec.source import read_source
 
         try:
-            spec = lint_source(read_source(os.path.join(self.dest, appspec_rel))).appspec
+            found = read_source(os.path.join(self.dest, appspec_rel))
+            spec = lint_source(found, platform="linux").appspec
         except BadInput:  # not UTF-8: no scripts to keep (the checks report the file)
             spec = None
         top = os.path.dirname(appspec_rel)

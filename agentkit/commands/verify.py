@@ -6,16 +6,18 @@ import argparse
 import contextlib
 import fcntl
 import os
+import re
 import secrets
 import shutil
 import signal
 import string
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Iterator
 
 from agentkit import fstree
-from agentkit.agent import lifecycle
+from agentkit.agent import config, lifecycle
 from agentkit.agent.result import VerifyResult
 from agentkit.appspec import events as ev
 from agentkit.errors import BadInput, Terminated
@@ -28,37 +30,77 @@ def deployment_id() -> str:
 
 
 def _events(text: str | None) -> tuple[str, ...]:
+    """--events as codedeploy-local reads it: names split on commas, in the order given; a
+    name that is not a lifecycle event is a custom event whose hooks run from the new
+    revision (deployer.rb#hook_mapping)."""
     if not text:
         return ()
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in ev.ORDERED]
-    if unknown:
-        raise BadInput(f"--events: unknown lifecycle event(s) {', '.join(unknown)}; use "
-                       f"{', '.join(ev.ORDERED)}.")
+    names = tuple(text.split(","))
+    odd = [n for n in names if not n or n != n.strip()]
+    if odd:
+        raise BadInput(f"--events {text!r}: {', '.join(repr(n) for n in odd)} is empty or has "
+                       "spaces around it, which codedeploy-local would take as an event name; "
+                       "write the names separated by commas alone, e.g. "
+                       "--events BeforeInstall,AfterInstall.")
+    problem = ev.check_order(names)
+    if problem:
+        raise BadInput(f"--events: {problem}")
     return names
 
 
 def _bundle_env(url: str | None) -> tuple[tuple[str, str], ...]:
+    """The BUNDLE_* variables the agent gives hooks for a revision from S3 or GitHub
+    (command_executor.rb#get_s3_envs, #get_github_envs; the location parsed as
+    deployer.rb#s3_revision and #github_revision do). An absent version or ETag is unset."""
     if not url:
         return ()
-    if not url.startswith("s3://") or "/" not in url[5:]:
-        raise BadInput(f"--s3 {url}: expected s3://BUCKET/KEY.")
-    bucket, key = url[5:].split("/", 1)
-    return (("BUNDLE_BUCKET", bucket), ("BUNDLE_KEY", key))
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "s3":
+        if not parsed.netloc or not parsed.path.startswith("/") or len(parsed.path) < 2:
+            raise BadInput(f"--bundle-location {url}: s3 location not in the expected format "
+                           "of 's3://bucket/key'.")
+        query = dict(urllib.parse.parse_qsl(parsed.query))
+        env = [("BUNDLE_BUCKET", parsed.netloc), ("BUNDLE_KEY", parsed.path[1:])]
+        env += [(name, query[key]) for name, key in (("BUNDLE_VERSION", "versionId"),
+                                                     ("BUNDLE_ETAG", "etag")) if key in query]
+        return tuple(env)
+    if parsed.scheme == "https" and parsed.netloc.endswith("github.com"):
+        if parsed.netloc == "github.com" and re.match(r"/[^/]*/.*$", parsed.path):
+            return (("BUNDLE_COMMIT", "HEAD"),)
+        found = re.match(r"/repos/[^/]*/[^/]*/.*/(.*)$", parsed.path)
+        if found:
+            return (("BUNDLE_COMMIT", found.group(1)),)
+    raise BadInput(f"--bundle-location {url}: expected s3://BUCKET/KEY, "
+                   "https://github.com/OWNER/REPO or "
+                   "https://api.github.com/repos/OWNER/REPO/tarball/COMMIT.")
+
+
+def _appspec_name(name: str) -> str:
+    """2.1.0 refuses an AppSpecFilename that is not a safe relative path (builder.rs); 1.x
+    would read whatever File.join reaches: verify takes only names inside the bundle."""
+    parts = name.split("/")
+    if not name or name.startswith("/") or ".." in parts or "\0" in name:
+        raise BadInput(f"--appspec-filename {name!r}: give a path relative to the bundle "
+                       "root, inside it (e.g. appspec.yml or deploy/appspec-prod.yml).")
+    return name
 
 
 def _options(args: argparse.Namespace, archive: str, work: str) -> lifecycle.Options:
     masked = tuple(sorted({os.path.realpath(p) for p in (work, args.state_dir, args.keep) if p}))
+    agent = config.read(args.agent_configuration_file)
     return lifecycle.Options(
         archive=archive, bundle_type=args.type, generation=args.agent,
         file_exists_behavior=args.file_exists_behavior, group_id=args.deployment_group,
         deployment_id=deployment_id(), load_balancer=args.load_balancer,
         install=not args.no_install, hooks=args.hooks, network=args.network,
         events=_events(args.events), application_name=args.application_name,
-        group_name=args.deployment_group_name, bundle_env=_bundle_env(args.s3),
+        group_name=args.deployment_group_name, bundle_env=_bundle_env(args.bundle_location),
         digests=args.format == "json",  # only the JSON tree shows digests
         paths=args.format == "json", env_from_caller=args.env_from_caller,
-        max_disk=args.max_disk, max_procs=args.max_procs, masked=masked)
+        max_disk=args.max_disk, max_procs=args.max_procs, masked=masked,
+        appspec_name=_appspec_name(args.appspec_filename), agent_root=agent.root_dir,
+        max_revisions=agent.max_revisions,
+        ignore_stop_failures=args.ignore_application_stop_failures)
 
 
 def _work_dir(args: argparse.Namespace) -> tuple[str, bool]:

@@ -16,6 +16,7 @@ def render(result: VerifyResult, previous: VerifyResult | None = None) -> str:
         state = "succeeded" if previous.succeeded else f"failed in {previous.failure.event}" \
             if previous.failure else "failed"
         out.append(f"previous revision {previous.archive}: {state}")
+    out.extend(f"modelled: {line}" for line in result.modelled)
     for e in result.events:
         where = " (previous revision)" if e.revision == "previous" else ""
         note = f"  {e.note}" if e.note else ""
@@ -33,7 +34,7 @@ def render(result: VerifyResult, previous: VerifyResult | None = None) -> str:
             out.append("What the CodeDeploy console would show (end of the script's log):")
             out.extend(f"  | {line}" for line in result.failure.log_tail.splitlines()[-15:])
     else:
-        out.append("The deployment would succeed.")
+        out.append(_success(result))
     if result.findings:
         out.append("")
         out.extend(render_finding(f) for f in result.findings)
@@ -45,3 +46,19 @@ def render(result: VerifyResult, previous: VerifyResult | None = None) -> str:
     warnings = len(result.findings) - errors
     out.append(f"{errors} error(s), {warnings} warning(s)")
     return "\n".join(out) + "\n"
+
+
+def _success(result: VerifyResult) -> str:
+    """The verdict of a deployment that does not fail, in one sentence with what it leaves
+    out: hooks under names that are not lifecycle events never run (AK132)."""
+    never = sorted({f.message.split(":", 1)[0].split(" > ", 1)[-1]
+                    for f in result.findings if f.code == "AK132"})
+    verdict = "would succeed" if not result.undetermined else \
+        f"would not fail in what verify ran ({result.undetermined})"
+    if not never:
+        return f"The deployment {verdict}."
+    names = ", ".join(never)
+    return (f"The deployment {verdict}, but the hooks under {names} never run: the service "
+            "knows no such lifecycle event (codedeploy-local refuses the appspec at Install "
+            "instead).")
+

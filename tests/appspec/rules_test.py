@@ -432,7 +432,16 @@ def test_empty_runas_warns(lint_json: Lint) -> None:
     f = one(lint_json(HEAD + "hooks:\n  AfterInstall:\n    - location: a.sh\n      runas: ''\n"),
             "AK207")
     assert f["message"] == ("hooks > AfterInstall[0] > runas: runas is empty: agent 1.x runs "
-                            "`su  -c SCRIPT`, which fails; agent 2.x ignores it")
+                            "`su  -c SCRIPT`, as root through su (with root's HOME and SHELL); "
+                            "agent 2.x ignores it: either way the script runs as root")
+
+
+@pytest.mark.parametrize("value", ["", " ~", " null"])
+def test_runas_without_value_warns(lint_json: Lint, value: str) -> None:
+    hooks = f"hooks:\n  AfterInstall:\n    - location: a.sh\n      runas:{value}\n"
+    f = one(lint_json(HEAD + hooks), "AK207")
+    assert f["message"] == ("hooks > AfterInstall[0] > runas: runas has no value: both agents "
+                            "run the script as their own user (root), as if runas were not there")
 
 
 def test_runas_on_windows_warns(lint_json: Lint) -> None:

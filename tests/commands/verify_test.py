@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from agentkit.agent import linked_dirs
 from agentkit.cli import main
 
 from ..archives import appspec, script, tar, zip_
@@ -37,9 +38,11 @@ def test_verify_clean_bundle_succeeds_and_reports_tree(tmp_path: Path,
     code, out = verify(capsys, str(arc))
     assert code == 0
     assert out["result"] == "succeeded" and out["failed_event"] is None and out["error"] is None
+    # codedeploy-local's order, traffic hooks included (deployer.rb)
     assert [e["name"] for e in out["events"]] == [
-        "ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall",
-        "ApplicationStart", "ValidateService"]
+        "BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStop", "DownloadBundle",
+        "BeforeInstall", "Install", "AfterInstall", "ApplicationStart", "ValidateService",
+        "BeforeAllowTraffic", "AfterAllowTraffic"]
     assert event(out, "ApplicationStop")["revision"] == "previous"
     after = event(out, "AfterInstall")
     assert after["status"] == "succeeded"
@@ -253,7 +256,7 @@ def test_verify_hook_location_with_leading_slash_is_inside_the_bundle(
     _code, out = verify(capsys, "--hooks", "skip", str(arc))
     missing = [f for f in out["findings"] if f["code"] == "AK500"]
     assert [(f["path"], f["agent_message"]) for f in missing] == [
-        (_archive_path(out, "s/../s/gone.sh"),
+        ("s/gone.sh",  # the member a user can find, not verify's copy of it
          f"Script does not exist at specified location: {_archive_path(out, 's/gone.sh')}")]
 
 
@@ -323,18 +326,46 @@ def test_verify_zip_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_verify_directory_link_is_deep_copied_error(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     share = tmp_path / "efs" / "media"
-    share.mkdir(parents=True)
+    (share / "2019").mkdir(parents=True)
     for i in range(3):
         (share / f"{i}.jpg").write_bytes(b"x" * 1000)
+    (share / "2019" / "old.jpg").write_bytes(b"y" * 500)
     arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "rel"), 0o644),
                                    ("media", "symlink", str(share), 0o777)])
     code, out = verify(capsys, str(arc))
     assert code == 1
     link = [f for f in out["findings"] if f["code"] == "AK510"]
-    assert link[0]["message"] == (
-        f"symlink -> {share} is a directory: the agent's installer copies the target's whole "
-        "content instead of the link (3 files, 0.0 MB here)")
-    assert not (tmp_path / "rel").exists()
+    assert [f["message"] for f in link] == [
+        f"the agent copies everything under {share} (a linked directory outside the bundle) "
+        "onto the instance, whatever it holds there; the tree shows this host's copy: 4 "
+        "file(s), 0.0 MB"]
+    rel = tmp_path / "rel"
+    tree = {n["path"]: (n["type"], n["mode"]) for n in out["tree"]}
+    assert tree == {str(rel): ("dir", "0755"), f"{rel}/appspec.yml": ("file", "0644"),
+                    f"{rel}/media": ("dir", "0755"), f"{rel}/media/2019": ("dir", "0755"),
+                    f"{rel}/media/2019/old.jpg": ("file", "0644"),
+                    **{f"{rel}/media/{i}.jpg": ("file", "0644") for i in range(3)}}
+    assert not rel.exists()
+    assert sorted(os.listdir(share)) == ["0.jpg", "1.jpg", "2.jpg", "2019"]
+
+
+def test_verify_directory_link_copy_past_the_cap_is_counted(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    share = tmp_path / "efs" / "media"
+    (share / "sub").mkdir(parents=True)
+    for i in range(4):
+        (share / "sub" / f"{i}.jpg").write_bytes(b"x" * 250_000)
+    monkeypatch.setattr(linked_dirs, "MAX_ENTRIES", 1)  # room for the directory only
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "rel"), 0o644),
+                                   ("media", "symlink", str(share), 0o777)])
+    code, out = verify(capsys, str(arc))
+    assert code == 1
+    assert [f["message"] for f in out["findings"] if f["code"] == "AK510"] == [
+        f"the agent copies everything under {share} (a linked directory outside the bundle) "
+        "onto the instance, whatever it holds there; the tree shows this host's copy: 0 "
+        "file(s), 0.0 MB, and 4 more file(s), 1.0 MB, past verify's cap (counted, not listed)"]
+    assert not [n for n in out["tree"] if n["path"].endswith(".jpg")]
 
 
 def test_verify_text_and_junit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,250 @@
+"""verify against behaviours of the real agent that it used to get wrong: each test builds
+such a bundle and asserts the whole outcome (result, failed event, message, tree)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentkit.cli import main
+
+from ..archives import appspec, script, tar
+from ..conftest import requires_root
+
+DF = "The deployment failed because"
+TRAFFIC_ORDER = ["BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStop", "DownloadBundle",
+                 "BeforeInstall", "Install", "AfterInstall", "ApplicationStart",
+                 "ValidateService", "BeforeAllowTraffic", "AfterAllowTraffic"]
+
+
+def verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = main(["verify", "--format", "json", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def text(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["verify", *args])
+    return code, capsys.readouterr().out
+
+
+def event(out: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(e for e in out["events"] if e["name"] == name)
+
+
+def stdout_of(out: dict[str, Any], name: str) -> list[str]:
+    return [line["line"] for s in event(out, name)["scripts"] for line in s["output"]
+            if line["stream"] == "stdout"]
+
+
+def tree(out: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {n["path"]: (n["type"], n["mode"]) for n in out["tree"]}
+
+
+# --- 1. installed files are copies --------------------------------------------------------
+def test_fidelity_installed_script_keeps_its_mode_when_the_hook_is_made_executable(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # installer.rb copies each file (a new inode); hook_executor.rb chmods +x the archive's
+    # script only: the installed copy stays 0644
+    dest = tmp_path / "app"
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", appspec(dest, "  AfterInstall:\n    - location: s/run.sh\n"),
+         0o644), ("s/run.sh", "file", script("echo ran\n"), 0o644)])
+    code, out = verify(capsys, str(arc))
+    assert (code, out["result"]) == (0, "succeeded")
+    assert stdout_of(out, "AfterInstall") == ["ran"]
+    assert tree(out) == {str(dest): ("dir", "0755"), f"{dest}/appspec.yml": ("file", "0644"),
+                         f"{dest}/s": ("dir", "0755"), f"{dest}/s/run.sh": ("file", "0644")}
+    assert [f["code"] for f in out["findings"]] == ["AK501"]
+    assert out["findings"][0]["path"] == "s/run.sh"
+    assert out["findings"][0]["hint"] == ("git update-index --chmod=+x s/run.sh (or chmod +x "
+                                          "before archiving)")
+
+
+# --- 2. the archive's root entry -----------------------------------------------------------
+def test_fidelity_private_root_entry_makes_runas_hooks_fail_with_126(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        runas_users: tuple[str, str]) -> None:
+    # `tar czf x.tgz -C dir .` of a 0700 build dir: tar -xpsf gives deployment-archive 0700
+    user = runas_users[0]
+    dest = tmp_path / "app"
+    hooks = f"  AfterInstall:\n    - location: s/run.sh\n      runas: {user}\n"
+    arc = tar(tmp_path / "a.tgz", [
+        ("./", "dir", "", 0o700), ("./appspec.yml", "file", appspec(dest, hooks), 0o644),
+        ("./s/run.sh", "file", script(), 0o755)])
+    code, out = verify(capsys, str(arc))
+    if out["result"] == "undetermined":
+        pytest.skip(f"this box cannot be {user}: {out['undetermined']}")
+    assert code == 1
+    assert (out["result"], out["failed_event"], out["error"]["error_code"]) == \
+        ("failed", "AfterInstall", "SCRIPT_FAILED")
+    assert out["error"]["message"] == (f"Script at specified location: s/run.sh run as user "
+                                       f"{user} failed with exit code 126")
+    assert "Permission denied" in out["error"]["log_tail"]
+    private = [f for f in out["findings"] if f["code"] == "AK410"]
+    assert [(f["severity"], f["message"]) for f in private] == [(
+        "warning", "the archive's root entry './' has mode 0700: the agent's deployment-archive "
+        "directory gets it, and hooks with `runas` cannot reach their scripts (Permission "
+        "denied, exit 126)")]
+    assert private[0]["hint"] == ("`chmod 755` the build directory before `tar czf x.tgz -C "
+                                  "dir .`, or archive with `tar --mode=go+rX`")
+
+
+def test_fidelity_public_root_entry_is_no_finding(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    arc = tar(tmp_path / "a.tgz", [("./", "dir", "", 0o755),
+                                   ("./appspec.yml", "file", appspec(tmp_path / "app"), 0o644)])
+    code, out = verify(capsys, str(arc))
+    assert (code, out["result"], out["findings"]) == (0, "succeeded", [])
+
+
+# --- 4. os: windows on a Linux instance ---------------------------------------------------
+def test_fidelity_windows_appspec_fails_before_install_on_linux(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = ("version: 0.0\nos: windows\nfiles:\n  - source: \\\n    destination: C:\\app\n"
+            "hooks:\n  AfterInstall:\n    - location: s\\run.bat\n      runas: x\n")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", spec, 0o644)])
+    code, out = verify(capsys, str(arc))
+    assert code == 1
+    assert (out["result"], out["failed_event"], out["error"]["error_code"]) == \
+        ("failed", "BeforeInstall", "UNKNOWN_ERROR")
+    assert out["error"]["message"] == (
+        f"{DF} the application specification file specifies an unsupported operating system "
+        "(windows). Specify either \"linux\" or \"windows\" in the os section of the AppSpec "
+        "file, and then try again.")
+    # one finding: the os; the Windows path and runas rules apply to a Windows agent only
+    assert [(f["code"], f["path"], f["line"], f["message"]) for f in out["findings"]] == [
+        ("AK111", "appspec.yml", 2, "os: `os: windows` is for Windows instances; this Linux "
+         "agent refuses it (write `os: linux`)")]
+    assert event(out, "Install")["status"] == "skipped"
+
+
+def test_fidelity_lint_still_accepts_windows_appspecs(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "appspec.yml"
+    spec.write_text("version: 0.0\nos: windows\nfiles:\n  - source: app\n"
+                    "    destination: C:\\inetpub\\app\n")
+    assert main(["lint", "--format", "json", str(spec)]) == 0
+    assert json.loads(capsys.readouterr().out)["files"][0]["agent_verdict"] == "accepted"
+
+
+# --- 5. --file-exists-behavior in any case ------------------------------------------------
+def test_fidelity_file_exists_behavior_is_case_insensitive(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "app"
+    dest.mkdir()
+    (dest / "index.html").write_text("old")
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(dest), 0o644),
+                                   ("index.html", "file", "new", 0o644)])
+    code, out = verify(capsys, "--file-exists-behavior", "overwrite", str(arc))
+    assert (code, out["result"]) == (0, "succeeded")
+    changes = {c["path"]: c["change"] for c in out["changes"]}
+    assert changes[str(dest / "index.html")] == "modified"
+    assert (dest / "index.html").read_text() == "old"
+
+
+def test_fidelity_file_exists_behavior_invalid_lists_the_valid_ones(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "--file-exists-behavior", "replace", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "agentkit verify: error: argument --file-exists-behavior: invalid choice: 'REPLACE' "
+        "(choose from 'DISALLOW', 'OVERWRITE', 'RETAIN')")
+
+
+# --- 6. traffic events ---------------------------------------------------------------------
+def _traffic_bundle(tmp_path: Path) -> Path:
+    hooks = "".join(f"  {e}:\n    - location: s/e.sh\n" for e in (
+        "BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStart", "BeforeAllowTraffic",
+        "AfterAllowTraffic"))
+    return tar(tmp_path / f"t{time.monotonic_ns()}.tgz", [
+        ("appspec.yml", "file", appspec(tmp_path / "app", hooks), 0o644),
+        ("s/e.sh", "file", script('echo "$LIFECYCLE_EVENT"\n'), 0o755)])
+
+
+def test_fidelity_traffic_hooks_run_by_default_in_local_order(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "state"
+    code, first = verify(capsys, "--state-dir", str(state), str(_traffic_bundle(tmp_path)))
+    assert code == 0
+    assert [e["name"] for e in first["events"]] == TRAFFIC_ORDER
+    ran = [(e["name"], stdout_of(first, e["name"])) for e in first["events"] if e["scripts"]]
+    assert ran == [("ApplicationStart", ["ApplicationStart"]),
+                   ("BeforeAllowTraffic", ["BeforeAllowTraffic"]),
+                   ("AfterAllowTraffic", ["AfterAllowTraffic"])]
+    # the BlockTraffic hooks come from the last successful revision: the first one's
+    code, second = verify(capsys, "--state-dir", str(state), str(_traffic_bundle(tmp_path)))
+    assert code == 0
+    assert [(e["name"], e["revision"]) for e in second["events"][:2]] == [
+        ("BeforeBlockTraffic", "previous"), ("AfterBlockTraffic", "previous")]
+    assert stdout_of(second, "BeforeBlockTraffic") == ["BeforeBlockTraffic"]
+    assert first["modelled"] == [
+        "traffic hooks run: codedeploy-local's order, as a deployment group with a load "
+        "balancer (--no-load-balancer: the service skips them)"]
+
+
+def test_fidelity_no_load_balancer_skips_the_traffic_hooks(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = text(capsys, "--no-load-balancer", str(_traffic_bundle(tmp_path)))
+    assert code == 0
+    lines = report.splitlines()
+    assert lines[1] == ("modelled: no load balancer: the service skips the Before/After "
+                        "Block/AllowTraffic hooks")
+    assert [line.split()[0] for line in lines[2:9]] == [
+        "ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall",
+        "ApplicationStart", "s/e.sh"]  # the event, then its script's line
+
+
+# --- 8. unknown hook names -----------------------------------------------------------------
+def test_fidelity_unknown_event_summary_says_both(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    hooks = "  AfterInstal:\n    - location: s/e.sh\n"
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "app", hooks),
+                                    0o644), ("s/e.sh", "file", script(), 0o755)])
+    code, report = text(capsys, str(arc))
+    assert code == 1
+    assert ("The deployment would succeed, but the hooks under AfterInstal never run: the "
+            "service knows no such lifecycle event (codedeploy-local refuses the appspec at "
+            "Install instead).") in report.splitlines()
+    assert "appspec.yml:7:3: error AK132: hooks > AfterInstal: not a lifecycle event; the " \
+           "agent never runs it (did you mean AfterInstall?)" in report.splitlines()
+
+
+# --- 9. the same result on any file system under TMPDIR -------------------------------------
+@requires_root
+def test_fidelity_result_is_the_same_with_tmpdir_on_tmpfs_and_on_disk(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    dest = tmp_path / "app"
+    probe = f"/tmp/agentkit-fidelity-{os.getpid()}"
+    body = (f"mkdir -p {probe} && echo x > {probe}/f\nls -d /tmp/agentkit-fidelity-* | "
+            "wc -l\nfind \"$(dirname \"$0\")\" -type f | sort | sed 's|.*/deployment-archive/||'\n")
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", appspec(dest, "  AfterInstall:\n    - location: s/e.sh\n"),
+         0o644), ("s/e.sh", "file", script(body), 0o755),
+        *[(f"web/{i}.html", "file", f"page {i}", 0o644) for i in range(20)]])
+    mnt = tmp_path / "tmpfs"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mnt)], check=True)
+    disk = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    results = []
+    try:
+        for where in (mnt, disk):
+            monkeypatch.setattr(tempfile, "tempdir", str(where))
+            code, out = verify(capsys, str(arc))
+            assert code == 0, out["error"]
+            results.append({k: out[k] for k in ("result", "findings", "tree", "notes")} | {
+                "stdout": stdout_of(out, "AfterInstall"),
+                "changes": [(c["path"], c["change"]) for c in out["changes"]]})
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+        os.rmdir(disk)
+    assert results[0] == results[1]
+    assert results[0]["stdout"][0] == "1"  # the host's /tmp holds no such directory
+    assert (f"{probe}/f", "created") in results[0]["changes"]
+    assert not os.path.exists(probe)

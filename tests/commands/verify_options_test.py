@@ -1,0 +1,207 @@
+"""verify's codedeploy-local and deployment options: --appspec-filename, --events with custom
+names and the order codedeploy-local requires, --ignore-application-stop-failures,
+--agent-configuration-file, --bundle-location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from agentkit.cli import main
+
+from ..archives import appspec, script, tar
+from .verify_fidelity_test import event, stdout_of, verify
+
+ECHO = script('echo "$LIFECYCLE_EVENT"\n')
+
+
+def _bundle(tmp_path: Path, hooks: str, name: str = "appspec.yml",
+            extra: tuple[tuple[str, str, str, int], ...] = ()) -> Path:
+    return tar(tmp_path / f"b{len(os.listdir(tmp_path))}.tgz", [
+        (name, "file", appspec(tmp_path / "app", hooks), 0o644),
+        ("s/e.sh", "file", ECHO, 0o755), *extra])
+
+
+def test_options_appspec_filename_is_what_the_hooks_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arc = _bundle(tmp_path, "  AfterInstall:\n    - location: s/e.sh\n", name="deploy.yml")
+    code, out = verify(capsys, "--appspec-filename", "deploy.yml", str(arc))
+    assert (code, out["result"]) == (0, "succeeded")
+    assert stdout_of(out, "AfterInstall") == ["AfterInstall"]
+    assert f"{tmp_path}/app/deploy.yml" in {n["path"] for n in out["tree"]}
+
+
+def test_options_appspec_filename_missing_fails_before_install(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Install would fall back to appspec.yaml/.yml; the hook executor reads only the name
+    arc = _bundle(tmp_path, "  AfterInstall:\n    - location: s/e.sh\n")
+    code, out = verify(capsys, "--appspec-filename", "deploy.yml", str(arc))
+    assert code == 1
+    assert out["failed_event"] == "BeforeInstall"
+    archive = out["error"]["message"].split('unpacked to directory "')[1].split('"')[0]
+    assert out["error"]["message"] == (
+        "The CodeDeploy agent did not find an AppSpec file within the unpacked revision "
+        "directory at revision-relative path \"deploy.yml\". The revision was unpacked to "
+        f"directory \"{archive}\", and the AppSpec file was expected but not found at path "
+        f"\"{archive}/deploy.yml\". Consult the AWS CodeDeploy Appspec documentation for more "
+        "information at "
+        "http://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html")
+
+
+def test_options_appspec_filename_outside_the_bundle_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arc = _bundle(tmp_path, "")
+    assert main(["verify", "--appspec-filename", "../etc/x.yml", str(arc)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "agentkit: error: --appspec-filename '../etc/x.yml': give a path relative to the "
+        "bundle root, inside it (e.g. appspec.yml or deploy/appspec-prod.yml).")
+
+
+def test_options_events_run_in_the_given_order_with_custom_names(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hooks = ("  SmokeTest:\n    - location: s/e.sh\n  ApplicationStart:\n"
+             "    - location: s/e.sh\n  AfterInstall:\n    - location: s/e.sh\n")
+    code, out = verify(capsys, "--events", "ApplicationStart,SmokeTest", str(_bundle(tmp_path,
+                                                                                   hooks)))
+    assert (code, out["result"]) == (0, "succeeded")
+    # deployer.rb: DownloadBundle and Install first, then the events as given
+    assert [e["name"] for e in out["events"]] == ["DownloadBundle", "Install",
+                                                  "ApplicationStart", "SmokeTest"]
+    assert stdout_of(out, "SmokeTest") == ["SmokeTest"]
+    assert event(out, "SmokeTest")["revision"] == "current"
+    assert out["findings"] == []  # SmokeTest is known to this deployment: not AK132
+
+
+def test_options_events_given_install_gets_download_bundle_first(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = verify(capsys, "--events", "BeforeInstall,Install", str(_bundle(tmp_path, "")))
+    assert code == 0
+    assert [e["name"] for e in out["events"]] == ["DownloadBundle", "BeforeInstall", "Install"]
+
+
+@pytest.mark.parametrize(("events", "message"), [
+    ("Install,DownloadBundle", "The only events that can be specified before "
+     "DownloadBundle are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop. Please fix the "
+     "order of your specified events: Install,DownloadBundle"),
+    ("AfterInstall,DownloadBundle", "The only events that can be specified before "
+     "DownloadBundle are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop. Please fix the "
+     "order of your specified events: AfterInstall,DownloadBundle"),
+    ("ValidateService,Install", "The only events that can be specified before Install are "
+     "BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop,DownloadBundle,BeforeInstall. "
+     "Please fix the order of your specified events: ValidateService,Install"),
+])
+def test_options_events_out_of_order_is_codedeploy_local_s_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], events: str, message: str) -> None:
+    assert main(["verify", "--events", events, str(_bundle(tmp_path, ""))]) == 1
+    assert capsys.readouterr().err.strip() == f"agentkit: error: --events: {message}"
+
+
+def test_options_events_with_spaces_is_refused(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "--events", "BeforeInstall, AfterInstall",
+                 str(_bundle(tmp_path, ""))]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "agentkit: error: --events 'BeforeInstall, AfterInstall': ' AfterInstall' is empty or has "
+        "spaces around it, which codedeploy-local would take as an event name; write the names "
+        "separated by commas alone, e.g. --events BeforeInstall,AfterInstall.")
+
+
+def _failing_stop(tmp_path: Path) -> Path:
+    return _bundle(tmp_path, "  ApplicationStop:\n    - location: s/stop.sh\n",
+                   extra=(("s/stop.sh", "file", script("echo stopping\nexit 3\n"), 0o755),))
+
+
+def test_options_failing_application_stop_fails_the_next_deployment(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "state"
+    assert verify(capsys, "--state-dir", str(state), str(_failing_stop(tmp_path)))[0] == 0
+    code, out = verify(capsys, "--state-dir", str(state), str(_bundle(tmp_path, "")))
+    assert (code, out["failed_event"]) == (1, "ApplicationStop")
+    assert out["error"]["message"] == ("Script at specified location: s/stop.sh failed with "
+                                       "exit code 3")
+
+
+def test_options_ignore_application_stop_failures_goes_on(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "state"
+    assert verify(capsys, "--state-dir", str(state), str(_failing_stop(tmp_path)))[0] == 0
+    code, out = verify(capsys, "--state-dir", str(state), "--ignore-application-stop-failures",
+                       str(_bundle(tmp_path, "  AfterInstall:\n    - location: s/e.sh\n")))
+    assert (code, out["result"], out["failed_event"]) == (0, "succeeded", None)
+    assert event(out, "ApplicationStop")["status"] == "failed (ignored)"
+    assert stdout_of(out, "ApplicationStop") == ["stopping"]
+    assert stdout_of(out, "AfterInstall") == ["AfterInstall"]
+    assert out["notes"][0] == ("ApplicationStop failed (Script at specified location: s/stop.sh "
+                               "failed with exit code 3); the deployment goes on: "
+                               "--ignore-application-stop-failures")
+
+
+def test_options_agent_configuration_root_dir_is_where_hooks_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "codedeployagent.yml"
+    conf.write_text(":log_dir: '/var/log/cd/'\n:root_dir: '/srv/cd-root'\n:max_revisions: 2\n")
+    body = script('echo "$0"\n')
+    arc = _bundle(tmp_path, "  AfterInstall:\n    - location: s/where.sh\n",
+                  extra=(("s/where.sh", "file", body, 0o755),))
+    code, out = verify(capsys, "--agent-configuration-file", str(conf), str(arc))
+    assert code == 0
+    assert stdout_of(out, "AfterInstall") == [
+        f"/srv/cd-root/dg-verify/{out['deployment_id']}/deployment-archive/s/where.sh"]
+
+
+def test_options_max_revisions_prunes_the_oldest_deployments(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "codedeployagent.yml"
+    conf.write_text(":max_revisions: 2\n")
+    state = tmp_path / "state"
+    ids = []
+    for _ in range(3):
+        code, out = verify(capsys, "--state-dir", str(state), "--agent-configuration-file",
+                           str(conf), str(_bundle(tmp_path, "")))
+        assert code == 0
+        ids.append(out["deployment_id"])
+    assert out["notes"][0] == (f"DownloadBundle deletes 1 earlier deployment(s) of this "
+                               f"group, keeping :max_revisions: 2 with this one (never the last "
+                               f"successful): {ids[0]}")
+    assert sorted(os.listdir(state / "deployment-root" / "dg-verify")) == sorted(ids[1:])
+
+
+def test_options_agent_configuration_invalid_max_revisions(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "codedeployagent.yml"
+    conf.write_text(":max_revisions: 0\n")
+    assert main(["verify", "--agent-configuration-file", str(conf),
+                 str(_bundle(tmp_path, ""))]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"agentkit: error: {conf}: :max_revisions: 0 is not a whole number of at least 1; "
+        "the agent logs \"Invalid configuration :max_revision=...\" and quits. Write e.g. "
+        "`:max_revisions: 5`.")
+
+
+@pytest.mark.parametrize(("location", "expected"), [
+    ("s3://bucket/rel/app.tgz?versionId=v1&etag=abc",
+     ["BUNDLE_BUCKET=bucket", "BUNDLE_ETAG=abc", "BUNDLE_KEY=rel/app.tgz",
+      "BUNDLE_VERSION=v1"]),
+    ("s3://bucket/app.tgz", ["BUNDLE_BUCKET=bucket", "BUNDLE_KEY=app.tgz"]),
+    ("https://github.com/acme/shop", ["BUNDLE_COMMIT=HEAD"]),
+    ("https://api.github.com/repos/acme/shop/tarball/0a1b2c", ["BUNDLE_COMMIT=0a1b2c"]),
+])
+def test_options_bundle_location_gives_hooks_the_bundle_variables(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], location: str,
+        expected: list[str]) -> None:
+    body = script("env | grep '^BUNDLE_' | sort\n")
+    arc = _bundle(tmp_path, "  AfterInstall:\n    - location: s/env.sh\n",
+                  extra=(("s/env.sh", "file", body, 0o755),))
+    code, out = verify(capsys, "--bundle-location", location, str(arc))
+    assert code == 0
+    assert stdout_of(out, "AfterInstall") == expected
+
+
+def test_options_bundle_location_unknown_scheme(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "--bundle-location", "ftp://x/y", str(_bundle(tmp_path, ""))]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "agentkit: error: --bundle-location ftp://x/y: expected s3://BUCKET/KEY, "
+        "https://github.com/OWNER/REPO or https://api.github.com/repos/OWNER/REPO/tarball/COMMIT.")
