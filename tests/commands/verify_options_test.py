@@ -133,9 +133,8 @@ def test_options_ignore_application_stop_failures_goes_on(
     assert event(out, "ApplicationStop")["status"] == "failed (ignored)"
     assert stdout_of(out, "ApplicationStop") == ["stopping"]
     assert stdout_of(out, "AfterInstall") == ["AfterInstall"]
-    assert out["notes"][0] == ("ApplicationStop failed (Script at specified location: s/stop.sh "
-                               "failed with exit code 3); the deployment goes on: "
-                               "--ignore-application-stop-failures")
+    assert ("ApplicationStop failed (Script at specified location: s/stop.sh failed with exit "
+            "code 3); the deployment goes on: --ignore-application-stop-failures") in out["notes"]
 
 
 def test_options_agent_configuration_root_dir_is_where_hooks_run(
@@ -162,9 +161,9 @@ def test_options_max_revisions_prunes_the_oldest_deployments(
                            str(conf), str(_bundle(tmp_path, "")))
         assert code == 0
         ids.append(out["deployment_id"])
-    assert out["notes"][0] == (f"DownloadBundle deletes 1 earlier deployment(s) of this "
-                               f"group, keeping :max_revisions: 2 with this one (never the last "
-                               f"successful): {ids[0]}")
+    assert (f"DownloadBundle deletes 1 earlier deployment(s) of this group, keeping "
+            f":max_revisions: 2 with this one (never the last successful): {ids[0]}"
+            ) in out["notes"]
     assert sorted(os.listdir(state / "deployment-root" / "dg-verify")) == sorted(ids[1:])
 
 
