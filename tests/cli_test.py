@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -116,15 +118,23 @@ def test_guarded_maps_interrupt_to_130() -> None:
     assert cli.guarded(interrupted) == 130
 
 
-def test_guarded_maps_crash_to_3_with_log(capsys: pytest.CaptureFixture[str]) -> None:
+def test_guarded_maps_crash_to_3_with_log(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the crash log: here, not /tmp
+
     def crash() -> int:
         raise ZeroDivisionError("division by zero")
     assert cli.guarded(crash) == 3
-    err = capsys.readouterr().err
-    assert err.startswith("agentkit: internal error (ZeroDivisionError: division by zero)")
-    log = err.split("Details were written to ")[1].split(";")[0]
-    assert "ZeroDivisionError" in Path(log).read_text()
-    assert "Traceback" not in err
+    (log,) = tmp_path.iterdir()
+    assert re.fullmatch(r"agentkit-crash-\d{8}T\d{6}-\w+\.log", log.name), log.name
+    assert capsys.readouterr().err == (
+        "agentkit: internal error (ZeroDivisionError: division by zero); this is a bug in "
+        f"agentkit, not in your input. Details were written to {log}; please attach that file "
+        "to a bug report.\n")
+    text = log.read_text()
+    assert text.startswith(f"agentkit {__version__} crashed; argv=")
+    assert text.splitlines()[-1] == "ZeroDivisionError: division by zero"
+    assert 'raise ZeroDivisionError("division by zero")' in text
 
 
 def test_setup_py_still_works() -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
@@ -11,6 +12,28 @@ import pytest
 from agentkit.cli import main
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `timeout`, a CI abort: SIGTERM would end the session without its teardown, leaving the
+    # users real_users made; as an interrupt, the fixtures are torn down on the way out
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """verify run in-process installs its own SIGTERM/SIGHUP handlers: put back the session's
+    after each test, so a SIGTERM still ends the session with its teardown."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    yield
+    for sig, handler in before.items():
+        if handler is not None:
+            signal.signal(sig, handler)
 
 
 @pytest.fixture
@@ -36,29 +59,37 @@ requires_root = pytest.mark.skipif(
                               "(verify's box covers the same for every user)")
 
 
+MADE_BY_TESTS = "agentkit test user (tests/conftest.py real_users)"
+
+
 def real_users(names: tuple[str, ...], shells: tuple[str, ...],
                system: bool = False) -> Iterator[tuple[str, ...]]:
     """Real users of this machine, made for the test session and removed after it (those
-    that already exist, e.g. made by CI for an unprivileged run, are left as they are)."""
+    that already exist, e.g. made by CI for an unprivileged run, are left as they are). Each
+    is marked as the tests' own (its GECOS comment), so one left by a run that was killed
+    before its teardown is taken over and removed by the next run."""
     import pwd
     import subprocess
 
     made = []
     for name, shell in zip(names, shells):
         try:
-            pwd.getpwnam(name)
+            if pwd.getpwnam(name).pw_gecos == MADE_BY_TESTS:
+                made.append(name)  # left by a run that was killed: ours to remove
         except KeyError:
             flags = ["--system", "--no-create-home"] if system else ["-m"]
-            done = subprocess.run(["useradd", *flags, "-s", shell, name], capture_output=True,
-                                  text=True, check=False)
+            done = subprocess.run(["useradd", *flags, "-c", MADE_BY_TESTS, "-s", shell, name],
+                                  capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 for other in made:
                     subprocess.run(["userdel", "-r", other], capture_output=True, check=False)
                 pytest.skip(f"cannot create users here (needs root): {done.stderr.strip()}")
             made.append(name)
-    yield names
-    for name in made:
-        subprocess.run(["userdel", "-r", name], capture_output=True, check=False)
+    try:
+        yield names
+    finally:
+        for name in made:
+            subprocess.run(["userdel", "-r", name], capture_output=True, check=False)
 
 
 @pytest.fixture(scope="session")

@@ -180,9 +180,10 @@ def _start(job: Job, path: str) -> subprocess.Popen[bytes] | ScriptRun:
         if job.generation == "2":
             message = f"{os.strerror(exc.errno or 0)} (os error {exc.errno})"
         else:
+            # Ruby's spawn names the program it could not run: the script, or sudo/su
             name = errno.errorcode.get(exc.errno or 0, "EIO")
             message = (f"{_prefix(job)} failed with error Errno::{name} with message "
-                       f"{os.strerror(exc.errno or 0)} - {path}")
+                       f"{os.strerror(exc.errno or 0)} - {argv[0]}")
         return ScriptRun(job.location, job.runas, None, 0.0, SCRIPT_FAILED, message)
 
 

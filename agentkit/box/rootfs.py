@@ -191,7 +191,8 @@ def mount_specials(spec: Spec, root: Root) -> None:
     _sys(r, spec.network)
     os.makedirs(f"{r}/run", exist_ok=True)
     sc.mount("tmpfs", f"{r}/run", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=0755,size=64m")
-    os.mkdir(f"{r}/run/lock", 0o1777)
+    os.mkdir(f"{r}/run/lock")
+    os.chmod(f"{r}/run/lock", 0o1777)  # mkdir's mode passes through the umask
     for box_path, host in spec.binds:
         target = r + box_path
         if os.path.isdir(target):

@@ -14,6 +14,7 @@ import errno
 import fnmatch
 import json
 import os
+import pwd
 import stat
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,11 @@ def _walk(rule: PermissionRule, ids: tuple[int, int], tally: Tally, dry: bool) -
         top = os.lstat(root)
     except FileNotFoundError:
         raise HookFailed(f"permissions: {root} does not exist; check the rule's path") from None
+    except OSError as exc:  # a parent this user may not search (EACCES)
+        if exc.errno not in DENIED:
+            raise
+        tally.denied.append((root, os.strerror(exc.errno)))
+        return
     _fix(root, top, rule, ids, tally, dry)
     if not stat.S_ISDIR(top.st_mode):
         return
@@ -134,15 +140,27 @@ def _one_dir(item: tuple[str, str], rule: PermissionRule, ids: tuple[int, int], 
     uid, gid = ids
     file_mode, dir_mode, excludes = rule.file_mode, rule.dir_mode, rule.exclude
     s_isdir, s_islnk, s_imode = stat.S_ISDIR, stat.S_ISLNK, stat.S_IMODE
-    subdirs = []
-    fd = os.open(directory, _DIR_FLAGS)
+    subdirs: list[tuple[str, str]] = []
+    try:
+        fd = os.open(directory, _DIR_FLAGS)
+    except OSError as exc:  # EACCES: a directory this user (or squashed root) may not read
+        if exc.errno not in DENIED:
+            raise
+        tally.denied.append((directory, os.strerror(exc.errno)))
+        return subdirs
     try:
         with os.scandir(fd) as it:
             for entry in it:
                 name = entry.name
                 if excludes and _excluded(rel_dir + name, rule):
                     continue
-                st = entry.stat(follow_symlinks=False)
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError as exc:  # EACCES: readable but not searchable
+                    if exc.errno not in DENIED:
+                        raise
+                    tally.denied.append((f"{directory}/{name}", os.strerror(exc.errno)))
+                    continue
                 is_dir = s_isdir(st.st_mode)
                 if is_dir:
                     if st.st_dev != device and not rule.cross_mounts:
@@ -164,6 +182,14 @@ def _one_dir(item: tuple[str, str], rule: PermissionRule, ids: tuple[int, int], 
     return subdirs
 
 
+def _whoami() -> str:
+    uid = os.geteuid()
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
 def _summary(rule: PermissionRule, tally: Tally) -> str:
     first = ", ".join(f"{p} ({e})" for p, e in tally.denied[:3])
     mount = mounts.mount_of(tally.denied[0][0])
@@ -172,6 +198,10 @@ def _summary(rule: PermissionRule, tally: Tally) -> str:
                  "fixes the owner, so root cannot chown there")
     elif any("Read-only" in e for _, e in tally.denied):
         cause = "the filesystem is mounted read-only"
+    elif os.geteuid() != 0:
+        cause = (f"this hook runs as {_whoami()}, not root: it cannot give files to another "
+                 "owner, may change the mode only of what it owns, and cannot enter "
+                 "directories it may not read")
     else:
         cause = "the files are immutable (chattr +i) or the filesystem refuses root"
     return (f"could not change {len(tally.denied)} path(s) under {rule.path} on "

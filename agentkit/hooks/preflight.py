@@ -41,8 +41,8 @@ def problems(cfg: Config, bundle_dir: str, agent_root: str = AGENT_ROOT,
     need = parse_size(p.min_free, size)
     for where in filter(None, (cfg.release, agent_root)):
         free = shutil.disk_usage(_existing(where)).free
-        if free < need:
-            out.append(f"only {free >> 20} MB free for {where}, need {need >> 20} MB "
+        if free < need:  # free rounded down, need up: never "only 8 MB free, need 8 MB"
+            out.append(f"only {free >> 20} MB free for {where}, need {-(-need >> 20)} MB "
                        f"(min_free {p.min_free} of a {size >> 20} MB bundle)")
     if cfg.shared and not mounts.satisfies(mounts.mount_of(cfg.shared.root),
                                            cfg.shared.require_mount):

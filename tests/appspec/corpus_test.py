@@ -1,32 +1,25 @@
-"""The 150 real appspec files of ../shared/appspec-corpus against the real agent's verdicts."""
+"""The 150 real appspec files of tests/data/appspec-corpus against the real agent's verdicts."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agentkit.commands.lint import lint_path
 
-from ..conftest import SHARED
-
-CORPUS = SHARED / "appspec-corpus"
-pytestmark = pytest.mark.skipif(not (CORPUS / "agent_verdicts.json").exists(),
-                                reason="../shared/appspec-corpus is not beside this checkout")
-
-
-def _verdicts() -> list[dict[str, Any]]:
-    if not (CORPUS / "agent_verdicts.json").exists():
-        return []
-    return list(json.loads((CORPUS / "agent_verdicts.json").read_text()))
-
-
-VERDICTS = _verdicts()
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "appspec-corpus"
+VERDICTS: list[dict[str, Any]] = json.loads(
+    (CORPUS / "agent_verdicts.json").read_text(encoding="utf-8"))
 
 
 def test_corpus_has_all_files() -> None:
     assert len(VERDICTS) == 150
+    names = sorted(p.name for p in (CORPUS / "files").iterdir())
+    assert names == sorted(v["file"] for v in VERDICTS)
+    assert sorted(_notes()) == [name[:3] for name in names]
     assert sum(v["verdict"] == "rejected" for v in VERDICTS) == 9
 
 
@@ -49,7 +42,7 @@ def test_corpus_file_verdict_matches_agent(verdict: dict[str, Any]) -> None:
 
 
 def _notes() -> dict[str, str]:
-    rows = (CORPUS / "INDEX.tsv").read_text().splitlines()[1:] if VERDICTS else []
+    rows = (CORPUS / "INDEX.tsv").read_text().splitlines()[1:]
     return {r.split("\t")[0]: r.split("\t")[-1] for r in rows}
 
 
@@ -84,7 +77,6 @@ def test_corpus_file_agent2_never_crashes(verdict: dict[str, Any]) -> None:
     result = lint_path(str(CORPUS / "files" / verdict["file"]), "2")
     assert result.agent_verdict in ("accepted", "rejected")
     assert all(f.message for f in result.findings)
-
 
 
 @pytest.mark.parametrize("verdict", VERDICTS[::3], ids=[v["file"][:3] for v in VERDICTS[::3]])

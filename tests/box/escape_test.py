@@ -27,6 +27,16 @@ import ctypes, errno, json, os, socket, sys, time
 ARGS = json.loads(open(os.path.dirname(__file__) + "/args.json").read())
 libc = ctypes.CDLL(None, use_errno=True)
 found = {}
+# never try these powers in this machine's own namespaces or on its own file systems (a broken
+# box): stop here instead, and the test fails for want of the PROBE line
+for ns, host in ARGS["guard"]["namespaces"].items():
+    if os.readlink(f"/proc/self/ns/{ns}") == host:
+        print(f"in the host's {ns} namespace: not probing")
+        sys.exit(97)
+for top, device in ARGS["guard"]["devices"].items():
+    if os.path.isdir(top) and os.stat(top).st_dev == device:
+        print(f"{top} is the host's own file system: not probing")
+        sys.exit(97)
 
 def attempt(name, fn):
     try:
@@ -103,6 +113,27 @@ REASONS = {"sysctl": "EROFS", "sysctl-kernel": "EROFS", "clock": "EPERM", "mknod
            "chroot-escape": "ENOENT", "kmsg": "EROFS", "ptrace-host": "ESRCH"}
 
 
+def _host() -> dict[str, Any]:
+    """This machine's own namespaces and top-level file systems, which a hook in a working box
+    never shares: the scripts below refuse to run their attacks when they find one of them."""
+    tops = [f"/{name}" for name in sorted(os.listdir("/"))]
+    return {"namespaces": {ns: os.readlink(f"/proc/self/ns/{ns}") for ns in ("pid", "mnt",
+                                                                            "user")},
+            "devices": {top: os.stat(top).st_dev for top in tops
+                        if os.path.isdir(top) and not os.path.islink(top)}}
+
+
+def _guard() -> str:
+    """Shell that stops a destructive script (exit 97) outside a working box."""
+    host = _host()
+    lines = [f'[ "$(readlink /proc/self/ns/{ns})" != "{link}" ] || {{ echo "in the host\'s '
+             f'{ns} namespace: refusing"; exit 97; }}' for ns, link in host["namespaces"].items()]
+    lines += [f'[ ! -d {top} ] || [ "$(stat -c %d {top})" != {device} ] || {{ echo "{top} is '
+              f'the host\'s own file system: refusing"; exit 97; }}'
+              for top, device in host["devices"].items()]
+    return "\n".join(lines) + "\n"
+
+
 def _sysctls() -> dict[str, str]:
     return {p: Path(p).read_text() for p in ("/proc/sys/vm/swappiness",
                                               "/proc/sys/kernel/printk_ratelimit",
@@ -149,7 +180,7 @@ def test_box_refuses_every_power_over_the_host(tmp_path: Path, host_listeners: d
                                                capsys: pytest.CaptureFixture[str]) -> None:
     canary = tmp_path / "canary"
     canary.write_text("precious")
-    args = {**host_listeners, "canary": str(canary), "work": "/nonexistent"}
+    args = {**host_listeners, "canary": str(canary), "work": "/nonexistent", "guard": _host()}
     before = (_sysctls(), _mounts(), time.time())
     arc = tar(tmp_path / "b.tgz", [
         ("appspec.yml", "file", appspec(tmp_path / "app",
@@ -173,16 +204,17 @@ def test_box_survives_kill_all_and_rm_rf_slash(tmp_path: Path,
     canary = tmp_path / "canary"
     canary.write_text("precious")
     sleeper = subprocess.Popen(["sleep", "600"])
+    guard = _guard()  # kill -9 -1 and rm -rf / only where they cannot reach this machine
     try:
         arc = tar(tmp_path / "b.tgz", [
             ("appspec.yml", "file", appspec(tmp_path / "app", (
                 "  AfterInstall:\n    - location: killall.sh\n"
                 "  ApplicationStart:\n    - location: wipe.sh\n      timeout: 60\n"
                 "  ValidateService:\n    - location: after.sh\n")), 0o644),
-            ("killall.sh", "file", "#!/bin/sh\nsleep 100 &\nkill -9 -1\necho still here\n",
-             0o755),
-            ("wipe.sh", "file", f"#!/bin/sh\nrm -rf {canary}\nrm -rf --no-preserve-root / "
-                                "2>/dev/null\necho wiped\n", 0o755),
+            ("killall.sh", "file", f"#!/bin/sh\n{guard}sleep 100 &\nkill -9 -1\n"
+                                   "echo still here\n", 0o755),
+            ("wipe.sh", "file", f"#!/bin/sh\n{guard}rm -rf {canary}\nrm -rf "
+                                "--no-preserve-root / 2>/dev/null\necho wiped\n", 0o755),
             ("after.sh", "file", "#!/bin/sh\necho unreachable\n", 0o755)])
         code, out = _verify(capsys, arc)
         assert sleeper.poll() is None

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 from agentkit import proc
@@ -87,7 +90,53 @@ def test_hook_unwritable_log_falls_back_to_stdout(tmp_path: Path) -> None:
     (tmp_path / "log").write_text("a file where the log directory should be")
     done = _hook("health", "up", "--config", str(_config(tmp_path)))
     assert done.returncode == 0
-    assert "cannot write the hook log" in done.stderr
+    assert done.stderr == (f"agentkit: warning: cannot write the hook log {tmp_path}/log/hooks.log "
+                           "(File exists); logging to stdout only\n")
+    # the action's own line still reaches stdout (the agent copies it to scripts.log)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \[info     \] health up +"
+                        f"dry_run=False file={re.escape(str(tmp_path))}/release/health.html\n",
+                        done.stdout), done.stdout
+    assert (tmp_path / "release/health.html").read_text() == "OK\n"
+    assert (tmp_path / "log").read_text() == "a file where the log directory should be"
+
+
+def test_hook_health_down_prints_progress_every_5_seconds(tmp_path: Path) -> None:
+    # interval 2.5 x 2 + 1 = 6 s of drain: a line at 5 s, the last at 6 s, then "drained"
+    cfg = _config(tmp_path)
+    cfg.write_text(cfg.read_text().replace(
+        "drain: {interval: 0}", "drain: {interval: 2.5, unhealthy_threshold: 2, timeout: 1}"))
+    (tmp_path / "release/health.html").write_text("OK\n")
+    start = time.monotonic()
+    done = _hook("health", "down", "--config", str(cfg))
+    took = time.monotonic() - start
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert not (tmp_path / "release/health.html").exists()
+    assert 6.0 <= took < 10
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z "
+    lines = done.stdout.splitlines()
+    assert [re.sub(f"^{stamp}", "", line) for line in lines] == [
+        f"[info     ] health down                    dry_run=False existed=True "
+        f"file={tmp_path}/release/health.html",
+        "[info     ] waiting for the load balancer to mark this target unhealthy interval=2.5 "
+        "seconds=6.0 unhealthy_threshold=2",
+        f"[info     ] draining                       seconds_left={_left(lines[2])}",
+        "[info     ] draining                       seconds_left=0.0",
+        "[info     ] drained"], done.stdout
+    records = [json.loads(line) for line in (tmp_path / "log/hooks.log").read_text().splitlines()]
+    assert [r["event"] for r in records] == [
+        "health down", "waiting for the load balancer to mark this target unhealthy",
+        "draining", "draining", "drained"]
+    assert abs(records[2]["seconds_left"] - 1.0) <= 0.2
+    assert records[3]["seconds_left"] == 0.0
+    at = [datetime.fromisoformat(r["timestamp"].rstrip("Z")) for r in records]
+    assert abs((at[2] - at[1]).total_seconds() - 5.0) < 0.5  # the first line after 5 s
+    assert abs((at[3] - at[1]).total_seconds() - 6.0) < 0.5
+
+
+def _left(line: str) -> str:
+    """The seconds_left a progress line shows (close to the plan: checked in the log file)."""
+    return line.rsplit("seconds_left=", 1)[-1]
 
 
 def test_shim_finds_config_next_to_appspec(tmp_path: Path) -> None:

@@ -103,15 +103,35 @@ def test_config_syntax_error_names_line(make_config: MakeConfig, tmp_path: Path)
 
 
 def test_config_find_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "a.yml").write_text("version: 1\n")
+    # three different files: --config wins over AGENTKIT_CONFIG, which wins over ./agentkit.yml
+    for name in ("explicit.yml", "from-env.yml", "agentkit.yml"):
+        (tmp_path / name).write_text("version: 1\n")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("AGENTKIT_CONFIG", str(tmp_path / "a.yml"))
-    assert config.find(None) == str(tmp_path / "a.yml")
-    assert config.find(str(tmp_path / "a.yml")) == str(tmp_path / "a.yml")
+    monkeypatch.setenv("AGENTKIT_CONFIG", str(tmp_path / "from-env.yml"))
+    assert config.find(str(tmp_path / "explicit.yml")) == str(tmp_path / "explicit.yml")
+    assert config.find(None) == str(tmp_path / "from-env.yml")
+    monkeypatch.setenv("AGENTKIT_CONFIG", "")  # set but empty: as if unset
+    assert config.find(None) == str(tmp_path / "agentkit.yml")
     monkeypatch.delenv("AGENTKIT_CONFIG")
+    assert config.find(None) == str(tmp_path / "agentkit.yml")  # made absolute
+    (tmp_path / "agentkit.yml").unlink()
     with pytest.raises(BadConfig) as exc:
         config.find(None)
-    assert str(exc.value).startswith("no agentkit.yml: pass --config FILE or set AGENTKIT_CONFIG")
+    assert str(exc.value) == ("no agentkit.yml: pass --config FILE or set AGENTKIT_CONFIG (the "
+                              "hook shim passes the one next to appspec.yml).")
+
+
+def test_config_find_names_a_missing_file_and_where_it_came_from(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "agentkit.yml").write_text("version: 1\n")  # never a silent fallback to it
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "nope.yml"
+    monkeypatch.setenv("AGENTKIT_CONFIG", str(missing))
+    for explicit, how in ((None, "AGENTKIT_CONFIG"), (str(missing), "--config")):
+        with pytest.raises(BadConfig) as exc:
+            config.find(explicit)
+        assert str(exc.value) == (f"{missing}: no such file (from {how}). Point it at the "
+                                  "bundle's agentkit.yml.")
 
 
 def test_config_shipped_example_is_valid() -> None:

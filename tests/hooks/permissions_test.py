@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import pwd
+import shutil
 import subprocess
+import sys
+import tempfile
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
@@ -133,3 +139,128 @@ def test_permissions_big_tree_is_shared_with_a_child(tmp_path: Path, make_config
     finally:
         for path in locked:
             subprocess.run(["chattr", "-i", str(path)], check=False)
+
+
+def _modes_rule(root: Path, extra: str = "") -> str:
+    """Modes only: no other user needed, so it runs as whoever runs the tests."""
+    return (f"version: 1\npermissions:\n  - path: {root}\n    file_mode: '0644'\n"
+            f"    dir_mode: '0755'\n{extra}")
+
+
+def test_permissions_erofs_is_summarised_not_fatal(tmp_path: Path, make_config: MakeConfig,
+                                                   log: Any,
+                                                   captured: list[dict[str, Any]]) -> None:
+    # a real read-only file system: a tmpfs remounted ro under the rule's path
+    with tmpfs(tmp_path / "app") as app:
+        (app / "index.php").write_text("<?php")
+        os.chmod(app / "index.php", 0o600)
+        done = subprocess.run(["mount", "-o", "remount,ro", str(app)], capture_output=True,
+                              text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        expected = (f"could not change 2 path(s) under {app} on {app} (tmpfs): {app} (Read-only "
+                    f"file system), {app}/index.php (Read-only file system). Likely cause: the "
+                    "filesystem is mounted read-only. Exclude these paths, set ownership on the "
+                    "storage side, or set strict: true to fail on it.")
+        tally = permissions.run(make_config(_modes_rule(app)), log)
+        assert (tally.checked, tally.changed) == (2, 2)
+        assert tally.denied == [(str(app), "Read-only file system"),
+                                (f"{app}/index.php", "Read-only file system")]
+        assert [(e["log_level"], e["event"]) for e in captured if e["log_level"] != "info"] == [
+            ("warning", expected)]
+        with pytest.raises(HookFailed) as exc:
+            permissions.run(make_config(_modes_rule(app, "    strict: true\n")), log)
+        assert str(exc.value) == expected
+        assert os.stat(app / "index.php").st_mode & 0o777 == 0o600
+
+
+@pytest.fixture
+def plain_user() -> Iterator[tuple[int, int, str]]:
+    """Who the EACCES test runs as: this user when it is not root; as root, the real user
+    agentkit-perm (made for the test module and removed after it)."""
+    if os.geteuid() != 0:
+        yield os.geteuid(), os.getegid(), pwd.getpwuid(os.geteuid()).pw_name
+        return
+    for (name,) in real_users((USER,), ("/usr/sbin/nologin",), system=True):
+        entry = pwd.getpwnam(name)
+        yield entry.pw_uid, entry.pw_gid, name
+
+
+def _as(who: tuple[int, int, str], argv: list[str], scratch: Path) -> tuple[int, str, str]:
+    """`agentkit ARGV` in a child process that is `who` (a fork that drops root, when root,
+    so the child needs no interpreter that user may run): exit status, stdout, stderr."""
+    from agentkit.cli import main
+    from agentkit.commands import hook  # noqa: F401  (imported before privileges are dropped)
+
+    out, err = scratch / "stdout", scratch / "stderr"
+    with open(out, "wb") as o, open(err, "wb") as e:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 99
+            try:
+                os.dup2(o.fileno(), 1)
+                os.dup2(e.fileno(), 2)
+                sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False),
+                                              write_through=True)
+                sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False),
+                                              write_through=True)
+                if os.geteuid() != who[0]:
+                    os.setgroups([])
+                    os.setgid(who[1])
+                    os.setuid(who[0])
+                code = main(argv)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.read_text(), err.read_text()
+
+
+def test_permissions_eacces_is_summarised_not_fatal(plain_user: tuple[int, int, str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # a plain user's hook meets a directory it may not read (root meets the same on
+    # root-squashed NFS): it is named in the summary, the rest is fixed, the hook succeeds
+    uid, gid, name = plain_user
+    scratch = Path(tempfile.mkdtemp(prefix="agentkit-perm-"))  # pytest's tmp is root's only
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # a crash log would land here
+    app = scratch / "app"
+    try:
+        os.chmod(scratch, 0o755)
+        (app / "locked").mkdir(parents=True)
+        (app / "locked/secret").write_text("s")
+        (app / "index.php").write_text("<?php")
+        cfg = scratch / "agentkit.yml"
+        cfg.write_text(f"version: 1\npermissions:\n  - path: {app}\n    file_mode: '0640'\n"
+                       f"log:\n  file: {scratch}/log/hooks.log\n")
+        for path in (scratch, app, app / "locked", app / "locked/secret", app / "index.php",
+                     cfg):
+            os.chown(path, uid, gid)
+        os.chmod(app / "locked", 0)  # not even its owner may read it
+        expected = (f"could not change 1 path(s) under {app} on / ({_fstype('/')}): "
+                    f"{app}/locked (Permission denied). Likely cause: this hook runs as {name} "
+                    f"(uid {uid}), not root: it cannot give files to another owner, may change "
+                    "the mode only of what it owns, and cannot enter directories it may not "
+                    "read. Exclude these paths, set ownership on the storage side, or set "
+                    "strict: true to fail on it.")
+        code, out, err = _as(plain_user, ["hook", "permissions", "--config", str(cfg)], scratch)
+        assert (code, err) == (0, ""), out + err
+        assert out.splitlines()[-1].endswith(f" [warning  ] {expected}")
+        (record,) = [json.loads(line) for line in (scratch / "log/hooks.log").read_text(
+        ).splitlines() if json.loads(line)["level"] == "warning"]
+        assert record["event"] == expected
+        assert os.stat(app / "index.php").st_mode & 0o777 == 0o640
+        assert os.stat(app / "locked").st_mode & 0o777 == 0
+        cfg.write_text(cfg.read_text().replace("'0640'\n", "'0640'\n    strict: true\n"))
+        code, out, err = _as(plain_user, ["hook", "permissions", "--config", str(cfg)], scratch)
+        assert (code, err) == (1, f"agentkit: error: {expected}\n")
+        assert sorted(os.listdir(scratch)) == ["agentkit.yml", "app", "log", "stderr", "stdout"]
+    finally:
+        if app.exists():
+            os.chmod(app / "locked", 0o700)
+        shutil.rmtree(scratch)
+
+
+def _fstype(mountpoint: str) -> str:
+    from agentkit.hooks import mounts
+
+    return mounts.mount_of(mountpoint).fstype

@@ -11,14 +11,18 @@ from agentkit.errors import HookFailed
 from agentkit.hooks import preflight
 from agentkit.hooks.config import Config
 
+from .conftest import tmpfs
+
 MakeConfig = Callable[[str], Config]
 
 
-def test_preflight_passes_on_a_sane_machine(tmp_path: Path, make_config: MakeConfig,
-                                            log: Any) -> None:
+def test_preflight_passes_on_a_sane_machine(tmp_path: Path, make_config: MakeConfig, log: Any,
+                                            captured: list[dict[str, Any]]) -> None:
     cfg = make_config(f"version: 1\nrelease: {tmp_path}\npreflight:\n  min_free: 1MB\n"
                       "  users: [root]\n  groups: [root]\n  commands: [sh]\n  mounts: [/]\n")
+    assert preflight.problems(cfg, str(tmp_path), agent_root=str(tmp_path)) == []
     preflight.run(cfg, log, bundle_dir=str(tmp_path))
+    assert [(e["event"], e["log_level"]) for e in captured] == [("preflight passed", "info")]
 
 
 def test_preflight_lists_every_problem(tmp_path: Path, make_config: MakeConfig,
@@ -40,10 +44,34 @@ def test_preflight_lists_every_problem(tmp_path: Path, make_config: MakeConfig,
 
 def test_preflight_min_free_is_a_multiple_of_the_bundle(tmp_path: Path, make_config: MakeConfig,
                                                         log: Any) -> None:
-    (tmp_path / "bundle").mkdir()
-    (tmp_path / "bundle/f").write_bytes(b"x" * 4096)
-    cfg = make_config(f"version: 1\nrelease: {tmp_path}\npreflight:\n  min_free: 2x\n")
-    assert preflight.problems(cfg, str(tmp_path / "bundle"), agent_root=str(tmp_path)) == []
+    # a real 8 MiB file system for the release and the agent's root: a 3 MiB bundle fits
+    # twice, not three times
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "f").write_bytes(b"x" * (3 << 20))
+    with tmpfs(tmp_path / "small") as small:
+        release, agent_root = small / "release", small / "opt/codedeploy-agent/deployment-root"
+        release.mkdir()
+        for min_free, found in (("2x", []), ("3x", [
+                f"only 8 MB free for {release}, need 9 MB (min_free 3x of a 3 MB bundle)",
+                f"only 8 MB free for {agent_root}, need 9 MB (min_free 3x of a 3 MB bundle)"])):
+            cfg = make_config(f"version: 1\nrelease: {release}\npreflight:\n"
+                              f"  min_free: {min_free}\n")
+            assert preflight.problems(cfg, str(bundle), agent_root=str(agent_root)) == found
+
+
+def test_preflight_shortfall_is_never_shown_as_enough(tmp_path: Path, make_config: MakeConfig,
+                                                     log: Any) -> None:
+    # 8.5 MB needed, 8 MiB free: the need is rounded up, never "only 8 MB free, need 8 MB"
+    with tmpfs(tmp_path / "release") as release:
+        cfg = make_config(f"version: 1\nrelease: {release}\npreflight:\n  min_free: 8.5MB\n")
+        assert preflight.problems(cfg, str(tmp_path / "bundle"), agent_root=str(tmp_path)) == [
+            f"only 8 MB free for {release}, need 9 MB (min_free 8.5MB of a 0 MB bundle)"]
+        with pytest.raises(HookFailed) as exc:
+            preflight.run(cfg, log, bundle_dir=str(tmp_path / "bundle"))
+        # run() also checks the agent's real deployment root (on this machine's disk)
+        assert str(exc.value) == (f"preflight: 1 problem(s): only 8 MB free for {release}, "
+                                  "need 9 MB (min_free 8.5MB of a 0 MB bundle)")
 
 
 def test_preflight_checks_the_appspec_users(tmp_path: Path, make_config: MakeConfig,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import re
 import socket
 import threading
 import time
@@ -132,3 +133,52 @@ def test_validate_processes_and_ports(make_config: MakeConfig, log: Any,
         validate.run(make_config("version: 1\nvalidate:\n  processes: [no-such-daemon]\n"
                                  "  deadline: 1\n  timeout: 0.5\n"), log)
     assert str(exc.value).endswith("process not running: no-such-daemon")
+
+
+def _failed_once(exc: pytest.ExceptionInfo[HookFailed]) -> str:
+    """The problem of a validate that failed after its one try (deadline = one try)."""
+    m = re.fullmatch(r"validate failed after 1 tries in \d+\.\d s: (.*)", str(exc.value))
+    assert m, str(exc.value)
+    return m.group(1)
+
+
+@pytest.mark.parametrize(("headers", "problem"), [
+    ("{X-App: '^api/'}", "header X-App: 'shop/1.2' does not match '^api/'"),
+    ("{X-App: '^shop/', X-Version: '.'}", "header X-Version: None does not match '.'"),
+], ids=["wrong-value", "missing"])
+def test_validate_header_check_fails_with_what_was_sent(
+        make_config: MakeConfig, log: Any, captured: list[dict[str, Any]],
+        server: tuple[str, Behaviour], headers: str, problem: str) -> None:
+    url, _ = server
+    with pytest.raises(HookFailed) as exc:
+        validate.run(make_config(f"version: 1\nvalidate:\n  url: {url}\n  headers: {headers}\n"
+                                 "  timeout: 0.5\n  deadline: 0.5\n"), log)
+    assert _failed_once(exc) == problem
+    assert [(e["event"], e["attempt"], e["problem"]) for e in captured] == [
+        ("validate try failed", 1, problem)]
+
+
+def test_validate_port_check_fails_when_nothing_listens(make_config: MakeConfig, log: Any,
+                                                        server: tuple[str, Behaviour]) -> None:
+    url, _ = server
+    listening = int(url.rsplit(":", 1)[1].split("/")[0])
+    with socket.socket() as bound:  # bound, never listening: a port nobody serves
+        bound.bind(("127.0.0.1", 0))
+        closed = bound.getsockname()[1]
+        with pytest.raises(HookFailed) as exc:
+            validate.run(make_config(f"version: 1\nvalidate:\n  ports: [{listening}, {closed}]\n"
+                                     "  timeout: 0.5\n  deadline: 0.5\n"), log)
+    assert _failed_once(exc) == f"nothing listens on port {closed}"
+
+
+def test_validate_ports_are_checked_before_the_url(make_config: MakeConfig, log: Any,
+                                                   server: tuple[str, Behaviour]) -> None:
+    # the URL answers, but a port the service needs is closed: validate still fails
+    url, _ = server
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        closed = bound.getsockname()[1]
+        with pytest.raises(HookFailed) as exc:
+            validate.run(make_config(f"version: 1\nvalidate:\n  url: {url}\n  ports: [{closed}]\n"
+                                     "  timeout: 0.5\n  deadline: 0.5\n"), log)
+    assert _failed_once(exc) == f"nothing listens on port {closed}"
