@@ -510,11 +510,13 @@ def run(opts: Options, work: str) -> VerifyResult:
         state.sandbox.save()
         sb = state.sandbox
         spills = os.path.join(work, f"report-{opts.deployment_id}")
+        skipped: list[str] = []
         if opts.paths:
-            tree = outcome.spill(spills + ".tree", outcome.tree(sb, spec))
+            tree = outcome.spill(spills + ".tree", outcome.tree(sb, spec, skipped))
             changes = outcome.spill(spills + ".changes", outcome.changes(sb, opts.digests))
         else:
             tree, changes = Nodes(), Nodes(counts=outcome.change_counts(sb))
+        untouched = outcome.untouched_summary(skipped)
         if sb.unseen:
             state.notes.append(unseen_note(sorted(sb.unseen)))
     finally:
@@ -526,7 +528,8 @@ def run(opts: Options, work: str) -> VerifyResult:
         findings=tuple(sorted(state.member_findings(), key=Finding.sort_key)),
         tree=tree, changes=changes, scripts_log=log, notes=tuple(state.notes),
         undetermined=state.undetermined if state.failure is None else None,
-        members=state.unpacked.members if state.unpacked else 0, modelled=modelled(opts))
+        members=state.unpacked.members if state.unpacked else 0, modelled=modelled(opts),
+        untouched=untouched)
 
 
 def modelled(opts: Options) -> tuple[str, ...]:

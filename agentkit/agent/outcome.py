@@ -12,7 +12,9 @@ import stat
 from collections import Counter
 from collections.abc import Iterator
 
-from agentkit.agent.result import Node, Nodes
+from agentkit import fstree
+from agentkit.agent.linked_dirs import MAX_COUNTED
+from agentkit.agent.result import Node, Nodes, Untouched
 from agentkit.agent.sandbox import Entry, Sandbox
 from agentkit.appspec.model import AppSpec
 
@@ -43,15 +45,41 @@ def _node(sb: Sandbox, entry: Entry, change: str | None = None, digest: bool = T
                 sb.sha_of(entry) if digest else None, f"{entry.uid}:{entry.gid}", change)
 
 
-def tree(sb: Sandbox, spec: AppSpec | None) -> Iterator[Node]:
-    """The final state of everything under every `files` destination, sorted by path."""
+def tree(sb: Sandbox, spec: AppSpec | None, untouched: list[str] | None = None
+         ) -> Iterator[Node]:
+    """The final state under every `files` destination, sorted by path: each destination's
+    entries and those of every directory the deployment touched, not the content of a host
+    directory it did not (a destination such as /var/www on a busy host holds thousands of
+    paths the deployment never saw); those directories are added to `untouched`."""
     tops: list[str] = []
     for dest in sorted({os.path.normpath(m.destination) for m in spec.files} if spec else ()):
         if not any(dest.startswith(t.rstrip("/") + "/") for t in tops):
             tops.append(dest)  # one inside another is walked with it
-    walks = [sb.walk(t) for t in tops]
+    touched = sb.records.touched_dirs()
+    skipped = untouched if untouched is not None else []
+
+    def into(directory: str) -> bool:
+        if directory in touched:
+            return True
+        skipped.append(directory)
+        return False
+
+    walks = [sb.walk(t, into) for t in tops]
     for entry in walks[0] if len(walks) == 1 else heapq.merge(*walks, key=lambda e: e.path):
         yield _node(sb, entry)
+
+
+def untouched_summary(directories: list[str]) -> Untouched:
+    """What the host holds below the directories the tree did not enter: counted on this
+    host (the instance may hold other things there), up to MAX_COUNTED entries."""
+    entries = size = 0
+    for directory in directories:
+        for _, st in fstree.walk_files(directory):
+            if entries >= MAX_COUNTED:
+                return Untouched(len(directories), entries, size, False)
+            entries += 1
+            size += st.st_size if stat.S_ISREG(st.st_mode) else 0
+    return Untouched(len(directories), entries, size, True)
 
 
 def change_counts(sb: Sandbox) -> dict[str, int]:

@@ -18,6 +18,7 @@ from agentkit import store
 NOTHING, WRITTEN, WRITTEN_DIR, RECORDED = 0, 1, 2, 3
 AGENT_OWNER = (0, 0)  # the agent runs as root: what it creates is root's unless told
 PAGE = 512  # records fetched or written at once when going through many
+TOUCHED = "n.state > 0 OR n.whiteout = 1 OR n.ouid IS NOT NULL"  # what the deployment did
 
 _COLUMNS = ("n.path, n.state, n.whiteout, n.ouid, n.ogid, n.src, n.mode, n.size, n.mtime, "
             "n.sha, n.hides")
@@ -173,6 +174,19 @@ class Records:
     def written_parents(self) -> Iterator[str]:
         for (parent,) in self.sql("SELECT DISTINCT parent FROM node WHERE state > 0"):
             yield store.unkey(parent)
+
+    def touched_dirs(self) -> set[str]:
+        """Every directory holding a path the deployment wrote, deleted or chowned, with
+        their ancestors: what the report's tree goes into."""
+        found: set[str] = set()
+        for (parent,) in self.sql(f"SELECT DISTINCT n.parent FROM node n WHERE {TOUCHED}"):
+            path = store.unkey(parent)
+            while path not in found:
+                found.add(path)
+                if path == "/":
+                    break
+                path = parent_of(path)
+        return found
 
     def hiding(self) -> set[str]:
         return {store.unkey(p) for (p,) in self.sql("SELECT path FROM node WHERE hides = 1")}

@@ -130,6 +130,20 @@ class Nodes:
         return dict(self._counts)
 
 
+class Untouched(NamedTuple):
+    """The host directories under the destinations that the report's tree does not enter
+    (the deployment did not touch them), and the non-directory entries below them."""
+
+    dirs: int = 0
+    entries: int = 0
+    bytes: int = 0
+    complete: bool = True  # False: more entries than were counted
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dirs": self.dirs, "entries": self.entries, "bytes": self.bytes,
+                "complete": self.complete}
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     archive: str
@@ -147,6 +161,7 @@ class VerifyResult:
     undetermined: str | None = None  # why verify cannot say whether the deployment succeeds
     members: int = 0  # the archive's members (how big the throw-away root is)
     modelled: tuple[str, ...] = ()  # the deployment's settings verify assumed, for the reader
+    untouched: Untouched = field(default_factory=Untouched)  # what the tree leaves out
 
     @property
     def outcome(self) -> str:
@@ -177,4 +192,5 @@ class VerifyResult:
             "events": [e.to_json() for e in self.events],
             "findings": [f.to_json() for f in self.findings],
             "scripts_log": self.scripts_log, "notes": list(self.notes),
-            "modelled": list(self.modelled), **paths}
+            "modelled": list(self.modelled), "tree_untouched": self.untouched.to_json(),
+            **paths}

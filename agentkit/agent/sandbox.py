@@ -17,13 +17,14 @@ import os
 import shutil
 import stat
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from agentkit import fstree, store
 from agentkit.agent.records import (
     AGENT_OWNER,
     NOTHING,
     RECORDED,
+    TOUCHED,
     WRITTEN,
     WRITTEN_DIR,
     Record,
@@ -527,11 +528,12 @@ class Sandbox:
         store.add_digest(self.db, st, digest.hexdigest())
         return digest.hexdigest()
 
-    def walk(self, path: str) -> Iterator[Entry]:
+    def walk(self, path: str, into: Callable[[str], bool] | None = None) -> Iterator[Entry]:
         """Every entry at and below `path`, without following symlinks, sorted by path as a
         string (so that several walks merge into one sorted list, and "a-b" comes before
         "a/x": a directory's content is placed where "name/" sorts among its siblings).
-        Iterative: a tree thousands of levels deep walks as a flat one."""
+        Below `path`, only the directories `into` accepts are entered. Iterative: a tree
+        thousands of levels deep walks as a flat one."""
         top = self.entry(path)
         if top is None:
             return
@@ -545,7 +547,7 @@ class Sandbox:
                 stack.pop()
             elif isinstance(item, Entry):
                 yield item
-            else:  # a directory's content, where "name/" sorts
+            elif into is None or into(item):  # a directory's content, where "name/" sorts
                 stack.append(iter(self._sorted_below(item)))
 
     def _sorted_below(self, path: str) -> list[Entry | str]:
@@ -569,7 +571,7 @@ class Sandbox:
                 ) -> Iterator[tuple[str, Entry | None]]:
         """Every path written, deleted or chowned in this sandbox (host paths) with what is
         there now, sorted; without the recorded bundle files in `skip_recorded_in`."""
-        where = "n.state > 0 OR n.whiteout = 1 OR n.ouid IS NOT NULL"
+        where = TOUCHED
         if skip_recorded_in:
             self.records.skip_parents(skip_recorded_in)
             where = (f"({where}) AND NOT (n.state = {RECORDED} AND "

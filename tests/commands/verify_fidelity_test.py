@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -248,3 +249,68 @@ def test_fidelity_result_is_the_same_with_tmpdir_on_tmpfs_and_on_disk(
     assert results[0]["stdout"][0] == "1"  # the host's /tmp holds no such directory
     assert (f"{probe}/f", "created") in results[0]["changes"]
     assert not os.path.exists(probe)
+
+
+# --- the tree: what the deployment touched, and a summary of the rest ------------------------
+
+
+def test_verify_tree_leaves_out_host_directories_the_deployment_did_not_touch(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a destination such as /var/www on a busy host: thousands of host paths beside the app
+    www = tmp_path / "www"
+    busy = www / "html" / "cache"
+    busy.mkdir(parents=True)
+    for i in range(3000):
+        (busy / f"c{i:04}").write_bytes(b"x" * 10)
+    (www / "README").write_text("host")
+    (www / "app").mkdir()
+    (www / "app" / "old.txt").write_text("old")
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", f"version: 0.0\nos: linux\nfiles:\n  - source: app\n"
+                                f"    destination: {www}/app\n", 0o644),
+        ("app/index.html", "file", "<h1>", 0o644)])
+    raw = subprocess.run([sys.executable, "-m", "agentkit", "verify", "--format", "json",
+                          "--hooks", "skip", str(arc)], capture_output=True, check=False)
+    assert raw.returncode == 0, raw.stderr
+    assert len(raw.stdout) < 20_000  # not 3000 host paths hashed and listed
+    out = json.loads(raw.stdout)
+    assert [(n["path"], n["type"]) for n in out["tree"]] == [
+        (f"{www}/app", "dir"), (f"{www}/app/index.html", "file"),
+        (f"{www}/app/old.txt", "file")]
+    assert out["tree_untouched"] == {"dirs": 0, "entries": 0, "bytes": 0, "complete": True}
+
+    # the whole of www as the destination: html/ is listed, not entered, and summed
+    arc = tar(tmp_path / "b.tgz", [
+        ("appspec.yml", "file", f"version: 0.0\nos: linux\nfiles:\n  - source: app\n"
+                                f"    destination: {www}\n", 0o644),
+        ("app/app/index.html", "file", "<h1>", 0o644)])
+    code, out = verify(capsys, "--hooks", "skip", str(arc))
+    assert code == 0, out["error"]
+    assert [(n["path"], n["type"]) for n in out["tree"]] == [
+        (str(www), "dir"), (f"{www}/README", "file"), (f"{www}/app", "dir"),
+        (f"{www}/app/index.html", "file"), (f"{www}/app/old.txt", "file"),
+        (f"{www}/html", "dir")]
+    assert out["tree_untouched"] == {"dirs": 1, "entries": 3000, "bytes": 30000,
+                                     "complete": True}
+
+
+def test_verify_tree_enters_host_directories_a_hook_changed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    www = tmp_path / "www"
+    (www / "logs").mkdir(parents=True)
+    (www / "logs" / "a.log").write_text("a")
+    (www / "data").mkdir()
+    (www / "data" / "d").write_text("d")
+    hooks = (f"  AfterInstall:\n    - location: rm.sh\n")
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", f"version: 0.0\nos: linux\nfiles:\n  - source: app\n"
+                                f"    destination: {www}\nhooks:\n{hooks}", 0o644),
+        ("app/index.html", "file", "<h1>", 0o644),
+        ("rm.sh", "file", script(f"rm {www}/logs/a.log\ntouch {www}/logs/b.log\n"), 0o755)])
+    code, out = verify(capsys, str(arc))
+    if out["result"] == "undetermined":
+        pytest.skip(f"no box for hooks here: {out['undetermined']}")
+    assert code == 0, out["error"]
+    assert [n["path"] for n in out["tree"]] == [
+        str(www), f"{www}/data", f"{www}/index.html", f"{www}/logs", f"{www}/logs/b.log"]
+    assert out["tree_untouched"] == {"dirs": 1, "entries": 1, "bytes": 1, "complete": True}
