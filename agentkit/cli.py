@@ -65,6 +65,13 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    help="run the Before/AfterBlockTraffic and Before/AfterAllowTraffic hooks, "
                    "as codedeploy-local and a deployment group with a load balancer do "
                    "(default); --no-load-balancer: the service skips them")
+    p.add_argument("--deployment-type", choices=("in-place", "blue-green"), default="in-place",
+                   help="blue-green: what one instance of a blue/green deployment runs (see "
+                   "--instance)")
+    p.add_argument("--instance", choices=("replacement", "original"), default=None,
+                   help="with --deployment-type blue-green: a new replacement instance "
+                   "(default: the install and the AllowTraffic hooks) or an original one "
+                   "(the BlockTraffic hooks of its last successful revision, e.g. --previous)")
     p.add_argument("--no-install", action="store_true", help="checks only; no Install step")
     p.add_argument("--hooks", choices=("sandbox", "host", "skip"), default="sandbox",
                    help="run hook scripts in a sandbox (default), for real, or not at all")

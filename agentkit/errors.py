@@ -26,6 +26,12 @@ class BadConfig(FatalError):
     exit_code = 2
 
 
+class UsageError(FatalError):
+    """Options that cannot go together, or a value argparse cannot judge alone (exit 2)."""
+
+    exit_code = 2
+
+
 class HookFailed(FatalError):
     """A hook action that could not do its job (exit 1)."""
 

@@ -43,6 +43,7 @@ from agentkit.appspec.check import LintResult, lint_source
 from agentkit.appspec.model import AppSpec, Script
 from agentkit.bundle import checks
 from agentkit.bundle.unpack import Unpacked, script_rel, unpack
+from agentkit.errors import BadInput
 from agentkit.findings import ERROR, Finding
 
 AGENT_ROOT = config.DEFAULT_ROOT
@@ -54,6 +55,14 @@ NOT_FOUND = ("The CodeDeploy agent did not find an AppSpec file within the unpac
              "\"{archive}/{name}\". Consult the AWS CodeDeploy Appspec documentation for "
              "more information at "
              "http://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html")
+
+
+# A blue/green deployment runs the lifecycle on two sets of instances ("Lifecycle event hook
+# availability", the AppSpec 'hooks' section of the CodeDeploy user guide): new replacement
+# instances get the install and the AllowTraffic hooks; the original instances only the
+# BlockTraffic hooks, from their last successful revision, and nothing is installed there.
+IN_PLACE, REPLACEMENT, ORIGINAL = "in-place", "blue-green replacement", "blue-green original"
+BLOCK_TRAFFIC = ("BeforeBlockTraffic", "AfterBlockTraffic")
 
 
 @dataclass(frozen=True)
@@ -82,12 +91,18 @@ class Options:
     agent_root: str = AGENT_ROOT  # the agent's :root_dir: (its configuration file)
     max_revisions: int = config.DEFAULT_MAX_REVISIONS
     ignore_stop_failures: bool = False  # the previous revision's ApplicationStop may fail
+    deployment: str = IN_PLACE  # or a blue/green deployment's REPLACEMENT or ORIGINAL instance
 
 
-def event_names(load_balancer: bool, subset: tuple[str, ...] = ()) -> list[str]:
+def event_names(load_balancer: bool, subset: tuple[str, ...] = (),
+                deployment: str = IN_PLACE) -> list[str]:
     """The events in the order they run. With --events, codedeploy-local runs them in the
     order given, DownloadBundle and Install put first when missing, and Install moved after
     DownloadBundle (deployer.rb#add_download_bundle_and_install_events)."""
+    if deployment == ORIGINAL:
+        return list(BLOCK_TRAFFIC)
+    if deployment == REPLACEMENT:
+        return [n for n in ev.ORDERED if n not in BLOCK_TRAFFIC]
     if subset:
         names = [n for n in ev.AGENT_INTERNAL if n not in subset] + list(subset)
         if "Install" in names[:names.index("DownloadBundle")]:
@@ -104,14 +119,21 @@ class _Run:
         self.opts = opts
         self.dep = Deployment(os.path.join(work, "deployment-root"), opts.group_id,
                               opts.deployment_id)
+        self.previous = self.dep.previous_successful_dir()
+        if opts.deployment == REPLACEMENT and self.previous is not None:
+            raise BadInput(f"{work} holds an earlier revision of deployment group "
+                           f"{opts.group_id}, but a blue/green replacement instance is "
+                           "launched new, with none: verify it without --previous and with a "
+                           "fresh --state-dir (or none), or use --instance original for what "
+                           "the instances that have that revision run.")
         self.dep.create()
         self.sandbox = Sandbox(os.path.join(work, "sandbox"))
-        self.previous = self.dep.previous_successful_dir()
         self.findings: list[Finding] = []
+        self.notes: list[str] = []
         self.lint: LintResult | None = None
+        self.previous_spec: AppSpec | None = None  # as the previous revision's hooks read it
         self.unpacked: Unpacked | None = None
         self.failure: Failure | None = None
-        self.notes: list[str] = []
         self.work = work
         self.skip_reason: str | None = None  # why hooks are not run at all
         self.hookbox: hookbox.HookBox | None = None
@@ -146,7 +168,8 @@ class _Run:
     # --- the events --------------------------------------------------------------------------
     def run(self) -> list[EventRun]:
         out = []
-        for name in event_names(self.opts.load_balancer, self.opts.events):
+        for name in event_names(self.opts.load_balancer, self.opts.events,
+                                self.opts.deployment):
             if self.failure is not None:
                 out.append(EventRun(name, "skipped", _revision(name),
                                     note=f"not run: the deployment failed in "
@@ -193,6 +216,7 @@ class _Run:
                                                 "archive: what the agent reads is not known")
             return EventRun(name, NOT_RUN, "previous", note=self.undetermined)
         result = lint_source(found.source, self.opts.generation, PLATFORM, self.opts.events)
+        self.previous_spec = result.appspec
         return self.hooks(name, "previous", result.appspec, archive)
 
     # --- running hooks -----------------------------------------------------------------------
@@ -504,7 +528,8 @@ def run(opts: Options, work: str) -> VerifyResult:
             events = state.run()
         finally:  # the deployment has ended: so has every process of its box
             state.close_box()
-        spec = state.lint.appspec if state.lint else None
+        # an original blue/green instance installs nothing: its tree is the earlier revision's
+        spec = state.lint.appspec if state.lint else state.previous_spec
         log = state.whole_log()
         bundle_type = state.unpacked.declared if state.unpacked else (opts.bundle_type or "")
         state.sandbox.save()
@@ -534,7 +559,14 @@ def run(opts: Options, work: str) -> VerifyResult:
 
 def modelled(opts: Options) -> tuple[str, ...]:
     """What verify assumed of the deployment, said in the report."""
-    if opts.events:
+    if opts.deployment == REPLACEMENT:
+        traffic = ("a blue/green deployment's replacement instance: launched new (no earlier "
+                   "revision), the install, then the AllowTraffic hooks (--instance original: "
+                   "what the original instances run)")
+    elif opts.deployment == ORIGINAL:
+        traffic = ("a blue/green deployment's original instance: only the BlockTraffic hooks, "
+                   "from its last successful revision; this revision is not installed there")
+    elif opts.events:
         traffic = "only the events given with --events (as codedeploy-local --events)"
     elif opts.load_balancer:
         traffic = ("traffic hooks run: codedeploy-local's order, as a deployment group with a "

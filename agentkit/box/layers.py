@@ -151,12 +151,18 @@ class Diff:
 
     def __init__(self, uppers: list[Upper]) -> None:
         self.uppers = uppers
+        # Each mount point is the top of its own overlay: no upper layer holds the point
+        # itself, so a walk never sees it; known, it would be reported gone at the next diff.
+        self.mounted = {u.prefix for u in uppers} | {
+            f"/{name}" for u in uppers if u.prefix == "/" for name in u.skip}
         self.known: dict[str, Signature] = {}
         self.opaque: set[str] = set()  # directories already reported opaque
         self.notes: list[str] = []
 
     def know(self, box_path: str) -> None:
         """What verify itself wrote there (a replayed Install): not a change of the hooks."""
+        if box_path in self.mounted:
+            return
         with contextlib.suppress(OSError):
             st = os.lstat(box_path)
             target = os.readlink(box_path) if stat.S_ISLNK(st.st_mode) else ""

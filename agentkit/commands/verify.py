@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fcntl
 import os
 import re
@@ -20,7 +21,7 @@ from agentkit import fstree
 from agentkit.agent import config, lifecycle
 from agentkit.agent.result import VerifyResult
 from agentkit.appspec import events as ev
-from agentkit.errors import BadInput, Terminated
+from agentkit.errors import BadInput, Terminated, UsageError
 from agentkit.report import junit, verify_json, verify_text
 
 
@@ -100,7 +101,32 @@ def _options(args: argparse.Namespace, archive: str, work: str) -> lifecycle.Opt
         max_disk=args.max_disk, max_procs=args.max_procs, masked=masked,
         appspec_name=_appspec_name(args.appspec_filename), agent_root=agent.root_dir,
         max_revisions=agent.max_revisions,
-        ignore_stop_failures=args.ignore_application_stop_failures)
+        ignore_stop_failures=args.ignore_application_stop_failures,
+        deployment=_deployment(args))
+
+
+def _deployment(args: argparse.Namespace) -> str:
+    """The kind of deployment and instance modelled; options that contradict it are usage
+    errors rather than silently ignored."""
+    if args.deployment_type == "in-place":
+        if args.instance:
+            raise UsageError(f"--instance {args.instance}: only a blue/green deployment has "
+                             "replacement and original instances; add --deployment-type "
+                             "blue-green.")
+        return lifecycle.IN_PLACE
+    if args.events:
+        raise UsageError("--events with --deployment-type blue-green: the service runs a "
+                         "blue/green instance's events itself; give one or the other.")
+    if not args.load_balancer:
+        raise UsageError("--no-load-balancer with --deployment-type blue-green: a blue/green "
+                         "deployment shifts traffic with a load balancer; drop one of them.")
+    if args.instance == "original":
+        return lifecycle.ORIGINAL
+    if args.previous:
+        raise UsageError("--previous with a blue/green replacement instance: it is launched "
+                         "new and has no earlier revision; add --instance original to see what "
+                         "the instances that have it run.")
+    return lifecycle.REPLACEMENT
 
 
 def _work_dir(args: argparse.Namespace) -> tuple[str, bool]:
@@ -155,7 +181,10 @@ def run(args: argparse.Namespace) -> int:
         with _exclusive(work):
             previous = None
             if args.previous:
-                previous = lifecycle.run(_options(args, args.previous, work), work)
+                # the instance's earlier revision came by an in-place deployment
+                before = dataclasses.replace(_options(args, args.previous, work),
+                                             deployment=lifecycle.IN_PLACE)
+                previous = lifecycle.run(before, work)
             result = lifecycle.run(_options(args, args.archive, work), work)
             _write(args, result, previous, work)  # the tree and changes are read from `work`
     finally:

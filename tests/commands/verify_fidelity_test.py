@@ -301,7 +301,7 @@ def test_verify_tree_enters_host_directories_a_hook_changed(
     (www / "logs" / "a.log").write_text("a")
     (www / "data").mkdir()
     (www / "data" / "d").write_text("d")
-    hooks = (f"  AfterInstall:\n    - location: rm.sh\n")
+    hooks = ("  AfterInstall:\n    - location: rm.sh\n")
     arc = tar(tmp_path / "a.tgz", [
         ("appspec.yml", "file", f"version: 0.0\nos: linux\nfiles:\n  - source: app\n"
                                 f"    destination: {www}\nhooks:\n{hooks}", 0o644),
@@ -314,3 +314,25 @@ def test_verify_tree_enters_host_directories_a_hook_changed(
     assert [n["path"] for n in out["tree"]] == [
         str(www), f"{www}/data", f"{www}/index.html", f"{www}/logs", f"{www}/logs/b.log"]
     assert out["tree_untouched"] == {"dirs": 1, "entries": 1, "bytes": 1, "complete": True}
+
+
+def test_verify_box_started_before_install_keeps_the_mount_points(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a BeforeInstall hook starts the box before Install; Install is then replayed into it,
+    # the mount point above the destination (/tmp's overlay) included, and must not come
+    # back from the next hook as deleted
+    hooks = "  BeforeInstall:\n    - location: s/ls.sh\n  AfterInstall:\n    - location: s/ls.sh\n"
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", appspec(tmp_path / "app", hooks), 0o644),
+        ("s/ls.sh", "file", script(f"ls {tmp_path}/app 2>&1 || true\n"), 0o755)])
+    code, out = verify(capsys, str(arc))
+    if out["result"] == "undetermined":
+        pytest.skip(f"no box for hooks here: {out['undetermined']}")
+    assert code == 0, out["error"]
+    missing = f"ls: cannot access '{tmp_path}/app': No such file or directory"
+    assert stdout_of(out, "BeforeInstall") == [missing]
+    assert stdout_of(out, "AfterInstall") == ["appspec.yml", "s"]
+    assert [(c["path"], c["change"]) for c in out["changes"]] == [
+        (f"{tmp_path}/app", "created"), (f"{tmp_path}/app/appspec.yml", "created"),
+        (f"{tmp_path}/app/s", "created"), (f"{tmp_path}/app/s/ls.sh", "created")]
+    assert [n for n in out["notes"] if "Install" in n or "outside the deployment" in n] == []

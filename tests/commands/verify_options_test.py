@@ -204,3 +204,101 @@ def test_options_bundle_location_unknown_scheme(tmp_path: Path,
     assert capsys.readouterr().err.strip() == (
         "agentkit: error: --bundle-location ftp://x/y: expected s3://BUCKET/KEY, "
         "https://github.com/OWNER/REPO or https://api.github.com/repos/OWNER/REPO/tarball/COMMIT.")
+
+
+# --- --deployment-type blue-green ---------------------------------------------------------
+
+ALL_HOOKS = "".join(f"  {name}:\n    - location: s/e.sh\n" for name in (
+    "BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStop", "BeforeInstall",
+    "AfterInstall", "ApplicationStart", "ValidateService", "BeforeAllowTraffic",
+    "AfterAllowTraffic"))
+NOTHING = "no earlier successful revision of this deployment group: nothing to run"
+
+
+def test_options_blue_green_replacement_installs_then_allows_traffic(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arc = _bundle(tmp_path, ALL_HOOKS)
+    code, out = verify(capsys, "--deployment-type", "blue-green", str(arc))
+    assert (code, out["result"]) == (0, "succeeded"), out["error"]
+    assert [(e["name"], e["status"]) for e in out["events"]] == [
+        ("ApplicationStop", "succeeded"), ("DownloadBundle", "succeeded"),
+        ("BeforeInstall", "succeeded"), ("Install", "succeeded"),
+        ("AfterInstall", "succeeded"), ("ApplicationStart", "succeeded"),
+        ("ValidateService", "succeeded"), ("BeforeAllowTraffic", "succeeded"),
+        ("AfterAllowTraffic", "succeeded")]
+    assert event(out, "ApplicationStop")["note"] == NOTHING
+    assert stdout_of(out, "AfterAllowTraffic") == ["AfterAllowTraffic"]
+    assert out["modelled"] == [
+        "a blue/green deployment's replacement instance: launched new (no earlier revision), "
+        "the install, then the AllowTraffic hooks (--instance original: what the original "
+        "instances run)"]
+
+
+def test_options_blue_green_original_runs_the_old_revision_s_block_traffic_hooks(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = tar(tmp_path / "old.tgz", [
+        ("appspec.yml", "file", appspec(tmp_path / "app", ALL_HOOKS), 0o644),
+        ("s/e.sh", "file", script('echo "old $LIFECYCLE_EVENT"\n'), 0o755)])
+    new = _bundle(tmp_path, ALL_HOOKS, extra=(("only-new.txt", "file", "n", 0o644),))
+    code, out = verify(capsys, "--deployment-type", "blue-green", "--instance", "original",
+                       "--previous", str(old), str(new))
+    assert (code, out["result"]) == (0, "succeeded"), out["error"]
+    assert [(e["name"], e["status"], e["revision"]) for e in out["events"]] == [
+        ("BeforeBlockTraffic", "succeeded", "previous"),
+        ("AfterBlockTraffic", "succeeded", "previous")]
+    assert stdout_of(out, "BeforeBlockTraffic") == ["old BeforeBlockTraffic"]
+    assert stdout_of(out, "AfterBlockTraffic") == ["old AfterBlockTraffic"]
+    paths = {n["path"] for n in out["tree"]}
+    assert f"{tmp_path}/app/s/e.sh" in paths  # the old revision's install
+    assert f"{tmp_path}/app/only-new.txt" not in paths  # nothing of this one is installed
+    assert out["modelled"] == [
+        "a blue/green deployment's original instance: only the BlockTraffic hooks, from its "
+        "last successful revision; this revision is not installed there"]
+
+
+def test_options_blue_green_original_without_an_earlier_revision_runs_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = verify(capsys, "--deployment-type", "blue-green", "--instance", "original",
+                       str(_bundle(tmp_path, ALL_HOOKS)))
+    assert (code, out["result"]) == (0, "succeeded")
+    assert [(e["name"], e["note"]) for e in out["events"]] == [
+        ("BeforeBlockTraffic", NOTHING), ("AfterBlockTraffic", NOTHING)]
+    assert out["tree"] == []
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--instance", "original"],
+     "--instance original: only a blue/green deployment has replacement and original "
+     "instances; add --deployment-type blue-green."),
+    (["--deployment-type", "blue-green", "--events", "AfterInstall"],
+     "--events with --deployment-type blue-green: the service runs a blue/green instance's "
+     "events itself; give one or the other."),
+    (["--deployment-type", "blue-green", "--no-load-balancer"],
+     "--no-load-balancer with --deployment-type blue-green: a blue/green deployment shifts "
+     "traffic with a load balancer; drop one of them."),
+    (["--deployment-type", "blue-green", "--previous", "PREVIOUS"],
+     "--previous with a blue/green replacement instance: it is launched new and has no "
+     "earlier revision; add --instance original to see what the instances that have it run."),
+])
+def test_options_blue_green_contradictions_are_usage_errors(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+        message: str) -> None:
+    arc = _bundle(tmp_path, "")
+    args = [str(arc) if a == "PREVIOUS" else a for a in args]
+    assert main(["verify", *args, str(arc)]) == 2
+    assert capsys.readouterr().err.strip() == f"agentkit: error: {message}"
+
+
+def test_options_blue_green_replacement_refuses_a_state_dir_with_a_revision(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "state"
+    assert main(["verify", "--hooks", "skip", "--state-dir", str(state),
+                 str(_bundle(tmp_path, ""))]) == 0
+    capsys.readouterr()
+    assert main(["verify", "--deployment-type", "blue-green", "--state-dir", str(state),
+                 str(_bundle(tmp_path, ""))]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"agentkit: error: {state} holds an earlier revision of deployment group dg-verify, "
+        "but a blue/green replacement instance is launched new, with none: verify it without "
+        "--previous and with a fresh --state-dir (or none), or use --instance original for "
+        "what the instances that have that revision run.")
