@@ -23,6 +23,7 @@ from agentkit.agent import (
     outcome,
     revision_appspec,
     runner,
+    shared_writes,
 )
 from agentkit.agent.installer import Installer, InstallError
 from agentkit.agent.layout import Deployment
@@ -41,6 +42,7 @@ from agentkit.agent.sandbox import Sandbox
 from agentkit.appspec import events as ev
 from agentkit.appspec.check import LintResult, lint_source
 from agentkit.appspec.model import AppSpec, Script
+from agentkit.appspec.rules import RULES
 from agentkit.bundle import checks
 from agentkit.bundle.unpack import Unpacked, script_rel, unpack
 from agentkit.errors import BadInput
@@ -459,6 +461,8 @@ class _Run:
         installer = Installer(self.sandbox, self.dep, self.opts.generation,
                               self.opts.file_exists_behavior,
                               self.unpacked.listing.prefix if self.unpacked else "")
+        destinations = tuple(os.path.normpath(m.destination) for m in spec.files)
+        self.shared_writes(destinations, cleanup=True)
         removed = installer.apply_cleanup()
         if installer.cleanup_link is not None:
             self.notes.append(f"the cleanup file of the previous revision was a link to "
@@ -486,6 +490,7 @@ class _Run:
                 message = f"Install failed for group {self.opts.group_id}: {message}"
             return self.fail("Install", message)
         self.sandbox.save()
+        self.shared_writes(destinations, cleanup=False)
         if installer.semanage:
             here = "" if proc.which("semanage") else " (this machine has no semanage)"
             self.notes.append(f"Install sets an SELinux context on {installer.semanage} path(s) "
@@ -497,6 +502,21 @@ class _Run:
         layout.write_marker(self.dep.last_successful, self.dep.dir)
         return EventRun("Install", "succeeded", "current",
                         note=f"{installer.executed} instruction(s) executed")
+
+
+    def shared_writes(self, destinations: tuple[str, ...], cleanup: bool) -> None:
+        """AK515 for what the cleanup file lists (before the previous one is applied, or
+        as this Install wrote it) that goes through a link into shared storage."""
+        path = self.dep.cleanup_file
+        if os.path.islink(path) or not os.path.isfile(path):
+            return  # a link a hook made is the note of apply_cleanup
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            lines = (line.rstrip("\n") for line in f)
+            found = shared_writes.scan(self.sandbox, (p for p in lines if p.startswith("/")),
+                                       destinations)
+        self.findings += [Finding(ERROR, "AK515", t.link, None, None,
+                                  shared_writes.message(t, cleanup), RULES["AK515"].hint)
+                          for t in found]
 
 
 def _revision(name: str) -> str:

@@ -259,6 +259,11 @@ _RULES = (
          "ship the file, or link an absolute instance path on purpose"),
     Rule("AK514", WARNING, "shared-storage-copy", "a large uploads/media/var/storage/shared "
          "directory: shared storage copied into the archive", "link it from shared storage"),
+    Rule("AK515", ERROR, "write-through-shared-link", "Install writes, or the previous "
+         "revision's cleanup deletes, through a link on the instance into another file system "
+         "or out of the `files` destinations (shared storage)",
+         "keep what the link stands for out of the bundle (or out of `files`), and make the "
+         "link after Install (agentkit hook link-shared in AfterInstall)"),
     Rule("AK300", WARNING, "portability", "agent 1.x and 2.x read this differently",
          "{fix}"),
 )

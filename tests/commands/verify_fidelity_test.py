@@ -336,3 +336,75 @@ def test_verify_box_started_before_install_keeps_the_mount_points(
         (f"{tmp_path}/app", "created"), (f"{tmp_path}/app/appspec.yml", "created"),
         (f"{tmp_path}/app/s", "created"), (f"{tmp_path}/app/s/ls.sh", "created")]
     assert [n for n in out["notes"] if "Install" in n or "outside the deployment" in n] == []
+
+
+# --- AK515: writes and cleanup deletes through a link into shared storage -------------------
+
+
+def _release_linked_to(tmp_path: Path, shared: Path) -> tuple[Path, Path]:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "storage").symlink_to(shared)
+    arc = tar(tmp_path / f"a{len(os.listdir(tmp_path))}.tgz", [
+        ("appspec.yml", "file", f"version: 0.0\nos: linux\nfiles:\n  - source: release\n"
+                                f"    destination: {app}\n", 0o644),
+        ("release/index.php", "file", "<?php", 0o644),
+        ("release/storage/avatar.png", "file", "png", 0o644)])
+    return app, arc
+
+
+def test_verify_shared_storage_cleanup_deletes_through_the_link_next_time(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shared = tmp_path / "shared" / "storage"
+    shared.mkdir(parents=True)
+    app, arc = _release_linked_to(tmp_path, shared)
+    state = tmp_path / "state"
+    code, out = verify(capsys, "--hooks", "skip", "--state-dir", str(state), str(arc))
+    assert [f["message"] for f in out["findings"]] == [
+        f"Install writes 1 path(s) through {app}/storage -> {shared} (outside the files "
+        f"destinations): e.g. {app}/storage/avatar.png lands at {shared}/avatar.png, "
+        "overwriting a file of that name there, and the next deployment's cleanup deletes "
+        "them there"]
+    code, out = verify(capsys, "--hooks", "skip", "--state-dir", str(state), str(arc))
+    assert code == 1
+    assert [f["message"] for f in out["findings"]] == [
+        f"the previous revision's cleanup deletes 1 path(s) through {app}/storage -> {shared} "
+        f"(outside the files destinations): e.g. {app}/storage/avatar.png is "
+        f"{shared}/avatar.png on the share",
+        f"Install writes 1 path(s) through {app}/storage -> {shared} (outside the files "
+        f"destinations): e.g. {app}/storage/avatar.png lands at {shared}/avatar.png, "
+        "overwriting a file of that name there, and the next deployment's cleanup deletes "
+        "them there"]
+
+
+@requires_root
+def test_verify_shared_storage_on_another_file_system_is_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    efs = tmp_path / "efs"
+    efs.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(efs)], check=True)
+    try:
+        # EFS at /mnt/efs: another file system is what the finding names first
+        app, arc = _release_linked_to(tmp_path, efs)
+        code, out = verify(capsys, "--hooks", "skip", str(arc))
+        assert code == 1
+        assert [f["message"] for f in out["findings"]] == [
+            f"Install writes 1 path(s) through {app}/storage -> {efs} (another file system): "
+            f"e.g. {app}/storage/avatar.png lands at {efs}/avatar.png, overwriting a file of "
+            "that name there, and the next deployment's cleanup deletes them there"]
+        assert not (efs / "avatar.png").exists()  # verify itself never writes the share
+    finally:
+        subprocess.run(["umount", str(efs)], check=True)
+
+
+def test_verify_link_inside_the_destination_is_not_shared_storage(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    app = tmp_path / "app"
+    (app / "real").mkdir(parents=True)
+    (app / "storage").symlink_to(app / "real")
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", f"version: 0.0\nos: linux\nfiles:\n  - source: release\n"
+                                f"    destination: {app}\n", 0o644),
+        ("release/storage/avatar.png", "file", "png", 0o644)])
+    code, out = verify(capsys, "--hooks", "skip", str(arc))
+    assert (code, out["findings"]) == (0, [])

@@ -172,7 +172,17 @@ def test_verify_copies_through_a_host_symlinked_directory(
                                    ("release/storage/sub/keep", "file", "k", 0o644)])
     keep = tmp_path / "keep"
     code, out = verify(capsys, "--hooks", "skip", "--keep", str(keep), str(arc))
-    assert code == 0, out["error"]
+    assert (code, out["result"]) == (1, "succeeded"), out["error"]  # AK515 is an error
+    assert out["findings"] == [{
+        "severity": "error", "code": "AK515", "path": f"{app}/storage", "line": None,
+        "column": None,
+        "message": f"Install writes 3 path(s) through {app}/storage -> {shared} (outside the "
+                   f"files destinations): e.g. {app}/storage/.gitignore lands at "
+                   f"{shared}/.gitignore, overwriting a file of that name there, and the next "
+                   "deployment's cleanup deletes them there",
+        "hint": "keep what the link stands for out of the bundle (or out of `files`), and "
+                "make the link after Install (agentkit hook link-shared in AfterInstall)",
+        "agent_message": None}]
     assert {c["path"]: (c["change"], c["type"]) for c in out["changes"]} == {
         f"{app}/index.php": ("created", "file"),
         f"{shared}/.gitignore": ("created", "file"),
