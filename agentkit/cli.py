@@ -72,6 +72,10 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    help="with --deployment-type blue-green: a new replacement instance "
                    "(default: the install and the AllowTraffic hooks) or an original one "
                    "(the BlockTraffic hooks of its last successful revision, e.g. --previous)")
+    p.add_argument("--image", metavar="PATH",
+                   help="the instance's root file system, a directory or a tar/tar.gz of one "
+                   "(docker export): hooks run over it and Install is judged against it, not "
+                   "this machine's /")
     p.add_argument("--no-install", action="store_true", help="checks only; no Install step")
     p.add_argument("--hooks", choices=("sandbox", "host", "skip"), default="sandbox",
                    help="run hook scripts in a sandbox (default), for real, or not at all")

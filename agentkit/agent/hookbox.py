@@ -89,25 +89,47 @@ def _home(uid: int) -> str | None:
 
 def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: tuple[str, ...],
                network: bool, max_disk: int = DEFAULT_MAX_DISK,
-               max_procs: int = DEFAULT_MAX_PROCS, agent_root: str = AGENT_ROOT) -> Spec:
+               max_procs: int = DEFAULT_MAX_PROCS, agent_root: str = AGENT_ROOT,
+               image: str = "") -> Spec:
+    """The box of one deployment over this machine's /, or over `image` (the instance's root
+    file system: its users, packages and units; nothing of this machine's but the kernel)."""
     idmap = ids.choose()
-    tops = [f"/{n}" for n in sorted(os.listdir("/"))
-            if n not in SPECIAL and os.path.isdir(f"/{n}") and not os.path.islink(f"/{n}")]
-    shown = tuple((p, p) for p in tops + _mounts(masked))
+    base = image.rstrip("/")
+    tops = [f"/{n}" for n in sorted(os.listdir(base or "/")) if n not in SPECIAL and
+            os.path.isdir(f"{base}/{n}") and not os.path.islink(f"{base}/{n}")]
+    shown = tuple((p, base + p) for p in tops + ([] if image else _mounts(masked)))
     homes = tuple(sorted({h for h in (_home(os.getuid()), "/root") if h and h != "/"}))
     extra: list[tuple[str, str, int]] = []
-    if not os.path.exists("/usr/local/bin/agentkit"):  # the AMI has it there (packaging/)
+    notes = [idmap.note] if idmap.note else []
+    if image and not os.path.exists(f"{base}/usr/local/bin/agentkit"):
+        # this machine's python does not run on the image's libraries: as on an instance
+        # whose AMI lacks agentkit, hooks that call it do not find it
+        notes.append("the image has no /usr/local/bin/agentkit (packaging/ installs it in the "
+                     "AMI): hooks that call agentkit fail there as on such an instance")
+    elif not os.path.exists("/usr/local/bin/agentkit"):  # the AMI has it there (packaging/)
         # the agentkit that runs verify; -B: its checkout gets no bytecode from the hooks
         extra.append(("/usr/local/bin/agentkit",
                       f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -B -m agentkit \"$@\"\n",
                       0o755))
     mimic: tuple[str, ...] = ()
-    if idmap.kind != "shifted":
+    if idmap.kind != "shifted" and not image:  # an image is the caller's own: no copies
         mimic = tuple(dict.fromkeys([*MIMIC_TREES, *destinations]))
     return Spec(work=work, idmap=idmap, shown=shown, binds=((agent_root, dep_root),),
-                masks=masked, homes=homes, max_disk=max_disk, max_procs=max_procs,
-                network=network, mimic=mimic, extra_files=tuple(extra),
-                python=sys.executable, notes=(idmap.note,) if idmap.note else ())
+                masks=() if image else masked, homes=() if image else homes,
+                max_disk=max_disk, max_procs=max_procs, network=network, mimic=mimic,
+                extra_files=tuple(extra), python=sys.executable, notes=tuple(notes),
+                image=base, top_links=_top_links(base))
+
+
+def _top_links(base: str) -> tuple[tuple[str, str], ...]:
+    """The lower root's top-level links (a merged /usr's /bin -> usr/bin), read here: the box
+    may not read an image that is root's own directory."""
+    out = []
+    for name in sorted(os.listdir(base or "/")):
+        path = f"{base}/{name}"
+        if name not in SPECIAL and os.path.islink(path):
+            out.append((name, os.readlink(path)))
+    return tuple(out)
 
 
 # --- what the box shows: the Sandbox's records as items ----------------------------------

@@ -94,6 +94,8 @@ class Options:
     max_revisions: int = config.DEFAULT_MAX_REVISIONS
     ignore_stop_failures: bool = False  # the previous revision's ApplicationStop may fail
     deployment: str = IN_PLACE  # or a blue/green deployment's REPLACEMENT or ORIGINAL instance
+    image: str = ""  # the instance's root file system (a directory); "": this machine's /
+    image_notes: tuple[str, ...] = ()  # what unpacking it left out
 
 
 def event_names(load_balancer: bool, subset: tuple[str, ...] = (),
@@ -129,9 +131,9 @@ class _Run:
                            "fresh --state-dir (or none), or use --instance original for what "
                            "the instances that have that revision run.")
         self.dep.create()
-        self.sandbox = Sandbox(os.path.join(work, "sandbox"))
+        self.sandbox = Sandbox(os.path.join(work, "sandbox"), opts.image or "/")
         self.findings: list[Finding] = []
-        self.notes: list[str] = []
+        self.notes: list[str] = list(opts.image_notes)
         self.lint: LintResult | None = None
         self.previous_spec: AppSpec | None = None  # as the previous revision's hooks read it
         self.unpacked: Unpacked | None = None
@@ -306,7 +308,7 @@ class _Run:
             spec = hookbox.build_spec(
                 os.path.join(self.work, "box"), self.dep.root, self.opts.masked,
                 self.destinations(), self.opts.network, self.opts.max_disk, self.opts.max_procs,
-                self.opts.agent_root)
+                self.opts.agent_root, self.opts.image)
             os.makedirs(spec.work, exist_ok=True)
             self.hookbox = hookbox.HookBox(self.sandbox, spec)
         return self.hookbox
@@ -561,7 +563,7 @@ def run(opts: Options, work: str) -> VerifyResult:
             changes = outcome.spill(spills + ".changes", outcome.changes(sb, opts.digests))
         else:
             tree, changes = Nodes(), Nodes(counts=outcome.change_counts(sb))
-        untouched = outcome.untouched_summary(skipped)
+        untouched = outcome.untouched_summary(sb, skipped)
         if sb.unseen:
             state.notes.append(unseen_note(sorted(sb.unseen)))
     finally:
@@ -593,7 +595,10 @@ def modelled(opts: Options) -> tuple[str, ...]:
                    "load balancer (--no-load-balancer: the service skips them)")
     else:
         traffic = "no load balancer: the service skips the Before/After Block/AllowTraffic hooks"
-    return (traffic,)
+    lower = (f"the instance's file system: the image {opts.image} (its users, packages and "
+             "units)" if opts.image else "the instance's file system: this machine's / "
+             "(--image: the instance's own)")
+    return (traffic, lower)
 
 
 def unseen_note(paths: list[str]) -> str:

@@ -69,12 +69,12 @@ def tree(sb: Sandbox, spec: AppSpec | None, untouched: list[str] | None = None
         yield _node(sb, entry)
 
 
-def untouched_summary(directories: list[str]) -> Untouched:
+def untouched_summary(sb: Sandbox, directories: list[str]) -> Untouched:
     """What the host holds below the directories the tree did not enter: counted on this
     host (the instance may hold other things there), up to MAX_COUNTED entries."""
     entries = size = 0
     for directory in directories:
-        for _, st in fstree.walk_files(directory):
+        for _, st in fstree.walk_files(sb.host_path(directory)):
             if entries >= MAX_COUNTED:
                 return Untouched(len(directories), entries, size, False)
             entries += 1
@@ -88,7 +88,7 @@ def change_counts(sb: Sandbox) -> dict[str, int]:
     counts: Counter[str] = Counter()
     new_dirs = []
     for parent, count in sb.recorded_parents():
-        if _host_lstat(parent, set()) is None:
+        if _host_lstat(sb, parent, set()) is None:
             counts["created"] += count
             new_dirs.append(parent)
     counts.update(node.change for node in changes(sb, False, tuple(new_dirs))
@@ -102,7 +102,7 @@ def changes(sb: Sandbox, digests: bool = True, skip_recorded_in: tuple[str, ...]
     `digests` (the text report only counts them) no file is read back to hash it."""
     absent: set[str] = set()  # host paths known not to exist: nothing below them does
     for path, entry in sb.touched(skip_recorded_in):
-        host = _host_lstat(path, absent)
+        host = _host_lstat(sb, path, absent)
         if entry is None:
             if host is not None:
                 yield Node(path, _kind(host), f"{stat.S_IMODE(host.st_mode):04o}", None, None,
@@ -114,14 +114,14 @@ def changes(sb: Sandbox, digests: bool = True, skip_recorded_in: tuple[str, ...]
             yield _node(sb, entry, "modified", digests)
 
 
-def _host_lstat(path: str, absent: set[str]) -> os.stat_result | None:
+def _host_lstat(sb: Sandbox, path: str, absent: set[str]) -> os.stat_result | None:
     """lstat on the host; a bundle's new directories hold thousands of new paths, and one
     failed lookup of their parent answers for all of them (the paths come sorted)."""
     if path[:path.rfind("/")] in absent:
         found = None
     else:
         try:
-            found = os.lstat(path)
+            found = os.lstat(sb.host_path(path))
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             found = None  # (one this user may not see: the sandbox's note names it)
     if found is None:
@@ -143,12 +143,12 @@ def _differs(sb: Sandbox, entry: Entry, host: os.stat_result) -> bool:
         return True
     if entry.type == "symlink":
         try:
-            return entry.target != os.readlink(entry.path)
+            return entry.target != os.readlink(sb.host_path(entry.path))
         except OSError:
             return True
     if entry.type == "file" and entry.where == "upper":
         try:
-            return sb.sha_of(entry) != sb.digest(entry.path, host)
+            return sb.sha_of(entry) != sb.digest(sb.host_path(entry.path), host)
         except PermissionError:  # a host file this user may not read: say it may differ
             return True
     return False

@@ -113,6 +113,10 @@ class Sandbox:
     def _host(self, path: str) -> str:
         return os.path.join(self.host, os.path.normpath(path).lstrip("/"))
 
+    def host_path(self, path: str) -> str:
+        """Where a path of the instance is on this machine: itself, or inside the image."""
+        return self._host(path)
+
     def _host_stat(self, norm: str) -> os.stat_result | None:
         if norm in self._host_stats:
             return self._host_stats[norm]

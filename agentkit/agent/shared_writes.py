@@ -74,7 +74,7 @@ def _shared(sb: Sandbox, link: str, destinations: tuple[str, ...]) -> tuple[str,
     target = sb.resolve(link)
     if target is None:
         return None
-    if _device(parent_of(link)) != _device(target):
+    if _device(sb.host_path(parent_of(link))) != _device(sb.host_path(target)):
         return target, "another file system"
     if not any(_inside(target, d) for d in destinations):
         return target, "outside the files destinations"

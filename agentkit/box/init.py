@@ -121,7 +121,8 @@ class Init:
         if budget[0] <= 0:
             self.notes.append(f"the box made its own copies of only {MIMIC_DIRS} host "
                               "directories")
-        mimic.locked_accounts(self.root.extra(), self.spec.idmap)
+        mimic.locked_accounts(self.root.extra(), self.spec.idmap,
+                              dict(self.spec.shown).get("/etc", "/etc"), bool(self.spec.image))
         for box_path, _ in self.spec.binds:
             _extra(self.root, box_path, None, 0o755)
         for path, content, mode in self.spec.extra_files:

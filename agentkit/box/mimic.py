@@ -104,13 +104,16 @@ def _copy_file(src: str, dest: str, st: os.stat_result, idmap: IdMap) -> None:
     _attrs(dest, st, idmap)
 
 
-def locked_accounts(layer: str, idmap: IdMap) -> None:
-    """shadow and gshadow for every account of passwd and group, with locked passwords."""
+def locked_accounts(layer: str, idmap: IdMap, etc: str = "/etc", image: bool = False
+                    ) -> None:
+    """shadow and gshadow for every account of passwd and group (those of `etc`, the lower
+    /etc as the box sees it), with locked passwords."""
     for src, dest, line, mode in (("/etc/passwd", "/etc/shadow", "{}:*:19000:0:99999:7:::\n",
                                    0o640),
                                   ("/etc/group", "/etc/gshadow", "{}:*::\n", 0o640)):
         try:
-            with open(layer + src if os.path.exists(layer + src) else src) as f:
+            lower = etc + src[len("/etc"):]
+            with open(layer + src if os.path.exists(layer + src) else lower) as f:
                 names = [e.split(":", 1)[0] for e in f.read().splitlines() if ":" in e]
         except OSError:
             continue
@@ -119,13 +122,23 @@ def locked_accounts(layer: str, idmap: IdMap) -> None:
         with open(path, "w") as f:
             f.write("".join(line.format(n) for n in names if n))
         os.chmod(path, mode)
-        shadow_gid = _group_id("shadow")
+        shadow_gid = _group_id("shadow", etc if image else "")
         with contextlib.suppress(OSError):
             os.chown(path, 0, shadow_gid if shadow_gid is not None and
                      shadow_gid <= idmap.top else 0)
 
 
-def _group_id(name: str) -> int | None:
+def _group_id(name: str, etc: str = "") -> int | None:
+    if etc:  # the image's own group file, not this machine's
+        try:
+            with open(f"{etc}/group") as f:
+                for line in f:
+                    fields = line.split(":")
+                    if len(fields) > 2 and fields[0] == name and fields[2].isdigit():
+                        return int(fields[2])
+        except OSError:
+            pass
+        return None
     try:
         return grp.getgrnam(name).gr_gid
     except KeyError:

@@ -116,9 +116,9 @@ def mount_trees(spec: Spec, root: Root) -> None:
         tops.update(n for n in os.listdir(layer) if os.path.isdir(f"{layer}/{n}") and
                     not os.path.islink(f"{layer}/{n}"))
     tops.difference_update(SPECIAL)
-    for name in os.listdir("/"):  # the host's top-level links: /bin -> usr/bin ...
-        if name not in tops and os.path.islink(f"/{name}"):
-            os.symlink(os.readlink(f"/{name}"), f"{root.root}/{name}")
+    for name, target in spec.top_links:  # the lower root's top-level links: /bin -> usr/bin
+        if name not in tops:
+            os.symlink(target, f"{root.root}/{name}")
     nested = sorted((p for p in shown if p.count("/") > 1), key=lambda p: (p.count("/"), p))
     for index, box_path in enumerate([f"/{t}" for t in sorted(tops)] + nested, 1):
         if _overlay(root, index, box_path, shown.get(box_path)):

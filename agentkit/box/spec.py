@@ -37,6 +37,8 @@ class Spec:
     mimic: tuple[str, ...] = ()  # trees copied as the box's own (unprivileged: see mimic.py)
     extra_files: tuple[tuple[str, str, int], ...] = ()  # (box path, content, mode) to add
     python: str = ""  # the interpreter for /usr/local/bin/agentkit in the box
+    image: str = ""  # the instance's root file system shown instead of this machine's /
+    top_links: tuple[tuple[str, str], ...] = ()  # (name, target): the lower root's /bin -> ...
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_json(self) -> dict[str, Any]:
@@ -49,4 +51,5 @@ class Spec:
             idmap["kind"], tuple(tuple(x) for x in idmap["uids"]),
             tuple(tuple(x) for x in idmap["gids"]), idmap["note"]),
             **{k: tuple(tuple(x) if isinstance(x, list) else x for x in raw[k])
-               for k in ("shown", "binds", "masks", "homes", "mimic", "extra_files", "notes")}})
+               for k in ("shown", "binds", "masks", "homes", "mimic", "extra_files", "notes",
+                         "top_links")}})

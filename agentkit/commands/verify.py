@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from agentkit import fstree
 from agentkit.agent import config, lifecycle
+from agentkit.agent import image as images
 from agentkit.agent.result import VerifyResult
 from agentkit.appspec import events as ev
 from agentkit.errors import BadInput, Terminated, UsageError
@@ -89,6 +90,7 @@ def _appspec_name(name: str) -> str:
 def _options(args: argparse.Namespace, archive: str, work: str) -> lifecycle.Options:
     masked = tuple(sorted({os.path.realpath(p) for p in (work, args.state_dir, args.keep) if p}))
     agent = config.read(args.agent_configuration_file)
+    image = images.prepare(args.image) if args.image else None
     return lifecycle.Options(
         archive=archive, bundle_type=args.type, generation=args.agent,
         file_exists_behavior=args.file_exists_behavior, group_id=args.deployment_group,
@@ -102,7 +104,8 @@ def _options(args: argparse.Namespace, archive: str, work: str) -> lifecycle.Opt
         appspec_name=_appspec_name(args.appspec_filename), agent_root=agent.root_dir,
         max_revisions=agent.max_revisions,
         ignore_stop_failures=args.ignore_application_stop_failures,
-        deployment=_deployment(args))
+        deployment=_deployment(args), image=image.root if image else "",
+        image_notes=image.notes if image else ())
 
 
 def _deployment(args: argparse.Namespace) -> str:

@@ -186,7 +186,8 @@ def test_fidelity_traffic_hooks_run_by_default_in_local_order(
     assert stdout_of(second, "BeforeBlockTraffic") == ["BeforeBlockTraffic"]
     assert first["modelled"] == [
         "traffic hooks run: codedeploy-local's order, as a deployment group with a load "
-        "balancer (--no-load-balancer: the service skips them)"]
+        "balancer (--no-load-balancer: the service skips them)",
+        "the instance's file system: this machine's / (--image: the instance's own)"]
 
 
 def test_fidelity_no_load_balancer_skips_the_traffic_hooks(
@@ -196,7 +197,9 @@ def test_fidelity_no_load_balancer_skips_the_traffic_hooks(
     lines = report.splitlines()
     assert lines[1] == ("modelled: no load balancer: the service skips the Before/After "
                         "Block/AllowTraffic hooks")
-    assert [line.split()[0] for line in lines[2:9]] == [
+    assert lines[2] == ("modelled: the instance's file system: this machine's / (--image: "
+                        "the instance's own)")
+    assert [line.split()[0] for line in lines[3:10]] == [
         "ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall",
         "ApplicationStart", "s/e.sh"]  # the event, then its script's line
 

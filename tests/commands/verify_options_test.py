@@ -231,7 +231,8 @@ def test_options_blue_green_replacement_installs_then_allows_traffic(
     assert out["modelled"] == [
         "a blue/green deployment's replacement instance: launched new (no earlier revision), "
         "the install, then the AllowTraffic hooks (--instance original: what the original "
-        "instances run)"]
+        "instances run)",
+        "the instance's file system: this machine's / (--image: the instance's own)"]
 
 
 def test_options_blue_green_original_runs_the_old_revision_s_block_traffic_hooks(
@@ -253,7 +254,8 @@ def test_options_blue_green_original_runs_the_old_revision_s_block_traffic_hooks
     assert f"{tmp_path}/app/only-new.txt" not in paths  # nothing of this one is installed
     assert out["modelled"] == [
         "a blue/green deployment's original instance: only the BlockTraffic hooks, from its "
-        "last successful revision; this revision is not installed there"]
+        "last successful revision; this revision is not installed there",
+        "the instance's file system: this machine's / (--image: the instance's own)"]
 
 
 def test_options_blue_green_original_without_an_earlier_revision_runs_nothing(

@@ -1,0 +1,86 @@
+"""verify --image: hooks run over the instance's root file system and Install is judged
+against it, not against this machine's /."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ..archives import script, tar
+from ..image_fixture import make_image, make_tarball
+from .verify_fidelity_test import stdout_of, verify
+
+LOOK = script("cat /etc/os-release\nls /opt\nls /home\n")
+
+
+def _bundle(tmp_path: Path, dest: str, name: str = "a.tgz") -> Path:
+    hooks = "  AfterInstall:\n    - location: look.sh\n"
+    return tar(tmp_path / name, [
+        ("appspec.yml", "file", f"version: 0.0\nos: linux\nfiles:\n  - source: app\n"
+                                f"    destination: {dest}\nhooks:\n{hooks}", 0o644),
+        ("app/index.html", "file", "<h1>new</h1>", 0o644),
+        ("look.sh", "file", LOOK, 0o755)])
+
+
+def _needs_box(out: dict[str, object]) -> None:
+    if out["result"] == "undetermined":
+        pytest.skip(f"no box for hooks here: {out['undetermined']}")
+
+
+def test_verify_image_hooks_see_the_image_not_this_machine(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    img = make_image(tmp_path / "img")
+    code, out = verify(capsys, "--image", str(img), str(_bundle(tmp_path, "/var/www/app")))
+    _needs_box(out)
+    assert code == 0, out["error"]
+    assert stdout_of(out, "AfterInstall") == [
+        "ID=agentkit-test", 'PRETTY_NAME="agentkit test image"', "codedeploy-agent", "from-image",
+        "imageonly"]
+    assert out["modelled"][-1] == (
+        f"the instance's file system: the image {img} (its users, packages and units)")
+    # Install's changes are against the image: /var exists there, /var/www does not
+    assert [(c["path"], c["change"]) for c in out["changes"]][:2] == [
+        ("/var/www", "created"), ("/var/www/app", "created")]
+    assert not Path("/var/www/app/index.html").exists() or \
+        Path("/var/www/app/index.html").read_text() != "<h1>new</h1>"
+
+
+def test_verify_image_install_meets_the_image_s_files(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # /srv/app/index.html is in the image only: DISALLOW fails there, not on this machine
+    img = make_image(tmp_path / "img")
+    code, out = verify(capsys, "--hooks", "skip", "--image", str(img),
+                       str(_bundle(tmp_path, "/srv/app")))
+    assert code == 1
+    assert out["failed_event"] == "Install"
+    assert out["error"]["message"] == (
+        "The deployment failed because a specified file already exists at this location: "
+        "/srv/app/index.html")
+    code, out = verify(capsys, "--hooks", "skip", str(_bundle(tmp_path, str(tmp_path / "srv"),
+                                                               "b.tgz")))
+    assert code == 0  # the same bundle, on this machine's own /, has nothing in its way
+
+
+def test_verify_image_tarball_gives_the_same_result(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    arc = make_tarball(make_image(tmp_path / "img"), tmp_path / "img.tgz")
+    code, out = verify(capsys, "--image", str(arc), str(_bundle(tmp_path, "/var/www/app")))
+    _needs_box(out)
+    assert code == 0, out["error"]
+    assert stdout_of(out, "AfterInstall")[:2] == [
+        "ID=agentkit-test", 'PRETTY_NAME="agentkit test image"']
+    assert len(list((tmp_path / "cache" / "agentkit" / "images").iterdir())) == 1
+
+
+def test_verify_image_missing_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from agentkit.cli import main
+
+    assert main(["verify", "--image", str(tmp_path / "nope"),
+                 str(_bundle(tmp_path, "/srv/app"))]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"agentkit: error: --image {tmp_path}/nope: no such directory or file; give the "
+        "instance's root file system as a directory or a tar/tar.gz of one (docker export).")

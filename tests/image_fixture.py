@@ -1,0 +1,70 @@
+"""A small instance image made from this machine's own programs: /bin/sh, cat and ls with
+the libraries they load, its own /etc (a user only it has, an os-release of its own) and a
+file already at an application's destination. Enough for hooks to run over it in the box."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+PROGRAMS = ("/bin/sh", "/usr/bin/cat", "/usr/bin/ls", "/usr/bin/env")
+OS_RELEASE = 'ID=agentkit-test\nPRETTY_NAME="agentkit test image"\n'
+
+
+def _libraries(program: str) -> list[str]:
+    out = subprocess.run(["ldd", program], capture_output=True, text=True, check=False).stdout
+    return re.findall(r"(/\S+\.so[.\d]*)", out)
+
+
+def _copy(src: str, root: Path) -> None:
+    real = os.path.realpath(src)
+    dest = root / real.lstrip("/")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not dest.exists():
+        shutil.copy2(real, dest)
+    # the name the program is known by (ld-linux's in /lib64), in its real directory
+    link = root / os.path.realpath(os.path.dirname(src)).lstrip("/") / os.path.basename(src)
+    if link != dest and not os.path.lexists(link):
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(real)
+
+
+def make_image(root: Path) -> Path:
+    """The image as a directory at `root`."""
+    for top in ("bin", "lib", "lib64", "sbin"):  # merged /usr, as the host and AL2023
+        if os.path.islink(f"/{top}"):
+            (root / top).parent.mkdir(parents=True, exist_ok=True)
+            if not (root / top).exists():
+                (root / top).symlink_to(os.readlink(f"/{top}"))
+    for program in PROGRAMS:
+        _copy(program, root)
+        for lib in _libraries(program):
+            _copy(lib, root)
+    etc = root / "etc"
+    etc.mkdir(exist_ok=True)
+    (etc / "os-release").write_text(OS_RELEASE)
+    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                "imageonly:x:1234:1234::/home/imageonly:/bin/sh\n")
+    (etc / "group").write_text("root:x:0:\nimageonly:x:1234:\n")
+    for d in ("tmp", "root", "opt/from-image", "srv/app", "var/log", "home/imageonly"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    (root / "tmp").chmod(0o1777)
+    (root / "srv" / "app" / "index.html").write_text("from the image")
+    return root
+
+
+def make_tarball(root: Path, out: Path, owner: int = 0) -> Path:
+    """The image as a tar.gz, as `docker export | gzip` gives it (owners in the headers)."""
+    def owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        if info.name.startswith("./home/imageonly"):
+            info.uid = info.gid = owner
+        return info
+
+    with tarfile.open(out, "w:gz") as tar:
+        tar.add(root, arcname=".", filter=owned)
+    return out
