@@ -16,6 +16,7 @@ from agentkit import beneath, fstree, proc
 from agentkit.agent import (
     config,
     environment,
+    event_plan,
     hookbox,
     layout,
     linked_dirs,
@@ -25,6 +26,7 @@ from agentkit.agent import (
     runner,
     shared_writes,
 )
+from agentkit.agent.event_plan import IN_PLACE, REPLACEMENT, event_names
 from agentkit.agent.installer import Installer, InstallError
 from agentkit.agent.layout import Deployment
 from agentkit.agent.result import (
@@ -59,14 +61,6 @@ NOT_FOUND = ("The CodeDeploy agent did not find an AppSpec file within the unpac
              "http://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html")
 
 
-# A blue/green deployment runs the lifecycle on two sets of instances ("Lifecycle event hook
-# availability", the AppSpec 'hooks' section of the CodeDeploy user guide): new replacement
-# instances get the install and the AllowTraffic hooks; the original instances only the
-# BlockTraffic hooks, from their last successful revision, and nothing is installed there.
-IN_PLACE, REPLACEMENT, ORIGINAL = "in-place", "blue-green replacement", "blue-green original"
-BLOCK_TRAFFIC = ("BeforeBlockTraffic", "AfterBlockTraffic")
-
-
 @dataclass(frozen=True)
 class Options:
     archive: str
@@ -96,26 +90,6 @@ class Options:
     deployment: str = IN_PLACE  # or a blue/green deployment's REPLACEMENT or ORIGINAL instance
     image: str = ""  # the instance's root file system (a directory); "": this machine's /
     image_notes: tuple[str, ...] = ()  # what unpacking it left out
-
-
-def event_names(load_balancer: bool, subset: tuple[str, ...] = (),
-                deployment: str = IN_PLACE) -> list[str]:
-    """The events in the order they run. With --events, codedeploy-local runs them in the
-    order given, DownloadBundle and Install put first when missing, and Install moved after
-    DownloadBundle (deployer.rb#add_download_bundle_and_install_events)."""
-    if deployment == ORIGINAL:
-        return list(BLOCK_TRAFFIC)
-    if deployment == REPLACEMENT:
-        return [n for n in ev.ORDERED if n not in BLOCK_TRAFFIC]
-    if subset:
-        names = [n for n in ev.AGENT_INTERNAL if n not in subset] + list(subset)
-        if "Install" in names[:names.index("DownloadBundle")]:
-            i, j = names.index("DownloadBundle"), names.index("Install")
-            names[i], names[j] = names[j], names[i]
-        return names
-    if load_balancer:
-        return list(ev.ORDERED)
-    return [n for n in ev.ORDERED if n not in ev.TRAFFIC]
 
 
 class _Run:
@@ -575,30 +549,10 @@ def run(opts: Options, work: str) -> VerifyResult:
         findings=tuple(sorted(state.member_findings(), key=Finding.sort_key)),
         tree=tree, changes=changes, scripts_log=log, notes=tuple(state.notes),
         undetermined=state.undetermined if state.failure is None else None,
-        members=state.unpacked.members if state.unpacked else 0, modelled=modelled(opts),
+        members=state.unpacked.members if state.unpacked else 0,
+        modelled=event_plan.modelled(opts.deployment, opts.events, opts.load_balancer,
+                                     opts.image),
         untouched=untouched)
-
-
-def modelled(opts: Options) -> tuple[str, ...]:
-    """What verify assumed of the deployment, said in the report."""
-    if opts.deployment == REPLACEMENT:
-        traffic = ("a blue/green deployment's replacement instance: launched new (no earlier "
-                   "revision), the install, then the AllowTraffic hooks (--instance original: "
-                   "what the original instances run)")
-    elif opts.deployment == ORIGINAL:
-        traffic = ("a blue/green deployment's original instance: only the BlockTraffic hooks, "
-                   "from its last successful revision; this revision is not installed there")
-    elif opts.events:
-        traffic = "only the events given with --events (as codedeploy-local --events)"
-    elif opts.load_balancer:
-        traffic = ("traffic hooks run: codedeploy-local's order, as a deployment group with a "
-                   "load balancer (--no-load-balancer: the service skips them)")
-    else:
-        traffic = "no load balancer: the service skips the Before/After Block/AllowTraffic hooks"
-    lower = (f"the instance's file system: the image {opts.image} (its users, packages and "
-             "units)" if opts.image else "the instance's file system: this machine's / "
-             "(--image: the instance's own)")
-    return (traffic, lower)
 
 
 def unseen_note(paths: list[str]) -> str:

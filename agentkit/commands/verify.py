@@ -18,7 +18,7 @@ import urllib.parse
 from collections.abc import Iterator
 
 from agentkit import fstree
-from agentkit.agent import config, lifecycle
+from agentkit.agent import config, event_plan, lifecycle
 from agentkit.agent import image as images
 from agentkit.agent.result import VerifyResult
 from agentkit.appspec import events as ev
@@ -116,7 +116,7 @@ def _deployment(args: argparse.Namespace) -> str:
             raise UsageError(f"--instance {args.instance}: only a blue/green deployment has "
                              "replacement and original instances; add --deployment-type "
                              "blue-green.")
-        return lifecycle.IN_PLACE
+        return event_plan.IN_PLACE
     if args.events:
         raise UsageError("--events with --deployment-type blue-green: the service runs a "
                          "blue/green instance's events itself; give one or the other.")
@@ -124,12 +124,12 @@ def _deployment(args: argparse.Namespace) -> str:
         raise UsageError("--no-load-balancer with --deployment-type blue-green: a blue/green "
                          "deployment shifts traffic with a load balancer; drop one of them.")
     if args.instance == "original":
-        return lifecycle.ORIGINAL
+        return event_plan.ORIGINAL
     if args.previous:
         raise UsageError("--previous with a blue/green replacement instance: it is launched "
                          "new and has no earlier revision; add --instance original to see what "
                          "the instances that have it run.")
-    return lifecycle.REPLACEMENT
+    return event_plan.REPLACEMENT
 
 
 def _work_dir(args: argparse.Namespace) -> tuple[str, bool]:
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
             if args.previous:
                 # the instance's earlier revision came by an in-place deployment
                 before = dataclasses.replace(_options(args, args.previous, work),
-                                             deployment=lifecycle.IN_PLACE)
+                                             deployment=event_plan.IN_PLACE)
                 previous = lifecycle.run(before, work)
             result = lifecycle.run(_options(args, args.archive, work), work)
             _write(args, result, previous, work)  # the tree and changes are read from `work`
