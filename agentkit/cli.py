@@ -126,6 +126,20 @@ def _add_hook(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         a.add_argument("--dry-run", action="store_true", help="print what would change")
 
 
+def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("bundle", help="make a reproducible revision archive of a tree")
+    p.add_argument("directory", nargs="?", default=".", metavar="DIR",
+                   help="the tree holding appspec.yml (default: .)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the archive to write")
+    p.add_argument("--format", choices=("tgz", "zip"), default="tgz")
+    p.add_argument("--mtime", type=int, metavar="EPOCH",
+                   help="every member's time (default: $SOURCE_DATE_EPOCH, else the last "
+                   "commit's)")
+    p.add_argument("--allow-external-links", action="store_true",
+                   help="keep symlinks that point out of the tree (the agent installs them "
+                   "as they are)")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentkit",
@@ -136,6 +150,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_lint(sub)
     _add_verify(sub)
     _add_hook(sub)
+    _add_bundle(sub)
     return parser
 
 
@@ -150,6 +165,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "verify":
         from agentkit.commands import verify
         return verify.run(args)
+    if args.command == "bundle":
+        from agentkit.commands import bundle
+        return bundle.run(args)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 

@@ -1,0 +1,41 @@
+"""`agentkit bundle [DIR] -o app.tgz`: a reproducible revision archive of a tree."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+
+from agentkit.bundle import reproducible
+from agentkit.errors import BadInput
+
+
+def run(args: argparse.Namespace) -> int:
+    top = os.path.abspath(args.directory)
+    if not os.path.isdir(top):
+        raise BadInput(f"{args.directory}: not a directory; give the tree to bundle (the "
+                       "directory holding appspec.yml).")
+    if not any(os.path.isfile(os.path.join(top, n)) for n in ("appspec.yml", "appspec.yaml")):
+        raise BadInput(f"{args.directory}: no appspec.yml at its top; the agent looks for it "
+                       "there (agentkit appspec generate writes one).")
+    out = os.path.abspath(args.output)
+    if out == top or out.startswith(top.rstrip("/") + "/"):
+        raise BadInput(f"{args.output}: inside the tree being bundled; write it elsewhere.")
+    mtime = reproducible.source_date(top, args.mtime)
+    members = reproducible.walk(top, args.allow_external_links)
+    tmp = f"{out}.tmp-{os.getpid()}"
+    try:  # a half-written archive never takes the name
+        with open(tmp, "wb") as f:
+            write = reproducible.write_zip if args.format == "zip" else reproducible.write_tgz
+            count = write(f, members, mtime)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    digest = hashlib.sha256()
+    with open(out, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    sys.stdout.write(f"{out}: {count} member(s), mtime {mtime}, sha256 {digest.hexdigest()}\n")
+    return 0
