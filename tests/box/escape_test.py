@@ -34,7 +34,9 @@ for ns, host in ARGS["guard"]["namespaces"].items():
         print(f"in the host's {ns} namespace: not probing")
         sys.exit(97)
 for top, device in ARGS["guard"]["devices"].items():
-    if os.path.isdir(top) and os.stat(top).st_dev == device:
+    # (a top the box shows read-only, e.g. one holding mounts an overlay may not take, is
+    # this machine's file system but cannot be written: that is no reason to stop)
+    if os.path.isdir(top) and os.stat(top).st_dev == device and os.access(top, os.W_OK):
         print(f"{top} is the host's own file system: not probing")
         sys.exit(97)
 
@@ -128,8 +130,8 @@ def _guard() -> str:
     host = _host()
     lines = [f'[ "$(readlink /proc/self/ns/{ns})" != "{link}" ] || {{ echo "in the host\'s '
              f'{ns} namespace: refusing"; exit 97; }}' for ns, link in host["namespaces"].items()]
-    lines += [f'[ ! -d {top} ] || [ "$(stat -c %d {top})" != {device} ] || {{ echo "{top} is '
-              f'the host\'s own file system: refusing"; exit 97; }}'
+    lines += [f'[ ! -d {top} ] || [ "$(stat -c %d {top})" != {device} ] || [ ! -w {top} ] || '
+              f'{{ echo "{top} is the host\'s own file system: refusing"; exit 97; }}'
               for top, device in host["devices"].items()]
     return "\n".join(lines) + "\n"
 
