@@ -140,6 +140,27 @@ def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    "as they are)")
 
 
+def _add_init(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("init", help="write agentkit.yml, appspec.yml and the hook shim")
+    p.add_argument("directory", nargs="?", default=".", metavar="DIR")
+    p.add_argument("--destination", default="/var/www/app", metavar="PATH",
+                   help="where the bundle is installed on the instance (default /var/www/app)")
+    p.add_argument("--force", action="store_true", help="replace files that exist")
+    p.add_argument("--dry-run", action="store_true", help="print what would be written")
+
+
+def _add_appspec(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("appspec", help="appspec.yml from agentkit.yml")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    g = actions.add_parser("generate", help="write appspec.yml from agentkit.yml's deploy:")
+    g.add_argument("--config", default="agentkit.yml", metavar="FILE")
+    g.add_argument("-o", "--output", metavar="FILE",
+                   help="default: appspec.yml next to the config")
+    g.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 when the file differs (CI, pre-commit)")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentkit",
@@ -151,6 +172,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_verify(sub)
     _add_hook(sub)
     _add_bundle(sub)
+    _add_init(sub)
+    _add_appspec(sub)
     return parser
 
 
@@ -168,6 +191,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "bundle":
         from agentkit.commands import bundle
         return bundle.run(args)
+    if args.command == "init":
+        from agentkit.commands import init
+        return init.run(args)
+    if args.command == "appspec":
+        from agentkit.commands import appspec
+        return appspec.run(args)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 

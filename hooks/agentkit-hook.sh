@@ -12,7 +12,11 @@ if [ -n "${AGENTKIT:-}" ]; then
   :
 elif [ -x /opt/agentkit/bin/agentkit ]; then
   AGENTKIT=/opt/agentkit/bin/agentkit
+elif command -v agentkit >/dev/null 2>&1; then
+  AGENTKIT=$(command -v agentkit)
 else
-  AGENTKIT=agentkit
+  echo "agentkit-hook: agentkit is not installed on this instance (no" \
+    "/opt/agentkit/bin/agentkit, none on PATH); bake it into the AMI (packaging/)" >&2
+  exit 127
 fi
 exec "$AGENTKIT" hook run --config "${AGENTKIT_CONFIG:-$dir/agentkit.yml}"

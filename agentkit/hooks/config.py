@@ -407,7 +407,8 @@ def load(path: str) -> Config:
                         + (f" ({e.context})" if e.context else ""))
     r = _Reader(path)
     top = r.map(src.root, (), ("version", "release", "shared", "permissions", "health",
-                               "validate", "preflight", "events", "log"))
+                               "validate", "preflight", "events", "log",
+                               "deploy"))  # deploy: appspec generate's (deploy_config.py)
     if top is None:
         raise BadConfig(f"{path}:1: the file is empty or not a mapping; start it with "
                         "`version: 1`")

@@ -1,0 +1,149 @@
+"""The `deploy:` section of agentkit.yml: what `agentkit appspec generate` turns into an
+appspec.yml. Every value is checked here, each problem reported with its line in
+agentkit.yml as a context chain (`agentkit.yml:7: deploy > events > AfterInstall: ...`).
+
+```yaml
+deploy:
+  destination: /var/www/app      # required: where the bundle's files go
+  source: /                       # the part of the bundle installed (default: all of it)
+  owner: www-data                 # optional: owner, group and modes of what is installed
+  group: www-data
+  file_mode: 644                  # three octal digits, written so 1.x and 2.x agree
+  dir_mode: 755
+  file_exists_behavior: OVERWRITE # optional: DISALLOW (the agent's default), OVERWRITE, RETAIN
+  runas: deploy                   # optional: the user every hook runs as
+  shim: scripts/agentkit-hook.sh  # the hook script every event runs (default)
+  events:                         # the events with hooks, and each one's timeout in seconds
+    AfterInstall: 300
+    ValidateService: 120
+```
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agentkit.appspec import events as ev
+from agentkit.appspec.source import MappingNode, Node, ScalarNode, read_source
+from agentkit.appspec.view import MapView, Path, chain, pos, value11
+from agentkit.errors import BadConfig
+
+KEYS = ("destination", "source", "owner", "group", "file_mode", "dir_mode",
+        "file_exists_behavior", "runas", "shim", "events")
+NAME = re.compile(r"^[a-z_][a-z0-9_.-]*\$?$", re.IGNORECASE)  # a POSIX user or group name
+MAX_TIMEOUT = 3600  # the agent's limit for one script (application_specification.rb)
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    destination: str
+    source: str = "/"
+    owner: str | None = None
+    group: str | None = None
+    file_mode: str | None = None
+    dir_mode: str | None = None
+    file_exists_behavior: str | None = None
+    runas: str | None = None
+    shim: str = "scripts/agentkit-hook.sh"
+    events: tuple[tuple[str, int], ...] = ()
+
+
+class _Problems:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.errors: list[tuple[int, str]] = []
+
+    def add(self, node: Node | None, where: Path, message: str) -> None:
+        line = pos(node)[0] or 1
+        self.errors.append((line, f"{self.path}:{line}: {chain(('deploy', *where))}: "
+                                  f"{message}"))
+
+
+def _text(p: _Problems, view: MapView, key: str, check: Any = None,
+          expected: str = "") -> str | None:
+    node = view.get(key)
+    if node is None or value11(node) is None:
+        return None
+    value = value11(node)
+    if not isinstance(node, ScalarNode) or isinstance(value, bool):
+        p.add(node, (key,), f"expected {expected or 'text'}, got {value!r}")
+        return None
+    text = str(value) if not isinstance(value, int) else node.value
+    if check is not None and not check(text):
+        p.add(node, (key,), f"expected {expected}, got {text!r}")
+        return None
+    return text
+
+
+def _mode(text: str) -> bool:
+    return re.fullmatch(r"[0-7]{3}", text) is not None
+
+
+def _events(p: _Problems, node: Node | None) -> tuple[tuple[str, int], ...]:
+    if node is None or value11(node) is None:
+        return ()
+    if not isinstance(node, MappingNode):
+        p.add(node, ("events",), "expected a mapping of event names to timeouts in seconds")
+        return ()
+    out = []
+    for entry in MapView(node).entries():
+        name, value = entry.key, value11(entry.value)
+        if name not in ev.SCRIPTED:
+            hint = ev.suggest(str(name))
+            p.add(entry.key_node, ("events", str(name)), "not a lifecycle event with scripts"
+                  + (f"; did you mean {hint}?" if hint else
+                     f"; expected one of {', '.join(ev.SCRIPTED)}"))
+        elif isinstance(value, bool) or not isinstance(value, int) or \
+                not 1 <= value <= MAX_TIMEOUT:
+            p.add(entry.value, ("events", str(name)),
+                  f"expected a timeout in seconds from 1 to {MAX_TIMEOUT}, got {value!r}")
+        else:
+            out.append((str(name), value))
+    order = {name: i for i, name in enumerate(ev.ORDERED)}
+    return tuple(sorted(out, key=lambda e: order[e[0]]))
+
+
+def parse(path: str) -> DeployConfig:
+    """The `deploy:` section of the agentkit.yml at `path`; BadConfig lists every problem."""
+    src = read_source(path)
+    if src.syntax_error is not None:
+        e = src.syntax_error
+        raise BadConfig(f"{path}:{e.line}: YAML syntax: {e.problem}")
+    top = src.root
+    section = MapView(top).get("deploy") if isinstance(top, MappingNode) else None
+    if not isinstance(section, MappingNode):
+        raise BadConfig(f"{path}:{pos(section or top)[0] or 1}: deploy: expected a mapping "
+                        "with at least `destination` (agentkit init writes an example).")
+    p = _Problems(path)
+    view = MapView(section)
+    for entry in view.entries():
+        if entry.key not in KEYS:
+            p.add(entry.key_node, (str(entry.key),),
+                  f"unknown key; expected one of {', '.join(KEYS)}")
+    absolute = ("an absolute path", lambda t: t.startswith("/") and "\0" not in t)
+    destination = _text(p, view, "destination", absolute[1], absolute[0])
+    if destination is None and "destination" not in view:
+        p.add(section, ("destination",), "required: where the bundle's files are installed")
+    relative = ("a path inside the bundle", lambda t: not t.startswith("/") and
+                ".." not in t.split("/") and bool(t.strip()))
+    cfg = DeployConfig(
+        destination=destination or "/",
+        source=_text(p, view, "source", lambda t: t == "/" or relative[1](t),
+                     "/ or " + relative[0]) or "/",
+        owner=_text(p, view, "owner", NAME.match, "a user name"),
+        group=_text(p, view, "group", NAME.match, "a group name"),
+        file_mode=_text(p, view, "file_mode", _mode, "three octal digits such as 644"),
+        dir_mode=_text(p, view, "dir_mode", _mode, "three octal digits such as 755"),
+        file_exists_behavior=_text(p, view, "file_exists_behavior",
+                                   lambda t: t in ("DISALLOW", "OVERWRITE", "RETAIN"),
+                                   "DISALLOW, OVERWRITE or RETAIN"),
+        runas=_text(p, view, "runas", NAME.match, "a user name"),
+        shim=_text(p, view, "shim", relative[1], relative[0]) or "scripts/agentkit-hook.sh",
+        events=_events(p, view.get("events")))
+    if p.errors:
+        lines = [text for _, text in sorted(p.errors)]
+        raise BadConfig(lines[0] if len(lines) == 1 else
+                        f"{len(lines)} problems in {path}:\n" + "\n".join(lines))
+    return cfg
