@@ -248,6 +248,10 @@ _RULES = (
          "ship the script itself in the bundle"),
     Rule("AK505", WARNING, "script-bom", "a hook script starting with a UTF-8 BOM",
          "save it as UTF-8 without BOM"),
+    Rule("AK507", ERROR, "source-missing", "a `files` source that is not in the bundle "
+         "(Install fails)", "add it to the bundle or fix the source (relative to the bundle "
+         "root)", "No such file or directory @ rb_sysopen - {path}",
+         "IO error: No such file or directory (os error 2)"),
     Rule("AK510", ERROR, "symlink-to-directory", "a symlink to a directory: the installer "
          "copies the target's whole content (a link to NFS/EFS copies the share)",
          "create such links in AfterInstall (agentkit hook link-shared)"),
@@ -264,6 +268,21 @@ _RULES = (
          "or out of the `files` destinations (shared storage)",
          "keep what the link stands for out of the bundle (or out of `files`), and make the "
          "link after Install (agentkit hook link-shared in AfterInstall)"),
+    # --- agentkit.yml next to the appspec (the hooks' config) ---------------------------------
+    Rule("AK600", ERROR, "hooks-config", "agentkit.yml does not validate (`agentkit hook` "
+         "stops with exit 2)", "fix the key as the message says (agentkit/hooks/config.py "
+         "lists the keys)"),
+    Rule("AK601", ERROR, "hooks-wait-too-long", "`validate.deadline` (plus one try) or the "
+         "`health` drain is longer than the appspec timeout of the hook that runs it (the "
+         "agent kills the hook)", "lower it, or raise the hook's `timeout` in appspec.yml"),
+    Rule("AK602", WARNING, "release-not-installed", "`release` is not under any `files` "
+         "destination of the appspec", "point `release` at the `files` destination (or a "
+         "directory below it)"),
+    Rule("AK603", WARNING, "hooks-config-variable", "a `$VARIABLE` in an agentkit.yml path "
+         "(taken literally, not expanded)", "write the path out in full"),
+    Rule("AK604", WARNING, "hooks-event-not-scripted", "agentkit.yml gives actions for an "
+         "event under which the appspec runs no script (they never run)",
+         "list the hook shim (scripts/agentkit-hook.sh) under that event in appspec.yml"),
     Rule("AK300", WARNING, "portability", "agent 1.x and 2.x read this differently",
          "{fix}"),
 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
-from typing import IO, Any
+from typing import IO, Any, TextIO, cast
 
 import structlog
 
@@ -26,8 +28,55 @@ def _open_log(path: str) -> IO[str] | None:
         return None
 
 
+class _Console(io.TextIOBase):
+    """stdout for the actions' lines. When its reader goes away (`agentkit hook ... | head`)
+    the action still runs to its end: a change to the instance is not left half-done, nor
+    reported as a crash, because a pipe closed. The first EPIPE points fd 1 at /dev/null (so
+    neither this stream nor the interpreter's last flush meets it again) and says once, on
+    stderr, where the rest of the lines go."""
+
+    def __init__(self, stream: IO[str], log_file: str | None) -> None:
+        super().__init__()
+        self.stream = stream
+        self.log_file = log_file
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                self.stream.write(text)
+            except BrokenPipeError:
+                self._gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._gone()
+
+    def isatty(self) -> bool:
+        return not self.gone and self.stream.isatty()
+
+    def _gone(self) -> None:
+        self.gone = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self.stream.fileno())
+        finally:
+            os.close(devnull)
+        rest = f"only to the hook log {self.log_file}" if self.log_file else "nowhere"
+        with contextlib.suppress(OSError):  # stderr gone too: the action still runs on
+            print(f"agentkit: stdout was closed; the rest of this action's lines go {rest}",
+                  file=sys.stderr, flush=True)
+
+
 def _logger(cfg: config_mod.Config) -> Any:
-    logging_setup.configure(sys.stdout, json_lines=False, json_file=_open_log(cfg.log_file))
+    json_file = _open_log(cfg.log_file)
+    console = None if sys.stdout is None else \
+        cast(TextIO, _Console(sys.stdout, cfg.log_file if json_file else None))
+    logging_setup.configure(console, json_lines=False, json_file=json_file)
     structlog.contextvars.bind_contextvars(
         **{k.lower(): os.environ[k] for k in CONTEXT if k in os.environ})
     return logging_setup.get("agentkit.hook")
@@ -65,19 +114,23 @@ def _appspec_next_to(cfg: config_mod.Config) -> Any:
 
 
 def _check_against_appspec(cfg: config_mod.Config, spec: Any) -> None:
-    """validate's deadline must end before the agent kills the hook running it."""
+    """validate's deadline must end before the agent kills the hook running it (the same
+    reckoning as lint's AK601, config_lint.overruns)."""
     if spec is None or cfg.validate is None:
         return
-    for event, actions in cfg.events:
-        scripts = spec.hooks.get(event, ())
-        if "validate" in actions and scripts:
-            limit = max(s.timeout for s in scripts)
-            if cfg.validate.deadline + cfg.validate.timeout > limit:
-                raise BadConfig(
-                    f"{cfg.path}: validate.deadline ({cfg.validate.deadline:g} s) plus one try "
-                    f"({cfg.validate.timeout:g} s) does not fit in the {event} hook's timeout "
-                    f"({limit} s in appspec.yml): the agent would kill validate before it "
-                    "reports. Lower the deadline or raise the hook's timeout.")
+    from agentkit.hooks.config_lint import overruns
+
+    for over in overruns(cfg, spec):
+        if not any(w.action == "validate" for w in over.waits):
+            continue
+        v = cfg.validate
+        what = f"validate.deadline ({v.deadline:g} s) plus one try ({v.timeout:g} s)" \
+            if len(over.waits) == 1 else \
+            f"{' and '.join(w.how for w in over.waits)} ({over.seconds:g} s)"
+        raise BadConfig(
+            f"{cfg.path}: {what} does not fit in the {over.event} hook's timeout "
+            f"({over.limit} s in appspec.yml): the agent would kill validate before it "
+            "reports. Lower the deadline or raise the hook's timeout.")
 
 
 def run(args: argparse.Namespace) -> int:

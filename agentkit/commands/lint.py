@@ -1,14 +1,57 @@
-"""`agentkit lint PATH...`: every problem in each appspec, as the selected agent sees it."""
+"""`agentkit lint PATH...`: every problem in each appspec, as the selected agent sees it; for
+a bundle directory also its content (verify's bundle checks: hook scripts, `files` sources,
+links); and the hooks' agentkit.yml next to the appspec, judged against it."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 
+from agentkit.appspec import ruby
 from agentkit.appspec.check import LintResult, lint_source
 from agentkit.appspec.locate import locate
+from agentkit.appspec.model import AppSpec
+from agentkit.appspec.rules import RULES
+from agentkit.bundle import checks
+from agentkit.findings import ERROR, Finding
 from agentkit.report import lint_json, lint_text
+
+CONFIG_NAME = "agentkit.yml"
+
+
+def _sources(bundle: str, appspec_path: str, spec: AppSpec,
+             generation: str) -> Iterator[Finding]:
+    """`files` sources the bundle lacks: Install's copy fails on them (installer.rb: a
+    source that is not a directory is copied as a file, FileUtils.copy opens it)."""
+    for i, mapping in enumerate(spec.files):
+        source = ruby.file_join(bundle, mapping.source)
+        if os.path.lexists(source):
+            continue
+        rule = RULES["AK507"]
+        yield Finding(ERROR, "AK507", appspec_path, mapping.line, None,
+                      f"files[{i}] > source: {mapping.source} is not in the bundle",
+                      rule.hint, rule.agent_message(generation, {
+                          "path": ruby.file_join(os.path.abspath(bundle), mapping.source)}))
+
+
+def _bundle(bundle: str, appspec_path: str, spec: AppSpec,
+            generation: str) -> list[Finding]:
+    """What verify's bundle checks say of the unpacked bundle (lifecycle.py#check_bundle),
+    on the directory as it is: each hook script (once, under the first event that lists
+    it), the sources, the links."""
+    out: list[Finding] = []
+    seen = set()
+    for event, scripts in spec.hooks.items():
+        for s in scripts:
+            if s.location not in seen:  # the shim, listed under every event: judged once
+                seen.add(s.location)
+                out += checks.script(bundle, bundle, s.location, event, generation)
+    out += _sources(bundle, appspec_path, spec, generation)
+    out += checks.tree(bundle, bundle)
+    return out
 
 
 def lint_path(path: str, generation: str) -> LintResult:
@@ -16,13 +59,23 @@ def lint_path(path: str, generation: str) -> LintResult:
     if located.source is None:
         assert located.bundle_finding is not None
         f = located.bundle_finding
-        return LintResult(f.path, generation, "rejected", f.agent_message, (f,), None)
-    result = lint_source(located.source, generation)
-    if located.bundle_finding is None:
-        return result
-    findings = (located.bundle_finding, *result.findings)
-    return replace(result, agent_verdict="rejected", findings=findings,
-                   agent_error=result.agent_error or located.bundle_finding.agent_message)
+        result = LintResult(f.path, generation, "rejected", f.agent_message, (f,), None)
+    else:
+        result = lint_source(located.source, generation)
+        if located.bundle_finding is not None:
+            result = replace(result, agent_verdict="rejected",
+                             findings=(located.bundle_finding, *result.findings),
+                             agent_error=result.agent_error or
+                             located.bundle_finding.agent_message)
+    extra: list[Finding] = []
+    if os.path.isdir(path) and result.appspec is not None:
+        extra += _bundle(path, result.path, result.appspec, generation)
+    config = os.path.join(path if os.path.isdir(path) else os.path.dirname(path), CONFIG_NAME)
+    if os.path.isfile(config):
+        from agentkit.hooks import config_lint
+
+        extra += config_lint.findings(config, result.appspec, result.path)
+    return replace(result, findings=(*result.findings, *extra)) if extra else result
 
 
 def run(args: argparse.Namespace) -> int:

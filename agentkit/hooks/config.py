@@ -104,16 +104,40 @@ class Config:
         return dict(self.events).get(event, ())
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in agentkit.yml: where, and the key chain with what is wrong."""
+
+    line: int
+    column: int | None
+    message: str  # `shared > on_conflict: expected one of ...`
+
+    def text(self, path: str) -> str:
+        return f"{path}:{self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What `check` read: the config when it validates, every problem, and the document
+    (for the line of a key: `line_of`)."""
+
+    config: Config | None
+    problems: tuple[Problem, ...]
+    root: Node | None
+
+
 class _Reader:
     """Typed access to the YAML nodes that records every problem with its line."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.errors: list[str] = []
+        self.errors: list[Problem] = []
 
     def error(self, node: Node | None, where: Path, message: str) -> None:
-        line = pos(node)[0]
-        self.errors.append(f"{self.path}:{line or 1}: {chain(where)}: {message}")
+        line, column = pos(node)
+        where_text = chain(where)
+        self.errors.append(Problem(line or 1, column if line else None,
+                                   f"{where_text}: {message}" if where_text else message))
 
     def map(self, node: Node | None, where: Path, known: tuple[str, ...]) -> MapView | None:
         if node is None or (isinstance(node, ScalarNode) and value11(node) is None):
@@ -399,19 +423,21 @@ def _needs(r: _Reader, cfg: Config, node: MappingNode) -> None:
                 "`shared`")
 
 
-def load(path: str) -> Config:
+def check(path: str) -> Checked:
+    """Read and validate agentkit.yml, every problem at once (`agentkit lint` reports each
+    as a finding, `load` all of them as one error)."""
     src = read_source(path)
     if src.syntax_error is not None:
         e = src.syntax_error
-        raise BadConfig(f"{path}:{e.line}: YAML syntax: {e.problem}"
-                        + (f" ({e.context})" if e.context else ""))
+        return Checked(None, (Problem(e.line or 1, e.column, f"YAML syntax: {e.problem}" + (
+            f" ({e.context})" if e.context else "")),), None)
     r = _Reader(path)
     top = r.map(src.root, (), ("version", "release", "shared", "permissions", "health",
                                "validate", "preflight", "events", "log",
                                "deploy"))  # deploy: appspec generate's (deploy_config.py)
     if top is None:
-        raise BadConfig(f"{path}:1: the file is empty or not a mapping; start it with "
-                        "`version: 1`")
+        return Checked(None, (Problem(1, None, "the file is empty or not a mapping; start it "
+                                      "with `version: 1`"),), src.root)
     if r.get(top, "version", (), _int, "1", None) != 1:
         r.error(top.get("version") or top.node, ("version",), "expected `version: 1`")
     log = r.map(top.get("log"), ("log",), ("file",))
@@ -423,11 +449,36 @@ def load(path: str) -> Config:
         log_file=r.get(log, "file", ("log",), _abs_path, "an absolute path", DEFAULT_LOG))
     assert isinstance(top.node, MappingNode)
     _needs(r, cfg, top.node)
-    if r.errors:
-        r.errors.sort(key=lambda e: int(e[len(path) + 1:].split(":", 1)[0]))
-        raise BadConfig("; ".join(r.errors) if len(r.errors) == 1 else
-                        f"{len(r.errors)} problems in {path}:\n" + "\n".join(r.errors))
-    return cfg
+    problems = tuple(sorted(r.errors, key=lambda p: p.line))
+    return Checked(None if problems else cfg, problems, src.root)
+
+
+def load(path: str) -> Config:
+    checked = check(path)
+    if checked.config is None:
+        texts = [p.text(path) for p in checked.problems]
+        raise BadConfig(texts[0] if len(texts) == 1 else
+                        f"{len(texts)} problems in {path}:\n" + "\n".join(texts))
+    return checked.config
+
+
+def line_of(root: Node | None, where: Path) -> int:
+    """The line of the key (or list item) at `where`, or of the deepest part of it the file
+    has: the line a finding about that key points at."""
+    node, line = root, 1
+    for part in where:
+        if isinstance(part, int):
+            if not (isinstance(node, SequenceNode) and part < len(node.value)):
+                break
+            node = node.value[part]
+            line = pos(node)[0] or line
+        else:
+            entry = MapView(node).entry(part) if isinstance(node, MappingNode) else None
+            if entry is None:
+                break
+            node = entry.value
+            line = pos(entry.key_node)[0] or line
+    return line
 
 
 def find(explicit: str | None) -> str:

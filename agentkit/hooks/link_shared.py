@@ -5,10 +5,14 @@ always has either the old entry or the new link. A real directory or file at the
 (it came in the archive) is never deleted: it is moved aside, seeds an empty shared dir, or
 the hook fails, as `on_conflict` says. Nothing is removed through a link, and nothing is
 created when shared.root is not on the mount that `require_mount` demands.
+
+Afterwards the agent's cleanup file no longer names what now lives on the share
+(agent_cleanup.py): the next deployment would delete it there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -16,8 +20,9 @@ import stat
 import time
 from typing import Any
 
+from agentkit import fstree
 from agentkit.errors import HookFailed
-from agentkit.hooks import mounts, users
+from agentkit.hooks import agent_cleanup, mounts, users
 from agentkit.hooks.config import Config, Shared
 
 
@@ -83,29 +88,142 @@ def _tmp_name(link_path: str) -> str:
     return f"{link_path}.agentkit-tmp"
 
 
+def _copy_names(link_path: str) -> tuple[str, str]:
+    """Where the copy route (_swap_by_copy) copies the archive's directory: while copying,
+    and once the copy is whole."""
+    return f"{link_path}.agentkit-copy", f"{link_path}.agentkit-copied"
+
+
 def _recover(link_path: str, log: Any) -> None:
-    """A killed run may leave its temporary name behind: a link we made (removed) or the
-    archive's directory swapped out of the way (kept, as a backup)."""
+    """A killed run may leave its temporary names behind: a link we made (removed), a copy
+    it had not finished (removed: the original is still at link_path), or the archive's
+    directory moved or copied out of the way (kept, as a backup)."""
     tmp = _tmp_name(link_path)
+    partial, copied = _copy_names(link_path)
+    if os.path.lexists(partial):
+        fstree.remove_tree(partial)  # ours, made by _copy_tree; never follows a link
     if os.path.islink(tmp):
         os.unlink(tmp)
-    elif os.path.lexists(tmp):
-        _move_aside(tmp, log, False, link_path)
+    for old in (tmp, f"{tmp}-dir", copied):
+        if os.path.lexists(old):
+            _move_aside(old, log, False, link_path)
 
 
-def _swap_in_link(target: str, link_path: str) -> str | None:
+def _swap_in_link(target: str, link_path: str, log: Any) -> str | None:
     """Put the link at link_path in one atomic step; returns where a real directory that was
-    there went (None if there was none)."""
+    there went (None if there was none). The temporary link never outlives an error."""
     tmp = _tmp_name(link_path)
     os.symlink(target, tmp)
-    if os.path.isdir(link_path) and not os.path.islink(link_path):
-        if _exchange(tmp, link_path):
-            return tmp  # the old directory now lives at the temporary name
-        os.rename(link_path, f"{tmp}-dir")  # old kernels: a short window without the entry
-        os.rename(tmp, link_path)
-        return f"{tmp}-dir"
-    os.rename(tmp, link_path)  # atomic over a file or an old link
-    return None
+    try:
+        if os.path.isdir(link_path) and not os.path.islink(link_path):
+            try:
+                if _exchange(tmp, link_path):
+                    return tmp  # the old directory now lives at the temporary name
+                os.rename(link_path, f"{tmp}-dir")  # old kernels: a short window without it
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                os.unlink(tmp)
+                return _swap_by_copy(target, link_path, log)
+            try:
+                os.rename(tmp, link_path)
+            except BaseException:
+                os.rename(f"{tmp}-dir", link_path)  # put the archive's directory back
+                raise
+            return f"{tmp}-dir"
+        os.rename(tmp, link_path)  # atomic over a file or an old link
+        return None
+    except BaseException:
+        if os.path.islink(tmp):  # our link; after an exchange tmp is the old directory
+            os.unlink(tmp)
+        raise
+
+
+def _swap_by_copy(target: str, link_path: str, log: Any) -> str:
+    """The swap where the archive's directory cannot be renamed: overlayfs (verify's box, a
+    container's root) refuses to rename a directory of its lower layer with EXDEV unless it
+    was mounted with redirect_dir=on, and RENAME_EXCHANGE too. There it can only be copied.
+    The copy is made whole under a name of its own before anything at link_path changes,
+    then the original is removed (without following links) and the link made in its place.
+    Killed while copying, the release still has the original and the next run discards the
+    unfinished copy; killed later, the whole copy is there and the next run keeps it as a
+    backup and completes the link. The one moment without an entry at link_path is between
+    the removal of the original's last directory and symlink()."""
+    partial, copied = _copy_names(link_path)
+    log.info("this file system cannot rename the archive's directory (EXDEV: overlayfs); "
+             "copying it aside instead", path=link_path, copy=copied)
+    try:
+        not_owned = _copy_tree(link_path, partial)
+    except BaseException as exc:
+        fstree.remove_tree(partial)
+        if isinstance(exc, OSError):
+            raise HookFailed(
+                f"{link_path}: this file system cannot rename the archive's directory "
+                f"(overlayfs: EXDEV), and copying it aside failed at "
+                f"{exc.filename2 or exc.filename or link_path}: {exc.strerror}. Nothing was "
+                "changed; free the space or fix the access and run the hook again, or leave "
+                "the directory out of the archive.") from None
+        raise
+    if not_owned:
+        log.warning("copied with this user's ownership: lchown was refused", entries=not_owned,
+                    copy=copied)
+    os.rename(partial, copied)
+    fstree.remove_tree(link_path)
+    if os.path.lexists(link_path):
+        raise HookFailed(
+            f"{link_path}: the archive's directory was copied to {copied}, but not all of it "
+            "could be removed to make room for the link (files made immutable, or a "
+            "directory this user may not change). Fix that and run the hook again: it keeps "
+            "the copy as a backup and completes the link.")
+    os.symlink(target, link_path)
+    return copied
+
+
+def _copy_tree(src: str, dst: str) -> int:
+    """Copy the directory src to dst (which must not exist), iteratively (any depth) and
+    without following a link: links copied as links, devices, fifos and sockets remade,
+    modes, times and extended attributes (ACLs) kept, owners where this user may set them
+    (the count of those it may not is returned). Directories get their modes last, so a
+    read-only one can be filled."""
+    not_owned = 0
+    os.mkdir(dst, 0o700)
+    todo, made = [(src, dst)], []
+    while todo:
+        source, dest = todo.pop()
+        made.append((source, dest))
+        with os.scandir(source) as it:
+            entries = list(it)
+        for entry in entries:
+            st = entry.stat(follow_symlinks=False)
+            into = os.path.join(dest, entry.name)
+            if stat.S_ISDIR(st.st_mode):
+                os.mkdir(into, 0o700)
+                todo.append((entry.path, into))
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(entry.path), into)
+            elif stat.S_ISREG(st.st_mode):
+                shutil.copyfile(entry.path, into, follow_symlinks=False)
+            else:
+                os.mknod(into, st.st_mode, st.st_rdev)
+            not_owned += _owner(into, st)
+            shutil.copystat(entry.path, into, follow_symlinks=False)
+    for source, dest in reversed(made):  # a directory after everything below it
+        st = os.lstat(source)
+        not_owned += _owner(dest, st)
+        shutil.copystat(source, dest, follow_symlinks=False)
+    return not_owned
+
+
+def _owner(path: str, st: os.stat_result) -> int:
+    """Give path st's owner (before its mode: chown clears set-id bits); 1 if refused."""
+    try:
+        os.lchown(path, st.st_uid, st.st_gid)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EINVAL):  # EINVAL: an id this userns lacks
+            raise
+        return 1
+    return 0
 
 
 def _move_aside(path: str, log: Any, dry: bool, name: str | None = None) -> str:
@@ -183,9 +301,16 @@ def _link_one(rel: str, kind: str, cfg: Config, shared: Shared, ids: tuple[int, 
     log.info("link", link=link_path, target=target, dry_run=dry)
     if dry:
         return
-    old = _swap_in_link(target, link_path)
-    if old is not None:
+    old = _swap_in_link(target, link_path, log)
+    if old is None:
+        return
+    try:
         _after_swap(old, link_path, shared_path, shared, log)
+    except BaseException:
+        if os.path.lexists(old):  # seeding failed half-way: the rest is kept as a backup
+            with contextlib.suppress(OSError):  # the first failure is the one to report
+                _move_aside(old, log, False, link_path)
+        raise
 
 
 def _shared_file(rel: str, shared_path: str, link_path: str, shared: Shared,
@@ -218,7 +343,17 @@ def run(cfg: Config, log: Any, dry_run: bool = False) -> None:
         raise HookFailed(f"{cfg.path}: link-shared needs `release` and `shared`.")
     _check_mount(shared)
     ids = users.ids(shared.owner, shared.group, "shared.owner/group")
-    for rel in shared.dirs:
-        _link_one(rel, "directory", cfg, shared, ids, log, dry_run)
-    for rel in shared.files:
-        _link_one(rel, "file", cfg, shared, ids, log, dry_run)
+    links = [os.path.join(cfg.release, rel) for rel in (*shared.dirs, *shared.files)]
+    try:
+        for rel in shared.dirs:
+            _link_one(rel, "directory", cfg, shared, ids, log, dry_run)
+        for rel in shared.files:
+            _link_one(rel, "file", cfg, shared, ids, log, dry_run)
+    except BaseException:
+        # the links already made must not be emptied by the next deployment's cleanup either
+        with contextlib.suppress(Exception):  # the first failure is the one to report
+            agent_cleanup.keep_out([p for p in links if os.path.islink(p)], cfg.path, log,
+                                   dry_run)
+        raise
+    agent_cleanup.keep_out(links if dry_run else [p for p in links if os.path.islink(p)],
+                           cfg.path, log, dry_run)

@@ -174,3 +174,22 @@ def test_example_bundle_ships_the_shim_unchanged() -> None:
     root = Path(__file__).resolve().parents[2]
     assert (root / "examples/webapp/scripts/agentkit-hook.sh").read_bytes() == \
         (root / "hooks/agentkit-hook.sh").read_bytes()
+
+
+def test_hook_closed_stdout_still_completes_the_action(tmp_path: Path) -> None:
+    # `agentkit hook ... | head -0`: the reader is gone before the first line is written
+    cfg = _config(tmp_path)
+    clean = {k: v for k, v in os.environ.items() if k != "LIFECYCLE_EVENT"}
+    child = subprocess.Popen([sys.executable, "-m", "agentkit", "hook", "run", "--config",
+                              str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**clean, "LIFECYCLE_EVENT": "AfterInstall"})
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=30) == 0, err
+    assert err == ("agentkit: stdout was closed; the rest of this action's lines go only to "
+                   f"the hook log {tmp_path}/log/hooks.log\n")
+    assert os.path.islink(tmp_path / "release/media")
+    events = [json.loads(line)["event"]
+              for line in (tmp_path / "log/hooks.log").read_text().splitlines()]
+    assert "link" in events

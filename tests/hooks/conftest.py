@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import textwrap
 from collections.abc import Iterator
@@ -54,6 +55,38 @@ def tmpfs(path: Path) -> Iterator[Path]:
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def _mount(*args: str) -> None:
+    done = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount {args[1]} here (needs root/CAP_SYS_ADMIN): "
+                    f"{done.stderr.strip()}")
+
+
+@contextlib.contextmanager
+def overlay(base: Path, lower: Path, upper_size: str = "64m") -> Iterator[Path]:
+    """A real overlayfs over `lower` (filled by the caller), mounted at base/merged: what a
+    hook sees in verify's box or a container, where Install's files are in the lower layer.
+    The writable layer is a tmpfs of `upper_size`."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: mounting overlayfs and tmpfs (verify's box covers it for "
+                    "every user: tests/hooks/link_shared_verify_test.py)")
+    layers, merged = base / "layers", base / "merged"
+    layers.mkdir()
+    merged.mkdir()
+    _mount("-t", "tmpfs", "-o", f"size={upper_size}", "tmpfs", str(layers))
+    try:
+        (layers / "upper").mkdir()
+        (layers / "work").mkdir()
+        _mount("-t", "overlay", "-o", f"lowerdir={lower},upperdir={layers}/upper,"
+               f"workdir={layers}/work", "overlay", str(merged))
+        try:
+            yield merged
+        finally:
+            subprocess.run(["umount", "-l", str(merged)], check=False)
+    finally:
+        subprocess.run(["umount", "-l", str(layers)], check=False)
 
 
 def killer(calls: tuple[str, ...], action: str) -> str:

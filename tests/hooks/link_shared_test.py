@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from agentkit.errors import HookFailed
 from agentkit.hooks import link_shared
 from agentkit.hooks.config import Config
 
-from .conftest import killer, tmpfs
+from .conftest import killer, overlay, tmpfs
 
 MakeConfig = Callable[[str], Config]
 
@@ -48,7 +50,8 @@ def test_link_shared_relative_links(tmp_path: Path, make_config: MakeConfig, log
 
 def test_link_shared_is_idempotent_and_fixes_wrong_links(
         tmp_path: Path, make_config: MakeConfig, log: Any,
-        captured: list[dict[str, Any]]) -> None:
+        captured: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DEPLOYMENT_GROUP_ID", raising=False)
     (tmp_path / "release").mkdir()
     cfg = _cfg(make_config, tmp_path)
     link_shared.run(cfg, log)
@@ -56,7 +59,8 @@ def test_link_shared_is_idempotent_and_fixes_wrong_links(
     captured.clear()
     link_shared.run(cfg, log)
     assert os.lstat(tmp_path / "release/media").st_ino == inode
-    assert [e["event"] for e in captured] == ["link already right", "link already right"]
+    assert [e["event"] for e in captured] == ["link already right", "link already right",
+                                              NOT_SET]
     os.unlink(tmp_path / "release/media")
     os.symlink("/elsewhere", tmp_path / "release/media")
     link_shared.run(cfg, log)
@@ -179,3 +183,126 @@ def test_link_shared_unknown_owner_fails_before_any_change(tmp_path: Path,
     assert str(exc.value) == ("shared.owner/group: there is no user 'no-such-user-ak' on this "
                               "machine; create it in the AMI or fix the config")
     assert not (tmp_path / "shared").exists()
+
+
+# --- overlayfs: a shipped directory in the lower layer (verify's box, containers) ------------
+
+NOT_SET = ("DEPLOYMENT_GROUP_ID is not set (not run by the CodeDeploy agent): the agent's "
+           "cleanup file was not looked at")
+EXDEV_LINE = ("this file system cannot rename the archive's directory (EXDEV: overlayfs); "
+              "copying it aside instead")
+
+
+def _ship(lower: Path) -> None:
+    """What Install put in the release: media/ with a file, a read-only subdirectory, a
+    link; and a directory to prove the kernel refuses to rename it."""
+    media = lower / "release/media"
+    (media / "sub").mkdir(parents=True)
+    (media / "a.jpg").write_text("a")
+    (media / "sub/b.jpg").write_text("b")
+    os.symlink("a.jpg", media / "l")
+    os.chmod(media / "a.jpg", 0o640)
+    os.chmod(media / "sub", 0o555)
+    (lower / "release/probe").mkdir()
+
+
+def _tree(root: Path) -> dict[str, tuple[str, int, str]]:
+    """Every entry below root, links not followed: kind, mode, content or link target."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        st = os.lstat(path)
+        rel = str(path.relative_to(root))
+        if os.path.islink(path):
+            out[rel] = ("link", 0, os.readlink(path))
+        elif path.is_dir():
+            out[rel] = ("dir", st.st_mode & 0o7777, "")
+        else:
+            out[rel] = ("file", st.st_mode & 0o7777, path.read_text())
+    return out
+
+
+def _overlay_cfg(make: MakeConfig, release: Path, shared: Path, extra: str = "") -> Config:
+    return make(f"version: 1\nrelease: {release}\nshared:\n  root: {shared}\n"
+                f"  dirs: [media]\n{extra}")
+
+
+def test_link_shared_on_overlayfs_copies_a_lower_layer_directory_aside(
+        tmp_path: Path, make_config: MakeConfig, log: Any, captured: list[dict[str, Any]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DEPLOYMENT_GROUP_ID", raising=False)
+    _ship(tmp_path / "lower")
+    with overlay(tmp_path, tmp_path / "lower") as merged:
+        release = merged / "release"
+        with pytest.raises(OSError) as refused:  # what the hook meets there
+            os.rename(release / "probe", release / "probe-moved")
+        assert refused.value.errno == errno.EXDEV
+        shipped = _tree(release / "media")
+        link_shared.run(_overlay_cfg(make_config, release, tmp_path / "shared"), log)
+        names = sorted(os.listdir(release))
+        assert names[0] == "media" and names[2] == "probe" and len(names) == 3
+        assert re.fullmatch(r"media\.agentkit-backup-\d{14}", names[1])
+        assert os.readlink(release / "media") == f"{tmp_path}/shared/media"
+        assert _tree(release / names[1]) == shipped  # modes, content and the link kept
+        assert _tree(tmp_path / "shared") == {"media": ("dir", 0o755, "")}
+    assert [e["event"] for e in captured] == [
+        "create shared dir", "create shared dir", "link", EXDEV_LINE,
+        "moved aside what the archive put at a shared path", NOT_SET]
+
+
+def test_link_shared_on_overlayfs_seeds_the_share_from_the_copy(
+        tmp_path: Path, make_config: MakeConfig, log: Any) -> None:
+    _ship(tmp_path / "lower")
+    with overlay(tmp_path, tmp_path / "lower") as merged:
+        release = merged / "release"
+        shipped = _tree(release / "media")
+        link_shared.run(_overlay_cfg(make_config, release, tmp_path / "shared",
+                                     "  on_conflict: seed\n"), log)
+        assert sorted(os.listdir(release)) == ["media", "probe"]
+        assert _tree(tmp_path / "shared/media") == shipped
+
+
+def test_link_shared_on_overlayfs_full_disk_changes_nothing(
+        tmp_path: Path, make_config: MakeConfig, log: Any) -> None:
+    _ship(tmp_path / "lower")
+    (tmp_path / "lower/release/media/big.bin").write_bytes(b"x" * (3 << 20))
+    with overlay(tmp_path, tmp_path / "lower", upper_size="1m") as merged:
+        release = merged / "release"
+        shipped = _tree(release / "media")
+        with pytest.raises(HookFailed) as exc:
+            link_shared.run(_overlay_cfg(make_config, release, tmp_path / "shared"), log)
+        assert str(exc.value) == (
+            f"{release}/media: this file system cannot rename the archive's directory "
+            f"(overlayfs: EXDEV), and copying it aside failed at "
+            f"{release}/media.agentkit-copy/big.bin: No space left on device. Nothing was "
+            "changed; free the space or fix the access and run the hook again, or leave the "
+            "directory out of the archive.")
+        assert sorted(os.listdir(release)) == ["media", "probe"]  # no temporary name left
+        assert _tree(release / "media") == shipped
+
+
+OVERLAY_KILLER = killer(("rename", "symlink", "mkdir", "unlink", "rmdir", "chmod", "lchown",
+                         "utime"), "link_shared.run(cfg, log)")
+
+
+@pytest.mark.parametrize("kill_at", range(0, 26))
+def test_link_shared_on_overlayfs_sigkill_then_rerun_completes(
+        tmp_path: Path, make_config: MakeConfig, log: Any, kill_at: int) -> None:
+    _ship(tmp_path / "lower")
+    with overlay(tmp_path, tmp_path / "lower") as merged:
+        release = merged / "release"
+        media = release / "media"
+        before = _snapshot(media)
+        cfg = _overlay_cfg(make_config, release, tmp_path / "shared", "  on_conflict: seed\n")
+        proc = subprocess.run([sys.executable, "-c", OVERLAY_KILLER, cfg.path, str(kill_at)],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode in (0, -signal.SIGKILL), proc.stderr
+        # the one window without media: the original removed, the link not yet made
+        assert os.path.lexists(media) or os.path.isdir(f"{media}.agentkit-copied")
+        link_shared.run(cfg, log)
+        assert os.readlink(media) == f"{tmp_path}/shared/media"
+        assert [n for n in os.listdir(release) if n not in ("media", "probe")
+                and not n.startswith("media.agentkit-backup-")] == []
+        after = _snapshot(tmp_path / "shared/media")
+        for backup in release.glob("media.agentkit-backup-*"):
+            after.update(_snapshot(backup))
+        assert after == before  # every file Install put there is in the share or a backup
