@@ -44,6 +44,17 @@ def _size(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    """A duration in seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e9:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r} (e.g. 300)")
+    return value
+
+
 def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("verify", help="predict what the agent does with a revision archive")
     p.add_argument("archive", metavar="ARCHIVE", help=".tar, .tar.gz/.tgz, .zip or a directory")
@@ -61,6 +72,9 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--state-dir", metavar="DIR",
                    help="keep the agent's deployment root here between runs")
     p.add_argument("--keep", metavar="DIR", help="keep the throw-away root in DIR")
+    p.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS",
+                   help="wait this long for another verify using the same --state-dir/--keep "
+                   "directory to finish (default: fail at once)")
     p.add_argument("--load-balancer", action=argparse.BooleanOptionalAction, default=True,
                    help="run the Before/AfterBlockTraffic and Before/AfterAllowTraffic hooks, "
                    "as codedeploy-local and a deployment group with a load balancer do "

@@ -406,12 +406,10 @@ class _Run:
                                          NOT_FOUND.format(archive=shown_root, name=name)))
         spec = self.lint.appspec if self.lint else None
         unwritten = self.unpacked.listing if self.unpacked else None
-        for event, scripts in (spec.hooks.items() if spec else ()):
-            for s in scripts:
-                if unwritten is not None and script_rel(s.location) in unwritten:
-                    continue  # --no-install read it past its size limit: nothing to check
-                self.findings += checks.script(archive, shown_root, s.location, event,
-                                               self.opts.generation)
+        if spec is not None:  # --no-install read some past its size limit: not checked
+            self.findings += checks.scripts(
+                archive, shown_root, spec.hooks, self.opts.generation,
+                lambda loc: unwritten is not None and script_rel(loc) in unwritten)
         self.findings += checks.tree(archive, shown_root, unwritten)
 
     def parse_for_hooks(self) -> EventRun | None:

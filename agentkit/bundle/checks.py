@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from agentkit.appspec import ruby
 from agentkit.findings import ERROR, WARNING, Finding
@@ -35,6 +35,22 @@ def outside(archive: str, path: str) -> str | None:
     real = os.path.realpath(path)
     root = os.path.realpath(archive)
     return None if real == root or real.startswith(root.rstrip("/") + "/") else real
+
+
+def scripts(archive: str, shown_root: str, hooks: Mapping[str, Sequence[Any]],
+            generation: str, skip: Callable[[str], bool] = lambda _loc: False
+            ) -> Iterator[Finding]:
+    """Each hook script once, however many events list it (the one shim under every event
+    is one file: one finding, naming the events), in the order the appspec first lists it."""
+    events: dict[str, list[str]] = {}
+    for event, listed in hooks.items():
+        for s in listed:
+            if not skip(s.location):
+                names = events.setdefault(s.location, [])
+                if event not in names:
+                    names.append(event)
+    for location, names in events.items():
+        yield from script(archive, shown_root, location, ", ".join(names), generation)
 
 
 def script(archive: str, shown_root: str, location: str, event: str,

@@ -40,15 +40,9 @@ def _sources(bundle: str, appspec_path: str, spec: AppSpec,
 def _bundle(bundle: str, appspec_path: str, spec: AppSpec,
             generation: str) -> list[Finding]:
     """What verify's bundle checks say of the unpacked bundle (lifecycle.py#check_bundle),
-    on the directory as it is: each hook script (once, under the first event that lists
-    it), the sources, the links."""
-    out: list[Finding] = []
-    seen = set()
-    for event, scripts in spec.hooks.items():
-        for s in scripts:
-            if s.location not in seen:  # the shim, listed under every event: judged once
-                seen.add(s.location)
-                out += checks.script(bundle, bundle, s.location, event, generation)
+    on the directory as it is: each hook script (once, naming every event that lists it),
+    the sources, the links."""
+    out = list(checks.scripts(bundle, bundle, spec.hooks, generation))
     out += _sources(bundle, appspec_path, spec, generation)
     out += checks.tree(bundle, bundle)
     return out

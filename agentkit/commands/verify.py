@@ -14,6 +14,7 @@ import signal
 import string
 import sys
 import tempfile
+import time
 import urllib.parse
 from collections.abc import Iterator
 
@@ -34,19 +35,30 @@ def deployment_id() -> str:
 def _events(text: str | None) -> tuple[str, ...]:
     """--events as codedeploy-local reads it: names split on commas, in the order given; a
     name that is not a lifecycle event is a custom event whose hooks run from the new
-    revision (deployer.rb#hook_mapping)."""
+    revision (deployer.rb#hook_mapping). What codedeploy-local refuses (cli_validator.rb) is a
+    usage error, and so is a name that is a lifecycle event misspelt: codedeploy-local would
+    run it as a custom event with no hooks, and report success for a deployment that ran
+    nothing."""
     if not text:
         return ()
     names = tuple(text.split(","))
     odd = [n for n in names if not n or n != n.strip()]
     if odd:
-        raise BadInput(f"--events {text!r}: {', '.join(repr(n) for n in odd)} is empty or has "
-                       "spaces around it, which codedeploy-local would take as an event name; "
-                       "write the names separated by commas alone, e.g. "
-                       "--events BeforeInstall,AfterInstall.")
+        raise UsageError(f"--events {text!r}: {', '.join(repr(n) for n in odd)} is empty or "
+                         "has spaces around it, which codedeploy-local would take as an event "
+                         "name; write the names separated by commas alone, e.g. "
+                         "--events BeforeInstall,AfterInstall.")
+    for name in names:
+        meant = ev.suggest(name)
+        if name not in ev.ORDERED and meant is not None:
+            raise UsageError(f"--events {text!r}: {name} is not a lifecycle event (did you "
+                             f"mean {meant}?); codedeploy-local would run it as a custom event "
+                             "and nothing of " + meant + " would run. Lifecycle events: "
+                             f"{','.join(ev.ORDERED)}; any other name is a custom event "
+                             "whose hooks the appspec lists under that name.")
     problem = ev.check_order(names)
     if problem:
-        raise BadInput(f"--events: {problem}")
+        raise UsageError(f"--events: {problem}")
     return names
 
 
@@ -77,6 +89,21 @@ def _bundle_env(url: str | None) -> tuple[tuple[str, str], ...]:
                    "https://api.github.com/repos/OWNER/REPO/tarball/COMMIT.")
 
 
+def _group_id(value: str) -> str:
+    """The group id names a directory and files of the deployment root
+    (`<root>/<group>/<deployment>`, `deployment-instructions/<group>-cleanup`;
+    deployment_command_tracker.rb, installer.rb): the agent joins it as given, so `../x`
+    would leave the root. verify takes only one plain path component, short enough for
+    its longest file name (`<group>_last_successful_install`) to fit NAME_MAX."""
+    longest = len(os.fsencode(value)) + len("_last_successful_install")
+    if not value or "/" in value or value in (".", "..") or longest > 255:
+        raise UsageError(f"--deployment-group {value!r}: give one name without '/' (not '.' "
+                         "or '..', at most 230 bytes), e.g. the deployment group id "
+                         "(`aws deploy get-deployment-group`) or dg-verify; it names a "
+                         "directory of the agent's deployment root.")
+    return value
+
+
 def _appspec_name(name: str) -> str:
     """2.1.0 refuses an AppSpecFilename that is not a safe relative path (builder.rs); 1.x
     would read whatever File.join reaches: verify takes only names inside the bundle."""
@@ -93,7 +120,8 @@ def _options(args: argparse.Namespace, archive: str, work: str) -> lifecycle.Opt
     image = images.prepare(args.image) if args.image else None
     return lifecycle.Options(
         archive=archive, bundle_type=args.type, generation=args.agent,
-        file_exists_behavior=args.file_exists_behavior, group_id=args.deployment_group,
+        file_exists_behavior=args.file_exists_behavior,
+        group_id=_group_id(args.deployment_group),
         deployment_id=deployment_id(), load_balancer=args.load_balancer,
         install=not args.no_install, hooks=args.hooks, network=args.network,
         events=_events(args.events), application_name=args.application_name,
@@ -178,10 +206,13 @@ def run(args: argparse.Namespace) -> int:
         if not os.path.exists(path):
             raise BadInput(f"{path}: no such file or directory. Give a .tar, .tar.gz/.tgz, "
                            ".zip or a bundle directory.")
+    # what becomes a path or decides the events is judged before anything is written
+    _group_id(args.deployment_group)
+    _events(args.events)
     work, temporary = _work_dir(args)
     result: VerifyResult | None = None
     try:
-        with _exclusive(work):
+        with _exclusive(work, args.wait):
             previous = None
             if args.previous:
                 # the instance's earlier revision came by an in-place deployment
@@ -212,16 +243,24 @@ def exit_code(result: VerifyResult) -> int:
 
 
 @contextlib.contextmanager
-def _exclusive(work: str) -> Iterator[None]:
+def _exclusive(work: str, wait: float) -> Iterator[None]:
     """One verify at a time in a --state-dir (or --keep) directory: two would interleave
-    their deployments in one deployment root and sandbox."""
+    their deployments in one deployment root and sandbox. --wait: how long to wait for the
+    other run (CI jobs of one pipeline that share a state dir queue up, as flock -w does)."""
     with open(os.path.join(work, ".agentkit-lock"), "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BadInput(f"{work}: another agentkit verify is using this directory right now. "
-                           "Wait for it to finish, or give this run another --state-dir/--keep "
-                           "directory.") from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    when = f"still, after --wait {wait:g}" if wait else "right now"
+                    raise BadInput(
+                        f"{work}: another agentkit verify is using this directory {when}. "
+                        "Wait for it to finish (--wait SECONDS waits for it), or give this "
+                        "run another --state-dir/--keep directory.") from None
+                time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
         yield
 
 

@@ -44,7 +44,12 @@ def render(result: VerifyResult, previous: VerifyResult | None = None) -> str:
                f"{kinds.get('modified', 0)} modified, {kinds.get('deleted', 0)} deleted")
     errors = result.errors
     warnings = len(result.findings) - errors
-    out.append(f"{errors} error(s), {warnings} warning(s)")
+    if result.failure:  # the failure is the first error: never "0 error(s)" under a FAIL
+        also = f" and {errors} error finding(s)" if errors else ""
+        out.append(f"{errors + 1} error(s): the deployment failing in "
+                   f"{result.failure.event}{also}, {warnings} warning(s)")
+    else:
+        out.append(f"{errors} error(s), {warnings} warning(s)")
     return "\n".join(out) + "\n"
 
 

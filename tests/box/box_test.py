@@ -194,7 +194,11 @@ def test_box_as_root_changes_host_owned_files_in_the_box(
     assert ids.choose().kind == "shifted"
 
 
-def test_box_sigterm_ends_every_process_and_file_of_the_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "code", "said"), [
+    (signal.SIGTERM, 128 + signal.SIGTERM, "agentkit: stopped by signal 15\n"),
+    (signal.SIGINT, 130, "agentkit: interrupted\n")])
+def test_box_signal_ends_every_process_and_file_of_the_run(tmp_path: Path, sig: int, code: int,
+                                                          said: str) -> None:
     # what a Jenkins abort (timeout -s TERM) sends: the box, its hook and the throw-away root
     # all go, and verify says why it stopped
     marker = f"{300 + os.getpid() % 997 / 1000:.3f}"
@@ -210,10 +214,10 @@ def test_box_sigterm_ends_every_process_and_file_of_the_run(tmp_path: Path) -> N
                   psutil.process_iter(["cmdline"])):
         assert time.monotonic() < deadline, "the hook never started"
         time.sleep(0.05)
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(sig)
     out, err = child.communicate(timeout=30)
-    assert child.returncode == 128 + signal.SIGTERM
-    assert err == "agentkit: stopped by signal 15\n"
+    assert child.returncode == code
+    assert err == said
     assert out == ""
     assert not any(p.info["cmdline"] == ["sleep", marker] for p in
                    psutil.process_iter(["cmdline"]))

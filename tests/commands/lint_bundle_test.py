@@ -55,7 +55,7 @@ def test_lint_bundle_content_crlf_shim_and_missing_source(
     assert code == 1
     assert found == [  # the shim is listed twice and judged once
         {"severity": "error", "code": "AK504", "path": f"{bundle}/scripts/agentkit-hook.sh",
-         "line": 1, "message": "hooks > ApplicationStart > scripts/agentkit-hook.sh: the "
+         "line": 1, "message": "hooks > ApplicationStart, ValidateService > scripts/agentkit-hook.sh: the "
          "shebang line ends in CR (Windows line endings): the kernel looks for an "
          "interpreter named with a trailing \\r and the agent reports a misleading 'No such "
          "file'"},

@@ -210,3 +210,16 @@ def test_text_report_shows_the_console_tail(tmp_path: Path,
             "What the CodeDeploy console would show (end of the script's log):\n"
             "  | Script - v.sh\n"
             "  | [stderr]curl: (7) Failed to connect\n") in text
+    assert text.endswith("\n1 error(s): the deployment failing in ValidateService, "
+                         "0 warning(s)\n")
+
+
+def test_text_report_last_line_counts_the_failure_and_the_findings(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arc = _bundle(tmp_path, "  AfterInstall:\n    - location: a.sh\n",
+                  {"a.sh": "#!/bin/sh\r\nexit 0\n"})  # AK504: the agent's misleading ENOENT
+    assert main(["verify", str(arc)]) == 1
+    text = capsys.readouterr().out
+    assert "The deployment would FAIL in AfterInstall" in text
+    assert text.endswith("\n2 error(s): the deployment failing in AfterInstall and 1 error "
+                         "finding(s), 0 warning(s)\n")

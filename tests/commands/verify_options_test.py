@@ -94,18 +94,50 @@ def test_options_events_given_install_gets_download_bundle_first(
 ])
 def test_options_events_out_of_order_is_codedeploy_local_s_error(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], events: str, message: str) -> None:
-    assert main(["verify", "--events", events, str(_bundle(tmp_path, ""))]) == 1
+    assert main(["verify", "--events", events, str(_bundle(tmp_path, ""))]) == 2
     assert capsys.readouterr().err.strip() == f"agentkit: error: --events: {message}"
 
 
 def test_options_events_with_spaces_is_refused(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", "--events", "BeforeInstall, AfterInstall",
-                 str(_bundle(tmp_path, ""))]) == 1
+                 str(_bundle(tmp_path, ""))]) == 2
     assert capsys.readouterr().err.strip() == (
         "agentkit: error: --events 'BeforeInstall, AfterInstall': ' AfterInstall' is empty or has "
         "spaces around it, which codedeploy-local would take as an event name; write the names "
         "separated by commas alone, e.g. --events BeforeInstall,AfterInstall.")
+
+
+@pytest.mark.parametrize(("name", "meant"), [("AfterInstal", "AfterInstall"),
+                                             ("afterinstall", "AfterInstall"),
+                                             ("Validate_Service", "ValidateService")])
+def test_options_events_misspelt_lifecycle_event_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, meant: str) -> None:
+    assert main(["verify", "--events", f"BeforeInstall,{name}",
+                 str(_bundle(tmp_path, ""))]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"agentkit: error: --events 'BeforeInstall,{name}': {name} is not a lifecycle event "
+        f"(did you mean {meant}?); codedeploy-local would run it as a custom event and "
+        f"nothing of {meant} would run. Lifecycle events: BeforeBlockTraffic,"
+        "AfterBlockTraffic,ApplicationStop,DownloadBundle,BeforeInstall,Install,AfterInstall,"
+        "ApplicationStart,ValidateService,BeforeAllowTraffic,AfterAllowTraffic; any other "
+        "name is a custom event whose hooks the appspec lists under that name.")
+
+
+@pytest.mark.parametrize("group", ["../../esc", "a/b", "..", ".", "", "g" * 240])
+def test_options_deployment_group_that_is_not_one_name_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], group: str) -> None:
+    (tmp_path / "in").mkdir()
+    arc, state = _bundle(tmp_path / "in", ""), tmp_path / "in/state"
+    for extra in ([], ["--state-dir", str(state)]):
+        assert main(["verify", "--deployment-group", group, *extra, str(arc)]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"agentkit: error: --deployment-group {group!r}: give one name without '/' (not "
+            "'.' or '..', at most 230 bytes), e.g. the deployment group id (`aws deploy "
+            "get-deployment-group`) or dg-verify; it names a directory of the agent's "
+            "deployment root.")
+    assert sorted(os.listdir(tmp_path)) == ["in"]  # nothing written, in or beside it
+    assert os.listdir(tmp_path / "in") == [arc.name]
 
 
 def _failing_stop(tmp_path: Path) -> Path:

@@ -410,8 +410,41 @@ def test_verify_state_dir_in_use_is_clean_error(tmp_path: Path,
         assert main(["verify", "--state-dir", str(state), str(arc)]) == 1
     assert capsys.readouterr().err == (
         f"agentkit: error: {state}: another agentkit verify is using this directory right now. "
-        "Wait for it to finish, or give this run another --state-dir/--keep directory.\n")
+        "Wait for it to finish (--wait SECONDS waits for it), or give this run another "
+        "--state-dir/--keep directory.\n")
     assert main(["verify", "--hooks", "skip", "--state-dir", str(state), str(arc)]) == 0
+
+
+def test_verify_wait_for_a_busy_state_dir(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+    import time
+
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "d"), 0o644)])
+    state = tmp_path / "state"
+    state.mkdir()
+    # another process holds the lock for 1 s, as a verify still running there
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time\nf = open(sys.argv[1], 'w')\nfcntl.flock(f, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\ntime.sleep(1)\n"), str(state / ".agentkit-lock")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        assert main(["verify", "--hooks", "skip", "--wait", "0.2", "--state-dir", str(state),
+                     str(arc)]) == 1
+        assert capsys.readouterr().err == (
+            f"agentkit: error: {state}: another agentkit verify is using this directory "
+            "still, after --wait 0.2. Wait for it to finish (--wait SECONDS waits for it), or "
+            "give this run another --state-dir/--keep directory.\n")
+        start = time.monotonic()
+        assert main(["verify", "--hooks", "skip", "--wait", "30", "--state-dir", str(state),
+                     str(arc)]) == 0
+        assert holder.poll() == 0  # it ran once the holder had let go
+        assert time.monotonic() - start < 30
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_verify_permissions_apply_to_new_objects_only(
@@ -883,3 +916,26 @@ def test_verify_unprivileged_names_what_it_could_not_look_into(
     assert {n["path"] for n in out["tree"]} == {"/root/agentkit-app",
                                                 "/root/agentkit-app/appspec.yml",
                                                 "/root/agentkit-app/index.html"}
+
+
+def test_verify_findings_once_per_file_and_per_link(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # one CRLF script under three events, one linked directory under two destinations
+    target = tmp_path / "outside"
+    target.mkdir()
+    (target / "f").write_text("x")
+    hooks = "".join(f"  {e}:\n    - location: s/a.sh\n"
+                    for e in ("BeforeInstall", "AfterInstall", "ApplicationStart"))
+    extra = f"  - source: /\n    destination: {tmp_path}/second\n"
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", appspec(tmp_path / "d", hooks).replace(
+            "hooks:\n", extra + "hooks:\n"), 0o644),
+        ("s/a.sh", "file", "#!/bin/sh\r\nexit 0\n", 0o755),
+        ("media", "symlink", str(target), 0o777)])
+    code, out = verify(capsys, "--hooks", "skip", str(arc))
+    assert code == 1
+    assert [(f["code"], f["path"]) for f in out["findings"]] == [("AK510", "media"),
+                                                                ("AK504", "s/a.sh")]
+    assert out["findings"][1]["message"].startswith(
+        "hooks > BeforeInstall, AfterInstall, ApplicationStart > s/a.sh: the shebang line "
+        "ends in CR")
