@@ -11,6 +11,7 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from agentkit import beneath, fstree, proc
 from agentkit.agent import (
@@ -90,6 +91,8 @@ class Options:
     deployment: str = IN_PLACE  # or a blue/green deployment's REPLACEMENT or ORIGINAL instance
     image: str = ""  # the instance's root file system (a directory); "": this machine's /
     image_notes: tuple[str, ...] = ()  # what unpacking it left out
+    # told what verify starts doing, and its time limit: the progress line on a terminal
+    on_phase: Callable[[str, float | None], None] = lambda _what, _limit: None
 
 
 class _Run:
@@ -157,6 +160,7 @@ class _Run:
         return out
 
     def event(self, name: str) -> EventRun:
+        self.opts.on_phase(_phase(name, self.opts.archive), None)
         if name == "DownloadBundle":
             return self.download()
         if name == "Install":
@@ -219,6 +223,8 @@ class _Run:
         jobs = [runner.Job(name, shown_archive, s.location, s.timeout, s.runas, s.sudo, env,
                            self.opts.generation) for s in scripts]
         start = self.log_event(name)
+        self.opts.on_phase(f"{name}: {', '.join(j.location for j in jobs)}",
+                           sum(j.timeout for j in jobs))
         if in_box:
             try:
                 results, changed = self.box().run(jobs, self.shown(self.dep.scripts_log),
@@ -491,6 +497,18 @@ class _Run:
         self.findings += [Finding(ERROR, "AK515", t.link, None, None,
                                   shared_writes.message(t, cleanup), RULES["AK515"].hint)
                           for t in found]
+
+
+def _phase(name: str, archive: str) -> str:
+    if name == "DownloadBundle":
+        try:
+            size = f", {os.path.getsize(archive) / 1e6:.1f} MB"
+        except OSError:
+            size = ""
+        return f"DownloadBundle: reading {os.path.basename(archive)}{size}"
+    if name == "Install":
+        return "Install: copying the files to their destinations"
+    return name
 
 
 def _revision(name: str) -> str:

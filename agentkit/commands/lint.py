@@ -17,7 +17,8 @@ from agentkit.appspec.model import AppSpec
 from agentkit.appspec.rules import RULES
 from agentkit.bundle import checks
 from agentkit.findings import ERROR, Finding
-from agentkit.report import lint_json, lint_text
+from agentkit.report import colour, lint_json, lint_text
+from agentkit.report.colour import Paint
 
 CONFIG_NAME = "agentkit.yml"
 
@@ -74,7 +75,9 @@ def lint_path(path: str, generation: str) -> LintResult:
 
 def run(args: argparse.Namespace) -> int:
     results = [lint_path(p, args.agent) for p in args.paths]
-    renderer = lint_json if args.format == "json" else lint_text
-    sys.stdout.write(renderer.render(results))
+    if args.format == "json":
+        sys.stdout.write(lint_json.render(results))
+    else:
+        sys.stdout.write(lint_text.render(results, Paint(colour.wanted(sys.stdout))))
     failed = any(r.errors for r in results) or (args.strict and any(r.warnings for r in results))
     return 1 if failed else 0

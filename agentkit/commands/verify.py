@@ -24,7 +24,9 @@ from agentkit.agent import image as images
 from agentkit.agent.result import VerifyResult
 from agentkit.appspec import events as ev
 from agentkit.errors import BadInput, Terminated, UsageError
-from agentkit.report import junit, verify_json, verify_text
+from agentkit.report import colour, junit, verify_json, verify_text
+from agentkit.report.colour import Paint
+from agentkit.report.progress import Progress
 
 
 def deployment_id() -> str:
@@ -114,7 +116,8 @@ def _appspec_name(name: str) -> str:
     return name
 
 
-def _options(args: argparse.Namespace, archive: str, work: str) -> lifecycle.Options:
+def _options(args: argparse.Namespace, archive: str, work: str,
+             progress: Progress | None = None) -> lifecycle.Options:
     masked = tuple(sorted({os.path.realpath(p) for p in (work, args.state_dir, args.keep) if p}))
     agent = config.read(args.agent_configuration_file)
     image = images.prepare(args.image) if args.image else None
@@ -133,7 +136,8 @@ def _options(args: argparse.Namespace, archive: str, work: str) -> lifecycle.Opt
         max_revisions=agent.max_revisions,
         ignore_stop_failures=args.ignore_application_stop_failures,
         deployment=_deployment(args), image=image.root if image else "",
-        image_notes=image.notes if image else ())
+        image_notes=image.notes if image else (),
+        on_phase=progress.phase if progress else lambda _what, _limit: None)
 
 
 def _deployment(args: argparse.Namespace) -> str:
@@ -211,17 +215,21 @@ def run(args: argparse.Namespace) -> int:
     _events(args.events)
     work, temporary = _work_dir(args)
     result: VerifyResult | None = None
+    # the progress line: on a terminal's stderr, for the text report only
+    progress = Progress.to_terminal(sys.stderr, args.format == "text")
     try:
         with _exclusive(work, args.wait):
             previous = None
             if args.previous:
                 # the instance's earlier revision came by an in-place deployment
-                before = dataclasses.replace(_options(args, args.previous, work),
+                before = dataclasses.replace(_options(args, args.previous, work, progress),
                                              deployment=event_plan.IN_PLACE)
                 previous = lifecycle.run(before, work)
-            result = lifecycle.run(_options(args, args.archive, work), work)
+            result = lifecycle.run(_options(args, args.archive, work, progress), work)
+            progress.close()
             _write(args, result, previous, work)  # the tree and changes are read from `work`
     finally:
+        progress.close()
         if temporary:
             if result is not None and result.members > SMALL:
                 _discard_later(work)  # nobody waits for tens of thousands of files to go
@@ -275,7 +283,8 @@ def _write(args: argparse.Namespace, result: VerifyResult, previous: VerifyResul
             out.seek(0)
             shutil.copyfileobj(out, sys.stdout, 1 << 20)
     else:
-        sys.stdout.write(verify_text.render(result, previous))
+        paint = Paint(colour.wanted(sys.stdout))
+        sys.stdout.write(verify_text.render(result, previous, paint))
     sys.stdout.flush()
 
 

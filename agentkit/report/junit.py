@@ -8,6 +8,21 @@ from collections import defaultdict
 from agentkit.agent.result import VerifyResult
 from agentkit.findings import Finding
 
+TAIL_LINES = 15  # as the text report: what the CodeDeploy console shows of a script's log
+
+
+def _failure_body(result: VerifyResult, event: str, note: str) -> str:
+    """The agent's message, then what the console would show for the failing script (the
+    end of its log): the reason Jenkins puts on the failed test's page."""
+    failure = result.failure
+    if failure is None or failure.event != event:
+        return note
+    body = [failure.message]
+    if failure.log_tail:
+        body += ["", "end of the script's log, as the CodeDeploy console shows it:"]
+        body += failure.log_tail.splitlines()[-TAIL_LINES:]
+    return "\n".join(body)
+
 
 def render(result: VerifyResult) -> str:
     suite = ET.Element("testsuite", name=f"agentkit verify {result.archive}")
@@ -18,7 +33,8 @@ def render(result: VerifyResult) -> str:
         cases += 1
         if e.status == "failed":
             failures += 1
-            ET.SubElement(case, "failure", message=e.note or "failed").text = e.note
+            ET.SubElement(case, "failure", message=e.note or "failed").text = \
+                _failure_body(result, e.name, e.note)
         elif e.status == "skipped":
             skipped += 1
             ET.SubElement(case, "skipped", message=e.note)

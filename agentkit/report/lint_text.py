@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from agentkit.appspec.check import LintResult
 from agentkit.findings import Finding
+from agentkit.report.colour import PLAIN, Paint
 
 _GEN = {"1": "1.x", "2": "2.x"}
 
@@ -16,8 +17,9 @@ def _location(f: Finding) -> str:
     return f"{f.path}:{f.line}:{f.column}" if f.column else f"{f.path}:{f.line}"
 
 
-def render_finding(f: Finding) -> str:
-    lines = [f"{_location(f)}: {f.severity} {f.code}: {f.message}"]
+def render_finding(f: Finding, paint: Paint = PLAIN) -> str:
+    severity = paint(f.severity, "error" if f.is_error else "warning")
+    lines = [f"{_location(f)}: {severity} {f.code}: {f.message}"]
     if f.hint:
         lines.append(f"    fix: {f.hint}")
     if f.agent_message:
@@ -25,11 +27,11 @@ def render_finding(f: Finding) -> str:
     return "\n".join(lines)
 
 
-def render(results: Sequence[LintResult]) -> str:
+def render(results: Sequence[LintResult], paint: Paint = PLAIN) -> str:
     out: list[str] = []
     errors = warnings = 0
     for r in results:
-        out.extend(render_finding(f) for f in r.findings)
+        out.extend(render_finding(f, paint) for f in r.findings)
         errors += r.errors
         warnings += r.warnings
         verdict = "accepts" if r.agent_verdict == "accepted" else "rejects"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from agentkit.agent.result import VerifyResult
+from agentkit.report.colour import PLAIN, STATUS_STYLE, Paint
 from agentkit.report.lint_text import render_finding
 
 _GEN = {"1": "1.x", "2": "2.x"}
 
 
-def render(result: VerifyResult, previous: VerifyResult | None = None) -> str:
+def render(result: VerifyResult, previous: VerifyResult | None = None,
+           paint: Paint = PLAIN) -> str:
     out = [f"agentkit verify {result.archive} ({result.bundle_type} bundle, agent "
            f"{_GEN[result.agent]}, group {result.deployment_group_id}, deployment "
            f"{result.deployment_id})"]
@@ -20,7 +22,8 @@ def render(result: VerifyResult, previous: VerifyResult | None = None) -> str:
     for e in result.events:
         where = " (previous revision)" if e.revision == "previous" else ""
         note = f"  {e.note}" if e.note else ""
-        out.append(f"  {e.name:<20} {e.status:<9}{where}{note}")
+        status = paint(f"{e.status:<9}", STATUS_STYLE.get(e.status, "bold"))
+        out.append(f"  {e.name:<20} {status}{where}{note}")
         for run in e.scripts:
             code = "-" if run.exit_code is None else run.exit_code
             out.append(f"      {run.location}  {run.error_code}  exit {code}  "
@@ -28,16 +31,16 @@ def render(result: VerifyResult, previous: VerifyResult | None = None) -> str:
     for note in result.notes:
         out.append(f"note: {note}")
     if result.failure:
-        out.append(f"The deployment would FAIL in {result.failure.event} "
-                   f"({result.failure.error_code}): {result.failure.message}")
+        verdict = paint(f"The deployment would FAIL in {result.failure.event}", "error")
+        out.append(f"{verdict} ({result.failure.error_code}): {result.failure.message}")
         if result.failure.log_tail:
             out.append("What the CodeDeploy console would show (end of the script's log):")
             out.extend(f"  | {line}" for line in result.failure.log_tail.splitlines()[-15:])
     else:
-        out.append(_success(result))
+        out.append(paint(_success(result), "warning" if result.undetermined else "ok"))
     if result.findings:
         out.append("")
-        out.extend(render_finding(f) for f in result.findings)
+        out.extend(render_finding(f, paint) for f in result.findings)
     kinds = result.changes.counts()
     out.append("")
     out.append(f"changes outside the deployment root: {kinds.get('created', 0)} created, "

@@ -55,10 +55,10 @@ def test_lint_bundle_content_crlf_shim_and_missing_source(
     assert code == 1
     assert found == [  # the shim is listed twice and judged once
         {"severity": "error", "code": "AK504", "path": f"{bundle}/scripts/agentkit-hook.sh",
-         "line": 1, "message": "hooks > ApplicationStart, ValidateService > scripts/agentkit-hook.sh: the "
-         "shebang line ends in CR (Windows line endings): the kernel looks for an "
-         "interpreter named with a trailing \\r and the agent reports a misleading 'No such "
-         "file'"},
+         "line": 1, "message": "hooks > ApplicationStart, ValidateService > "
+         "scripts/agentkit-hook.sh: the shebang line ends in CR (Windows line endings): the "
+         "kernel looks for an interpreter named with a trailing \\r and the agent reports a "
+         "misleading 'No such file'"},
         {"severity": "error", "code": "AK507", "path": f"{bundle}/appspec.yml", "line": 4,
          "message": "files[0] > source: site is not in the bundle"}]
 

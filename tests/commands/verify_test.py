@@ -390,6 +390,29 @@ def test_verify_text_and_junit(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert '<testcase classname="findings" name="AK110"><failure' in xml
 
 
+def test_verify_junit_failure_carries_the_scripts_last_lines(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import xml.etree.ElementTree as ET
+
+    from ..archives import script
+
+    body = "".join(f"echo line {i}\n" for i in range(30)) + "echo 'no route to db' >&2\nexit 4\n"
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", appspec(tmp_path / "d", "  AfterInstall:\n    - location: "
+                                        "s.sh\n"), 0o644), ("s.sh", "file", script(body), 0o755)])
+    junit = tmp_path / "r.xml"
+    assert main(["verify", "--junit", str(junit), str(arc)]) == 1
+    capsys.readouterr()
+    case = next(c for c in ET.parse(junit).getroot() if c.get("name") == "AfterInstall")
+    failure = case.find("failure")
+    assert failure is not None
+    assert failure.get("message") == "Script at specified location: s.sh failed with exit code 4"
+    assert failure.text == "\n".join([
+        "Script at specified location: s.sh failed with exit code 4", "",
+        "end of the script's log, as the CodeDeploy console shows it:",
+        *[f"[stdout]line {i}" for i in range(16, 30)], "[stderr]no route to db"])
+
+
 def test_verify_missing_archive_is_clean_error(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", str(tmp_path / "nope.tgz")]) == 1
