@@ -962,3 +962,18 @@ def test_verify_findings_once_per_file_and_per_link(tmp_path: Path,
     assert out["findings"][1]["message"].startswith(
         "hooks > BeforeInstall, AfterInstall, ApplicationStart > s/a.sh: the shebang line "
         "ends in CR")
+
+
+def test_verify_text_header_with_previous(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    first = tar(tmp_path / "first.tgz", [("appspec.yml", "file", appspec(tmp_path / "d"),
+                                          0o644), ("a.txt", "file", "1", 0o644)])
+    second = tar(tmp_path / "second.tgz", [("appspec.yml", "file", 'version: "0.0"\n', 0o644)])
+    assert main(["verify", "--hooks", "skip", "--previous", str(first), str(second)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"agentkit verify {second} (tgz bundle, agent 1.x, group "
+                               "dg-verify, deployment d-")
+    assert lines[1] == f"previous revision {first}: succeeded"
+    assert main(["verify", "--hooks", "skip", "--previous", str(second), str(first)]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == (
+        f"previous revision {second}: failed in BeforeInstall")
