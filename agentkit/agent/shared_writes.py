@@ -103,5 +103,5 @@ def message(through: Through, cleanup: bool) -> str:
         return (f"the previous revision's cleanup deletes {through.paths} path(s) through "
                 f"{where}: e.g. {through.named} is {through.real} on the share")
     return (f"Install writes {through.paths} path(s) through {where}: e.g. {through.named} "
-            f"lands at {through.real}, overwriting a file of that name there, and the next "
+            f"lands at {through.real}, overwriting any file of that name there, and the next "
             "deployment's cleanup deletes them there")

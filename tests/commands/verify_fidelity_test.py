@@ -366,7 +366,7 @@ def test_verify_shared_storage_cleanup_deletes_through_the_link_next_time(
     assert [f["message"] for f in out["findings"]] == [
         f"Install writes 1 path(s) through {app}/storage -> {shared} (outside the files "
         f"destinations): e.g. {app}/storage/avatar.png lands at {shared}/avatar.png, "
-        "overwriting a file of that name there, and the next deployment's cleanup deletes "
+        "overwriting any file of that name there, and the next deployment's cleanup deletes "
         "them there"]
     code, out = verify(capsys, "--hooks", "skip", "--state-dir", str(state), str(arc))
     assert code == 1
@@ -376,7 +376,7 @@ def test_verify_shared_storage_cleanup_deletes_through_the_link_next_time(
         f"{shared}/avatar.png on the share",
         f"Install writes 1 path(s) through {app}/storage -> {shared} (outside the files "
         f"destinations): e.g. {app}/storage/avatar.png lands at {shared}/avatar.png, "
-        "overwriting a file of that name there, and the next deployment's cleanup deletes "
+        "overwriting any file of that name there, and the next deployment's cleanup deletes "
         "them there"]
 
 

@@ -178,7 +178,7 @@ def test_verify_copies_through_a_host_symlinked_directory(
         "column": None,
         "message": f"Install writes 3 path(s) through {app}/storage -> {shared} (outside the "
                    f"files destinations): e.g. {app}/storage/.gitignore lands at "
-                   f"{shared}/.gitignore, overwriting a file of that name there, and the next "
+                   f"{shared}/.gitignore, overwriting any file of that name there, and the next "
                    "deployment's cleanup deletes them there",
         "hint": "keep what the link stands for out of the bundle (or out of `files`), and "
                 "make the link after Install (agentkit hook link-shared in AfterInstall)",
