@@ -393,7 +393,7 @@ def test_verify_shared_storage_on_another_file_system_is_named(
         assert code == 1
         assert [f["message"] for f in out["findings"]] == [
             f"Install writes 1 path(s) through {app}/storage -> {efs} (another file system): "
-            f"e.g. {app}/storage/avatar.png lands at {efs}/avatar.png, overwriting a file of "
+            f"e.g. {app}/storage/avatar.png lands at {efs}/avatar.png, overwriting any file of "
             "that name there, and the next deployment's cleanup deletes them there"]
         assert not (efs / "avatar.png").exists()  # verify itself never writes the share
     finally:
