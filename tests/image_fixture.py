@@ -11,7 +11,10 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-PROGRAMS = ("/bin/sh", "/usr/bin/cat", "/usr/bin/ls", "/usr/bin/env")
+PROGRAMS = ("/bin/sh", "/usr/bin/cat", "/usr/bin/ls", "/usr/bin/env", "/usr/bin/sleep")
+# what a python of the image needs beyond its stdlib directory; not the rest of the stdlib
+PYTHON_SKIPPED = ("test", "idlelib", "tkinter", "ensurepip", "lib2to3", "site-packages",
+                  "dist-packages", "turtledemo", "pydoc_data")
 OS_RELEASE = 'ID=agentkit-test\nPRETTY_NAME="agentkit test image"\n'
 
 
@@ -55,6 +58,25 @@ def make_image(root: Path) -> Path:
     (root / "tmp").chmod(0o1777)
     (root / "srv" / "app" / "index.html").write_text("from the image")
     return root
+
+
+def add_python(root: Path) -> Path | None:
+    """This machine's /usr/bin/python3 and its standard library in the image (as
+    Amazon Linux 2023 has one), or None where it has no such python (3.9 or later)."""
+    python = "/usr/bin/python3"
+    if not os.access(python, os.X_OK):
+        return None
+    out = subprocess.run([python, "-I", "-c", "import sys, sysconfig; print(sys.version_info "
+                          ">= (3, 9)); print(sysconfig.get_paths()['stdlib'])"],
+                         capture_output=True, text=True, check=False).stdout.split()
+    if len(out) != 2 or out[0] != "True" or not out[1].startswith("/usr/"):
+        return None
+    _copy(python, root)
+    for lib in _libraries(os.path.realpath(python)):
+        _copy(lib, root)
+    shutil.copytree(out[1], root / out[1].lstrip("/"), symlinks=True, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(*PYTHON_SKIPPED))
+    return root / python.lstrip("/")
 
 
 def make_tarball(root: Path, out: Path, owner: int = 0) -> Path:

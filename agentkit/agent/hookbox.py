@@ -21,6 +21,7 @@ import re
 import shlex
 import sys
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from agentkit.agent import runner
 from agentkit.agent.records import Record
@@ -111,6 +112,9 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
         extra.append(("/usr/local/bin/agentkit",
                       f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -B -m agentkit \"$@\"\n",
                       0o755))
+    managed, why_not = service_manager(base)
+    extra += managed
+    notes += [why_not] if why_not else []
     mimic: tuple[str, ...] = ()
     if idmap.kind != "shifted" and not image:  # an image is the caller's own: no copies
         mimic = tuple(dict.fromkeys([*MIMIC_TREES, *destinations]))
@@ -119,6 +123,60 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
                 max_disk=max_disk, max_procs=max_procs, network=network, mimic=mimic,
                 extra_files=tuple(extra), python=sys.executable, notes=tuple(notes),
                 image=base, top_links=_top_links(base))
+
+
+SERVICES_LIB = "/usr/lib/agentkit-services"  # the box's copy of agentkit/box's service manager
+SERVICE_MODULES = ("units", "services", "systemctl")
+BOX_PYTHONS = ("/usr/bin/python3", "/usr/local/bin/python3", "/usr/libexec/platform-python")
+
+
+def _reachable(path: str, base: str = "") -> bool:
+    """Whether any user may run `path`: each directory on the way searchable by others (a
+    venv on a pyenv under /root is not, for a hook's `runas` user)."""
+    real = os.path.realpath(base + path)
+    parts = real.split("/")
+    try:
+        for i in range(2, len(parts)):
+            if not os.stat("/".join(parts[:i])).st_mode & 0o001:
+                return False
+        return bool(os.stat(real).st_mode & 0o001)
+    except OSError:
+        return False
+
+
+def box_python(base: str) -> str | None:
+    """The python the box's systemctl runs on: verify's own where every user of the box may
+    run it and its libraries; else the machine's (or the image's) python3."""
+    if not base and _reachable(sys.executable) and _reachable(sys.base_prefix):
+        return sys.executable
+    return next((p for p in BOX_PYTHONS if _reachable(p, base)), None)
+
+
+def service_manager(base: str) -> tuple[list[tuple[str, str, int]], str | None]:
+    """systemctl and service in the box are agentkit's (agentkit/box/services.py), at the
+    paths the hooks call them by; /bin and /sbin too where they are directories of their own
+    (a merged /usr links them to /usr/bin and /usr/sbin). The modules are copied into the box
+    (standard library only) and run isolated (-I) from the hook's PYTHONPATH, so a `runas`
+    user can run them and an image's python3 can; or a note why there is none."""
+    python = box_python(base)
+    if python is None:
+        return [], ("no python3 for the box's systemctl (none that every user may run "
+                    f"among {', '.join(BOX_PYTHONS)}): hooks that call systemctl or service "
+                    "fail in the box")
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = [(f"{SERVICES_LIB}/agentkit/__init__.py", "", 0o644),
+           (f"{SERVICES_LIB}/agentkit/box/__init__.py", "", 0o644)]
+    for module in SERVICE_MODULES:
+        with open(f"{here}/box/{module}.py", encoding="utf-8") as f:
+            out.append((f"{SERVICES_LIB}/agentkit/box/{module}.py", f.read(), 0o644))
+    run = (f"import sys; sys.path.insert(0, {SERVICES_LIB!r}); "
+           "from agentkit.box.services import main; raise SystemExit(main(sys.argv[1:]))")
+    for name, dirs in (("systemctl", ("/usr/bin", "/bin")), ("service", ("/usr/sbin", "/sbin"))):
+        shim = f"#!/bin/sh\nexec {shlex.quote(python)} -I -B -c {shlex.quote(run)} {name} \"$@\"\n"
+        for d in dirs:
+            if os.path.isdir(f"{base}{d}") and not os.path.islink(f"{base}{d}"):
+                out.append((f"{d}/{name}", shim, 0o755))
+    return out, None
 
 
 def _top_links(base: str) -> tuple[tuple[str, str], ...]:
@@ -312,6 +370,10 @@ class HookBox:
         changed = fold(self.sb, self.box.diff(), self.spec.binds[0][0])
         self.moment = self.sb.records.mark()
         return results, changed
+
+    def services(self) -> list[dict[str, Any]]:
+        """The units the hooks' systemctl touched (none when the box never started)."""
+        return self.box.services() if self.box is not None else []
 
     def take_notes(self) -> list[str]:
         """What the box had to say since last asked."""

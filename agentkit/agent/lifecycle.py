@@ -25,6 +25,7 @@ from agentkit.agent import (
     outcome,
     revision_appspec,
     runner,
+    service_findings,
     shared_writes,
 )
 from agentkit.agent.event_plan import IN_PLACE, REPLACEMENT, event_names
@@ -39,6 +40,7 @@ from agentkit.agent.result import (
     Failure,
     Nodes,
     ScriptRun,
+    Service,
     VerifyResult,
 )
 from agentkit.agent.sandbox import Sandbox
@@ -46,6 +48,7 @@ from agentkit.appspec import events as ev
 from agentkit.appspec.check import LintResult, lint_source
 from agentkit.appspec.model import AppSpec, Script
 from agentkit.appspec.rules import RULES
+from agentkit.box.client import BoxError
 from agentkit.bundle import checks
 from agentkit.bundle.unpack import Unpacked, script_rel, unpack
 from agentkit.errors import BadInput
@@ -118,8 +121,33 @@ class _Run:
         self.work = work
         self.skip_reason: str | None = None  # why hooks are not run at all
         self.hookbox: hookbox.HookBox | None = None
+        self.services: list[Service] = []
+        self.at_validate: dict[str, tuple[str, ...]] | None = None  # unit -> listening
         self.undetermined: str | None = None  # why the prediction is not complete
         self.stopped: str | None = None  # why the later hook events are not run
+
+    def read_services(self) -> None:
+        """The services the hooks started end with the box: read them first. Only after the
+        events ran to their end: a box stopped mid-hook (a signal) is not asked anything."""
+        if self.hookbox is None:
+            return
+        try:
+            self.services = [Service.from_box(u, self.at_validate)
+                             for u in self.hookbox.services()]
+        except (OSError, ValueError, BoxError) as exc:
+            self.notes.append(f"the services of the box could not be read: {exc}")
+
+    def listening_now(self) -> None:
+        """What each service listens on as ValidateService begins: the agent runs it at once,
+        without waiting for a service to come up."""
+        if self.hookbox is None or self.hookbox.box is None:
+            self.at_validate = {}
+            return
+        try:
+            self.at_validate = {str(u.get("unit")): tuple(u.get("listening", []))
+                                for u in self.hookbox.services()}
+        except (OSError, ValueError, BoxError) as exc:
+            self.notes.append(f"the services of the box could not be read: {exc}")
 
     def close_box(self) -> None:
         if self.hookbox is not None:
@@ -225,6 +253,8 @@ class _Run:
         start = self.log_event(name)
         self.opts.on_phase(f"{name}: {', '.join(j.location for j in jobs)}",
                            sum(j.timeout for j in jobs))
+        if in_box and name == "ValidateService":
+            self.listening_now()
         if in_box:
             try:
                 results, changed = self.box().run(jobs, self.shown(self.dep.scripts_log),
@@ -538,6 +568,8 @@ def run(opts: Options, work: str) -> VerifyResult:
     try:
         try:
             events = state.run()
+            state.read_services()
+            state.notes += service_findings.notes(tuple(state.services))
         finally:  # the deployment has ended: so has every process of its box
             state.close_box()
         # an original blue/green instance installs nothing: its tree is the earlier revision's
@@ -562,13 +594,15 @@ def run(opts: Options, work: str) -> VerifyResult:
         archive=os.path.abspath(opts.archive), agent=opts.generation, bundle_type=bundle_type,
         deployment_group_id=opts.group_id, deployment_id=opts.deployment_id,
         failure=state.failure, events=tuple(events),
-        findings=tuple(sorted(state.member_findings(), key=Finding.sort_key)),
+        findings=tuple(sorted(state.member_findings() + service_findings.findings(
+            tuple(state.services), spec, tuple(e.name for e in events), opts.appspec_name,
+            opts.image), key=Finding.sort_key)),
         tree=tree, changes=changes, scripts_log=log, notes=tuple(state.notes),
         undetermined=state.undetermined if state.failure is None else None,
         members=state.unpacked.members if state.unpacked else 0,
         modelled=event_plan.modelled(opts.deployment, opts.events, opts.load_balancer,
                                      opts.image),
-        untouched=untouched)
+        untouched=untouched, services=tuple(state.services))
 
 
 def unseen_note(paths: list[str]) -> str:

@@ -85,6 +85,49 @@ class Failure:
                 "script": self.script, "log_tail": self.log_tail}
 
 
+@dataclass(frozen=True)
+class Service:
+    """A unit the hooks' systemctl or service touched in the box (agentkit/box/services.py):
+    what was asked of it, its state when the deployment ended, the end of its log."""
+
+    unit: str
+    path: str  # its unit file ("" when there is none)
+    state: str  # active, inactive, failed, activating
+    enabled: str  # enabled, disabled, static, masked, "" (not known)
+    main_pid: int | None
+    actions: tuple[tuple[str, str, str, int], ...]  # (event, action, result, exit code)
+    log: tuple[str, ...]
+    listening: tuple[str, ...] = ()  # TCP addresses its processes listened on at the end
+    # ... and when ValidateService began (None: it did not run in the box)
+    listening_at_validate: tuple[str, ...] | None = None
+    ignored: tuple[str, ...] = ()  # [Service] settings the box does not model (Restart...)
+
+    @classmethod
+    def from_box(cls, raw: dict[str, Any],
+                 at_validate: dict[str, tuple[str, ...]] | None = None) -> Service:
+        actions = tuple((str(a.get("event", "")), str(a.get("action", "")),
+                         str(a.get("result", "")), int(a.get("exit_code", 0)))
+                        for a in raw.get("actions", []) if isinstance(a, dict))
+        pid = raw.get("main_pid")
+        unit = str(raw.get("unit", ""))
+        return cls(unit, str(raw.get("path", "")),
+                   str(raw.get("active", "")), str(raw.get("enabled", "")),
+                   pid if isinstance(pid, int) else None, actions,
+                   tuple(str(line) for line in raw.get("log", [])),
+                   tuple(str(a) for a in raw.get("listening", [])),
+                   None if at_validate is None else at_validate.get(unit, ()),
+                   tuple(str(k) for k in raw.get("not_modelled", [])))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"unit": self.unit, "unit_file": self.path or None, "state": self.state,
+                "enabled": self.enabled or None, "main_pid": self.main_pid,
+                "actions": [{"event": e, "action": a, "result": r, "exit_code": c}
+                            for e, a, r, c in self.actions], "log": list(self.log),
+                "listening": list(self.listening),
+                "listening_at_validate": None if self.listening_at_validate is None
+                else list(self.listening_at_validate), "ignored_settings": list(self.ignored)}
+
+
 class Node(NamedTuple):  # one per path of a bundle: a tuple is cheap to make
     """A path in the final tree or in the changes, with its final attributes."""
 
@@ -162,6 +205,7 @@ class VerifyResult:
     members: int = 0  # the archive's members (how big the throw-away root is)
     modelled: tuple[str, ...] = ()  # the deployment's settings verify assumed, for the reader
     untouched: Untouched = field(default_factory=Untouched)  # what the tree leaves out
+    services: tuple[Service, ...] = ()  # what the hooks' systemctl did in the box
 
     @property
     def outcome(self) -> str:
@@ -193,4 +237,4 @@ class VerifyResult:
             "findings": [f.to_json() for f in self.findings],
             "scripts_log": self.scripts_log, "notes": list(self.notes),
             "modelled": list(self.modelled), "tree_untouched": self.untouched.to_json(),
-            **paths}
+            "services": [s.to_json() for s in self.services], **paths}

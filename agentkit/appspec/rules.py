@@ -283,6 +283,22 @@ _RULES = (
     Rule("AK604", WARNING, "hooks-event-not-scripted", "agentkit.yml gives actions for an "
          "event under which the appspec runs no script (they never run)",
          "list the hook shim (scripts/agentkit-hook.sh) under that event in appspec.yml"),
+    # --- services the hooks ran in verify's box (agentkit/agent/service_findings.py) --------
+    Rule("AK700", WARNING, "service-enabled-not-started", "a hook enables a unit that no hook "
+         "starts: on the instance it runs only after the next boot", "start it as well: "
+         "`systemctl enable --now UNIT`, or `systemctl restart UNIT` in ApplicationStart"),
+    Rule("AK701", WARNING, "service-unit-missing", "a hook asks systemctl or service for a "
+         "unit the instance does not have (exit 5)", "install the unit before the hook that "
+         "starts it (a package, or the bundle's `files` to /etc/systemd/system), or fix the "
+         "name"),
+    Rule("AK702", WARNING, "no-validate-service", "hooks start services but ValidateService "
+         "runs no script: the deployment succeeds whether they serve or not",
+         "add a ValidateService hook that checks the service (agentkit hook validate, or "
+         "`curl -fsS http://127.0.0.1/health`)"),
+    Rule("AK703", WARNING, "service-still-starting", "a service was not yet listening when "
+         "ValidateService began (the agent does not wait for it to come up)",
+         "retry in ValidateService until it answers (agentkit hook validate retries until its "
+         "deadline), or make the unit tell systemd when it is ready (Type=notify)"),
     Rule("AK300", WARNING, "portability", "agent 1.x and 2.x read this differently",
          "{fix}"),
 )

@@ -222,6 +222,17 @@ class Box:
             failed += [str(f) for f in message.get("failed", [])]
         return unowned, failed
 
+    def services(self) -> list[dict[str, Any]]:
+        """The units the hooks' systemctl touched: state, actions, the end of their log."""
+        self.channel.sock.settimeout(START_TIMEOUT)
+        self.channel.send({"op": "services"})
+        message, fds = self._receive()
+        for fd in fds:
+            os.close(fd)
+        if message.get("op") != "services" or not isinstance(message.get("units"), list):
+            raise BoxError(f"the hook box answered {message.get('op')!r} to services")
+        return [u for u in message["units"] if isinstance(u, dict)]
+
     def close(self) -> None:
         """Stop the box: pid 1 exits and takes every process of the box with it."""
         with contextlib.suppress(OSError):

@@ -8,6 +8,7 @@ Requests (channel.py), each answered before the next is read:
 - `diff`: what the hooks changed since the last diff, as `changes` messages, then `diffed`.
 - `apply` (with descriptors): Items written into the running box (Install after BeforeInstall
   hooks), then `applied`.
+- `services`: the units the hooks' systemctl and service touched, with their logs.
 - `stop`, or the channel closing: pid 1 exits, and the kernel kills every process left in the
   box (pid_namespaces(7)).
 
@@ -30,7 +31,7 @@ import psutil  # noqa: F401  (used by runner inside the box; imported before piv
 
 from agentkit.agent import runner
 from agentkit.agent.result import SUCCEEDED
-from agentkit.box import layers, mimic, rootfs
+from agentkit.box import layers, mimic, rootfs, services, systemctl  # noqa: F401
 from agentkit.box import syscalls as sc
 from agentkit.box.channel import MAX_FDS, Channel, ChannelClosed
 from agentkit.box.items import Change, Item, item_from
@@ -118,6 +119,9 @@ class Init:
         budget = [MIMIC_DIRS]
         for tree in self.spec.mimic:
             mimic.copy_tree(tree, self.root.extra(), self.spec.idmap, tree == "/etc", budget)
+        if "/var" in self.spec.mimic and mimic.empty_logs(self.root.extra(), self.spec.idmap):
+            self.notes.append("the log files of /var/log are empty in the box (its own "
+                              "copies, so daemons may append to them as root does)")
         if budget[0] <= 0:
             self.notes.append(f"the box made its own copies of only {MIMIC_DIRS} host "
                               "directories")
@@ -156,6 +160,8 @@ class Init:
                     self.channel.send({"op": "ran", "results": self._run(message)})
                 elif op == "diff":
                     self._send_diff()
+                elif op == "services":  # what the hooks' systemctl did (services.py)
+                    self.channel.send({"op": "services", "units": services.collect()})
                 elif op == "apply":
                     self.channel.send({"op": "applied", **self._apply(message, fds)})
                 else:

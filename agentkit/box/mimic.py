@@ -104,6 +104,40 @@ def _copy_file(src: str, dest: str, st: os.stat_result, idmap: IdMap) -> None:
     _attrs(dest, st, idmap)
 
 
+LOG_TREE = "/var/log"
+
+
+def empty_logs(dest_layer: str, idmap: IdMap, budget: int = MAX_DIRS) -> int:
+    """Each log file of /var/log (three levels down) as an empty file of the box's own, with
+    the host's mode and owner: a daemon the hooks start opens its log for appending (nginx
+    -t opens /var/log/nginx/error.log), which the instance's root may and the box's could
+    not in the host's file. Never their content: old log lines are nothing a hook needs,
+    and they may be big or secret. Returns how many were made."""
+    made = 0
+    stack = [(LOG_TREE, 0)]
+    while stack and made < budget:
+        path, level = stack.pop()
+        try:
+            names = sorted(os.listdir(path))
+        except OSError:
+            continue
+        for name in names:
+            child = f"{path}/{name}"
+            try:
+                st = os.lstat(child)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode) and level < MAX_DEPTH:
+                stack.append((child, level + 1))
+            elif stat.S_ISREG(st.st_mode) and os.path.isdir(os.path.dirname(dest_layer + child)):
+                with contextlib.suppress(OSError):
+                    os.close(os.open(dest_layer + child, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                                     0o600))
+                    _attrs(dest_layer + child, st, idmap)
+                    made += 1
+    return made
+
+
 def locked_accounts(layer: str, idmap: IdMap, etc: str = "/etc", image: bool = False
                     ) -> None:
     """shadow and gshadow for every account of passwd and group (those of `etc`, the lower

@@ -90,6 +90,7 @@ def _overlay(root: Root, index: int, box_path: str, host: str | None) -> bool:
     up, wk = f"{root.upper}/up/{index}", f"{root.upper}/wk/{index}"
     os.mkdir(up, 0o755)
     os.mkdir(wk, 0o755)
+    _like(up, lowers)
     try:
         sc.mount("overlay", target, "overlay", 0,
                  f"lowerdir={':'.join(lowers)},upperdir={up},workdir={wk},userxattr")
@@ -225,6 +226,19 @@ def enter(root: Root) -> None:
     sc.pivot_root(".", ".")
     sc.umount(".", sc.MNT_DETACH)
     os.chdir("/")
+
+
+def _like(up: str, lowers: list[str]) -> None:
+    """The merged directory of an overlay has its upper directory's mode and owner
+    (overlayfs(5): the root is always the upper's): give it the top lower's, so /tmp stays
+    1777 and /var/www its owner's in the box."""
+    for lower in lowers:
+        with contextlib.suppress(OSError):
+            st = os.stat(lower)
+            with contextlib.suppress(OSError):
+                os.lchown(up, st.st_uid, st.st_gid)
+            os.chmod(up, stat.S_IMODE(st.st_mode))
+            return
 
 
 def uppers(root: Root, fds: dict[str, int]) -> list[Upper]:

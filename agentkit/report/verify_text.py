@@ -28,6 +28,7 @@ def render(result: VerifyResult, previous: VerifyResult | None = None,
             code = "-" if run.exit_code is None else run.exit_code
             out.append(f"      {run.location}  {run.error_code}  exit {code}  "
                        f"{run.duration_s:.2f} s" + (f"  {run.message}" if run.message else ""))
+    out.extend(_services(result, paint))
     for note in result.notes:
         out.append(f"note: {note}")
     if result.failure:
@@ -54,6 +55,24 @@ def render(result: VerifyResult, previous: VerifyResult | None = None,
     else:
         out.append(f"{errors} error(s), {warnings} warning(s)")
     return "\n".join(out) + "\n"
+
+
+def _services(result: VerifyResult, paint: Paint) -> list[str]:
+    """Each unit the hooks' systemctl touched: what was asked, its final state, and for one
+    that failed the end of its log (what journalctl -u would show)."""
+    if not result.services:
+        return []
+    out = ["services (run by verify's systemctl in the box, as systemd on the instance):"]
+    for svc in result.services:
+        asked = ", ".join(f"{event or '?'}: {action}" + ("" if res == "done" else f" ({res})")
+                          for event, action, res, _code in svc.actions)
+        state = paint(f"{svc.state:<9}", STATUS_STYLE.get(
+            {"active": "succeeded", "failed": "failed"}.get(svc.state, "skipped"), "bold"))
+        enabled = f" {svc.enabled}" if svc.enabled else ""
+        out.append(f"  {svc.unit:<24} {state}{enabled}  {asked}")
+        if svc.state == "failed" or any(res == "failed" for _e, _a, res, _c in svc.actions):
+            out.extend(f"      | {line}" for line in svc.log[-10:])
+    return out
 
 
 def _success(result: VerifyResult) -> str:

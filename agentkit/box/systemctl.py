@@ -1,0 +1,261 @@
+"""The command lines of `systemctl` and `service` in the box, over services.py.
+
+Verbs, options and words are systemctl(1)'s and service(8)'s (Debian's init-system-helpers
+and Amazon Linux's initscripts agree on the `service NAME ACTION` form): a unit name without
+a suffix means `.service`; `service NAME ACTION` runs the unit when there is one, else
+/etc/init.d/NAME ACTION. A verb the box does not model is named in the unit's record (the
+report turns it into a note) and succeeds, the closest honest answer for what it cannot know.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable
+
+from agentkit.box import services, units
+from agentkit.box.services import EXIT_NOT_FOUND, EXIT_NOT_RUNNING, Failed
+from agentkit.box.units import Unit
+
+CHANGING = ("start", "stop", "restart", "reload", "try-restart", "reload-or-restart",
+            "try-reload-or-restart", "condrestart", "force-reload", "enable", "disable",
+            "mask", "unmask")
+QUERIES = ("is-active", "is-enabled", "is-failed", "status")
+NO_OPS = ("daemon-reload", "daemon-reexec", "reset-failed", "preset")
+OPTIONS_WITH_VALUE = ("-p", "--property", "-t", "--type", "-n", "--lines", "-o", "--output",
+                      "--state", "-H", "--host", "-M", "--machine", "--root", "--job-mode")
+
+
+def _record(state: dict[str, Any], verb: str, result: str, code: int) -> None:
+    state.setdefault("actions", []).append(
+        {"event": os.environ.get("LIFECYCLE_EVENT", ""), "action": verb, "result": result,
+         "exit_code": code})
+
+
+def _split(args: list[str]) -> tuple[list[str], set[str]]:
+    words, flags = [], set()
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in OPTIONS_WITH_VALUE:
+            skip = True
+        elif arg.startswith("-"):
+            flags.add(arg.split("=", 1)[0])
+        else:
+            words.append(arg)
+    return words, flags
+
+
+def _job(verb: str, unit: Unit, state: dict[str, Any], now: bool) -> list[str]:
+    said: list[str] = []
+    if verb in ("start",):
+        services.start(unit, state)
+    elif verb == "stop":
+        services.stop(unit, state)
+    elif verb in ("restart", "force-reload"):
+        services.stop(unit, state)
+        services.start(unit, state)
+    elif verb in ("try-restart", "condrestart"):
+        services.refresh(state)
+        if state["active"] == "active":
+            services.stop(unit, state)
+            services.start(unit, state)
+    elif verb in ("reload-or-restart", "try-reload-or-restart"):
+        services.refresh(state)
+        if state["active"] == "active" and unit.commands("ExecReload"):
+            services.reload(unit, state)
+        elif state["active"] == "active" or verb == "reload-or-restart":
+            services.stop(unit, state)
+            services.start(unit, state)
+    elif verb == "reload":
+        services.reload(unit, state)
+    elif verb == "enable":
+        said = services.enable(unit)
+        if now:
+            services.start(unit, state)
+    elif verb == "disable":
+        said = services.disable(unit)
+        if now:
+            services.stop(unit, state)
+    return said
+
+
+def _change(verb: str, names: list[str], flags: set[str]) -> int:
+    if os.geteuid() != 0:  # polkit's answer to a hook that runs as a plain user, no TTY
+        full = units.unit_name(names[0])
+        if verb in ("enable", "disable", "mask", "unmask"):
+            print(f"Failed to {verb} unit: Interactive authentication required.",
+                  file=sys.stderr)
+        else:
+            print(f"Failed to {verb} {full}: Interactive authentication required.\n"
+                  f"See system logs and 'systemctl status {full}' for details.",
+                  file=sys.stderr)
+        return 1
+    status = 0
+    with services.with_lock():
+        for name in names:
+            full = units.unit_name(name)
+            if verb in ("mask", "unmask"):
+                status = max(status, _mask(verb, full))
+                continue
+            unit = units.find(full)
+            state = services.load(full)
+            if unit is None or unit.masked:
+                what = "not found" if unit is None else "masked"
+                label = "Failed to enable unit" if verb in ("enable", "disable") else \
+                    f"Failed to {verb}"
+                if verb in ("enable", "disable") and unit is None:
+                    print(f"{label}: Unit file {full} does not exist.", file=sys.stderr)
+                else:
+                    said = "not found" if unit is None else "is masked"
+                    print(f"{label} {full}: Unit {full} {said}.", file=sys.stderr)
+                code = EXIT_NOT_FOUND if unit is None and verb not in ("enable", "disable") \
+                    else 1
+                _record(state, verb, f"unit {what}", code)
+                services.save(state)
+                status = max(status, code)
+                continue
+            state["path"] = unit.path
+            label = f"{verb} --now" if "--now" in flags and verb in ("enable", "disable") \
+                else verb
+            try:
+                for line in _job(verb, unit, state, "--now" in flags):
+                    print(line, file=sys.stderr)
+                _record(state, label, "done", 0)
+            except Failed as exc:
+                print(str(exc), file=sys.stderr)
+                _record(state, label, "failed", exc.code)
+                status = max(status, exc.code)
+            state["enabled"] = services.enabled_state(unit)
+            services.save(state)
+    return status
+
+
+def _mask(verb: str, name: str) -> int:
+    link = f"/etc/systemd/system/{name}"
+    if verb == "mask":
+        if os.path.lexists(link) and not os.path.islink(link):
+            print(f"Failed to mask unit: File {link} already exists.", file=sys.stderr)
+            return 1
+        if not os.path.islink(link):
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink("/dev/null", link)
+            print(f"Created symlink {link} \u2192 /dev/null.", file=sys.stderr)
+    elif os.path.islink(link) and os.readlink(link) == "/dev/null":
+        os.unlink(link)
+        print(f"Removed \"{link}\".", file=sys.stderr)
+    return 0
+
+
+def _query(verb: str, names: list[str], quiet: bool) -> int:
+    status = 0
+    for name in names:
+        full = units.unit_name(name)
+        unit = units.find(full)
+        state = services.load(full)
+        services.refresh(state)
+        active = state["active"]
+        if verb == "is-active":
+            ok, text = active == "active", active
+        elif verb == "is-failed":
+            ok, text = active == "failed", active
+        elif verb == "is-enabled":
+            if unit is None:
+                print(f"Failed to get unit file state for {full}: No such file or directory",
+                      file=sys.stderr)
+                status = max(status, 1)
+                continue
+            text = services.enabled_state(unit)
+            ok = text in ("enabled", "static")
+        else:
+            return _status(full, unit, state)
+        if not quiet:
+            print(text)
+        if not ok:
+            status = max(status, EXIT_NOT_RUNNING if verb == "is-active" else 1)
+    return status
+
+
+def _status(name: str, unit: Unit | None, state: dict[str, Any]) -> int:
+    if unit is None:
+        print(f"Unit {name} could not be found.", file=sys.stderr)
+        return 4
+    description = unit.get("Unit", "Description", name)
+    sub = {"active": "active (running)", "failed": "failed (Result: exit-code)",
+           "inactive": "inactive (dead)", "activating": "activating (start)"}[state["active"]]
+    if state["active"] == "active" and state.get("remain"):
+        sub = "active (exited)"
+    print(f"\u25cf {name} - {description}")
+    print(f"     Loaded: loaded ({unit.path}; {services.enabled_state(unit)})")
+    print(f"     Active: {sub}")
+    if state.get("main_pid") and state["active"] == "active":
+        print(f"   Main PID: {state['main_pid']}")
+    try:
+        with open(f"{services.STATE}/{name}.log", encoding="utf-8", errors="replace") as f:
+            tail = f.read().splitlines()[-10:]
+    except OSError:
+        tail = []
+    if tail:
+        print()
+        print("\n".join(tail))
+    return 0 if state["active"] == "active" else EXIT_NOT_RUNNING
+
+
+def _unsupported(verb: str, names: list[str]) -> int:
+    if os.geteuid() == 0 and names:  # one without a unit (list-units) is nobody's to note
+        with services.with_lock():
+            for name in names:
+                state = services.load(units.unit_name(name))
+                _record(state, verb, "not modelled", 0)
+                services.save(state)
+    return 0
+
+
+def systemctl(args: list[str]) -> int:
+    words, flags = _split(args)
+    if not words:
+        return _unsupported("list-units", [])
+    verb, names = words[0], words[1:]
+    if verb in NO_OPS:
+        return 0
+    if verb in CHANGING or verb in QUERIES:
+        if not names:
+            print("Too few arguments.", file=sys.stderr)
+            return 1
+        if verb in CHANGING:
+            return _change(verb, names, flags)
+        return _query(verb, names, "-q" in flags or "--quiet" in flags)
+    return _unsupported(verb, names)
+
+
+def service(args: list[str]) -> int:
+    """service(8): `service NAME ACTION [OPTIONS]`; `--status-all` lists nothing here."""
+    if not args or args[0].startswith("-"):
+        return 0 if args and args[0] in ("--status-all", "--help", "--version") else 1
+    name, action = args[0], (args[1] if len(args) > 1 else "")
+    if units.find(name) is not None:
+        verb = {"status": "status", "start": "start", "stop": "stop", "restart": "restart",
+                "reload": "reload", "force-reload": "force-reload", "condrestart":
+                "try-restart", "try-restart": "try-restart"}.get(action)
+        if verb is None:
+            print(f"Usage: /etc/init.d/{name} {{start|stop|restart|reload|status}}",
+                  file=sys.stderr)
+            return 2
+        return systemctl([verb, name])
+    script = f"/etc/init.d/{name}"
+    if os.access(script, os.X_OK):
+        os.execve(script, [script, *args[1:]], dict(os.environ))
+    print(f"{name}: unrecognized service", file=sys.stderr)
+    return 1
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {"systemctl": systemctl, "service": service}
+
+
+def main(command: str, args: list[str]) -> int:
+    run = COMMANDS.get(os.path.basename(command))
+    if run is None:
+        print(f"unknown command {command}", file=sys.stderr)
+        return 2
+    return run(args)

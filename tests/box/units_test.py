@@ -1,0 +1,59 @@
+"""Unit files read as systemd.unit(5) says: the search path's first file, drop-ins in name
+order, continuation lines, a list reset by an empty assignment, template specifiers, a mask."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agentkit.box import units
+
+
+def _write(root: Path, path: str, text: str) -> None:
+    target = root / path.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+
+
+def test_units_first_in_the_search_path_with_its_drop_ins(tmp_path: Path) -> None:
+    _write(tmp_path, "/lib/systemd/system/app.service",
+           "[Unit]\nDescription=packaged\n[Service]\nExecStart=/usr/bin/app \\\n  --port 80\n"
+           "Environment=A=1 'B=two words'\nExecStartPre=/bin/true\n")
+    _write(tmp_path, "/etc/systemd/system/app.service.d/20-port.conf",
+           "[Service]\nExecStart=\nExecStart=-/usr/bin/app --port 8080\n")
+    _write(tmp_path, "/lib/systemd/system/app.service.d/10-env.conf",
+           "[Service]\n# a comment\n; another\nEnvironment=A=3\nUser=www-data\n")
+    unit = units.find("app", str(tmp_path))
+    assert unit is not None
+    assert (unit.name, unit.path, unit.type) == ("app.service", "/lib/systemd/system/app.service",
+                                                 "simple")
+    assert unit.get("Unit", "Description") == "packaged"
+    assert unit.commands("ExecStart") == [units.Command(("/usr/bin/app", "--port", "8080"),
+                                                        True, False)]
+    assert unit.get("Service", "User") == "www-data"
+    assert units.environment(unit) == {"A": "3", "B": "two words"}
+    assert [os.path.basename(d) for d in unit.drop_ins] == ["10-env.conf", "20-port.conf"]
+    _write(tmp_path, "/etc/systemd/system/app.service", "[Service]\nType=oneshot\n")
+    override = units.find("app.service", str(tmp_path))
+    assert override is not None and override.path == "/etc/systemd/system/app.service"
+
+
+def test_units_template_masked_and_missing(tmp_path: Path) -> None:
+    _write(tmp_path, "/usr/lib/systemd/system/worker@.service",
+           "[Service]\nExecStart=/usr/bin/worker --queue %i --unit %n\n"
+           "[Install]\nWantedBy=multi-user.target\n")
+    unit = units.find("worker@emails", str(tmp_path))
+    assert unit is not None and unit.installable
+    assert unit.commands("ExecStart")[0].argv == ("/usr/bin/worker", "--queue", "emails",
+                                                  "--unit", "worker@emails.service")
+    (tmp_path / "etc/systemd/system").mkdir(parents=True)
+    os.symlink("/dev/null", tmp_path / "etc/systemd/system/worker@emails.service")
+    masked = units.find("worker@emails", str(tmp_path))
+    assert masked is not None and masked.masked
+    assert units.find("nothing-here", str(tmp_path)) is None
+
+
+def test_units_expand_variables_as_systemd_does() -> None:
+    env = {"OPTS": "-a -b", "PORT": "80"}
+    assert units.expand(("/bin/d", "$OPTS", "--port=${PORT}", "${NONE}x", "$$HOME"), env) == [
+        "/bin/d", "-a", "-b", "--port=80", "x", "$HOME"]
