@@ -90,6 +90,9 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    help="the instance's root file system, a directory or a tar/tar.gz of one "
                    "(docker export): hooks run over it and Install is judged against it, not "
                    "this machine's /")
+    p.add_argument("--config", metavar="FILE",
+                   help="the project's agentkit.yml, for its `verify:` defaults such as the "
+                   "image (default: $AGENTKIT_CONFIG, then ./agentkit.yml if there is one)")
     p.add_argument("--no-install", action="store_true", help="checks only; no Install step")
     p.add_argument("--hooks", choices=("sandbox", "host", "skip"), default="sandbox",
                    help="run hook scripts in a sandbox (default), for real, or not at all")

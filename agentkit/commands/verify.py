@@ -23,7 +23,8 @@ from agentkit.agent import config, event_plan, lifecycle
 from agentkit.agent import image as images
 from agentkit.agent.result import VerifyResult
 from agentkit.appspec import events as ev
-from agentkit.errors import BadInput, Terminated, UsageError
+from agentkit.commands import verify_config
+from agentkit.errors import BadConfig, BadInput, Terminated, UsageError
 from agentkit.report import colour, junit, verify_json, verify_text
 from agentkit.report.colour import Paint
 from agentkit.report.progress import Progress
@@ -120,7 +121,7 @@ def _options(args: argparse.Namespace, archive: str, work: str,
              progress: Progress | None = None) -> lifecycle.Options:
     masked = tuple(sorted({os.path.realpath(p) for p in (work, args.state_dir, args.keep) if p}))
     agent = config.read(args.agent_configuration_file)
-    image = images.prepare(args.image) if args.image else None
+    image = _image(args)
     return lifecycle.Options(
         archive=archive, bundle_type=args.type, generation=args.agent,
         file_exists_behavior=args.file_exists_behavior,
@@ -138,6 +139,23 @@ def _options(args: argparse.Namespace, archive: str, work: str,
         deployment=_deployment(args), image=image.root if image else "",
         image_notes=image.notes if image else (),
         on_phase=progress.phase if progress else lambda _what, _limit: None)
+
+
+def _image(args: argparse.Namespace) -> images.Image | None:
+    """--image, else the project's agentkit.yml `verify: image:`, else none (this machine)."""
+    if args.image:
+        return images.prepare(args.image)
+    path = verify_config.find(args.config)
+    named = verify_config.image(path) if path else None
+    if named is None:
+        return None
+    if not os.path.exists(named):
+        raise BadConfig(f"{path}: verify > image: {named} does not exist. Fetch the image "
+                        "there (a directory, or a tar/tar.gz of the instance's root file "
+                        "system), or pass --image.")
+    image = images.prepare(named)
+    return images.Image(image.root, (f"the image is the one {path} names (verify > image: "
+                                     f"{named})", *image.notes))
 
 
 def _deployment(args: argparse.Namespace) -> str:

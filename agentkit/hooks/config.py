@@ -432,9 +432,10 @@ def check(path: str) -> Checked:
         return Checked(None, (Problem(e.line or 1, e.column, f"YAML syntax: {e.problem}" + (
             f" ({e.context})" if e.context else "")),), None)
     r = _Reader(path)
+    # deploy: is appspec generate's (deploy_config.py), verify: agentkit verify's
+    # (commands/verify_config.py); the hooks ignore both
     top = r.map(src.root, (), ("version", "release", "shared", "permissions", "health",
-                               "validate", "preflight", "events", "log",
-                               "deploy"))  # deploy: appspec generate's (deploy_config.py)
+                               "validate", "preflight", "events", "log", "deploy", "verify"))
     if top is None:
         return Checked(None, (Problem(1, None, "the file is empty or not a mapping; start it "
                                       "with `version: 1`"),), src.root)

@@ -84,3 +84,49 @@ def test_verify_image_missing_is_a_clear_error(
     assert capsys.readouterr().err.strip() == (
         f"agentkit: error: --image {tmp_path}/nope: no such directory or file; give the "
         "instance's root file system as a directory or a tar/tar.gz of one (docker export).")
+
+
+def test_verify_image_named_by_the_projects_agentkit_yml(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    img = make_image(tmp_path / "images" / "al2023")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "agentkit.yml").write_text("version: 1\nverify:\n  image: ../images/al2023\n")
+    monkeypatch.chdir(project)
+    arc = _bundle(tmp_path, "/srv/app")
+    code, out = verify(capsys, "--hooks", "skip", str(arc))
+    assert (code, out["failed_event"]) == (1, "Install")  # the image's /srv/app/index.html
+    assert out["modelled"][-1] == (
+        f"the instance's file system: the image {img} (its users, packages and units)")
+    assert (f"the image is the one agentkit.yml names (verify > image: {img})"
+            in out["notes"])
+    # --image wins over the file; --config names another project's file
+    code, out = verify(capsys, "--hooks", "skip", "--image", "/", str(arc))
+    assert code == 0
+    monkeypatch.chdir(tmp_path)
+    code, out = verify(capsys, "--hooks", "skip", "--config", str(project / "agentkit.yml"),
+                       str(arc))
+    assert code == 1 and out["failed_event"] == "Install"
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("verify:\n  image: nosuch\n", "{dir}/agentkit.yml: verify > image: {dir}/nosuch does "
+     "not exist. Fetch the image there (a directory, or a tar/tar.gz of the instance's root "
+     "file system), or pass --image."),
+    ("version: 1\nverify:\n  imag: x\n", "{dir}/agentkit.yml:3: verify > imag: unknown key; "
+     "expected one of image."),
+    ("verify: al2023\n", "{dir}/agentkit.yml:1: verify: expected a mapping such as `image: "
+     "images/al2023.tar.gz`."),
+    ("verify:\n  image: [a]\n", "{dir}/agentkit.yml:2: verify > image: expected the path of "
+     "an image directory or tarball, got ['a']."),
+])
+def test_verify_image_from_agentkit_yml_bad_values_are_clear_errors(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, said: str) -> None:
+    from agentkit.cli import main
+
+    (tmp_path / "agentkit.yml").write_text(text)
+    code = main(["verify", "--config", str(tmp_path / "agentkit.yml"),
+                 str(_bundle(tmp_path, "/srv/app"))])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "agentkit: error: " + said.format(dir=tmp_path)
