@@ -34,6 +34,8 @@ health:
 events:                        # what `agentkit hook run` does in each event
   AfterInstall: [health up]
   ValidateService: []
+# verify:                      # `agentkit verify`'s defaults, read from the project's copy
+#   image: images/al2023.tar.gz  # the instance's root file system (docker export)
 """
 
 
