@@ -94,19 +94,34 @@ def _copy_names(link_path: str) -> tuple[str, str]:
     return f"{link_path}.agentkit-copy", f"{link_path}.agentkit-copied"
 
 
-def _recover(link_path: str, log: Any) -> None:
+def _left_name(link_path: str) -> str:
+    """Where a killed run's copy of the archive's directory waits while this run swaps."""
+    return f"{link_path}.agentkit-left"
+
+
+def _seeding_name(shared_path: str) -> str:
+    """Where a seed from another file system is copied whole, beside the shared dir."""
+    return f"{shared_path}.agentkit-seeding"
+
+
+def _recover(link_path: str, shared_path: str, log: Any) -> str | None:
     """A killed run may leave its temporary names behind: a link we made (removed), a copy
-    it had not finished (removed: the original is still at link_path), or the archive's
-    directory moved or copied out of the way (kept, as a backup)."""
+    or a seed it had not finished (removed: what they copied is still in the release), or
+    the archive's directory moved or copied out of the way. That last one is returned, for
+    this run to finish with (seed the share from it, or keep it as a backup); any other
+    such leftover is kept as a backup at once."""
     tmp = _tmp_name(link_path)
     partial, copied = _copy_names(link_path)
-    if os.path.lexists(partial):
-        fstree.remove_tree(partial)  # ours, made by _copy_tree; never follows a link
+    for ours in (partial, _seeding_name(shared_path)):
+        if os.path.lexists(ours) and not os.path.islink(ours):
+            fstree.remove_tree(ours)  # made by _copy_tree; never follows a link
     if os.path.islink(tmp):
         os.unlink(tmp)
-    for old in (tmp, f"{tmp}-dir", copied):
-        if os.path.lexists(old):
-            _move_aside(old, log, False, link_path)
+    left = [old for old in (tmp, f"{tmp}-dir", copied, _left_name(link_path))
+            if os.path.lexists(old)]
+    for old in left[1:]:
+        _move_aside(old, log, False, link_path)
+    return left[0] if left else None
 
 
 def _swap_in_link(target: str, link_path: str, log: Any) -> str | None:
@@ -240,14 +255,28 @@ def _move_aside(path: str, log: Any, dry: bool, name: str | None = None) -> str:
 
 
 def _seed(path: str, shared_path: str, log: Any, dry: bool) -> None:
-    """Move the archive's content into an empty shared dir (Deployer's behaviour). A crash
-    half-way leaves the rest at the temporary name, which the next run keeps as a backup."""
+    """Fill the empty shared dir with the archive's directory at `path` in one step (as
+    Deployer seeds): `path` takes the shared dir's owner and mode and is renamed over it
+    (rename(2) replaces an empty directory atomically); from another file system (EFS) it
+    is first copied whole beside the shared dir, then renamed. Killed at any point, the
+    share is empty or complete, never partly seeded, and `path` is still there for the next
+    run to seed from."""
     log.info("seed shared dir from the release", source=path, shared=shared_path, dry_run=dry)
     if dry:
         return
-    for name in os.listdir(path):
-        shutil.move(os.path.join(path, name), os.path.join(shared_path, name))
-    os.rmdir(path)
+    st = os.lstat(shared_path)  # as _make_dirs made it (shared.owner/group/mode)
+    _owner(path, st)
+    os.chmod(path, stat.S_IMODE(st.st_mode))
+    try:
+        os.rename(path, shared_path)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    seeding = _seeding_name(shared_path)
+    _copy_tree(path, seeding)
+    os.rename(seeding, shared_path)
+    fstree.remove_tree(path)  # killed before this: the next run keeps it as a backup
 
 
 def _resolve_conflict(kind: str, link_path: str, shared_path: str, shared: Shared,
@@ -270,10 +299,18 @@ def _resolve_conflict(kind: str, link_path: str, shared_path: str, shared: Share
 
 
 def _after_swap(old: str, link_path: str, shared_path: str, shared: Shared, log: Any) -> None:
-    """The archive's directory, now out of the release: seeds an empty share, else is kept."""
-    if shared.on_conflict == "seed" and not os.listdir(shared_path):
-        _seed(old, shared_path, log, False)
-        return
+    """The archive's directory, now out of the release: seeds an empty share, else is kept
+    as a backup (also when seeding fails: the first failure is the one reported)."""
+    try:
+        if shared.on_conflict == "seed" and os.path.isdir(shared_path) and \
+                not os.listdir(shared_path):
+            _seed(old, shared_path, log, False)
+            return
+    except BaseException:
+        if os.path.lexists(old):
+            with contextlib.suppress(OSError):
+                _move_aside(old, log, False, link_path)
+        raise
     _move_aside(old, log, False, link_path)
 
 
@@ -283,11 +320,15 @@ def _link_one(rel: str, kind: str, cfg: Config, shared: Shared, ids: tuple[int, 
     shared_path = os.path.join(shared.root, rel)
     link_path = os.path.join(cfg.release, rel)
     target = _link_target(shared.link, shared_path, link_path)
-    if not dry:
-        _recover(link_path, log)
+    left = None if dry else _recover(link_path, shared_path, log)
     if os.path.islink(link_path) and os.readlink(link_path) == target:
         log.info("link already right", link=link_path, target=target)
+        if left is not None:  # a killed run's: finish what it was doing with it
+            _after_swap(left, link_path, shared_path, shared, log)
         return
+    if left is not None and left != _left_name(link_path):  # the swap below uses its name
+        os.rename(left, _left_name(link_path))
+        left = _left_name(link_path)
     if kind == "directory":
         _make_dirs(shared_path, shared, *ids, log, dry)
     else:
@@ -302,15 +343,9 @@ def _link_one(rel: str, kind: str, cfg: Config, shared: Shared, ids: tuple[int, 
     if dry:
         return
     old = _swap_in_link(target, link_path, log)
-    if old is None:
-        return
-    try:
-        _after_swap(old, link_path, shared_path, shared, log)
-    except BaseException:
-        if os.path.lexists(old):  # seeding failed half-way: the rest is kept as a backup
-            with contextlib.suppress(OSError):  # the first failure is the one to report
-                _move_aside(old, log, False, link_path)
-        raise
+    for archived in (left, old):
+        if archived is not None and os.path.lexists(archived):
+            _after_swap(archived, link_path, shared_path, shared, log)
 
 
 def _shared_file(rel: str, shared_path: str, link_path: str, shared: Shared,

@@ -45,9 +45,9 @@ def _reset_structlog() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def tmpfs(path: Path) -> Iterator[Path]:
+def tmpfs(path: Path, size: str = "8m") -> Iterator[Path]:
     path.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(path)],
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         pytest.skip(f"cannot mount tmpfs here (needs root/CAP_SYS_ADMIN): {proc.stderr.strip()}")
@@ -96,7 +96,7 @@ def killer(calls: tuple[str, ...], action: str) -> str:
     return f"""
 import os, signal, sys
 import structlog
-from agentkit.hooks import config, health, link_shared
+from agentkit.hooks import config, health, link_shared, permissions
 budget = [int(sys.argv[2])]
 def counted(fn):
     def wrapper(*a, **kw):
@@ -108,5 +108,8 @@ def counted(fn):
 for name in {calls!r}:
     setattr(os, name, counted(getattr(os, name)))
 cfg, log = config.load(sys.argv[1]), structlog.get_logger()
-{action}
+try:
+    {action}
+finally:
+    sys.stderr.write(f"calls={{int(sys.argv[2]) - budget[0]}}\\n")  # how many points there were
 """

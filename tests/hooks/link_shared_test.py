@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -168,10 +169,8 @@ def test_link_shared_sigkill_leaves_old_or_new_and_rerun_completes(
     assert os.readlink(media) == f"{tmp_path}/shared/media"
     assert os.readlink(tmp_path / "release/var/log") == f"{tmp_path}/shared/var/log"
     assert (tmp_path / "shared/var/log/app.log").read_text() == "precious"
-    after = _snapshot(tmp_path / "shared/media")
-    for backup in (tmp_path / "release").glob("media.agentkit-backup-*"):
-        after.update(_snapshot(backup))
-    assert after == before  # every file the archive brought is in the share or a backup
+    # seeding is all or nothing: the share has every file the archive brought
+    assert _snapshot(tmp_path / "shared/media") == before
 
 
 def test_link_shared_unknown_owner_fails_before_any_change(tmp_path: Path,
@@ -280,6 +279,8 @@ def test_link_shared_on_overlayfs_full_disk_changes_nothing(
         assert _tree(release / "media") == shipped
 
 
+MANY_KILLER = killer(("rename", "symlink", "mkdir", "unlink", "rmdir", "chmod", "lchown",
+                      "utime", "scandir"), "link_shared.run(cfg, log)")
 OVERLAY_KILLER = killer(("rename", "symlink", "mkdir", "unlink", "rmdir", "chmod", "lchown",
                          "utime"), "link_shared.run(cfg, log)")
 
@@ -302,7 +303,65 @@ def test_link_shared_on_overlayfs_sigkill_then_rerun_completes(
         assert os.readlink(media) == f"{tmp_path}/shared/media"
         assert [n for n in os.listdir(release) if n not in ("media", "probe")
                 and not n.startswith("media.agentkit-backup-")] == []
-        after = _snapshot(tmp_path / "shared/media")
-        for backup in release.glob("media.agentkit-backup-*"):
-            after.update(_snapshot(backup))
-        assert after == before  # every file Install put there is in the share or a backup
+        assert _snapshot(tmp_path / "shared/media") == before  # seeded whole
+
+
+def _media_release(tmp: Path, files: int) -> dict[str, bytes]:
+    media = tmp / "release/media"
+    for i in range(files):
+        sub = media / f"{i % 10}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"{i}.jpg").write_text(str(i))
+    return _snapshot(media)
+
+
+def _kill_points(calls: int, wanted: int = 12) -> list[int]:
+    """Points spread over every call of a whole run, both ends included."""
+    return sorted({0, 1, 2, calls - 2, calls - 1,
+                   *(calls * k // wanted for k in range(1, wanted))} - {-1, -2})
+
+
+@pytest.mark.parametrize("policy", ["seed", "backup", "fail"])
+@pytest.mark.parametrize("shared_fs", ["same", "tmpfs"])
+def test_link_shared_killed_at_many_points_is_completed_by_the_next_run(
+        tmp_path: Path, make_config: MakeConfig, log: Any, policy: str, shared_fs: str) -> None:
+    # 1000 files in the archive's media/ and an empty shared dir (a user tried 3000); the
+    # share on the release's file system (one rename) or on another one (a copy, as EFS)
+    def setup(base: Path) -> tuple[Config, dict[str, bytes]]:
+        shipped = _media_release(base, 1000)
+        (base / "shared/media").mkdir(parents=True)
+        return make_config(f"version: 1\nrelease: {base}/release\nshared:\n  root: "
+                           f"{base}/shared\n  dirs: [media]\n  on_conflict: {policy}\n"), shipped
+
+    def run(cfg: Config, budget: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", MANY_KILLER, cfg.path, str(budget)],
+                              capture_output=True, text=True, check=False)
+
+    def mount(path: Path) -> contextlib.AbstractContextManager[Any]:
+        return tmpfs(path, "64m") if shared_fs == "tmpfs" else contextlib.nullcontext()
+    with mount(tmp_path / "count/shared"):
+        cfg, _ = setup(tmp_path / "count")
+        whole = run(cfg, 10 ** 9)
+        calls = int(whole.stderr.rsplit("calls=", 1)[1].split()[0])
+    for point in _kill_points(calls):
+        base = tmp_path / f"at{point}"
+        with mount(base / "shared"):
+            cfg, shipped = setup(base)
+            killed = run(cfg, point)
+            assert killed.returncode in (-signal.SIGKILL, 0 if policy != "fail" else 1)
+            media = base / "release/media"
+            assert os.path.lexists(media), f"killed at {point} of {calls}: media is gone"
+            if policy == "fail":
+                with pytest.raises(HookFailed):
+                    link_shared.run(cfg, log)
+                assert _snapshot(media) == shipped and not os.listdir(base / "shared/media")
+                continue
+            link_shared.run(cfg, log)
+            assert os.readlink(media) == f"{base}/shared/media"
+            backups = sorted((base / "release").glob("media.agentkit-*"))
+            if policy == "seed":  # all or nothing, then all: no file missing in the share
+                assert _snapshot(base / "shared/media") == shipped, f"killed at {point}"
+            else:  # backup: the share stays empty, the archive's files are all kept aside
+                assert not os.listdir(base / "shared/media")
+                assert len(backups) == 1 and _snapshot(backups[0]) == shipped, point
+            assert not [n for n in os.listdir(base / "shared") if n != "media"], point

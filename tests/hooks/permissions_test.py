@@ -7,6 +7,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from agentkit.hooks import permissions
 from agentkit.hooks.config import Config
 
 from ..conftest import real_users
-from .conftest import tmpfs
+from .conftest import killer, tmpfs
 
 MakeConfig = Callable[[str], Config]
 USER = "agentkit-perm"
@@ -264,3 +265,42 @@ def _fstype(mountpoint: str) -> str:
     from agentkit.hooks import mounts
 
     return mounts.mount_of(mountpoint).fstype
+
+
+PERM_KILLER = killer(("chmod", "chown", "scandir"), "permissions.run(cfg, log)")
+
+
+def test_permissions_killed_at_many_points_is_completed_by_the_next_run(
+        tmp_path: Path, make_config: MakeConfig, log: Any) -> None:
+    me = pwd.getpwuid(os.getuid()).pw_name
+    rule = (f"version: 1\npermissions:\n  - path: {tmp_path}/app\n    owner: {me}\n"
+            f"    group: {me}\n    file_mode: '0644'\n    dir_mode: '0750'\n")
+
+    def setup() -> Config:
+        if (tmp_path / "app").exists():
+            shutil.rmtree(tmp_path / "app")
+        for i in range(300):
+            sub = tmp_path / f"app/d{i % 12}"
+            sub.mkdir(parents=True, exist_ok=True)
+            os.chmod(sub, 0o777)
+            (sub / f"{i}.php").write_text("<?php")
+            os.chmod(sub / f"{i}.php", 0o666)
+        return make_config(rule)
+
+    def modes() -> set[tuple[str, int]]:
+        return {("dir" if p.is_dir() else "file", p.stat().st_mode & 0o7777)
+                for p in [tmp_path / "app", *(tmp_path / "app").rglob("*")]}
+
+    cfg = setup()
+    whole = subprocess.run([sys.executable, "-c", PERM_KILLER, cfg.path, str(10 ** 9)],
+                           capture_output=True, text=True, check=False)
+    calls = int(whole.stderr.rsplit("calls=", 1)[1].split()[0])
+    assert whole.returncode == 0 and calls > 300, whole.stderr
+    for point in sorted({0, 1, calls - 1, *(calls * k // 10 for k in range(1, 10))}):
+        cfg = setup()
+        killed = subprocess.run([sys.executable, "-c", PERM_KILLER, cfg.path, str(point)],
+                                capture_output=True, text=True, check=False)
+        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)
+        assert modes() != {("dir", 0o750), ("file", 0o644)}, point  # it was cut short
+        permissions.run(cfg, log)
+        assert modes() == {("dir", 0o750), ("file", 0o644)}, f"killed at {point} of {calls}"
