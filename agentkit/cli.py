@@ -130,6 +130,7 @@ def _add_hook(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     for name, text in (("run", "do what agentkit.yml asks for $LIFECYCLE_EVENT"),
+                       ("release", "build releases/<id> from staging; swap current; prune"),
                        ("link-shared", "link shared dirs and files into the release"),
                        ("permissions", "fix owners and modes"),
                        ("health", "write (up) or remove (down) the health-check file"),
@@ -141,6 +142,20 @@ def _add_hook(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         a.add_argument("--config", metavar="FILE",
                        help="agentkit.yml (default: $AGENTKIT_CONFIG, then ./agentkit.yml)")
         a.add_argument("--dry-run", action="store_true", help="print what would change")
+
+
+def _add_release(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("release", help="the releases on this instance: list, roll back")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    for name, text in (("list", "every release, which is current and which previous"),
+                       ("rollback", "point current at the previous release (or --to ID) in "
+                        "one rename, then run releases.restart")):
+        a = actions.add_parser(name, help=text)
+        a.add_argument("--config", metavar="FILE",
+                       help="agentkit.yml (default: $AGENTKIT_CONFIG, then ./agentkit.yml)")
+        if name == "rollback":
+            a.add_argument("--to", metavar="ID", help="the release to make current")
 
 
 def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -188,6 +203,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_lint(sub)
     _add_verify(sub)
     _add_hook(sub)
+    _add_release(sub)
     _add_bundle(sub)
     _add_init(sub)
     _add_appspec(sub)
@@ -202,6 +218,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "hook":
         from agentkit.commands import hook
         return hook.run(args)
+    if args.command == "release":
+        from agentkit.commands import release
+        return release.run(args)
     if args.command == "verify":
         from agentkit.commands import verify
         return verify.run(args)

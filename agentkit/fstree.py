@@ -1,4 +1,4 @@
-"""Walking and removing directory trees of any depth, never following a symlink.
+"""Walking, copying and removing directory trees of any depth, never following a symlink.
 
 shutil.rmtree and os.walk recurse (before Python 3.12) and a bundle or a hook can make a tree
 thousands of levels deep, past Python's recursion limit and past PATH_MAX. These go down and
@@ -9,7 +9,9 @@ names on the way.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import stat
 from collections.abc import Iterator
 
@@ -130,3 +132,50 @@ def walk_files(top: str) -> Iterator[tuple[str, os.stat_result]]:
                 stack.append(entry.path)
             else:
                 yield entry.path, st
+
+
+def copy_tree(src: str, dst: str) -> int:
+    """Copy the directory src to dst (which must not exist), iteratively (any depth) and
+    without following a link: links copied as links, devices, fifos and sockets remade,
+    modes, times and extended attributes (ACLs) kept, owners where this user may set them
+    (the count of those it may not is returned). Directories get their modes last, so a
+    read-only one can be filled."""
+    not_owned = 0
+    os.mkdir(dst, 0o700)
+    todo, made = [(src, dst)], []
+    while todo:
+        source, dest = todo.pop()
+        made.append((source, dest))
+        with os.scandir(source) as it:
+            entries = list(it)
+        for entry in entries:
+            st = entry.stat(follow_symlinks=False)
+            into = os.path.join(dest, entry.name)
+            if stat.S_ISDIR(st.st_mode):
+                os.mkdir(into, 0o700)
+                todo.append((entry.path, into))
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(entry.path), into)
+            elif stat.S_ISREG(st.st_mode):
+                shutil.copyfile(entry.path, into, follow_symlinks=False)
+            else:
+                os.mknod(into, st.st_mode, st.st_rdev)
+            not_owned += own_like(into, st)
+            shutil.copystat(entry.path, into, follow_symlinks=False)
+    for source, dest in reversed(made):  # a directory after everything below it
+        st = os.lstat(source)
+        not_owned += own_like(dest, st)
+        shutil.copystat(source, dest, follow_symlinks=False)
+    return not_owned
+
+
+def own_like(path: str, st: os.stat_result) -> int:
+    """Give path st's owner (before its mode: chown clears set-id bits); 1 if refused."""
+    try:
+        os.lchown(path, st.st_uid, st.st_gid)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EINVAL):  # EINVAL: an id this userns lacks
+            raise
+        return 1
+    return 0

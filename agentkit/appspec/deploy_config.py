@@ -105,6 +105,21 @@ def _events(p: _Problems, node: Node | None) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(out, key=lambda e: order[e[0]]))
 
 
+def _staging(top: Node | None) -> str | None:
+    """releases.staging of the same file (default root/staging), when it has `releases:`:
+    the hooks' release action takes the staged tree from there (hooks/release.py)."""
+    section = MapView(top).get("releases") if isinstance(top, MappingNode) else None
+    if not isinstance(section, MappingNode):
+        return None
+    view = MapView(section)
+    values = {k: value11(view.get(k)) if view.get(k) is not None else None
+              for k in ("root", "staging")}
+    if isinstance(values["staging"], str):
+        return values["staging"]
+    return f"{str(values['root']).rstrip('/')}/staging" if isinstance(values["root"], str) \
+        else None
+
+
 def parse(path: str) -> DeployConfig:
     """The `deploy:` section of the agentkit.yml at `path`; BadConfig lists every problem."""
     src = read_source(path)
@@ -124,8 +139,16 @@ def parse(path: str) -> DeployConfig:
                   f"unknown key; expected one of {', '.join(KEYS)}")
     absolute = ("an absolute path", lambda t: t.startswith("/") and "\0" not in t)
     destination = _text(p, view, "destination", absolute[1], absolute[0])
+    staging = _staging(top)
     if destination is None and "destination" not in view:
-        p.add(section, ("destination",), "required: where the bundle's files are installed")
+        if staging is None:
+            p.add(section, ("destination",), "required: where the bundle's files are "
+                  "installed")
+        destination = staging  # a releases layout stages every release there
+    elif staging is not None and destination is not None and destination != staging:
+        p.add(view.get("destination"), ("destination",), f"with `releases:` the bundle is "
+              f"staged in {staging} (releases.staging), not {destination}: drop `destination`"
+              " or make it that path")
     relative = ("a path inside the bundle", lambda t: not t.startswith("/") and
                 ".." not in t.split("/") and bool(t.strip()))
     cfg = DeployConfig(

@@ -72,7 +72,7 @@ class _Console(io.TextIOBase):
                   file=sys.stderr, flush=True)
 
 
-def _logger(cfg: config_mod.Config) -> Any:
+def hook_logger(cfg: config_mod.Config) -> Any:
     json_file = _open_log(cfg.log_file)
     console = None if sys.stdout is None else \
         cast(TextIO, _Console(sys.stdout, cfg.log_file if json_file else None))
@@ -83,7 +83,10 @@ def _logger(cfg: config_mod.Config) -> Any:
 
 
 def _action(name: str, cfg: config_mod.Config, log: Any, dry_run: bool) -> None:
-    if name == "link-shared":
+    if name == "release":
+        from agentkit.hooks import release
+        release.run(cfg, log, dry_run)
+    elif name == "link-shared":
         from agentkit.hooks import link_shared
         link_shared.run(cfg, log, dry_run)
     elif name == "permissions":
@@ -137,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_mod.load(config_mod.find(args.config))
     if cfg.validate is not None and any("validate" in a for _, a in cfg.events):
         _check_against_appspec(cfg, _appspec_next_to(cfg))  # the linter only when needed
-    log = _logger(cfg)
+    log = hook_logger(cfg)
     if args.action == "run":
         event = os.environ.get("LIFECYCLE_EVENT")
         if not event:

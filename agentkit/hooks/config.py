@@ -9,13 +9,26 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
 
 from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode, read_source
-from agentkit.appspec.view import MapView, Path, chain, pos, value11
+from agentkit.appspec.view import MapView, Path, pos, value11
 from agentkit.errors import BadConfig
+from agentkit.hooks.config_values import (
+    Problem,
+    Reader,
+    abs_path,
+    boolean,
+    choice,
+    integer,
+    list_of,
+    mode,
+    number,
+    regex,
+    rel_path,
+    scalar,
+)
 
-EVENTS_ACTIONS = ("link-shared", "permissions", "health up", "health down", "validate",
+EVENTS_ACTIONS = ("release", "link-shared", "permissions", "health up", "health down", "validate",
                   "preflight")
 DEFAULT_LOG = "/var/log/agentkit/hooks.log"
 
@@ -89,6 +102,18 @@ class Preflight:
 
 
 @dataclass(frozen=True)
+class Releases:
+    """Capistrano's layout on the instance (hooks/release.py): `root/releases/<id>`, the
+    `root/current` link, and the appspec's `files` destination as the staging directory."""
+
+    root: str
+    staging: str
+    keep: int = 5  # keep_releases: never fewer than the current and the previous one
+    swap: str = "AfterInstall"  # the event whose `release` action points current at it
+    restart: tuple[str, ...] = ()  # the command (argv) a rollback runs after its swap
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     release: str | None
@@ -99,21 +124,10 @@ class Config:
     preflight: Preflight | None
     events: tuple[tuple[str, tuple[str, ...]], ...]
     log_file: str = DEFAULT_LOG
+    releases: Releases | None = None
 
     def actions_for(self, event: str) -> tuple[str, ...]:
         return dict(self.events).get(event, ())
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in agentkit.yml: where, and the key chain with what is wrong."""
-
-    line: int
-    column: int | None
-    message: str  # `shared > on_conflict: expected one of ...`
-
-    def text(self, path: str) -> str:
-        return f"{path}:{self.line}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -126,153 +140,32 @@ class Checked:
     root: Node | None
 
 
-class _Reader:
-    """Typed access to the YAML nodes that records every problem with its line."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.errors: list[Problem] = []
-
-    def error(self, node: Node | None, where: Path, message: str) -> None:
-        line, column = pos(node)
-        where_text = chain(where)
-        self.errors.append(Problem(line or 1, column if line else None,
-                                   f"{where_text}: {message}" if where_text else message))
-
-    def map(self, node: Node | None, where: Path, known: tuple[str, ...]) -> MapView | None:
-        if node is None or (isinstance(node, ScalarNode) and value11(node) is None):
-            return None
-        if not isinstance(node, MappingNode):
-            self.error(node, where, "expected a mapping of keys")
-            return None
-        view = MapView(node)
-        for entry in view.entries():
-            if entry.key not in known:
-                self.error(entry.key_node, (*where, str(entry.key)),
-                           f"unknown key; expected one of {', '.join(known)}")
-        return view
-
-    def get(self, view: MapView | None, key: str, where: Path, convert: Callable[[Any], Any],
-            expected: str, default: Any = None) -> Any:
-        node = view.get(key) if view else None
-        if node is None or (isinstance(node, ScalarNode) and value11(node) is None):
-            return default
-        try:
-            return convert(node)
-        except (TypeError, ValueError, re.error):
-            shown = value11(node)
-            self.error(node, (*where, key), f"expected {expected}, got {shown!r}")
-            return default
-
-    def required(self, view: MapView | None, node: Node | None, key: str, where: Path,
-                 convert: Callable[[Any], Any], expected: str, what: str = "") -> Any:
-        """`get` for a key that must be there: its absence is an error naming `what` it is."""
-        value = self.get(view, key, where, convert, expected)
-        if value is None and (view is None or key not in view):
-            self.error(node, where, f"`{key}`{what} is required")
-        return value
-
-
-def _text(node: Node) -> str:
-    value = value11(node)
-    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-        raise TypeError
-    return str(value)
-
-
-def _abs_path(node: Node) -> str:
-    text = _text(node)
-    if not text.startswith("/"):
-        raise ValueError
-    return os.path.normpath(text)
-
-
-def _rel_path(node: Node) -> str:
-    text = _text(node).strip("/")
-    if not text or ".." in text.split("/") or os.path.isabs(_text(node)):
-        raise ValueError
-    return os.path.normpath(text)
-
-
-def _list(item: Callable[[Node], Any]) -> Callable[[Node], tuple[Any, ...]]:
-    def convert(node: Node) -> tuple[Any, ...]:
-        if isinstance(node, SequenceNode):
-            return tuple(item(n) for n in node.value)
-        return (item(node),)
-    return convert
-
-
-def _choice(*options: str) -> Callable[[Node], str]:
-    def convert(node: Node) -> str:
-        text = _text(node)
-        if text not in options:
-            raise ValueError
-        return text
-    return convert
-
-
-def _mode(node: Node) -> int:
-    if isinstance(node, ScalarNode) and not node.style and re.fullmatch(r"0[0-7]+", node.value):
-        return int(node.value, 8)  # an unquoted 0755 means what it says here
-    text = _text(node)
-    if not re.fullmatch(r"[0-7]{3,4}", text):
-        raise ValueError
-    return int(text, 8)
-
-
-def _number(node: Node) -> float:
-    value = value11(node)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError
-    return float(value)
-
-
-def _int(node: Node) -> int:
-    value = value11(node)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError
-    return value
-
-
-def _bool(node: Node) -> bool:
-    value = value11(node)
-    if not isinstance(value, bool):
-        raise ValueError
-    return value
-
-
-def _regex(node: Node) -> str:
-    text = _text(node)
-    re.compile(text)
-    return text
-
-
-def _shared(r: _Reader, node: Node | None) -> Shared | None:
+def _shared(r: Reader, node: Node | None) -> Shared | None:
     where: Path = ("shared",)
     m = r.map(node, where, ("root", "require_mount", "dirs", "files", "link", "on_conflict",
                             "missing_file", "owner", "group", "mode"))
     if m is None:
         return None
-    root = r.required(m, node, "root", where, _abs_path, "an absolute path",
+    root = r.required(m, node, "root", where, abs_path, "an absolute path",
                       " (the shared storage directory)")
     if root is None:
         return None
     shared = Shared(
         root=root,
         require_mount=r.get(m, "require_mount", where,
-                            _choice("nfs", "nfs4", "efs", "any", "none"),
+                            choice("nfs", "nfs4", "efs", "any", "none"),
                             "one of nfs, nfs4, efs, any, none", "none"),
-        dirs=r.get(m, "dirs", where, _list(_rel_path), "relative paths without '..'", ()),
-        files=r.get(m, "files", where, _list(_rel_path), "relative paths without '..'", ()),
-        link=r.get(m, "link", where, _choice("absolute", "relative"),
+        dirs=r.get(m, "dirs", where, list_of(rel_path), "relative paths without '..'", ()),
+        files=r.get(m, "files", where, list_of(rel_path), "relative paths without '..'", ()),
+        link=r.get(m, "link", where, choice("absolute", "relative"),
                    "one of absolute, relative", "absolute"),
-        on_conflict=r.get(m, "on_conflict", where, _choice("backup", "seed", "fail"),
+        on_conflict=r.get(m, "on_conflict", where, choice("backup", "seed", "fail"),
                           "one of backup, seed, fail", "backup"),
-        missing_file=r.get(m, "missing_file", where, _choice("fail", "touch", "seed"),
+        missing_file=r.get(m, "missing_file", where, choice("fail", "touch", "seed"),
                            "one of fail, touch, seed", "fail"),
-        owner=r.get(m, "owner", where, _text, "a user name"),
-        group=r.get(m, "group", where, _text, "a group name"),
-        mode=r.get(m, "mode", where, _mode, 'an octal mode like "2775"'))
+        owner=r.get(m, "owner", where, scalar, "a user name"),
+        group=r.get(m, "group", where, scalar, "a group name"),
+        mode=r.get(m, "mode", where, mode, 'an octal mode like "2775"'))
     entries = sorted((*shared.dirs, *shared.files))
     for a, b in zip(entries, entries[1:]):
         if a == b or b.startswith(a + "/"):
@@ -281,7 +174,7 @@ def _shared(r: _Reader, node: Node | None) -> Shared | None:
     return shared
 
 
-def _permissions(r: _Reader, node: Node | None) -> tuple[PermissionRule, ...]:
+def _permissions(r: Reader, node: Node | None) -> tuple[PermissionRule, ...]:
     if node is None or (isinstance(node, ScalarNode) and value11(node) is None):
         return ()
     if not isinstance(node, SequenceNode):
@@ -292,40 +185,40 @@ def _permissions(r: _Reader, node: Node | None) -> tuple[PermissionRule, ...]:
         where: Path = ("permissions", i)
         m = r.map(item, where, ("path", "owner", "group", "file_mode", "dir_mode", "exclude",
                                 "cross_mounts", "strict"))
-        path = r.required(m, item, "path", where, _abs_path, "an absolute path")
+        path = r.required(m, item, "path", where, abs_path, "an absolute path")
         if path is None:
             continue
         rules.append(PermissionRule(
-            path, r.get(m, "owner", where, _text, "a user name"),
-            r.get(m, "group", where, _text, "a group name"),
-            r.get(m, "file_mode", where, _mode, 'an octal mode like "0644"'),
-            r.get(m, "dir_mode", where, _mode, 'an octal mode like "0755"'),
-            r.get(m, "exclude", where, _list(_text), "a list of relative globs", ()),
-            r.get(m, "cross_mounts", where, _bool, "true or false", False),
-            r.get(m, "strict", where, _bool, "true or false", False)))
+            path, r.get(m, "owner", where, scalar, "a user name"),
+            r.get(m, "group", where, scalar, "a group name"),
+            r.get(m, "file_mode", where, mode, 'an octal mode like "0644"'),
+            r.get(m, "dir_mode", where, mode, 'an octal mode like "0755"'),
+            r.get(m, "exclude", where, list_of(scalar), "a list of relative globs", ()),
+            r.get(m, "cross_mounts", where, boolean, "true or false", False),
+            r.get(m, "strict", where, boolean, "true or false", False)))
     return tuple(rules)
 
 
-def _health(r: _Reader, node: Node | None) -> Health | None:
+def _health(r: Reader, node: Node | None) -> Health | None:
     where: Path = ("health",)
     m = r.map(node, where, ("file", "content", "owner", "group", "drain"))
     if m is None:
         return None
-    path = r.required(m, node, "file", where, _abs_path, "an absolute path",
+    path = r.required(m, node, "file", where, abs_path, "an absolute path",
                       " (the health-check file)")
     if path is None:
         return None
     dw: Path = ("health", "drain")
     d = r.map(m.get("drain"), dw, ("interval", "unhealthy_threshold", "timeout"))
-    drain = Drain(r.get(d, "interval", dw, _number, "seconds", 30.0),
-                  r.get(d, "unhealthy_threshold", dw, _int, "a whole number", 2),
-                  r.get(d, "timeout", dw, _number, "seconds", 5.0))
-    return Health(path, r.get(m, "content", where, _text, "text", "OK\n"),
-                  r.get(m, "owner", where, _text, "a user name"),
-                  r.get(m, "group", where, _text, "a group name"), drain)
+    drain = Drain(r.get(d, "interval", dw, number, "seconds", 30.0),
+                  r.get(d, "unhealthy_threshold", dw, integer, "a whole number", 2),
+                  r.get(d, "timeout", dw, number, "seconds", 5.0))
+    return Health(path, r.get(m, "content", where, scalar, "text", "OK\n"),
+                  r.get(m, "owner", where, scalar, "a user name"),
+                  r.get(m, "group", where, scalar, "a group name"), drain)
 
 
-def _validate(r: _Reader, node: Node | None) -> Validate | None:
+def _validate(r: Reader, node: Node | None) -> Validate | None:
     where: Path = ("validate",)
     m = r.map(node, where, ("url", "status", "body", "headers", "timeout", "deadline",
                             "processes", "ports"))
@@ -335,16 +228,16 @@ def _validate(r: _Reader, node: Node | None) -> Validate | None:
     hm = r.map(headers_node, (*where, "headers"), tuple(
         str(e.key) for e in MapView(headers_node).entries()) if isinstance(
         headers_node, MappingNode) else ())
-    headers = tuple((str(e.key), _text(e.value)) for e in hm.entries()) if hm else ()
+    headers = tuple((str(e.key), scalar(e.value)) for e in hm.entries()) if hm else ()
     v = Validate(
-        url=r.get(m, "url", where, _text, "a URL"),
-        status=r.get(m, "status", where, _list(_int), "a list of HTTP status codes", (200,)),
-        body=r.get(m, "body", where, _regex, "a regular expression"),
+        url=r.get(m, "url", where, scalar, "a URL"),
+        status=r.get(m, "status", where, list_of(integer), "a list of HTTP status codes", (200,)),
+        body=r.get(m, "body", where, regex, "a regular expression"),
         headers=headers,
-        timeout=r.get(m, "timeout", where, _number, "seconds", 5.0),
-        deadline=r.get(m, "deadline", where, _number, "seconds", 120.0),
-        processes=r.get(m, "processes", where, _list(_text), "a list of process names", ()),
-        ports=r.get(m, "ports", where, _list(_int), "a list of TCP ports", ()))
+        timeout=r.get(m, "timeout", where, number, "seconds", 5.0),
+        deadline=r.get(m, "deadline", where, number, "seconds", 120.0),
+        processes=r.get(m, "processes", where, list_of(scalar), "a list of process names", ()),
+        ports=r.get(m, "ports", where, list_of(integer), "a list of TCP ports", ()))
     if v.timeout > v.deadline:
         r.error(m.get("timeout"), (*where, "timeout"),
                 f"the per-try timeout ({v.timeout:g} s) is longer than the deadline "
@@ -352,7 +245,34 @@ def _validate(r: _Reader, node: Node | None) -> Validate | None:
     return v
 
 
-def _preflight(r: _Reader, node: Node | None) -> Preflight | None:
+def _releases(r: Reader, node: Node | None) -> Releases | None:
+    where: Path = ("releases",)
+    m = r.map(node, where, ("root", "staging", "keep", "swap", "restart"))
+    if m is None:
+        return None
+    root = r.required(m, node, "root", where, abs_path, "an absolute path",
+                      " (where releases/ and current live)")
+    if root is None:
+        return None
+    staging = r.get(m, "staging", where, abs_path, "an absolute path", f"{root}/staging")
+    if staging in (root, f"{root}/current") or staging.startswith(f"{root}/releases/") or \
+            staging == f"{root}/releases":
+        r.error(m.get("staging") or node, (*where, "staging"), "must not be releases.root, "
+                "its current or anything in releases/ (it is the appspec's files "
+                "destination, emptied by every release)")
+    keep = r.get(m, "keep", where, integer, "an integer of at least 2", 5)
+    if keep < 2:
+        r.error(m.get("keep"), (*where, "keep"), f"expected an integer of at least 2 (the "
+                f"current and the previous release are always kept), got {keep}")
+        keep = 2
+    return Releases(root, staging, keep,
+                    r.get(m, "swap", where, choice("AfterInstall", "ApplicationStart"),
+                          "one of AfterInstall, ApplicationStart", "AfterInstall"),
+                    r.get(m, "restart", where, list_of(scalar), "a command as a list of words",
+                          ()))
+
+
+def _preflight(r: Reader, node: Node | None) -> Preflight | None:
     where: Path = ("preflight",)
     m = r.map(node, where, ("min_free", "users", "groups", "commands", "mounts"))
     if m is None:
@@ -360,17 +280,17 @@ def _preflight(r: _Reader, node: Node | None) -> Preflight | None:
     min_free = r.get(m, "min_free", where, _size, 'a multiple like "2x" or a size like "500MB"',
                      "2x")
     return Preflight(min_free,
-                     r.get(m, "users", where, _list(_text), "a list of user names", ()),
-                     r.get(m, "groups", where, _list(_text), "a list of group names", ()),
-                     r.get(m, "commands", where, _list(_text), "a list of commands", ()),
-                     r.get(m, "mounts", where, _list(_abs_path), "a list of mount points", ()))
+                     r.get(m, "users", where, list_of(scalar), "a list of user names", ()),
+                     r.get(m, "groups", where, list_of(scalar), "a list of group names", ()),
+                     r.get(m, "commands", where, list_of(scalar), "a list of commands", ()),
+                     r.get(m, "mounts", where, list_of(abs_path), "a list of mount points", ()))
 
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(x|[KMGT]?B?)", re.IGNORECASE)
 
 
 def _size(node: Node) -> str:
-    text = _text(node).strip()
+    text = scalar(node).strip()
     if not _SIZE.fullmatch(text):
         raise ValueError
     return text
@@ -388,14 +308,14 @@ def parse_size(text: str, bundle: int) -> int:
     return int(number * scale)
 
 
-def _events(r: _Reader, node: Node | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _events(r: Reader, node: Node | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
     from agentkit.appspec import events
 
     where: Path = ("events",)
     m = r.map(node, where, events.SCRIPTED)
     out = []
     for entry in m.entries() if m else []:
-        actions = r.get(m, str(entry.key), where, _list(_text), "a list of actions", ())
+        actions = r.get(m, str(entry.key), where, list_of(scalar), "a list of actions", ())
         for action in actions:
             if action not in EVENTS_ACTIONS:
                 r.error(entry.value, (*where, str(entry.key)),
@@ -404,12 +324,12 @@ def _events(r: _Reader, node: Node | None) -> tuple[tuple[str, tuple[str, ...]],
     return tuple(out)
 
 
-def _needs(r: _Reader, cfg: Config, node: MappingNode) -> None:
+def _needs(r: Reader, cfg: Config, node: MappingNode) -> None:
     """Each action an event asks for needs its section."""
     sections: dict[str, tuple[str, object]] = {
         "link-shared": ("shared", cfg.shared), "permissions": ("permissions", cfg.permissions),
         "health up": ("health", cfg.health), "health down": ("health", cfg.health),
-        "validate": ("validate", cfg.validate)}
+        "validate": ("validate", cfg.validate), "release": ("releases", cfg.releases)}
     for event, actions in cfg.events:
         for action in actions:
             name, section = sections.get(action, ("", True))
@@ -418,9 +338,9 @@ def _needs(r: _Reader, cfg: Config, node: MappingNode) -> None:
                 where = MapView(events_node).get(event) if isinstance(
                     events_node, MappingNode) else events_node
                 r.error(where, ("events", event), f"{action!r} needs a `{name}` section")
-    if cfg.shared is not None and "release" not in MapView(node):
+    if cfg.shared is not None and cfg.releases is None and "release" not in MapView(node):
         r.error(node, ("release",), "`release` (the release directory) is required with "
-                "`shared`")
+                "`shared` (or `releases`, whose each new release gets the links)")
 
 
 def check(path: str) -> Checked:
@@ -431,23 +351,25 @@ def check(path: str) -> Checked:
         e = src.syntax_error
         return Checked(None, (Problem(e.line or 1, e.column, f"YAML syntax: {e.problem}" + (
             f" ({e.context})" if e.context else "")),), None)
-    r = _Reader(path)
+    r = Reader(path)
     # deploy: is appspec generate's (deploy_config.py), verify: agentkit verify's
     # (commands/verify_config.py); the hooks ignore both
     top = r.map(src.root, (), ("version", "release", "shared", "permissions", "health",
-                               "validate", "preflight", "events", "log", "deploy", "verify"))
+                               "validate", "preflight", "events", "log", "releases",
+                               "deploy", "verify"))
     if top is None:
         return Checked(None, (Problem(1, None, "the file is empty or not a mapping; start it "
                                       "with `version: 1`"),), src.root)
-    if r.get(top, "version", (), _int, "1", None) != 1:
+    if r.get(top, "version", (), integer, "1", None) != 1:
         r.error(top.get("version") or top.node, ("version",), "expected `version: 1`")
     log = r.map(top.get("log"), ("log",), ("file",))
     cfg = Config(
-        path=path, release=r.get(top, "release", (), _abs_path, "an absolute path"),
+        path=path, release=r.get(top, "release", (), abs_path, "an absolute path"),
         shared=_shared(r, top.get("shared")), permissions=_permissions(r, top.get("permissions")),
         health=_health(r, top.get("health")), validate=_validate(r, top.get("validate")),
         preflight=_preflight(r, top.get("preflight")), events=_events(r, top.get("events")),
-        log_file=r.get(log, "file", ("log",), _abs_path, "an absolute path", DEFAULT_LOG))
+        log_file=r.get(log, "file", ("log",), abs_path, "an absolute path", DEFAULT_LOG),
+        releases=_releases(r, top.get("releases")))
     assert isinstance(top.node, MappingNode)
     _needs(r, cfg, top.node)
     problems = tuple(sorted(r.errors, key=lambda p: p.line))

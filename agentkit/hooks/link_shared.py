@@ -65,7 +65,7 @@ def _link_target(cfg_link: str, shared_path: str, link_path: str) -> str:
 _libc: Any = None
 
 
-def _exchange(a: str, b: str) -> bool:
+def exchange(a: str, b: str) -> bool:
     """renameat2(RENAME_EXCHANGE): swap two names in one step. False where unsupported."""
     global _libc
     import ctypes
@@ -132,7 +132,7 @@ def _swap_in_link(target: str, link_path: str, log: Any) -> str | None:
     try:
         if os.path.isdir(link_path) and not os.path.islink(link_path):
             try:
-                if _exchange(tmp, link_path):
+                if exchange(tmp, link_path):
                     return tmp  # the old directory now lives at the temporary name
                 os.rename(link_path, f"{tmp}-dir")  # old kernels: a short window without it
             except OSError as exc:
@@ -168,7 +168,7 @@ def _swap_by_copy(target: str, link_path: str, log: Any) -> str:
     log.info("this file system cannot rename the archive's directory (EXDEV: overlayfs); "
              "copying it aside instead", path=link_path, copy=copied)
     try:
-        not_owned = _copy_tree(link_path, partial)
+        not_owned = fstree.copy_tree(link_path, partial)
     except BaseException as exc:
         fstree.remove_tree(partial)
         if isinstance(exc, OSError):
@@ -192,53 +192,6 @@ def _swap_by_copy(target: str, link_path: str, log: Any) -> str:
             "the copy as a backup and completes the link.")
     os.symlink(target, link_path)
     return copied
-
-
-def _copy_tree(src: str, dst: str) -> int:
-    """Copy the directory src to dst (which must not exist), iteratively (any depth) and
-    without following a link: links copied as links, devices, fifos and sockets remade,
-    modes, times and extended attributes (ACLs) kept, owners where this user may set them
-    (the count of those it may not is returned). Directories get their modes last, so a
-    read-only one can be filled."""
-    not_owned = 0
-    os.mkdir(dst, 0o700)
-    todo, made = [(src, dst)], []
-    while todo:
-        source, dest = todo.pop()
-        made.append((source, dest))
-        with os.scandir(source) as it:
-            entries = list(it)
-        for entry in entries:
-            st = entry.stat(follow_symlinks=False)
-            into = os.path.join(dest, entry.name)
-            if stat.S_ISDIR(st.st_mode):
-                os.mkdir(into, 0o700)
-                todo.append((entry.path, into))
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                os.symlink(os.readlink(entry.path), into)
-            elif stat.S_ISREG(st.st_mode):
-                shutil.copyfile(entry.path, into, follow_symlinks=False)
-            else:
-                os.mknod(into, st.st_mode, st.st_rdev)
-            not_owned += _owner(into, st)
-            shutil.copystat(entry.path, into, follow_symlinks=False)
-    for source, dest in reversed(made):  # a directory after everything below it
-        st = os.lstat(source)
-        not_owned += _owner(dest, st)
-        shutil.copystat(source, dest, follow_symlinks=False)
-    return not_owned
-
-
-def _owner(path: str, st: os.stat_result) -> int:
-    """Give path st's owner (before its mode: chown clears set-id bits); 1 if refused."""
-    try:
-        os.lchown(path, st.st_uid, st.st_gid)
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.EINVAL):  # EINVAL: an id this userns lacks
-            raise
-        return 1
-    return 0
 
 
 def _move_aside(path: str, log: Any, dry: bool, name: str | None = None) -> str:
@@ -265,7 +218,7 @@ def _seed(path: str, shared_path: str, log: Any, dry: bool) -> None:
     if dry:
         return
     st = os.lstat(shared_path)  # as _make_dirs made it (shared.owner/group/mode)
-    _owner(path, st)
+    fstree.own_like(path, st)
     os.chmod(path, stat.S_IMODE(st.st_mode))
     try:
         os.rename(path, shared_path)
@@ -274,7 +227,7 @@ def _seed(path: str, shared_path: str, log: Any, dry: bool) -> None:
         if exc.errno != errno.EXDEV:
             raise
     seeding = _seeding_name(shared_path)
-    _copy_tree(path, seeding)
+    fstree.copy_tree(path, seeding)
     os.rename(seeding, shared_path)
     fstree.remove_tree(path)  # killed before this: the next run keeps it as a backup
 

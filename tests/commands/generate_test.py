@@ -167,3 +167,20 @@ def test_shim_is_the_repository_s_and_says_what_is_missing(tmp_path: Path) -> No
     assert (done.returncode, done.stdout, done.stderr) == (
         127, "", "agentkit-hook: agentkit is not installed on this instance (no "
         "/opt/agentkit/bin/agentkit, none on PATH); bake it into the AMI (packaging/)\n")
+
+
+def test_generate_with_releases_stages_the_bundle_in_releases_staging(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "agentkit.yml"
+    config.write_text("version: 1\nreleases:\n  root: /srv/shop\ndeploy:\n  events:\n"
+                      "    AfterInstall: 300\nevents:\n  AfterInstall: [release]\n")
+    assert _run(capsys, "appspec", "generate", "--config", str(config))[0] == 0
+    spec = lint_source(read_source(str(tmp_path / "appspec.yml"))).appspec
+    assert spec is not None
+    assert [f.destination for f in spec.files] == ["/srv/shop/staging"]
+    config.write_text("version: 1\nreleases:\n  root: /srv/shop\n  staging: /srv/stage\n"
+                      "deploy:\n  destination: /srv/shop/current\n")
+    assert _run(capsys, "appspec", "generate", "--config", str(config)) == (
+        2, "", f"agentkit: error: {config}:6: deploy > destination: with `releases:` the "
+        "bundle is staged in /srv/stage (releases.staging), not /srv/shop/current: drop "
+        "`destination` or make it that path")

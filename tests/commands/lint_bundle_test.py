@@ -114,7 +114,7 @@ def test_lint_bundle_config_every_problem_with_its_line(
          "message": "shared: `root` (the shared storage directory) is required"},
         {"severity": "error", "code": "AK600", "path": config, "line": 4,
          "message": "bogus: unknown key; expected one of version, release, shared, "
-         "permissions, health, validate, preflight, events, log, deploy"}])
+         "permissions, health, validate, preflight, events, log, releases, deploy, verify"}])
 
 
 def test_lint_bundle_config_syntax_error_is_one_finding(

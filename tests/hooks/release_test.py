@@ -1,0 +1,209 @@
+"""hook release and `agentkit release`: real directories, links, flock and SIGKILL."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from agentkit.cli import main
+from agentkit.errors import HookFailed
+from agentkit.hooks import release
+from agentkit.hooks.config import Config
+
+from .conftest import killer
+
+MakeConfig = Callable[[str], Config]
+
+
+def _config(make: MakeConfig, tmp: Path, extra: str = "", keep: int = 2) -> Config:
+    return make(f"version: 1\nreleases:\n  root: {tmp}/app\n  keep: {keep}\n{extra}"
+                "events:\n  AfterInstall: [release]\n")
+
+
+def _stage(tmp: Path, n: int, files: int = 3) -> None:
+    """What the agent's Install puts in the staging destination for deployment n."""
+    staging = tmp / "app/staging"
+    for i in range(files):
+        (staging / "sub").mkdir(parents=True, exist_ok=True)
+        (staging / ("index.html" if i == 0 else f"sub/{i}.txt")).write_text(f"release {n}\n")
+
+
+def _deploy(tmp: Path, cfg: Config, log: Any, n: int, monkeypatch: pytest.MonkeyPatch,
+            event: str = "AfterInstall") -> None:
+    monkeypatch.setenv("DEPLOYMENT_ID", f"d-00000000{n}")
+    monkeypatch.setenv("LIFECYCLE_EVENT", event)
+    if event == "AfterInstall":
+        _stage(tmp, n)
+    release.run(cfg, log)
+
+
+def _contents(root: Path) -> set[str]:
+    return {p.read_text() for p in root.rglob("*") if p.is_file() and p.name != "REVISION"}
+
+
+def test_release_three_deployments_keep_prunes_and_rollback_is_one_rename(
+        tmp_path: Path, make_config: MakeConfig, log: Any,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = _config(make_config, tmp_path)
+    for n in (1, 2, 3):
+        _deploy(tmp_path, cfg, log, n, monkeypatch)
+        assert os.readlink(tmp_path / "app/current") == f"releases/d-00000000{n}"
+        assert _contents(tmp_path / "app/current") == {f"release {n}\n"}
+        assert os.listdir(tmp_path / "app/staging") == []  # emptied for the next Install
+    assert sorted(os.listdir(tmp_path / "app/releases")) == ["d-000000002", "d-000000003"]
+    revision = json.loads((tmp_path / "app/current/REVISION").read_text())
+    assert (revision["release"], revision["deployment_id"]) == ("d-000000003", "d-000000003")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", revision["created"])
+    assert [(r.id, r.state) for r in release.listing(cfg.releases)] == [  # type: ignore[arg-type]
+        ("d-000000002", "previous"), ("d-000000003", "current")]
+    before = os.lstat(tmp_path / "app/current").st_ino
+    monkeypatch.delenv("LIFECYCLE_EVENT")
+    assert main(["release", "rollback", "--config", cfg.path]) == 0
+    assert os.readlink(tmp_path / "app/current") == "releases/d-000000002"
+    assert os.lstat(tmp_path / "app/current").st_ino != before  # a new link renamed over it
+    capsys.readouterr()
+    assert main(["release", "list", "--config", cfg.path]) == 0
+    listed = [line.split()[:2] for line in capsys.readouterr().out.splitlines()]
+    assert listed == [["release", "state"], ["d-000000003", "previous"],
+                      ["d-000000002", "current"]]
+
+
+def test_release_swap_at_application_start_keeps_current_until_then(
+        tmp_path: Path, make_config: MakeConfig, log: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = _config(make_config, tmp_path, "  swap: ApplicationStart\n")
+    _deploy(tmp_path, cfg, log, 1, monkeypatch)
+    assert not os.path.lexists(tmp_path / "app/current")
+    _deploy(tmp_path, cfg, log, 1, monkeypatch, event="ApplicationStart")
+    _deploy(tmp_path, cfg, log, 2, monkeypatch)
+    assert os.readlink(tmp_path / "app/current") == "releases/d-000000001"  # not yet
+    assert [(r.id, r.state) for r in release.listing(cfg.releases)] == [  # type: ignore[arg-type]
+        ("d-000000001", "current"), ("d-000000002", "prepared")]
+    _deploy(tmp_path, cfg, log, 2, monkeypatch, event="ApplicationStart")
+    assert os.readlink(tmp_path / "app/current") == "releases/d-000000002"
+    monkeypatch.setenv("LIFECYCLE_EVENT", "ValidateService")
+    with pytest.raises(HookFailed) as exc:
+        release.run(cfg, log)
+    assert str(exc.value) == ("`release` runs in AfterInstall (and ApplicationStart, "
+                              "releases.swap), not in ValidateService: move it in "
+                              "agentkit.yml's events.")
+
+
+def test_release_current_directory_is_exchanged_for_the_link(
+        tmp_path: Path, make_config: MakeConfig, log: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "app/current").mkdir(parents=True)
+    (tmp_path / "app/current/old.html").write_text("in place\n")
+    cfg = _config(make_config, tmp_path)
+    _deploy(tmp_path, cfg, log, 1, monkeypatch)
+    assert os.readlink(tmp_path / "app/current") == "releases/d-000000001"
+    [kept] = [p for p in (tmp_path / "app/releases").iterdir() if p.name.endswith("agentkit")]
+    assert re.fullmatch(r"\d{14}-before-agentkit", kept.name)
+    assert (kept / "old.html").read_text() == "in place\n"
+
+
+def test_release_lock_held_elsewhere_fails_naming_the_holder(
+        tmp_path: Path, make_config: MakeConfig, log: Any, captured: list[dict[str, Any]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = _config(make_config, tmp_path)
+    assert cfg.releases is not None
+    (tmp_path / "app").mkdir()
+    lock = tmp_path / "app" / release.LOCK
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\nos.write(fd, f'{os.getpid()}\\n'.encode())\n"
+        "print('held', flush=True)\ntime.sleep(30)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(HookFailed) as exc, release.locked(cfg.releases, log, wait=0.2):
+            pass
+        assert str(exc.value) == (
+            f"{lock} is held by process {holder.pid} (another deployment or a rollback) "
+            "after waiting 0.2 s; let it finish, or stop it: the lock ends with its holder.")
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder was killed: its lock went with it, and the file it left is said to be stale
+    with release.locked(cfg.releases, log, wait=0.2):
+        fd = os.open(lock, os.O_RDONLY)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by this process now
+        os.close(fd)
+    assert [e["pid"] for e in captured if e["event"] == "took over a stale release lock"] == [
+        holder.pid]
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("releases:\n  root: /srv/app\n  keep: 1\n", "{path}:4: releases > keep: expected an "
+     "integer of at least 2 (the current and the previous release are always kept), got 1"),
+    ("releases:\n  root: /srv/app\n  staging: /srv/app/releases/x\n", "{path}:4: releases > "
+     "staging: must not be releases.root, its current or anything in releases/ (it is the "
+     "appspec's files destination, emptied by every release)"),
+    ("events:\n  AfterInstall: [release]\n", "{path}:3: events > AfterInstall: 'release' "
+     "needs a `releases` section"),
+])
+def test_release_config_problems_name_the_line(tmp_path: Path, make_config: MakeConfig,
+                                               text: str, said: str) -> None:
+    from agentkit.errors import BadConfig
+
+    with pytest.raises(BadConfig) as exc:
+        make_config("version: 1\n" + text)
+    assert str(exc.value) == said.format(path=tmp_path / "agentkit.yml")
+
+
+RELEASE_KILLER = killer(("rename", "symlink", "mkdir", "unlink", "rmdir", "chmod", "scandir",
+                         "fsync", "lchown"), "release.run(cfg, log)").replace(
+    "from agentkit.hooks import config,", "from agentkit.hooks import release, config,")
+
+
+def test_release_killed_at_many_points_leaves_current_complete(
+        tmp_path: Path, make_config: MakeConfig, log: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a deployment with shared links and a prune to do, killed at points spread over all of
+    # its file system calls: current is always a whole release, and a rerun completes it
+    extra = "shared:\n  root: {tmp}/shared\n  dirs: [sub/media]\n"
+
+    def setup(base: Path) -> Config:
+        cfg = _config(make_config, base, extra.format(tmp=base))
+        for n in (1, 2):
+            _deploy(base, cfg, log, n, monkeypatch)
+        _stage(base, 3, files=40)
+        return cfg
+
+    env = {**os.environ, "DEPLOYMENT_ID": "d-000000003", "LIFECYCLE_EVENT": "AfterInstall"}
+
+    def run(cfg: Config, budget: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", RELEASE_KILLER, cfg.path, str(budget)],
+                              capture_output=True, text=True, check=False, env=env)
+
+    whole = run(setup(tmp_path / "count"), 10 ** 9)
+    assert whole.returncode == 0, whole.stderr
+    calls = int(whole.stderr.rsplit("calls=", 1)[1].split()[0])
+    for point in sorted({0, 1, calls - 1, *(calls * k // 12 for k in range(1, 12))}):
+        base = tmp_path / f"at{point}"
+        cfg = setup(base)
+        killed = run(cfg, point)
+        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)
+        current = base / "app/current"
+        assert os.readlink(current) in ("releases/d-000000002", "releases/d-000000003")
+        n = os.readlink(current)[-1]
+        assert (current / "REVISION").is_file(), f"killed at {point}: current is partial"
+        assert _contents(current) == {f"release {n}\n"}
+        assert len(list(current.rglob("*.txt"))) == (39 if n == "3" else 2), point
+        monkeypatch.setenv("DEPLOYMENT_ID", "d-000000003")
+        monkeypatch.setenv("LIFECYCLE_EVENT", "AfterInstall")
+        release.run(cfg, log)  # the rerun of the killed hook
+        assert os.readlink(current) == "releases/d-000000003", point
+        assert len(list(current.rglob("*.txt"))) == 39
+        assert os.readlink(current / "sub/media") == f"{base}/shared/sub/media"
+        assert sorted(os.listdir(base / "app/releases")) == ["d-000000002", "d-000000003"]
