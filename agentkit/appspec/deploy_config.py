@@ -30,6 +30,7 @@ from agentkit.appspec.source import MappingNode, Node, ScalarNode, read_source
 from agentkit.appspec.view import MapView, Path, chain, pos, value11
 from agentkit.errors import BadConfig
 
+DEFAULT_RELEASE_TIMEOUT = 300
 KEYS = ("destination", "source", "owner", "group", "file_mode", "dir_mode",
         "file_exists_behavior", "runas", "shim", "events")
 NAME = re.compile(r"^[a-z_][a-z0-9_.-]*\$?$", re.IGNORECASE)  # a POSIX user or group name
@@ -120,6 +121,22 @@ def _staging(top: Node | None) -> str | None:
         else None
 
 
+def _release_events(top: Node | None,
+                    events: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    """With `releases:`, the shim runs in AfterInstall (the release is built) and in the
+    swap event: those are added when `deploy.events` leaves them out (300 s, the agent's
+    usual hook budget here)."""
+    section = MapView(top).get("releases") if isinstance(top, MappingNode) else None
+    if not isinstance(section, MappingNode):
+        return events
+    swap = value11(MapView(section).get("swap")) if MapView(section).get("swap") else None
+    needed = ["AfterInstall"] + (["ApplicationStart"] if swap == "ApplicationStart" else [])
+    have = {name for name, _ in events}
+    out = [*events, *((name, DEFAULT_RELEASE_TIMEOUT) for name in needed if name not in have)]
+    order = {name: i for i, name in enumerate(ev.ORDERED)}
+    return tuple(sorted(out, key=lambda e: order[e[0]]))
+
+
 def parse(path: str) -> DeployConfig:
     """The `deploy:` section of the agentkit.yml at `path`; BadConfig lists every problem."""
     src = read_source(path)
@@ -164,7 +181,7 @@ def parse(path: str) -> DeployConfig:
                                    "DISALLOW, OVERWRITE or RETAIN"),
         runas=_text(p, view, "runas", NAME.match, "a user name"),
         shim=_text(p, view, "shim", relative[1], relative[0]) or "scripts/agentkit-hook.sh",
-        events=_events(p, view.get("events")))
+        events=_release_events(top, _events(p, view.get("events"))))
     if p.errors:
         lines = [text for _, text in sorted(p.errors)]
         raise BadConfig(lines[0] if len(lines) == 1 else

@@ -172,12 +172,16 @@ def test_shim_is_the_repository_s_and_says_what_is_missing(tmp_path: Path) -> No
 def test_generate_with_releases_stages_the_bundle_in_releases_staging(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "agentkit.yml"
-    config.write_text("version: 1\nreleases:\n  root: /srv/shop\ndeploy:\n  events:\n"
-                      "    AfterInstall: 300\nevents:\n  AfterInstall: [release]\n")
+    config.write_text("version: 1\nreleases:\n  root: /srv/shop\n  swap: ApplicationStart\n"
+                      "deploy:\n  events:\n    ValidateService: 60\nevents:\n"
+                      "  AfterInstall: [release]\n  ApplicationStart: [release]\n")
     assert _run(capsys, "appspec", "generate", "--config", str(config))[0] == 0
     spec = lint_source(read_source(str(tmp_path / "appspec.yml"))).appspec
     assert spec is not None
     assert [f.destination for f in spec.files] == ["/srv/shop/staging"]
+    # the release's events get the shim too, in the agent's order
+    assert [(name, [s.timeout for s in scripts]) for name, scripts in spec.hooks.items()] == [
+        ("AfterInstall", [300]), ("ApplicationStart", [300]), ("ValidateService", [60])]
     config.write_text("version: 1\nreleases:\n  root: /srv/shop\n  staging: /srv/stage\n"
                       "deploy:\n  destination: /srv/shop/current\n")
     assert _run(capsys, "appspec", "generate", "--config", str(config)) == (
