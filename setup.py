@@ -26,6 +26,7 @@ LEGACY = {
     "python_requires": ">=3.9",
     "license": "Apache-2.0",
     "install_requires": ["PyYAML>=5.4", "psutil>=5.8", "requests>=2.25", "structlog>=21.1"],
+    "extras_require": {"s3": ["boto3>=1.26"]},  # verify s3://, agentkit push
     "packages": setuptools.find_packages(str(HERE), include=["agentkit*"]),
     "package_data": {"agentkit": ["py.typed", "data/*.json"]},
     "include_package_data": True,

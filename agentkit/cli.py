@@ -57,7 +57,8 @@ def _seconds(text: str) -> float:
 
 def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("verify", help="predict what the agent does with a revision archive")
-    p.add_argument("archive", metavar="ARCHIVE", help=".tar, .tar.gz/.tgz, .zip or a directory")
+    p.add_argument("archive", metavar="ARCHIVE", help=".tar, .tar.gz/.tgz, .zip, a directory, or "
+                   "s3://BUCKET/KEY[?versionId=V&etag=E] (downloaded first; needs boto3)")
     p.add_argument("--type", choices=("tar", "tgz", "zip", "directory"),
                    help="the bundle type CodeDeploy is told (default: detected from content)")
     p.add_argument("--agent", choices=("1", "2"), default="1",
@@ -107,6 +108,10 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    "BUNDLE_VERSION, BUNDLE_ETAG) or https://github.com/OWNER/REPO, "
                    "https://api.github.com/repos/OWNER/REPO/tarball/COMMIT (BUNDLE_COMMIT); "
                    "ARCHIVE is still the file read")
+    p.add_argument("--etag", metavar="ETAG", help="with s3://: the ETag CodeDeploy is given "
+                   "(the download must have it, as the agent checks)")
+    p.add_argument("--endpoint-url", metavar="URL", help="with s3://: an S3-compatible endpoint "
+                   "(default: $AWS_ENDPOINT_URL, else AWS's)")
     p.add_argument("--appspec-filename", default="appspec.yml", metavar="NAME",
                    help="the deployment's appspec file name (default appspec.yml)")
     p.add_argument("--agent-configuration-file", metavar="FILE",
@@ -158,6 +163,17 @@ def _add_release(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
             a.add_argument("--to", metavar="ID", help="the release to make current")
 
 
+def _add_push(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("push", help="upload a revision archive to S3 and print the "
+                       "create-deployment command for it")
+    p.add_argument("archive", metavar="ARCHIVE", help="the .tgz, .tar or .zip to upload")
+    p.add_argument("location", metavar="s3://BUCKET/KEY")
+    p.add_argument("--endpoint-url", metavar="URL",
+                   help="an S3-compatible endpoint (default: $AWS_ENDPOINT_URL, else AWS's)")
+    p.add_argument("--application-name", metavar="NAME", help="for the printed command")
+    p.add_argument("--deployment-group-name", metavar="NAME", help="for the printed command")
+
+
 def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bundle", help="make a reproducible revision archive of a tree")
     p.add_argument("directory", nargs="?", default=".", metavar="DIR",
@@ -205,6 +221,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_hook(sub)
     _add_release(sub)
     _add_bundle(sub)
+    _add_push(sub)
     _add_init(sub)
     _add_appspec(sub)
     return parser
@@ -224,6 +241,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "verify":
         from agentkit.commands import verify
         return verify.run(args)
+    if args.command == "push":
+        from agentkit.commands import push
+        return push.run(args)
     if args.command == "bundle":
         from agentkit.commands import bundle
         return bundle.run(args)

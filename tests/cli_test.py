@@ -161,4 +161,5 @@ def test_setup_py_legacy_metadata_matches_pyproject() -> None:
     assert legacy["entry_points"]["console_scripts"] == [
         f"{name} = {target}" for name, target in meta["scripts"].items()]
     assert legacy["package_data"] == tool["package-data"]
+    assert legacy["extras_require"]["s3"] == meta["optional-dependencies"]["s3"]
     assert "agentkit.bundle" in legacy["packages"] and "tests" not in legacy["packages"]

@@ -130,25 +130,55 @@ SERVICE_MODULES = ("units", "services", "systemctl")
 BOX_PYTHONS = ("/usr/bin/python3", "/usr/local/bin/python3", "/usr/libexec/platform-python")
 
 
+def _searchable(path: str, base: str = "") -> bool:
+    """Each directory on the way to `path` (a path inside `base`, the box's lower root),
+    as written, searchable by others; the directories above `base` are not the box's."""
+    parts = path.split("/")
+    return all(os.stat(base + ("/".join(parts[:i]) or "/")).st_mode & 0o001
+               for i in range(2, len(parts)))
+
+
 def _reachable(path: str, base: str = "") -> bool:
-    """Whether any user may run `path`: each directory on the way searchable by others (a
-    venv on a pyenv under /root is not, for a hook's `runas` user)."""
-    real = os.path.realpath(base + path)
-    parts = real.split("/")
+    """Whether any user of the box may run `path`: the way to it as written and to what it
+    links to searchable by others, the file executable by others (a venv in a 0700
+    directory, or a pyenv under /root, is not, for a hook's `runas` user)."""
     try:
-        for i in range(2, len(parts)):
-            if not os.stat("/".join(parts[:i])).st_mode & 0o001:
-                return False
-        return bool(os.stat(real).st_mode & 0o001)
+        real = _resolve(path, base)
+        return _searchable(path, base) and _searchable(real, base) and \
+            bool(os.stat(base + real).st_mode & 0o001)
     except OSError:
         return False
 
 
+def _resolve(path: str, base: str) -> str:
+    """`path` with its links followed as the box sees them, `base` being its / (an image's
+    absolute link points into the image)."""
+    todo, done, hops = [p for p in path.split("/") if p], "", 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            done = os.path.dirname(done)
+            continue
+        here = f"{done}/{part}"
+        if os.path.islink(base + here):
+            hops += 1
+            if hops > 40:
+                raise OSError(40, "too many levels of symbolic links", path)
+            target = os.readlink(base + here)
+            todo = [p for p in target.split("/") if p and p != "."] + todo
+            done = "" if target.startswith("/") else done
+            continue
+        done = here
+    return done or "/"
+
+
 def box_python(base: str) -> str | None:
-    """The python the box's systemctl runs on: verify's own where every user of the box may
-    run it and its libraries; else the machine's (or the image's) python3."""
-    if not base and _reachable(sys.executable) and _reachable(sys.base_prefix):
-        return sys.executable
+    """The python the box's systemctl runs on: the interpreter behind verify's own (not its
+    venv: the modules need only the standard library) where every user of the box may run it
+    and its library; else the machine's (or the image's) python3."""
+    own = os.path.realpath(sys.executable)
+    if not base and _reachable(own) and _reachable(sys.base_prefix):
+        return own
     return next((p for p in BOX_PYTHONS if _reachable(p, base)), None)
 
 

@@ -18,7 +18,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 
-from agentkit import fstree
+from agentkit import fstree, s3
 from agentkit.agent import config, event_plan, lifecycle
 from agentkit.agent import image as images
 from agentkit.agent.result import VerifyResult
@@ -118,7 +118,8 @@ def _appspec_name(name: str) -> str:
 
 
 def _options(args: argparse.Namespace, archive: str, work: str,
-             progress: Progress | None = None) -> lifecycle.Options:
+             progress: Progress | None = None, origin: str | None = None) -> lifecycle.Options:
+    """`origin`: the s3:// location `archive` was downloaded from (the hooks' BUNDLE_*)."""
     masked = tuple(sorted({os.path.realpath(p) for p in (work, args.state_dir, args.keep) if p}))
     agent = config.read(args.agent_configuration_file)
     image = _image(args)
@@ -129,7 +130,8 @@ def _options(args: argparse.Namespace, archive: str, work: str,
         deployment_id=deployment_id(), load_balancer=args.load_balancer,
         install=not args.no_install, hooks=args.hooks, network=args.network,
         events=_events(args.events), application_name=args.application_name,
-        group_name=args.deployment_group_name, bundle_env=_bundle_env(args.bundle_location),
+        group_name=args.deployment_group_name,
+        bundle_env=_bundle_env(args.bundle_location or origin),
         digests=args.format == "json",  # only the JSON tree shows digests
         paths=args.format == "json", env_from_caller=args.env_from_caller,
         max_disk=args.max_disk, max_procs=args.max_procs, masked=masked,
@@ -225,7 +227,9 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):  # a Jenkins abort: clean up as for Ctrl-C
         signal.signal(sig, _terminate)
     for path in [args.archive, *([args.previous] if args.previous else [])]:
-        if not os.path.exists(path):
+        if s3.is_s3(path):
+            s3.parse(path, args.etag)  # its form is judged before anything is fetched
+        elif not os.path.exists(path):
             raise BadInput(f"{path}: no such file or directory. Give a .tar, .tar.gz/.tgz, "
                            ".zip or a bundle directory.")
     # what becomes a path or decides the events is judged before anything is written
@@ -240,10 +244,13 @@ def run(args: argparse.Namespace) -> int:
             previous = None
             if args.previous:
                 # the instance's earlier revision came by an in-place deployment
-                before = dataclasses.replace(_options(args, args.previous, work, progress),
-                                             deployment=event_plan.IN_PLACE)
-                previous = lifecycle.run(before, work)
-            result = lifecycle.run(_options(args, args.archive, work, progress), work)
+                before = dataclasses.replace(
+                    _options(args, _fetched(args, args.previous, work), work, progress,
+                             _origin(args.previous, None)), deployment=event_plan.IN_PLACE)
+                previous = _as_given(lifecycle.run(before, work), args.previous)
+            result = _as_given(lifecycle.run(
+                _options(args, _fetched(args, args.archive, work), work, progress,
+                         _origin(args.archive, args.etag)), work), args.archive)
             progress.close()
             _write(args, result, previous, work)  # the tree and changes are read from `work`
     finally:
@@ -254,6 +261,29 @@ def run(args: argparse.Namespace) -> int:
             else:
                 fstree.remove_tree(work)
     return exit_code(result)
+
+
+def _fetched(args: argparse.Namespace, given: str, work: str) -> str:
+    """The revision as a local path: an s3:// location is downloaded into the throw-away
+    root first (that version; the ETag checked as the agent checks it)."""
+    if not s3.is_s3(given):
+        return given
+    loc = s3.parse(given, args.etag)
+    directory = os.path.join(work, f"s3-{secrets.token_hex(4)}")
+    os.makedirs(directory)
+    path = os.path.join(directory, os.path.basename(loc.key) or "bundle")
+    s3.download(loc, path, args.endpoint_url,
+                sys.stderr if args.format == "text" else None)
+    return path
+
+
+def _origin(given: str, etag: str | None) -> str | None:
+    return s3.parse(given, etag).url if s3.is_s3(given) else None
+
+
+def _as_given(result: VerifyResult, given: str) -> VerifyResult:
+    """The report names the revision as it was given (s3://...), not the downloaded copy."""
+    return dataclasses.replace(result, archive=given) if s3.is_s3(given) else result
 
 
 EXIT_UNDETERMINED = 4

@@ -227,7 +227,7 @@ def test_services_with_an_image_run_on_the_image_s_python(
             "done < /tmp/agentkit-status; true\n"), 0o755)])
     code, out = _verify(capsys, arc, "--image", str(img))
     if out["result"] == "undetermined" or "uid" not in str(out["events"]):
-        assert ids.choose().kind == "single", out  # one uid: no 1234 in this user's box
+        assert ids.choose().kind == "single", _output(out, "ApplicationStart")  # one uid
         pytest.skip("a user without a subordinate id range has no uid 1234 in its box")
     assert (code, out["result"]) == (0, "succeeded"), out["error"]
     assert _output(out, "ApplicationStart") == ["active", "inactive", "no nginx 3", "uid 1234"]
@@ -323,3 +323,19 @@ def test_services_not_yet_listening_when_validate_service_begins_is_a_warning(
             "service runs without them)") in out["notes"]
     [app] = out["services"]
     assert (app["listening_at_validate"], app["listening"]) == ([], [f"127.0.0.1:{port}"])
+
+
+@pytest.mark.parametrize("target", ["/usr/bin/python3.11", "../../../../../usr/bin/python3.11"])
+def test_services_box_python_of_an_image_follows_its_links_inside_it(
+        tmp_path: Path, target: str) -> None:
+    # the image sits in a private directory (pytest's, 0700): only its own tree counts, and
+    # its absolute links point into it, as they do in the box
+    img = tmp_path / "private" / "img"
+    (img / "usr/bin").mkdir(parents=True)
+    (img / "usr/bin/python3.11").write_text("")
+    os.chmod(img / "usr/bin/python3.11", 0o755)
+    os.symlink(target, img / "usr/bin/python3")
+    os.chmod(tmp_path / "private", 0o700)
+    assert hookbox.box_python(str(img)) == "/usr/bin/python3"
+    os.chmod(img / "usr/bin", 0o750)  # a runas user could not get there
+    assert hookbox.box_python(str(img)) is None
