@@ -16,14 +16,17 @@ deploy:
   events:                         # the events with hooks, and each one's timeout in seconds
     AfterInstall: 300
     ValidateService: 120
+  scripts:                        # the bundle's own scripts, after the shim, same timeout
+    ApplicationStart: [scripts/start.sh]
 ```
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from agentkit.appspec import events as ev
 from agentkit.appspec.source import MappingNode, Node, ScalarNode, read_source
@@ -32,7 +35,7 @@ from agentkit.errors import BadConfig
 
 DEFAULT_RELEASE_TIMEOUT = 300
 KEYS = ("destination", "source", "owner", "group", "file_mode", "dir_mode",
-        "file_exists_behavior", "runas", "shim", "events")
+        "file_exists_behavior", "runas", "shim", "events", "scripts")
 NAME = re.compile(r"^[a-z_][a-z0-9_.-]*\$?$", re.IGNORECASE)  # a POSIX user or group name
 MAX_TIMEOUT = 3600  # the agent's limit for one script (application_specification.rb)
 
@@ -49,6 +52,9 @@ class DeployConfig:
     runas: str | None = None
     shim: str = "scripts/agentkit-hook.sh"
     events: tuple[tuple[str, int], ...] = ()
+    # the bundle's own scripts of an event, run after the shim (e.g. ApplicationStart's
+    # service start), each with the event's timeout
+    scripts: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 class _Problems:
@@ -121,6 +127,31 @@ def _staging(top: Node | None) -> str | None:
         else None
 
 
+def _scripts(p: _Problems, node: Node | None, events: tuple[tuple[str, int], ...],
+             inside: Callable[[str], bool]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`scripts: {Event: [path, ...]}`: events that are in `events`, paths in the bundle."""
+    if node is None or value11(node) is None:
+        return ()
+    if not isinstance(node, MappingNode):
+        p.add(node, ("scripts",), "expected a mapping of event names to lists of scripts")
+        return ()
+    have = dict(events)
+    out = []
+    for entry in MapView(node).entries():
+        name, value = str(entry.key), value11(entry.value)
+        paths = [value] if isinstance(value, str) else value
+        if name not in have:
+            p.add(entry.key_node, ("scripts", name), f"{name} is not in `events` (which "
+                  "gives each event its timeout): add it there")
+        elif not isinstance(paths, list) or not paths or \
+                not all(isinstance(t, str) and inside(t) for t in paths):
+            p.add(entry.value, ("scripts", name), "expected a list of paths inside the "
+                  f"bundle, got {value!r}")
+        else:
+            out.append((name, tuple(paths)))
+    return tuple(out)
+
+
 def _release_events(top: Node | None,
                     events: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
     """With `releases:`, the shim runs in AfterInstall (the release is built) and in the
@@ -182,6 +213,8 @@ def parse(path: str) -> DeployConfig:
         runas=_text(p, view, "runas", NAME.match, "a user name"),
         shim=_text(p, view, "shim", relative[1], relative[0]) or "scripts/agentkit-hook.sh",
         events=_release_events(top, _events(p, view.get("events"))))
+    cfg = dataclasses.replace(cfg, scripts=_scripts(p, view.get("scripts"), cfg.events,
+                                                    relative[1]))
     if p.errors:
         lines = [text for _, text in sorted(p.errors)]
         raise BadConfig(lines[0] if len(lines) == 1 else

@@ -32,11 +32,13 @@ def render(cfg: DeployConfig, config_name: str = "agentkit.yml") -> str:
     out += _permissions(cfg)
     if cfg.events:
         out.append("hooks:\n")
+        own = dict(cfg.scripts)
         for name, timeout in cfg.events:
-            out += [f"  {name}:\n", f"    - location: {_scalar(cfg.shim)}\n",
-                    f"      timeout: {timeout}\n"]
-            if cfg.runas:
-                out.append(f"      runas: {_scalar(cfg.runas)}\n")
+            out.append(f"  {name}:\n")
+            for location in (cfg.shim, *own.get(name, ())):
+                out += [f"    - location: {_scalar(location)}\n", f"      timeout: {timeout}\n"]
+                if cfg.runas:
+                    out.append(f"      runas: {_scalar(cfg.runas)}\n")
     return "".join(out)
 
 

@@ -79,7 +79,7 @@ def test_generate_reports_every_problem_with_its_line(
         f"{config}:8: deploy > events > ValidateService: expected a timeout in seconds from 1 "
         "to 3600, got 0\n"
         f"{config}:9: deploy > colour: unknown key; expected one of destination, source, "
-        "owner, group, file_mode, dir_mode, file_exists_behavior, runas, shim, events")
+        "owner, group, file_mode, dir_mode, file_exists_behavior, runas, shim, events, scripts")
     assert not (tmp_path / "appspec.yml").exists()
 
 
@@ -124,10 +124,11 @@ def _as_yaml(cfg: deploy_config.DeployConfig) -> str:
     lines = ["version: 1", "deploy:"]
     for key in deploy_config.KEYS:
         value = getattr(cfg, key)
-        if key == "events":
+        if key in ("events", "scripts"):
             if value:
-                lines.append("  events:")
-                lines += [f"    {name}: {timeout}" for name, timeout in value]
+                lines.append(f"  {key}:")
+                lines += [f"    {name}: {json.dumps(list(v)) if key == 'scripts' else v}"
+                          for name, v in value]
         elif value is not None:  # modes as the digits they are; the rest quoted
             lines.append(f"  {key}: {value if key.endswith('mode') else json.dumps(value)}")
     return "\n".join(lines) + "\n"
@@ -188,3 +189,25 @@ def test_generate_with_releases_stages_the_bundle_in_releases_staging(
         2, "", f"agentkit: error: {config}:6: deploy > destination: with `releases:` the "
         "bundle is staged in /srv/stage (releases.staging), not /srv/shop/current: drop "
         "`destination` or make it that path")
+
+
+def test_generate_scripts_run_after_the_shim_with_the_events_timeout(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "agentkit.yml"
+    config.write_text("version: 1\ndeploy:\n  destination: /srv/app\n  events:\n"
+                      "    ApplicationStart: 60\n  scripts:\n"
+                      "    ApplicationStart: [scripts/start.sh, scripts/warm.sh]\n")
+    assert _run(capsys, "appspec", "generate", "--config", str(config))[0] == 0
+    spec = lint_source(read_source(str(tmp_path / "appspec.yml"))).appspec
+    assert spec is not None
+    assert [(s.location, s.timeout) for s in spec.hooks["ApplicationStart"]] == [
+        ("scripts/agentkit-hook.sh", 60), ("scripts/start.sh", 60), ("scripts/warm.sh", 60)]
+    config.write_text("version: 1\ndeploy:\n  destination: /srv/app\n  events:\n"
+                      "    ApplicationStart: 60\n  scripts:\n    ValidateService: [a.sh]\n"
+                      "    ApplicationStart: [../start.sh]\n")
+    assert _run(capsys, "appspec", "generate", "--config", str(config)) == (
+        2, "", f"agentkit: error: 2 problems in {config}:\n"
+        f"{config}:7: deploy > scripts > ValidateService: ValidateService is not in `events` "
+        "(which gives each event its timeout): add it there\n"
+        f"{config}:8: deploy > scripts > ApplicationStart: expected a list of paths inside "
+        "the bundle, got ['../start.sh']")
