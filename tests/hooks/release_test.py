@@ -207,3 +207,26 @@ def test_release_killed_at_many_points_leaves_current_complete(
         assert len(list(current.rglob("*.txt"))) == 39
         assert os.readlink(current / "sub/media") == f"{base}/shared/sub/media"
         assert sorted(os.listdir(base / "app/releases")) == ["d-000000002", "d-000000003"]
+
+
+def test_release_rollback_runs_restart_and_says_when_it_fails(
+        tmp_path: Path, make_config: MakeConfig, log: Any,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    marker = tmp_path / "restarted"
+    cfg = _config(make_config, tmp_path,
+                  f"  restart: [sh, -c, 'readlink {tmp_path}/app/current > {marker}']\n")
+    for n in (1, 2):
+        _deploy(tmp_path, cfg, log, n, monkeypatch)
+    monkeypatch.delenv("LIFECYCLE_EVENT")
+    assert main(["release", "rollback", "--config", cfg.path]) == 0
+    assert marker.read_text() == "releases/d-000000001\n"  # run after the swap
+    assert main(["release", "rollback", "--config", cfg.path, "--to", "d-000000009"]) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        f"d-000000009 is not a complete release in {tmp_path}/app/releases (agentkit release "
+        "list shows them).")
+    broken = _config(make_config, tmp_path, "  restart: [sh, -c, 'echo nope >&2; exit 3']\n")
+    assert main(["release", "rollback", "--config", broken.path]) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        "rolled back to d-000000002 (current points at it), but releases.restart `sh -c echo "
+        "nope >&2; exit 3` exited 3: nope")
+    assert os.readlink(tmp_path / "app/current") == "releases/d-000000002"
