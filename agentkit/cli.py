@@ -163,6 +163,19 @@ def _add_release(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
             a.add_argument("--to", metavar="ID", help="the release to make current")
 
 
+def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("doctor", help="check this instance for what a deployment needs")
+    p.add_argument("--root", default="/", metavar="DIR",
+                   help="read the instance's files under DIR (default /)")
+    p.add_argument("--config", metavar="FILE", help="the bundle's agentkit.yml (default: the "
+                   "newest deployment's)")
+    p.add_argument("--imds-endpoint", metavar="URL", help="the instance metadata service "
+                   "(default $AWS_EC2_METADATA_SERVICE_ENDPOINT, else 169.254.169.254)")
+    p.add_argument("--endpoint", action="append", default=[], metavar="SERVICE=URL",
+                   help="codedeploy=URL or s3=URL instead of the region's")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
 def _add_push(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("push", help="upload a revision archive to S3 and print the "
                        "create-deployment command for it")
@@ -222,6 +235,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_release(sub)
     _add_bundle(sub)
     _add_push(sub)
+    _add_doctor(sub)
     _add_init(sub)
     _add_appspec(sub)
     return parser
@@ -241,6 +255,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "verify":
         from agentkit.commands import verify
         return verify.run(args)
+    if args.command == "doctor":
+        from agentkit.commands import doctor
+        return doctor.run(args)
     if args.command == "push":
         from agentkit.commands import push
         return push.run(args)
