@@ -116,18 +116,19 @@ def download(loc: S3Location, path: str, endpoint: str | None = None,
              progress: IO[str] | None = sys.stderr) -> str:
     """Write the object (that version) to `path`; its ETag, checked against loc.etag as the
     agent checks it after the download."""
-    client = _client(endpoint)
     args = {"Bucket": loc.bucket, "Key": loc.key}
     if loc.version:
         args["VersionId"] = loc.version
     try:
-        answer = client.get_object(**args)
+        answer = _client(endpoint).get_object(**args)
         with open(path, "wb") as out:
             _copy(answer["Body"], out, int(answer.get("ContentLength") or 0),
                   _progress(progress, int(answer.get("ContentLength") or 0)))
     except _errors() as exc:
         raise _failure(exc, loc, "downloading the revision", "s3:GetObject (and "
                        "s3:GetObjectVersion for a versionId)") from None
+    except (ValueError, OSError) as exc:  # a bad --endpoint-url; a full disk
+        raise BadInput(f"{loc.url}: cannot download the revision: {exc}") from None
     actual = str(answer.get("ETag", ""))
     if loc.etag is not None and loc.etag.replace('"', "") != actual.replace('"', ""):
         raise BadInput(f"{loc.url}: Expected deployment artifact bundle etag {loc.etag} but "
@@ -140,12 +141,13 @@ def download(loc: S3Location, path: str, endpoint: str | None = None,
 def upload(path: str, loc: S3Location, endpoint: str | None = None,
            metadata: dict[str, str] | None = None) -> S3Location:
     """Put the file at the location; where it is, with the ETag and version S3 gave it."""
-    client = _client(endpoint)
     try:
         with open(path, "rb") as body:
-            answer = client.put_object(Bucket=loc.bucket, Key=loc.key, Body=body,
-                                       Metadata=metadata or {})
+            answer = _client(endpoint).put_object(Bucket=loc.bucket, Key=loc.key, Body=body,
+                                                  Metadata=metadata or {})
     except _errors() as exc:
         raise _failure(exc, loc, "uploading the revision", "s3:PutObject") from None
+    except (ValueError, OSError) as exc:
+        raise BadInput(f"{loc.url}: cannot upload the revision: {exc}") from None
     return S3Location(loc.bucket, loc.key, answer.get("VersionId") or None,
                       str(answer.get("ETag", "")).replace('"', "") or None)

@@ -199,8 +199,11 @@ def service_manager(base: str) -> tuple[list[tuple[str, str, int]], str | None]:
     for module in SERVICE_MODULES:
         with open(f"{here}/box/{module}.py", encoding="utf-8") as f:
             out.append((f"{SERVICES_LIB}/agentkit/box/{module}.py", f.read(), 0o644))
-    run = (f"import sys; sys.path.insert(0, {SERVICES_LIB!r}); "
-           "from agentkit.box.services import main; raise SystemExit(main(sys.argv[1:]))")
+    run = ("import sys\nif sys.version_info < (3, 9):\n"
+           "    sys.exit('agentkit-systemd: needs python 3.9 or later in the box, this is ' + "
+           "sys.version.split()[0])\n"
+           f"sys.path.insert(0, {SERVICES_LIB!r})\n"
+           "from agentkit.box.services import main\nraise SystemExit(main(sys.argv[1:]))")
     for name, dirs in (("systemctl", ("/usr/bin", "/bin")), ("service", ("/usr/sbin", "/sbin"))):
         shim = f"#!/bin/sh\nexec {shlex.quote(python)} -I -B -c {shlex.quote(run)} {name} \"$@\"\n"
         for d in dirs:

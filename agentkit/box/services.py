@@ -218,7 +218,7 @@ def _child(unit: Unit, cmd: Command, env: dict[str, str], log: int) -> None:
             cwd = home
         os.chdir(cwd.lstrip("-") or "/")
         argv = units.expand(cmd.argv, env)
-        os.execvpe(argv[0], argv, env)
+        os.execvpe(cmd.path or argv[0], argv, env)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.write(2, f"agentkit-systemd: {cmd.argv[0]}: {exc}\n".encode())
@@ -228,7 +228,8 @@ def _child(unit: Unit, cmd: Command, env: dict[str, str], log: int) -> None:
 def _env(unit: Unit, state: dict[str, Any]) -> dict[str, str]:
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
            "LANG": os.environ.get("LANG", "C.UTF-8"), "INVOCATION_ID": os.urandom(16).hex()}
-    env.update(units.environment(unit))
+    with contextlib.suppress(units.MissingEnvironmentFile):  # start() refused it already
+        env.update(units.environment(unit))
     if state.get("main_pid"):
         env["MAINPID"] = str(state["main_pid"])
     env[MARK] = unit.name
@@ -339,7 +340,13 @@ def start(unit: Unit, state: dict[str, Any]) -> None:
     os.makedirs(STATE, exist_ok=True)
     state.update(active="activating", main_pid=None, remain=False,
                  not_modelled=unit.not_modelled())
-    _directories(unit)
+    try:  # what systemd checks before it runs anything (a missing user is its 217/USER)
+        units.environment(unit)
+        _directories(unit)
+    except (KeyError, ValueError, OSError) as exc:
+        journal(unit.name, f"agentkit-systemd: {unit.name}: {exc}")
+        state["active"] = "failed"
+        raise _job_failed(unit.name) from None
     ok = _run_all(unit, "ExecStartPre", state, START_TIMEOUT)
     kind = unit.type
     if ok and kind == "forking":

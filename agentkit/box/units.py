@@ -46,6 +46,7 @@ class Command:
     argv: tuple[str, ...]
     ignore_failure: bool
     privileged: bool  # `+` or `!`: runs as root whatever User= says
+    path: str = ""  # `@`: the program run, argv being the tokens after it (argv[0] its name)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ def _specifiers(text: str, name: str) -> str:
     prefix, _, rest = name.partition("@")
     instance = rest.rsplit(".", 1)[0] if rest else ""
     stem = name.rsplit(".", 1)[0]
+    if not rest:  # not a template: the prefix is the whole name without its type
+        prefix = stem
     table = {"i": instance, "I": instance, "n": name, "N": stem, "p": prefix, "%": "%"}
     out, i = [], 0
     while i < len(text):
@@ -186,16 +189,23 @@ def find(text: str, root: str = "") -> Unit | None:
 def parse_command(value: str) -> Command | None:
     """An Exec*= value: its prefixes, then a command line split as systemd does (quotes and
     backslashes; shlex's POSIX rules are the same for what units use)."""
-    ignore = privileged = False
+    ignore = privileged = named = False
     while value and value[0] in "-@+!:":
         ignore = ignore or value[0] == "-"
         privileged = privileged or value[0] in "+!"
+        named = named or value[0] == "@"
         value = value[1:]
     try:
         argv = tuple(shlex.split(value))
     except ValueError:
         return None
+    if named and len(argv) >= 2:
+        return Command(argv[1:], ignore, privileged, argv[0])
     return Command(argv, ignore, privileged) if argv else None
+
+
+class MissingEnvironmentFile(OSError):
+    """An EnvironmentFile= without `-` that cannot be read: systemd refuses the start."""
 
 
 def environment(unit: Unit, root: str = "") -> dict[str, str]:
@@ -216,8 +226,11 @@ def environment(unit: Unit, root: str = "") -> dict[str, str]:
         try:
             with open(root + path, encoding="utf-8", errors="replace") as f:
                 lines = f.read(1 << 20).splitlines()
-        except OSError:
-            continue
+        except OSError as exc:
+            if value.startswith("-"):
+                continue
+            raise MissingEnvironmentFile(exc.errno, f"Failed to load environment files: "
+                                         f"{exc.strerror}", path) from None
         for line in lines:
             line = line.strip()
             if not line or line[0] in "#;":

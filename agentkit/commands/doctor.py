@@ -9,8 +9,8 @@ import os
 import sys
 
 from agentkit.doctor import agent, instance, storage
-from agentkit.doctor.result import FAIL, MARK, Check
-from agentkit.errors import UsageError
+from agentkit.doctor.result import FAIL, MARK, Check, fail
+from agentkit.errors import BadConfig, UsageError
 from agentkit.hooks import config as hooks_config
 
 
@@ -48,7 +48,12 @@ def checks(args: argparse.Namespace) -> list[Check]:
            agent.deployment_root(root, found), agent.last_deployment(root, found)]
     out.append(storage.disk(root, found.config.root_dir if found.config else
                             agent.HOME))
-    cfg = _bundle_config(root, args, found)
+    try:
+        cfg = _bundle_config(root, args, found)
+    except (BadConfig, OSError) as exc:
+        out.append(fail("bundle config", str(exc), "fix the bundle's agentkit.yml (agentkit "
+                        "lint checks it in CI)"))
+        cfg = None
     if cfg is not None:
         out += storage.shared(root, cfg) + storage.health(root, cfg)
     metadata_checks, meta = instance.imds(args.imds_endpoint)

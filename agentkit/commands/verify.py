@@ -245,11 +245,11 @@ def run(args: argparse.Namespace) -> int:
             if args.previous:
                 # the instance's earlier revision came by an in-place deployment
                 before = dataclasses.replace(
-                    _options(args, _fetched(args, args.previous, work), work, progress,
+                    _options(args, _fetched(args, args.previous, work, None), work, progress,
                              _origin(args.previous, None)), deployment=event_plan.IN_PLACE)
                 previous = _as_given(lifecycle.run(before, work), args.previous)
             result = _as_given(lifecycle.run(
-                _options(args, _fetched(args, args.archive, work), work, progress,
+                _options(args, _fetched(args, args.archive, work, args.etag), work, progress,
                          _origin(args.archive, args.etag)), work), args.archive)
             progress.close()
             _write(args, result, previous, work)  # the tree and changes are read from `work`
@@ -263,12 +263,12 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(result)
 
 
-def _fetched(args: argparse.Namespace, given: str, work: str) -> str:
+def _fetched(args: argparse.Namespace, given: str, work: str, etag: str | None) -> str:
     """The revision as a local path: an s3:// location is downloaded into the throw-away
     root first (that version; the ETag checked as the agent checks it)."""
     if not s3.is_s3(given):
         return given
-    loc = s3.parse(given, args.etag)
+    loc = s3.parse(given, etag)  # --etag is ARCHIVE's, not --previous's
     directory = os.path.join(work, f"s3-{secrets.token_hex(4)}")
     os.makedirs(directory)
     path = os.path.join(directory, os.path.basename(loc.key) or "bundle")

@@ -171,7 +171,7 @@ def _failure(root: str, agent: Agent, deployment: str) -> str | None:
         found = re.search(r"(Script at specified location: .* failed .*|Script does not "
                           r"exist at specified location: \S+|Expected deployment artifact .*)",
                           line)
-        if found and (deployment in line or "ERROR" in line):
+        if found and deployment in line:  # another deployment's failure is not this one's
             return found.group(1).rstrip("\"'}")
     return None
 

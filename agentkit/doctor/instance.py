@@ -34,11 +34,19 @@ def _requests() -> Any:
     return requests
 
 
+def _session() -> Any:
+    """No proxy from this shell's HTTP(S)_PROXY: IMDS is never proxied, and the endpoints
+    are tried through the agent's own :proxy_uri: only, as the agent reaches them."""
+    session = _requests().Session()
+    session.trust_env = False
+    return session
+
+
 def imds(endpoint: str | None) -> tuple[list[Check], Metadata]:
     base = (endpoint or os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or IMDS).rstrip("/")
-    requests = _requests()
+    requests, http = _requests(), _session()
     try:
-        answer = requests.put(f"{base}/latest/api/token", timeout=TIMEOUT,
+        answer = http.put(f"{base}/latest/api/token", timeout=TIMEOUT,
                               headers={"X-aws-ec2-metadata-token-ttl-seconds": TOKEN_TTL})
     except requests.RequestException as exc:
         return [warn("instance metadata", f"no answer from {base} ({type(exc).__name__}): "
@@ -53,10 +61,10 @@ def imds(endpoint: str | None) -> tuple[list[Check], Metadata]:
     headers = {"X-aws-ec2-metadata-token": answer.text}
     date = _date(answer.headers.get("Date"))
     checks = [ok("instance metadata", f"{base}: IMDSv2 token granted")]
-    checks.append(_profile(requests, base, headers))
+    checks.append(_profile(requests, http, base, headers))
     region = None
     try:
-        got = requests.get(f"{base}/latest/meta-data/placement/region", headers=headers,
+        got = http.get(f"{base}/latest/meta-data/placement/region", headers=headers,
                            timeout=TIMEOUT)
         region = got.text.strip() if got.status_code == 200 else None
     except requests.RequestException:
@@ -64,16 +72,16 @@ def imds(endpoint: str | None) -> tuple[list[Check], Metadata]:
     return checks, Metadata(region, date)
 
 
-def _profile(requests: Any, base: str, headers: dict[str, str]) -> Check:
+def _profile(requests: Any, http: Any, base: str, headers: dict[str, str]) -> Check:
     url = f"{base}/latest/meta-data/iam/security-credentials/"
     try:
-        roles = requests.get(url, headers=headers, timeout=TIMEOUT)
+        roles = http.get(url, headers=headers, timeout=TIMEOUT)
         if roles.status_code == 404 or not roles.text.strip():
             return fail("instance profile", "none: the agent has no credentials to poll "
                         "CodeDeploy or read the revision from S3", "attach an instance "
                         "profile whose role may read the revision bucket (s3:GetObject)")
         role = roles.text.split()[0]
-        creds = json.loads(requests.get(url + role, headers=headers, timeout=TIMEOUT).text)
+        creds = json.loads(http.get(url + role, headers=headers, timeout=TIMEOUT).text)
     except (requests.RequestException, ValueError) as exc:
         return fail("instance profile", f"credentials could not be read: {exc}",
                     "check the instance profile's role and its trust policy")
@@ -117,13 +125,13 @@ def endpoints(meta: Metadata, proxy: str | None,
     if not wanted:
         return [warn("endpoints", "not checked: the region is not known (no IMDS)",
                      "run on the instance, or name them: --endpoint codedeploy=URL")]
-    requests = _requests()
+    requests, http = _requests(), _session()
     proxies = {"http": proxy, "https": proxy} if proxy else None
     out = []
     for service, url in sorted(wanted.items()):
         via = f" through {proxy}" if proxy else ""
         try:
-            answer = requests.head(url, timeout=TIMEOUT * 2, proxies=proxies)
+            answer = http.head(url, timeout=TIMEOUT * 2, proxies=proxies)
         except requests.RequestException as exc:
             out.append(fail(f"{service} endpoint", f"{url} does not answer{via}: "
                             f"{type(exc).__name__}", "open egress to it (security group, NACL, "

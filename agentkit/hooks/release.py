@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -166,7 +167,10 @@ def locked(r: Releases, log: Any, wait: float = LOCK_WAIT) -> Iterator[None]:
         _note_stale(fd, log)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # still held: the next run finds no holder, not a stale one
     finally:
         os.close(fd)
 
@@ -222,10 +226,13 @@ def _take_staging(r: Releases, partial: str, log: Any) -> None:
         raise HookFailed(f"releases.staging {r.staging} does not exist: point the appspec's "
                          "`files` destination at it (agentkit appspec generate does), so "
                          "Install stages the release there.") from None
+    if not stat.S_ISDIR(st.st_mode):  # a link would make the release a link out of releases/
+        raise HookFailed(f"releases.staging {r.staging} is not a directory (a link?): the "
+                         "release is built from it in place; make it a plain directory.")
     try:
         os.rename(r.staging, partial)
     except OSError as exc:
-        if exc.errno != errno.EXDEV:
+        if exc.errno not in (errno.EXDEV, errno.EBUSY):  # EBUSY: staging is a mount point
             raise
         log.info("staging cannot be renamed into releases/ (EXDEV); copying it", staging=r.staging)
         fstree.copy_tree(r.staging, partial)
@@ -270,11 +277,11 @@ def _fill(cfg: Config, r: Releases, rid: str, partial: str, log: Any) -> None:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
 
-def prepare(cfg: Config, log: Any) -> str:
+def prepare(cfg: Config, log: Any, rid: str | None = None) -> str:
     """releases/<id>, complete; idempotent (a rerun of the same deployment returns it, and
     resumes a release a killed run left partial)."""
     r = _releases(cfg)
-    rid = release_id()
+    rid = rid or release_id()
     final = os.path.join(releases_dir(r), rid)
     if os.path.isdir(final) and not os.path.islink(final):
         log.info("release already prepared", release=final)
@@ -307,9 +314,13 @@ def swap(r: Releases, rid: str, log: Any, by: str = "deploy") -> None:
     """Point `current` at releases/<rid> with one rename of a new link over the old one. A
     real directory at `current` (the layout before agentkit) is exchanged for the link in
     one step and kept as releases/<time>-before-agentkit."""
+    before = current_id(r)
     link, tmp = current_link(r), os.path.join(r.root, ".current.agentkit-tmp")
     if os.path.islink(tmp):
         os.unlink(tmp)
+    elif os.path.isdir(tmp):  # a killed run had exchanged the old directory to it: keep it
+        os.rename(tmp, os.path.join(releases_dir(r), time.strftime(
+            "%Y%m%d%H%M%S-before-agentkit")))
     os.symlink(os.path.join("releases", rid), tmp)
     if os.path.isdir(link) and not os.path.islink(link):
         kept = os.path.join(releases_dir(r), time.strftime("%Y%m%d%H%M%S-before-agentkit"))
@@ -318,18 +329,23 @@ def swap(r: Releases, rid: str, log: Any, by: str = "deploy") -> None:
             raise HookFailed(f"{link} is a directory and this kernel cannot exchange it for "
                              f"a link in one step; move it to {kept} and run again.")
         os.rename(tmp, kept)
+        before = os.path.basename(kept)
         log.warning("current was a directory; kept it as a release", kept=kept)
     else:
         os.rename(tmp, link)
-    _write_json(os.path.join(r.root, HISTORY), [*history(r)[-99:], {
+    past = history(r)[-98:]
+    if before is not None and (not past or past[-1].get("release") != before):
+        past.append({"release": before, "at": "", "by": "found current"})  # not ours to date
+    _write_json(os.path.join(r.root, HISTORY), [*past, {
         "release": rid, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "by": by}])
     log.info("current swapped", current=link, release=rid, by=by)
 
 
-def prune(r: Releases, log: Any) -> list[str]:
+def prune(r: Releases, log: Any, rid: str | None = None) -> list[str]:
     """Remove the oldest releases beyond `keep`, never the current or the previous one, and
     what killed runs left (partial builds of other deployments, half-pruned releases)."""
-    keep = {current_id(r), previous_id(r), release_id()}
+    rid = rid or release_id()
+    keep = {current_id(r), previous_id(r), rid}
     ids = _complete(r)
     extra = len(ids) - r.keep
     doomed = [rid for rid in ids if rid not in keep][:max(extra, 0)]
@@ -339,7 +355,7 @@ def prune(r: Releases, log: Any) -> list[str]:
     for name in sorted(os.listdir(releases_dir(r))):
         path = os.path.join(releases_dir(r), name)
         if name.endswith(PRUNING) or (name.endswith(PARTIAL) and
-                                      name[:-len(PARTIAL)] != release_id()):
+                                      name[:-len(PARTIAL)] != rid):
             fstree.remove_tree(path)  # never follows a link (into shared storage)
     if doomed:
         log.info("pruned releases", removed=doomed, keep=r.keep)
@@ -358,14 +374,14 @@ def run(cfg: Config, log: Any, dry_run: bool = False) -> None:
     if dry_run:
         log.info("release", event=event or "(by hand)", root=r.root, dry_run=True)
         return
+    rid = release_id()  # once: by hand it is the time, which must not move on mid-run
     with locked(r, log):
         if event in ("", "AfterInstall"):
-            prepare(cfg, log)
+            prepare(cfg, log, rid)
         if event in ("", r.swap):
-            rid = release_id()
             if not os.path.isdir(os.path.join(releases_dir(r), rid)):
                 raise HookFailed(f"no release {rid} in {releases_dir(r)} to make current: "
                                  "`release` must run in AfterInstall first.")
             if current_id(r) != rid:
                 swap(r, rid, log)
-            prune(r, log)
+            prune(r, log, rid)

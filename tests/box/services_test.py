@@ -339,3 +339,18 @@ def test_services_box_python_of_an_image_follows_its_links_inside_it(
     assert hookbox.box_python(str(img)) == "/usr/bin/python3"
     os.chmod(img / "usr/bin", 0o750)  # a runas user could not get there
     assert hookbox.box_python(str(img)) is None
+
+
+def test_services_unit_with_a_missing_user_or_environment_file_fails_its_start(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    unit = ("[Service]\nUser=agentkit-no-such-user\nExecStart=/bin/sleep 60\n")
+    code, out = _verify(capsys, _unit_bundle(tmp_path, unit, "systemctl start agentkit-app\n"))
+    assert (code, out["failed_event"]) == (1, "ApplicationStart")
+    assert _output(out, "ApplicationStart") == [
+        "Job for agentkit-app.service failed because the control process exited with error "
+        "code.", 'See "systemctl status agentkit-app.service" and "journalctl -xeu '
+        'agentkit-app.service" for details.']
+    [app] = out["services"]
+    assert app["state"] == "failed"
+    assert app["log"] == ["agentkit-systemd: agentkit-app.service: \"getpwnam(): name not "
+                          "found: 'agentkit-no-such-user'\""]

@@ -57,3 +57,28 @@ def test_units_expand_variables_as_systemd_does() -> None:
     env = {"OPTS": "-a -b", "PORT": "80"}
     assert units.expand(("/bin/d", "$OPTS", "--port=${PORT}", "${NONE}x", "$$HOME"), env) == [
         "/bin/d", "-a", "-b", "--port=80", "x", "$HOME"]
+
+
+def test_units_at_prefix_names_argv0_and_p_of_a_plain_unit(tmp_path: Path) -> None:
+    assert units.parse_command("@/usr/bin/python3 myweb -m http.server") == units.Command(
+        ("myweb", "-m", "http.server"), False, False, "/usr/bin/python3")
+    _write(tmp_path, "/etc/systemd/system/web.service", "[Service]\nExecStart=/bin/echo %p %N\n")
+    unit = units.find("web", str(tmp_path))
+    assert unit is not None and unit.commands("ExecStart")[0].argv == ("/bin/echo", "web", "web")
+
+
+def test_units_missing_environment_file_is_refused_unless_optional(tmp_path: Path) -> None:
+    _write(tmp_path, "/etc/systemd/system/a.service",
+           "[Service]\nEnvironmentFile=-/etc/none\nExecStart=/bin/true\n")
+    _write(tmp_path, "/etc/systemd/system/b.service",
+           "[Service]\nEnvironmentFile=/etc/none\nExecStart=/bin/true\n")
+    a, b = units.find("a", str(tmp_path)), units.find("b", str(tmp_path))
+    assert a is not None and b is not None
+    assert units.environment(a, str(tmp_path)) == {}
+    try:
+        units.environment(b, str(tmp_path))
+    except units.MissingEnvironmentFile as exc:
+        assert (exc.filename, exc.strerror) == (
+            "/etc/none", "Failed to load environment files: No such file or directory")
+    else:
+        raise AssertionError("a missing EnvironmentFile= without - was accepted")

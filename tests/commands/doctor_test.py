@@ -125,6 +125,10 @@ def test_doctor_healthy_instance_is_all_green(
         agent_process: int) -> None:
     url, _ = imds
     _instance(tmp_path, agent_process)
+    # an earlier deployment's failure is not the last deployment's
+    _write(tmp_path, "/var/log/aws/codedeploy-agent/codedeploy-agent.log",
+           "2026-12-03T10:00:09 ERROR [codedeploy-agent(1)]: Error during perform: Script at "
+           "specified location: scripts/old.sh failed with exit code 1 - [d-000000001]\n")
     code, lines = _doctor(capsys, tmp_path, url)
     assert code == 0, "\n".join(lines)
     assert lines[:5] == [

@@ -135,3 +135,21 @@ def test_s3_without_boto3_names_the_extra(
         "agentkit: error: boto3 is not installed, so S3 cannot be read: pip install "
         "'agentkit[s3]' (or download the object and verify the file).")
     assert os.environ["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+
+
+def test_s3_etag_is_the_archives_not_the_previous_revisions(
+        tmp_path: Path, bucket: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _push(capsys, _bundle(tmp_path, "old.tgz"), f"s3://{bucket}/old.tgz")
+    etag, _ = _push(capsys, _bundle(tmp_path, "new.tgz"), f"s3://{bucket}/new.tgz")
+    assert main(["verify", "--hooks", "skip", "--etag", etag, "--previous",
+                 f"s3://{bucket}/old.tgz", f"s3://{bucket}/new.tgz"]) == 0
+    capsys.readouterr()
+
+
+def test_s3_endpoint_that_is_no_url_is_a_clear_error(
+        bucket: str, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"s3://{bucket}/app.tgz"
+    assert main(["verify", "--endpoint-url", "localhost:9000", url]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"agentkit: error: {url}: cannot download the revision: Invalid endpoint: "
+        "localhost:9000")

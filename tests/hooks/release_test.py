@@ -230,3 +230,52 @@ def test_release_rollback_runs_restart_and_says_when_it_fails(
         "rolled back to d-000000002 (current points at it), but releases.restart `sh -c echo "
         "nope >&2; exit 3` exited 3: nope")
     assert os.readlink(tmp_path / "app/current") == "releases/d-000000002"
+
+
+def test_release_staging_that_is_a_link_is_refused(
+        tmp_path: Path, make_config: MakeConfig, log: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "app").mkdir()
+    os.symlink(tmp_path / "elsewhere", tmp_path / "app/staging")
+    cfg = _config(make_config, tmp_path)
+    monkeypatch.setenv("DEPLOYMENT_ID", "d-000000001")
+    monkeypatch.setenv("LIFECYCLE_EVENT", "AfterInstall")
+    with pytest.raises(HookFailed) as exc:
+        release.run(cfg, log)
+    assert str(exc.value) == (f"releases.staging {tmp_path}/app/staging is not a directory "
+                              "(a link?): the release is built from it in place; make it a "
+                              "plain directory.")
+    assert os.listdir(tmp_path / "elsewhere") == []
+
+
+def test_release_after_a_kill_mid_exchange_and_the_history_it_keeps(
+        tmp_path: Path, make_config: MakeConfig, log: Any, captured: list[dict[str, Any]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # killed right after current (a directory) was exchanged for the link: the old tree
+    # waits at the temporary name; the next run keeps it as a release and goes on
+    (tmp_path / "app/.current.agentkit-tmp").mkdir(parents=True)
+    (tmp_path / "app/.current.agentkit-tmp/old.html").write_text("in place\n")
+    cfg = _config(make_config, tmp_path, keep=5)
+    for n in (1, 2):
+        _deploy(tmp_path, cfg, log, n, monkeypatch)
+    kept = [p for p in (tmp_path / "app/releases").iterdir() if p.name.endswith("agentkit")]
+    assert [(p / "old.html").read_text() for p in kept] == ["in place\n"]
+    # the lock file is empty between runs: no "stale lock" for a run that ended well
+    assert (tmp_path / "app" / release.LOCK).read_text() == ""
+    assert not [e for e in captured if e["event"] == "took over a stale release lock"]
+
+
+def test_release_rollback_right_after_migrating_from_a_directory(
+        tmp_path: Path, make_config: MakeConfig, log: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "app/current").mkdir(parents=True)
+    (tmp_path / "app/current/old.html").write_text("in place\n")
+    cfg = _config(make_config, tmp_path)
+    _deploy(tmp_path, cfg, log, 1, monkeypatch)
+    assert cfg.releases is not None
+    before = release.previous_id(cfg.releases)
+    assert before is not None and before.endswith("-before-agentkit")
+    monkeypatch.delenv("LIFECYCLE_EVENT")
+    assert main(["release", "rollback", "--config", cfg.path]) == 0
+    assert (tmp_path / "app/current/old.html").read_text() == "in place\n"
