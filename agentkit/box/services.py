@@ -248,11 +248,12 @@ def spawn(unit: Unit, cmd: Command, state: dict[str, Any]) -> int:
         os.close(log)
 
 
-def control(unit: Unit, cmd: Command, state: dict[str, Any], timeout: float) -> int:
+def control(unit: Unit, cmd: Command, state: dict[str, Any], timeout: float | None) -> int:
     """Run a control process (ExecStartPre=, a forking ExecStart=, ExecStop=...) to its end;
-    its exit status (a timeout kills it and counts as a failure)."""
+    its exit status (a timeout kills it and counts as a failure; None: no timeout, the
+    hook's own deadline still ends it)."""
     pid = spawn(unit, cmd, state)
-    end = time.monotonic() + timeout
+    end = time.monotonic() + (timeout if timeout is not None else float("inf"))
     while time.monotonic() < end:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -262,7 +263,7 @@ def control(unit: Unit, cmd: Command, state: dict[str, Any], timeout: float) -> 
         os.killpg(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     journal(unit.name, f"agentkit-systemd: {unit.name}: {cmd.argv[0]} timed out after "
-            f"{timeout:g} s")
+            f"{timeout or 0:g} s")
     return -signal.SIGKILL
 
 
@@ -297,7 +298,7 @@ def _job_failed(name: str) -> Failed:
                   "details.")
 
 
-def _run_all(unit: Unit, key: str, state: dict[str, Any], timeout: float) -> bool:
+def _run_all(unit: Unit, key: str, state: dict[str, Any], timeout: float | None) -> bool:
     for cmd in unit.commands(key):
         code = control(unit, cmd, state, timeout)
         if code != 0 and not cmd.ignore_failure:
@@ -347,13 +348,14 @@ def start(unit: Unit, state: dict[str, Any]) -> None:
         journal(unit.name, f"agentkit-systemd: {unit.name}: {exc}")
         state["active"] = "failed"
         raise _job_failed(unit.name) from None
-    ok = _run_all(unit, "ExecStartPre", state, START_TIMEOUT)
+    limit = units.start_timeout(unit, START_TIMEOUT)
+    ok = _run_all(unit, "ExecStartPre", state, limit)
     kind = unit.type
     if ok and kind == "forking":
-        ok = _run_all(unit, "ExecStart", state, START_TIMEOUT)
+        ok = _run_all(unit, "ExecStart", state, limit)
         state["main_pid"] = _pid_file(unit)
     elif ok and kind == "oneshot":
-        ok = _run_all(unit, "ExecStart", state, START_TIMEOUT)
+        ok = _run_all(unit, "ExecStart", state, limit)
         state["remain"] = unit.get("Service", "RemainAfterExit").lower() in ("yes", "true", "1")
     elif ok:
         commands = unit.commands("ExecStart")
@@ -366,7 +368,7 @@ def start(unit: Unit, state: dict[str, Any]) -> None:
             time.sleep(0.1)  # notify: up once the main process is (no sd_notify here)
             ok = bool(processes(state))
     if ok:
-        ok = _run_all(unit, "ExecStartPost", state, START_TIMEOUT)
+        ok = _run_all(unit, "ExecStartPost", state, limit)
     if not ok:
         kill(state)
         state["active"] = "failed"

@@ -30,8 +30,9 @@ MODELLED = frozenset({"Type", "ExecStartPre", "ExecStart", "ExecStartPost", "Exe
                       "ExecStopPost", "ExecReload", "PIDFile", "RemainAfterExit", "User",
                       "Group", "WorkingDirectory", "Environment", "EnvironmentFile",
                       *DIRECTORIES, *(f"{d}Mode" for d in DIRECTORIES),
+                      "TimeoutSec", "TimeoutStartSec",  # start_timeout()
                       # no difference a box can show: timing, logging and accounting knobs
-                      "TimeoutSec", "TimeoutStartSec", "TimeoutStopSec", "RestartSec",
+                      "TimeoutStopSec", "RestartSec",
                       "StandardOutput", "StandardError", "SyslogIdentifier", "KillMode",
                       "KillSignal", "SuccessExitStatus", "Nice", "UMask", "Slice"})
 LISTS = ("ExecStartPre", "ExecStart", "ExecStartPost", "ExecStop", "ExecStopPost",
@@ -202,6 +203,34 @@ def parse_command(value: str) -> Command | None:
     if named and len(argv) >= 2:
         return Command(argv[1:], ignore, privileged, argv[0])
     return Command(argv, ignore, privileged) if argv else None
+
+
+_SPAN = {"": 1.0, "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "ms": 0.001,
+         "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0, "h": 3600.0, "hr": 3600.0,
+         "hour": 3600.0, "hours": 3600.0}
+
+
+def time_span(text: str) -> float | None:
+    """systemd.time(5)'s time span: `90`, `5min 30s`, `1h`; `infinity` (or 0) is None (no
+    limit). An unreadable one is None too, as systemd ignores a bad setting."""
+    text = text.strip().lower()
+    if text in ("", "infinity", "0"):
+        return None
+    total = 0.0
+    for number, unit in re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]*)", text):
+        if unit not in _SPAN:
+            return None
+        total += float(number) * _SPAN[unit]
+    return total or None
+
+
+def start_timeout(unit: Unit, default: float) -> float | None:
+    """TimeoutStartSec= (or TimeoutSec=); a oneshot service has none unless it says
+    (systemd.service(5): TimeoutStartSec=)."""
+    value = unit.get("Service", "TimeoutStartSec") or unit.get("Service", "TimeoutSec")
+    if value:
+        return time_span(value)
+    return None if unit.type == "oneshot" else default
 
 
 class MissingEnvironmentFile(OSError):

@@ -82,3 +82,17 @@ def test_units_missing_environment_file_is_refused_unless_optional(tmp_path: Pat
             "/etc/none", "Failed to load environment files: No such file or directory")
     else:
         raise AssertionError("a missing EnvironmentFile= without - was accepted")
+
+
+def test_units_start_timeout_as_systemd_reads_it(tmp_path: Path) -> None:
+    assert [units.time_span(t) for t in ("90", "5min 30s", "1h", "250ms", "infinity", "0",
+                                          "soon")] == [90.0, 330.0, 3600.0, 0.25, None, None,
+                                                       None]
+    for name, body, want in (("a", "ExecStart=/bin/true\n", 90.0),
+                             ("b", "Type=oneshot\nExecStart=/bin/true\n", None),
+                             ("c", "Type=oneshot\nTimeoutStartSec=2min\nExecStart=/bin/true\n",
+                              120.0),
+                             ("d", "TimeoutSec=infinity\nExecStart=/bin/true\n", None)):
+        _write(tmp_path, f"/etc/systemd/system/{name}.service", f"[Service]\n{body}")
+        unit = units.find(name, str(tmp_path))
+        assert unit is not None and units.start_timeout(unit, 90.0) == want, name
