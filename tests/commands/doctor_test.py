@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -25,6 +25,7 @@ class _Imds(http.server.BaseHTTPRequestHandler):
 
     refuse = False
     token = "AQAEAtok"
+    offset = 0.0  # how far the service's clock is from this one
 
     def do_PUT(self) -> None:
         if self.path != "/latest/api/token" or self.refuse or \
@@ -48,11 +49,14 @@ class _Imds(http.server.BaseHTTPRequestHandler):
 
     def _send(self, code: int, body: str) -> None:
         self.send_response(code)
-        self.send_header("Date", email.utils.formatdate(usegmt=True))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body.encode())
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header send_response writes, by this service's clock."""
+        return email.utils.formatdate(time.time() + self.offset, usegmt=True)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -191,3 +195,58 @@ def test_doctor_broken_instance_names_each_problem_and_its_fix(
     assert shared.startswith("\u2717 shared mount: /efs on / (") and shared.endswith(
         "requires nfs4: link-shared refuses to create anything")
     assert lines[-1].startswith("5 problem(s)")
+
+
+class _Proxy(http.server.BaseHTTPRequestHandler):
+    """A forward proxy's answer to `HEAD http://host/...`: what it was asked is kept."""
+
+    asked: ClassVar[list[str]] = []
+
+    def do_HEAD(self) -> None:
+        self.asked.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_doctor_endpoints_are_tried_through_the_agents_proxy(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], imds: tuple[str, Any],
+        agent_process: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    url, _ = imds
+    handler = type("Proxy", (_Proxy,), {"asked": []})
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    proxy_url = f"http://127.0.0.1:{proxy.server_address[1]}"
+    try:
+        _instance(tmp_path, agent_process)
+        conf = tmp_path / "etc/codedeploy-agent/conf/codedeployagent.yml"
+        conf.write_text(conf.read_text().replace(":proxy_uri:", f":proxy_uri: {proxy_url}"))
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # the shell's: not the agent's
+        code = main(["doctor", "--root", str(tmp_path), "--imds-endpoint", url, "--endpoint",
+                     "codedeploy=http://codedeploy.example.invalid/", "--endpoint",
+                     "s3=http://s3.example.invalid/"])
+        lines = capsys.readouterr().out.splitlines()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert code == 0, "\n".join(lines)
+    assert (f"\u2713 codedeploy endpoint: http://codedeploy.example.invalid/ answers through "
+            f"{proxy_url} (HTTP 200)") in lines
+    assert sorted(handler.asked) == ["http://codedeploy.example.invalid/",
+                                     "http://s3.example.invalid/"]
+
+
+def test_doctor_clock_far_from_the_metadata_services_is_a_problem(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], imds: tuple[str, Any],
+        agent_process: int) -> None:
+    url, handler = imds
+    handler.offset = -600.0
+    _instance(tmp_path, agent_process)
+    code, lines = _doctor(capsys, tmp_path, url)
+    assert code == 1, "\n".join(lines)
+    [clock] = [line for line in lines if line[2:].startswith("clock:")]
+    assert clock.startswith("\u2717 clock: 6") and clock.endswith(
+        " s ahead of the metadata service: AWS refuses requests signed that far off")
