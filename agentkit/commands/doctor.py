@@ -37,7 +37,10 @@ def _bundle_config(root: str, args: argparse.Namespace,
                 candidates.append(os.path.join(top, "agentkit.yml"))
             if top.count(os.sep) - base.count(os.sep) >= 3:
                 dirs[:] = []
-        path = max(candidates, key=os.path.getmtime) if candidates else None
+        # the newest deployment's, by when the agent made its directory (a bundle's files
+        # carry the build's times, a reproducible one a fixed date)
+        path = max(candidates, key=lambda c: os.path.getmtime(os.path.dirname(
+            os.path.dirname(c)))) if candidates else None
     return hooks_config.load(path) if path else None
 
 
