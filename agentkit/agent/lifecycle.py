@@ -11,7 +11,7 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Any, Callable
 
 from agentkit import beneath, fstree, proc
 from agentkit.agent import (
@@ -126,28 +126,30 @@ class _Run:
         self.undetermined: str | None = None  # why the prediction is not complete
         self.stopped: str | None = None  # why the later hook events are not run
 
+    def _ask_services(self) -> list[dict[str, Any]] | None:
+        """The units the box's systemctl touched ([] when no box ever started), or None
+        (said in a note) when the box could not answer."""
+        if self.hookbox is None or self.hookbox.box is None:
+            return []
+        try:
+            return self.hookbox.services()
+        except (OSError, ValueError, BoxError) as exc:
+            self.notes.append(f"the services of the box could not be read: {exc}")
+            return None
+
     def read_services(self) -> None:
         """The services the hooks started end with the box: read them first. Only after the
         events ran to their end: a box stopped mid-hook (a signal) is not asked anything."""
-        if self.hookbox is None:
-            return
-        try:
-            self.services = [Service.from_box(u, self.at_validate)
-                             for u in self.hookbox.services()]
-        except (OSError, ValueError, BoxError) as exc:
-            self.notes.append(f"the services of the box could not be read: {exc}")
+        units = self._ask_services()
+        self.services = [Service.from_box(u, self.at_validate) for u in units or []]
 
     def listening_now(self) -> None:
         """What each service listens on as ValidateService begins: the agent runs it at once,
         without waiting for a service to come up."""
-        if self.hookbox is None or self.hookbox.box is None:
-            self.at_validate = {}
-            return
-        try:
+        units = self._ask_services()
+        if units is not None:
             self.at_validate = {str(u.get("unit")): tuple(u.get("listening", []))
-                                for u in self.hookbox.services()}
-        except (OSError, ValueError, BoxError) as exc:
-            self.notes.append(f"the services of the box could not be read: {exc}")
+                                for u in units}
 
     def close_box(self) -> None:
         if self.hookbox is not None:

@@ -31,7 +31,7 @@ import psutil  # noqa: F401  (used by runner inside the box; imported before piv
 
 from agentkit.agent import runner
 from agentkit.agent.result import SUCCEEDED
-from agentkit.box import layers, mimic, rootfs, services, systemctl  # noqa: F401
+from agentkit.box import layers, mimic, rootfs, services
 from agentkit.box import syscalls as sc
 from agentkit.box.channel import MAX_FDS, Channel, ChannelClosed
 from agentkit.box.items import Change, Item, item_from

@@ -82,15 +82,15 @@ def collect(tail: int = 40) -> list[dict[str, Any]]:
             if not entry.endswith(".json"):
                 continue
             state = load(entry[:-len(".json")])
-            refresh(state)
+            pids = processes(state)  # one scan of /proc for the state and the listeners
+            refresh(state, pids)
             try:
                 with open(f"{STATE}/{state['unit']}.log", encoding="utf-8",
                           errors="replace") as f:
                     lines = f.read().splitlines()
             except OSError:
                 lines = []
-            out.append({**state, "log": lines[-tail:],
-                        "listening": listening(processes(state))})
+            out.append({**state, "log": lines[-tail:], "listening": listening(pids)})
     return out
 
 
@@ -179,11 +179,12 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def refresh(state: dict[str, Any]) -> None:
+def refresh(state: dict[str, Any], pids: list[int] | None = None) -> None:
     """An active service whose processes are all gone has stopped (failed, as systemd says
-    of a main process that exits while nobody stopped it)."""
+    of a main process that exits while nobody stopped it). `pids`: its processes, when the
+    caller has them already."""
     if state["active"] == "active" and not state.get("remain") and \
-            not processes(state):
+            not (processes(state) if pids is None else pids):
         state["active"] = "failed"
 
 

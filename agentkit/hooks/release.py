@@ -74,14 +74,19 @@ def release_id() -> str:
 
 def _complete(r: Releases) -> list[str]:
     """The complete releases' ids, oldest first (by REVISION's creation, then name)."""
+    return list(_revisions(r))
+
+
+def _revisions(r: Releases) -> dict[str, dict[str, Any]]:
+    """Each complete release's REVISION, each file read once, oldest release first."""
     try:
         names = os.listdir(releases_dir(r))
     except FileNotFoundError:
-        return []
-    ids = [n for n in names if ".agentkit-" not in n and
-           os.path.isdir(os.path.join(releases_dir(r), n)) and
-           not os.path.islink(os.path.join(releases_dir(r), n))]
-    return sorted(ids, key=lambda n: (str(_revision(r, n).get("created", "")), n))
+        return {}
+    found = {n: _revision(r, n) for n in names if ".agentkit-" not in n and
+             os.path.isdir(os.path.join(releases_dir(r), n)) and
+             not os.path.islink(os.path.join(releases_dir(r), n))}
+    return dict(sorted(found.items(), key=lambda kv: (str(kv[1].get("created", "")), kv[0])))
 
 
 def _revision(r: Releases, rid: str) -> dict[str, Any]:
@@ -129,10 +134,10 @@ def listing(r: Releases) -> list[Release]:
     now, before = current_id(r), previous_id(r)
     activated = {e.get("release") for e in history(r)}
     out = []
-    for rid in _complete(r):
+    for rid, revision in _revisions(r).items():
         state = "current" if rid == now else "previous" if rid == before else \
             "old" if rid in activated else "prepared"
-        out.append(Release(rid, os.path.join(releases_dir(r), rid), _revision(r, rid), state))
+        out.append(Release(rid, os.path.join(releases_dir(r), rid), revision, state))
     return out
 
 

@@ -3,15 +3,14 @@ versioning, started once per module) and a fresh bucket with credentials for it.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 
 import pytest
+
+from ..servers import free_port, wait_for
 
 try:
     import boto3
@@ -24,23 +23,12 @@ def endpoint() -> Iterator[str]:
     if boto3 is None:
         pytest.skip("boto3 and moto[server] are in the test extra (pip install '.[test]')")
     pytest.importorskip("moto", reason="moto[server] is in the test extra")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
                                str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
     try:
-        end = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=1).close()
-                break
-            except OSError:
-                assert server.poll() is None, server.stderr.read() if server.stderr else ""
-                assert time.monotonic() < end, "moto's server did not start"
-                time.sleep(0.1)
-        yield url
+        wait_for(server, port, "moto's server")
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
         server.wait(10)

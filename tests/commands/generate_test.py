@@ -153,7 +153,8 @@ def test_init_bundle_verify_is_clean_on_both_agents(
 
 
 def test_shim_is_the_repository_s_and_says_what_is_missing(tmp_path: Path) -> None:
-    for copy in ("hooks", "examples/quickstart/scripts", "examples/webapp/scripts"):
+    for copy in ("hooks", "examples/quickstart/scripts", "examples/webapp/scripts",
+                 "examples/capistrano-app/scripts"):
         assert (ROOT / copy / "agentkit-hook.sh").read_text() == SHIM
     bundle = tmp_path / "b"
     (bundle / "scripts").mkdir(parents=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -20,23 +19,18 @@ import pytest
 from agentkit.hooks import release
 from agentkit.hooks.config import Config
 
+from ..servers import free_port, wait_for
+
 NGINX = shutil.which("nginx", path="/usr/sbin:/usr/bin:/sbin:/bin")
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed here (.ci/run "
                                                       "installs it)")
 NAMES = [f"page{i}.html" for i in range(40)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[int]:
     """nginx serving tmp_path/app/current, as whoever runs the tests (no root needed)."""
-    prefix, port = tmp_path / "nginx", _free_port()
+    prefix, port = tmp_path / "nginx", free_port()
     (prefix / "tmp").mkdir(parents=True)
     temps = "".join(f"  {k}_temp_path {prefix}/tmp/{k};\n"
                     for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
@@ -50,15 +44,7 @@ def nginx(tmp_path: Path) -> Iterator[int]:
     proc = subprocess.Popen([str(NGINX), "-p", str(prefix), "-e", f"{prefix}/error.log", "-c",
                              str(prefix / "nginx.conf")], stderr=subprocess.PIPE, text=True)
     try:
-        end = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < end, "nginx did not start"
-                time.sleep(0.05)
+        wait_for(proc, port, "nginx", 10)
         yield port
     finally:
         proc.terminate()
