@@ -201,6 +201,27 @@ def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    "as they are)")
 
 
+def _add_image(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("image", help="the instance images verify --image unpacks: unpack, "
+                       "list, remove")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    for name, text in (("unpack", "unpack a tar/tar.gz of an instance's / into the cache now "
+                        "(verify --image does it on first use); prints its directory"),
+                       ("list", "the unpacked images, newest first"),
+                       ("remove", "remove unpacked images (their files may belong to your "
+                        "subordinate ids, which rm -rf cannot remove)")):
+        a = actions.add_parser(name, help=text)
+        a.add_argument("--cache", metavar="DIR", help="default: "
+                       "$XDG_CACHE_HOME/agentkit/images (~/.cache/agentkit/images)")
+        if name == "unpack":
+            a.add_argument("path", metavar="TARBALL")
+        if name == "remove":
+            a.add_argument("digests", nargs="*", metavar="SHA256",
+                           help="the image's sha256 (a prefix will do), as list shows it")
+            a.add_argument("--all", action="store_true", help="every unpacked image")
+
+
 def _add_init(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("init", help="write agentkit.yml, appspec.yml and the hook shim")
     p.add_argument("directory", nargs="?", default=".", metavar="DIR")
@@ -236,6 +257,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_bundle(sub)
     _add_push(sub)
     _add_doctor(sub)
+    _add_image(sub)
     _add_init(sub)
     _add_appspec(sub)
     return parser
@@ -264,6 +286,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "bundle":
         from agentkit.commands import bundle
         return bundle.run(args)
+    if args.command == "image":
+        from agentkit.commands import image
+        return image.run(args)
     if args.command == "init":
         from agentkit.commands import init
         return init.run(args)

@@ -96,3 +96,18 @@ def real_users(names: tuple[str, ...], shells: tuple[str, ...],
 def runas_users() -> Iterator[tuple[str, ...]]:
     """Two real users for `runas`: one with a shell, one with /usr/sbin/nologin."""
     yield from real_users(RUNAS_USERS, ("/bin/bash", "/usr/sbin/nologin"))
+
+
+@pytest.fixture
+def image_cache(tmp_path: Path) -> Iterator[Path]:
+    """A cache of unpacked images ($XDG_CACHE_HOME/agentkit/images for XDG_CACHE_HOME two
+    levels up), emptied afterwards by agentkit: a plain user's entries hold files of its
+    subordinate ids, which pytest could not remove."""
+    from agentkit.agent import image
+
+    cache = tmp_path / "xdg" / "agentkit" / "images"
+    yield cache
+    for entry in image.entries(str(cache)):
+        image.remove(entry.root)
+    for half in image.half_made(str(cache)):
+        image.remove(half)

@@ -1,31 +1,67 @@
 """The instance's root file system that `verify --image` shows hooks and judges Install
 against, instead of this machine's /: a directory, or a tar / tar.gz of one (`docker export`
-of an amazonlinux:2023 container, the files of a golden AMI), unpacked once into a cache.
+of an amazonlinux:2023 container, the files of a golden AMI), unpacked once into a cache
+($XDG_CACHE_HOME/agentkit/images/<sha256>).
 
-The unpacking never writes through a link of the image (a member `etc -> /etc` followed by
-`etc/passwd` would write this machine's file): each parent is made here, as a directory,
-before anything goes in it. Devices and fifos are skipped (a note counts them); owners are
-kept when root unpacks, and are the caller's otherwise (the box shows them as root).
+Owners are kept as the box will show them (image_tar.py unpacks): real root gives the image's
+ids as they are; a plain user with a subordinate range unpacks as root of a namespace with
+the box's own map (box/mapped.py), so the image's uid 1234 is the box's 1234; a user with no
+range gets every file as its own, which the box shows as root's. An entry records which of
+these made it, and one made another way is unpacked again. Its files may then belong to the
+user's subordinate ids, which the user cannot delete directly: `agentkit image remove` can.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import json
 import os
 import stat
-import tarfile
 import tempfile
+import time
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from agentkit import fstree
-from agentkit.errors import BadInput
+from agentkit.agent import image_tar
+from agentkit.box import ids, mapped
+from agentkit.errors import BadInput, FatalError
 
 COMPLETE = ".agentkit-image-complete"  # written last: a cache entry without it is half made
+LOCK = ".lock"  # held while an entry is unpacked or removed
 
 
 class Image(NamedTuple):
     root: str  # the directory shown as /
     notes: tuple[str, ...]
+
+
+class Entry(NamedTuple):
+    """One unpacked tarball in the cache."""
+
+    root: str
+    digest: str
+    source: str  # the tarball it was unpacked from, as given then
+    owners: str  # how owners were given (owner_scheme)
+    unpacked: float  # when (seconds since the epoch)
+    notes: tuple[str, ...]
+
+
+def default_cache() -> str:
+    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                        "agentkit", "images")
+
+
+def owner_scheme(idmap: ids.IdMap) -> str:
+    """How this caller's unpacking gives owners: an entry made another way shows other
+    owners in the box, so it is made again."""
+    if idmap.kind == "range":
+        uids = ";".join(f"{a}:{b}:{c}" for a, b, c in idmap.uids)
+        gids = ";".join(f"{a}:{b}:{c}" for a, b, c in idmap.gids)
+        return f"subordinate ids, uids {uids}, gids {gids}"
+    return "as they are" if idmap.kind == "shifted" else "all the caller's"
 
 
 def prepare(path: str, cache: str | None = None) -> Image:
@@ -36,25 +72,137 @@ def prepare(path: str, cache: str | None = None) -> Image:
         raise BadInput(f"--image {path}: no such directory or file; give the instance's root "
                        "file system as a directory or a tar/tar.gz of one (docker export).")
     digest = _sha256(path)
-    base = cache or os.path.join(os.environ.get("XDG_CACHE_HOME") or
-                                 os.path.expanduser("~/.cache"), "agentkit", "images")
-    root = os.path.join(base, digest)
-    if os.path.exists(os.path.join(root, COMPLETE)):
-        notes = _read_notes(root)
-        return Image(_check_root(root, path), notes)
-    os.makedirs(base, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=base)
+    base = cache or default_cache()
+    idmap = ids.choose()
+    scheme = owner_scheme(idmap)
+    found = read_entry(os.path.join(base, digest))
+    if found is None or found.owners != scheme:
+        os.makedirs(base, exist_ok=True)
+        found = mapped.call(idmap, _fill, path, base, digest, scheme, _notes(idmap))
+    return Image(_check_root(found.root, path), found.notes)
+
+
+def entries(cache: str | None = None) -> list[Entry]:
+    """The cache's complete entries, newest first."""
+    base = cache or default_cache()
     try:
-        notes = _unpack(path, tmp)
-        with open(os.path.join(tmp, COMPLETE), "w") as f:
-            f.write("".join(n + "\n" for n in notes))
-        if os.path.isdir(root):  # a half-made one of a killed run
-            fstree.remove_tree(root)
-        os.rename(tmp, root)
-    except BaseException:
-        fstree.remove_tree(tmp)
-        raise
-    return Image(_check_root(root, path), notes)
+        names = os.listdir(base)
+    except FileNotFoundError:
+        return []
+    found = (read_entry(os.path.join(base, n)) for n in names if not n.startswith("."))
+    return sorted((e for e in found if e), key=lambda e: -e.unpacked)
+
+
+def half_made(cache: str | None = None) -> list[str]:
+    """Directories of unpackings that were killed (the next one of that image removes its
+    own; these are all of them)."""
+    base = cache or default_cache()
+    try:
+        names = os.listdir(base)
+    except FileNotFoundError:
+        return []
+    return [os.path.join(base, n) for n in sorted(names) if n.startswith(".") and n != LOCK]
+
+
+def remove(root: str) -> None:
+    """Remove one entry (or a half-made one) of the cache, whoever of the caller's ids owns
+    its files."""
+    mapped.call(ids.choose(), _remove_locked, root)
+
+
+def read_entry(root: str) -> Entry | None:
+    try:
+        with open(os.path.join(root, COMPLETE), encoding="utf-8") as f:
+            raw = json.load(f)
+        return Entry(root, os.path.basename(root), str(raw["source"]), str(raw["owners"]),
+                     float(raw["unpacked"]), tuple(str(n) for n in raw["notes"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # half made, or written by an older agentkit: made again
+
+
+def _notes(idmap: ids.IdMap) -> tuple[str, ...]:
+    if idmap.kind == "single":
+        return ("the image was unpacked by a user who is not root: its files are that "
+                "user's, so the box shows them all as root's",)
+    return ()
+
+
+def _fill(path: str, base: str, digest: str, scheme: str, notes: tuple[str, ...]) -> Entry:
+    """Unpack into base/digest (in the mapped namespace, where one is used), under the lock:
+    a second verify of the same image waits and then finds it made."""
+    root = os.path.join(base, digest)
+    with _locked(base):
+        found = read_entry(root)
+        if found and found.owners == scheme:
+            return found
+        for name in os.listdir(base):  # half-made copies of killed runs: nobody works on them
+            if name.startswith(f".{digest[:12]}-"):
+                _remove_tree(os.path.join(base, name))
+        tmp = tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=base)
+        os.chmod(tmp, 0o755)  # as an image's / is (its tar rarely has a member for ./)
+        try:
+            done = image_tar.unpack(path, tmp)
+            entry = Entry(root, digest, os.path.abspath(path), scheme, time.time(),
+                          notes + _unpack_notes(done))
+            _write_marker(tmp, entry)
+            if os.path.lexists(root):  # made another way, or half made
+                _remove_tree(root)
+            os.rename(tmp, root)
+        except BaseException:
+            _remove_tree(tmp)
+            raise
+    return entry
+
+
+def _unpack_notes(done: image_tar.Unpacked) -> tuple[str, ...]:
+    notes = []
+    if done.skipped:
+        notes.append(f"the image's {done.skipped} device, fifo or unsafe member(s) were not "
+                     "unpacked (the box has its own /dev)")
+    if done.unowned:
+        notes.append(f"the image's {done.unowned} file(s) owned by ids beyond your "
+                     "subordinate range (/etc/subuid) are root's in the box")
+    return tuple(notes)
+
+
+def _write_marker(root: str, entry: Entry) -> None:
+    with open(os.path.join(root, COMPLETE), "w", encoding="utf-8") as f:
+        json.dump({"source": entry.source, "owners": entry.owners,
+                   "unpacked": entry.unpacked, "notes": list(entry.notes)}, f, indent=1)
+
+
+def _remove_locked(root: str) -> None:
+    with _locked(os.path.dirname(root)):
+        _remove_tree(root)
+
+
+def _remove_tree(root: str) -> None:
+    """rm -rf of an entry, its read-only directories (an image's /proc is 0555) made
+    writable first; an error if anything is left."""
+    with contextlib.suppress(OSError):
+        if stat.S_ISDIR(os.lstat(root).st_mode):
+            os.chmod(root, 0o700)
+    for top, dirs, _ in os.walk(root):
+        for d in dirs:
+            full = os.path.join(top, d)
+            with contextlib.suppress(OSError):
+                if stat.S_ISDIR(os.lstat(full).st_mode):  # never through a link
+                    os.chmod(full, stat.S_IMODE(os.lstat(full).st_mode) | 0o700)
+    fstree.remove_tree(root)
+    if os.path.lexists(root):
+        raise FatalError(f"{root}: could not be removed entirely (its files belong to ids "
+                         "this user no longer has, e.g. after /etc/subuid changed); remove it "
+                         f"as root: sudo rm -rf {root}")
+
+
+@contextlib.contextmanager
+def _locked(base: str) -> Iterator[None]:
+    fd = os.open(os.path.join(base, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _check_root(root: str, given: str) -> str:
@@ -64,127 +212,9 @@ def _check_root(root: str, given: str) -> str:
     return root
 
 
-def _read_notes(root: str) -> tuple[str, ...]:
-    with open(os.path.join(root, COMPLETE)) as f:
-        return tuple(line.rstrip("\n") for line in f if line.strip())
-
-
 def _sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _member_path(name: str) -> str | None:
-    """A member's path inside the image, or None for one that would leave it."""
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        return None
-    return "/".join(parts)
-
-
-class _Unpack:
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self.dirs: set[str] = {""}  # made here as directories: safe to write into
-        self.modes: list[tuple[str, int]] = []  # directory modes, set last
-        self.skipped = 0
-        self.owners = os.geteuid() == 0
-
-    def parent_ready(self, rel: str) -> bool:
-        """Make the member's parents as real directories; False if one of them is a
-        member that is not a directory (nothing is written through a link)."""
-        parent = rel.rpartition("/")[0]
-        missing = []
-        while parent not in self.dirs:
-            missing.append(parent)
-            parent = parent.rpartition("/")[0]
-        for d in reversed(missing):
-            full = os.path.join(self.root, d)
-            try:
-                os.mkdir(full, 0o755)
-            except FileExistsError:
-                if not stat.S_ISDIR(os.lstat(full).st_mode):
-                    return False
-            self.dirs.add(d)
-        return True
-
-    def one(self, tar: tarfile.TarFile, m: tarfile.TarInfo) -> None:
-        rel = _member_path(m.name)
-        if not rel or not self.parent_ready(rel):
-            self.skipped += 0 if rel == "" else 1
-            return
-        full = os.path.join(self.root, rel)
-        if not m.isdir() and rel in self.dirs:  # a directory replaced: nothing goes in it now
-            self.dirs = {d for d in self.dirs if d != rel and not d.startswith(rel + "/")}
-        if m.isdir():
-            if rel not in self.dirs:
-                _clear(full, keep_dir=True)
-                os.makedirs(full, 0o755, exist_ok=True)
-                self.dirs.add(rel)
-            self.modes.append((full, m.mode & 0o7777))
-        elif m.issym():
-            _clear(full)
-            os.symlink(m.linkname, full)
-        elif m.islnk():
-            target = _member_path(m.linkname)
-            src = os.path.join(self.root, target) if target else ""
-            if not target or not os.path.isfile(src) or os.path.islink(src):
-                self.skipped += 1
-                return
-            _clear(full)
-            os.link(src, full)
-            return
-        elif m.isreg():
-            _clear(full)
-            fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as out, tar.extractfile(m) as data:  # type: ignore[union-attr]
-                for chunk in iter(lambda: data.read(1 << 20), b""):
-                    out.write(chunk)
-            os.chmod(full, m.mode & 0o7777)
-        else:  # devices, fifos: the box has its own /dev
-            self.skipped += 1
-            return
-        self.own(full, m)
-
-    def own(self, full: str, m: tarfile.TarInfo) -> None:
-        if self.owners:
-            os.lchown(full, m.uid, m.gid)
-        if not m.issym():
-            os.utime(full, (m.mtime, m.mtime), follow_symlinks=False)
-
-
-def _clear(full: str, keep_dir: bool = False) -> None:
-    """Remove what an earlier member put at `full` (a later member wins, as with tar)."""
-    try:
-        st = os.lstat(full)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        if not keep_dir:
-            fstree.remove_tree(full)
-    else:
-        os.unlink(full)
-
-
-def _unpack(path: str, root: str) -> tuple[str, ...]:
-    job = _Unpack(root)
-    try:
-        with tarfile.open(path, "r:*") as tar:
-            for m in tar:
-                job.one(tar, m)
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise BadInput(f"--image {path}: not a readable tar or tar.gz ({exc}); give a "
-                       "directory or what `docker export` writes.") from None
-    for full, mode in reversed(job.modes):
-        os.chmod(full, mode)
-    notes = []
-    if job.skipped:
-        notes.append(f"the image's {job.skipped} device, fifo or unsafe member(s) were not "
-                     "unpacked (the box has its own /dev)")
-    if not job.owners:
-        notes.append("the image was unpacked by a user who is not root: its files are that "
-                     "user's, so the box shows them all as root's")
-    return tuple(notes)

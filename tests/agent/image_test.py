@@ -3,6 +3,7 @@ cache without ever writing through one of its links."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import tarfile
@@ -10,11 +11,25 @@ from pathlib import Path
 
 import pytest
 
+from agentkit import fstree
 from agentkit.agent import image
+from agentkit.box import ids
 from agentkit.errors import BadInput
 
-from ..conftest import requires_root
 from ..image_fixture import make_image, make_tarball
+
+
+def _host_ids(inside: int) -> tuple[int, int]:
+    """The host uid and gid the box's `inside` is, for this caller: what unpacking gives a
+    file the image says `inside` owns."""
+    idmap = ids.choose()
+    if idmap.kind == "shifted":
+        return inside, inside  # real root keeps the image's ids; the box maps them back
+
+    def outside(lines: tuple[tuple[int, int, int], ...]) -> int:
+        return next(out + inside - start for start, out, count in lines
+                    if start <= inside < start + count)
+    return outside(idmap.uids), outside(idmap.gids)
 
 
 def test_image_directory_is_used_as_it_is(tmp_path: Path) -> None:
@@ -31,9 +46,10 @@ def test_image_without_etc_or_usr_is_refused(tmp_path: Path) -> None:
         "system; give the directory `docker export` (or the AMI) has at /.")
 
 
-def test_image_tarball_is_unpacked_once_into_the_cache(tmp_path: Path) -> None:
+def test_image_tarball_is_unpacked_once_into_the_cache(
+        tmp_path: Path, image_cache: Path) -> None:
+    cache = image_cache
     arc = make_tarball(make_image(tmp_path / "img"), tmp_path / "img.tgz", owner=1234)
-    cache = tmp_path / "cache"
     first = image.prepare(str(arc), str(cache))
     assert os.path.dirname(first.root) == str(cache)
     assert (Path(first.root) / "etc" / "os-release").read_text().startswith("ID=agentkit-test")
@@ -45,11 +61,13 @@ def test_image_tarball_is_unpacked_once_into_the_cache(tmp_path: Path) -> None:
     again = image.prepare(str(arc), str(cache))
     assert again == first
     assert marker.stat().st_mtime_ns == stamp  # not unpacked again
-    assert os.listdir(cache) == [os.path.basename(first.root)]  # no half-made copy left
-    if os.geteuid() == 0:
+    assert sorted(os.listdir(cache)) == [".lock", os.path.basename(first.root)]  # no half-made
+    home = (Path(first.root) / "home" / "imageonly").stat()
+    if ids.choose().kind != "single":
         assert first.notes == ()
-        assert (Path(first.root) / "home" / "imageonly").stat().st_uid == 1234
+        assert (home.st_uid, home.st_gid) == _host_ids(1234)
     else:
+        assert home.st_uid == os.getuid()
         assert first.notes == (
             "the image was unpacked by a user who is not root: its files are that user's, "
             "so the box shows them all as root's",)
@@ -96,12 +114,67 @@ def test_image_tarball_that_is_not_a_tar_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BadInput) as err:
         image.prepare(str(bad), str(tmp_path / "cache"))
     assert str(err.value).startswith(f"--image {bad}: not a readable tar or tar.gz (")
-    assert os.listdir(tmp_path / "cache") == []
+    assert os.listdir(tmp_path / "cache") == [".lock"]  # no half-made entry
 
 
-@requires_root
-def test_image_tarball_owners_are_kept_for_root(tmp_path: Path) -> None:
-    arc = make_tarball(make_image(tmp_path / "img"), tmp_path / "img.tgz", owner=1234)
-    got = image.prepare(str(arc), str(tmp_path / "cache"))
-    st = (Path(got.root) / "home" / "imageonly").stat()
-    assert (st.st_uid, st.st_gid) == (1234, 1234)
+def _needs_range() -> None:
+    if ids.choose().kind != "range":
+        pytest.skip("needs a plain user with a subordinate id range (the CI's plain run)")
+
+
+def test_image_tarball_owners_beyond_the_subordinate_range_stay_root_s(
+        tmp_path: Path, image_cache: Path) -> None:
+    cache = image_cache
+    _needs_range()
+    far = _info("usr/far")
+    far.uid = far.gid = ids.choose().top + 1
+    arc = _tar(tmp_path / "far.tar", [(_info("usr", tarfile.DIRTYPE, mode=0o755), b""),
+                                      (far, b"x")])
+    got = image.prepare(str(arc), str(cache))
+    assert (Path(got.root) / "usr" / "far").stat().st_uid == os.getuid()
+    assert got.notes == ("the image's 1 file(s) owned by ids beyond your subordinate range "
+                         "(/etc/subuid) are root's in the box",)
+
+
+def test_image_remove_takes_the_files_of_other_ids_too(
+        tmp_path: Path, image_cache: Path) -> None:
+    cache = image_cache
+    img = make_image(tmp_path / "img")
+    (img / "home" / "imageonly" / ".profile").write_text("umask 022\n")
+    arc = make_tarball(img, tmp_path / "img.tgz", owner=1234)
+    root = image.prepare(str(arc), str(cache)).root
+    (Path(root) / "proc").mkdir()
+    (Path(root) / "proc").chmod(0o555)  # as docker export has it
+    [entry] = image.entries(str(cache))
+    assert (entry.root, entry.source) == (root, str(arc))
+    if ids.choose().kind == "range":  # what `rm -rf` of the cache would leave
+        fstree.remove_tree(root)
+        assert (Path(root) / "home" / "imageonly" / ".profile").is_file()
+    image.remove(root)
+    assert not os.path.lexists(root)
+    assert image.entries(str(cache)) == []
+
+
+def test_image_cache_made_another_way_is_unpacked_again(
+        tmp_path: Path, image_cache: Path) -> None:
+    cache = image_cache
+    arc = make_tarball(make_image(tmp_path / "img"), tmp_path / "img.tgz")
+    root = Path(image.prepare(str(arc), str(cache)).root)
+    marker = root / image.COMPLETE
+    marker.write_text(marker.read_text().replace(image.owner_scheme(ids.choose()), "other"))
+    (root / "stale").write_text("from the other unpacking")
+    assert image.prepare(str(arc), str(cache)).root == str(root)
+    assert not (root / "stale").exists()
+    assert image.entries(str(cache))[0].owners == image.owner_scheme(ids.choose())
+
+
+def test_image_cache_leftovers_of_a_killed_unpacking_are_removed(
+        tmp_path: Path, image_cache: Path) -> None:
+    cache = image_cache
+    arc = make_tarball(make_image(tmp_path / "img"), tmp_path / "img.tgz")
+    digest = hashlib.sha256(arc.read_bytes()).hexdigest()
+    half = cache / f".{digest[:12]}-killed"
+    (half / "etc").mkdir(parents=True)
+    (half / "etc").chmod(0o555)
+    root = image.prepare(str(arc), str(cache)).root
+    assert sorted(os.listdir(cache)) == [".lock", os.path.basename(root)]

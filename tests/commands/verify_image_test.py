@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from agentkit.agent import image as images
+from agentkit.box import ids
+
 from ..archives import script, tar
-from ..image_fixture import make_image, make_tarball
+from ..image_fixture import add_python, make_image, make_tarball
 from .verify_fidelity_test import stdout_of, verify
 
 LOOK = script("cat /etc/os-release\nls /opt\nls /home\n")
@@ -72,7 +75,37 @@ def test_verify_image_tarball_gives_the_same_result(
     assert code == 0, out["error"]
     assert stdout_of(out, "AfterInstall")[:2] == [
         "ID=agentkit-test", 'PRETTY_NAME="agentkit test image"']
-    assert len(list((tmp_path / "cache" / "agentkit" / "images").iterdir())) == 1
+    assert [p.name for p in (tmp_path / "cache" / "agentkit" / "images").iterdir()
+            if not p.name.startswith(".")] == [images.entries(
+                str(tmp_path / "cache" / "agentkit" / "images"))[0].digest]
+
+
+def test_verify_image_tarball_keeps_the_image_s_owners_in_the_box(
+        tmp_path: Path, image_cache: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # /home/imageonly is uid 1234's in the tarball: a unit of the image running as that user
+    # writes there, as on the instance (unpacked by a plain user too, through its subuids)
+    if ids.choose().kind == "single":
+        pytest.skip("a user with no subordinate id range has no ids to give the image's files")
+    img = make_image(tmp_path / "img")
+    if add_python(img) is None:
+        pytest.skip("this machine has no /usr/bin/python3 (3.9+) to put in the image")
+    unit = img / "etc/systemd/system/own.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\nType=oneshot\nUser=imageonly\nExecStart=/bin/sh -c '"
+                    "ls -ldn /home/imageonly > /tmp/own; echo mine > /home/imageonly/written"
+                    " && cat /home/imageonly/written >> /tmp/own'\n")
+    arc = make_tarball(img, tmp_path / "img.tgz", owner=1234)
+    bundle = tar(tmp_path / "own.tgz", [
+        ("appspec.yml", "file", "version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n"
+                                "    - location: start.sh\n", 0o644),
+        ("start.sh", "file", script("systemctl start own\ncat /tmp/own\n"), 0o755)])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(image_cache.parent.parent))
+    code, out = verify(capsys, "--image", str(arc), str(bundle))
+    _needs_box(out)
+    assert code == 0, out["error"]
+    listing, written = stdout_of(out, "ApplicationStart")
+    assert (listing.split()[2:4], written) == (["1234", "1234"], "mine")
 
 
 def test_verify_image_missing_is_a_clear_error(
