@@ -18,12 +18,10 @@ import contextlib
 import os
 import pwd
 import re
-import shlex
-import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from agentkit.agent import runner
+from agentkit.agent import box_programs, runner
 from agentkit.agent.records import Record
 from agentkit.agent.result import SCRIPT_FAILED, ScriptRun
 from agentkit.agent.sandbox import Entry, Sandbox
@@ -100,7 +98,7 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
             os.path.isdir(f"{base}/{n}") and not os.path.islink(f"{base}/{n}")]
     shown = tuple((p, base + p) for p in tops + ([] if image else _mounts(masked)))
     homes = tuple(sorted({h for h in (_home(os.getuid()), "/root") if h and h != "/"}))
-    extra: list[tuple[str, str, int]] = []
+    extra: list[box_programs.Extra] = []
     notes = [idmap.note] if idmap.note else []
     if image and not os.path.exists(f"{base}/usr/local/bin/agentkit"):
         # this machine's python does not run on the image's libraries: as on an instance
@@ -108,11 +106,11 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
         notes.append("the image has no /usr/local/bin/agentkit (packaging/ installs it in the "
                      "AMI): hooks that call agentkit fail there as on such an instance")
     elif not os.path.exists("/usr/local/bin/agentkit"):  # the AMI has it there (packaging/)
-        # the agentkit that runs verify; -B: its checkout gets no bytecode from the hooks
-        extra.append(("/usr/local/bin/agentkit",
-                      f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -B -m agentkit \"$@\"\n",
-                      0o755))
-    managed, why_not = service_manager(base)
+        command, cli_trees, why_not = box_programs.agentkit_command()
+        extra += command
+        shown += cli_trees
+        notes += [why_not] if why_not else []
+    managed, why_not = box_programs.service_manager(base)
     extra += managed
     notes += [why_not] if why_not else []
     mimic: tuple[str, ...] = ()
@@ -121,95 +119,8 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
     return Spec(work=work, idmap=idmap, shown=shown, binds=((agent_root, dep_root),),
                 masks=() if image else masked, homes=() if image else homes,
                 max_disk=max_disk, max_procs=max_procs, network=network, mimic=mimic,
-                extra_files=tuple(extra), python=sys.executable, notes=tuple(notes),
+                extra_files=tuple(extra), notes=tuple(notes),
                 image=base, top_links=_top_links(base))
-
-
-SERVICES_LIB = "/usr/lib/agentkit-services"  # the box's copy of agentkit/box's service manager
-SERVICE_MODULES = ("units", "services", "systemctl")
-BOX_PYTHONS = ("/usr/bin/python3", "/usr/local/bin/python3", "/usr/libexec/platform-python")
-
-
-def _searchable(path: str, base: str = "") -> bool:
-    """Each directory on the way to `path` (a path inside `base`, the box's lower root),
-    as written, searchable by others; the directories above `base` are not the box's."""
-    parts = path.split("/")
-    return all(os.stat(base + ("/".join(parts[:i]) or "/")).st_mode & 0o001
-               for i in range(2, len(parts)))
-
-
-def _reachable(path: str, base: str = "") -> bool:
-    """Whether any user of the box may run `path`: the way to it as written and to what it
-    links to searchable by others, the file executable by others (a venv in a 0700
-    directory, or a pyenv under /root, is not, for a hook's `runas` user)."""
-    try:
-        real = _resolve(path, base)
-        return _searchable(path, base) and _searchable(real, base) and \
-            bool(os.stat(base + real).st_mode & 0o001)
-    except OSError:
-        return False
-
-
-def _resolve(path: str, base: str) -> str:
-    """`path` with its links followed as the box sees them, `base` being its / (an image's
-    absolute link points into the image)."""
-    todo, done, hops = [p for p in path.split("/") if p], "", 0
-    while todo:
-        part = todo.pop(0)
-        if part == "..":
-            done = os.path.dirname(done)
-            continue
-        here = f"{done}/{part}"
-        if os.path.islink(base + here):
-            hops += 1
-            if hops > 40:
-                raise OSError(40, "too many levels of symbolic links", path)
-            target = os.readlink(base + here)
-            todo = [p for p in target.split("/") if p and p != "."] + todo
-            done = "" if target.startswith("/") else done
-            continue
-        done = here
-    return done or "/"
-
-
-def box_python(base: str) -> str | None:
-    """The python the box's systemctl runs on: the interpreter behind verify's own (not its
-    venv: the modules need only the standard library) where every user of the box may run it
-    and its library; else the machine's (or the image's) python3."""
-    own = os.path.realpath(sys.executable)
-    if not base and _reachable(own) and _reachable(sys.base_prefix):
-        return own
-    return next((p for p in BOX_PYTHONS if _reachable(p, base)), None)
-
-
-def service_manager(base: str) -> tuple[list[tuple[str, str, int]], str | None]:
-    """systemctl and service in the box are agentkit's (agentkit/box/services.py), at the
-    paths the hooks call them by; /bin and /sbin too where they are directories of their own
-    (a merged /usr links them to /usr/bin and /usr/sbin). The modules are copied into the box
-    (standard library only) and run isolated (-I) from the hook's PYTHONPATH, so a `runas`
-    user can run them and an image's python3 can; or a note why there is none."""
-    python = box_python(base)
-    if python is None:
-        return [], ("no python3 for the box's systemctl (none that every user may run "
-                    f"among {', '.join(BOX_PYTHONS)}): hooks that call systemctl or service "
-                    "fail in the box")
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = [(f"{SERVICES_LIB}/agentkit/__init__.py", "", 0o644),
-           (f"{SERVICES_LIB}/agentkit/box/__init__.py", "", 0o644)]
-    for module in SERVICE_MODULES:
-        with open(f"{here}/box/{module}.py", encoding="utf-8") as f:
-            out.append((f"{SERVICES_LIB}/agentkit/box/{module}.py", f.read(), 0o644))
-    run = ("import sys\nif sys.version_info < (3, 9):\n"
-           "    sys.exit('agentkit-systemd: needs python 3.9 or later in the box, this is ' + "
-           "sys.version.split()[0])\n"
-           f"sys.path.insert(0, {SERVICES_LIB!r})\n"
-           "from agentkit.box.services import main\nraise SystemExit(main(sys.argv[1:]))")
-    for name, dirs in (("systemctl", ("/usr/bin", "/bin")), ("service", ("/usr/sbin", "/sbin"))):
-        shim = f"#!/bin/sh\nexec {shlex.quote(python)} -I -B -c {shlex.quote(run)} {name} \"$@\"\n"
-        for d in dirs:
-            if os.path.isdir(f"{base}{d}") and not os.path.islink(f"{base}{d}"):
-                out.append((f"{d}/{name}", shim, 0o755))
-    return out, None
 
 
 def _top_links(base: str) -> tuple[tuple[str, str], ...]:

@@ -35,8 +35,8 @@ class Spec:
     max_procs: int  # processes the box's users may have at once
     network: bool  # share this machine's network (else: a loopback of its own)
     mimic: tuple[str, ...] = ()  # trees copied as the box's own (unprivileged: see mimic.py)
-    extra_files: tuple[tuple[str, str, int], ...] = ()  # (box path, content, mode) to add
-    python: str = ""  # the interpreter for /usr/local/bin/agentkit in the box
+    # (box path, content, mode) to add; content None: a directory (a shown tree's mount point)
+    extra_files: tuple[tuple[str, str | None, int], ...] = ()
     image: str = ""  # the instance's root file system shown instead of this machine's /
     top_links: tuple[tuple[str, str], ...] = ()  # (name, target): the lower root's /bin -> ...
     notes: tuple[str, ...] = field(default_factory=tuple)

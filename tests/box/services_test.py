@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 import pytest
 
-from agentkit.agent import hookbox
+from agentkit.agent import box_programs, hookbox
 from agentkit.box import ids
 from agentkit.cli import main
 
@@ -336,9 +336,9 @@ def test_services_box_python_of_an_image_follows_its_links_inside_it(
     os.chmod(img / "usr/bin/python3.11", 0o755)
     os.symlink(target, img / "usr/bin/python3")
     os.chmod(tmp_path / "private", 0o700)
-    assert hookbox.box_python(str(img)) == "/usr/bin/python3"
+    assert box_programs.box_python(str(img)) == "/usr/bin/python3"
     os.chmod(img / "usr/bin", 0o750)  # a runas user could not get there
-    assert hookbox.box_python(str(img)) is None
+    assert box_programs.box_python(str(img)) is None
 
 
 def test_services_unit_with_a_missing_user_or_environment_file_fails_its_start(

@@ -13,6 +13,7 @@ from typing import Any
 import psutil
 import pytest
 
+from agentkit import __version__
 from agentkit.agent import hookbox
 from agentkit.cli import main
 
@@ -197,6 +198,26 @@ def test_sandboxed_runas_real_users(tmp_path: Path, capsys: pytest.CaptureFixtur
     start = event(out, "ApplicationStart")["scripts"][0]
     assert start["output"] == [{"stream": "stdout",
                                 "line": "This account is currently not available."}]
+
+
+def test_sandboxed_runas_user_runs_verify_s_own_agentkit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        runas_users: tuple[str, str]) -> None:
+    # verify's venv and checkout may sit where the runas user may not go (a 0700 home or CI
+    # directory, a pyenv under /root): the box's agentkit still runs for that user, with
+    # its libraries (lint imports PyYAML)
+    ok, _ = runas_users
+    calls = script("agentkit --version\ncd \"$(mktemp -d)\"\n"
+                   "printf 'version: 0.0\\nos: linux\\n' > a.yml\n"
+                   "PYTHONPATH=/nowhere agentkit lint a.yml\nid -un\n")
+    arc = _bundle(tmp_path, f"  AfterInstall:\n    - location: calls.sh\n      runas: {ok}\n",
+                  {"calls.sh": calls})
+    code, out = verify(capsys, str(arc))
+    assert code == 0, out["error"]
+    lines = [o["line"] for o in event(out, "AfterInstall")["scripts"][0]["output"]]
+    assert lines == [f"agentkit {__version__}",
+                     "a.yml: agent 1.x accepts this appspec (0 error(s), 0 warning(s))",
+                     "1 file(s) checked: 0 error(s), 0 warning(s)", ok]
 
 
 def test_text_report_shows_the_console_tail(tmp_path: Path,
