@@ -202,20 +202,33 @@ def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _add_image(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("image", help="the instance images verify --image unpacks: unpack, "
+    p = sub.add_parser("image", help="instance images for verify --image: build, unpack, "
                        "list, remove")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     for name, text in (("unpack", "unpack a tar/tar.gz of an instance's / into the cache now "
                         "(verify --image does it on first use); prints its directory"),
+                       ("build", "make an image from a package list with debootstrap "
+                        "(as root): a tar.gz for verify --image"),
                        ("list", "the unpacked images, newest first"),
                        ("remove", "remove unpacked images (their files may belong to your "
                         "subordinate ids, which rm -rf cannot remove)")):
         a = actions.add_parser(name, help=text)
-        a.add_argument("--cache", metavar="DIR", help="default: "
-                       "$XDG_CACHE_HOME/agentkit/images (~/.cache/agentkit/images)")
+        if name != "build":
+            a.add_argument("--cache", metavar="DIR", help="default: "
+                           "$XDG_CACHE_HOME/agentkit/images (~/.cache/agentkit/images)")
         if name == "unpack":
             a.add_argument("path", metavar="TARBALL")
+        if name == "build":
+            a.add_argument("-o", "--output", required=True, metavar="FILE.tar.gz")
+            a.add_argument("--packages", action="append", default=[], metavar="P1,P2",
+                           help="the instance's packages (python3 is always added: the "
+                           "box's systemctl runs on it)")
+            a.add_argument("--distribution", choices=("debian", "ubuntu"), default="debian")
+            a.add_argument("--release", metavar="CODENAME",
+                           help="default: bookworm for debian, noble for ubuntu")
+            a.add_argument("--mirror", metavar="URL",
+                           help="default: deb.debian.org or archive.ubuntu.com")
         if name == "remove":
             a.add_argument("digests", nargs="*", metavar="SHA256",
                            help="the image's sha256 (a prefix will do), as list shows it")

@@ -1,14 +1,16 @@
-"""`agentkit image unpack|list|remove`: the cache of instance images `verify --image` unpacks
-(agent/image.py). Warm it in a CI step of its own, see what it holds, and empty it: a plain
-user's entries hold files of its subordinate ids, which only agentkit (through the same user
-namespace) or root can remove."""
+"""`agentkit image build|unpack|list|remove`: instance images for `verify --image`. build
+makes one from a package list (agent/image_build.py); the rest manage the cache verify unpacks
+tarballs into (agent/image.py): warm it in a CI step of its own, see what it holds, and empty
+it (a plain user's entries hold files of its subordinate ids, which only agentkit, through the
+same user namespace, or root can remove)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
-from agentkit.agent import image
+from agentkit.agent import image, image_build
 from agentkit.box import ids
 from agentkit.errors import BadInput, UsageError
 
@@ -59,7 +61,20 @@ def remove(digests: list[str], every: bool, cache: str | None) -> int:
     return 0
 
 
+def build(args: argparse.Namespace) -> int:
+    r = image_build.recipe(args.distribution, args.release, args.packages, args.mirror)
+    print(f"building {r.distribution} {r.release} with {', '.join(r.packages)} from "
+          f"{r.mirror} (debootstrap: a minute or more)", file=sys.stderr)
+    out = image_build.build(r, args.output)
+    print(out)
+    print(f"use it: agentkit verify --image {out} ARCHIVE (or verify: image: in agentkit.yml)",
+          file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.action == "build":
+        return build(args)
     if args.action == "unpack":
         return unpack(args.path, args.cache)
     if args.action == "list":
