@@ -6,9 +6,14 @@ not reach them: a venv in a 0700 home or CI directory, a pyenv under /root).
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import pwd
 import shlex
 import sys
+import sysconfig
+
+from agentkit.box.spec import SECRETS
 
 SERVICES_LIB = "/usr/lib/agentkit-services"  # the box's copy of agentkit/box's service manager
 SERVICE_MODULES = ("units", "services", "systemctl")
@@ -99,62 +104,109 @@ def service_manager(base: str) -> tuple[list[tuple[str, str, int]], str | None]:
 
 CLI_DIR = "/usr/lib/agentkit-cli"  # where verify's own agentkit is shown, when it must be
 Extra = tuple[str, "str | None", int]  # (box path, content or None for a directory, mode)
+# What agentkit imports at run time: setup.py's install_requires and requests' own.
+LIBRARIES = ("yaml", "structlog", "psutil", "requests", "urllib3", "idna", "certifi",
+             "charset_normalizer")
 
 
 def _dir_reachable(path: str) -> bool:
-    """Whether any user of the box may list and enter the directory `path` (this machine's)."""
+    """Whether any user of the box may list and enter the directory `path` (this machine's):
+    the way to it searchable (`_searchable` of a name inside it), itself readable too."""
     try:
         return _searchable(path + "/-") and os.stat(path).st_mode & 0o005 == 0o005
     except OSError:
         return False
 
 
-def _library_trees() -> list[str]:
-    """The directories verify imports agentkit and its libraries from that the interpreter
-    does not bring itself: the one holding the agentkit package (a checkout, for an editable
-    install) and the venv's or user's site-packages."""
-    import agentkit
+def _holds_secrets(tree: str) -> bool:
+    """A tree that is, or holds, someone's home or credentials must not be shown as a whole
+    under another name: the box hides SECRETS at the homes' own paths only."""
+    homes = {os.path.realpath(p.pw_dir) for p in pwd.getpwall() if p.pw_dir not in ("", "/")}
+    homes.add("/root")
+    inside = tree.rstrip("/") + "/"
+    return any(h == tree or h.startswith(inside) for h in homes) or \
+        any(os.path.lexists(os.path.join(tree, name)) for name in SECRETS)
 
-    own = os.path.dirname(os.path.dirname(os.path.abspath(agentkit.__file__)))
+
+def _library_trees() -> list[str]:
+    """The sys.path entries verify imports LIBRARIES from that the interpreter does not bring
+    itself (a venv's or the user's site-packages; not the current directory, nor bin/)."""
     base = os.path.realpath(sys.base_prefix) + "/"
-    trees = [own]
-    for entry in sys.path:
-        real = os.path.realpath(entry) if entry else ""
-        if real and os.path.isdir(real) and not (real + "/").startswith(base):
-            trees.append(real)
+    trees = []
+    for name in LIBRARIES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin:
+            continue
+        origin = os.path.realpath(spec.origin)
+        top = os.path.dirname(os.path.dirname(origin)) if spec.submodule_search_locations \
+            else os.path.dirname(origin)
+        if not (top + "/").startswith(base):
+            trees.append(top)
     return list(dict.fromkeys(trees))
+
+
+def _show(tree: str, box: str, shown: list[tuple[str, str]]) -> str | None:
+    """The path the box's agentkit imports `tree` by: its own where every user reaches it,
+    else `box`, an overlay of it (None: it may not be shown, and the note says why)."""
+    if _dir_reachable(tree):
+        return tree
+    if _holds_secrets(tree):
+        return None
+    shown.append((box, tree))
+    return box
+
+
+def _interpreter(shown: list[tuple[str, str]]) -> tuple[str, list[str]] | None:
+    """The python the box's agentkit runs on and the shell lines it needs first: verify's
+    own, or its prefix shown at CLI_DIR/python (with its shared libpython, which an absolute
+    RUNPATH would look for at the old place)."""
+    python = os.path.realpath(sys.executable)
+    if _reachable(python) and _dir_reachable(sys.base_prefix):
+        return python, []
+    prefix = os.path.realpath(sys.base_prefix)
+    rel = os.path.relpath(python, prefix)
+    if rel.startswith("..") or _show(prefix, f"{CLI_DIR}/python", shown) is None:
+        return None
+    lines = []
+    if sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        # the caller's value goes back before agentkit runs anything (-c below)
+        lines = ['AGENTKIT_LD_WAS=${LD_LIBRARY_PATH-}',
+                 f'LD_LIBRARY_PATH={CLI_DIR}/python/lib${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}',
+                 "export AGENTKIT_LD_WAS LD_LIBRARY_PATH"]
+    return f"{CLI_DIR}/python/{rel}", lines
+
+
+RESTORE_LD = ("import os; was = os.environ.pop('AGENTKIT_LD_WAS', None)\n"
+              "if was is not None:\n"
+              "    os.environ['LD_LIBRARY_PATH'] = was\n"
+              "    if not was: del os.environ['LD_LIBRARY_PATH']\n")
 
 
 def agentkit_command() -> tuple[list[Extra], tuple[tuple[str, str], ...], str | None]:
     """/usr/local/bin/agentkit in the box: verify's own agentkit on verify's own python,
-    isolated (-I) from the hook's PYTHONPATH. A tree a `runas` user could not reach is shown
-    at CLI_DIR (an overlay of it, so hooks cannot change this machine's copy); the
-    interpreter's own prefix too, with its library path (a shared libpython found by an
-    absolute RUNPATH). Returns the files to add, the trees to show, or a note why not."""
+    isolated (-I) from the hook's PYTHONPATH. What a `runas` user could not reach (a venv in
+    a 0700 home or CI directory, a pyenv under /root) is shown at CLI_DIR, an overlay, so
+    hooks cannot change this machine's copy: the agentkit package itself, the site-packages
+    of its libraries, the interpreter's prefix. Returns the files to add, the trees to show,
+    or a note why there is no such command."""
+    import agentkit
+
     shown: list[tuple[str, str]] = []
-    path = []
-    for i, tree in enumerate(_library_trees()):
-        if _dir_reachable(tree):
-            path.append(tree)
-        else:
-            shown.append((f"{CLI_DIR}/lib{i}", tree))
-            path.append(shown[-1][0])
-    python, lines = os.path.realpath(sys.executable), ["#!/bin/sh"]
-    if not (_reachable(python) and _dir_reachable(sys.base_prefix)):
-        prefix = os.path.realpath(sys.base_prefix)
-        rel = os.path.relpath(python, prefix)
-        if rel.startswith(".."):
-            return [], (), (f"verify's python {python} is not below its prefix {prefix}, and "
-                            "a `runas` user may not run it: hooks that call agentkit as such "
-                            "a user fail in the box")
-        shown.append((f"{CLI_DIR}/python", prefix))
-        python = f"{CLI_DIR}/python/{rel}"
-        lines.append(f"LD_LIBRARY_PATH={CLI_DIR}/python/lib${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}")
-        lines.append("export LD_LIBRARY_PATH")
-    code = (f"import sys; sys.path[:0] = {path!r}; from agentkit.cli import main; "
-            "raise SystemExit(main())")
+    package = os.path.dirname(os.path.realpath(agentkit.__file__))
+    src = _show(package, f"{CLI_DIR}/src/agentkit", shown)
+    libs = [_show(tree, f"{CLI_DIR}/lib{i}", shown) for i, tree in enumerate(_library_trees())]
+    found = _interpreter(shown)
+    if src is None or found is None or None in libs:
+        return [], (), ("verify's own agentkit, its libraries or its python may not be shown "
+                        "to a `runas` user of the box (they are below a home, or the python "
+                        "is outside its prefix): hooks that call agentkit as such a user fail")
+    python, lines = found
+    path = list(dict.fromkeys([os.path.dirname(src), *(lib for lib in libs if lib)]))
+    code = (RESTORE_LD + f"import sys\nsys.path[:0] = {path!r}\n"
+            "from agentkit.cli import main\nraise SystemExit(main())")
     # -B: the checkout gets no bytecode from the hooks; argv[0] is "-c", argparse's prog is set
-    lines.append(f"exec {shlex.quote(python)} -I -B -c {shlex.quote(code)} \"$@\"")
+    lines = ["#!/bin/sh", *lines, f"exec {shlex.quote(python)} -I -B -c {shlex.quote(code)} "
+             '"$@"']
     files: list[Extra] = [(box, None, 0o755) for box, _ in shown]
     files.append(("/usr/local/bin/agentkit", "\n".join(lines) + "\n", 0o755))
     return files, tuple(shown), None

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from agentkit import mountinfo
 from agentkit.agent import box_programs, runner
 from agentkit.agent.records import Record
 from agentkit.agent.result import SCRIPT_FAILED, ScriptRun
@@ -54,20 +55,8 @@ def _mounts(masked: tuple[str, ...]) -> list[str]:
     """This machine's other file systems below its top-level directories, that the box
     shows too (an EFS share at /mnt/efs, a separate /home/x)."""
     found = []
-    try:
-        with open("/proc/self/mountinfo") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        fields = line.split(" - ", 1)
-        if len(fields) != 2:
-            continue
-        left, right = fields[0].split(), fields[1].split()
-        if len(left) < 5 or not right:
-            continue
-        point = left[4].replace("\\040", " ")
-        if point.count("/") < 2 or right[0] not in REAL_FS:
+    for point, fstype in mountinfo.mounts():
+        if point.count("/") < 2 or fstype not in REAL_FS:
             continue
         top = point.split("/")[1]
         # A mount holding verify's own directories (a tmpfs /tmp holding its work dir) is
@@ -100,11 +89,12 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
     homes = tuple(sorted({h for h in (_home(os.getuid()), "/root") if h and h != "/"}))
     extra: list[box_programs.Extra] = []
     notes = [idmap.note] if idmap.note else []
-    if image and not os.path.exists(f"{base}/usr/local/bin/agentkit"):
-        # this machine's python does not run on the image's libraries: as on an instance
-        # whose AMI lacks agentkit, hooks that call it do not find it
-        notes.append("the image has no /usr/local/bin/agentkit (packaging/ installs it in the "
-                     "AMI): hooks that call agentkit fail there as on such an instance")
+    if image:  # the image's own agentkit, if any (lexists: its links point into the image)
+        if not os.path.lexists(f"{base}/usr/local/bin/agentkit"):
+            # this machine's python does not run on the image's libraries: as on an instance
+            # whose AMI lacks agentkit, hooks that call it do not find it
+            notes.append("the image has no /usr/local/bin/agentkit (packaging/ installs it in the "
+                         "AMI): hooks that call agentkit fail there as on such an instance")
     elif not os.path.exists("/usr/local/bin/agentkit"):  # the AMI has it there (packaging/)
         command, cli_trees, why_not = box_programs.agentkit_command()
         extra += command

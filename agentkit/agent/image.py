@@ -18,7 +18,6 @@ import fcntl
 import hashlib
 import json
 import os
-import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -74,11 +73,18 @@ def prepare(path: str, cache: str | None = None) -> Image:
     digest = _sha256(path)
     base = cache or default_cache()
     idmap = ids.choose()
-    scheme = owner_scheme(idmap)
     found = read_entry(os.path.join(base, digest))
-    if found is None or found.owners != scheme:
+    if found is None or found.owners != owner_scheme(idmap):
         os.makedirs(base, exist_ok=True)
-        found = mapped.call(idmap, _fill, path, base, digest, scheme, _notes(idmap))
+        try:
+            found = mapped.call(idmap, _fill, path, base, digest, owner_scheme(idmap),
+                                _notes(idmap))
+        except mapped.Unmappable as exc:  # e.g. a container that refuses unshare
+            single = ids.IdMap("single", ((0, os.getuid(), 1),), ((0, os.getgid(), 1),))
+            found = read_entry(os.path.join(base, digest))
+            if found is None or found.owners != owner_scheme(single):
+                found = _fill(path, base, digest, owner_scheme(single),
+                              (*_notes(single), f"owners could not be kept: {exc}"))
     return Image(_check_root(found.root, path), found.notes)
 
 
@@ -94,14 +100,30 @@ def entries(cache: str | None = None) -> list[Entry]:
 
 
 def half_made(cache: str | None = None) -> list[str]:
-    """Directories of unpackings that were killed (the next one of that image removes its
-    own; these are all of them)."""
+    """Directories of unpackings or removals that were killed (the next unpacking of that
+    image removes its own; these are all of them)."""
     base = cache or default_cache()
     try:
         names = os.listdir(base)
     except FileNotFoundError:
         return []
-    return [os.path.join(base, n) for n in sorted(names) if n.startswith(".") and n != LOCK]
+    return [os.path.join(base, n) for n in sorted(names) if n.startswith(".") and
+            os.path.isdir(os.path.join(base, n)) and not os.path.islink(os.path.join(base, n))]
+
+
+@contextlib.contextmanager
+def in_use(root: str | None) -> Iterator[None]:
+    """While verify runs over a cache entry: a shared lock, so `agentkit image remove` (or a
+    re-unpacking) does not take the box's lower layer away under it."""
+    if root is None or read_entry(root) is None:
+        yield  # a directory given as it is: not the cache's to remove
+        return
+    fd = os.open(_use_file(root), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 def remove(root: str) -> None:
@@ -145,8 +167,7 @@ def _fill(path: str, base: str, digest: str, scheme: str, notes: tuple[str, ...]
             entry = Entry(root, digest, os.path.abspath(path), scheme, time.time(),
                           notes + _unpack_notes(done))
             _write_marker(tmp, entry)
-            if os.path.lexists(root):  # made another way, or half made
-                _remove_tree(root)
+            _take_away(root)  # made another way, or half made
             os.rename(tmp, root)
         except BaseException:
             _remove_tree(tmp)
@@ -173,21 +194,40 @@ def _write_marker(root: str, entry: Entry) -> None:
 
 def _remove_locked(root: str) -> None:
     with _locked(os.path.dirname(root)):
+        _take_away(root)
+
+
+def _use_file(root: str) -> str:
+    return os.path.join(os.path.dirname(root), f".{os.path.basename(root)}.use")
+
+
+def _take_away(root: str) -> None:
+    """Remove an entry nobody uses: renamed to a dot name first, so a removal that is killed
+    leaves a half-made copy (which the next unpacking or `remove --all` removes), never an
+    entry without its marker."""
+    if not os.path.lexists(root):
+        return
+    if os.path.basename(root).startswith("."):  # half made: nobody uses it
         _remove_tree(root)
+        return
+    fd = os.open(_use_file(root), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FatalError(f"{root} is in use by a verify that is running; remove it when "
+                             "that has finished.") from None
+        gone = tempfile.mkdtemp(prefix=f".{os.path.basename(root)[:12]}-removing-",
+                                dir=os.path.dirname(root))
+        os.rename(root, gone + "/entry")
+        _remove_tree(gone)
+    finally:
+        os.close(fd)  # the lock file stays: a verify may be waiting on it
 
 
 def _remove_tree(root: str) -> None:
-    """rm -rf of an entry, its read-only directories (an image's /proc is 0555) made
-    writable first; an error if anything is left."""
-    with contextlib.suppress(OSError):
-        if stat.S_ISDIR(os.lstat(root).st_mode):
-            os.chmod(root, 0o700)
-    for top, dirs, _ in os.walk(root):
-        for d in dirs:
-            full = os.path.join(top, d)
-            with contextlib.suppress(OSError):
-                if stat.S_ISDIR(os.lstat(full).st_mode):  # never through a link
-                    os.chmod(full, stat.S_IMODE(os.lstat(full).st_mode) | 0o700)
+    """rm -rf of an entry (fstree makes its read-only directories writable on the way); an
+    error if anything is left."""
     fstree.remove_tree(root)
     if os.path.lexists(root):
         raise FatalError(f"{root}: could not be removed entirely (its files belong to ids "

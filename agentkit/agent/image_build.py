@@ -11,12 +11,14 @@ and the tarball appears under its name only when complete.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import subprocess
 import tempfile
 from typing import NamedTuple
 
-from agentkit import fstree, proc
+from agentkit import fstree, mountinfo, proc
 from agentkit.errors import FatalError, UsageError
 
 ALWAYS = ("python3",)  # the box's systemctl and service run on the image's python3
@@ -74,15 +76,23 @@ def build(r: Recipe, output: str) -> str:
         _debootstrap(debootstrap, r, target)
         _trim(target)
         _pack(target, output)
-    finally:
-        _discard(target)
+    except BaseException:
+        with contextlib.suppress(FatalError):  # the build's own error is the one to show
+            _discard(target)
+        raise
+    _discard(target)
     return output
 
 
 def _debootstrap(program: str, r: Recipe, target: str) -> None:
     argv = [program, "--variant=minbase", f"--include={','.join(r.packages)}", r.release,
             target, r.mirror]
-    done = proc.run(argv, timeout=DEBOOTSTRAP_TIMEOUT)
+    try:
+        done = proc.run(argv, timeout=DEBOOTSTRAP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise FatalError(f"debootstrap of {r.distribution} {r.release} did not finish in "
+                         f"{DEBOOTSTRAP_TIMEOUT} s; check that the mirror {r.mirror} is "
+                         "reachable and not slow (--mirror URL).") from None
     if done.returncode == 0:
         return
     log = os.path.join(target, "debootstrap", "debootstrap.log")
@@ -114,9 +124,13 @@ def _trim(target: str) -> None:
 
 def _pack(target: str, output: str) -> None:
     partial = f"{output}.partial"
-    # numeric owners: the image's ids, not names looked up on this machine
-    done = proc.run(["tar", "--numeric-owner", "--exclude=./debootstrap", "-C", target,
-                     "-czf", partial, "."], timeout=DEBOOTSTRAP_TIMEOUT)
+    # numeric owners: the image's ids, not names looked up on this machine; one file system:
+    # never what is mounted below the target
+    try:
+        done = proc.run(["tar", "--numeric-owner", "--one-file-system", "--exclude=./debootstrap",
+                         "-C", target, "-czf", partial, "."], timeout=DEBOOTSTRAP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        done = subprocess.CompletedProcess([], 1, "", f"no end after {DEBOOTSTRAP_TIMEOUT} s")
     if done.returncode != 0:
         if os.path.exists(partial):
             os.unlink(partial)
@@ -126,11 +140,8 @@ def _pack(target: str, output: str) -> None:
 
 
 def _mounts_below(target: str) -> list[str]:
-    real = os.path.realpath(target)
-    with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        points = [line.split()[4].replace("\\040", " ") for line in f]
-    return sorted((p for p in points if p == real or p.startswith(real + "/")),
-                  key=lambda p: -p.count("/"))
+    """Mount points at or below the target, deepest first (the order to unmount them)."""
+    return sorted(mountinfo.at_or_below(os.path.realpath(target)), key=lambda p: -p.count("/"))
 
 
 def _discard(target: str) -> None:

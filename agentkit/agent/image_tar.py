@@ -36,7 +36,7 @@ class _Unpack:
     def __init__(self, root: str) -> None:
         self.root = root
         self.dirs: set[str] = {""}  # made here as directories: safe to write into
-        self.modes: list[tuple[str, int]] = []  # directory modes, set last
+        self.modes: dict[str, int] = {}  # directory modes (the last member's), set last
         self.skipped = 0
         self.unowned = 0
         self.owners = os.geteuid() == 0  # (inside a mapped namespace too)
@@ -72,18 +72,17 @@ class _Unpack:
                 _clear(full, keep_dir=True)
                 os.makedirs(full, 0o755, exist_ok=True)
                 self.dirs.add(rel)
-            self.modes.append((full, m.mode & 0o7777))
+            self.modes[rel] = m.mode & 0o7777
         elif m.issym():
             _clear(full)
             os.symlink(m.linkname, full)
         elif m.islnk():
-            target = _member_path(m.linkname)
-            src = os.path.join(self.root, target) if target else ""
-            if not target or not os.path.isfile(src) or os.path.islink(src):
+            src = self.link_source(m.linkname)
+            if src is None:
                 self.skipped += 1
                 return
             _clear(full)
-            os.link(src, full)
+            os.link(src, full, follow_symlinks=False)
             return
         elif m.isreg():
             _clear(full)
@@ -91,11 +90,25 @@ class _Unpack:
             with os.fdopen(fd, "wb") as out, tar.extractfile(m) as data:  # type: ignore[union-attr]
                 for chunk in iter(lambda: data.read(1 << 20), b""):
                     out.write(chunk)
-            os.chmod(full, m.mode & 0o7777)
+            self.own(full, m)
+            os.chmod(full, m.mode & 0o7777)  # after chown, which clears setuid and setgid
+            return
         else:  # devices, fifos: the box has its own /dev
             self.skipped += 1
             return
         self.own(full, m)
+
+    def link_source(self, name: str) -> str | None:
+        """The file a hard link member names, if it is a regular file of the image reached
+        through directories made here (a link in its path could lead out of the image)."""
+        target = _member_path(name)
+        if not target or target.rpartition("/")[0] not in self.dirs:
+            return None
+        src = os.path.join(self.root, target)
+        try:
+            return src if stat.S_ISREG(os.lstat(src).st_mode) else None
+        except OSError:
+            return None
 
     def own(self, full: str, m: tarfile.TarInfo) -> None:
         if self.owners:
@@ -132,6 +145,10 @@ def unpack(path: str, root: str) -> Unpacked:
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise BadInput(f"--image {path}: not a readable tar or tar.gz ({exc}); give a "
                        "directory or what `docker export` writes.") from None
-    for full, mode in reversed(job.modes):
-        os.chmod(full, mode)
+    for rel, mode in sorted(job.modes.items(), key=lambda item: -item[0].count("/")):
+        # only where it is still a directory made here: one replaced by a link since (a
+        # later member) must not pass the mode to what the link points at
+        full = os.path.join(root, rel)
+        if rel in job.dirs and stat.S_ISDIR(os.lstat(full).st_mode):
+            os.chmod(full, mode)
     return Unpacked(job.skipped, job.unowned, job.owners)

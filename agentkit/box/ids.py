@@ -102,7 +102,8 @@ def write(idmap: IdMap, pid: int) -> None:
             words = [str(n) for line in lines for n in line]
             done = proc.run([tool, str(pid), *words], timeout=10)
             if done.returncode != 0:
-                raise OSError(f"{tool}: {done.stderr.strip() or done.returncode}")
+                said = done.stderr.strip() or str(done.returncode)
+                raise OSError(said if said.startswith(f"{tool}:") else f"{tool}: {said}")
         return
     if idmap.kind == "single":
         with open(f"/proc/{pid}/setgroups", "w") as f:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import subprocess
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -23,6 +24,11 @@ from agentkit.box import syscalls as sc
 from agentkit.errors import FatalError
 
 T = TypeVar("T")
+
+
+class Unmappable(FatalError):
+    """No namespace with the map can be made here (unshare refused: a container's seccomp
+    profile, a kernel setting; or newuidmap failed)."""
 
 
 def call(idmap: ids.IdMap, fn: Callable[..., T], *args: Any) -> T:
@@ -53,13 +59,13 @@ def call(idmap: ids.IdMap, fn: Callable[..., T], *args: Any) -> T:
 
 def _parent(idmap: ids.IdMap, pid: int, ready: int, go: int, out: int) -> Any:
     if os.read(ready, 1) != b"y":
-        raise FatalError("user namespaces are disabled here (unshare(CLONE_NEWUSER) failed), "
+        raise Unmappable("user namespaces are disabled here (unshare(CLONE_NEWUSER) failed), "
                          "so files cannot be given your subordinate ids; run as root, or "
                          "enable them (sysctl kernel.unprivileged_userns_clone=1).")
     try:
         ids.write(idmap, pid)
-    except OSError as exc:
-        raise FatalError(f"the user namespace got no id map: {exc}; check /etc/subuid and "
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise Unmappable(f"the user namespace got no id map: {exc}; check /etc/subuid and "
                          "/etc/subgid and that newuidmap/newgidmap are setuid root "
                          "(apt-get install uidmap).") from None
     os.write(go, b"g")
@@ -69,9 +75,12 @@ def _parent(idmap: ids.IdMap, pid: int, ready: int, go: int, out: int) -> Any:
         if not chunk:
             break
         chunks.append(chunk)
-    if not chunks:
-        raise FatalError("the process working in the user namespace died before it answered")
-    ok, value = pickle.loads(b"".join(chunks))
+    try:
+        ok, value = pickle.loads(b"".join(chunks))
+    except Exception:  # nothing, or a part: the child died (killed, out of memory)
+        raise FatalError("the process working in the user namespace died before it "
+                         "answered; run the command again (a killed run leaves nothing "
+                         "half made)") from None
     if not ok:
         raise value
     return value
@@ -99,8 +108,10 @@ def _child(ready: int, go: int, out: int, fn: Callable[..., Any], args: tuple[An
             reply = (False, exc)
         try:
             data = pickle.dumps(reply)
-        except Exception as exc:  # e.g. an exception that does not pickle
-            data = pickle.dumps((False, FatalError(f"{type(exc).__name__}: {exc}")))
+            pickle.loads(data)  # an exception whose __init__ takes other arguments fails here
+        except Exception:
+            what = reply[1]
+            data = pickle.dumps((False, FatalError(f"{type(what).__name__}: {what}")))
         view = memoryview(data)
         while view:
             view = view[os.write(out, view):]

@@ -18,6 +18,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from agentkit import mountinfo
 from agentkit.box import syscalls as sc
 from agentkit.box.layers import Upper
 from agentkit.box.spec import DEVICES, PROC_MASKED, PROC_READ_ONLY, SECRETS, Spec
@@ -98,15 +99,44 @@ def _overlay(root: Root, index: int, box_path: str, host: str | None) -> bool:
         if host is None:
             raise
         # A tree holding mounts this namespace may not see below (locked mounts) cannot be
-        # an overlay's lower layer: show it read-only instead.
-        sc.mount(host, target, None, sc.MS_BIND | sc.MS_REC)
-        with contextlib.suppress(OSError):
-            sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
+        # an overlay's lower layer: show it read-only instead, or not at all (a writable
+        # bind would let hooks change this machine's files).
+        if not _read_only_bind(host, target):
+            root.notes.append(f"{box_path} is not shown to hooks: an overlay may not take "
+                              f"it in ({exc.strerror}) and it cannot be shown read-only")
+            return False
         root.notes.append(f"{box_path} is shown to hooks read-only: it holds mounts of this "
                           f"machine that an overlay may not take in ({exc.strerror})")
         return True
     root.uppers.append((up, box_path))
     return True
+
+
+# statvfs(3) flags a user namespace may not clear on a remount (mount(2): "locked"), and the
+# mount(2) flags that keep them
+_LOCKED = ((os.ST_NOSUID, sc.MS_NOSUID), (os.ST_NODEV, sc.MS_NODEV),
+           (os.ST_NOEXEC, sc.MS_NOEXEC), (os.ST_NOATIME, sc.MS_NOATIME),
+           (os.ST_NODIRATIME, sc.MS_NODIRATIME), (os.ST_RELATIME, sc.MS_RELATIME))
+
+
+def _read_only_bind(host: str, target: str) -> bool:
+    """Bind `host` and the mounts below it at `target`, each read-only; False (and nothing
+    left mounted) where the kernel refuses one read-only remount."""
+    sc.mount(host, target, None, sc.MS_BIND | sc.MS_REC)
+    try:
+        points = mountinfo.at_or_below(os.path.realpath(target))
+        if os.path.realpath(target) not in points:
+            raise OSError(f"{target}: not found among the mounts")
+        for point in points:
+            kept = 0
+            with contextlib.suppress(OSError):
+                flags = os.statvfs(point).f_flag
+                kept = sum(ms for st, ms in _LOCKED if flags & st)
+            sc.mount(None, point, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | kept)
+        return True
+    except OSError:
+        sc.umount(target, sc.MNT_DETACH)
+        return False
 
 
 def mount_trees(spec: Spec, root: Root) -> None:

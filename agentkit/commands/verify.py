@@ -117,12 +117,11 @@ def _appspec_name(name: str) -> str:
     return name
 
 
-def _options(args: argparse.Namespace, archive: str, work: str,
+def _options(args: argparse.Namespace, archive: str, work: str, image: images.Image | None,
              progress: Progress | None = None, origin: str | None = None) -> lifecycle.Options:
     """`origin`: the s3:// location `archive` was downloaded from (the hooks' BUNDLE_*)."""
     masked = tuple(sorted({os.path.realpath(p) for p in (work, args.state_dir, args.keep) if p}))
     agent = config.read(args.agent_configuration_file)
-    image = _image(args)
     return lifecycle.Options(
         archive=archive, bundle_type=args.type, generation=args.agent,
         file_exists_behavior=args.file_exists_behavior,
@@ -240,17 +239,19 @@ def run(args: argparse.Namespace) -> int:
     # the progress line: on a terminal's stderr, for the text report only
     progress = Progress.to_terminal(sys.stderr, args.format == "text")
     try:
-        with _exclusive(work, args.wait):
+        image = _image(args)
+        with _exclusive(work, args.wait), images.in_use(image.root if image else None):
             previous = None
             if args.previous:
                 # the instance's earlier revision came by an in-place deployment
                 before = dataclasses.replace(
-                    _options(args, _fetched(args, args.previous, work, None), work, progress,
-                             _origin(args.previous, None)), deployment=event_plan.IN_PLACE)
+                    _options(args, _fetched(args, args.previous, work, None), work, image,
+                             progress, _origin(args.previous, None)),
+                    deployment=event_plan.IN_PLACE)
                 previous = _as_given(lifecycle.run(before, work), args.previous)
             result = _as_given(lifecycle.run(
-                _options(args, _fetched(args, args.archive, work, args.etag), work, progress,
-                         _origin(args.archive, args.etag)), work), args.archive)
+                _options(args, _fetched(args, args.archive, work, args.etag), work, image,
+                         progress, _origin(args.archive, args.etag)), work), args.archive)
             progress.close()
             _write(args, result, previous, work)  # the tree and changes are read from `work`
     finally:

@@ -108,6 +108,38 @@ def test_image_tarball_never_writes_through_its_own_links(tmp_path: Path) -> Non
                             "(the box has its own /dev)")
 
 
+def test_image_tarball_mode_never_reaches_through_a_link_that_replaced_a_directory(
+        tmp_path: Path, image_cache: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir(mode=0o700)
+    (victim / "cred").write_text("secret")
+    victim.chmod(0o700)
+    arc = _tar(tmp_path / "evil.tar", [
+        (_info("etc", tarfile.DIRTYPE, mode=0o755), b""),
+        (_info("x", tarfile.DIRTYPE, mode=0o777), b""),
+        (_info("x", tarfile.SYMTYPE, link=str(victim)), b""),  # the mode of x/ is set last
+        (_info("etc/leak", tarfile.LNKTYPE, link="x/cred"), b"")])  # through the link
+    got = image.prepare(str(arc), str(image_cache))
+    assert victim.stat().st_mode & 0o777 == 0o700
+    assert (victim / "cred").stat().st_nlink == 1
+    assert not (Path(got.root) / "etc" / "leak").exists()
+    assert got.notes == ("the image's 1 device, fifo or unsafe member(s) were not unpacked "
+                         "(the box has its own /dev)",)
+
+
+def test_image_tarball_keeps_setuid_and_the_last_mode_of_a_directory(
+        tmp_path: Path, image_cache: Path) -> None:
+    su = _info("usr/bin/su", mode=0o4755)
+    arc = _tar(tmp_path / "modes.tar", [
+        (_info("usr", tarfile.DIRTYPE, mode=0o755), b""),
+        (_info("usr/bin", tarfile.DIRTYPE, mode=0o700), b""),
+        (_info("usr/bin", tarfile.DIRTYPE, mode=0o755), b""),  # a later member wins
+        (su, b"#!/bin/sh\n")])
+    root = Path(image.prepare(str(arc), str(image_cache)).root)
+    assert (root / "usr" / "bin" / "su").stat().st_mode & 0o7777 == 0o4755  # chown, then chmod
+    assert (root / "usr" / "bin").stat().st_mode & 0o7777 == 0o755
+
+
 def test_image_tarball_that_is_not_a_tar_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "bad.tgz"
     bad.write_bytes(b"not a tarball at all")
@@ -166,6 +198,26 @@ def test_image_cache_made_another_way_is_unpacked_again(
     assert image.prepare(str(arc), str(cache)).root == str(root)
     assert not (root / "stale").exists()
     assert image.entries(str(cache))[0].owners == image.owner_scheme(ids.choose())
+
+
+def test_image_tarball_where_no_namespace_is_mapped_is_the_caller_s_own(
+        tmp_path: Path, image_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a range newuidmap refuses (not in /etc/subuid), as a container's seccomp refuses
+    # unshare: the image is still unpacked, as the caller's own files, and says why
+    if os.geteuid() == 0:
+        pytest.skip("a plain user's case: root's map is never a subordinate range")
+    refused = ids.IdMap("range", ((0, os.getuid(), 1), (1, 7, 10)),
+                        ((0, os.getgid(), 1), (1, 7, 10)))
+    monkeypatch.setattr(ids, "choose", lambda: refused)
+    arc = make_tarball(make_image(tmp_path / "img"), tmp_path / "img.tgz", owner=1234)
+    got = image.prepare(str(arc), str(image_cache))
+    assert (Path(got.root) / "home" / "imageonly").stat().st_uid == os.getuid()
+    assert got.notes == (
+        "the image was unpacked by a user who is not root: its files are that user's, so the "
+        "box shows them all as root's",
+        "owners could not be kept: the user namespace got no id map: newuidmap: uid range "
+        "[1-11) -> [7-17) not allowed; check /etc/subuid and /etc/subgid and that "
+        "newuidmap/newgidmap are setuid root (apt-get install uidmap).")
 
 
 def test_image_cache_leftovers_of_a_killed_unpacking_are_removed(

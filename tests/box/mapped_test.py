@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentkit.box import ids, mapped
-from agentkit.errors import BadInput
+from agentkit.errors import BadInput, FatalError
 
 
 def _give(path: str) -> tuple[int, int]:
@@ -36,6 +36,33 @@ def test_mapped_call_passes_the_function_s_error_back(tmp_path: Path) -> None:
     with pytest.raises(BadInput) as err:
         mapped.call(ids.choose(), _fail, "the paragraph the user sees")
     assert str(err.value) == "the paragraph the user sees"
+
+
+class _Odd(Exception):
+    def __init__(self, code: int, why: str) -> None:  # pickles, but does not unpickle
+        super().__init__(f"{code}: {why}")
+
+
+def _odd() -> None:
+    raise _Odd(7, "an error of another library")
+
+
+def _die() -> None:
+    os._exit(9)  # killed, out of memory: no answer at all
+
+
+def test_mapped_call_errors_that_do_not_travel_become_a_message() -> None:
+    idmap = ids.choose()
+    if idmap.kind != "range":
+        pytest.skip("needs a plain user with a subordinate id range (the CI's plain run)")
+    with pytest.raises(FatalError) as err:
+        mapped.call(idmap, _odd)
+    assert str(err.value) == "_Odd: 7: an error of another library"
+    with pytest.raises(FatalError) as err:
+        mapped.call(idmap, _die)
+    assert str(err.value) == ("the process working in the user namespace died before it "
+                              "answered; run the command again (a killed run leaves nothing "
+                              "half made)")
 
 
 def test_mapped_call_without_a_range_is_a_plain_call() -> None:

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from agentkit import __version__
-from agentkit.agent import hookbox
+from agentkit.agent import box_programs, hookbox
 from agentkit.cli import main
 
 from ..archives import appspec, script, tar
@@ -210,11 +210,18 @@ def test_sandboxed_runas_user_runs_verify_s_own_agentkit(
     calls = script("agentkit --version\ncd \"$(mktemp -d)\"\n"
                    "printf 'version: 0.0\\nos: linux\\n' > a.yml\n"
                    "PYTHONPATH=/nowhere agentkit lint a.yml\nid -un\n")
-    arc = _bundle(tmp_path, f"  AfterInstall:\n    - location: calls.sh\n      runas: {ok}\n",
-                  {"calls.sh": calls})
+    # and root of the box writes into what is shown at CLI_DIR: the overlays take it
+    write = script(f"for d in {box_programs.CLI_DIR}/*/ {box_programs.CLI_DIR}/src/agentkit/; "
+                   'do [ -d "$d" ] && touch "$d/agentkit-written"; done; true\n')
+    arc = _bundle(tmp_path, f"  AfterInstall:\n    - location: calls.sh\n      runas: {ok}\n"
+                  "    - location: write.sh\n", {"calls.sh": calls, "write.sh": write})
     code, out = verify(capsys, str(arc))
     assert code == 0, out["error"]
+    _, trees, _ = box_programs.agentkit_command()
+    assert [host for _, host in trees
+            if os.path.exists(os.path.join(host, "agentkit-written"))] == []
     lines = [o["line"] for o in event(out, "AfterInstall")["scripts"][0]["output"]]
+    assert event(out, "AfterInstall")["scripts"][1]["error_code"] == "SUCCEEDED"
     assert lines == [f"agentkit {__version__}",
                      "a.yml: agent 1.x accepts this appspec (0 error(s), 0 warning(s))",
                      "1 file(s) checked: 0 error(s), 0 warning(s)", ok]

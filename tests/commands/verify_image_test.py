@@ -108,6 +108,24 @@ def test_verify_image_tarball_keeps_the_image_s_owners_in_the_box(
     assert (listing.split()[2:4], written) == (["1234", "1234"], "mine")
 
 
+def test_verify_image_s_own_agentkit_is_the_one_hooks_call(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    img = make_image(tmp_path / "img")
+    own = img / "usr" / "local" / "bin" / "agentkit"
+    own.parent.mkdir(parents=True)
+    own.write_text('#!/bin/sh\necho "the image agentkit: $*"\n')
+    own.chmod(0o755)
+    bundle = tar(tmp_path / "call.tgz", [
+        ("appspec.yml", "file", "version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n"
+                                "    - location: call.sh\n", 0o644),
+        ("call.sh", "file", script("agentkit --version\n"), 0o755)])
+    code, out = verify(capsys, "--image", str(img), str(bundle))
+    _needs_box(out)
+    assert code == 0, out["error"]
+    assert stdout_of(out, "AfterInstall") == ["the image agentkit: --version"]
+    assert not any("agentkit" in n and "image" in n for n in out["notes"])
+
+
 def test_verify_image_missing_is_a_clear_error(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from agentkit.cli import main
