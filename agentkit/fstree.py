@@ -179,3 +179,25 @@ def own_like(path: str, st: os.stat_result) -> int:
             raise
         return 1
     return 0
+
+
+def resolve_in(path: str, base: str) -> str:
+    """`path` with its links followed as a process whose / is `base` sees them (an image's
+    absolute link points into the image); raises OSError(ELOOP) past 40 links."""
+    todo, done, hops = [p for p in path.split("/") if p], "", 0
+    while todo:
+        part = todo.pop(0)
+        if part in (".", ".."):
+            done = os.path.dirname(done) if part == ".." else done
+            continue
+        here = f"{done}/{part}"
+        if os.path.islink(base + here):
+            hops += 1
+            if hops > 40:
+                raise OSError(errno.ELOOP, "too many levels of symbolic links", path)
+            target = os.readlink(base + here)
+            todo = [p for p in target.split("/") if p and p != "."] + todo
+            done = "" if target.startswith("/") else done
+            continue
+        done = here
+    return done or "/"

@@ -13,6 +13,7 @@ import shlex
 import sys
 import sysconfig
 
+from agentkit import fstree
 from agentkit.box.spec import SECRETS
 
 SERVICES_LIB = "/usr/lib/agentkit-services"  # the box's copy of agentkit/box's service manager
@@ -33,33 +34,11 @@ def _reachable(path: str, base: str = "") -> bool:
     links to searchable by others, the file executable by others (a venv in a 0700
     directory, or a pyenv under /root, is not, for a hook's `runas` user)."""
     try:
-        real = _resolve(path, base)
+        real = fstree.resolve_in(path, base)
         return _searchable(path, base) and _searchable(real, base) and \
             bool(os.stat(base + real).st_mode & 0o001)
     except OSError:
         return False
-
-
-def _resolve(path: str, base: str) -> str:
-    """`path` with its links followed as the box sees them, `base` being its / (an image's
-    absolute link points into the image)."""
-    todo, done, hops = [p for p in path.split("/") if p], "", 0
-    while todo:
-        part = todo.pop(0)
-        if part == "..":
-            done = os.path.dirname(done)
-            continue
-        here = f"{done}/{part}"
-        if os.path.islink(base + here):
-            hops += 1
-            if hops > 40:
-                raise OSError(40, "too many levels of symbolic links", path)
-            target = os.readlink(base + here)
-            todo = [p for p in target.split("/") if p and p != "."] + todo
-            done = "" if target.startswith("/") else done
-            continue
-        done = here
-    return done or "/"
 
 
 def box_python(base: str) -> str | None:

@@ -169,13 +169,21 @@ class Installer:
 
     def _mapping(self, plan: Plan, mapping: FileMapping, feb: str) -> None:
         source = ruby.file_join(self.deployment.archive, mapping.source)
-        if os.path.isdir(source):
+        if self._is_dir(source):
             self._ancestors(plan, mapping.destination)
             self._copy_dir(plan, source, mapping.destination, feb)
         else:
             dest = os.path.join(mapping.destination, os.path.basename(source.rstrip("/")))
             self._ancestors(plan, dest)
             self._copy_file(plan, source, dest, feb, self._through_links(source)[1])
+
+    def _is_dir(self, source: str) -> bool:
+        """File.directory?, which follows links: through a bundle link to an absolute path,
+        the image's answer when there is one (linked_dirs.instance_target)."""
+        instance = linked_dirs.instance_target(self.deployment.archive, source, self.sandbox)
+        if instance is None:
+            return os.path.isdir(source)
+        return instance != linked_dirs.NOWHERE and self.sandbox.isdir(instance)
 
     def _through_links(self, source: str) -> tuple[str, str | None]:
         """Where source really is, and the archive member that is when source reaches it
@@ -217,7 +225,7 @@ class Installer:
                 continue
             rel = None if frame.member_dir is None else f"{frame.member_dir}/{entry.name}"
             target = os.path.join(frame.dest, entry.name)
-            if entry.is_dir():  # follows a symlink, as File.directory? does
+            if self._is_dir(entry.path) if entry.is_symlink() else entry.is_dir():
                 plan.copy_fresh(frame.files, frame.base, frame.base_key, frame.in_place)
                 frame.files.clear()
                 linked = entry.is_symlink() and frame.host is None
@@ -239,17 +247,22 @@ class Installer:
             plan.mkdir(dest)
         elif not self.sandbox.isdir(dest):
             plan.mkdir(dest, self.sandbox.lexists(dest))
+        scan = source
         if linked:
             real, through = self._through_links(source)
             if not _inside(real, self.deployment.archive):
-                # The agent deep-copies it: this host's content, capped (linked_dirs.py).
-                host = plan.outside.start(source, real)
+                # The agent deep-copies it: this host's (or the image's) content, capped
+                instance = linked_dirs.instance_target(self.deployment.archive, source,
+                                                       self.sandbox)
+                if instance:
+                    real, scan = instance, self.sandbox.host_path(instance)
+                host = plan.outside.start(source, real, bool(instance))
             member_dir = through or member_dir  # owners: those of the real members
         # Dir.entries order (installer.rb#generate_directory_copy): what the file system
         # lists, not sorted. On the instance's own kind of file system that is the agent's
         # order of install.json, of the cleanup file and of which conflict comes first.
         try:
-            with os.scandir(source) as it:
+            with os.scandir(scan) as it:
                 entries = list(it)
         except PermissionError:
             if host is None:
@@ -257,9 +270,11 @@ class Installer:
             host.unreadable = True  # the agent, as root, reads it on the instance
             return None
         except OSError as exc:  # ENAMETOOLONG, ELOOP: Ruby's Dir.entries fails the same way
-            plan.flush()
-            raise InstallError(self._os_error(exc.errno or errno.EIO, "dir_initialize",
-                                              source)) from None
+            if not (isinstance(exc, FileNotFoundError) and host is not None and host.in_image):
+                plan.flush()
+                raise InstallError(self._os_error(exc.errno or errno.EIO, "dir_initialize",
+                                                  source)) from None
+            entries = []  # made by an earlier hook only (the box's, not the image's files)
         base = os.path.normpath(dest)
         fresh = BULK and base in plan.mkdirs and base != "/" and member_dir is None
         in_place = fresh and self._in_place(plan, base)

@@ -448,7 +448,7 @@ class _Run:
             self.findings += checks.scripts(
                 archive, shown_root, spec.hooks, self.opts.generation,
                 lambda loc: unwritten is not None and script_rel(loc) in unwritten)
-        self.findings += checks.tree(archive, shown_root, unwritten)
+        self.findings += checks.tree(archive, shown_root, unwritten, self.opts.image)
 
     def parse_for_hooks(self) -> EventRun | None:
         """BeforeInstall's hook executor parses appspec.yml first (hook_executor.rb)."""

@@ -5,7 +5,9 @@ copies Dir.entries of the link's target: a Capistrano `shared/media -> /mnt/efs/
 the archive becomes a full copy of the share on every instance (aws-codedeploy-agent issue
 #152). verify copies what this host holds there into its throw-away root, up to a cap, so the
 tree shows the copy; past the cap the rest is counted and summed, not listed. On the instance
-it is whatever the target holds there.
+it is whatever the target holds there. With an image (verify --image) a link to an absolute
+path points into the image: File.directory? and the copy ask the image's /mnt/efs/media, not
+this machine's (instance_target).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import stat
 from dataclasses import dataclass, field
 
 from agentkit import fstree
+from agentkit.agent.sandbox import MAX_LINKS, Sandbox
 
 MAX_ENTRIES = 2000  # host entries copied into the tree, over every linked directory
 MAX_BYTES = 256 << 20
@@ -31,6 +34,7 @@ class Tally:
     over_bytes: int = 0
     unreadable: bool = False  # this user may not list the target (the agent, root, may)
     counted_all: bool = True  # False: more files past the cap than MAX_COUNTED
+    in_image: bool = False  # the target is the image's (verify --image), not this host's
 
 
 @dataclass
@@ -41,8 +45,8 @@ class Budget:
     bytes: int = field(default_factory=lambda: MAX_BYTES)
     tallies: dict[str, Tally] = field(default_factory=dict)
 
-    def start(self, link: str, target: str) -> Tally:
-        return self.tallies.setdefault(link, Tally(link, target))
+    def start(self, link: str, target: str, in_image: bool = False) -> Tally:
+        return self.tallies.setdefault(link, Tally(link, target, in_image=in_image))
 
     def admit(self, tally: Tally, entry: os.DirEntry[str]) -> bool:
         """Whether `entry` (below a linked directory) is copied; if not, it is counted."""
@@ -77,14 +81,43 @@ def describe(tally: Tally) -> str:
     if tally.unreadable:
         here = f"this user may not read {tally.target}: the tree does not show it"
     else:
-        here = (f"the tree shows this host's copy: {tally.files} file(s), "
-                f"{_mb(tally.bytes)}")
+        whose = "the image's" if tally.in_image else "this host's"
+        here = f"the tree shows {whose} copy: {tally.files} file(s), {_mb(tally.bytes)}"
         if tally.over_files:
             more = "" if tally.counted_all else "at least "
             here += (f", and {more}{tally.over_files} more file(s), {more}"
                      f"{_mb(tally.over_bytes)}, past verify's cap (counted, not listed)")
     return (f"the agent copies everything under {tally.target} (a linked directory outside "
             f"the bundle) onto the instance, whatever it holds there; {here}")
+
+
+NOWHERE = ""  # instance_target: the link dangles on the instance
+
+
+def instance_target(archive: str, source: str, view: Sandbox) -> str | None:
+    """Where `source` (a path of the unpacked archive) leads on the instance when a bundle
+    link on its way points at an absolute path and the instance is an image: that path with
+    the image's links followed (NOWHERE: it dangles there). None where this machine's own
+    answer stands: no image, no such link, or a relative link out of the bundle."""
+    archive = os.path.normpath(archive)
+    source = os.path.normpath(source)
+    if view.host == "/" or not source.startswith(archive + "/"):
+        return None
+    todo = source[len(archive) + 1:].split("/")
+    here, hops = archive, 0
+    while todo:
+        here = os.path.join(here, todo.pop(0))
+        while os.path.islink(here):
+            hops += 1
+            if hops > MAX_LINKS:
+                return NOWHERE
+            target = os.readlink(here)
+            if target.startswith("/"):
+                return view.resolve(os.path.join(target, *todo)) or NOWHERE
+            here = os.path.normpath(os.path.join(os.path.dirname(here), target))
+            if here != archive and not here.startswith(archive + "/"):
+                return None
+    return None
 
 
 def _mb(size: int) -> str:

@@ -13,6 +13,7 @@ import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from agentkit import fstree
 from agentkit.appspec import ruby
 from agentkit.findings import ERROR, WARNING, Finding
 
@@ -117,12 +118,13 @@ def _shebang(first: bytes, shown: str, where: str, generation: str) -> Iterator[
                       "make sure the instance has it, or use #!/usr/bin/env NAME")
 
 
-def tree(archive: str, shown_root: str, unwritten: Unwritten | None = None
+def tree(archive: str, shown_root: str, unwritten: Unwritten | None = None, image: str = ""
          ) -> Iterator[Finding]:
     """Every symlink in the bundle, judged by where it points, and the big directories whose
     names say they belong on shared storage (not those inside one already reported): one walk
     of the bundle, which has thousands of files. `unwritten` names bundle files that exist
-    but were not written (verify --no-install)."""
+    but were not written (verify --no-install). `image`: the instance's root file system,
+    where a link to an absolute path points (else this machine's /)."""
     stack = [(archive, False)]  # a directory, and whether it lies in a shared-looking one
     too_deep = False
     while stack:
@@ -144,7 +146,7 @@ def tree(archive: str, shown_root: str, unwritten: Unwritten | None = None
             if entry.is_symlink():
                 rel = os.path.relpath(entry.path, archive)
                 yield from _link(archive, entry.path, os.path.join(shown_root, rel),
-                                 unwritten)
+                                 unwritten, image)
             elif entry.is_dir(follow_symlinks=False):
                 found = None if shared else _shared(archive, shown_root, entry, unwritten)
                 if found is not None:
@@ -152,11 +154,16 @@ def tree(archive: str, shown_root: str, unwritten: Unwritten | None = None
                 stack.append((entry.path, shared or found is not None))
 
 
-def _link(archive: str, path: str, shown: str,
-          unwritten: Unwritten | None) -> Iterator[Finding]:
+def _link(archive: str, path: str, shown: str, unwritten: Unwritten | None,
+          image: str = "") -> Iterator[Finding]:
     target = os.readlink(path)
     if target.startswith("/"):
         resolved = target
+        if image:  # the instance's /mnt/efs/media: the image's, its own links followed there
+            try:
+                resolved = image.rstrip("/") + fstree.resolve_in(target, image.rstrip("/"))
+            except OSError:  # a loop in the image: it dangles there
+                resolved = image.rstrip("/") + target
     else:
         resolved = os.path.normpath(os.path.join(os.path.dirname(path), target))
         if not (resolved + "/").startswith(archive.rstrip("/") + "/"):
@@ -166,7 +173,8 @@ def _link(archive: str, path: str, shown: str,
             return
     if os.path.isdir(resolved):
         size, count, capped = _size(resolved)
-        amount = f"{count}{'+' if capped else ''} files, {size / 1e6:.1f} MB here"
+        amount = (f"{count}{'+' if capped else ''} files, {size / 1e6:.1f} MB "
+                  f"{'in the image' if image else 'here'}")
         yield Finding(ERROR, "AK510", shown, None, None,
                       f"symlink -> {target} is a directory: the agent's installer copies the "
                       f"target's whole content instead of the link ({amount})",

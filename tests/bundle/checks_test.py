@@ -72,3 +72,23 @@ def test_shared_looking_directory_warns(tmp_path: Path) -> None:
     (f,) = checks.tree(str(tmp_path / "b"), "/R")  # pub/ only: not media/ inside it
     assert f.message == (f"pub/ holds {checks.SHARED_FILES} files: it looks like shared storage "
                          "that was copied into the archive")
+
+
+def test_tree_link_to_an_absolute_path_is_judged_in_the_image(tmp_path: Path) -> None:
+    # the image's /srv/share is a link to /data/share (inside the image, not this machine)
+    image = tmp_path / "img"
+    (image / "data" / "share").mkdir(parents=True)
+    (image / "data" / "share" / "a.jpg").write_bytes(b"x" * 500_000)
+    (image / "srv").mkdir()
+    (image / "srv" / "share").symlink_to("/data/share")
+    root = tmp_path / "b"
+    root.mkdir()
+    (root / "media").symlink_to("/srv/share")
+    (found,) = checks.tree(str(root), "/R", image=str(image))
+    assert (found.code, found.message) == (
+        "AK510", "symlink -> /srv/share is a directory: the agent's installer copies the "
+        "target's whole content instead of the link (1 files, 0.5 MB in the image)")
+    (found,) = checks.tree(str(root), "/R")  # this machine has no /srv/share
+    assert (found.code, found.message) == (
+        "AK511", "absolute symlink -> /srv/share: installed as a link to that path on the "
+        "instance")

@@ -126,6 +126,33 @@ def test_verify_image_s_own_agentkit_is_the_one_hooks_call(
     assert not any("agentkit" in n and "image" in n for n in out["notes"])
 
 
+def test_verify_image_bundle_link_to_an_instance_path_is_the_image_s(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `media -> /srv/agentkit-share`: the instance's directory, which the agent copies whole
+    # (installer.rb follows the link); it is the image's, and this machine has none
+    share = "/srv/agentkit-share"
+    assert not Path(share).exists()
+    img = make_image(tmp_path / "img")
+    (img / share.lstrip("/")).mkdir(parents=True)
+    for i in range(3):
+        (img / share.lstrip("/") / f"{i}.jpg").write_bytes(b"x" * 1000)
+    spec = "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /var/www/app\n"
+    arc = tar(tmp_path / "link.tgz", [("appspec.yml", "file", spec, 0o644),
+                                      ("media", "symlink", share, 0o777)])
+    code, out = verify(capsys, "--hooks", "skip", "--image", str(img), str(arc))
+    assert code == 1
+    assert [f["message"] for f in out["findings"] if f["code"] == "AK510"] == [
+        f"the agent copies everything under {share} (a linked directory outside the bundle) "
+        "onto the instance, whatever it holds there; the tree shows the image's copy: 3 "
+        "file(s), 0.0 MB"]
+    assert sorted(n["path"] for n in out["tree"] if n["path"].endswith(".jpg")) == [
+        f"/var/www/app/media/{i}.jpg" for i in range(3)]
+    # on this machine's own / the link dangles: the agent installs it as a link
+    code, out = verify(capsys, "--hooks", "skip", str(arc))
+    assert [f["code"] for f in out["findings"] if f["code"] == "AK510"] == []
+    assert not [n for n in out["tree"] if n["path"].endswith(".jpg")]
+
+
 def test_verify_image_missing_is_a_clear_error(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from agentkit.cli import main
