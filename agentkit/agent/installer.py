@@ -177,12 +177,13 @@ class Installer:
             self._ancestors(plan, dest)
             self._copy_file(plan, source, dest, feb, self._through_links(source)[1])
 
-    def _is_dir(self, source: str) -> bool:
+    def _is_dir(self, source: str, entry: os.DirEntry[str] | None = None) -> bool:
         """File.directory?, which follows links: through a bundle link to an absolute path,
-        the image's answer when there is one (linked_dirs.instance_target)."""
+        the image's answer when there is one (linked_dirs.instance_target). Else this
+        machine's: the entry's own (which raises on a loop, as Dir.entries' copy then fails)."""
         instance = linked_dirs.instance_target(self.deployment.archive, source, self.sandbox)
         if instance is None:
-            return os.path.isdir(source)
+            return entry.is_dir() if entry is not None else os.path.isdir(source)
         return instance != linked_dirs.NOWHERE and self.sandbox.isdir(instance)
 
     def _through_links(self, source: str) -> tuple[str, str | None]:
@@ -225,7 +226,7 @@ class Installer:
                 continue
             rel = None if frame.member_dir is None else f"{frame.member_dir}/{entry.name}"
             target = os.path.join(frame.dest, entry.name)
-            if self._is_dir(entry.path) if entry.is_symlink() else entry.is_dir():
+            if self._is_dir(entry.path, entry) if entry.is_symlink() else entry.is_dir():
                 plan.copy_fresh(frame.files, frame.base, frame.base_key, frame.in_place)
                 frame.files.clear()
                 linked = entry.is_symlink() and frame.host is None

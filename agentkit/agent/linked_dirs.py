@@ -109,8 +109,8 @@ def instance_target(archive: str, source: str, view: Sandbox) -> str | None:
         here = os.path.join(here, todo.pop(0))
         while os.path.islink(here):
             hops += 1
-            if hops > MAX_LINKS:
-                return NOWHERE
+            if hops > MAX_LINKS:  # a loop of the bundle's own links: this machine's ELOOP
+                return None
             target = os.readlink(here)
             if target.startswith("/"):
                 return view.resolve(os.path.join(target, *todo)) or NOWHERE
