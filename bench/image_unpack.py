@@ -1,8 +1,8 @@
 """`agentkit image unpack` of an instance image tarball against `tar -xzf` of the same file.
 
 The image is --tarball (e.g. what `agentkit image build` or `docker export | gzip` wrote), or
-else one made here of this machine's /usr/lib and /usr/share/doc (tens of thousands of
-small files, as a distribution's tree is). Alternates, --runs times, each into a fresh
+else one made here of this machine's /etc, /usr/share/doc and /usr/share/man (tens of
+thousands of small files, as a distribution's tree is). Alternates, --runs times, each into a fresh
 directory of --dir:
   baseline  tar -xzf IMAGE -C fresh-dir      vs  agentkit image unpack --cache fresh-dir IMAGE
 and prints the ratio of each pair plus agentkit's peak RSS. agentkit also hashes the file
@@ -24,8 +24,8 @@ from installed import compile_agentkit
 
 def make_image(root: str) -> str:
     out = os.path.join(root, "image.tar.gz")
-    subprocess.run(["tar", "-czf", out, "--ignore-failed-read", "-C", "/", "usr/lib",
-                    "usr/share/doc"], check=False, stderr=subprocess.DEVNULL)
+    subprocess.run(["tar", "-czf", out, "--ignore-failed-read", "-C", "/", "etc",
+                    "usr/share/doc", "usr/share/man"], check=False, stderr=subprocess.DEVNULL)
     return out
 
 
