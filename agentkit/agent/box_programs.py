@@ -177,8 +177,9 @@ def agentkit_command() -> tuple[list[Extra], tuple[tuple[str, str], ...], str | 
     found = _interpreter(shown)
     if src is None or found is None or None in libs:
         return [], (), ("verify's own agentkit, its libraries or its python may not be shown "
-                        "to a `runas` user of the box (they are below a home, or the python "
-                        "is outside its prefix): hooks that call agentkit as such a user fail")
+                        "to a `runas` user of the box (a tree of them is or holds a home, or "
+                        "the python is outside its prefix): hooks that call agentkit as such "
+                        "a user fail")
     python, lines = found
     path = list(dict.fromkeys([os.path.dirname(src), *(lib for lib in libs if lib)]))
     code = (RESTORE_LD + f"import sys\nsys.path[:0] = {path!r}\n"
