@@ -90,3 +90,18 @@ def make_tarball(root: Path, out: Path, owner: int = 0) -> Path:
     with tarfile.open(out, "w:gz") as tar:
         tar.add(root, arcname=".", filter=owned)
     return out
+
+
+def image_with_unit(root: Path, unit: str, text: str) -> Path:
+    """The image at `root` with this machine's python3 (which the box's systemctl runs on)
+    and the unit file `unit` (a path inside the image); the test is skipped where this
+    machine has no such python."""
+    import pytest
+
+    img = make_image(root)
+    if add_python(img) is None:
+        pytest.skip("this machine has no /usr/bin/python3 (3.9+) to put in the image")
+    path = img / unit.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return img

@@ -19,7 +19,7 @@ from agentkit.box import ids
 from agentkit.cli import main
 
 from ..archives import script, tar
-from ..image_fixture import add_python, make_image
+from ..image_fixture import image_with_unit, make_image
 
 pytestmark = pytest.mark.skipif(hookbox.unavailable() is not None,
                                 reason=f"no hook sandbox here: {hookbox.unavailable()}")
@@ -208,14 +208,11 @@ def test_services_forking_and_oneshot_units_and_a_plain_users_systemctl(
 
 def test_services_with_an_image_run_on_the_image_s_python(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    img = make_image(tmp_path / "img")
-    if add_python(img) is None:
-        pytest.skip("this machine has no /usr/bin/python3 (3.9+) to put in the image")
-    unit = img / "usr/lib/systemd/system/imageapp.service"
-    unit.parent.mkdir(parents=True)
     # User= is a user only the image has (uid 1234): the unit runs as it
-    unit.write_text("[Service]\nUser=imageonly\nExecStart=/bin/sh -c 'cat /proc/self/status "
-                    "> /tmp/agentkit-status; exec /usr/bin/sleep 60'\n")
+    img = image_with_unit(
+        tmp_path / "img", "/usr/lib/systemd/system/imageapp.service",
+        "[Service]\nUser=imageonly\nExecStart=/bin/sh -c 'cat /proc/self/status "
+        "> /tmp/agentkit-status; exec /usr/bin/sleep 60'\n")
     spec = ("version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: start.sh\n")
     arc = tar(tmp_path / "b.tgz", [("appspec.yml", "file", spec, 0o644), (
         "start.sh", "file", script(

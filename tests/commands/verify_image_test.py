@@ -11,7 +11,7 @@ from agentkit.agent import image as images
 from agentkit.box import ids
 
 from ..archives import script, tar
-from ..image_fixture import add_python, make_image, make_tarball
+from ..image_fixture import image_with_unit, make_image, make_tarball
 from .verify_fidelity_test import stdout_of, verify
 
 LOOK = script("cat /etc/os-release\nls /opt\nls /home\n")
@@ -87,14 +87,11 @@ def test_verify_image_tarball_keeps_the_image_s_owners_in_the_box(
     # writes there, as on the instance (unpacked by a plain user too, through its subuids)
     if ids.choose().kind == "single":
         pytest.skip("a user with no subordinate id range has no ids to give the image's files")
-    img = make_image(tmp_path / "img")
-    if add_python(img) is None:
-        pytest.skip("this machine has no /usr/bin/python3 (3.9+) to put in the image")
-    unit = img / "etc/systemd/system/own.service"
-    unit.parent.mkdir(parents=True)
-    unit.write_text("[Service]\nType=oneshot\nUser=imageonly\nExecStart=/bin/sh -c '"
-                    "ls -ldn /home/imageonly > /tmp/own; echo mine > /home/imageonly/written"
-                    " && cat /home/imageonly/written >> /tmp/own'\n")
+    img = image_with_unit(
+        tmp_path / "img", "/etc/systemd/system/own.service",
+        "[Service]\nType=oneshot\nUser=imageonly\nExecStart=/bin/sh -c 'ls -ldn "
+        "/home/imageonly > /tmp/own; echo mine > /home/imageonly/written && cat "
+        "/home/imageonly/written >> /tmp/own'\n")
     arc = make_tarball(img, tmp_path / "img.tgz", owner=1234)
     bundle = tar(tmp_path / "own.tgz", [
         ("appspec.yml", "file", "version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n"
