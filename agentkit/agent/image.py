@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import tempfile
@@ -23,7 +22,7 @@ import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from agentkit import fstree
+from agentkit import digests, fstree
 from agentkit.agent import image_tar
 from agentkit.box import ids, mapped
 from agentkit.errors import BadInput, FatalError
@@ -70,7 +69,7 @@ def prepare(path: str, cache: str | None = None) -> Image:
     if not os.path.isfile(path):
         raise BadInput(f"--image {path}: no such directory or file; give the instance's root "
                        "file system as a directory or a tar/tar.gz of one (docker export).")
-    digest = _sha256(path)
+    digest = digests.file_sha256(path)
     base = cache or default_cache()
     idmap = ids.choose()
     found = read_entry(os.path.join(base, digest))
@@ -252,9 +251,3 @@ def _check_root(root: str, given: str) -> str:
     return root
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -12,14 +12,13 @@ files' on disk: those stay ours to read and write, whoever runs verify.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 import stat
 from collections.abc import Iterator
 from typing import Callable, NamedTuple
 
-from agentkit import fstree, store
+from agentkit import digests, fstree, store
 from agentkit.agent.records import (
     AGENT_OWNER,
     NOTHING,
@@ -525,12 +524,9 @@ class Sandbox:
         known = self.records.digest(key)
         if known is not None:
             return known
-        digest = hashlib.sha256()
-        with open(real, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        store.add_digest(self.db, st, digest.hexdigest())
-        return digest.hexdigest()
+        found = digests.file_sha256(real)
+        store.add_digest(self.db, st, found)
+        return found
 
     def walk(self, path: str, into: Callable[[str], bool] | None = None) -> Iterator[Entry]:
         """Every entry at and below `path`, without following symlinks, sorted by path as a

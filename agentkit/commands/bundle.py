@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 
+from agentkit import digests
 from agentkit.bundle import reproducible
 from agentkit.errors import BadInput
 
@@ -33,9 +33,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    digest = hashlib.sha256()
-    with open(out, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    sys.stdout.write(f"{out}: {count} member(s), mtime {mtime}, sha256 {digest.hexdigest()}\n")
+    sys.stdout.write(f"{out}: {count} member(s), mtime {mtime}, sha256 "
+                     f"{digests.file_sha256(out)}\n")
     return 0

@@ -5,21 +5,12 @@ deploy push` does for the archives it makes itself."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shlex
 
-from agentkit import s3
+from agentkit import digests, s3
 from agentkit.bundle import archive
 from agentkit.errors import BadInput
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def command(loc: s3.S3Location, bundle_type: str, application: str | None,
@@ -47,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"{args.location}: give only s3://BUCKET/KEY; S3 chooses the version and "
                        "ETag of what is uploaded.")
     done = s3.upload(args.archive, loc, args.endpoint_url,
-                     {"agentkit-sha256": _sha256(args.archive)})
+                     {"agentkit-sha256": digests.file_sha256(args.archive)})
     print(f"uploaded {args.archive} to {done.url}")
     print("To deploy this revision, run:")
     line = command(done, archive.bundle_type(kind), args.application_name,

@@ -21,7 +21,6 @@ import contextlib
 import dataclasses
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import stat
@@ -29,7 +28,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from agentkit import fstree
+from agentkit import digests, fstree
 from agentkit.errors import HookFailed
 from agentkit.hooks import link_shared, permissions
 from agentkit.hooks.config import Config, PermissionRule, Releases
@@ -206,15 +205,11 @@ def _bundle_sha256(config_path: str) -> str | None:
     directory = os.path.dirname(os.path.abspath(config_path))
     while directory != "/":
         if os.path.basename(directory) == "deployment-archive":
-            bundle = os.path.join(os.path.dirname(directory), "bundle.tar")
-            digest = hashlib.sha256()
             try:
-                with open(bundle, "rb") as f:
-                    for block in iter(lambda: f.read(1 << 20), b""):
-                        digest.update(block)
+                return digests.file_sha256(os.path.join(os.path.dirname(directory),
+                                                        "bundle.tar"))
             except OSError:
                 return None
-            return digest.hexdigest()
         directory = os.path.dirname(directory)
     return None
 
