@@ -21,7 +21,6 @@ script's environment), and the deployment root from where the bundle lies
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import stat
@@ -29,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentkit.errors import HookFailed
+from agentkit.safefs import chase
 
 AGENT_ROOT = "/opt/codedeploy-agent/deployment-root"
 AGENT_CONFIG = "/etc/codedeploy-agent/conf/codedeployagent.yml"
@@ -86,45 +86,29 @@ def prune(data: bytes, links: Sequence[str]) -> tuple[bytes, int]:
 
 
 def _read(path: str) -> tuple[bytes, os.stat_result]:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        chunks: list[bytes] = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                return b"".join(chunks), st
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
+    directory, name = chase.locate(path)
+    with directory:
+        fd = directory.open_file(name)
+        try:
+            st = os.fstat(fd)
+            chunks: list[bytes] = []
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    return b"".join(chunks), st
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
 
 
 def _rewrite(path: str, data: bytes, st: os.stat_result) -> None:
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{name}.agentkit-tmp")
-    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-        os.unlink(tmp)  # a killed run's (unlink never follows a link)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 stat.S_IMODE(st.st_mode))
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fchmod(fd, stat.S_IMODE(st.st_mode))
-        if os.geteuid() == 0:
-            os.fchown(fd, st.st_uid, st.st_gid)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    os.rename(tmp, path)
-    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    """Whole or not at all, through the directory's descriptor: a link planted at the
+    file's name or its temporary name is replaced or refused, never written through."""
+    directory, name = chase.locate(path)
+    with directory:
+        directory.remove_temporaries(name)  # a killed run's
+        ids = (st.st_uid, st.st_gid) if os.geteuid() == 0 else (-1, -1)
+        directory.write_atomic(name, data, stat.S_IMODE(st.st_mode), ids)
 
 
 def keep_out(links: Sequence[str], config_path: str, log: Any, dry_run: bool,

@@ -6,6 +6,12 @@ always has either the old entry or the new link. A real directory or file at the
 the hook fails, as `on_conflict` says. Nothing is removed through a link, and nothing is
 created when shared.root is not on the mount that `require_mount` demands.
 
+Everything happens relative to directory descriptors (safefs): the release and the share are
+opened once, each directory below them entered without following a link, new files made
+with O_EXCL under names nobody can guess and renamed into place. A link planted in the
+share (which the application user owns) is replaced or refused, never written through;
+shared files are written as the share's owner where that owner may do all of it.
+
 Afterwards the agent's cleanup file no longer names what now lives on the share
 (agent_cleanup.py): the next deployment would delete it there.
 """
@@ -15,15 +21,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
+import secrets
 import stat
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from agentkit import fstree
 from agentkit.errors import HookFailed
-from agentkit.hooks import agent_cleanup, mounts, users
+from agentkit.hooks import agent_cleanup, mounts, refusal, users
 from agentkit.hooks.config import Config, Shared
+from agentkit.safefs import chase, drop, syscalls, walk
+from agentkit.safefs.dirfd import Dir, Tampered
 
 
 def _check_mount(shared: Shared) -> None:
@@ -38,310 +46,486 @@ def _check_mount(shared: Shared) -> None:
             "run the deployment again.")
 
 
-def _make_dirs(path: str, shared: Shared, uid: int, gid: int, log: Any, dry: bool,
-               what: str = "create shared dir") -> None:
-    missing = []
-    probe = path
-    while not os.path.lexists(probe):
-        missing.append(probe)
-        probe = os.path.dirname(probe)
-    for directory in reversed(missing):
-        log.info(what, path=directory, dry_run=dry)
-        if dry:
-            continue
-        os.mkdir(directory)
-        if shared.mode is not None:
-            os.chmod(directory, shared.mode)
-        if uid >= 0 or gid >= 0:
-            os.lchown(directory, uid, gid)
+@dataclass(frozen=True)
+class _Link:
+    """One shared path: where its link goes in the release and what it points at."""
+    rel: str
+    kind: str  # directory or file
+    link_path: str
+    shared_path: str
+    target: str
 
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.rel)
 
-def _link_target(cfg_link: str, shared_path: str, link_path: str) -> str:
-    if cfg_link == "relative":
-        return os.path.relpath(shared_path, os.path.dirname(link_path))
-    return shared_path
-
-
-_libc: Any = None
+    @property
+    def parent(self) -> str:
+        return os.path.dirname(self.rel)
 
 
 def exchange(a: str, b: str) -> bool:
-    """renameat2(RENAME_EXCHANGE): swap two names in one step. False where unsupported."""
-    global _libc
-    import ctypes
-
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    func = getattr(_libc, "renameat2", None)
-    if func is None:
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    if func(at_fdcwd, a.encode(), at_fdcwd, b.encode(), rename_exchange) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
-        return False
-    raise OSError(err, os.strerror(err), b)
+    """renameat2(RENAME_EXCHANGE) of two paths: swap two names in one step. False where
+    unsupported. (For this process's own trees; the hooks use Dir.exchange.)"""
+    return syscalls.renameat2(-100, a, -100, b, syscalls.RENAME_EXCHANGE)
 
 
-def _tmp_name(link_path: str) -> str:
-    return f"{link_path}.agentkit-tmp"
+# --- temporary names, all in the release's directory of the link --------------------------
+def _tmp_name(name: str) -> str:
+    return f"{name}.agentkit-tmp"
 
 
-def _copy_names(link_path: str) -> tuple[str, str]:
+def _copy_names(name: str) -> tuple[str, str]:
     """Where the copy route (_swap_by_copy) copies the archive's directory: while copying,
     and once the copy is whole."""
-    return f"{link_path}.agentkit-copy", f"{link_path}.agentkit-copied"
+    return f"{name}.agentkit-copy", f"{name}.agentkit-copied"
 
 
-def _left_name(link_path: str) -> str:
+def _left_name(name: str) -> str:
     """Where a killed run's copy of the archive's directory waits while this run swaps."""
-    return f"{link_path}.agentkit-left"
+    return f"{name}.agentkit-left"
 
 
-def _seeding_name(shared_path: str) -> str:
+def _seeding_name(name: str) -> str:
     """Where a seed from another file system is copied whole, beside the shared dir."""
-    return f"{shared_path}.agentkit-seeding"
+    return f"{name}.agentkit-seeding"
 
 
-def _recover(link_path: str, shared_path: str, log: Any) -> str | None:
+def _is_dir(d: Dir, name: str) -> bool:
+    st = d.lstat(name)
+    return st is not None and stat.S_ISDIR(st.st_mode)
+
+
+def _remove(d: Dir, name: str, log: Any) -> None:
+    for path, why in walk.remove_tree(d, name).items[:20]:
+        log.warning("left in place while removing", path=path, reason=why)
+
+
+def _recover(rdir: Dir, sdir: Dir, link: _Link, log: Any) -> str | None:
     """A killed run may leave its temporary names behind: a link we made (removed), a copy
     or a seed it had not finished (removed: what they copied is still in the release), or
     the archive's directory moved or copied out of the way. That last one is returned, for
     this run to finish with (seed the share from it, or keep it as a backup); any other
     such leftover is kept as a backup at once."""
-    tmp = _tmp_name(link_path)
-    partial, copied = _copy_names(link_path)
-    for ours in (partial, _seeding_name(shared_path)):
-        if os.path.lexists(ours) and not os.path.islink(ours):
-            fstree.remove_tree(ours)  # made by _copy_tree; never follows a link
-    if os.path.islink(tmp):
-        os.unlink(tmp)
-    left = [old for old in (tmp, f"{tmp}-dir", copied, _left_name(link_path))
-            if os.path.lexists(old)]
+    name = link.name
+    tmp = _tmp_name(name)
+    partial, copied = _copy_names(name)
+    if _is_dir(rdir, partial):
+        _remove(rdir, partial, log)
+    if _is_dir(sdir, _seeding_name(name)):
+        _remove(sdir, _seeding_name(name), log)
+    tmp_st = rdir.lstat(tmp)
+    if tmp_st is not None and stat.S_ISLNK(tmp_st.st_mode):
+        rdir.unlink(tmp)
+    left = [old for old in (tmp, f"{tmp}-dir", copied, _left_name(name))
+            if rdir.lstat(old) is not None]
     for old in left[1:]:
-        _move_aside(old, log, False, link_path)
+        _move_aside(rdir, old, log, False, name)
     return left[0] if left else None
 
 
-def _swap_in_link(target: str, link_path: str, log: Any) -> str | None:
-    """Put the link at link_path in one atomic step; returns where a real directory that was
+def _swap_in_link(rdir: Dir, link: _Link, log: Any) -> str | None:
+    """Put the link at its name in one atomic step; returns where a real directory that was
     there went (None if there was none). The temporary link never outlives an error."""
-    tmp = _tmp_name(link_path)
-    os.symlink(target, tmp)
+    name, tmp = link.name, _tmp_name(link.name)
+    rdir.symlink(link.target, tmp)
     try:
-        if os.path.isdir(link_path) and not os.path.islink(link_path):
+        if _is_dir(rdir, name):
             try:
-                if exchange(tmp, link_path):
+                if rdir.exchange(tmp, rdir, name):
                     return tmp  # the old directory now lives at the temporary name
-                os.rename(link_path, f"{tmp}-dir")  # old kernels: a short window without it
+                rdir.rename(name, rdir, f"{tmp}-dir")  # old kernels: a short window
             except OSError as exc:
                 if exc.errno != errno.EXDEV:
                     raise
-                os.unlink(tmp)
-                return _swap_by_copy(target, link_path, log)
+                rdir.unlink(tmp)
+                return _swap_by_copy(rdir, link, log)
             try:
-                os.rename(tmp, link_path)
+                rdir.rename(tmp, rdir, name)
             except BaseException:
-                os.rename(f"{tmp}-dir", link_path)  # put the archive's directory back
+                rdir.rename(f"{tmp}-dir", rdir, name)  # put the archive's directory back
                 raise
             return f"{tmp}-dir"
-        os.rename(tmp, link_path)  # atomic over a file or an old link
+        rdir.rename(tmp, rdir, name)  # atomic over a file or an old link
         return None
     except BaseException:
-        if os.path.islink(tmp):  # our link; after an exchange tmp is the old directory
-            os.unlink(tmp)
+        tmp_st = rdir.lstat(tmp)
+        if tmp_st is not None and stat.S_ISLNK(tmp_st.st_mode):  # ours; not the old dir
+            rdir.unlink(tmp)
         raise
 
 
-def _swap_by_copy(target: str, link_path: str, log: Any) -> str:
+def _swap_by_copy(rdir: Dir, link: _Link, log: Any) -> str:
     """The swap where the archive's directory cannot be renamed: overlayfs (verify's box, a
     container's root) refuses to rename a directory of its lower layer with EXDEV unless it
     was mounted with redirect_dir=on, and RENAME_EXCHANGE too. There it can only be copied.
-    The copy is made whole under a name of its own before anything at link_path changes,
+    The copy is made whole under a name of its own before anything at the link changes,
     then the original is removed (without following links) and the link made in its place.
     Killed while copying, the release still has the original and the next run discards the
     unfinished copy; killed later, the whole copy is there and the next run keeps it as a
-    backup and completes the link. The one moment without an entry at link_path is between
+    backup and completes the link. The one moment without an entry at the link is between
     the removal of the original's last directory and symlink()."""
-    partial, copied = _copy_names(link_path)
+    name = link.name
+    partial, copied = _copy_names(name)
     log.info("this file system cannot rename the archive's directory (EXDEV: overlayfs); "
-             "copying it aside instead", path=link_path, copy=copied)
+             "copying it aside instead", path=link.link_path, copy=rdir.join(copied))
     try:
-        not_owned = fstree.copy_tree(link_path, partial)
+        with rdir.subdir(name) as original:
+            not_owned = walk.copy_tree(original, rdir, partial)
     except BaseException as exc:
-        fstree.remove_tree(partial)
-        if isinstance(exc, OSError):
+        _remove(rdir, partial, log)
+        if isinstance(exc, OSError) and not isinstance(exc, Tampered):
             raise HookFailed(
-                f"{link_path}: this file system cannot rename the archive's directory "
+                f"{link.link_path}: this file system cannot rename the archive's directory "
                 f"(overlayfs: EXDEV), and copying it aside failed at "
-                f"{exc.filename2 or exc.filename or link_path}: {exc.strerror}. Nothing was "
-                "changed; free the space or fix the access and run the hook again, or leave "
-                "the directory out of the archive.") from None
+                f"{exc.filename2 or exc.filename or link.link_path}: {exc.strerror}. Nothing "
+                "was changed; free the space or fix the access and run the hook again, or "
+                "leave the directory out of the archive.") from None
         raise
     if not_owned:
         log.warning("copied with this user's ownership: lchown was refused", entries=not_owned,
-                    copy=copied)
-    os.rename(partial, copied)
-    fstree.remove_tree(link_path)
-    if os.path.lexists(link_path):
+                    copy=rdir.join(copied))
+    rdir.rename(partial, rdir, copied)
+    _remove(rdir, name, log)
+    if rdir.lstat(name) is not None:
         raise HookFailed(
-            f"{link_path}: the archive's directory was copied to {copied}, but not all of it "
-            "could be removed to make room for the link (files made immutable, or a "
-            "directory this user may not change). Fix that and run the hook again: it keeps "
-            "the copy as a backup and completes the link.")
-    os.symlink(target, link_path)
+            f"{link.link_path}: the archive's directory was copied to {rdir.join(copied)}, but "
+            "not all of it could be removed to make room for the link (files made immutable, "
+            "or a directory this user may not change). Fix that and run the hook again: it "
+            "keeps the copy as a backup and completes the link.")
+    rdir.symlink(link.target, name)
     return copied
 
 
-def _move_aside(path: str, log: Any, dry: bool, name: str | None = None) -> str:
-    backup = f"{name or path}.agentkit-backup-{time.strftime('%Y%m%d%H%M%S')}"
-    n = 1
-    while os.path.lexists(backup):
+def _move_aside(d: Dir, name: str, log: Any, dry: bool, base: str | None = None) -> str:
+    stem = f"{base or name}.agentkit-backup-{time.strftime('%Y%m%d%H%M%S')}"
+    backup, n = stem, 1
+    while d.lstat(backup) is not None:
         n += 1
-        backup = f"{name or path}.agentkit-backup-{time.strftime('%Y%m%d%H%M%S')}-{n}"
-    log.warning("moved aside what the archive put at a shared path", path=path, backup=backup,
-                dry_run=dry)
+        backup = f"{stem}-{n}"
+    log.warning("moved aside what the archive put at a shared path", path=d.join(name),
+                backup=d.join(backup), dry_run=dry)
     if not dry:
-        os.rename(path, backup)
+        d.rename(name, d, backup)
     return backup
 
 
-def _seed(path: str, shared_path: str, log: Any, dry: bool) -> None:
-    """Fill the empty shared dir with the archive's directory at `path` in one step (as
-    Deployer seeds): `path` takes the shared dir's owner and mode and is renamed over it
-    (rename(2) replaces an empty directory atomically); from another file system (EFS) it
-    is first copied whole beside the shared dir, then renamed. Killed at any point, the
-    share is empty or complete, never partly seeded, and `path` is still there for the next
+def _seed(rdir: Dir, old: str, sdir: Dir, link: _Link, log: Any) -> None:
+    """Fill the empty shared dir with the archive's directory `old` in one step (as
+    Deployer seeds): it takes the shared dir's owner and mode and is renamed over it
+    (rename(2) replaces an empty directory atomically, and replaces a link, never follows
+    it); from another file system (EFS) it is first copied whole beside the shared dir (a
+    0700 directory of root's while it is made), then renamed. Killed at any point, the
+    share is empty or complete, never partly seeded, and `old` is still there for the next
     run to seed from."""
-    log.info("seed shared dir from the release", source=path, shared=shared_path, dry_run=dry)
-    if dry:
-        return
-    st = os.lstat(shared_path)  # as _make_dirs made it (shared.owner/group/mode)
-    fstree.own_like(path, st)
-    os.chmod(path, stat.S_IMODE(st.st_mode))
+    name = link.name
+    log.info("seed shared dir from the release", source=rdir.join(old),
+             shared=link.shared_path, dry_run=False)
+    st = sdir.lstat(name)  # as _make_dirs made it (shared.owner/group/mode)
+    source = rdir.lstat(old)
+    if st is None or source is None:
+        raise HookFailed(f"{link.shared_path}: the shared dir went away while seeding it; "
+                         "run the deployment again.")
     try:
-        os.rename(path, shared_path)
+        rdir.set_attrs(old, source, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EINVAL) or isinstance(exc, Tampered):
+            raise
+    try:
+        rdir.rename(old, sdir, name)
         return
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-    seeding = _seeding_name(shared_path)
-    fstree.copy_tree(path, seeding)
-    os.rename(seeding, shared_path)
-    fstree.remove_tree(path)  # killed before this: the next run keeps it as a backup
+    seeding = _seeding_name(name)
+    with rdir.subdir(old, source) as tree:
+        walk.copy_tree(tree, sdir, seeding)
+    sdir.rename(seeding, sdir, name)
+    _remove(rdir, old, log)  # killed before this: the next run keeps it as a backup
 
 
-def _resolve_conflict(kind: str, link_path: str, shared_path: str, shared: Shared,
-                      log: Any, dry: bool) -> bool:
-    """Deal with a real file or directory at the link path; True if it is still there (a
-    directory, swapped out atomically when the link goes in)."""
-    policy = shared.on_conflict
-    if policy == "fail":
-        raise HookFailed(f"{link_path} is a real {kind} (it came in the archive), where the "
-                         f"link to {shared_path} belongs; on_conflict is fail. Remove it from "
-                         "the archive, or set shared.on_conflict to backup or seed.")
-    if kind == "directory":
-        return True
-    if policy == "seed" and os.path.getsize(shared_path) == 0:
-        log.info("seed shared file from the release", source=link_path, dry_run=dry)
-        if not dry:
-            shutil.copy2(link_path, shared_path)
-    _move_aside(link_path, log, dry)
-    return False
+def _shared_is_empty_dir(sdir: Dir, name: str) -> bool:
+    st = sdir.lstat(name)
+    if st is None or not stat.S_ISDIR(st.st_mode):
+        return False
+    with sdir.subdir(name, st) as shared_dir:
+        return not shared_dir.entries()
 
 
-def _after_swap(old: str, link_path: str, shared_path: str, shared: Shared, log: Any) -> None:
+def _after_swap(rdir: Dir, old: str, sdir: Dir, link: _Link, shared: Shared,
+                log: Any) -> None:
     """The archive's directory, now out of the release: seeds an empty share, else is kept
     as a backup (also when seeding fails: the first failure is the one reported)."""
     try:
-        if shared.on_conflict == "seed" and os.path.isdir(shared_path) and \
-                not os.listdir(shared_path):
-            _seed(old, shared_path, log, False)
+        if shared.on_conflict == "seed" and _shared_is_empty_dir(sdir, link.name):
+            _seed(rdir, old, sdir, link, log)
             return
     except BaseException:
-        if os.path.lexists(old):
+        if rdir.lstat(old) is not None:
             with contextlib.suppress(OSError):
-                _move_aside(old, log, False, link_path)
+                _move_aside(rdir, old, log, False, link.name)
         raise
-    _move_aside(old, log, False, link_path)
+    _move_aside(rdir, old, log, False, link.name)
 
 
-def _link_one(rel: str, kind: str, cfg: Config, shared: Shared, ids: tuple[int, int],
-              log: Any, dry: bool) -> None:
-    assert cfg.release is not None
-    shared_path = os.path.join(shared.root, rel)
-    link_path = os.path.join(cfg.release, rel)
-    target = _link_target(shared.link, shared_path, link_path)
-    left = None if dry else _recover(link_path, shared_path, log)
-    if os.path.islink(link_path) and os.readlink(link_path) == target:
-        log.info("link already right", link=link_path, target=target)
-        if left is not None:  # a killed run's: finish what it was doing with it
-            _after_swap(left, link_path, shared_path, shared, log)
-        return
-    if left is not None and left != _left_name(link_path):  # the swap below uses its name
-        os.rename(left, _left_name(link_path))
-        left = _left_name(link_path)
-    if kind == "directory":
-        _make_dirs(shared_path, shared, *ids, log, dry)
-    else:
-        _shared_file(rel, shared_path, link_path, shared, ids, log, dry)
-    if os.path.lexists(link_path) and not os.path.islink(link_path):
-        st = os.lstat(link_path)
-        _resolve_conflict("directory" if stat.S_ISDIR(st.st_mode) else "file", link_path,
-                          shared_path, shared, log, dry)
-    _make_dirs(os.path.dirname(link_path), Shared(shared.root), -1, -1, log, dry,
-               "create release dir")
-    log.info("link", link=link_path, target=target, dry_run=dry)
-    if dry:
-        return
-    old = _swap_in_link(target, link_path, log)
-    for archived in (left, old):
-        if archived is not None and os.path.lexists(archived):
-            _after_swap(archived, link_path, shared_path, shared, log)
+# --- the shared side ----------------------------------------------------------------------
+def _maker(shared: Shared, ids: tuple[int, int], log: Any, what: str) -> Any:
+    def make(d: Dir, name: str) -> None:
+        log.info(what, path=d.join(name), dry_run=False)
+        with contextlib.suppress(FileExistsError):
+            d.mkdir(name, 0o777)  # the umask's mode, as mkdir(1), unless shared.mode says
+            with d.subdir(name) as made:
+                made.set_owner_mode(*ids, shared.mode)
+    return make
 
 
-def _shared_file(rel: str, shared_path: str, link_path: str, shared: Shared,
+def _open_below(base: Dir, rel: str, make: Any) -> Dir:
+    """base/rel, each component entered without following a link, made where missing."""
+    here = Dir(os.dup(base.fd), base.path)
+    for part in [p for p in rel.split("/") if p]:
+        if here.lstat(part) is None:
+            make(here, part)
+        try:
+            nxt = here.subdir(part)
+        finally:
+            here.close()
+        here = nxt
+    return here
+
+
+def _write_shared_file(sdir: Dir, name: str, source_fd: int, mode: int,
+                       ids: tuple[int, int]) -> None:
+    """A new shared file with the bytes of `source_fd` (none for -1): under a name nobody
+    can guess, then renamed into place (a link planted there is replaced, not followed)."""
+    tmp = f".{name}.agentkit-{secrets.token_hex(6)}"
+    fd = sdir.create(tmp, 0o600)
+    try:
+        if source_fd >= 0:
+            os.lseek(source_fd, 0, os.SEEK_SET)
+            while True:
+                chunk = os.read(source_fd, 1 << 20)
+                if not chunk:
+                    break
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+        if ids != (-1, -1):
+            os.fchown(fd, *ids)
+        os.fchmod(fd, mode)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        sdir.unlink(tmp)
+        raise
+    os.close(fd)
+    sdir.rename(tmp, sdir, name)
+
+
+def _fill_shared_file(rdir: Dir | None, sdir: Dir, link: _Link, ids: tuple[int, int],
+                      log: Any) -> None:
+    """The shared file from the release's copy (seed) or empty (touch), as the share's
+    owner where that owner may give the file its owner: the release's file is opened here
+    (as root, never through a link) and only read in the step."""
+    source_fd, mode = -1, 0o644
+    if rdir is not None:
+        st = rdir.lstat(link.name)
+        if st is not None and stat.S_ISREG(st.st_mode):
+            source_fd = rdir.open_file(link.name, expect=st)
+            mode = stat.S_IMODE(st.st_mode)
+    try:
+        log.info("seed shared file from the release" if source_fd >= 0 else
+                 "create empty shared file", source=link.link_path, path=link.shared_path)
+        drop.run_as(*drop.acting_owner(sdir.stat(), ids), _write_shared_file, sdir,
+                    link.name, source_fd, mode, ids)
+    finally:
+        if source_fd >= 0:
+            os.close(source_fd)
+
+
+def _shared_file(rdir: Dir | None, sdir: Dir, link: _Link, shared: Shared,
                  ids: tuple[int, int], log: Any, dry: bool) -> None:
-    if os.path.exists(shared_path):
+    st = sdir.lstat(link.name)
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        log.warning("the shared file is a symlink: left as it is, not followed or written "
+                    "through", path=link.shared_path)
         return
-    has_release_copy = os.path.isfile(link_path) and not os.path.islink(link_path)
+    if st is not None:
+        return
     if shared.missing_file == "fail":
-        raise HookFailed(f"shared file {shared_path} does not exist (shared.files: {rel}). "
-                         "Create it on the shared storage, or set shared.missing_file to touch "
-                         "or seed.")
-    _make_dirs(os.path.dirname(shared_path), shared, *ids, log, dry)
+        raise HookFailed(f"shared file {link.shared_path} does not exist (shared.files: "
+                         f"{link.rel}). Create it on the shared storage, or set "
+                         "shared.missing_file to touch or seed.")
     if dry:
-        log.info("create shared file", path=shared_path, dry_run=dry)
+        log.info("create shared file", path=link.shared_path, dry_run=dry)
         return
-    if shared.missing_file == "seed" and has_release_copy:
-        log.info("seed shared file from the release", source=link_path, path=shared_path)
-        shutil.copy2(link_path, shared_path)
-    else:
-        log.info("create empty shared file", path=shared_path)
-        with open(shared_path, "a"):
-            pass
-    if ids != (-1, -1):
-        os.lchown(shared_path, *ids)
+    _fill_shared_file(rdir if shared.missing_file == "seed" else None, sdir, link, ids, log)
+
+
+def _resolve_conflict(rdir: Dir, sdir: Dir, link: _Link, shared: Shared,
+                      ids: tuple[int, int], log: Any, dry: bool) -> None:
+    """A real file or directory at the link's name: a directory stays (swapped out
+    atomically when the link goes in); a file seeds an empty shared file and is moved
+    aside."""
+    st = rdir.lstat(link.name)
+    if st is None or stat.S_ISLNK(st.st_mode):
+        return
+    kind = "directory" if stat.S_ISDIR(st.st_mode) else "file"
+    if shared.on_conflict == "fail":
+        raise HookFailed(f"{link.link_path} is a real {kind} (it came in the archive), where "
+                         f"the link to {link.shared_path} belongs; on_conflict is fail. "
+                         "Remove it from the archive, or set shared.on_conflict to backup or "
+                         "seed.")
+    if kind == "directory":
+        return
+    target = sdir.lstat(link.name)
+    if shared.on_conflict == "seed" and target is not None and \
+            stat.S_ISREG(target.st_mode) and target.st_size == 0:
+        log.info("seed shared file from the release", source=link.link_path, dry_run=dry)
+        if not dry:
+            _fill_shared_file(rdir, sdir, link, (target.st_uid, target.st_gid), log)
+    _move_aside(rdir, link.name, log, dry)
+
+
+# --- one link -----------------------------------------------------------------------------
+def _link_one(link: _Link, release: Dir, sroot: Dir | None, shared: Shared,
+              ids: tuple[int, int], log: Any, dry: bool) -> None:
+    if dry:
+        _dry_one(link, release, sroot, shared, log)
+        return
+    assert sroot is not None
+    make_shared = _maker(shared, ids, log, "create shared dir")
+    with _open_below(sroot, link.parent, make_shared) as sdir, \
+            _open_below(release, link.parent, _maker(Shared(shared.root), (-1, -1), log,
+                                                     "create release dir")) as rdir:
+        left = _recover(rdir, sdir, link, log)
+        if rdir.readlink(link.name) == link.target:
+            log.info("link already right", link=link.link_path, target=link.target)
+            if left is not None:  # a killed run's: finish what it was doing with it
+                _after_swap(rdir, left, sdir, link, shared, log)
+            return
+        if left is not None and left != _left_name(link.name):  # the swap uses its name
+            rdir.rename(left, rdir, _left_name(link.name))
+            left = _left_name(link.name)
+        if link.kind == "directory":
+            if sdir.lstat(link.name) is None:
+                make_shared(sdir, link.name)
+            sdir.subdir(link.name).close()  # a real directory, not a link planted there
+        else:
+            _shared_file(rdir, sdir, link, shared, ids, log, dry)
+        _resolve_conflict(rdir, sdir, link, shared, ids, log, dry)
+        log.info("link", link=link.link_path, target=link.target, dry_run=dry)
+        old = _swap_in_link(rdir, link, log)
+        for archived in (left, old):
+            if archived is not None and rdir.lstat(archived) is not None:
+                _after_swap(rdir, archived, sdir, link, shared, log)
+
+
+def _dry_one(link: _Link, release: Dir, sroot: Dir | None, shared: Shared, log: Any) -> None:
+    """What a run would do, from what is there; nothing is made or changed."""
+    if sroot is None or not _exists_below(sroot, link.rel):
+        log.info("create shared dir" if link.kind == "directory" else "create shared file",
+                 path=link.shared_path, dry_run=True)
+        if link.kind == "file" and shared.missing_file == "fail":
+            raise HookFailed(f"shared file {link.shared_path} does not exist (shared.files: "
+                             f"{link.rel}). Create it on the shared storage, or set "
+                             "shared.missing_file to touch or seed.")
+    if _exists_below(release, link.rel) and not _is_link_below(release, link.rel):
+        if shared.on_conflict == "fail":
+            raise HookFailed(f"{link.link_path} is a real entry (it came in the archive), "
+                             f"where the link to {link.shared_path} belongs; on_conflict is "
+                             "fail. Remove it from the archive, or set shared.on_conflict to "
+                             "backup or seed.")
+        log.warning("moved aside what the archive put at a shared path",
+                    path=link.link_path, dry_run=True)
+    log.info("link", link=link.link_path, target=link.target, dry_run=True)
+
+
+def _exists_below(base: Dir, rel: str) -> bool:
+    parent, name = os.path.split(rel)
+    try:
+        with base.beneath(parent) as d:
+            return d.lstat(name) is not None
+    except OSError:
+        return False
+
+
+def _is_link_below(base: Dir, rel: str) -> bool:
+    parent, name = os.path.split(rel)
+    try:
+        with base.beneath(parent) as d:
+            st = d.lstat(name)
+            return st is not None and stat.S_ISLNK(st.st_mode)
+    except OSError:
+        return False
+
+
+def _links(cfg: Config, shared: Shared) -> list[_Link]:
+    assert cfg.release is not None
+    out = []
+    for kind, rels in (("directory", shared.dirs), ("file", shared.files)):
+        for rel in rels:
+            shared_path = os.path.join(shared.root, rel)
+            link_path = os.path.join(cfg.release, rel)
+            target = os.path.relpath(shared_path, os.path.dirname(link_path)) \
+                if shared.link == "relative" else shared_path
+            out.append(_Link(rel, kind, link_path, shared_path, target))
+    return out
+
+
+def _open_roots(cfg: Config, shared: Shared, ids: tuple[int, int], log: Any,
+                dry: bool) -> tuple[Dir, Dir | None]:
+    assert cfg.release is not None
+    try:
+        release = chase.open_dir(cfg.release)
+    except FileNotFoundError:
+        raise HookFailed(f"release {cfg.release} does not exist: link-shared links into an "
+                         "installed release; check `release` in agentkit.yml.") from None
+    except Tampered as exc:
+        raise refusal.failed(f"release {cfg.release}", exc) from None
+    try:
+        sroot = chase.open_dir(shared.root, None if dry else
+                               _maker(shared, ids, log, "create shared dir"))
+    except FileNotFoundError:
+        sroot = None  # dry run: it would be made
+    except Tampered as exc:
+        release.close()
+        raise refusal.failed(f"shared.root {shared.root}", exc) from None
+    return release, sroot
 
 
 def run(cfg: Config, log: Any, dry_run: bool = False) -> None:
     shared = cfg.shared
     if shared is None or cfg.release is None:
-        raise HookFailed(f"{cfg.path}: link-shared needs `release` and `shared`.")
+        raise HookFailed(_needs(cfg))
     _check_mount(shared)
     ids = users.ids(shared.owner, shared.group, "shared.owner/group")
-    links = [os.path.join(cfg.release, rel) for rel in (*shared.dirs, *shared.files)]
+    links = _links(cfg, shared)
+    release, sroot = _open_roots(cfg, shared, ids, log, dry_run)
+    made: list[str] = []
     try:
-        for rel in shared.dirs:
-            _link_one(rel, "directory", cfg, shared, ids, log, dry_run)
-        for rel in shared.files:
-            _link_one(rel, "file", cfg, shared, ids, log, dry_run)
+        with release:
+            for link in links:
+                try:
+                    _link_one(link, release, sroot, shared, ids, log, dry_run)
+                except Tampered as exc:
+                    raise refusal.failed(f"link-shared {link.rel}", exc) from None
+                if dry_run or _is_link_below(release, link.rel):
+                    made.append(link.link_path)
     except BaseException:
         # the links already made must not be emptied by the next deployment's cleanup either
         with contextlib.suppress(Exception):  # the first failure is the one to report
-            agent_cleanup.keep_out([p for p in links if os.path.islink(p)], cfg.path, log,
-                                   dry_run)
+            agent_cleanup.keep_out(made, cfg.path, log, dry_run)
         raise
-    agent_cleanup.keep_out(links if dry_run else [p for p in links if os.path.islink(p)],
-                           cfg.path, log, dry_run)
+    finally:
+        if sroot is not None:
+            sroot.close()
+    agent_cleanup.keep_out(made, cfg.path, log, dry_run)
+
+
+def _needs(cfg: Config) -> str:
+    if cfg.releases is not None:
+        return (f"{cfg.path}: link-shared links into one release (`release:`), and this "
+                "config uses `releases:`, where `agentkit hook release` runs link-shared on "
+                "each new release itself. Run `agentkit hook release` (AfterInstall), or "
+                "name the release to link with `release:`.")
+    return f"{cfg.path}: link-shared needs `release` and `shared`."

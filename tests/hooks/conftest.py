@@ -91,8 +91,8 @@ def overlay(base: Path, lower: Path, upper_size: str = "64m") -> Iterator[Path]:
 
 def killer(calls: tuple[str, ...], action: str) -> str:
     """Python source that runs `action` (with `cfg`, `log` and `sys.argv[1]` = config path)
-    and SIGKILLs itself at its N-th (sys.argv[2]) call of one of the os functions `calls`:
-    a crash at an exact point."""
+    and SIGKILLs itself at its N-th (sys.argv[2]) call of one of the os functions `calls` or
+    pause point of safefs (each file system call it makes): a crash at an exact point."""
     return f"""
 import os, signal, sys
 import structlog
@@ -107,6 +107,8 @@ def counted(fn):
     return wrapper
 for name in {calls!r}:
     setattr(os, name, counted(getattr(os, name)))
+from agentkit.safefs import pause
+pause.install(counted(lambda *_: None))
 cfg, log = config.load(sys.argv[1]), structlog.get_logger()
 try:
     {action}
