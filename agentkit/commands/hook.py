@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import io
 import os
 import sys
@@ -12,7 +13,7 @@ from typing import IO, Any, TextIO, cast
 import structlog
 
 from agentkit import log as logging_setup
-from agentkit.errors import BadConfig
+from agentkit.errors import BadConfig, HookFailed
 from agentkit.hooks import config as config_mod
 
 CONTEXT = ("LIFECYCLE_EVENT", "DEPLOYMENT_ID", "DEPLOYMENT_GROUP_NAME")
@@ -83,6 +84,26 @@ def hook_logger(cfg: config_mod.Config) -> Any:
 
 
 def _action(name: str, cfg: config_mod.Config, log: Any, dry_run: bool) -> None:
+    """Run one action. A file system call that fails under it (a disk full, a file made
+    immutable, another process changing the tree meanwhile) fails the hook with what and
+    where: the agent reports it, and it is not a bug of agentkit's."""
+    from agentkit.hooks import refusal
+    from agentkit.safefs.dirfd import Tampered
+
+    try:
+        _dispatch(name, cfg, log, dry_run)
+    except Tampered as exc:
+        raise refusal.failed(f"agentkit hook {name}", exc) from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise HookFailed(
+            f"agentkit hook {name}: {where}{exc.strerror or exc} (errno "
+            f"{errno.errorcode.get(exc.errno or 0, exc.errno)}); the action stopped there. "
+            "If something else changes this tree at the same time (another deployment, the "
+            "application), let it finish and run the deployment again.") from None
+
+
+def _dispatch(name: str, cfg: config_mod.Config, log: Any, dry_run: bool) -> None:
     if name == "release":
         from agentkit.hooks import release
         release.run(cfg, log, dry_run)

@@ -4,12 +4,13 @@ instance, by hand or from a hook (hooks/release.py builds and swaps them)."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from agentkit import proc
 from agentkit.commands.hook import hook_logger
 from agentkit.errors import BadConfig, HookFailed
 from agentkit.hooks import config as config_mod
-from agentkit.hooks import release
+from agentkit.hooks import health, release
 
 
 def _releases(cfg: config_mod.Config) -> config_mod.Releases:
@@ -46,15 +47,43 @@ def rollback(cfg: config_mod.Config, to: str | None) -> int:
         if release.current_id(r) == target:
             log.info("already current", release=target)
             return 0
+        was_up = _health_up(cfg, r)
         release.swap(r, target, log, by="rollback")
-    if r.restart:
-        done = proc.run(r.restart, env=proc.env_with(), timeout=300)
-        if done.returncode != 0:
-            raise HookFailed(f"rolled back to {target} (current points at it), but "
-                             f"releases.restart `{' '.join(r.restart)}` exited "
-                             f"{done.returncode}: {(done.stderr or done.stdout).strip()[-500:]}")
-        log.info("restarted", command=list(r.restart))
+        _keep_health(cfg, was_up, log)
+    if not r.restart:
+        log.warning("no releases.restart is configured: processes that loaded the old "
+                    "release keep running it until they are restarted (set releases.restart, "
+                    "e.g. [systemctl, restart, app])", release=target)
+        return 0
+    done = proc.run(r.restart, env=proc.env_with(), timeout=300)
+    if done.returncode != 0:
+        raise HookFailed(f"rolled back to {target} (current points at it), but "
+                         f"releases.restart `{' '.join(r.restart)}` exited "
+                         f"{done.returncode}: {(done.stderr or done.stdout).strip()[-500:]}")
+    log.info("restarted", command=list(r.restart))
     return 0
+
+
+def _health_up(cfg: config_mod.Config, r: config_mod.Releases) -> bool | None:
+    """Whether the health file is there now, when it lives in the current release (so a
+    rollback would change it); None when it does not."""
+    if cfg.health is None or not cfg.health.file.startswith(release.current_link(r) + "/"):
+        return None
+    return health.present(cfg)
+
+
+def _keep_health(cfg: config_mod.Config, was_up: bool | None, log: Any) -> None:
+    """The instance stays in or out of the load balancer as it was: the release rolled back
+    to had its health file removed by the deployment that replaced it (health down in
+    ApplicationStop), and is given it again when the one left had it; likewise it loses it
+    when the instance was draining."""
+    if was_up is None:
+        return
+    if was_up:
+        health.up(cfg, log)
+    else:
+        health.down(cfg, log, drain=False)
+    log.info("health state kept through the rollback", state="up" if was_up else "down")
 
 
 def run(args: argparse.Namespace) -> int:

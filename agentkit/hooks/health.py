@@ -69,8 +69,21 @@ def up(cfg: Config, log: Any, dry_run: bool = False) -> None:
             raise refusal.failed(f"health.file {h.file}", exc) from None
 
 
+def present(cfg: Config) -> bool:
+    """Whether the health file is there (the load balancer finds it)."""
+    h = _health(cfg)
+    try:
+        directory, name = chase.locate(h.file)
+    except FileNotFoundError:
+        return False
+    except Tampered as exc:
+        raise refusal.failed(f"health.file {h.file}", exc) from None
+    with directory:
+        return directory.lstat(name) is not None
+
+
 def down(cfg: Config, log: Any, dry_run: bool = False,
-         sleep: Callable[[float], None] = time.sleep) -> None:
+         sleep: Callable[[float], None] = time.sleep, drain: bool = True) -> None:
     h = _health(cfg)
     if dry_run:
         log.info("health down", file=h.file, dry_run=dry_run)
@@ -85,7 +98,8 @@ def down(cfg: Config, log: Any, dry_run: bool = False,
     with directory:
         existed = drop.run_as(*_as(directory, (-1, -1)), _remove, directory, name)
     log.info("health down", file=h.file, existed=existed, dry_run=dry_run)
-    _drain(h, existed, log, sleep)
+    if drain:
+        _drain(h, existed, log, sleep)
 
 
 def _drain(h: Health, existed: bool, log: Any, sleep: Callable[[float], None]) -> None:

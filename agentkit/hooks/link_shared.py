@@ -31,7 +31,7 @@ from agentkit.errors import HookFailed
 from agentkit.hooks import agent_cleanup, mounts, refusal, users
 from agentkit.hooks.config import Config, Shared
 from agentkit.safefs import chase, drop, syscalls, walk
-from agentkit.safefs.dirfd import Dir, Tampered
+from agentkit.safefs.dirfd import Dir, Tampered, kind
 
 
 def _check_mount(shared: Shared) -> None:
@@ -114,11 +114,20 @@ def _recover(rdir: Dir, sdir: Dir, link: _Link, log: Any) -> str | None:
         _remove(rdir, partial, log)
     if _is_dir(sdir, _seeding_name(name)):
         _remove(sdir, _seeding_name(name), log)
-    tmp_st = rdir.lstat(tmp)
-    if tmp_st is not None and stat.S_ISLNK(tmp_st.st_mode):
-        rdir.unlink(tmp)
-    left = [old for old in (tmp, f"{tmp}-dir", copied, _left_name(name))
-            if rdir.lstat(old) is not None]
+    left = []
+    for old in (tmp, f"{tmp}-dir", copied, _left_name(name)):
+        st = rdir.lstat(old)
+        if st is None:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            left.append(old)
+            continue
+        # we only ever leave our link or the archive's directory at these names: anything
+        # else (a hard link to a file of root's, planted) is removed, never used
+        if not stat.S_ISLNK(st.st_mode):
+            log.warning("removed what stood at a temporary name of agentkit's (not ours: "
+                        "someone may be tampering with this tree)", path=rdir.join(old))
+        rdir.unlink(old)
     for old in left[1:]:
         _move_aside(rdir, old, log, False, name)
     return left[0] if left else None
@@ -226,6 +235,8 @@ def _seed(rdir: Dir, old: str, sdir: Dir, link: _Link, log: Any) -> None:
     if st is None or source is None:
         raise HookFailed(f"{link.shared_path}: the shared dir went away while seeding it; "
                          "run the deployment again.")
+    if not stat.S_ISDIR(source.st_mode):
+        raise Tampered(rdir.join(old), f"{kind(source.st_mode)}", "the archive's directory")
     try:
         rdir.set_attrs(old, source, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
     except OSError as exc:

@@ -30,7 +30,7 @@ def bundle_size(path: str) -> int:
 def _existing(path: str) -> str:
     while not os.path.exists(path):
         path = os.path.dirname(path)
-    return path
+    return path or "/"
 
 
 def problems(cfg: Config, bundle_dir: str, agent_root: str = AGENT_ROOT,
@@ -70,7 +70,54 @@ def problems(cfg: Config, bundle_dir: str, agent_root: str = AGENT_ROOT,
         except KeyError:
             out.append(f"group {group} does not exist")
     out += [f"command {c} is not on PATH" for c in p.commands if shutil.which(c) is None]
+    return out + unwritable(cfg)
+
+
+def _writes(cfg: Config) -> list[tuple[str, str]]:
+    """(directory, action) for what the configured actions create or change."""
+    actions = {a for _, acts in cfg.events for a in acts}
+    out = []
+    if "release" in actions and cfg.releases is not None:
+        out += [(cfg.releases.root, "release"),
+                (os.path.dirname(cfg.releases.staging.rstrip("/")), "release")]
+    if cfg.shared is not None and ("link-shared" in actions or "release" in actions):
+        out.append((cfg.shared.root, "link-shared"))
+        if cfg.release is not None and "link-shared" in actions:
+            out.append((cfg.release, "link-shared"))
+    if cfg.health is not None and actions & {"health up", "health down"}:
+        out.append((os.path.dirname(cfg.health.file), "health"))
     return out
+
+
+def _who() -> str:
+    uid = os.geteuid()
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def unwritable(cfg: Config) -> list[str]:
+    """What the actions will write that the user they run as may not (the hook's `runas`
+    user, a read-only mount): said before Install rather than failing half way."""
+    out = []
+    for directory, action in dict.fromkeys(_writes(cfg)):
+        probe = _existing(directory)
+        if not os.access(probe, os.W_OK | os.X_OK, effective_ids=os.access in
+                         os.supports_effective_ids):
+            why = "read-only" if _read_only(probe) else f"not writable by {_who()}"
+            out.append(f"{probe} is {why}, and {action} writes "
+                       f"{'there' if probe == directory else f'{directory} in it'}: run "
+                       "the hook as root (no runas for it in appspec.yml) or give that user "
+                       "write access")
+    return out
+
+
+def _read_only(path: str) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def run(cfg: Config, log: Any, dry_run: bool = False, bundle_dir: str | None = None,

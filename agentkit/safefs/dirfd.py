@@ -11,9 +11,11 @@ and modes changed on O_PATH descriptors of the checked entry, never by name.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import secrets
 import stat
+from typing import Any, Callable, TypeVar, cast
 
 from agentkit.safefs import pause, syscalls
 
@@ -42,6 +44,23 @@ class Tampered(OSError):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.strerror}"
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _paths(method: F) -> F:
+    """An OSError of an *at() call names only the entry; give it the whole path, for the
+    message the user reads (its type, and so every `except FileNotFoundError`, kept)."""
+    @functools.wraps(method)
+    def wrapper(self: Dir, name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, name, *args, **kwargs)
+        except OSError as exc:
+            if isinstance(exc, Tampered) or exc.filename not in (name, None):
+                raise
+            raise type(exc)(exc.errno, exc.strerror, self.join(name)) from None
+    return cast(F, wrapper)
 
 
 def same(a: os.stat_result, b: os.stat_result) -> bool:
@@ -74,6 +93,7 @@ class Dir:
         return os.fstat(self.fd)
 
     # --- looking ---------------------------------------------------------------------------
+    @_paths
     def lstat(self, name: str) -> os.stat_result | None:
         """The entry's own stat, or None when there is none."""
         pause.point("lstat", self.fd, name)
@@ -94,6 +114,7 @@ class Dir:
                     continue
         return out
 
+    @_paths
     def readlink(self, name: str) -> str | None:
         """The link's target; None when `name` is not a link (or not there)."""
         pause.point("readlink", self.fd, name)
@@ -105,6 +126,7 @@ class Dir:
             raise
 
     # --- opening ---------------------------------------------------------------------------
+    @_paths
     def subdir(self, name: str, expect: os.stat_result | None = None) -> Dir:
         """The directory `name`, never through a link; `expect`: the entry listed there."""
         _one(name)
@@ -146,6 +168,7 @@ class Dir:
             here = nxt
         return here
 
+    @_paths
     def handle(self, name: str, expect: os.stat_result | None = None) -> int:
         """An O_PATH descriptor of the entry itself (a link is not followed), checked to be
         the one listed: for chown and chmod, which must not act on a swapped-in entry."""
@@ -160,6 +183,7 @@ class Dir:
                                f"the {kind(expect.st_mode)[2:]} listed")
         return fd
 
+    @_paths
     def open_file(self, name: str, flags: int = os.O_RDONLY,
                   expect: os.stat_result | None = None, mode: int = 0o600) -> int:
         """A regular file, never through a link, and never blocking on a FIFO or device
@@ -197,6 +221,7 @@ class Dir:
             os.close(fd)
 
     # --- changing --------------------------------------------------------------------------
+    @_paths
     def create(self, name: str, mode: int) -> int:
         """A new file, made here and nowhere else (FileExistsError if anything is there)."""
         _one(name)
@@ -242,6 +267,7 @@ class Dir:
                 gone.append(entry)
         return gone
 
+    @_paths
     def mkdir(self, name: str, mode: int = 0o700) -> None:
         _one(name)
         pause.point("mkdir", self.fd, name)
@@ -250,8 +276,12 @@ class Dir:
     def symlink(self, target: str, name: str) -> None:
         _one(name)
         pause.point("symlink", self.fd, name)
-        os.symlink(target, name, dir_fd=self.fd)
+        try:
+            os.symlink(target, name, dir_fd=self.fd)
+        except OSError as exc:
+            raise type(exc)(exc.errno, exc.strerror, self.join(name)) from None
 
+    @_paths
     def unlink(self, name: str, missing_ok: bool = True) -> None:
         """Remove the entry `name` (a link itself, never its target)."""
         _one(name)
@@ -262,17 +292,20 @@ class Dir:
             if not missing_ok:
                 raise
 
+    @_paths
     def rmdir(self, name: str) -> None:
         _one(name)
         pause.point("rmdir", self.fd, name)
         os.rmdir(name, dir_fd=self.fd)
 
+    @_paths
     def rename(self, name: str, to: Dir, to_name: str) -> None:
         _one(name)
         _one(to_name)
         pause.point("rename", self.fd, name)
         os.rename(name, to_name, src_dir_fd=self.fd, dst_dir_fd=to.fd)
 
+    @_paths
     def rename_noreplace(self, name: str, to: Dir, to_name: str) -> bool:
         """rename, failing with FileExistsError where to_name exists; False where the kernel
         or file system cannot promise that (the caller decides)."""
@@ -281,6 +314,7 @@ class Dir:
         pause.point("rename", self.fd, name)
         return syscalls.renameat2(self.fd, name, to.fd, to_name, syscalls.RENAME_NOREPLACE)
 
+    @_paths
     def exchange(self, name: str, to: Dir, to_name: str) -> bool:
         """Swap two entries in one step; False where the kernel or file system cannot."""
         _one(name)
@@ -288,6 +322,7 @@ class Dir:
         pause.point("exchange", self.fd, name)
         return syscalls.renameat2(self.fd, name, to.fd, to_name, syscalls.RENAME_EXCHANGE)
 
+    @_paths
     def set_attrs(self, name: str, expect: os.stat_result, uid: int = -1, gid: int = -1,
                   mode: int | None = None) -> None:
         """Owner (-1 keeps) and then mode (None keeps; chown clears set-id bits) of the entry

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import pwd
 import subprocess
+import sys
 import textwrap
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
@@ -12,6 +16,10 @@ import pytest
 import structlog
 
 from agentkit.hooks import config
+
+from ..conftest import real_users
+
+PLAIN = "agentkit-perm"
 
 
 @pytest.fixture
@@ -115,3 +123,55 @@ try:
 finally:
     sys.stderr.write(f"calls={{int(sys.argv[2]) - budget[0]}}\\n")  # how many points there were
 """
+
+
+@pytest.fixture
+def plain_user() -> Iterator[tuple[int, int, str]]:
+    """Who the EACCES test runs as: this user when it is not root; as root, the real user
+    agentkit-perm (made for the test module and removed after it)."""
+    if os.geteuid() != 0:
+        yield os.geteuid(), os.getegid(), pwd.getpwuid(os.geteuid()).pw_name
+        return
+    for (name,) in real_users((PLAIN,), ("/usr/sbin/nologin",), system=True):
+        entry = pwd.getpwnam(name)
+        yield entry.pw_uid, entry.pw_gid, name
+
+
+def as_user(who: tuple[int, int, str], argv: list[str], scratch: Path) -> tuple[int, str, str]:
+    """`agentkit ARGV` in a child process that is `who` (a fork that drops root, when root,
+    so the child needs no interpreter that user may run): exit status, stdout, stderr."""
+    from agentkit.cli import main
+    # imported before privileges are dropped: this interpreter's library may be root's only
+    from agentkit.commands import hook  # noqa: F401
+    from agentkit.hooks import (  # noqa: F401
+        health,
+        link_shared,
+        permissions,
+        preflight,
+        refusal,
+        release,
+    )
+
+    out, err = scratch / "stdout", scratch / "stderr"
+    with open(out, "wb") as o, open(err, "wb") as e:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 99
+            try:
+                os.dup2(o.fileno(), 1)
+                os.dup2(e.fileno(), 2)
+                sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False),
+                                              write_through=True)
+                sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False),
+                                              write_through=True)
+                if os.geteuid() != who[0]:
+                    os.setgroups([])
+                    os.setgid(who[1])
+                    os.setuid(who[0])
+                code = main(argv)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.read_text(), err.read_text()

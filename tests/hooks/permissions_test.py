@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pwd
@@ -11,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
@@ -23,7 +21,7 @@ from agentkit.hooks import permissions
 from agentkit.hooks.config import Config
 
 from ..conftest import real_users
-from .conftest import killer, tmpfs
+from .conftest import as_user, killer, tmpfs
 
 MakeConfig = Callable[[str], Config]
 USER = "agentkit-perm"
@@ -174,49 +172,6 @@ def test_permissions_erofs_is_summarised_not_fatal(tmp_path: Path, make_config: 
         assert os.stat(app / "index.php").st_mode & 0o777 == 0o600
 
 
-@pytest.fixture
-def plain_user() -> Iterator[tuple[int, int, str]]:
-    """Who the EACCES test runs as: this user when it is not root; as root, the real user
-    agentkit-perm (made for the test module and removed after it)."""
-    if os.geteuid() != 0:
-        yield os.geteuid(), os.getegid(), pwd.getpwuid(os.geteuid()).pw_name
-        return
-    for (name,) in real_users((USER,), ("/usr/sbin/nologin",), system=True):
-        entry = pwd.getpwnam(name)
-        yield entry.pw_uid, entry.pw_gid, name
-
-
-def _as(who: tuple[int, int, str], argv: list[str], scratch: Path) -> tuple[int, str, str]:
-    """`agentkit ARGV` in a child process that is `who` (a fork that drops root, when root,
-    so the child needs no interpreter that user may run): exit status, stdout, stderr."""
-    from agentkit.cli import main
-    from agentkit.commands import hook  # noqa: F401  (imported before privileges are dropped)
-
-    out, err = scratch / "stdout", scratch / "stderr"
-    with open(out, "wb") as o, open(err, "wb") as e:
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child
-            code = 99
-            try:
-                os.dup2(o.fileno(), 1)
-                os.dup2(e.fileno(), 2)
-                sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False),
-                                              write_through=True)
-                sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False),
-                                              write_through=True)
-                if os.geteuid() != who[0]:
-                    os.setgroups([])
-                    os.setgid(who[1])
-                    os.setuid(who[0])
-                code = main(argv)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), out.read_text(), err.read_text()
-
-
 def test_permissions_eacces_is_summarised_not_fatal(plain_user: tuple[int, int, str],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # a plain user's hook meets a directory it may not read (root meets the same on
@@ -243,7 +198,7 @@ def test_permissions_eacces_is_summarised_not_fatal(plain_user: tuple[int, int, 
                     "the mode only of what it owns, and cannot enter directories it may not "
                     "read. Exclude these paths, set ownership on the storage side, or set "
                     "strict: true to fail on it.")
-        code, out, err = _as(plain_user, ["hook", "permissions", "--config", str(cfg)], scratch)
+        code, out, err = as_user(plain_user, ["hook", "permissions", "--config", str(cfg)], scratch)
         assert (code, err) == (0, ""), out + err
         assert out.splitlines()[-1].endswith(f" [warning  ] {expected}")
         (record,) = [json.loads(line) for line in (scratch / "log/hooks.log").read_text(
@@ -252,7 +207,7 @@ def test_permissions_eacces_is_summarised_not_fatal(plain_user: tuple[int, int, 
         assert os.stat(app / "index.php").st_mode & 0o777 == 0o640
         assert os.stat(app / "locked").st_mode & 0o777 == 0
         cfg.write_text(cfg.read_text().replace("'0640'\n", "'0640'\n    strict: true\n"))
-        code, out, err = _as(plain_user, ["hook", "permissions", "--config", str(cfg)], scratch)
+        code, out, err = as_user(plain_user, ["hook", "permissions", "--config", str(cfg)], scratch)
         assert (code, err) == (1, f"agentkit: error: {expected}\n")
         assert sorted(os.listdir(scratch)) == ["agentkit.yml", "app", "log", "stderr", "stdout"]
     finally:

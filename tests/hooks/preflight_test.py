@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -11,7 +14,7 @@ from agentkit.errors import HookFailed
 from agentkit.hooks import preflight
 from agentkit.hooks.config import Config
 
-from .conftest import tmpfs
+from .conftest import as_user, tmpfs
 
 MakeConfig = Callable[[str], Config]
 
@@ -85,3 +88,43 @@ def test_preflight_checks_the_appspec_users(tmp_path: Path, make_config: MakeCon
     cfg = make_config(f"version: 1\nrelease: {tmp_path}\n")
     found = preflight.problems(cfg, str(tmp_path), agent_root=str(tmp_path), spec=spec)
     assert found == ["user no-such-runas-ak does not exist"]
+
+
+def test_preflight_and_hook_run_as_a_user_who_cannot_write_the_releases(
+        plain_user: tuple[int, int, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # a `runas` user that may not write releases.root: preflight said "preflight passed" and
+    # `hook run` in AfterInstall crashed with PermissionError (exit 3)
+    uid, gid, name = plain_user
+    scratch = Path(tempfile.mkdtemp(prefix="agentkit-pre-"))  # pytest's tmp is root's only
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # a crash log would land here
+    try:
+        os.chmod(scratch, 0o755)
+        app = scratch / "app"
+        (app / "staging").mkdir(parents=True)
+        (app / "staging/index.html").write_text("hi\n")
+        cfg = scratch / "agentkit.yml"
+        cfg.write_text(f"version: 1\nreleases:\n  root: {app}\nevents:\n  BeforeInstall: "
+                       f"[preflight]\n  AfterInstall: [release]\nlog:\n  file: "
+                       f"{scratch}/log/hooks.log\n")
+        for path in (scratch, app, app / "staging", app / "staging/index.html", cfg):
+            os.chown(path, uid, gid)
+        os.chmod(app, 0o555)  # not even its owner may write it
+        monkeypatch.setenv("DEPLOYMENT_ID", "d-000000001")
+        monkeypatch.setenv("LIFECYCLE_EVENT", "BeforeInstall")
+        code, out, err = as_user(plain_user, ["hook", "run", "--config", str(cfg)], scratch)
+        problem = (f"{app} is not writable by {name} (uid {uid}), and release writes there: "
+                   "run the hook as root (no runas for it in appspec.yml) or give that user "
+                   "write access")
+        assert (code, err) == (1, f"agentkit: error: preflight: 1 problem(s): {problem}\n"), \
+            [p.read_text() for p in scratch.glob("agentkit-crash-*")]
+        monkeypatch.setenv("LIFECYCLE_EVENT", "AfterInstall")
+        code, out, err = as_user(plain_user, ["hook", "run", "--config", str(cfg)], scratch)
+        assert code == 1 and "Traceback" not in out + err, out + err
+        assert err == (f"agentkit: error: agentkit hook release: {app}/releases: Permission "
+                       "denied (errno EACCES); the action stopped there. If something else "
+                       "changes this tree at the same time (another deployment, the "
+                       "application), let it finish and run the deployment again.\n")
+        assert sorted(os.listdir(app)) == ["staging"]  # nothing half made
+    finally:
+        os.chmod(scratch / "app", 0o755)
+        shutil.rmtree(scratch)

@@ -279,3 +279,59 @@ def test_release_rollback_right_after_migrating_from_a_directory(
     monkeypatch.delenv("LIFECYCLE_EVENT")
     assert main(["release", "rollback", "--config", cfg.path]) == 0
     assert (tmp_path / "app/current/old.html").read_text() == "in place\n"
+
+
+def test_release_dry_run_changes_nothing_and_says_what_it_would_do(
+        tmp_path: Path, make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # `hook release --dry-run` (and `hook run --dry-run` listing release) crashed with
+    # "got multiple values for argument 'event'" (exit 3)
+    cfg = _config(make_config, tmp_path, f"log:\n  file: {tmp_path}/log/hooks.log\n")
+    _stage(tmp_path, 1)
+    before = sorted(str(p) for p in (tmp_path / "app").rglob("*"))
+    monkeypatch.setenv("DEPLOYMENT_ID", "d-000000001")
+    monkeypatch.delenv("LIFECYCLE_EVENT", raising=False)
+    assert main(["hook", "release", "--dry-run", "--config", cfg.path]) == 0
+    monkeypatch.setenv("LIFECYCLE_EVENT", "AfterInstall")
+    assert main(["hook", "run", "--dry-run", "--config", cfg.path]) == 0
+    out = capsys.readouterr().out
+    # by hand, and in AfterInstall with releases.swap's default (AfterInstall): all of it
+    assert out.count(f"would='build {tmp_path}/app/releases/d-000000001 from "
+                     f"{tmp_path}/app/staging; point {tmp_path}/app/current at "
+                     "releases/d-000000001; prune beyond keep=2'") == 2
+    assert sorted(str(p) for p in (tmp_path / "app").rglob("*")) == before
+
+
+def _health_cfg(make: MakeConfig, tmp: Path, restart: str = "") -> Config:
+    return make(f"version: 1\nreleases:\n  root: {tmp}/app\n{restart}"
+                f"health:\n  file: {tmp}/app/current/health.html\n  drain: {{interval: 0}}\n"
+                f"events:\n  AfterInstall: [release, health up]\n  ApplicationStop: "
+                f"[health down]\nlog:\n  file: {tmp}/log/hooks.log\n")
+
+
+@pytest.mark.parametrize("state", ["up", "down"])
+def test_release_rollback_keeps_the_health_state(
+        tmp_path: Path, make_config: MakeConfig, log: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], state: str) -> None:
+    # deployment 2's ApplicationStop took the health file out of release 1; rolling back to
+    # release 1 while the instance serves must not leave it out of the load balancer
+    from agentkit.hooks import health
+
+    cfg = _health_cfg(make_config, tmp_path)
+    for n in (1, 2):
+        if n == 2:
+            health.down(cfg, log)  # ApplicationStop of deployment 2, in release 1
+        _deploy(tmp_path, cfg, log, n, monkeypatch)
+        health.up(cfg, log)
+    if state == "down":  # the instance was taken out of service on purpose
+        health.down(cfg, log)
+    monkeypatch.delenv("LIFECYCLE_EVENT")
+    monkeypatch.delenv("DEPLOYMENT_ID")  # by hand
+    assert main(["release", "rollback", "--config", cfg.path]) == 0
+    assert os.readlink(tmp_path / "app/current") == "releases/d-000000001"
+    assert (tmp_path / "app/releases/d-000000001/health.html").exists() == (state == "up")
+    out = capsys.readouterr().out
+    assert f"health state kept through the rollback state={state}" in out
+    assert ("no releases.restart is configured: processes that loaded the old release keep "
+            "running it until they are restarted (set releases.restart, e.g. [systemctl, "
+            "restart, app]) release=d-000000001") in out

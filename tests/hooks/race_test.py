@@ -1,0 +1,214 @@
+"""Every hook action, run as root, attacked at every file system call by the application's
+own user (a real one, made with useradd): no canary outside the tree changes, and the action
+ends well or with a clear message (tests/hooks/race.py says how)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from agentkit.commands import hook
+from agentkit.hooks import config
+
+from ..conftest import real_users
+from .race import ATTACKS, Attacker, Scene, run_attacked, scene, snapshot
+
+APP = "agentkit-raceapp"
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="needs root: the actions run as root against another user, "
+                              "whom only root can make")
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[tuple[int, int]]:
+    for (name,) in real_users((APP,), ("/usr/sbin/nologin",), system=True):
+        entry = pwd.getpwnam(name)
+        yield entry.pw_uid, entry.pw_gid
+
+
+def _own(path: Path, uid: int, gid: int) -> None:
+    for p in [path, *path.rglob("*")]:
+        os.lchown(p, uid, gid)
+
+
+def _load(sc: Scene, text: str) -> config.Config:
+    cfg = sc.base / "agentkit.yml"
+    cfg.write_text(textwrap.dedent(text).format(base=sc.base, app=APP) +
+                   f"log:\n  file: {sc.base}/hooks.log\n")
+    return config.load(str(cfg))
+
+
+# --- the scenes: each makes its tree, returns what to run ---------------------------------
+def _permissions(sc: Scene) -> Callable[[], None]:
+    app_dir = sc.base / "app"
+    (app_dir / "a/b").mkdir(parents=True)
+    for rel in ("f1", "a/f2", "a/b/f3"):
+        (app_dir / rel).write_text(rel)
+    _own(app_dir, sc.uid, sc.gid)
+    for rel in ("f1", "a/f2", "a/b/f3"):  # what Install left as root's, for the rule to give
+        os.chown(app_dir / rel, 0, 0)
+    cfg = _load(sc, """\
+        version: 1
+        permissions:
+          - path: {base}/app
+            owner: {app}
+            group: {app}
+            file_mode: '0640'
+            dir_mode: '0750'
+        """)
+    return _action("permissions", cfg)
+
+
+def _health(owner: str, direction: str) -> Callable[[Scene], Callable[[], None]]:
+    def make(sc: Scene) -> Callable[[], None]:
+        www = sc.base / "www"
+        www.mkdir()
+        (www / "health.html").write_text("OK\n")
+        os.chown(www, sc.uid, sc.gid)
+        cfg = _load(sc, f"""\
+            version: 1
+            health:
+              file: {{base}}/www/health.html
+              {owner}
+              drain: {{{{interval: 0}}}}
+            """)
+        return _action(f"health {direction}", cfg)
+    return make
+
+
+def _link_shared(sc: Scene) -> Callable[[], None]:
+    release, shared = sc.base / "release", sc.base / "shared"
+    (release / "public/media/2024").mkdir(parents=True)
+    (release / "public/media/2024/a.jpg").write_text("a")
+    (release / "config").mkdir()
+    (release / "config/db.yml").write_text("db: x\n")
+    shared.mkdir()
+    _own(release / "public", sc.uid, sc.gid)
+    _own(release / "config", sc.uid, sc.gid)
+    _own(shared, sc.uid, sc.gid)
+    cfg = _load(sc, """\
+        version: 1
+        release: {base}/release
+        shared:
+          root: {base}/shared
+          dirs: [public/media, cache]
+          files: [config/db.yml, config/new.yml]
+          on_conflict: seed
+          missing_file: seed
+          owner: {app}
+          group: {app}
+        """)
+    return _action("link-shared", cfg)
+
+
+def _release(sc: Scene) -> Callable[[], None]:
+    root, shared = sc.base / "app", sc.base / "shared"
+    root.mkdir()
+    shared.mkdir()
+    _own(shared, sc.uid, sc.gid)
+    cfg = _load(sc, """\
+        version: 1
+        releases:
+          root: {base}/app
+          staging: {base}/app/staging
+          keep: 2
+        shared:
+          root: {base}/shared
+          dirs: [uploads]
+        permissions:
+          - path: {base}/app/staging
+            owner: {app}
+            group: {app}
+        """)
+    for n in (1, 2, 3):
+        (root / "staging/public/css").mkdir(parents=True, exist_ok=True)
+        (root / "staging/public/css/site.css").write_text(f"release {n}\n")
+        (root / "staging/index.html").write_text(f"release {n}\n")
+        os.environ["DEPLOYMENT_ID"] = f"d-00000000{n}"
+        if n < 3:
+            _action("release", cfg)()
+    return _action("release", cfg)
+
+
+def _action(name: str, cfg: config.Config) -> Callable[[], None]:
+    def run() -> None:
+        hook._action(name, cfg, _Quiet(), False)
+    return run
+
+
+class _Quiet:
+    """A logger that keeps nothing: hundreds of runs."""
+
+    def __getattr__(self, _name: str) -> Callable[..., None]:
+        return lambda *a, **kw: None
+
+
+SCENES: dict[str, Callable[[Scene], Callable[[], None]]] = {
+    "permissions": _permissions,
+    "health up (as the directory's owner)": _health("", "up"),
+    "health up (as root: owner root)": _health("owner: root", "up"),
+    "health down": _health("", "down"),
+    "link-shared": _link_shared,
+    "release": _release,
+}
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("DEPLOYMENT_ID", "LIFECYCLE_EVENT", "DEPLOYMENT_GROUP_ID"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.mark.parametrize("what", list(SCENES))
+def test_race_every_point_every_attack_leaves_the_canaries(
+        what: str, app: tuple[int, int], environment: None) -> None:
+    with scene(*app) as sc:
+        clean = run_attacked(SCENES[what](sc), 0, "", None)
+    assert clean.error == "" and clean.points > 5, clean
+    changed, failures, attacked = [], [], 0
+    for point in range(1, clean.points + 1):
+        for how in ATTACKS:
+            with scene(*app) as sc:
+                action = SCENES[what](sc)
+                before = snapshot(sc.canary)
+                attacker = Attacker(sc)
+                try:
+                    outcome = run_attacked(action, point, how, attacker)
+                finally:
+                    attacker.close()
+                if snapshot(sc.canary) != before:
+                    changed.append(f"{how} at point {point}: {outcome}")
+                if outcome.error:
+                    failures.append(outcome.error)
+                attacked += outcome.swaps
+    assert changed == []
+    assert attacked > 0  # the attacker did get in
+    # every failure is a whole sentence naming what stood where or what failed
+    assert all(f.startswith(("agentkit hook ", "health.file ", "link-shared ", "release"))
+               for f in failures), failures[:3]
+
+
+def test_race_attacker_is_refused_by_the_old_path_based_calls(
+        app: tuple[int, int], environment: None) -> None:
+    # the harness can fail: chmod by name through the same swap changes the canary
+    with scene(*app) as sc:
+        target = sc.base / "www"
+        target.mkdir()
+        (target / "f").write_text("x")
+        os.chown(target, *app)
+        before = snapshot(sc.canary)
+        attacker = Attacker(sc)
+        try:
+            assert attacker.swap(str(target / "f"), "symlink-file") == "done"
+        finally:
+            attacker.close()
+        os.chmod(target / "f", 0o644)  # what permissions did before safefs
+        assert snapshot(sc.canary) != before
+
