@@ -18,11 +18,14 @@ from .archives import APPSPEC_OK, appspec, tar
 
 Builder = Callable[[Path], Path]
 BUILDERS: dict[str, Builder] = {}
+# the members of an input that verify must name in a finding (its path or message)
+HOSTILE: dict[str, tuple[str, ...]] = {}
 
 
-def builder(name: str) -> Callable[[Builder], Builder]:
+def builder(name: str, hostile: tuple[str, ...] = ()) -> Callable[[Builder], Builder]:
     def register(func: Builder) -> Builder:
         BUILDERS[name] = func
+        HOSTILE[name] = hostile
         return func
     return register
 
@@ -89,12 +92,12 @@ def _long_scalar(tmp: Path) -> Path:
     return tar(tmp / "a.tgz", [("appspec.yml", "file", text, 0o644)])
 
 
-@builder("appspec-symlink-to-shadow")
+@builder("appspec-symlink-to-shadow", hostile=("appspec.yml",))
 def _appspec_link(tmp: Path) -> Path:
     return tar(tmp / "a.tgz", [("appspec.yml", "symlink", "/etc/shadow", 0o777)])
 
 
-@builder("hook-location-symlink-to-shadow")
+@builder("hook-location-symlink-to-shadow", hostile=("run.sh",))
 def _hook_link(tmp: Path) -> Path:
     text = appspec(_dest(tmp), "  AfterInstall:\n    - location: run.sh\n")
     return tar(tmp / "a.tgz", [("appspec.yml", "file", text, 0o644),
@@ -172,7 +175,7 @@ def _pax_huge(tmp: Path) -> Path:
     return _raw_tar(tmp, "a.tgz", [_pax_member({"mtime": "1e400"})])
 
 
-@builder("pax-size-lies")
+@builder("pax-size-lies", hostile=("f",))
 def _pax_size(tmp: Path) -> Path:
     return _raw_tar(tmp, "a.tgz", [_pax_member({"size": "99999999999999"})])
 
@@ -217,12 +220,12 @@ def _many_pax(tmp: Path) -> Path:
                                                name=f"f{i}".encode()) for i in range(20_000)])
 
 
-@builder("tar-negative-size")
+@builder("tar-negative-size", hostile=("f",))
 def _negative(tmp: Path) -> Path:
     return _raw_tar(tmp, "a.tgz", [_raw_header(b"f", 0, b"0", size_field=b"\xff" * 12)])
 
 
-@builder("tar-base256-size-huge")
+@builder("tar-base256-size-huge", hostile=("f",))
 def _base256(tmp: Path) -> Path:
     return _raw_tar(tmp, "a.tgz", [_raw_header(b"f", 0, b"0",
                                                size_field=b"\x80" + b"\x7f" * 11)])
@@ -234,7 +237,7 @@ def _bad_mtime(tmp: Path) -> Path:
                                    b"x" + b"\0" * 511])
 
 
-@builder("tar-truncated-member")
+@builder("tar-truncated-member", hostile=("f",))
 def _truncated(tmp: Path) -> Path:
     return _raw_tar(tmp, "a.tgz", [_raw_header(b"f", 100000, b"0") + b"x" * 512])
 
@@ -244,7 +247,7 @@ def _sparse(tmp: Path) -> Path:
     return _raw_tar(tmp, "a.tgz", [_raw_header(b"f", 512, b"S") + b"\0" * 512])
 
 
-@builder("symlink-loop")
+@builder("symlink-loop", hostile=("a", "b", "self"))
 def _loop(tmp: Path) -> Path:
     text = ("version: 0.0\nos: linux\nfiles:\n  - source: a\n    destination: "
             f"{_dest(tmp)}\n  - source: self\n    destination: {_dest(tmp)}/s\n")
@@ -274,32 +277,32 @@ def _deeper(tmp: Path) -> Path:
                                (f"{deep}/f", "file", "x", 0o644)])
 
 
-@builder("dotdot-member")
+@builder("dotdot-member", hostile=("../../escape",))
 def _dotdot(tmp: Path) -> Path:
     return tar(tmp / "a.tgz", [("appspec.yml", "file", appspec(_dest(tmp)), 0o644),
                                ("../../escape", "file", "x", 0o644)])
 
 
-@builder("absolute-member")
+@builder("absolute-member", hostile=("/tmp/agentkit-absolute-escape",))
 def _absolute(tmp: Path) -> Path:
     return tar(tmp / "a.tgz", [("appspec.yml", "file", appspec(_dest(tmp)), 0o644),
                                ("/tmp/agentkit-absolute-escape", "file", "x", 0o644)])
 
 
-@builder("write-through-link")
+@builder("write-through-link", hostile=("out/agentkit-through-escape",))
 def _through(tmp: Path) -> Path:
     return tar(tmp / "a.tgz", [("appspec.yml", "file", appspec(_dest(tmp)), 0o644),
                                ("out", "symlink", "/tmp", 0o777),
                                ("out/agentkit-through-escape", "file", "x", 0o644)])
 
 
-@builder("hardlink-outside")
+@builder("hardlink-outside", hostile=("h",))
 def _hardlink(tmp: Path) -> Path:
     return tar(tmp / "a.tgz", [("appspec.yml", "file", appspec(_dest(tmp)), 0o644),
                                ("h", "hardlink", "/etc/passwd", 0o644)])
 
 
-@builder("device-and-fifo")
+@builder("device-and-fifo", hostile=("fifo", "dev"))
 def _devices(tmp: Path) -> Path:
     return tar(tmp / "a.tgz", [("appspec.yml", "file", appspec(_dest(tmp)), 0o644),
                                ("fifo", "fifo", "", 0o644), ("dev", "chardev", "", 0o644)])
@@ -334,6 +337,125 @@ def _empty(tmp: Path) -> Path:
     return path
 
 
+# --- members readers see differently, or tar cannot extract -------------------------------------
+def _loop_beneath(tmp: Path, links: list[tuple[str, str]]) -> Path:
+    return tar(tmp / "a.tgz", [("appspec.yml", "file", appspec(_dest(tmp)), 0o644),
+                               *[(name, "symlink", target, 0o777) for name, target in links],
+                               ("a/file", "file", "x", 0o644)])
+
+
+@builder("symlink-loop-self-member-beneath", hostile=("a/file",))
+def _loop_self(tmp: Path) -> Path:
+    return _loop_beneath(tmp, [("a", "a")])
+
+
+@builder("symlink-loop-pair-member-beneath", hostile=("a/file",))
+def _loop_pair(tmp: Path) -> Path:
+    return _loop_beneath(tmp, [("a", "b"), ("b", "a")])
+
+
+@builder("symlink-loop-growing-member-beneath", hostile=("a/file",))
+def _loop_growing(tmp: Path) -> Path:
+    return _loop_beneath(tmp, [("a", "a/x")])
+
+
+@builder("dir-then-symlink-same-name", hostile=("d",))
+def _dir_then_link(tmp: Path) -> Path:
+    return tar(tmp / "a.tgz", [("appspec.yml", "file", appspec(_dest(tmp)), 0o644),
+                               ("d", "dir", "", 0o755), ("d", "symlink", "elsewhere", 0o777)])
+
+
+@builder("full-dir-then-symlink-same-name", hostile=("d",))
+def _full_dir_then_link(tmp: Path) -> Path:
+    return tar(tmp / "a.tgz", [("appspec.yml", "file", appspec(_dest(tmp)), 0o644),
+                               ("d/f", "file", "x", 0o644), ("d", "symlink", "elsewhere", 0o777)])
+
+
+@builder("symlink-then-child-then-link-target", hostile=("l/c",))
+def _link_then_child(tmp: Path) -> Path:
+    return tar(tmp / "a.tgz", [("appspec.yml", "file", appspec(_dest(tmp)), 0o644),
+                               ("l", "symlink", "m", 0o777), ("l/c", "file", "x", 0o644),
+                               ("m", "symlink", "q", 0o777)])
+
+
+@builder("symlink-then-child-link", hostile=("l/c",))
+def _link_then_child_link(tmp: Path) -> Path:
+    return tar(tmp / "a.tgz", [("appspec.yml", "file", appspec(_dest(tmp)), 0o644),
+                               ("l", "symlink", "d", 0o777), ("l/c", "symlink", "x", 0o777),
+                               ("d", "symlink", "e", 0o777)])
+
+
+@builder("pax-path-nul-in-directory", hostile=("d",))
+def _pax_nul(tmp: Path) -> Path:
+    return _raw_tar(tmp, "a.tgz", [_pax_member({"path": "d\0x/f"}, name=b"f")])
+
+
+@builder("hardlink-target-dotdot", hostile=("h",))
+def _hardlink_dotdot(tmp: Path) -> Path:
+    return tar(tmp / "a.tgz", [("appspec.yml", "file", appspec(_dest(tmp)), 0o644),
+                               ("f", "file", "x", 0o644), ("h", "hardlink", "../f", 0o644)])
+
+
+@builder("pax-path-disagrees-with-gnu-longname", hostile=("pax-name", "gnu-name" + "x" * 100))
+def _pax_vs_gnu(tmp: Path) -> Path:
+    name = b"gnu-name" + b"x" * 100
+    pad = b"\0" * (-len(name) % 512)
+    pax = _pax_header({"path": "pax-name"})
+    return _raw_tar(tmp, "a.tgz", [
+        _raw_header(b"././@LongLink", len(name), b"L") + name + pad +
+        _raw_header(b"PaxHeader/f", len(pax), b"x") + pax + b"\0" * (-len(pax) % 512) +
+        _raw_header(b"short", 1, b"0") + b"x" + b"\0" * 511])
+
+
+@builder("sparse-member-absolute", hostile=("/tmp/agentkit-sparse-escape",))
+def _sparse_absolute(tmp: Path) -> Path:
+    return _raw_tar(tmp, "a.tgz", [_raw_header(b"/tmp/agentkit-sparse-escape", 512, b"S") +
+                                   b"\0" * 512])
+
+
+def _octal(value: int, width: int) -> bytes:
+    return f"{value:0{width - 1}o}\0".encode()
+
+
+@builder("sparse-member-extended-absolute", hostile=("/tmp/agentkit-sparse-escape",))
+def _sparse_extended(tmp: Path) -> Path:
+    # an old GNU sparse member of five fragments: four in its header, one in an extension
+    # header that follows it (not counted in its size); a reader that takes the extension for
+    # data loses its place, and GNU tar does not
+    fragments = [(i * 4096, 512) for i in range(5)]
+    header = bytearray(_raw_header(b"/tmp/agentkit-sparse-escape", 512 * 5, b"S"))
+    for i, (offset, size) in enumerate(fragments[:4]):
+        header[386 + 24 * i:410 + 24 * i] = _octal(offset, 12) + _octal(size, 12)
+    header[482] = 1  # isextended
+    header[483:495] = _octal(4 * 4096 + 512, 12)  # realsize
+    header[257:265] = b"ustar  \0"  # GNU's magic: only its headers have sparse maps
+    header[148:156] = b" " * 8
+    header[148:156] = f"{sum(header):06o}\0 ".encode()
+    extension = bytearray(512)
+    extension[0:24] = _octal(fragments[4][0], 12) + _octal(fragments[4][1], 12)
+    return _raw_tar(tmp, "a.tgz", [bytes(header) + bytes(extension) + b"s" * 512 * 5])
+
+
+@builder("sparse-member-pax-absolute", hostile=("/tmp/agentkit-sparse-escape",))
+def _sparse_pax(tmp: Path) -> Path:
+    # PAX sparse 1.0, as GNU tar --format=pax writes it: the real name in GNU.sparse.name,
+    # the header's a made-up one, the map at the start of the data
+    pax = _pax_header({"GNU.sparse.major": "1", "GNU.sparse.minor": "0",
+                       "GNU.sparse.name": "/tmp/agentkit-sparse-escape",
+                       "GNU.sparse.realsize": "1024"})
+    data = b"1\n512\n512\n".ljust(512, b"\0") + b"s" * 512
+    return _raw_tar(tmp, "a.tgz", [
+        _raw_header(b"PaxHeader/f", len(pax), b"x") + pax + b"\0" * (-len(pax) % 512) +
+        _raw_header(b"GNUSparseFile.0/agentkit-sparse-escape", len(data), b"0") + data])
+
+
+@builder("tar-base256-size", hostile=("f",))
+def _base256_small(tmp: Path) -> Path:
+    return _raw_tar(tmp, "a.tgz", [_raw_header(b"f", 1, b"0",
+                                               size_field=b"\x80" + bytes(10) + b"\x01") +
+                                   b"x" + b"\0" * 511])
+
+
 # --- zip archives --------------------------------------------------------------------------------
 def _zip(tmp: Path, entries: list[tuple[zipfile.ZipInfo, bytes]]) -> Path:
     path = tmp / "a.zip"
@@ -362,26 +484,38 @@ def _patch_zip(path: Path, name: bytes, flag_bits: int | None = None,
     path.write_bytes(bytes(raw))
 
 
-@builder("zip-encrypted-entry")
+@builder("zip-encrypted-entry", hostile=("secret.txt",))
 def _zip_encrypted(tmp: Path) -> Path:
     path = _zip(tmp, [(zipfile.ZipInfo("secret.txt"), b"x" * 100)])
     _patch_zip(path, b"secret.txt", flag_bits=1)
     return path
 
 
-@builder("zip-unknown-method")
+@builder("zip-unknown-method", hostile=("odd.bin",))
 def _zip_method(tmp: Path) -> Path:
     path = _zip(tmp, [(zipfile.ZipInfo("odd.bin"), b"x" * 100)])
     _patch_zip(path, b"odd.bin", method=77)
     return path
 
 
-@builder("zip-dotdot")
+@builder("zip-dotdot", hostile=("../../agentkit-zip-escape",))
 def _zip_dotdot(tmp: Path) -> Path:
     return _zip(tmp, [(zipfile.ZipInfo("../../agentkit-zip-escape"), b"x")])
 
 
-@builder("zip-symlink-out")
+@builder("zip-backslash-dotdot", hostile=("..\\agentkit-zip-escape",))
+def _zip_backslash(tmp: Path) -> Path:
+    return _zip(tmp, [(zipfile.ZipInfo("..\\agentkit-zip-escape"), b"x")])
+
+
+@builder("zip-backslash-dotdot-dos", hostile=("..\\agentkit-zip-escape",))
+def _zip_backslash_dos(tmp: Path) -> Path:
+    info = zipfile.ZipInfo("..\\agentkit-zip-escape")
+    info.create_system = 0  # MS-DOS: unzip reads its backslashes as separators
+    return _zip(tmp, [(info, b"x")])
+
+
+@builder("zip-symlink-out", hostile=("link",))
 def _zip_link(tmp: Path) -> Path:
     info = zipfile.ZipInfo("link")
     info.external_attr = 0o120777 << 16

@@ -232,6 +232,17 @@ _RULES = (
          "deployment-archive directory, and hooks run as another user (runas) cannot reach "
          "their scripts (exit 126)", "`chmod 755` the build directory before `tar czf x.tgz -C "
          "dir .`, or archive with `tar --mode=go+rX`"),
+    Rule("AK411", ERROR, "member-not-extractable", "an archive member GNU tar cannot extract: "
+         "beneath a symlink loop or a symlink to no directory, or a symlink over a directory "
+         "holding members (1.x: DownloadBundle fails; 2.x: dropped, a warning)",
+         "build the archive from the tree itself (agentkit bundle, or tar -C dir .): no "
+         "member under a symlink, no name given twice"),
+    Rule("AK412", WARNING, "member-read-differently", "an archive member that tar extracts "
+         "other than its name says, or that readers disagree on: written through a symlink "
+         "of the archive, a symlink replacing a directory, a hard link target stripped of "
+         "`..`, a PAX name and a GNU long name that differ, a NUL byte in a name, a size in "
+         "base-256 that octal could hold", "build the archive from the tree itself (agentkit "
+         "bundle, or tar -C dir .) with one tool; nothing else writes such headers"),
     # --- the unpacked bundle (verify) ------------------------------------------------------
     Rule("AK500", ERROR, "script-missing", "a hook script that is not in the bundle",
          "fix the location (relative to the bundle root) or add the script"),
@@ -252,6 +263,9 @@ _RULES = (
          "(Install fails)", "add it to the bundle or fix the source (relative to the bundle "
          "root)", "No such file or directory @ rb_sysopen - {path}",
          "IO error: No such file or directory (os error 2)"),
+    Rule("AK508", WARNING, "script-unreadable", "a hook script this user cannot read: its "
+         "first line (shebang, BOM, line ending) is not checked; the agent, as root, reads it",
+         "make it readable (chmod a+r), or run the check as a user who can read it"),
     Rule("AK510", ERROR, "symlink-to-directory", "a symlink to a directory: the installer "
          "copies the target's whole content (a link to NFS/EFS copies the share)",
          "create such links in AfterInstall (agentkit hook link-shared)"),

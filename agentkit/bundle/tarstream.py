@@ -28,6 +28,10 @@ class TarError(Exception):
     """The stream is not a tar archive GNU tar would read."""
 
 
+class _MemberError(TarError):
+    """A TarError in a member's own header; its message names that member already."""
+
+
 class Member(NamedTuple):  # one per member: a tuple is cheap to make
     name: str
     kind: str  # file, dir, symlink, hardlink, chardev, blockdev, fifo, other
@@ -39,6 +43,10 @@ class Member(NamedTuple):  # one per member: a tuple is cheap to make
     gid: int
     uname: str
     gname: str
+    # what in its headers readers may take differently (GNU tar's reading is the one above):
+    # a PAX name that disagrees with the GNU long name, a NUL byte inside a name, a size in
+    # base-256 that octal could hold; each a sentence naming the member. Usually empty.
+    odd: tuple[str, ...] = ()
 
 
 # member -> where its data goes: an fd (the reader writes, the caller closes), a bytearray to
@@ -221,6 +229,9 @@ _HEADER = struct.Struct("100s8s8s8s12s12s8sc100s6s2s32s32s")
 
 
 _PAX_NUMBER = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?")
+_PAX_INTEGER = re.compile(r"[0-9]+")
+# GNU tar's limits for the integer records (xheader.c decode_num: off_t, uid_t, gid_t)
+_PAX_LIMITS = {"size": (1 << 63) - 1, "uid": (1 << 32) - 1, "gid": (1 << 32) - 1}
 
 
 def _pax(data: bytes) -> dict[str, str]:
@@ -244,9 +255,14 @@ def _pax(data: bytes) -> dict[str, str]:
         key, _, value = record[:-1].partition(b"=")
         text = value.decode("utf-8", "surrogateescape")
         name = key.decode("utf-8", "replace")
-        if name in ("mtime", "atime", "ctime", "size", "uid", "gid") and \
-                not _PAX_NUMBER.fullmatch(text):
+        if name in ("mtime", "atime", "ctime") and not _PAX_NUMBER.fullmatch(text):
             raise TarError(f"Malformed extended header: invalid {name}={text}")
+        if name in _PAX_LIMITS:
+            if not _PAX_INTEGER.fullmatch(text):
+                raise TarError(f"Malformed extended header: invalid {name}={text}")
+            if int(text) > _PAX_LIMITS[name]:
+                raise TarError(f"Extended header {name}={text} is out of range "
+                               f"0..{_PAX_LIMITS[name]}")
         out[name] = text
         pos += length
     return out
@@ -261,6 +277,8 @@ def read(raw: IO[bytes], visit: Visit, done: Done, relay: Relay | None = None,
     where: list[str] = []
     try:
         count = _read(stream, visit, done, relay, hashing, where)
+    except _MemberError:
+        raise
     except TarError as exc:
         if where:  # name the member it happened at
             raise TarError(f"{exc} (after member {where[0]!r})") from None
@@ -293,7 +311,13 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
                            else "Skipping to next header")
         (name_f, mode_f, uid_f, gid_f, size_f, mtime_f, _sum, typeflag, link_f, _magic, _v,
          uname_f, gname_f) = _HEADER.unpack_from(header)
-        size = _size(_number(size_f))
+        try:
+            size = _size(_number(size_f))
+        except TarError as exc:
+            if typeflag in (b"L", b"K", b"x", b"g"):
+                raise
+            name = _names(pax, long_name, long_link, _ustar_name(header, name_f), "")[0]
+            raise _MemberError(f"{exc} (member {name!r})") from None
         padded = size + (-size % BLOCK)
         if typeflag in (b"L", b"K", b"x", b"g"):
             if size > MAX_EXTENDED:
@@ -309,15 +333,18 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
                 else:
                     extended += header + raw_data
             if typeflag == b"L":
-                long_name = _text(data)
+                long_name = _cut(data)
             elif typeflag == b"K":
-                long_link = _text(data)
+                long_link = _cut(data)
             elif typeflag == b"x":
                 pax = _pax(data)
             continue
         if pax and "size" in pax:
-            size = _size(int(float(pax["size"])))
+            size = int(pax["size"])  # (checked by _pax: GNU tar's range)
             padded = size + (-size % BLOCK)
+        sparse = b""  # an old GNU sparse member's extension headers, which come before its data
+        if typeflag == b"S" and header[482] and header[257:265] == _OLDGNU_MAGIC:
+            sparse = _sparse_extensions(stream)
         # an archive's members share a handful of owners, modes and times: parsed once each
         who = header[108:124] + header[265:329]
         owner = owners.get(who)
@@ -336,12 +363,20 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
             mtime = mtimes[mtime_f] = int(_time(_number(mtime_f)))
         if pax and _PAX_OWNER.intersection(pax):
             owner = _pax_owner(pax, owner)
+        link = _text(link_f) if link_f[0] else ""
+        if pax or long_name is not None or long_link is not None:
+            name, link, odd = _names(pax, long_name, long_link, _ustar_name(header, name_f),
+                                     link)
+        else:
+            name, odd = _ustar_name(header, name_f), ()
+        if size_f[0] & 0x80 and size < 8 ** 11 and "size" not in pax:
+            odd += (f"its size ({size}) is written in GNU base-256, which tar uses only for 8 "
+                    "GiB or more: a crafted header; readers that only know octal read another "
+                    "size and lose their place in the archive",)
         member = Member(
-            long_name or pax.get("path") or _ustar_name(header, name_f),
-            KINDS.get(typeflag, "other"), mode,
-            size if typeflag in (b"0", b"\0", b"7", b"S") else 0,
-            long_link or pax.get("linkpath") or (_text(link_f) if link_f[0] else ""),
-            _time(float(pax["mtime"])) if "mtime" in pax else mtime, *owner)
+            name, KINDS.get(typeflag, "other"), mode,
+            size if typeflag in (b"0", b"\0", b"7", b"S") else 0, link,
+            _time(float(pax["mtime"])) if "mtime" in pax else mtime, *owner, odd)
         long_name = long_link = None
         if pax:
             pax = {}
@@ -349,7 +384,8 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
         where[:] = [member.name]
         fd = visit(member)
         if relay is not None:
-            _relay_member(stream, relay, extended, member, fd, size, padded, done)
+            _relay_member(stream, relay, extended, member, fd, size, padded, done,
+                          header + sparse if sparse else None)
             if extended:
                 extended = bytearray()
             continue
@@ -365,20 +401,78 @@ def _read(stream: _Stream, visit: Visit, done: Done, relay: Relay | None,
 
 
 def _relay_member(stream: _Stream, relay: Relay, records: bytearray, member: Member,
-                  sink: Sink, size: int, padded: int, done: Done) -> None:
-    """`records`: the member's extended header records; its header block was just read."""
+                  sink: Sink, size: int, padded: int, done: Done,
+                  head: bytes | None = None) -> None:
+    """`records`: the member's extended header records; its header block was just read (or
+    is `head`, with the blocks that followed it)."""
     digest = None
     if sink is None:
         got = stream.pump(size, None, None, padded - size)
     else:
         if records:  # the extended headers, which come first
             relay.add(memoryview(bytes(records)))
+        if head is not None:
+            relay.add(memoryview(head))
         digest = hashlib.sha256() if sink == RELAY_HASHED else None
-        got = stream.relay(size, padded - size, relay, digest, header=True)
+        got = stream.relay(size, padded - size, relay, digest, header=head is None)
     if got < size:
         raise TarError("Unexpected EOF in archive")
     if sink is not None:
         done(member, sink, digest.hexdigest() if digest is not None else None)
+
+
+def _sparse_extensions(stream: _Stream) -> bytes:
+    """The extension headers of an old GNU sparse member (`S` with isextended set): more
+    blocks of its sparse map, read as part of its header (GNU tar's sparse.c), not counted in
+    its size."""
+    blocks = []
+    while True:
+        block = stream.read(BLOCK)
+        if len(block) < BLOCK:
+            raise TarError("Unexpected EOF in archive")
+        blocks.append(block)
+        if not block[504]:  # isextended: another block follows
+            return b"".join(blocks)
+        if len(blocks) * BLOCK > MAX_EXTENDED:
+            raise TarError(f"Sparse map of more than {MAX_EXTENDED >> 20} MiB: more than "
+                           "verify reads")
+
+
+def _cut(raw: bytes) -> str:
+    """A name from a GNU long name record: GNU tar reads it as a C string, up to a NUL."""
+    return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape") + \
+        ("\0" if raw.rstrip(b"\0").count(b"\0") else "")  # marked: judged in _names
+
+
+def _names(pax: dict[str, str], long_name: str | None, long_link: str | None, ustar: str,
+           link: str) -> tuple[str, str, tuple[str, ...]]:
+    """The member's name and link target as GNU tar takes them (the PAX records, GNU.sparse.name
+    first, over the GNU long names, over the header's fields; each cut at a NUL, as C strings
+    are), and what other readers may take differently."""
+    odd: list[str] = []
+    out = []
+    for key, gnu, plain, what in (("path", long_name, ustar, "name"),
+                                  ("linkpath", long_link, link, "link target")):
+        if gnu is not None and gnu.endswith("\0"):
+            gnu = gnu[:-1]
+            odd.append(f"its GNU long {what} holds a NUL byte: GNU tar reads it up to there, "
+                       f"as {gnu!r}")
+        value = pax.get("GNU.sparse.name") if key == "path" else None
+        value = value or pax.get(key) or None
+        if value is None:
+            out.append(plain if gnu is None else gnu)
+            continue
+        if "\0" in value:
+            cut = value.split("\0", 1)[0]
+            odd.append(f"its PAX {what} {value!r} holds a NUL byte: GNU tar reads it up to "
+                       f"there, as {cut!r}")
+            value = cut
+        if gnu is not None and gnu != value:
+            odd.append(f"its PAX {what} {value!r} and its GNU long {what} {gnu!r} differ: "
+                       f"GNU tar takes the PAX one, readers that take the other extract "
+                       f"{gnu!r}")
+        out.append(value)
+    return out[0], out[1], tuple(odd)
 
 
 _PAX_OWNER = frozenset(("uid", "gid", "uname", "gname"))
@@ -388,13 +482,17 @@ def _pax_owner(pax: dict[str, str], owner: tuple[int, int, str, str]
                ) -> tuple[int, int, str, str]:
     """pax records override the header's owner fields (as GNU tar reads them)."""
     uid, gid, uname, gname = owner
-    return (int(float(pax.get("uid", uid))), int(float(pax.get("gid", gid))),
+    return (int(pax.get("uid", uid)), int(pax.get("gid", gid)),
             pax.get("uname", uname), pax.get("gname", gname))
+
+
+_OLDGNU_MAGIC = b"ustar  \0"  # GNU tar's own headers, where a sparse map has extensions
 
 
 def _ustar_name(header: bytes, field: bytes) -> str:
     name = _text(field)
-    if header[345] and header[257:262] == b"ustar":  # (an empty prefix starts with NUL)
+    # the prefix field is POSIX ustar's (magic "ustar\0"); GNU headers keep times there
+    if header[345] and header[257:263] == b"ustar\0":  # (an empty prefix starts with NUL)
         prefix = _text(header[345:500])
         if prefix:
             return f"{prefix}/{name}"

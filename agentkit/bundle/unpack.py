@@ -13,6 +13,7 @@ extracted here. What the agent itself would have done with each such member is a
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import grp
 import os
@@ -70,6 +71,12 @@ class Members:
     def is_file(self, rel: str) -> bool:
         self.flush()
         return self.db.execute("SELECT 1 FROM member WHERE rel = ? AND size IS NOT NULL",
+                               (store.key(rel),)).fetchone() is not None
+
+    def is_unwritten(self, rel: str) -> bool:
+        """Whether rel (relative to the archive's root) was read but not written."""
+        self.flush()
+        return self.db.execute("SELECT 1 FROM member WHERE rel = ? AND unwritten = 1",
                                (store.key(rel),)).fetchone() is not None
 
     def mark_unwritten(self, rel: str, unwritten: bool) -> None:
@@ -169,6 +176,13 @@ class _TarWriter:
         self.archive = archive_path
         self.generation = generation
         self.links: dict[str, str] = {}  # rel path -> target, created at the end
+        # the directories the agent's tar has made so far: those of directory members, and
+        # those holding members (which a symlink cannot replace); None once they hold more
+        # than TRACKED characters (a hostile archive of deep paths): tar judges alone then
+        self.dir_members: set[str] | None = set()
+        self.filled: set[str] | None = set()
+        self.tracked = 0
+        self.cached = 0  # characters in made_dirs
         self.dirs: list[tuple[str, int, float]] = []  # modes applied at the end, like tar
         self.refused = False
         self.open_path = ""
@@ -184,9 +198,12 @@ class _TarWriter:
     def _parent(self, path: str) -> None:
         parent = os.path.dirname(path)
         if parent not in self.made_dirs:
-            os.makedirs(parent, exist_ok=True)
+            _makedirs(parent)
+            if self.cached > TRACKED:  # a cache: deep hostile paths must not fill memory
+                self.made_dirs, self.cached = {self.dest}, 0
             while parent not in self.made_dirs:
                 self.made_dirs.add(parent)
+                self.cached += len(parent)
                 parent = os.path.dirname(parent)
 
     def finding(self, severity: str, code: str, member: str, message: str, hint: str,
@@ -250,27 +267,79 @@ class _TarWriter:
                                 _local_id(grp.getgrnam, m.gname, m.gid))
         return self.owners[key]
 
+    def _link_on_path(self, rel: str) -> tuple[str, str, str] | None:
+        """The first of the archive's symlinks among rel's parents: (its path, its target,
+        the rest of rel below it)."""
+        cut = rel.find("/")
+        while cut >= 0:
+            target = self.links.get(rel[:cut])
+            if target is not None:
+                return rel[:cut], target, rel[cut + 1:]
+            cut = rel.find("/", cut + 1)
+        return None
+
     def _through_link(self, rel: str, name: str) -> str | None:
-        """Follow in-bundle relative links in the parent path as tar would; refuse others."""
+        """Follow the archive's own relative links in the parent path as tar's open does
+        (the kernel, at most MAX_LINKS of them); refuse a link leaving the bundle (AK405), a
+        loop, and a link to what is not a directory yet (AK411)."""
         if not self.links:
             return rel
-        parts = rel.split("/")
-        cut = -1
-        for i in range(1, len(parts)):
-            cut = rel.index("/", cut + 1)
-            target = self.links.get(rel[:cut])
-            if target is None:
-                continue
-            prefix = rel[:cut]
+        first: tuple[str, str] | None = None
+        landing = ""
+        for _ in range(MAX_LINKS):
+            found = self._link_on_path(rel)
+            if found is None:
+                break
+            prefix, target, rest = found
+            first = first or (prefix, target)
             if target.startswith("/") or ".." in target.split("/"):
                 self.refuse("AK405", name, f"member {name!r} would be written through the "
                             f"symlink {prefix!r} -> {target!r}, outside the bundle",
                             "do not put files under a symlinked directory in the archive")
                 return None
-            base = os.path.dirname(prefix)
-            resolved = os.path.normpath(os.path.join(base, target, *parts[i:]))
-            return self._through_link(resolved, name)
+            landing = os.path.normpath(os.path.join(os.path.dirname(prefix), target))
+            landing = "" if landing == "." else landing
+            rel = f"{landing}/{rest}" if landing else rest
+        else:
+            assert first is not None
+            self.refuse("AK411", name, f"member {name!r} lies beneath the symlink {first[0]!r} "
+                        f"-> {first[1]!r}, which leads back into itself (tar: Too many levels "
+                        "of symbolic links)", RULES["AK411"].hint)
+            return None
+        if first is None:
+            return rel
+        if landing and self.filled is not None and self.dir_members is not None and \
+                landing not in self.dir_members and landing not in self.filled:
+            self.refuse("AK411", name, f"member {name!r} lies beneath the symlink {prefix!r} "
+                        f"-> {target!r}, and {landing!r} is not a directory extracted before "
+                        "it (tar: No such file or directory)", RULES["AK411"].hint)
+            return None
+        self.finding(WARNING, "AK412", name, f"member {name!r} is written through the symlink "
+                     f"{first[0]!r} -> {first[1]!r} of the archive itself: tar extracts it as "
+                     f"{rel!r}", RULES["AK412"].hint)
         return rel
+
+    def _fill(self, rel: str, kind: str) -> None:
+        """rel is extracted: its parent directories exist and hold something."""
+        filled, dirs = self.filled, self.dir_members
+        if filled is None or dirs is None:
+            return
+        if len(rel) >= PATH_MAX or self.tracked > TRACKED:  # tar cannot make it / too many
+            self.filled = self.dir_members = None
+            return
+        if kind == "dir":
+            dirs.add(rel)
+            self.tracked += len(rel)
+        parent = rel.rpartition("/")[0]
+        while parent and parent not in filled:
+            filled.add(parent)
+            self.tracked += len(parent)
+            parent = parent.rpartition("/")[0]
+
+    def _odd(self, m: tarstream.Member) -> None:
+        for why in m.odd:
+            self.finding(WARNING, "AK412", m.name, f"member {m.name!r}: {why}",
+                         RULES["AK412"].hint)
 
     def member(self, m: tarstream.Member) -> tarstream.Sink:
         self.out.members += 1
@@ -285,12 +354,17 @@ class _TarWriter:
             if m.kind == "dir" and not m.name.strip("./"):
                 self._root_entry(m)
             return None
+        if m.odd:
+            self._odd(m)
         rel2 = self._through_link(rel, m.name)
         if rel2 is None:
             return None
         rel = rel2
         if self.links:
             self.links.pop(rel, None)  # a later member replaces an earlier link of that name
+        if m.kind == "symlink" and not self._link_over_directory(m, rel):
+            return None
+        self._fill(rel, m.kind)
         self.owner = None
         if not self.lean:  # owners matter to Install only
             uid, gid = self._owner(m)
@@ -327,6 +401,23 @@ class _TarWriter:
             self.open_rel = rel
             return tarstream.RELAY_HASHED if self.hashing else tarstream.RELAY
         return self._open(rel, path, m.mode)
+
+    def _link_over_directory(self, m: tarstream.Member, rel: str) -> bool:
+        """A symlink member where a directory was extracted: tar removes an empty one (a
+        warning) and fails on one holding members (AK411). False: the member is refused."""
+        if self.filled is None or self.dir_members is None:
+            return True
+        if rel in self.filled:
+            self.refuse("AK411", m.name, f"symlink {m.name!r} -> {m.linkname!r} would replace "
+                        f"the directory {rel!r}, which holds members extracted before it (tar: "
+                        "Cannot create symlink: File exists)", RULES["AK411"].hint)
+            return False
+        if rel in self.dir_members:
+            self.dir_members.discard(rel)
+            self.finding(WARNING, "AK412", m.name, f"symlink {m.name!r} -> {m.linkname!r} "
+                         f"replaces the directory {rel!r} extracted before it: tar removes the "
+                         "empty directory and makes the link", RULES["AK412"].hint)
+        return True
 
     def _root_entry(self, m: tarstream.Member) -> None:
         """`./` (what `tar czf x.tgz -C dir .` writes first). The agent's tar -p, run as root,
@@ -400,17 +491,36 @@ class _TarWriter:
                     os.close(fd)
         self.buffer.clear()
 
+    def _hardlink_target(self, m: tarstream.Member) -> str:
+        """The target as GNU tar links it: leading `/` and everything up to the last `..`
+        stripped (safer_name_suffix), each said of the member."""
+        parts = m.linkname.split("/")
+        last = max((i for i, p in enumerate(parts) if p == ".."), default=-1)
+        target = "/".join(p for p in parts[last + 1:] if p not in ("", "."))
+        if last >= 0:
+            self.finding(WARNING, "AK412", m.name, f"hard link {m.name!r} -> {m.linkname!r}: "
+                         f"the target climbs with '..'; tar strips "
+                         f"{'/'.join(parts[:last + 1]) + '/'!r} and links {target!r}",
+                         RULES["AK412"].hint)
+        elif m.linkname.startswith("/"):
+            self.finding(WARNING, "AK401", m.name, f"hard link {m.name!r} -> {m.linkname!r} has "
+                         f"an absolute target; tar strips the leading '/' and links {target!r}",
+                         "build the archive with relative paths (tar -C dir .)")
+        return target
+
     def _hardlink(self, m: tarstream.Member, rel: str, path: str) -> tarstream.Sink:
-        target = self._normalise(m.linkname)
+        target = self._hardlink_target(m)
         source = os.path.join(self.dest, target) if target else None
         if self.relayed:
-            ok = target is not None and self.out.listing.is_file(target)
+            ok = bool(target) and self.out.listing.is_file(target)
         else:
             ok = source is not None and os.path.isfile(source) and not os.path.islink(source)
+        if not ok and self.lean and target and self.out.listing.is_unwritten(target):
+            self.out.listing.mark_unwritten(rel, True)  # a link to a file read, not written
+            return None
         if not ok or source is None:
-            if target is not None:
-                self.refuse("AK404", m.name, f"hard link {m.name!r} -> {m.linkname!r} does not "
-                            "point at a file extracted before it", "archive the file itself")
+            self.refuse("AK404", m.name, f"hard link {m.name!r} -> {m.linkname!r} does not "
+                        "point at a file extracted before it", "archive the file itself")
             return None
         if self.relayed:
             return tarstream.RELAY
@@ -439,22 +549,68 @@ class _TarWriter:
 
     def finish(self) -> None:
         self.out.listing.flush()
-        if self.relayed:
-            for path, mode, mtime in reversed(self.dirs):
-                with contextlib.suppress(FileNotFoundError):
-                    os.chmod(path, mode | stat.S_IWUSR | stat.S_IXUSR)
-                    _set_time(path, mtime)
-            return
-        for rel, target in self.links.items():
-            path = os.path.join(self.dest, rel)
+        if not self.relayed:
+            for rel, target in self.links.items():
+                self._symlink(rel, target)
+        # the directories' modes (keeping them writable and searchable for us) and times,
+        # parents first: a child is reached through its parent's new mode
+        real_dest = os.path.realpath(self.dest)
+        for path, mode, mtime in sorted(reversed(self.dirs), key=lambda d: d[0].count("/")):
+            _settle_dir(path, real_dest + path[len(self.dest):], mode, mtime)
+
+    def _symlink(self, rel: str, target: str) -> None:
+        path = os.path.join(self.dest, rel)
+        try:
             _unlink_if_not_dir(path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)  # as tar does an empty one; one holding members fails
             os.symlink(target, path)
-        for path, mode, mtime in reversed(self.dirs):
-            os.chmod(path, mode | stat.S_IWUSR | stat.S_IXUSR)
-            _set_time(path, mtime)
+        except OSError as exc:
+            self.refuse("AK411", rel, f"symlink {rel!r} -> {target!r} cannot be made "
+                        f"(tar: Cannot create symlink: {exc.strerror})", RULES["AK411"].hint)
 
 
 _UTF8_HINT = "rename it in UTF-8 before archiving (convmv -f latin1 -t utf8 -r --notest)"
+MAX_LINKS = 40  # the symlinks the kernel follows in one path (MAXSYMLINKS) before ELOOP
+PATH_MAX = 4096  # no longer path reaches a file (tar's calls fail with ENAMETOOLONG)
+TRACKED = 64 << 20  # characters of directory paths kept to judge links against them
+
+
+def _makedirs(path: str) -> None:
+    """os.makedirs without its recursion (an archive's paths may be thousands deep)."""
+    if len(path) >= PATH_MAX:
+        raise OSError(errno.ENAMETOOLONG, "File name too long", _short(path))
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        up = os.path.dirname(path)
+        if up == path:
+            break
+        path = up
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory)
+        if not os.path.isdir(directory):  # a file there: as os.makedirs says it
+            raise FileExistsError(errno.EEXIST, "File exists", directory)
+
+
+def _short(text: str, most: int = 400) -> str:
+    """A message naming a path of thousands of characters, cut to a readable length."""
+    return text if len(text) <= most else f"{text[:most]}... ({len(text):,} characters)"
+
+
+def _settle_dir(path: str, real: str, mode: int, mtime: float) -> None:
+    """A directory's mode (kept writable and searchable for us) and time, only when `path` is
+    still that directory, reached through no symlink (`real`: where it would be without
+    one): a member that replaced it, or one of its parents, by a link never makes verify
+    change a file of this machine."""
+    try:
+        if os.path.realpath(path) != real or not stat.S_ISDIR(os.lstat(path).st_mode):
+            return
+        os.chmod(path, mode | stat.S_IWUSR | stat.S_IXUSR)
+    except OSError:  # gone, or not ours to change: tar left it so
+        return
+    _set_time(path, mtime)
 # a relative name without "", "." or ".." parts: nothing to normalise
 _PLAIN = re.compile(r"(?!\.\.?(?:/|$))[^/](?:(?!/\.\.?(?:/|$)|//).)*/?$", re.DOTALL)
 LEAN_FILE = 64 << 10  # hook scripts are small
@@ -547,7 +703,7 @@ def _untar(out: Unpacked, path: str, generation: str, lean: bool, hashing: bool)
     except (tarstream.TarError, EOFError, OSError, ValueError) as exc:
         out.failure = TAR_FAILED
         out.findings.append(Finding(ERROR, "AK400", path, None, None,
-                                    f"tar cannot read the archive: {exc}",
+                                    f"tar cannot read the archive: {_short(str(exc))}",
                                     "rebuild the archive; check the upload was complete",
                                     TAR_FAILED))
         return
@@ -578,19 +734,20 @@ def _unzip(out: Unpacked, path: str) -> None:
             dirs = []  # unzip sets a directory's mode once its content is in
             for info in zf.infolist():
                 out.members += 1
-                rel = _zip_name(out, path, info.filename)
+                rel = _zip_name(out, path, info)
                 if not rel:
                     continue
                 target = os.path.join(out.dest, rel)
                 mode = info.external_attr >> 16
                 if info.is_dir():
-                    os.makedirs(target, exist_ok=True)
+                    _makedirs(target)
                     if mode & 0o777:
                         dirs.append((target, mode & 0o777))
                     continue
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                if stat.S_ISLNK(mode):
-                    links.append((target, zf.read(info).decode("utf-8", "surrogateescape")))
+                _makedirs(os.path.dirname(target))
+                if stat.S_ISLNK(mode):  # unzip reads the target as a C string: up to a NUL
+                    raw = zf.read(info).split(b"\0", 1)[0]
+                    links.append((target, raw.decode("utf-8", "surrogateescape")))
                     continue
                 _unlink_if_not_dir(target)
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
@@ -630,22 +787,35 @@ def _zip_failed(out: Unpacked, path: str, exc: BaseException) -> None:
         out.failure = RUBYZIP_NOT_ZIP
         why = "it has no end of central directory (truncated, or not a zip)"
     else:
-        out.failure = f"Error extracting zip archive: {exc}"
-        why = (f"{exc}; the agent's error is rubyzip's message for this damage, which verify "
-               "cannot tell exactly")
+        out.failure = f"Error extracting zip archive: {_short(str(exc))}"
+        why = (f"{_short(str(exc))}; the agent's error is rubyzip's message for this damage, "
+               "which verify cannot tell exactly")
     out.findings.append(Finding(ERROR, "AK400", path, None, None,
                                 f"unzip and the agent's rubyzip fallback cannot read the "
                                 f"archive: {why}", "rebuild the archive; check the upload was "
                                 "complete", out.failure))
 
 
-def _zip_name(out: Unpacked, path: str, name: str) -> str:
-    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+def _zip_name(out: Unpacked, path: str, info: zipfile.ZipInfo) -> str:
+    """The member's path as unzip 6.0 makes it: backslashes are separators only in a name
+    from MS-DOS (FAT) without a `/` (unzip's "appears to use backslashes"), else part of a
+    file name; `..`, `.` and leading `/` are dropped."""
+    given = info.filename
+    dos = info.create_system == 0 and "\\" in given and "/" not in given
+    name = given.replace("\\", "/") if dos else given
+    parts = [p for p in name.split("/") if p not in ("", ".", "..")]
     if ".." in name.split("/") or name.startswith("/"):
         out.findings.append(Finding(
-            WARNING, "AK406", f"{path}:{name}", None, None,
-            f"member {name!r} climbs out of the bundle; unzip silently strips the '../' and '/' "
-            f"and extracts it as {'/'.join(parts)!r}", "build the zip from inside the bundle"))
+            WARNING, "AK406", f"{path}:{given}", None, None,
+            f"member {given!r} climbs out of the bundle; unzip silently strips the '../' and "
+            f"'/' and extracts it as {'/'.join(parts)!r}", "build the zip from inside the bundle"))
+    elif ".." in name.replace("\\", "/").split("/"):
+        out.findings.append(Finding(
+            WARNING, "AK406", f"{path}:{given}", None, None,
+            f"member {given!r} climbs out of the bundle on Windows ('..\\'); unzip on Linux "
+            "takes its backslashes as part of one file name and extracts it as "
+            f"{'/'.join(parts)!r}", "build the zip from inside the bundle, with '/' as the "
+            "separator"))
     return "/".join(parts)
 
 

@@ -364,3 +364,228 @@ def test_unpack_zip_modes_as_unzip_leaves_them(tmp_path: Path) -> None:
         pytest.skip("unzip is not installed here (.ci/run installs it)")
     subprocess.run(["unzip", "-qo", str(arc), "-d", str(tmp_path / "unzip")], check=True)
     assert modes(tmp_path / "ours") == modes(tmp_path / "unzip")
+
+
+def _findings(out: Any, arc: Path) -> list[tuple[str, str, str]]:
+    return [(f.code, f.path.replace(str(arc), "ARC"), f.message) for f in out.findings]
+
+
+FAILS_1X = "; GNU tar refuses it and exits 2, so the deployment fails in DownloadBundle"
+
+
+@pytest.mark.parametrize(("links", "first"), [
+    ([("a", "a")], "'a' -> 'a'"), ([("a", "b"), ("b", "a")], "'a' -> 'b'"),
+    ([("a", "a/x")], "'a' -> 'a/x'")], ids=["self", "pair", "growing"])
+def test_unpack_member_beneath_symlink_loop_is_refused_as_tar_does(
+        tmp_path: Path, links: list[tuple[str, str]], first: str) -> None:
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", APPSPEC_OK, 0o644),
+                                   *[(n, "symlink", t, 0o777) for n, t in links],
+                                   ("a/file", "file", "x", 0o644)])
+    for lean in (False, True):
+        out = unpack(str(arc), str(tmp_path / f"o{lean}"), None, "1", lean=lean)
+        assert out.failure == TAR_FAILED
+        assert _findings(out, arc) == [(
+            "AK411", "ARC:a/file", f"member 'a/file' lies beneath the symlink {first}, which "
+            f"leads back into itself (tar: Too many levels of symbolic links){FAILS_1X}")]
+    assert not _gnu_tar_accepts(arc, tmp_path)
+
+
+def test_unpack_symlink_over_directory_empty_replaced_full_refused(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", APPSPEC_OK, 0o644),
+                                   ("e", "dir", "", 0o755), ("e", "symlink", "x", 0o777),
+                                   ("f/g", "file", "x", 0o644), ("f", "symlink", "x", 0o777)])
+    for lean in (False, True):
+        dest = tmp_path / f"o{lean}"
+        out = unpack(str(arc), str(dest), None, "1", lean=lean)
+        assert out.failure == TAR_FAILED
+        assert _findings(out, arc) == [
+            ("AK412", "ARC:e", "symlink 'e' -> 'x' replaces the directory 'e' extracted before "
+             "it: tar removes the empty directory and makes the link"),
+            ("AK411", "ARC:f", "symlink 'f' -> 'x' would replace the directory 'f', which holds "
+             f"members extracted before it (tar: Cannot create symlink: File exists){FAILS_1X}")]
+        assert os.readlink(dest / "e") == "x"
+        assert os.path.isdir(dest / "f") and not os.path.islink(dest / "f")
+
+
+def test_unpack_member_beneath_link_to_nothing_yet_is_refused(tmp_path: Path) -> None:
+    # `l -> m` with no m yet: tar cannot open l/c; m arriving later as a link changes nothing
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", APPSPEC_OK, 0o644),
+                                   ("l", "symlink", "m", 0o777), ("l/c", "file", "x", 0o644),
+                                   ("m", "symlink", "q", 0o777)])
+    for lean in (False, True):
+        dest = tmp_path / f"o{lean}"
+        out = unpack(str(arc), str(dest), None, "1", lean=lean)
+        assert out.failure == TAR_FAILED
+        assert _findings(out, arc) == [(
+            "AK411", "ARC:l/c", "member 'l/c' lies beneath the symlink 'l' -> 'm', and 'm' is "
+            f"not a directory extracted before it (tar: No such file or directory){FAILS_1X}")]
+        assert os.readlink(dest / "m") == "q"
+    assert not _gnu_tar_accepts(arc, tmp_path)
+
+
+def test_unpack_member_through_archive_link_is_said(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", APPSPEC_OK, 0o644),
+                                   ("real/", "dir", "", 0o755), ("alias", "symlink", "real", 0o777),
+                                   ("alias/f", "file", "x", 0o644)])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure is None
+    assert _findings(out, arc) == [
+        ("AK412", "ARC:alias/f", "member 'alias/f' is written through the symlink 'alias' -> "
+         "'real' of the archive itself: tar extracts it as 'real/f'")]
+
+
+def test_unpack_directory_replaced_by_link_never_changes_its_target(tmp_path: Path) -> None:
+    # the directory's mode and time (tar's, at the end) must not follow the link that
+    # replaced it, nor a link replacing a parent, to a file of this machine
+    victim = tmp_path / "victim"
+    victim.write_text("x")
+    os.chmod(victim, 0o600)
+    os.utime(victim, (1000, 1000))
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", APPSPEC_OK, 0o644),
+                                   ("d", "dir", "", 0o555), ("d", "symlink", str(victim), 0o777)])
+    for lean in (False, True):
+        out = unpack(str(arc), str(tmp_path / f"o{lean}"), None, "1", lean=lean)
+        assert out.failure is None
+        assert os.readlink(tmp_path / f"o{lean}" / "d") == str(victim)
+        assert (os.stat(victim).st_mode & 0o777, os.stat(victim).st_mtime) == (0o600, 1000)
+
+
+def test_unpack_hardlink_target_climbing_is_stripped_as_tar_does(tmp_path: Path) -> None:
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", APPSPEC_OK, 0o644),
+                                   ("f", "file", "x", 0o644), ("h", "hardlink", "../f", 0o644),
+                                   ("g", "hardlink", "x/../../f", 0o644)])
+    for lean in (False, True):
+        dest = tmp_path / f"o{lean}"
+        out = unpack(str(arc), str(dest), None, "1", lean=lean)
+        assert out.failure is None
+        assert _findings(out, arc) == [
+            ("AK412", "ARC:h", "hard link 'h' -> '../f': the target climbs with '..'; tar "
+             "strips '../' and links 'f'"),
+            ("AK412", "ARC:g", "hard link 'g' -> 'x/../../f': the target climbs with '..'; tar "
+             "strips 'x/../../' and links 'f'")]
+        if not lean:
+            assert os.stat(dest / "h").st_ino == os.stat(dest / "f").st_ino
+    assert _gnu_tar_accepts(arc, tmp_path)
+
+
+def _raw(tmp_path: Path, name: str) -> Path:
+    from .. import hostile
+
+    (tmp_path / name).mkdir()
+    return hostile.BUILDERS[name](tmp_path / name)
+
+
+def test_unpack_pax_name_is_cut_at_nul_as_tar_does(tmp_path: Path) -> None:
+    arc = _raw(tmp_path, "pax-path-nul-in-directory")
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure is None
+    assert _findings(out, arc) == [
+        ("AK412", "ARC:d", "member 'd': its PAX name 'd\\x00x/f' holds a NUL byte: GNU tar reads "
+         "it up to there, as 'd'")]
+    assert (tmp_path / "o" / "d").read_text() == "x"
+
+
+def test_unpack_pax_name_wins_over_gnu_long_name(tmp_path: Path) -> None:
+    arc = _raw(tmp_path, "pax-path-disagrees-with-gnu-longname")
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    long = "gnu-name" + "x" * 100
+    assert _findings(out, arc) == [
+        ("AK412", "ARC:pax-name", f"member 'pax-name': its PAX name 'pax-name' and its GNU long "
+         f"name {long!r} differ: GNU tar takes the PAX one, readers that take the other extract "
+         f"{long!r}")]
+    assert sorted(os.listdir(tmp_path / "o")) == ["appspec.yml", "pax-name"]
+    assert _gnu_tar_accepts(arc, tmp_path)
+    assert sorted(os.listdir(tmp_path / "by-gnu-tar")) == ["appspec.yml", "pax-name"]
+
+
+def test_unpack_base256_size_that_fits_octal_is_said(tmp_path: Path) -> None:
+    arc = _raw(tmp_path, "tar-base256-size")
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure is None
+    assert _findings(out, arc) == [
+        ("AK412", "ARC:f", "member 'f': its size (1) is written in GNU base-256, which tar uses "
+         "only for 8 GiB or more: a crafted header; readers that only know octal read another "
+         "size and lose their place in the archive")]
+
+
+def test_unpack_negative_size_names_its_member(tmp_path: Path) -> None:
+    arc = _raw(tmp_path, "tar-negative-size")
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure == TAR_FAILED
+    assert _findings(out, arc) == [
+        ("AK400", "ARC", "tar cannot read the archive: Archive value -1 is out of off_t range "
+         "0..9223372036854775807 (member 'f')")]
+
+
+@pytest.mark.parametrize(("record", "message"), [
+    ({"size": "1e400"}, "Malformed extended header: invalid size=1e400"),
+    ({"uid": "1e400"}, "Malformed extended header: invalid uid=1e400"),
+    ({"size": "1.5"}, "Malformed extended header: invalid size=1.5"),
+    ({"gid": "99999999999999999999999"}, "Extended header gid=99999999999999999999999 is out "
+     "of range 0..4294967295")], ids=["size-exponent", "uid-exponent", "size-fraction",
+                                      "gid-huge"])
+def test_unpack_pax_integer_records_are_judged_as_tar_does(tmp_path: Path, record: Any,
+                                                           message: str) -> None:
+    from ..hostile import _pax_member, _raw_tar
+
+    arc = _raw_tar(tmp_path, "a.tgz", [_pax_member(record)])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure == TAR_FAILED
+    assert _findings(out, arc) == [
+        ("AK400", "ARC", f"tar cannot read the archive: {message} (after member "
+         "'appspec.yml')")]
+    assert not _gnu_tar_accepts(arc, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["sparse-member-extended-absolute",
+                                  "sparse-member-pax-absolute"])
+def test_unpack_gnu_sparse_members_are_read_as_tar_does(tmp_path: Path, name: str) -> None:
+    arc = _raw(tmp_path, name)
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure is None
+    assert _findings(out, arc) == [
+        ("AK401", "ARC:/tmp/agentkit-sparse-escape", "member '/tmp/agentkit-sparse-escape' has "
+         "an absolute path; tar strips the leading '/' and extracts it inside the bundle")]
+    assert sorted(os.listdir(tmp_path / "o")) == ["appspec.yml", "tmp"]
+    assert os.listdir(tmp_path / "o" / "tmp") == ["agentkit-sparse-escape"]
+    assert _gnu_tar_accepts(arc, tmp_path)
+
+
+def test_unpack_lean_deep_paths_are_a_finding_not_a_recursion(tmp_path: Path) -> None:
+    deep = "/".join(["d"] * 2040)
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", APPSPEC_OK, 0o644),
+                                   (f"{deep}/f", "file", "x", 0o644)])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1", lean=True)
+    assert out.failure == TAR_FAILED
+    ((code, path, message),) = _findings(out, arc)
+    assert (code, path) == ("AK400", "ARC")
+    assert message.startswith("tar cannot read the archive: [Errno 36] File name too long: ")
+    assert message.endswith(" characters)")  # the path, cut to a readable length
+    assert len(message) < 600
+
+
+@pytest.mark.parametrize(("system", "extracted", "message"), [
+    (3, "..\\evil", "member '..\\\\evil' climbs out of the bundle on Windows ('..\\'); unzip on "
+     "Linux takes its backslashes as part of one file name and extracts it as '..\\\\evil'"),
+    (0, "evil", "member '..\\\\evil' climbs out of the bundle; unzip silently strips the '../' "
+     "and '/' and extracts it as 'evil'")], ids=["unix", "ms-dos"])
+def test_unpack_zip_backslash_names_as_unzip_reads_them(tmp_path: Path, system: int,
+                                                       extracted: str, message: str) -> None:
+    import zipfile
+
+    arc = tmp_path / "a.zip"
+    with zipfile.ZipFile(arc, "w") as z:
+        z.writestr("appspec.yml", APPSPEC_OK)
+        info = zipfile.ZipInfo("..\\evil")
+        info.create_system = system
+        z.writestr(info, "x")
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure is None
+    assert _findings(out, arc) == [("AK406", "ARC:..\\evil", message)]
+    assert sorted(os.listdir(tmp_path / "o")) == sorted(["appspec.yml", extracted])
+    if shutil.which("unzip") is None:
+        pytest.skip("unzip is not installed here (.ci/run installs it)")
+    (tmp_path / "unzip").mkdir()
+    subprocess.run(["unzip", "-qo", str(arc), "-d", str(tmp_path / "unzip")],
+                   stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    assert sorted(os.listdir(tmp_path / "unzip")) == sorted(["appspec.yml", extracted])
