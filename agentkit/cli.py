@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -311,17 +313,29 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled command {args.command!r}")
 
 
-def _crash_log(exc: BaseException) -> str:
+def crash_report(exc: BaseException, argv: Sequence[str]) -> str:
+    """What a bug report needs: agentkit's version, the command line, the Python and the
+    kernel it ran on, and the traceback."""
+    uname = os.uname()
+    return (f"agentkit {__version__} crashed\n"
+            f"command: {shlex.join(['agentkit', *argv])}\n"
+            f"python: {platform.python_implementation()} {platform.python_version()} "
+            f"({sys.executable})\n"
+            f"kernel: {uname.sysname} {uname.release} {uname.version} {uname.machine}\n\n" +
+            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+
+
+def _crash_log(exc: BaseException, argv: Sequence[str]) -> str:
     fd, path = tempfile.mkstemp(prefix=f"agentkit-crash-{time.strftime('%Y%m%dT%H%M%S')}-",
                                 suffix=".log")
-    with os.fdopen(fd, "w") as f:
-        f.write(f"agentkit {__version__} crashed; argv={sys.argv!r}\n")
-        f.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
+        f.write(crash_report(exc, argv))
     return path
 
 
-def guarded(func: Callable[[], int]) -> int:
-    """Run `func`, mapping FatalError to 1, Ctrl-C to 130 and anything else to 3 + crash log."""
+def guarded(func: Callable[[], int], argv: Sequence[str] | None = None) -> int:
+    """Run `func`, mapping FatalError to 1, Ctrl-C to 130 and anything else to 3 + crash log
+    (`argv`: the command line it runs, default this process's)."""
     try:
         return func()
     except FatalError as exc:
@@ -334,7 +348,15 @@ def guarded(func: Callable[[], int]) -> int:
         print(f"agentkit: stopped by signal {exc.signum}", file=sys.stderr)
         return 128 + exc.signum
     except Exception as exc:
-        path = _crash_log(exc)
+        command = sys.argv[1:] if argv is None else argv
+        try:
+            path = _crash_log(exc, command)
+        except OSError as why:  # no writable TMPDIR: the details go to stderr instead
+            print(f"agentkit: internal error ({type(exc).__name__}: {exc}); this is a bug in "
+                  f"agentkit, not in your input. No crash log could be written "
+                  f"({why.strerror}); please attach what follows to a bug report.\n\n" +
+                  crash_report(exc, command).rstrip("\n"), file=sys.stderr)
+            return EXIT_CRASH
         print(f"agentkit: internal error ({type(exc).__name__}: {exc}); this is a bug in "
               f"agentkit, not in your input. Details were written to {path}; please attach "
               "that file to a bug report.", file=sys.stderr)
@@ -347,4 +369,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
-    return guarded(lambda: _dispatch(args))
+    return guarded(lambda: _dispatch(args), sys.argv[1:] if argv is None else argv)

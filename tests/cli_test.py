@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -132,9 +135,50 @@ def test_guarded_maps_crash_to_3_with_log(tmp_path: Path, capsys: pytest.Capture
         f"agentkit, not in your input. Details were written to {log}; please attach that file "
         "to a bug report.\n")
     text = log.read_text()
-    assert text.startswith(f"agentkit {__version__} crashed; argv=")
+    uname = os.uname()
+    assert text.splitlines()[:5] == [
+        f"agentkit {__version__} crashed",
+        f"command: {shlex.join(['agentkit', *sys.argv[1:]])}",
+        f"python: {platform.python_implementation()} {platform.python_version()} "
+        f"({sys.executable})",
+        f"kernel: {uname.sysname} {uname.release} {uname.version} {uname.machine}",
+        ""]
+    assert text.splitlines()[5] == "Traceback (most recent call last):"
     assert text.splitlines()[-1] == "ZeroDivisionError: division by zero"
     assert 'raise ZeroDivisionError("division by zero")' in text
+
+
+def test_main_crash_log_names_the_command_line_it_was_given(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def dispatch(_args: object) -> int:
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(cli, "_dispatch", dispatch)
+    assert main(["lint", "--strict", "my app/appspec.yml"]) == 3
+    (log,) = tmp_path.iterdir()
+    assert log.read_text().splitlines()[1] == \
+        "command: agentkit lint --strict 'my app/appspec.yml'"
+    assert capsys.readouterr().err.startswith("agentkit: internal error (RuntimeError: a bug)")
+
+
+def test_guarded_crash_without_a_writable_tmpdir_reports_on_stderr(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "absent"))
+
+    def crash() -> int:
+        raise ZeroDivisionError("division by zero")
+    assert cli.guarded(crash, ["verify", "a.tgz"]) == 3
+    err = capsys.readouterr().err
+    head, report = err.split("\n\n", 1)
+    assert head == ("agentkit: internal error (ZeroDivisionError: division by zero); this is a "
+                    "bug in agentkit, not in your input. No crash log could be written (No "
+                    "such file or directory); please attach what follows to a bug report.")
+    assert report.splitlines()[:2] == [f"agentkit {__version__} crashed",
+                                       "command: agentkit verify a.tgz"]
+    assert report.splitlines()[-1] == "ZeroDivisionError: division by zero"
 
 
 def test_setup_py_still_works() -> None:

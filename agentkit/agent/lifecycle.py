@@ -566,6 +566,9 @@ def _tail(event_log: str, generation: str) -> str:
 
 
 def run(opts: Options, work: str) -> VerifyResult:
+    # absolute: files of the deployment root are opened below it by their full path (a
+    # relative --state-dir made every scripts.log write fail, a note per hook event)
+    work = os.path.abspath(work)
     state = _Run(opts, work)
     try:
         try:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from agentkit import fstree
 from agentkit.appspec import ruby
+from agentkit.appspec.rules import RULES
 from agentkit.findings import ERROR, WARNING, Finding
 
 SHARED_NAMES = frozenset({"uploads", "media", "var", "storage", "shared", "pub", "files",
@@ -78,8 +79,15 @@ def script(archive: str, shown_root: str, location: str, event: str,
         yield Finding(WARNING, "AK501", shown, None, None,
                       f"{where}: not executable; the agent runs chmod +x on it itself",
                       f"git update-index --chmod=+x {location} (or chmod +x before archiving)")
-    with open(path, "rb") as f:
-        first = f.readline(4096)
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(4096)
+    except OSError as exc:  # (chmod 000, as a plain user): the agent, as root, reads it
+        yield Finding(WARNING, "AK508", shown, None, None,
+                      f"{where}: this user cannot read the script ({exc.strerror}), so its "
+                      "first line (shebang, BOM, line ending) is not checked; the agent, as "
+                      "root, reads it", RULES["AK508"].hint)
+        return
     if first.startswith(b"\xef\xbb\xbf"):
         yield Finding(WARNING, "AK505", shown, 1, 1,
                       f"{where}: starts with a UTF-8 byte order mark, so the kernel sees no "

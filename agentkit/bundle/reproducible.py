@@ -120,6 +120,15 @@ def source_date(top: str, given: int | None) -> int:
     return ZIP_EPOCH
 
 
+def _read(path: str) -> IO[bytes]:
+    """A file of the tree, opened to be archived."""
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot be read ({exc.strerror}); the bundle needs every file "
+                       "of the tree: make it readable (chmod a+r), or remove it.") from None
+
+
 def write_tgz(out: IO[bytes], members: Iterator[Member], mtime: int) -> int:
     count = 0
     with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz, \
@@ -135,7 +144,7 @@ def write_tgz(out: IO[bytes], members: Iterator[Member], mtime: int) -> int:
                 info.type, info.linkname = tarfile.SYMTYPE, m.target
                 tar.addfile(info)
             else:
-                with open(m.path, "rb") as f:
+                with _read(m.path) as f:
                     info.size = os.fstat(f.fileno()).st_size
                     tar.addfile(info, f)
             count += 1
@@ -154,7 +163,7 @@ def write_zip(out: IO[bytes], members: Iterator[Member], mtime: int) -> int:
             info.external_attr = (kind | m.mode) << 16
             if m.kind == "file":
                 info.compress_type = zipfile.ZIP_DEFLATED
-                with open(m.path, "rb") as src, zf.open(info, "w") as dst:
+                with _read(m.path) as src, zf.open(info, "w") as dst:
                     for chunk in iter(lambda: src.read(1 << 20), b""):
                         dst.write(chunk)
             else:

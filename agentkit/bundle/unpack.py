@@ -829,8 +829,11 @@ def _copy_dir(out: Unpacked, src: str) -> None:
     stack = [""]  # directories to copy, relative to src; iterative: any depth
     while stack:
         rel_root = stack.pop()
-        with os.scandir(os.path.join(src, rel_root)) as it:
-            names = sorted(e.name for e in it)
+        try:
+            with os.scandir(os.path.join(src, rel_root)) as it:
+                names = sorted(e.name for e in it)
+        except OSError as exc:
+            raise _unreadable(src, rel_root, exc) from None
         for name in names:
             rel = os.path.join(rel_root, name)
             s, d = os.path.join(src, rel), os.path.join(out.dest, rel)
@@ -847,8 +850,19 @@ def _copy_dir(out: Unpacked, src: str) -> None:
                 if out.written > out.limit:
                     _too_big(out, src, rel)
                     return
-                shutil.copyfile(s, d, follow_symlinks=False)
+                try:
+                    shutil.copyfile(s, d, follow_symlinks=False)
+                except PermissionError as exc:
+                    raise _unreadable(src, rel, exc) from None
                 os.chmod(d, stat.S_IMODE(st.st_mode) & ~AGENT_UMASK)
+
+
+def _unreadable(src: str, rel: str, exc: OSError) -> BadInput:
+    where = os.path.join(src, rel) if rel else src
+    return BadInput(f"{where}: cannot be read ({exc.strerror}). verify copies a bundle "
+                    "directory as the agent does, and the agent reads it as root: run verify "
+                    "as a user who can read every file of the bundle, or make them readable "
+                    f"(chmod -R a+rX {src}).")
 
 
 def strip_single_top_dir(dest: str) -> str | None:

@@ -22,6 +22,10 @@ def run(args: argparse.Namespace) -> int:
     out = os.path.abspath(args.output)
     if out == top or out.startswith(top.rstrip("/") + "/"):
         raise BadInput(f"{args.output}: inside the tree being bundled; write it elsewhere.")
+    parent = os.path.dirname(out)
+    if not os.path.isdir(parent):
+        raise BadInput(f"{args.output}: the directory {parent} does not exist; create it first "
+                       f"(mkdir -p {parent}) or write the archive elsewhere.")
     mtime = reproducible.source_date(top, args.mtime)
     members = reproducible.walk(top, args.allow_external_links)
     tmp = f"{out}.tmp-{os.getpid()}"
@@ -30,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
             write = reproducible.write_zip if args.format == "zip" else reproducible.write_tgz
             count = write(f, members, mtime)
         os.replace(tmp, out)
+    except OSError as exc:
+        raise BadInput(f"{args.output}: cannot be written ({exc.strerror}); check the "
+                       "directory's permissions and free space, or write the archive "
+                       "elsewhere.") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

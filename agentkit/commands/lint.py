@@ -15,7 +15,8 @@ from agentkit.appspec.check import LintResult, lint_source
 from agentkit.appspec.locate import locate
 from agentkit.appspec.model import AppSpec
 from agentkit.appspec.rules import RULES
-from agentkit.bundle import checks
+from agentkit.bundle import archive, checks
+from agentkit.errors import BadInput
 from agentkit.findings import ERROR, Finding
 from agentkit.report import colour, lint_json, lint_text
 from agentkit.report.colour import Paint
@@ -49,7 +50,22 @@ def _bundle(bundle: str, appspec_path: str, spec: AppSpec,
     return out
 
 
+ARCHIVES = {"gzip": "tar.gz", "bzip2": "tar.bz2", "xz": "tar.xz", "tar": "tar", "zip": "zip"}
+
+
+def _not_an_archive(path: str) -> None:
+    """An archive given to lint is a mistake worth its own words, not "not UTF-8 text"."""
+    if not os.path.isfile(path):
+        return
+    kind = archive.content_kind(path)
+    if kind in ARCHIVES:
+        raise BadInput(f"{path}: a {ARCHIVES[kind]} archive, not an appspec file. lint reads "
+                       "appspec files and bundle directories; `agentkit verify "
+                       f"{path}` reads archives (it unpacks them as the agent does).")
+
+
 def lint_path(path: str, generation: str) -> LintResult:
+    _not_an_archive(path)
     located = locate(path, generation)
     if located.source is None:
         assert located.bundle_finding is not None

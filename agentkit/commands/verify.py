@@ -187,10 +187,15 @@ def _work_dir(args: argparse.Namespace) -> tuple[str, bool]:
     """The throw-away root, and whether to delete it afterwards."""
     for flag, path in (("--state-dir", args.state_dir), ("--keep", args.keep)):
         if path:
-            os.makedirs(path, exist_ok=True)
-            if not os.path.isdir(path):
+            if os.path.exists(path) and not os.path.isdir(path):
                 raise BadInput(f"{path}: {flag} must be a directory.")
-            return path, False
+            try:
+                os.makedirs(path, exist_ok=True)
+            except OSError as exc:
+                raise BadInput(f"{path}: {flag} cannot be created ({exc.strerror}); give a "
+                               "directory verify may write.") from None
+            # absolute: the deployment root's files are opened below it by their full path
+            return os.path.abspath(path), False
     work = tempfile.mkdtemp(prefix="agentkit-verify-")
     os.chmod(work, 0o755)  # as the agent's deployment root: runas users must reach scripts
     return work, True

@@ -15,6 +15,7 @@ import pytest
 from agentkit.cli import main
 
 from ..archives import appspec, script
+from ..unprivileged import run_cli
 
 HOOKS = "  AfterInstall:\n    - location: scripts/start.sh\n"
 
@@ -138,6 +139,38 @@ def test_bundle_needs_an_appspec_and_an_output_outside(
     assert _bundle(capsys, str(tree), "-o", str(tree / "a.tgz")) == (
         1, "", f"agentkit: error: {tree}/a.tgz: inside the tree being bundled; write it "
         "elsewhere.")
+
+
+def test_bundle_output_directory_missing_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree = _tree(tmp_path / "t", tmp_path / "app")
+    out = tmp_path / "nodir" / "x.tgz"
+    assert _bundle(capsys, str(tree), "-o", str(out), "--mtime", "0") == (
+        1, "", f"agentkit: error: {out}: the directory {tmp_path}/nodir does not exist; create "
+        f"it first (mkdir -p {tmp_path}/nodir) or write the archive elsewhere.")
+    assert sorted(os.listdir(tmp_path)) == ["t"]
+
+
+def test_bundle_output_not_writable_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree = _tree(tmp_path / "t", tmp_path / "app")
+    (tmp_path / "out").mkdir()
+    assert _bundle(capsys, str(tree), "-o", str(tmp_path / "out"), "--mtime", "0") == (
+        1, "", f"agentkit: error: {tmp_path}/out: cannot be written (Is a directory); check "
+        "the directory's permissions and free space, or write the archive elsewhere.")
+    assert os.listdir(tmp_path / "out") == []
+
+
+@pytest.mark.parametrize("fmt", ["tgz", "zip"])
+def test_bundle_unreadable_file_is_a_clear_error(tmp_path: Path, fmt: str) -> None:
+    tree = _tree(tmp_path / "t", tmp_path / "app")
+    (tree / "scripts" / "start.sh").chmod(0o000)
+    out = tmp_path / f"a.{fmt}"
+    assert run_cli(["bundle", str(tree), "-o", str(out), "--format", fmt, "--mtime", "0"]) == (
+        1, "", f"agentkit: error: {tree}/scripts/start.sh: cannot be read (Permission denied); "
+        "the bundle needs every file of the tree: make it readable (chmod a+r), or remove "
+        "it.\n")
+    assert sorted(os.listdir(tmp_path)) == ["t"]
 
 
 @pytest.mark.parametrize("fmt", ["tgz", "zip"])

@@ -11,6 +11,9 @@ import pytest
 
 from agentkit.cli import main
 
+from ..archives import Spec, tar, zip_
+from ..unprivileged import run_cli
+
 GOOD = "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /srv/app\n"
 # one warning (AK204) and one error (AK131)
 BAD = ("version: 0.0\nos: linux\nextra: 1\nhooks:\n  AfterInstall:\n    - location: a.sh\n"
@@ -130,3 +133,36 @@ def test_lint_text_several_paths_ends_with_the_totals(tmp_path: Path,
         f"{bad}: agent 1.x rejects this appspec (1 error(s), 1 warning(s))",
         f"{only_yaml}/appspec.yaml: agent 1.x rejects this appspec (1 error(s), 0 warning(s))",
         "3 file(s) checked: 2 error(s), 1 warning(s)"]
+
+
+@pytest.mark.parametrize(("name", "kind"), [("app.tgz", "tar.gz"), ("app.zip", "zip"),
+                                          ("app.tar", "tar")])
+def test_lint_archive_says_verify_reads_archives(tmp_path: Path, name: str, kind: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    members: list[Spec] = [("appspec.yml", "file", GOOD, 0o644)]
+    arc = zip_(tmp_path / name, members) if kind == "zip" else \
+        tar(tmp_path / name, members, gz=kind == "tar.gz")
+    assert main(["lint", str(arc)]) == 1
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", (
+        f"agentkit: error: {arc}: a {kind} archive, not an appspec file. lint reads appspec "
+        f"files and bundle directories; `agentkit verify {arc}` reads archives (it unpacks "
+        "them as the agent does).\n"))
+
+
+def test_lint_unreadable_hook_script_is_a_finding(tmp_path: Path) -> None:
+    (tmp_path / "appspec.yml").write_text(
+        GOOD + "hooks:\n  AfterInstall:\n    - location: run.sh\n")
+    (tmp_path / "run.sh").write_text("#!/bin/sh\r\n")  # (a CRLF shebang, unseen)
+    (tmp_path / "run.sh").chmod(0o000)
+    code, out, err = run_cli(["lint", "--format", "json", str(tmp_path)])
+    assert (code, err) == (0, "")
+    findings = json.loads(out)["files"][0]["findings"]
+    assert [(f["code"], f["path"], f["message"], f["hint"]) for f in findings] == [
+        ("AK501", f"{tmp_path}/run.sh", "hooks > AfterInstall > run.sh: not executable; the "
+         "agent runs chmod +x on it itself", "git update-index --chmod=+x run.sh (or chmod +x "
+         "before archiving)"),
+        ("AK508", f"{tmp_path}/run.sh", "hooks > AfterInstall > run.sh: this user cannot read "
+         "the script (Permission denied), so its first line (shebang, BOM, line ending) is not "
+         "checked; the agent, as root, reads it", "make it readable (chmod a+r), or run the "
+         "check as a user who can read it")]

@@ -169,6 +169,36 @@ def test_options_ignore_application_stop_failures_goes_on(
             "code 3); the deployment goes on: --ignore-application-stop-failures") in out["notes"]
 
 
+def test_options_relative_state_dir_keeps_scripts_log(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a relative --state-dir made every scripts.log write fail: one note per hook event
+    monkeypatch.chdir(tmp_path)
+    hooks = "".join(f"  {e}:\n    - location: s/e.sh\n"
+                    for e in ("ApplicationStop", "BeforeInstall", "AfterInstall"))
+    for deployment in (1, 2):
+        code, out = verify(capsys, "--state-dir", "state", "--file-exists-behavior",
+                           "OVERWRITE", str(_bundle(tmp_path, hooks)))
+        assert (code, out["result"]) == (0, "succeeded")
+        assert [n for n in out["notes"] if "scripts.log" in n] == []
+        assert stdout_of(out, "AfterInstall") == ["AfterInstall"]
+        assert [line.split(" ", 2)[2] for line in out["scripts_log"].splitlines()
+                if "LifecycleEvent" in line] == [
+            *(["LifecycleEvent - ApplicationStop"] if deployment == 2 else []),
+            "LifecycleEvent - BeforeInstall", "LifecycleEvent - AfterInstall"]
+
+
+def test_options_state_dir_that_is_a_file_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "f").write_text("")
+    arc = _bundle(tmp_path, "")
+    for given, message in ((tmp_path / "f", f"{tmp_path}/f: --state-dir must be a directory."),
+                           (tmp_path / "f" / "sub", f"{tmp_path}/f/sub: --state-dir cannot be "
+                            "created (Not a directory); give a directory verify may write.")):
+        assert main(["verify", "--state-dir", str(given), str(arc)]) == 1
+        assert capsys.readouterr().err == f"agentkit: error: {message}\n"
+
+
 def test_options_agent_configuration_root_dir_is_where_hooks_run(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conf = tmp_path / "codedeployagent.yml"

@@ -977,3 +977,38 @@ def test_verify_text_header_with_previous(tmp_path: Path,
     assert main(["verify", "--hooks", "skip", "--previous", str(second), str(first)]) == 0
     assert capsys.readouterr().out.splitlines()[1] == (
         f"previous revision {second}: failed in BeforeInstall")
+
+
+def test_verify_directory_with_unreadable_hook_script_is_a_clear_error(tmp_path: Path) -> None:
+    from ..unprivileged import run_cli
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "appspec.yml").write_text(
+        appspec(tmp_path / "app", "  AfterInstall:\n    - location: run.sh\n"))
+    (bundle / "run.sh").write_text(script())
+    (bundle / "run.sh").chmod(0o000)
+    assert run_cli(["verify", "--hooks", "skip", str(bundle)]) == (1, "", (
+        f"agentkit: error: {bundle}/run.sh: cannot be read (Permission denied). verify copies a "
+        "bundle directory as the agent does, and the agent reads it as root: run verify as a "
+        "user who can read every file of the bundle, or make them readable (chmod -R a+rX "
+        f"{bundle}).\n"))
+    assert not (tmp_path / "app").exists()
+
+
+def test_verify_archive_with_unreadable_hook_script_is_a_finding(tmp_path: Path) -> None:
+    # tar -p gives the unpacked script mode 000: the agent, as root, reads it anyway
+    from ..unprivileged import run_cli
+
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", appspec(tmp_path / "app", "  AfterInstall:\n"
+                                        "    - location: run.sh\n"), 0o644),
+        ("run.sh", "file", script(), 0o000)])
+    code, out, err = run_cli(["verify", "--format", "json", "--hooks", "skip", str(arc)])
+    assert (code, err) == (0, "")
+    assert [(f["code"], f["path"], f["message"]) for f in json.loads(out)["findings"]] == [
+        ("AK501", "run.sh", "hooks > AfterInstall > run.sh: not executable; the agent runs "
+         "chmod +x on it itself"),
+        ("AK508", "run.sh", "hooks > AfterInstall > run.sh: this user cannot read the script "
+         "(Permission denied), so its first line (shebang, BOM, line ending) is not checked; "
+         "the agent, as root, reads it")]
