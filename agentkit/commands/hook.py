@@ -8,6 +8,7 @@ import errno
 import io
 import os
 import sys
+from collections.abc import Iterator
 from typing import IO, Any, TextIO, cast
 
 import structlog
@@ -19,10 +20,21 @@ from agentkit.hooks import config as config_mod
 CONTEXT = ("LIFECYCLE_EVENT", "DEPLOYMENT_ID", "DEPLOYMENT_GROUP_NAME")
 
 
+def _make_log_dir(parent: Any, name: str) -> None:
+    with contextlib.suppress(FileExistsError):
+        parent.mkdir(name, 0o755)
+
+
 def _open_log(path: str) -> IO[str] | None:
+    """The hook log, appended to as root: opened through safefs (a link planted at its
+    name or on its way in a directory others may write is refused, not followed)."""
+    from agentkit.safefs import chase
+
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        return open(path, "a", encoding="utf-8")
+        directory, name = chase.locate(path, _make_log_dir)
+        with directory:
+            fd = directory.open_file(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode=0o644)
+        return open(fd, "a", encoding="utf-8")
     except OSError as exc:
         print(f"agentkit: warning: cannot write the hook log {path} ({exc.strerror}); "
               "logging to stdout only", file=sys.stderr)
@@ -83,24 +95,30 @@ def hook_logger(cfg: config_mod.Config) -> Any:
     return logging_setup.get("agentkit.hook")
 
 
-def _action(name: str, cfg: config_mod.Config, log: Any, dry_run: bool) -> None:
-    """Run one action. A file system call that fails under it (a disk full, a file made
-    immutable, another process changing the tree meanwhile) fails the hook with what and
-    where: the agent reports it, and it is not a bug of agentkit's."""
+@contextlib.contextmanager
+def failures(name: str) -> Iterator[None]:
+    """A file system call that fails under an action (a disk full, a file made immutable,
+    another process changing the tree meanwhile) fails it with what and where: the agent
+    reports it, and it is not a bug of agentkit's."""
     from agentkit.hooks import refusal
     from agentkit.safefs.dirfd import Tampered
 
     try:
-        _dispatch(name, cfg, log, dry_run)
+        yield
     except Tampered as exc:
-        raise refusal.failed(f"agentkit hook {name}", exc) from None
+        raise refusal.failed(f"agentkit {name}", exc) from None
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         raise HookFailed(
-            f"agentkit hook {name}: {where}{exc.strerror or exc} (errno "
+            f"agentkit {name}: {where}{exc.strerror or exc} (errno "
             f"{errno.errorcode.get(exc.errno or 0, exc.errno)}); the action stopped there. "
             "If something else changes this tree at the same time (another deployment, the "
             "application), let it finish and run the deployment again.") from None
+
+
+def _action(name: str, cfg: config_mod.Config, log: Any, dry_run: bool) -> None:
+    with failures(f"hook {name}"):
+        _dispatch(name, cfg, log, dry_run)
 
 
 def _dispatch(name: str, cfg: config_mod.Config, log: Any, dry_run: bool) -> None:

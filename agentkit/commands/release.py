@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from agentkit import proc
-from agentkit.commands.hook import hook_logger
+from agentkit.commands.hook import failures, hook_logger
 from agentkit.errors import BadConfig, HookFailed
 from agentkit.hooks import config as config_mod
 from agentkit.hooks import health, release
@@ -88,8 +88,9 @@ def _keep_health(cfg: config_mod.Config, was_up: bool | None, log: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_mod.load(config_mod.find(args.config))
-    if args.action == "list":
-        return list_releases(cfg)
-    return rollback(cfg, args.to)
+    with failures(f"release {args.action}"):
+        if args.action == "list":
+            return list_releases(cfg)
+        return rollback(cfg, args.to)
 
 

@@ -473,13 +473,13 @@ def _is_link_below(base: Dir, rel: str) -> bool:
 def _links(cfg: Config, shared: Shared) -> list[_Link]:
     assert cfg.release is not None
     out = []
-    for kind, rels in (("directory", shared.dirs), ("file", shared.files)):
+    for what, rels in (("directory", shared.dirs), ("file", shared.files)):
         for rel in rels:
             shared_path = os.path.join(shared.root, rel)
             link_path = os.path.join(cfg.release, rel)
             target = os.path.relpath(shared_path, os.path.dirname(link_path)) \
                 if shared.link == "relative" else shared_path
-            out.append(_Link(rel, kind, link_path, shared_path, target))
+            out.append(_Link(rel, what, link_path, shared_path, target))
     return out
 
 

@@ -91,7 +91,8 @@ def test_hook_unwritable_log_falls_back_to_stdout(tmp_path: Path) -> None:
     done = _hook("health", "up", "--config", str(_config(tmp_path)))
     assert done.returncode == 0
     assert done.stderr == (f"agentkit: warning: cannot write the hook log {tmp_path}/log/hooks.log "
-                           "(File exists); logging to stdout only\n")
+                           "(a regular file stands where a directory was expected); logging to "
+                           "stdout only\n")
     # the action's own line still reaches stdout (the agent copies it to scripts.log)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \[info     \] health up +"
                         f"dry_run=False file={re.escape(str(tmp_path))}/release/health.html\n",

@@ -141,6 +141,7 @@ def as_user(who: tuple[int, int, str], argv: list[str], scratch: Path) -> tuple[
     """`agentkit ARGV` in a child process that is `who` (a fork that drops root, when root,
     so the child needs no interpreter that user may run): exit status, stdout, stderr."""
     from agentkit.cli import main
+
     # imported before privileges are dropped: this interpreter's library may be root's only
     from agentkit.commands import hook  # noqa: F401
     from agentkit.hooks import (  # noqa: F401

@@ -65,6 +65,12 @@ def scene(uid: int, gid: int) -> Iterator[Scene]:
 
 def _remove_all(path: Path) -> None:
     import shutil
+    import subprocess
+
+    from agentkit import mountinfo
+
+    for point in sorted(mountinfo.at_or_below(str(path)), reverse=True):  # a tmpfs share
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
     for p in [path, *path.rglob("*")]:
         with contextlib.suppress(OSError):
@@ -192,6 +198,7 @@ class Outcome:
     swaps: int  # swaps the attacker made (0 or 1)
     attacked: str  # what the attacker was asked (in this process), and said
     error: str  # the HookFailed message, or ''
+    paths: tuple[str, ...] = ()  # every entry and directory used (in this process)
 
 
 def run_attacked(action: Callable[[], None], at: int, how: str,
@@ -199,11 +206,13 @@ def run_attacked(action: Callable[[], None], at: int, how: str,
     """Run `action` with the attacker swapping at point `at` (0: never). Any exception but
     a FatalError is re-raised: that is a bug of the action."""
     counter, said = _Counter(), []
+    used = tempfile.TemporaryFile()  # noqa: SIM115 (written by forked steps too: inherited)
 
     def callback(_op: str, dir_fd: int, name: str) -> None:
+        directory, entry = _path_of(dir_fd, name)
+        os.write(used.fileno(), os.fsencode(entry or directory) + b"\0")
         if counter.bump() != at or attacker is None:
             return
-        directory, entry = _path_of(dir_fd, name)
         target = directory if how == "dir-swap" else entry
         if not target or target == "/":
             said.append("no entry here")
@@ -221,4 +230,17 @@ def run_attacked(action: Callable[[], None], at: int, how: str,
         error = str(exc)
     finally:
         pause.install(before)
-    return Outcome(counter.value, counter.swaps, "; ".join(said), error)
+        used.seek(0)
+        paths = tuple(dict.fromkeys(os.fsdecode(p) for p in used.read().split(b"\0") if p))
+        used.close()
+    return Outcome(counter.value, counter.swaps, "; ".join(said), error, paths)
+
+
+def run_planted(action: Callable[[], None], path: str, how: str,
+                attacker: Attacker) -> Outcome:
+    """Run `action` after the attacker put its link at `path` (or moved the directory
+    `path` away for one), as though it had been there all along."""
+    reply = attacker.swap(path, how)
+    outcome = run_attacked(action, 0, how, None)
+    return Outcome(outcome.points, int(reply == "done"), f"{how} {path}: {reply}",
+                   outcome.error, outcome.paths)

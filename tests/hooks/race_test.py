@@ -17,7 +17,7 @@ from agentkit.commands import hook
 from agentkit.hooks import config
 
 from ..conftest import real_users
-from .race import ATTACKS, Attacker, Scene, run_attacked, scene, snapshot
+from .race import ATTACKS, Attacker, Scene, run_attacked, run_planted, scene, snapshot
 
 APP = "agentkit-raceapp"
 
@@ -54,6 +54,9 @@ def _permissions(sc: Scene) -> Callable[[], None]:
     _own(app_dir, sc.uid, sc.gid)
     for rel in ("f1", "a/f2", "a/b/f3"):  # what Install left as root's, for the rule to give
         os.chown(app_dir / rel, 0, 0)
+    # a hard link the app user made to a file of root's: its owner must not change (the
+    # canary is checked), as systemd-tmpfiles refuses
+    os.link(sc.canary / "linkable", app_dir / "a/hardlink")
     cfg = _load(sc, """\
         version: 1
         permissions:
@@ -83,13 +86,14 @@ def _health(owner: str, direction: str) -> Callable[[Scene], Callable[[], None]]
     return make
 
 
-def _link_shared(sc: Scene) -> Callable[[], None]:
+def _link_shared(sc: Scene, made: bool = False) -> Callable[[], None]:
     release, shared = sc.base / "release", sc.base / "shared"
     (release / "public/media/2024").mkdir(parents=True)
     (release / "public/media/2024/a.jpg").write_text("a")
     (release / "config").mkdir()
     (release / "config/db.yml").write_text("db: x\n")
-    shared.mkdir()
+    if not made:
+        shared.mkdir()
     _own(release / "public", sc.uid, sc.gid)
     _own(release / "config", sc.uid, sc.gid)
     _own(shared, sc.uid, sc.gid)
@@ -106,6 +110,19 @@ def _link_shared(sc: Scene) -> Callable[[], None]:
           group: {app}
         """)
     return _action("link-shared", cfg)
+
+
+def _link_shared_elsewhere(sc: Scene) -> Callable[[], None]:
+    """The share on another file system (EFS): seeding copies, through descriptors."""
+    import subprocess
+
+    (sc.base / "shared").mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs",
+                           str(sc.base / "shared")], capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    return _link_shared(sc, made=True)
 
 
 def _release(sc: Scene) -> Callable[[], None]:
@@ -137,6 +154,19 @@ def _release(sc: Scene) -> Callable[[], None]:
     return _action("release", cfg)
 
 
+def _rollback(sc: Scene) -> Callable[[], None]:
+    from agentkit.commands import release as release_command
+    from agentkit.commands.hook import failures
+
+    _release(sc)()
+    cfg = config.load(str(sc.base / "agentkit.yml"))
+
+    def run() -> None:
+        with failures("release rollback"):
+            release_command.rollback(cfg, None)
+    return run
+
+
 def _action(name: str, cfg: config.Config) -> Callable[[], None]:
     def run() -> None:
         hook._action(name, cfg, _Quiet(), False)
@@ -156,7 +186,9 @@ SCENES: dict[str, Callable[[Scene], Callable[[], None]]] = {
     "health up (as root: owner root)": _health("owner: root", "up"),
     "health down": _health("", "down"),
     "link-shared": _link_shared,
+    "link-shared (the share on another file system)": _link_shared_elsewhere,
     "release": _release,
+    "release rollback": _rollback,
 }
 
 
@@ -191,8 +223,37 @@ def test_race_every_point_every_attack_leaves_the_canaries(
     assert changed == []
     assert attacked > 0  # the attacker did get in
     # every failure is a whole sentence naming what stood where or what failed
-    assert all(f.startswith(("agentkit hook ", "health.file ", "link-shared ", "release"))
+    assert all(f.startswith(("agentkit hook ", "agentkit release ", "health.file ",
+                             "link-shared ", "release"))
                for f in failures), failures[:3]
+
+
+@pytest.mark.parametrize("what", list(SCENES))
+def test_race_links_planted_at_every_name_used_leave_the_canaries(
+        what: str, app: tuple[int, int], environment: None) -> None:
+    # what the app user could plant before the hook ran: a link at each name the action
+    # reads, writes or passes through (its temporary names included)
+    with scene(*app) as sc:
+        clean = run_attacked(SCENES[what](sc), 0, "", None)
+        base = str(sc.base)
+    names = sorted({p[len(base):] for p in clean.paths if p.startswith(base + "/")})
+    assert names, clean
+    changed, planted = [], 0
+    for rel in names:
+        for how in ATTACKS:
+            with scene(*app) as sc:
+                action = SCENES[what](sc)
+                before = snapshot(sc.canary)
+                attacker = Attacker(sc)
+                try:
+                    outcome = run_planted(action, f"{sc.base}{rel}", how, attacker)
+                finally:
+                    attacker.close()
+                if snapshot(sc.canary) != before:
+                    changed.append(f"{how} at {rel}: {outcome}")
+                planted += outcome.swaps
+    assert changed == []
+    assert planted > 0
 
 
 def test_race_attacker_is_refused_by_the_old_path_based_calls(
