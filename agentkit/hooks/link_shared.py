@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 import time
 from dataclasses import dataclass
@@ -308,7 +307,7 @@ def _write_shared_file(sdir: Dir, name: str, source_fd: int, mode: int,
                        ids: tuple[int, int]) -> None:
     """A new shared file with the bytes of `source_fd` (none for -1): under a name nobody
     can guess, then renamed into place (a link planted there is replaced, not followed)."""
-    tmp = f".{name}.agentkit-{secrets.token_hex(6)}"
+    tmp = f".{name}.agentkit-{os.urandom(6).hex()}"
     fd = sdir.create(tmp, 0o600)
     try:
         if source_fd >= 0:

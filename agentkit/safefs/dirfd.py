@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import functools
 import os
-import secrets
 import stat
 from typing import Any, Callable, TypeVar, cast
 
@@ -234,7 +233,7 @@ class Dir:
         """Replace (or make) `name` with `data` whole: a new file under a name nobody can
         guess, fsync, rename over `name` (a link there is replaced, never written through),
         fsync of the directory."""
-        tmp = f".{name}.agentkit-{secrets.token_hex(6)}"
+        tmp = f".{name}.agentkit-{os.urandom(6).hex()}"
         fd = self.create(tmp, 0o600)
         try:
             view = memoryview(data)

@@ -10,7 +10,6 @@ value or exception comes back pickled through a pipe.
 from __future__ import annotations
 
 import os
-import pickle
 import pwd
 from typing import Any, Callable, TypeVar
 
@@ -46,6 +45,8 @@ def run_as(uid: int, gid: int, step: Callable[..., T], *args: Any) -> T:
     """step(*args) as uid/gid; in this process when that is who we are already."""
     if os.geteuid() != 0 or uid in (0, -1):
         return step(*args)
+    import pickle  # only where a step is handed to a child
+
     groups = owner_groups(uid, gid)
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -68,6 +69,8 @@ def run_as(uid: int, gid: int, step: Callable[..., T], *args: Any) -> T:
 
 def _child(out: int, uid: int, gid: int, groups: list[int], step: Callable[..., Any],
            args: tuple[Any, ...]) -> None:  # pragma: no cover - runs in the forked child
+    import pickle
+
     code = 0
     try:
         os.setgroups(groups)

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 from typing import Any
@@ -28,19 +27,36 @@ _missing: set[str] = set()  # calls this kernel answered ENOSYS to: not asked ag
 
 
 def _lib() -> Any:
+    """libc through ctypes, loaded at the first call that needs it: a hook action that
+    needs none (health up) does not pay for the import."""
     global _libc
     if _libc is None:
+        import ctypes
+
         _libc = ctypes.CDLL(None, use_errno=True)
         _libc.syscall.restype = ctypes.c_long
     return _libc
 
 
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
-                ("resolve", ctypes.c_uint64)]
+_how: Any = None
+
+
+def _open_how() -> Any:
+    """struct open_how of openat2(2), made once."""
+    global _how
+    if _how is None:
+        import ctypes
+
+        class OpenHow(ctypes.Structure):
+            _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
+                        ("resolve", ctypes.c_uint64)]
+        _how = OpenHow
+    return _how
 
 
 def _fail(what: str, path: str) -> OSError:
+    import ctypes
+
     err = ctypes.get_errno()
     return OSError(err, os.strerror(err), path)
 
@@ -49,8 +65,10 @@ def openat2_beneath(dir_fd: int, path: str, flags: int) -> int | None:
     """`path` below `dir_fd` with no link and no `..` out of it; None without openat2."""
     if "openat2" in _missing:
         return None
-    how = _OpenHow(flags | os.O_CLOEXEC, 0,
-                   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+    import ctypes
+
+    how = _open_how()(flags | os.O_CLOEXEC, 0,
+                      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
     fd = _lib().syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dir_fd),
                         os.fsencode(path), ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
     if fd >= 0:
@@ -83,6 +101,8 @@ def fchown_handle(fd: int, uid: int, gid: int) -> None:
 
 def fchmod_handle(fd: int, mode: int) -> None:
     """chmod what the O_PATH descriptor of a non-link holds."""
+    import ctypes
+
     if "fchmodat2" not in _missing:
         res = _lib().syscall(ctypes.c_long(_SYS_FCHMODAT2), ctypes.c_int(-100 if fd < 0 else fd),
                              b"", ctypes.c_uint(mode), ctypes.c_uint(AT_EMPTY_PATH))
