@@ -3,8 +3,9 @@
 Verbs, options and words are systemctl(1)'s and service(8)'s (Debian's init-system-helpers
 and Amazon Linux's initscripts agree on the `service NAME ACTION` form): a unit name without
 a suffix means `.service`; `service NAME ACTION` runs the unit when there is one, else
-/etc/init.d/NAME ACTION. A verb the box does not model is named in the unit's record (the
-report turns it into a note) and succeeds, the closest honest answer for what it cannot know.
+/etc/init.d/NAME ACTION. A verb systemd does not have fails as systemd fails it (VERBS); a
+real verb the box does not model is named in the unit's record (the report turns it into a
+note) and succeeds, the closest honest answer for what it cannot know.
 """
 
 from __future__ import annotations
@@ -22,6 +23,48 @@ CHANGING = ("start", "stop", "restart", "reload", "try-restart", "reload-or-rest
             "mask", "unmask")
 QUERIES = ("is-active", "is-enabled", "is-failed", "status")
 NO_OPS = ("daemon-reload", "daemon-reexec", "reset-failed", "preset")
+
+# systemctl's verbs and how many words each takes, the verb included (None: any number):
+# the table of systemctl_main() in systemd's src/systemctl/systemctl.c, as data. A verb not
+# in it fails as systemd's dispatch_verb() (src/shared/verbs.c) fails it: "Unknown command
+# verb X." (systemd 252, the one of Debian 12 and Amazon Linux 2023) and exit 1; one with too
+# few or too many words, "Too few arguments." / "Too many arguments.", exit 1.
+ANY = None
+VERBS: dict[str, tuple[int | None, int | None]] = {
+    **dict.fromkeys(("list-units", "list-unit-files", "list-automounts", "list-paths",
+                     "list-sockets", "list-timers", "list-jobs", "list-machines", "cancel",
+                     "is-failed", "show", "status", "help", "reset-failed",
+                     "import-environment", "switch-root", "list-dependencies", "whoami",
+                     "reload-or-restart"), (ANY, ANY)),
+    **dict.fromkeys(("start", "stop", "condstop", "reload", "restart", "try-restart",
+                     "reload-or-try-restart", "try-reload-or-restart", "force-reload",
+                     "condreload", "condrestart", "kill", "clean", "freeze", "thaw",
+                     "is-active", "check", "cat", "set-environment", "unset-environment",
+                     "enable", "disable", "is-enabled", "reenable", "preset", "mask",
+                     "unmask", "link", "revert", "edit"), (2, ANY)),
+    **dict.fromkeys(("clear-jobs", "show-environment", "halt", "poweroff", "reboot", "kexec",
+                     "soft-reboot", "sleep", "suspend", "hibernate", "hybrid-sleep",
+                     "suspend-then-hibernate", "default", "rescue", "emergency", "preset-all",
+                     "get-default", "is-system-running"), (ANY, 1)),
+    **dict.fromkeys(("daemon-reload", "daemon-reexec"), (1, 1)),
+    **dict.fromkeys(("log-level", "log-target", "service-watchdogs", "exit"), (ANY, 2)),
+    **dict.fromkeys(("service-log-level", "service-log-target"), (2, 3)),
+    "isolate": (2, 2), "set-default": (2, 2), "set-property": (3, ANY),
+    "add-wants": (3, ANY), "add-requires": (3, ANY), "bind": (3, 4), "mount-image": (4, 5),
+}
+
+
+def _dispatch_error(words: list[str]) -> str | None:
+    """systemd's own refusal of the command line, before any unit is looked at."""
+    arity = VERBS.get(words[0])
+    if arity is None:
+        return f"Unknown command verb {words[0]}."
+    least, most = arity
+    if least is not None and len(words) < least:
+        return "Too few arguments."
+    if most is not None and len(words) > most:
+        return "Too many arguments."
+    return None
 OPTIONS_WITH_VALUE = ("-p", "--property", "-t", "--type", "-n", "--lines", "-o", "--output",
                       "--state", "-H", "--host", "-M", "--machine", "--root", "--job-mode")
 
@@ -216,13 +259,16 @@ def systemctl(args: list[str]) -> int:
     words, flags = _split(args)
     if not words:
         return _unsupported("list-units", [])
+    refused = _dispatch_error(words)
+    if refused is not None:
+        print(refused, file=sys.stderr)
+        return 1
     verb, names = words[0], words[1:]
     if verb in NO_OPS:
         return 0
     if verb in CHANGING or verb in QUERIES:
-        if not names:
-            print("Too few arguments.", file=sys.stderr)
-            return 1
+        if not names:  # `status` alone: the whole system's, which the box does not model
+            return _unsupported(verb, names)
         if verb in CHANGING:
             return _change(verb, names, flags)
         return _query(verb, names, "-q" in flags or "--quiet" in flags)
