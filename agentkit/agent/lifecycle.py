@@ -580,7 +580,8 @@ def run(opts: Options, work: str) -> VerifyResult:
         # an original blue/green instance installs nothing: its tree is the earlier revision's
         spec = state.lint.appspec if state.lint else state.previous_spec
         log = state.whole_log()
-        bundle_type = state.unpacked.declared if state.unpacked else (opts.bundle_type or "")
+        bundle_type = state.unpacked.declared if state.unpacked else \
+            (opts.bundle_type or _sniffed_type(opts.archive))
         state.sandbox.save()
         sb = state.sandbox
         spills = os.path.join(work, f"report-{opts.deployment_id}")
@@ -615,3 +616,15 @@ def unseen_note(paths: list[str]) -> str:
     return (f"this user may not look into {shown}: verify assumed the deployment finds "
             "nothing of its own there. The agent, as root, sees what is there; run verify as "
             "root to check those paths too")
+
+
+def _sniffed_type(path: str) -> str:
+    """The bundle type of an archive that was never unpacked (the previous revision's
+    ApplicationStop failed first), for the report's header."""
+    from agentkit.bundle import archive
+    from agentkit.errors import BadArchive
+
+    try:
+        return archive.bundle_type(archive.content_kind(path))
+    except BadArchive:
+        return "unknown"

@@ -155,6 +155,15 @@ def test_options_failing_application_stop_fails_the_next_deployment(
                                        "exit code 3")
 
 
+def test_options_previous_that_fails_application_stop_keeps_the_bundle_type_in_the_header(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the current revision is never unpacked, yet the header still names its type
+    new = _bundle(tmp_path, "")
+    assert main(["verify", "--previous", str(_failing_stop(tmp_path)), str(new)]) == 1
+    assert capsys.readouterr().out.splitlines()[0].startswith(
+        f"agentkit verify {new} (tgz bundle, agent 1.x, group ")
+
+
 def test_options_ignore_application_stop_failures_goes_on(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     state = tmp_path / "state"
