@@ -178,6 +178,15 @@ def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
+def _add_explain(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("explain", help="the cause and the fix of a failed deployment, from "
+                       "its event log, scripts.log, the agent's log or the API's JSON")
+    p.add_argument("file", nargs="?", default="-", metavar="FILE",
+                   help="what to explain (default -: standard input)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text (default) or JSON: {\"diagnoses\": [...]}")
+
+
 def _add_push(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("push", help="upload a revision archive to S3 and print the "
                        "create-deployment command for it")
@@ -272,6 +281,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_bundle(sub)
     _add_push(sub)
     _add_doctor(sub)
+    _add_explain(sub)
     _add_image(sub)
     _add_init(sub)
     _add_appspec(sub)
@@ -295,6 +305,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "doctor":
         from agentkit.commands import doctor
         return doctor.run(args)
+    if args.command == "explain":
+        from agentkit.commands import explain
+        return explain.run(args)
     if args.command == "push":
         from agentkit.commands import push
         return push.run(args)

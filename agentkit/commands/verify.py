@@ -19,7 +19,7 @@ import urllib.parse
 from collections.abc import Iterator
 
 from agentkit import fstree, s3
-from agentkit.agent import config, event_plan, lifecycle
+from agentkit.agent import config, event_plan, hookbox, lifecycle
 from agentkit.agent import image as images
 from agentkit.agent.result import VerifyResult
 from agentkit.appspec import events as ev
@@ -227,6 +227,20 @@ def _terminate(signum: int, _frame: object) -> None:
     raise Terminated(signum)
 
 
+def _policy(args: argparse.Namespace) -> hookbox.Policy:
+    """What the boxes of this run show beyond the defaults: --show PATH, a directory this
+    machine keeps private (a home, TMPDIR, the CI job's work directory) that hooks may read.
+    (getattr: the options are read where the parser has them.)"""
+    show = []
+    for path in getattr(args, "show", None) or ():
+        if not os.path.isdir(path):
+            raise UsageError(f"--show {path}: not a directory of this machine; give a "
+                             "directory the box hides by default that its hooks should see "
+                             "(a home, TMPDIR, the job's work directory).")
+        show.append(os.path.abspath(path))
+    return hookbox.Policy(show=tuple(show))
+
+
 def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):  # a Jenkins abort: clean up as for Ctrl-C
         signal.signal(sig, _terminate)
@@ -239,13 +253,15 @@ def run(args: argparse.Namespace) -> int:
     # what becomes a path or decides the events is judged before anything is written
     _group_id(args.deployment_group)
     _events(args.events)
+    box_policy = _policy(args)
     work, temporary = _work_dir(args)
     result: VerifyResult | None = None
     # the progress line: on a terminal's stderr, for the text report only
     progress = Progress.to_terminal(sys.stderr, args.format == "text")
     try:
         image = _image(args)
-        with _exclusive(work, args.wait), images.in_use(image.root if image else None):
+        with _exclusive(work, args.wait), images.in_use(image.root if image else None), \
+                hookbox.policy(box_policy):
             previous = None
             if args.previous:
                 # the instance's earlier revision came by an in-place deployment
@@ -329,16 +345,19 @@ def _exclusive(work: str, wait: float) -> Iterator[None]:
 def _write(args: argparse.Namespace, result: VerifyResult, previous: VerifyResult | None,
            work: str) -> None:
     """The report, whole or not at all: rendered into a file first, then copied out."""
+    from agentkit.diagnose import from_verify
+
+    found = tuple(from_verify.diagnoses(result, network=bool(getattr(args, "network", False))))
     if args.junit:
-        _replace(args.junit, junit.render(result))
+        _replace(args.junit, junit.render(result, found))
     if args.format == "json":
         with tempfile.TemporaryFile("w+", dir=work, encoding="utf-8") as out:
-            verify_json.write(out, result, previous)
+            verify_json.write(out, result, previous, found)
             out.seek(0)
             shutil.copyfileobj(out, sys.stdout, 1 << 20)
     else:
         paint = Paint(colour.wanted(sys.stdout))
-        sys.stdout.write(verify_text.render(result, previous, paint))
+        sys.stdout.write(verify_text.render(result, previous, paint, found))
     sys.stdout.flush()
 
 

@@ -155,8 +155,23 @@ def last_deployment(root: str, agent: Agent) -> Check:
     if failure:
         return Check("last deployment", "fail", f"{detail}; {failure}",
                      "fix the script (verify the bundle with agentkit verify), then redeploy",
-                     tail)
+                     tail + _diagnosed(failure, events[-1] if events else "", tail))
     return ok("last deployment", detail)
+
+
+def _diagnosed(failure: str, event: str, tail: tuple[str, ...]) -> tuple[str, ...]:
+    """The diagnosis rules (agentkit explain) over the failure and its scripts.log."""
+    from agentkit.diagnose.case import Case, log_lines
+    from agentkit.diagnose.engine import diagnose_all
+    from agentkit.diagnose.parse import error_code_of
+
+    message = re.sub(r" - \[d-[A-Z0-9]+\]$", "", failure)
+    found = diagnose_all([Case(event, error_code_of(message), message,
+                               log_lines("\n".join(tail)))])
+    out: list[str] = []
+    for d in found:
+        out += [f"{d.code} {d.name}", f"  cause: {d.cause}", f"  fix: {d.fix}"]
+    return tuple(out)
 
 
 def _failure(root: str, agent: Agent, deployment: str) -> str | None:

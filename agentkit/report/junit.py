@@ -6,25 +6,33 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from agentkit.agent.result import VerifyResult
+from agentkit.diagnose.engine import Diagnosis
 from agentkit.findings import Finding
 
 TAIL_LINES = 15  # as the text report: what the CodeDeploy console shows of a script's log
 
 
-def _failure_body(result: VerifyResult, event: str, note: str) -> str:
-    """The agent's message, then what the console would show for the failing script (the
-    end of its log): the reason Jenkins puts on the failed test's page."""
+def _failure_body(result: VerifyResult, event: str, note: str,
+                  diagnoses: tuple[Diagnosis, ...]) -> str:
+    """The diagnoses (cause and fix first: what a reader wants), the agent's message, then
+    what the console would show for the failing script (the end of its log): the reason
+    Jenkins puts on the failed test's page."""
     failure = result.failure
     if failure is None or failure.event != event:
         return note
-    body = [failure.message]
+    body = []
+    for d in diagnoses:
+        if d.event == event:
+            body += [f"{d.code} {d.name}: {d.cause}", f"fix: {d.fix}", f"evidence: {d.evidence}",
+                     ""]
+    body.append(failure.message)
     if failure.log_tail:
         body += ["", "end of the script's log, as the CodeDeploy console shows it:"]
         body += failure.log_tail.splitlines()[-TAIL_LINES:]
     return "\n".join(body)
 
 
-def render(result: VerifyResult) -> str:
+def render(result: VerifyResult, diagnoses: tuple[Diagnosis, ...] = ()) -> str:
     suite = ET.Element("testsuite", name=f"agentkit verify {result.archive}")
     cases = 0
     failures = skipped = 0
@@ -34,7 +42,7 @@ def render(result: VerifyResult) -> str:
         if e.status == "failed":
             failures += 1
             ET.SubElement(case, "failure", message=e.note or "failed").text = \
-                _failure_body(result, e.name, e.note)
+                _failure_body(result, e.name, e.note, diagnoses)
         elif e.status == "skipped":
             skipped += 1
             ET.SubElement(case, "skipped", message=e.note)

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from agentkit import jsonstr
 from agentkit.agent.result import Node, VerifyResult
+from agentkit.diagnose.engine import Diagnosis
 
 _q = jsonstr.quote_or_null
 
@@ -36,8 +37,10 @@ def _list(out: IO[str], key: str, items: Iterable[Node], last: bool = False) -> 
     out.write("\n" if last else ",\n")
 
 
-def write(out: IO[str], result: VerifyResult, previous: VerifyResult | None) -> None:
+def write(out: IO[str], result: VerifyResult, previous: VerifyResult | None,
+          diagnoses: tuple[Diagnosis, ...] = ()) -> None:
     head: dict[str, Any] = result.to_json(with_paths=False)
+    head["diagnoses"] = [d.to_json() for d in diagnoses]
     head["previous"] = None if previous is None else {
         "archive": previous.archive, "result": "succeeded" if previous.succeeded else "failed",
         "failed_event": previous.failure.event if previous.failure else None}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agentkit.agent.result import VerifyResult
+from agentkit.diagnose.engine import Diagnosis
 from agentkit.report.colour import PLAIN, STATUS_STYLE, Paint
 from agentkit.report.lint_text import render_finding
 
@@ -10,7 +11,7 @@ _GEN = {"1": "1.x", "2": "2.x"}
 
 
 def render(result: VerifyResult, previous: VerifyResult | None = None,
-           paint: Paint = PLAIN) -> str:
+           paint: Paint = PLAIN, diagnoses: tuple[Diagnosis, ...] = ()) -> str:
     out = [f"agentkit verify {result.archive} ({result.bundle_type} bundle, agent "
            f"{_GEN[result.agent]}, group {result.deployment_group_id}, deployment "
            f"{result.deployment_id})"]
@@ -39,6 +40,7 @@ def render(result: VerifyResult, previous: VerifyResult | None = None,
             out.extend(f"  | {line}" for line in result.failure.log_tail.splitlines()[-15:])
     else:
         out.append(paint(_success(result), "warning" if result.undetermined else "ok"))
+    out.extend(diagnosis_lines(diagnoses, paint))
     if result.findings:
         out.append("")
         out.extend(render_finding(f, paint) for f in result.findings)
@@ -55,6 +57,18 @@ def render(result: VerifyResult, previous: VerifyResult | None = None,
     else:
         out.append(f"{errors} error(s), {warnings} warning(s)")
     return "\n".join(out) + "\n"
+
+
+def diagnosis_lines(diagnoses: tuple[Diagnosis, ...], paint: Paint = PLAIN) -> list[str]:
+    """Under the failure: each diagnosis, its evidence, cause and fix."""
+    out = []
+    for d in diagnoses:
+        where = " ".join(x for x in (d.script, f"({d.event})" if d.event else "") if x)
+        out.append(paint(f"{d.code} {d.name}", "bold") + (f": {where}" if where else ""))
+        out.append(f"  evidence: {d.evidence}")
+        out.append(f"  cause: {d.cause}")
+        out.append(f"  fix: {d.fix}")
+    return out
 
 
 def _services(result: VerifyResult, paint: Paint) -> list[str]:

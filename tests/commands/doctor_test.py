@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.utils
 import http.server
 import json
+import os
 import subprocess
 import threading
 import time
@@ -250,3 +251,24 @@ def test_doctor_clock_far_from_the_metadata_services_is_a_problem(
     [clock] = [line for line in lines if line[2:].startswith("clock:")]
     assert clock.startswith("\u2717 clock: 6") and clock.endswith(
         " s ahead of the metadata service: AWS refuses requests signed that far off")
+
+
+def test_doctor_last_failed_deployment_gets_its_diagnosis(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], imds: tuple[str, Any]) -> None:
+    url, _handler = imds
+    _instance(tmp_path, os.getpid())
+    _write(tmp_path, "/var/log/aws/codedeploy-agent/codedeploy-agent.log",
+           "2026-12-04T10:00:09 ERROR [codedeploy-agent(1)]: InstanceAgent::Plugins::"
+           "CodeDeployPlugin::CommandPoller: Error during perform: RuntimeError - Script at "
+           "specified location: scripts/start.sh run as user ec2-user failed with exit code "
+           "127 - [d-000000002]\n")
+    _write(tmp_path, f"{ROOT_DIR}/dg-1/d-000000002/logs/scripts.log",
+           "2026-12-04 10:00:08 LifecycleEvent - ApplicationStart\n2026-12-04 10:00:08 Script - "
+           "scripts/start.sh\n2026-12-04 10:00:09 [stderr]/opt/codedeploy-agent/deployment-root/"
+           "dg-1/d-000000002/deployment-archive/scripts/start.sh: line 3: pm2: command not "
+           "found\n")
+    code, lines = _doctor(capsys, tmp_path, url)
+    assert code == 1
+    at = lines.index("    | AK800 command-not-found")
+    assert lines[at + 1].startswith("    |   cause: `pm2` is not on the PATH the hook runs with")
+    assert lines[at + 2].startswith("    |   fix: Call it by its full path (`command -v pm2`")

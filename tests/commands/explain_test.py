@@ -1,0 +1,139 @@
+"""`agentkit explain`: what people paste from the console, the agent's logs and the API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentkit.cli import main
+
+# the seed's story: the console's event details of an after_install failure on EFS
+CONSOLE = """\
+Error code
+ScriptFailed
+Script name
+scripts/after_install.sh
+Message
+Script at specified location: scripts/after_install.sh run as user root failed with exit code 1
+Log tail
+LifecycleEvent - AfterInstall
+Script - scripts/after_install.sh
+[stdout]linking shared media
+[stderr]chown: changing ownership of '/var/www/shop/shared/media/images/85.jpg': \
+Operation not permitted
+"""
+CHOWN = ("Root may not change /var/www/shop/shared/media/images/85.jpg on its file system: NFS "
+         "and EFS shares squash root to nobody (root_squash) and an EFS access point fixes "
+         "every file's owner; or the file is immutable (chattr +i).")
+CHOWN_FIX = ("Don't chown shared storage in a hook: set its ownership once on the storage side "
+             "(the access point's POSIX user). `agentkit hook permissions` skips other mounts "
+             "unless `cross_mounts: true`, and sums up what it may not change instead of "
+             "failing.")
+
+
+def _explain(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str],
+             *args: str) -> tuple[int, str, str]:
+    path = tmp_path / "pasted.txt"
+    path.write_text(text)
+    code = main(["explain", *args, str(path)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_explain_the_consoles_event_details(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _explain(tmp_path, CONSOLE, capsys)
+    assert (code, err) == (0, "")
+    assert out == (
+        "AK814 chown-refused (AfterInstall, scripts/after_install.sh)\n"
+        "  evidence: chown: changing ownership of '/var/www/shop/shared/media/images/85.jpg': "
+        "Operation not permitted\n"
+        f"  cause: {CHOWN}\n  fix: {CHOWN_FIX}\n")
+
+
+def test_explain_json_of_get_deployment_instance(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    api = {"instanceSummary": {"deploymentId": "d-ABC", "status": "Failed", "lifecycleEvents": [
+        {"lifecycleEventName": "ApplicationStop", "status": "Succeeded"},
+        {"lifecycleEventName": "AfterInstall", "status": "Failed", "diagnostics": {
+            "errorCode": "ScriptFailed", "scriptName": "scripts/start.sh",
+            "message": "Script at specified location: scripts/start.sh run as user ec2-user "
+                       "failed with exit code 127",
+            "logTail": "[stderr]/opt/codedeploy-agent/deployment-root/x/d-ABC/deployment-archive"
+                       "/scripts/start.sh: line 4: pm2: command not found\n"}}]}}
+    code, out, _ = _explain(tmp_path, json.dumps(api), capsys, "--format", "json")
+    assert code == 0
+    (found,) = json.loads(out)["diagnoses"]
+    assert (found["code"], found["event"], found["script"]) == \
+        ("AK800", "AfterInstall", "scripts/start.sh")
+    assert found["cause"].startswith("`pm2` is not on the PATH the hook runs with: ")
+
+
+def test_explain_batch_get_deployment_targets_and_the_deployments_summary(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    targets = {"deploymentTargets": [{"deploymentTargetType": "InstanceTarget",
+                                      "instanceTarget": {"lifecycleEvents": [{
+        "lifecycleEventName": "ValidateService", "status": "Failed", "diagnostics": {
+            "errorCode": "ScriptFailed", "scriptName": "scripts/validate.sh",
+            "message": "Script at specified location: scripts/validate.sh failed with exit "
+                       "code 7",
+            "logTail": "[stderr]curl: (7) Failed to connect to localhost port 8080 after 0 ms: "
+                       "Connection refused\n"}}]}}]}
+    code, out, _ = _explain(tmp_path, json.dumps(targets), capsys)
+    assert code == 0 and out.startswith("AK810 validate-too-early (ValidateService, "
+                                        "scripts/validate.sh)\n")
+    summary = {"deploymentInfo": {"status": "Failed", "errorInformation": {
+        "code": "HEALTH_CONSTRAINTS", "message": "The overall deployment failed because too "
+        "many individual instances failed deployment, too few healthy instances are available "
+        "for deployment, or some instances in your deployment group are experiencing "
+        "problems."}}}
+    code, out, _ = _explain(tmp_path, json.dumps(summary), capsys)
+    assert code == 0 and out.splitlines()[0] == "AK821 too-many-instances"
+    assert out.splitlines()[3] == (
+        "  fix: Look at one failed instance's events (`aws deploy "
+        "batch-get-deployment-targets`, or the console's View events) and run `agentkit "
+        "explain` on that: the instance's failing event and log tail say why.")
+
+
+def test_explain_scripts_log_and_the_agents_log(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    scripts_log = (
+        "2024-05-02 10:11:12 LifecycleEvent - BeforeInstall\n"
+        "2024-05-02 10:11:12 Script - scripts/clean.sh\n"
+        "2024-05-02 10:11:12 [stdout]cleaning\n"
+        "2024-05-02 10:11:13 LifecycleEvent - ApplicationStart\n"
+        "2024-05-02 10:11:13 Script - scripts/start.sh\n"
+        "2024-05-02 10:11:14 [stderr]Error: listen EADDRINUSE: address already in use :::3000\n")
+    code, out, _ = _explain(tmp_path, scripts_log, capsys)
+    assert (code, out.splitlines()[0]) == (0, "AK817 address-in-use (ApplicationStart, "
+                                              "scripts/start.sh)")
+    agent_log = (
+        "2024-05-02T10:11:14 ERROR [codedeploy-agent(1234)]: InstanceAgent::Plugins::"
+        "CodeDeployPlugin::CommandPoller: Error during perform: InstanceAgent::Plugins::"
+        "CodeDeployPlugin::ScriptError - Script at specified location: scripts/start.sh failed "
+        "to close STDOUT - /opt/codedeploy-agent/lib/instance_agent/plugins/codedeploy/"
+        "hook_executor.rb:173:in `execute_script'\n")
+    code, out, _ = _explain(tmp_path, agent_log, capsys)
+    assert (code, out.splitlines()[0]) == (0, "AK801 outputs-left-open")
+
+
+def test_explain_says_what_it_needs_when_nothing_fits(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    needs = ("To explain a failure, paste the console's event details (Error code, Script "
+             "name, Message, Log tail), the deployment's scripts.log, the ERROR line of "
+             "codedeploy-agent.log, or the JSON of `aws deploy get-deployment-instance` / "
+             "`batch-get-deployment-targets`.\n")
+    code, out, err = _explain(tmp_path, "hello, my deployment is broken\n", capsys)
+    assert (code, out, err) == (1, "", f"agentkit explain: no failure was found in it. {needs}")
+    plain = CONSOLE.replace(CONSOLE[CONSOLE.index("[stdout]"):], "")
+    code, out, err = _explain(tmp_path, plain, capsys)
+    assert (code, out) == (1, "")
+    assert err == ("agentkit explain: no rule fits the failure it shows (Script at specified "
+                   "location: scripts/after_install.sh run as user root failed with exit code "
+                   f"1). {needs}")
+    assert main(["explain", str(tmp_path / "missing.txt")]) == 1
+    assert capsys.readouterr().err == (
+        f"agentkit: error: {tmp_path}/missing.txt: cannot read it (No such file or directory); "
+        + needs[len("To explain a failure, "):].rstrip("\n").rstrip(".") + ".\n")

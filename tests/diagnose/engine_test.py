@@ -1,0 +1,61 @@
+"""The rules over the real agent 1.8.x's recorded failures (tests/data/real_agent, recorded
+by tests/agent/record_real_agent.py), as `agentkit explain` reads them from scripts.log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentkit.diagnose.case import Case, log_lines
+from agentkit.diagnose.engine import diagnose
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "real_agent" / "hook.json"
+
+
+def _recorded(name: str) -> Case:
+    agent = json.loads(DATA.read_text())["cases"][name]["agent"]
+    log = agent["scripts_log"]
+    message = agent["message"].replace("ARCHIVE/", "/opt/codedeploy-agent/deployment-root/g/d/"
+                                       "deployment-archive/")
+    return Case("AfterInstall", agent["error_code"], message,
+                log_lines("\n".join(log["other"] + log["stdout"] + log["stderr"])), "s/a.sh")
+
+
+@pytest.mark.parametrize(("name", "codes"), [
+    ("crlf-shebang", ["AK812"]),
+    ("daemon-keeps-stdout", ["AK801"]),
+    ("runas-a-user-private-root-entry", ["AK807"]),
+    ("timeout", ["AK808"]),
+    ("exit-code", []),  # `exit 3` and no output: nothing to say beyond the agent's message
+    ("second-script-fails", []),
+])
+def test_engine_real_agents_recorded_failures(name: str, codes: list[str]) -> None:
+    assert [d.code for d in diagnose(_recorded(name))] == codes
+
+
+def test_engine_exit_126_names_the_file_and_the_0700_archive_root() -> None:
+    (found,) = diagnose(_recorded("runas-a-user-private-root-entry"))
+    assert found.evidence == "bash: line 1: ARCHIVE/s/a.sh: Permission denied"
+    assert found.cause == (
+        "ARCHIVE/s/a.sh could not be executed (exit 126): it has no execute bit (zip "
+        "archives and Windows checkouts lose it; git keeps it only when committed with mode "
+        "100755), its file system is mounted noexec (/tmp on hardened AMIs), or a directory "
+        "on its way may not be searched (an archive whose root directory is 0700).")
+
+
+def test_engine_every_rule_needs_evidence() -> None:
+    # a failure with no output and a plain message gets no diagnosis: no guessing
+    bare = Case("AfterInstall", "SCRIPT_FAILED", "Script at specified location: s/a.sh "
+                "failed with exit code 1")
+    assert diagnose(bare) == []
+
+
+def test_engine_network_in_verify_and_on_an_instance_differ() -> None:
+    line = ("npm ERR! request to https://registry.npmjs.org/express failed, reason: getaddrinfo "
+            "EAI_AGAIN registry.npmjs.org",)
+    here = Case("AfterInstall", "SCRIPT_FAILED", "m", line, "s/a.sh", 1, in_verify=True)
+    there = Case("AfterInstall", "SCRIPT_FAILED", "m", line, "s/a.sh", 1)
+    assert [d.code for d in diagnose(here)] == ["AK819"]
+    assert [d.code for d in diagnose(there)] == ["AK820"]
