@@ -81,9 +81,11 @@ def must(argv: Sequence[str]) -> None:
 
 def spawn_group(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     """Start a program in its own process group, stdin closed, stdout/stderr as pipes (how
-    the CodeDeploy agent starts a hook script)."""
+    the CodeDeploy agent starts a hook script), in a session of its own: the agent is a
+    daemon, so its hooks have no controlling terminal, and verify's must not get the
+    caller's (a hook could read keystrokes from /dev/tty or push some with TIOCSTI)."""
     return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=dict(env), preexec_fn=os.setpgrp,
+                            stderr=subprocess.PIPE, env=dict(env), start_new_session=True,
                             close_fds=True)
 
 

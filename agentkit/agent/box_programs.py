@@ -12,6 +12,7 @@ import pwd
 import shlex
 import sys
 import sysconfig
+from collections.abc import Sequence
 
 from agentkit import fstree
 from agentkit.box.spec import SECRETS
@@ -41,23 +42,31 @@ def _reachable(path: str, base: str = "") -> bool:
         return False
 
 
-def box_python(base: str) -> str | None:
+def _hidden(path: str, hidden: Sequence[str]) -> bool:
+    """Whether the box shows `path` (this machine's) empty: hookbox.private_dirs."""
+    real = os.path.realpath(path)
+    return any(real == h or real.startswith(h + "/") for h in hidden)
+
+
+def box_python(base: str, hidden: Sequence[str] = ()) -> str | None:
     """The python the box's systemctl runs on: the interpreter behind verify's own (not its
     venv: the modules need only the standard library) where every user of the box may run it
     and its library; else the machine's (or the image's) python3."""
     own = os.path.realpath(sys.executable)
-    if not base and _reachable(own) and _reachable(sys.base_prefix):
+    if not base and _reachable(own) and _reachable(sys.base_prefix) and \
+            not _hidden(own, hidden) and not _hidden(sys.base_prefix, hidden):
         return own
     return next((p for p in BOX_PYTHONS if _reachable(p, base)), None)
 
 
-def service_manager(base: str) -> tuple[list[tuple[str, str, int]], str | None]:
+def service_manager(base: str, hidden: Sequence[str] = ()
+                    ) -> tuple[list[tuple[str, str, int]], str | None]:
     """systemctl and service in the box are agentkit's (agentkit/box/services.py), at the
     paths the hooks call them by; /bin and /sbin too where they are directories of their own
     (a merged /usr links them to /usr/bin and /usr/sbin). The modules are copied into the box
     (standard library only) and run isolated (-I) from the hook's PYTHONPATH, so a `runas`
     user can run them and an image's python3 can; or a note why there is none."""
-    python = box_python(base)
+    python = box_python(base, hidden)
     if python is None:
         return [], ("no python3 for the box's systemctl (none that every user may run "
                     f"among {', '.join(BOX_PYTHONS)}): hooks that call systemctl or service "
@@ -124,10 +133,11 @@ def _library_trees() -> list[str]:
     return list(dict.fromkeys(trees))
 
 
-def _show(tree: str, box: str, shown: list[tuple[str, str]]) -> str | None:
+def _show(tree: str, box: str, shown: list[tuple[str, str]], hidden: Sequence[str]
+          ) -> str | None:
     """The path the box's agentkit imports `tree` by: its own where every user reaches it,
     else `box`, an overlay of it (None: it may not be shown, and the note says why)."""
-    if _dir_reachable(tree):
+    if _dir_reachable(tree) and not _hidden(tree, hidden):
         return tree
     if _holds_secrets(tree):
         return None
@@ -135,16 +145,18 @@ def _show(tree: str, box: str, shown: list[tuple[str, str]]) -> str | None:
     return box
 
 
-def _interpreter(shown: list[tuple[str, str]]) -> tuple[str, list[str]] | None:
+def _interpreter(shown: list[tuple[str, str]], hidden: Sequence[str]
+                 ) -> tuple[str, list[str]] | None:
     """The python the box's agentkit runs on and the shell lines it needs first: verify's
     own, or its prefix shown at CLI_DIR/python (with its shared libpython, which an absolute
     RUNPATH would look for at the old place)."""
     python = os.path.realpath(sys.executable)
-    if _reachable(python) and _dir_reachable(sys.base_prefix):
+    if _reachable(python) and _dir_reachable(sys.base_prefix) and \
+            not _hidden(python, hidden) and not _hidden(sys.base_prefix, hidden):
         return python, []
     prefix = os.path.realpath(sys.base_prefix)
     rel = os.path.relpath(python, prefix)
-    if rel.startswith("..") or _show(prefix, f"{CLI_DIR}/python", shown) is None:
+    if rel.startswith("..") or _show(prefix, f"{CLI_DIR}/python", shown, hidden) is None:
         return None
     lines = []
     if sysconfig.get_config_var("Py_ENABLE_SHARED"):
@@ -161,7 +173,8 @@ RESTORE_LD = ("import os; was = os.environ.pop('AGENTKIT_LD_WAS', None)\n"
               "    if not was: del os.environ['LD_LIBRARY_PATH']\n")
 
 
-def agentkit_command() -> tuple[list[Extra], tuple[tuple[str, str], ...], str | None]:
+def agentkit_command(hidden: Sequence[str] = ()
+                     ) -> tuple[list[Extra], tuple[tuple[str, str], ...], str | None]:
     """/usr/local/bin/agentkit in the box: verify's own agentkit on verify's own python,
     isolated (-I) from the hook's PYTHONPATH. What a `runas` user could not reach (a venv in
     a 0700 home or CI directory, a pyenv under /root) is shown at CLI_DIR, an overlay, so
@@ -172,9 +185,10 @@ def agentkit_command() -> tuple[list[Extra], tuple[tuple[str, str], ...], str | 
 
     shown: list[tuple[str, str]] = []
     package = os.path.dirname(os.path.realpath(agentkit.__file__))
-    src = _show(package, f"{CLI_DIR}/src/agentkit", shown)
-    libs = [_show(tree, f"{CLI_DIR}/lib{i}", shown) for i, tree in enumerate(_library_trees())]
-    found = _interpreter(shown)
+    src = _show(package, f"{CLI_DIR}/src/agentkit", shown, hidden)
+    libs = [_show(tree, f"{CLI_DIR}/lib{i}", shown, hidden)
+            for i, tree in enumerate(_library_trees())]
+    found = _interpreter(shown, hidden)
     if src is None or found is None or None in libs:
         return [], (), ("verify's own agentkit, its libraries or its python may not be shown "
                         "to a `runas` user of the box (a tree of them is or holds a home, or "

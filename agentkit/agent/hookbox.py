@@ -15,10 +15,14 @@ reported as such (`limit_reason`), never as the deployment's failure.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import pwd
 import re
+import stat
+import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from agentkit import mountinfo
@@ -27,7 +31,7 @@ from agentkit.agent.records import Record
 from agentkit.agent.result import SCRIPT_FAILED, ScriptRun
 from agentkit.agent.sandbox import Entry, Sandbox
 from agentkit.box import ids
-from agentkit.box.client import Box, Unavailable, why_unavailable
+from agentkit.box.client import Box, BoxError, Unavailable, why_unavailable
 from agentkit.box.items import DIR, FILE, GONE, OTHER, SYMLINK, Change, Item
 from agentkit.box.spec import Spec
 
@@ -43,7 +47,29 @@ _REFUSED = re.compile(r"Permission denied|Operation not permitted|Read-only file
                       r"Invalid argument|cannot set (user|group)")
 _PATH = re.compile(r"(/[^\s'\"`:,;()]+)")
 
-__all__ = ["HookBox", "Unavailable", "unavailable"]
+__all__ = ["HookBox", "Policy", "Unavailable", "unavailable"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the caller asks of every box of a run beyond lifecycle.Options: directories to
+    show that are hidden by default (verify --show)."""
+
+    show: tuple[str, ...] = ()
+
+
+# verify sets the run's Policy here (lifecycle.Options does not carry it through to
+# build_spec yet); a box made outside `verify` gets the defaults
+POLICY: contextvars.ContextVar[Policy | None] = contextvars.ContextVar("POLICY", default=None)
+
+
+@contextlib.contextmanager
+def policy(value: Policy) -> Iterator[None]:
+    token = POLICY.set(value)
+    try:
+        yield
+    finally:
+        POLICY.reset(token)
 
 
 def unavailable() -> str | None:
@@ -75,19 +101,100 @@ def _home(uid: int) -> str | None:
         return None
 
 
+# --- what of this machine the box never shows (unless --show) ---------------------------------
+# Where a machine that runs verify keeps what is nobody's business but its own: root's home,
+# the temporary directories, CI runners' homes, work and config directories, mounted secrets,
+# cloud-init's user data. Each is shown as an empty directory with its owner and mode, as on an
+# instance that has nothing there.
+PRIVATE = ("/root", "/tmp", "/var/tmp", "/run/secrets", "/var/run/secrets",
+           "/var/lib/jenkins", "/var/jenkins_home", "/var/lib/buildkite-agent",
+           "/etc/buildkite-agent", "/var/lib/gitlab-runner", "/etc/gitlab-runner", "/builds",
+           "/opt/actions-runner", "/actions-runner", "/__w", "/github",
+           "/var/lib/cloud", "/var/lib/kubelet", "/etc/kubernetes", "/etc/rancher")
+# Variables naming the caller's own directories: its home, TMPDIR, and the work directory
+# of each CI system (Jenkins, GitHub Actions, GitLab, Buildkite, CircleCI, CodeBuild,
+# Bitbucket, Drone, Travis).
+PRIVATE_ENV = ("HOME", "TMPDIR", "XDG_RUNTIME_DIR", "WORKSPACE", "JENKINS_HOME",
+               "GITHUB_WORKSPACE", "RUNNER_WORKSPACE", "RUNNER_TEMP", "CI_PROJECT_DIR",
+               "CI_BUILDS_DIR", "BUILDKITE_BUILD_PATH", "BUILDKITE_BUILD_CHECKOUT_PATH",
+               "CIRCLE_WORKING_DIRECTORY", "CODEBUILD_SRC_DIR", "BITBUCKET_CLONE_DIR",
+               "DRONE_WORKSPACE", "TRAVIS_BUILD_DIR")
+# The system hooks run on: never hidden, nor is a directory holding one of them (a CI job
+# run from / or /var)
+SYSTEM = ("/usr", "/etc", "/var/lib", "/var/log", "/var/www", "/var/cache", "/var/spool",
+          "/var/opt", "/opt", "/srv", "/home", "/mnt", "/media", "/boot", "/bin", "/sbin",
+          "/lib", "/lib32", "/lib64", "/libx32")
+HUMAN_UIDS = range(1000, 60001)  # useradd's UID_MIN..UID_MAX: people and CI users
+
+
+def _private_candidates() -> list[str]:
+    """Every directory the box hides by default, as named (links not yet followed)."""
+    found = [*PRIVATE, os.getcwd(), tempfile.gettempdir()]
+    found += [os.environ[v] for v in PRIVATE_ENV if os.environ.get(v, "").startswith("/")]
+    home_root = os.path.realpath("/home")
+    with contextlib.suppress(OSError):
+        found += [e.path for e in os.scandir(home_root) if e.is_dir(follow_symlinks=False)]
+    found += [p.pw_dir for p in pwd.getpwall() if p.pw_uid in HUMAN_UIDS or
+              p.pw_uid == os.getuid()]
+    return found
+
+
+def _hideable(path: str) -> str | None:
+    """The directory `path` stands for, if the box may show it empty; None for one that is
+    not there, is fresh in the box anyway (/proc, /run...) or is or holds the system."""
+    real = os.path.realpath(path)
+    if not os.path.isdir(real) or real.split("/")[1] in SPECIAL or real == "/":
+        return None
+    if any(s == real or s.startswith(real + "/") for s in SYSTEM):
+        return None
+    return real
+
+
+def private_dirs(show: tuple[str, ...] = ()) -> tuple[tuple[str, int, int, int], ...]:
+    """(path, mode, uid, gid) of each directory hidden from hooks, outermost only; less what
+    `show` shows (a directory below a hidden one is shown through it, see build_spec)."""
+    shown = [os.path.realpath(p) for p in show]
+    hidden: set[str] = set()
+    for path in _private_candidates():
+        real = _hideable(path)
+        if real is not None and not any(real == s or real.startswith(s + "/") for s in shown):
+            hidden.add(real)
+    outer = [h for h in sorted(hidden) if not any(h.startswith(o + "/") for o in hidden)]
+    out = []
+    for path in outer:
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            out.append((path, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid))
+    return tuple(out)
+
+
+def _inside(path: str, dirs: Iterable[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
+
+
 def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: tuple[str, ...],
                network: bool, max_disk: int = DEFAULT_MAX_DISK,
                max_procs: int = DEFAULT_MAX_PROCS, agent_root: str = AGENT_ROOT,
-               image: str = "") -> Spec:
+               image: str = "", policy: Policy | None = None) -> Spec:
     """The box of one deployment over this machine's /, or over `image` (the instance's root
-    file system: its users, packages and units; nothing of this machine's but the kernel)."""
+    file system: its users, packages and units; nothing of this machine's but the kernel).
+    Over this machine, its private directories show empty (private_dirs) but for
+    `policy.show`."""
+    policy = policy or POLICY.get() or Policy()
     idmap = ids.choose()
     base = image.rstrip("/")
+    hidden = () if image else private_dirs(policy.show)
+    names = [h for h, _, _, _ in hidden]
     tops = [f"/{n}" for n in sorted(os.listdir(base or "/")) if n not in SPECIAL and
             os.path.isdir(f"{base}/{n}") and not os.path.islink(f"{base}/{n}")]
-    shown = tuple((p, base + p) for p in tops + ([] if image else _mounts(masked)))
+    trees = tops + ([] if image else _mounts(masked))
+    # a hidden tree is not shown; a tree --show names below a hidden one is, through it
+    shown = tuple((p, base + p) for p in trees if not _inside(p, names))
+    shown += tuple((p, p) for p in sorted({os.path.realpath(s) for s in policy.show})
+                   if _inside(p, names) and os.path.isdir(p))
     homes = tuple(sorted({h for h in (_home(os.getuid()), "/root") if h and h != "/"}))
-    extra: list[box_programs.Extra] = []
+    extra: list[box_programs.Extra] = [(p, None, 0o755) for p, _ in shown
+                                       if _inside(p, names)]
     notes = [idmap.note] if idmap.note else []
     if image:  # the image's own agentkit, if any (lexists: its links point into the image)
         if not os.path.lexists(f"{base}/usr/local/bin/agentkit"):
@@ -96,21 +203,22 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
             notes.append("the image has no /usr/local/bin/agentkit (packaging/ installs it in the "
                          "AMI): hooks that call agentkit fail there as on such an instance")
     elif not os.path.exists("/usr/local/bin/agentkit"):  # the AMI has it there (packaging/)
-        command, cli_trees, why_not = box_programs.agentkit_command()
+        command, cli_trees, why_not = box_programs.agentkit_command(names)
         extra += command
         shown += cli_trees
         notes += [why_not] if why_not else []
-    managed, why_not = box_programs.service_manager(base)
+    managed, why_not = box_programs.service_manager(base, names)
     extra += managed
     notes += [why_not] if why_not else []
     mimic: tuple[str, ...] = ()
     if idmap.kind != "shifted" and not image:  # an image is the caller's own: no copies
-        mimic = tuple(dict.fromkeys([*MIMIC_TREES, *destinations]))
+        mimic = tuple(t for t in dict.fromkeys([*MIMIC_TREES, *destinations])
+                      if not _inside(t, names))
     return Spec(work=work, idmap=idmap, shown=shown, binds=((agent_root, dep_root),),
                 masks=() if image else masked, homes=() if image else homes,
                 max_disk=max_disk, max_procs=max_procs, network=network, mimic=mimic,
                 extra_files=tuple(extra), notes=tuple(notes),
-                image=base, top_links=_top_links(base))
+                image=base, top_links=_top_links(base), hidden=hidden)
 
 
 def _top_links(base: str) -> tuple[tuple[str, str], ...]:
@@ -300,8 +408,16 @@ class HookBox:
         self._sync()
         assert self.box is not None
         deadline = sum(j.timeout + 10 for j in jobs)
-        results = self.box.run([j.__dict__ for j in jobs], log, log_cap, deadline)
-        changed = fold(self.sb, self.box.diff(), self.spec.binds[0][0])
+        try:
+            results = self.box.run([j.__dict__ for j in jobs], log, log_cap, deadline)
+            changed = fold(self.sb, self.box.diff(), self.spec.binds[0][0])
+        except BoxError as exc:
+            # The box ended or stopped answering while its hooks ran (killed from outside,
+            # out of memory): what they did is not known, which is no failure of the
+            # deployment and no bug of verify's. The event and the rest are not run.
+            self.close()
+            raise Unavailable(f"the hook box ended while {jobs[0].event} ran, so what its "
+                              f"hooks did is not known ({exc.reason})") from None
         self.moment = self.sb.records.mark()
         return results, changed
 

@@ -32,7 +32,11 @@ class Unavailable(Exception):
 
 
 class BoxError(RuntimeError):
-    """The box broke in a way that is verify's fault, never the bundle's."""
+    """The box broke; `reason` says how in a line (str() adds what the box wrote)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message.split("\n", 1)[0]
 
 
 def why_unavailable() -> str | None:
@@ -103,7 +107,8 @@ class Box:
         process = subprocess.Popen(
             [sys.executable, "-m", "agentkit.box.stage", str(theirs.fileno())],
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=errors,
-            stderr=errors, env=_stage_env(), close_fds=True)
+            stderr=errors, env=_stage_env(), close_fds=True,
+            start_new_session=True)  # no controlling terminal: the caller's stays its own
         theirs.close()
         box = cls(process, ours, errors, spec)
         try:
@@ -164,8 +169,13 @@ class Box:
             return self.channel.receive()
         except (ChannelClosed, socket.timeout, OSError) as exc:
             code = self.process.poll()
+            reason = (f"it stopped answering for {self.channel.sock.gettimeout():.0f} s"
+                      if isinstance(exc, socket.timeout) else
+                      f"it was killed by signal {-code}" if code is not None and code < 0 else
+                      f"it exited with status {code}" if code is not None else
+                      f"its channel broke: {exc}")
             raise BoxError(f"the hook box stopped answering ({exc}; its exit status "
-                           f"{code}){self._stderr()}") from None
+                           f"{code}){self._stderr()}", reason) from None
 
     # --- requests ------------------------------------------------------------------------------
     def run(self, jobs: list[dict[str, Any]], log: str, log_cap: int, deadline: float

@@ -72,6 +72,19 @@ def _extra(root: rootfs.Root, path: str, content: str | None, mode: int) -> None
                 os.lchown(target, st.st_uid, st.st_gid)
 
 
+def _empty(root: rootfs.Root, path: str, mode: int, owner: tuple[int, int]) -> None:
+    """A directory of this machine's that hooks must not read, as an empty one with its mode
+    and owner: opaque in the layer the box adds, so nothing of the host's shows below it (a
+    top-level one has no host layer at all: build_spec leaves it out of `shown`)."""
+    _extra(root, path, None, mode)
+    target = root.extra(path)
+    if path.count("/") > 1:
+        os.setxattr(target, layers.OPAQUE, b"y")
+    with contextlib.suppress(OSError):
+        os.lchown(target, *owner)
+    os.chmod(target, mode)
+
+
 class Init:
     def __init__(self, channel: Channel, spec: Spec) -> None:
         self.channel = channel
@@ -117,8 +130,12 @@ class Init:
         """What the box adds over the host: mount points, locked accounts, the agentkit
         command, and (unprivileged) its own copies of the host (mimic.py)."""
         budget = [MIMIC_DIRS]
+        hidden = frozenset(h for h, _, _, _ in self.spec.hidden)
         for tree in self.spec.mimic:
-            mimic.copy_tree(tree, self.root.extra(), self.spec.idmap, tree == "/etc", budget)
+            mimic.copy_tree(tree, self.root.extra(), self.spec.idmap, tree == "/etc", budget,
+                            skip=hidden)
+        for path, mode, uid, gid in self.spec.hidden:
+            _empty(self.root, path, mode, mimic.owner(self.spec.idmap, uid, gid))
         if "/var" in self.spec.mimic and mimic.empty_logs(self.root.extra(), self.spec.idmap):
             self.notes.append("the log files of /var/log are empty in the box (its own "
                               "copies, so daemons may append to them as root does)")
@@ -237,6 +254,9 @@ class Init:
 
 def main(channel: Channel, spec: Spec) -> int:
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    # The relay of every result to verify: no hook may trace it, read its memory or its
+    # descriptors (the stage made it so; said again here, where it matters)
+    sc.prctl(sc.PR_SET_DUMPABLE, 0)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_DFL)  # pid 1: the kernel drops what it has no handler for
     channel.send({"op": "entered"})

@@ -33,25 +33,26 @@ MAX_FILE = 4 << 20  # a bigger file in /etc is left to the host's layer
 GENERATED = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
 
 
-def _owner(idmap: IdMap, st: os.stat_result) -> tuple[int, int]:
+def owner(idmap: IdMap, uid: int, gid: int) -> tuple[int, int]:
     """The numeric owner the host shows, if the box has those ids; else root."""
     top = idmap.top
-    return (st.st_uid if st.st_uid <= top else 0), (st.st_gid if st.st_gid <= top else 0)
+    return (uid if uid <= top else 0), (gid if gid <= top else 0)
 
 
 def _attrs(path: str, st: os.stat_result, idmap: IdMap) -> None:
     with contextlib.suppress(OSError):
-        os.lchown(path, *_owner(idmap, st))
+        os.lchown(path, *owner(idmap, st.st_uid, st.st_gid))
     if not stat.S_ISLNK(st.st_mode):
         os.chmod(path, stat.S_IMODE(st.st_mode))
 
 
 def copy_tree(src: str, dest_layer: str, idmap: IdMap, files: bool, budget: list[int],
-              depth: int = MAX_DEPTH) -> None:
+              depth: int = MAX_DEPTH, skip: frozenset[str] = frozenset()) -> None:
     """Copy `src` (and, with `files`, its files and links) into dest_layer + src, breadth
-    first down to `depth` levels, without following links or leaving src's file system.
-    `budget`: directories left to copy. Modes are set last: a copy of a 0555 directory
-    still takes what goes in it."""
+    first down to `depth` levels, without following links or leaving src's file system,
+    nor entering the directories `skip` names (the box shows them empty: not even their
+    subdirectories' names). `budget`: directories left to copy. Modes are set last: a copy
+    of a 0555 directory still takes what goes in it."""
     try:
         top = os.lstat(src)
     except OSError:
@@ -78,6 +79,8 @@ def copy_tree(src: str, dest_layer: str, idmap: IdMap, files: bool, budget: list
             except OSError:
                 continue
             if stat.S_ISDIR(cst.st_mode):
+                if child in skip:
+                    continue
                 if cst.st_dev == top.st_dev and (files or level + 1 < depth):
                     queue.append((child, level + 1))
             elif files:

@@ -18,7 +18,7 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 SECRETS = (".aws", ".ssh", ".gnupg", ".docker", ".kube", ".netrc", ".git-credentials",
            ".pypirc", ".config/gcloud", ".azure")
 # /proc files that speak for the whole machine (what bubblewrap, Docker and Podman mask)
-PROC_MASKED = ("kcore", "kmsg", "keys", "sysrq-trigger", "timer_list", "sched_debug",
+PROC_MASKED = ("kcore", "kmsg", "keys", "key-users", "sysrq-trigger", "timer_list", "sched_debug",
                "latency_stats", "timer_stats", "acpi", "scsi")
 PROC_READ_ONLY = ("sys", "bus", "fs", "irq")
 
@@ -40,6 +40,9 @@ class Spec:
     image: str = ""  # the instance's root file system shown instead of this machine's /
     top_links: tuple[tuple[str, str], ...] = ()  # (name, target): the lower root's /bin -> ...
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # (path, mode, host uid, host gid) of this machine's private directories: each shows
+    # empty, with its owner and mode (hookbox.private_dirs)
+    hidden: tuple[tuple[str, int, int, int], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,4 +55,4 @@ class Spec:
             tuple(tuple(x) for x in idmap["gids"]), idmap["note"]),
             **{k: tuple(tuple(x) if isinstance(x, list) else x for x in raw[k])
                for k in ("shown", "binds", "masks", "homes", "mimic", "extra_files", "notes",
-                         "top_links")}})
+                         "top_links", "hidden")}})

@@ -6,10 +6,12 @@ stay the host's root long enough to make idmapped copies of the host's trees (on
 root may), with a user namespace held open by a child, then join it. Either way, become root
 of that namespace, unshare the rest (mount, pid, ipc, uts, cgroup and net) and fork pid 1.
 Every process of the box dies with this one (PR_SET_PDEATHSIG), and this one with verify.
+First it leaves the caller's session and keyring (_detach).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -119,6 +121,21 @@ def _enter(spec: Spec, channel: Channel) -> Spec:
     return spec
 
 
+def _detach() -> None:
+    """Nothing of the caller's session: no controlling terminal (verify starts this process
+    with setsid, so /dev/tty is ENXIO and no TIOCSTI reaches the caller's terminal), a keyring
+    of its own."""
+    if os.getsid(0) != os.getpid():
+        os.setsid()  # (started by hand, not by verify) still no terminal of the caller's
+    try:
+        sc.join_new_session_keyring()
+    except OSError as exc:
+        # a seccomp profile that refuses keyctl (Docker's) refuses it to the hooks alike
+        if exc.errno not in (errno.ENOSYS, errno.EPERM):
+            raise Unavailable(f"the box could not leave the caller's keyring ({exc.strerror})"
+                              ) from None
+
+
 def main(argv: list[str]) -> int:
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:  # verify is already gone
@@ -127,7 +144,13 @@ def main(argv: list[str]) -> int:
     message, _ = channel.receive()
     spec = Spec.from_json(message["spec"])
     try:
+        _detach()
         spec = _enter(spec, channel)
+        # Not traceable by what it starts (pid 1 inherits this): with dumpable 0, ptrace and
+        # /proc/PID/mem need CAP_SYS_PTRACE in the user namespace this process was exec'd in,
+        # this machine's, which no process of the box has. Only now: newuidmap and verify
+        # write the maps through /proc/PID, which dumpable 0 gives to the host's root.
+        sc.prctl(sc.PR_SET_DUMPABLE, 0)
     except Unavailable as exc:
         channel.send({"op": "unavailable", "message": str(exc)})
         return 1

@@ -100,6 +100,22 @@ def prctl(option: int, value: int) -> None:
                        ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
 
 
+KEYCTL_JOIN_SESSION_KEYRING = 1
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "armv7l": 311, "ppc64le": 271, "s390x": 280,
+               "riscv64": 219}
+
+
+def join_new_session_keyring() -> None:
+    """keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session keyring, so no
+    keyring of the caller's session is reachable from here on (keyrings(7)); the user
+    keyring is already per user namespace (Linux 5.3+). glibc has no keyctl wrapper."""
+    number = _SYS_KEYCTL.get(platform.machine())
+    if number is None:
+        raise OSError(38, f"keyctl: unknown on {platform.machine()}")
+    _check(_libc.syscall(ctypes.c_long(number), ctypes.c_int(KEYCTL_JOIN_SESSION_KEYRING),
+                         None), "keyctl")
+
+
 def sethostname(name: str) -> None:
     raw = name.encode()
     _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")

@@ -3,10 +3,13 @@ root and as an unprivileged user (CI runs this file both ways), and the host is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,7 +113,8 @@ PROBES = ("sysctl", "sysctl-kernel", "sysctl-after-remount", "sysrq-trigger", "k
 OWN = {"own-mount": "ALLOWED", "own-hostname": "ALLOWED"}
 # the one reason each can be refused for, where only one is right
 REASONS = {"sysctl": "EROFS", "sysctl-kernel": "EROFS", "clock": "EPERM", "mknod-disk": "EPERM",
-           "host-disk": "ENOENT", "host-tcp": "ECONNREFUSED", "host-unix": "ECONNREFUSED",
+           "host-disk": "ENOENT", "host-tcp": "ECONNREFUSED",
+           "host-unix": "ENOENT",  # (TMPDIR shows empty; through --show: ECONNREFUSED)
            "host-abstract": "ECONNREFUSED", "kill-host": "ESRCH", "host-proc": "ENOENT",
            "chroot-escape": "ENOENT", "kmsg": "EROFS", "ptrace-host": "ESRCH"}
 
@@ -255,3 +259,358 @@ def test_box_scripts_log_made_a_link_never_writes_the_host(
     assert "precious" not in json.dumps(out)
     assert ("scripts.log could not be written (a symlink): a hook "
             "removed or replaced it; verify does not follow links out of its root") in out["notes"]
+
+
+# --- the caller's terminal, keys and the relay (issue 27) -------------------------------------
+PROBE_HEAD = r'''#!/usr/bin/env python3
+import ctypes, errno, fcntl, json, os, platform, signal, sys, termios, time
+ARGS = json.loads(open(os.path.dirname(__file__) + "/args.json").read())
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+found = {}
+
+def attempt(name, fn):
+    try:
+        result = fn()
+        found[name] = "ALLOWED" if result is None else f"ALLOWED: {result}"
+    except OSError as exc:
+        found[name] = f"refused: {errno.errorcode.get(exc.errno, exc.errno)}"
+
+def ok(result):
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return result
+'''
+
+TERMINAL_PROBE = PROBE_HEAD + r'''
+for sig in (signal.SIGTTIN, signal.SIGTTOU):  # (a background group's read: EIO, not a stop)
+    signal.signal(sig, signal.SIG_IGN)
+
+def inject():
+    fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    for ch in "echo agentkit-" + "injected\n":
+        fcntl.ioctl(fd, termios.TIOCSTI, ch.encode())
+
+def read_keys():
+    fd = os.open("/dev/tty", os.O_RDONLY | os.O_NONBLOCK)
+    time.sleep(1)
+    return os.read(fd, 100).decode()
+
+attempt("open-dev-tty", lambda: os.close(os.open("/dev/tty", os.O_WRONLY)))
+attempt("tiocsti", inject)
+attempt("read-keystrokes", read_keys)
+found["tty-fds"] = sorted(n for n in os.listdir("/proc/self/fd") if os.isatty(int(n)))
+found["stdin"] = os.readlink("/proc/self/fd/0")
+print("PROBE " + json.dumps(found, sort_keys=True))
+'''
+
+
+def _probe_bundle(tmp_path: Path, probe: str, args: dict[str, Any], event: str = "AfterInstall",
+                  after: str = "") -> Path:
+    hooks = f"  {event}:\n    - location: probe.py\n      timeout: 60\n"
+    members = [("probe.py", "file", probe, 0o755), ("args.json", "file", json.dumps(args), 0o644)]
+    if after:
+        hooks += "  ValidateService:\n    - location: after.sh\n"
+        members.append(("after.sh", "file", after, 0o755))
+    return tar(tmp_path / "b.tgz", [("appspec.yml", "file", appspec(tmp_path / "app", hooks),
+                                     0o644), *members])
+
+
+def _probe(out: dict[str, Any], event: str = "AfterInstall") -> dict[str, Any]:
+    lines = [o["line"] for e in out["events"] if e["name"] == event
+             for s in e["scripts"] for o in s["output"]]
+    found = next((line for line in lines if line.startswith("PROBE ")), None)
+    assert found is not None, lines
+    return dict(json.loads(found[6:]))
+
+
+def _in_a_terminal(argv: list[str], typed: bytes, timeout: float = 120) -> tuple[int, bytes]:
+    """Run argv with a new pseudo-terminal as its controlling terminal (as a developer runs
+    verify), typing `typed` into it while it runs; returns its exit status and everything
+    the terminal showed."""
+    import pty
+    import select
+
+    pid, master = pty.fork()
+    if pid == 0:  # pragma: no cover - the child execs
+        os.execv(argv[0], argv)
+    shown = b""
+    end = time.monotonic() + timeout
+    try:
+        typed_at = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            if typed and time.monotonic() > typed_at:
+                os.write(master, typed)
+                typed = b""
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the child has gone, and with it the terminal
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+        else:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(master)
+    return os.waitstatus_to_exitcode(status), shown
+
+
+def test_box_hooks_have_no_terminal_of_the_callers(tmp_path: Path) -> None:
+    # verify runs in a terminal (a pty: its controlling terminal); a hook opens /dev/tty to
+    # push keystrokes into it with TIOCSTI (dev.tty.legacy_tiocsti=1 allows that) and to read
+    # what the developer types: it has no controlling terminal, and no descriptor of one
+    arc = _probe_bundle(tmp_path, TERMINAL_PROBE, {})
+    code, shown = _in_a_terminal([sys.executable, "-m", "agentkit", "verify", "--format",
+                                  "json", str(arc)], b"typed-by-the-developer\n")
+    text = shown.decode("utf-8", "replace")
+    assert "agentkit-injected" not in text
+    out = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    probe = _probe(out)
+    assert probe == {"open-dev-tty": "refused: ENXIO", "tiocsti": "refused: ENXIO",
+                     "read-keystrokes": "refused: ENXIO", "tty-fds": [],
+                     "stdin": "/dev/null"}
+    assert code == 0, out["error"]
+
+
+KEYS_PROBE = PROBE_HEAD + r'''
+KEYCTL = {"x86_64": 250, "aarch64": 219}[platform.machine()]
+ADD_KEY = {"x86_64": 248, "aarch64": 217}[platform.machine()]
+SESSION, USER, USER_SESSION = -3, -4, -5
+
+def search(ring):
+    return ok(libc.syscall(KEYCTL, 10, ring, b"user", ARGS["description"].encode(), 0))
+
+def listed():
+    buf = ctypes.create_string_buffer(4096)
+    return ok(libc.syscall(KEYCTL, 11, SESSION, buf, 4096)) // 4
+
+attempt("session-search", lambda: search(SESSION))
+attempt("user-search", lambda: search(USER))
+attempt("user-session-search", lambda: search(USER_SESSION))
+found["session-keys"] = listed()
+attempt("leave-a-key", lambda: ok(libc.syscall(ADD_KEY, b"user", ARGS["left"].encode(),
+                                               b"planted", 7, SESSION)) and None)
+print("PROBE " + json.dumps(found, sort_keys=True))
+'''
+
+
+def _keyctl() -> tuple[Any, int, int]:
+    import ctypes
+    import platform
+
+    if platform.machine() not in ("x86_64", "aarch64"):
+        pytest.skip("keyctl numbers known here for x86_64 and aarch64 only")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    keyctl, add_key = {"x86_64": (250, 248), "aarch64": (219, 217)}[platform.machine()]
+    return libc, keyctl, add_key
+
+
+def test_box_hooks_reach_no_keyring_of_the_callers(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # the caller holds a secret in its session keyring and in its user keyring; a hook
+    # searches both and plants a key in the session keyring for later
+    libc, keyctl, add_key = _keyctl()
+    description = f"agentkit-escape-{os.getpid()}"
+    left = f"agentkit-left-{os.getpid()}"
+    assert libc.syscall(keyctl, 1, f"agentkit-test-{os.getpid()}".encode()) > 0  # own session
+    secret = libc.syscall(add_key, b"user", description.encode(), b"hunter2", 7, -3)
+    in_user = libc.syscall(add_key, b"user", description.encode(), b"hunter2", 7, -4)
+    assert secret > 0 and in_user > 0
+    try:
+        arc = _probe_bundle(tmp_path, KEYS_PROBE, {"description": description, "left": left})
+        code, out = _verify(capsys, arc)
+        probe = _probe(out)
+        assert probe == {"session-search": "refused: ENOKEY", "user-search": "refused: ENOKEY",
+                         "user-session-search": "refused: ENOKEY", "session-keys": 0,
+                         "leave-a-key": "ALLOWED"}  # (in the box's own keyring)
+        assert code == 0, out["error"]
+        # nothing the hook planted is in the caller's keyring afterwards
+        assert libc.syscall(keyctl, 10, -3, b"user", left.encode(), 0) == -1
+        assert libc.syscall(keyctl, 10, -3, b"user", description.encode(), 0) == secret
+    finally:
+        libc.syscall(keyctl, 21, in_user)  # KEYCTL_INVALIDATE: root's user keyring lives on
+
+
+RELAY_PROBE = PROBE_HEAD + r'''
+def read(path):
+    with open(path, "rb") as f:
+        return len(f.read(64)) and None
+
+attempt("ptrace-pid1", lambda: ok(libc.ptrace(16, 1, None, None)) and None)  # PTRACE_ATTACH
+attempt("seize-pid1", lambda: ok(libc.ptrace(0x4206, 1, None, None)) and None)
+attempt("pid1-mem", lambda: read("/proc/1/mem"))
+attempt("pid1-environ", lambda: read("/proc/1/environ"))
+attempt("pid1-fds", lambda: os.listdir("/proc/1/fd") and None)
+attempt("stop-pid1", lambda: os.kill(1, signal.SIGSTOP))
+time.sleep(0.5)
+found["pid1-state"] = open("/proc/1/stat").read().split(") ")[1][0]
+print("PROBE " + json.dumps(found, sort_keys=True))
+'''
+
+
+def test_box_relay_cannot_be_traced_stopped_or_read(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # pid 1 carries every hook's result to verify: a hook that could trace it could forge
+    # them, or leave it stopped and verify waiting
+    arc = _probe_bundle(tmp_path, RELAY_PROBE, {}, after="#!/bin/sh\necho after\n")
+    started = time.monotonic()
+    code, out = _verify(capsys, arc)
+    probe = _probe(out)
+    assert probe == {"ptrace-pid1": "refused: EPERM", "seize-pid1": "refused: EPERM",
+                     "pid1-mem": "refused: EACCES", "pid1-environ": "refused: EACCES",
+                     "pid1-fds": "refused: EACCES", "stop-pid1": "ALLOWED",  # (and ignored)
+                     "pid1-state": "S"}
+    assert code == 0, out["error"]
+    assert [o["line"] for e in out["events"] if e["name"] == "ValidateService"
+            for s in e["scripts"] for o in s["output"]] == ["after"]
+    assert time.monotonic() - started < 60
+
+
+def test_box_that_dies_makes_the_result_undetermined_not_a_crash(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the box is killed from outside while a hook runs (the OOM killer, an operator): verify
+    # says so in one paragraph, exit 4, never an internal error
+    import threading
+
+    import psutil
+
+    def kill_the_box() -> None:
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            for child in psutil.Process().children():
+                with contextlib.suppress(psutil.Error):
+                    if "agentkit.box.stage" in " ".join(child.cmdline()) and any(
+                            "sleep" in " ".join(c.cmdline())
+                            for c in child.children(recursive=True)):
+                        child.kill()
+                        return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_the_box)
+    killer.start()
+    arc = _probe_bundle(tmp_path, "#!/bin/sh\nexec sleep 30\n", {}, after="#!/bin/sh\necho x\n")
+    try:
+        code, out = _verify(capsys, arc)
+    finally:
+        killer.join()
+    assert code == 4
+    assert out["result"] == "undetermined"
+    assert out["undetermined"] == ("hooks were not run: the hook box ended while AfterInstall "
+                                   "ran, so what its hooks did is not known (it was killed by "
+                                   "signal 9)")
+    assert [e["status"] for e in out["events"] if e["name"] in ("AfterInstall",
+                                                                 "ValidateService")] == \
+        ["not run here", "not run here"]
+
+
+PRIVATE_PROBE = PROBE_HEAD + r'''
+def listing(path):
+    return sorted(os.listdir(path))
+
+for name, path in ARGS["dirs"].items():
+    attempt("list " + name, lambda: listing(path))
+for name, path in ARGS["files"].items():
+    attempt("read " + name, lambda: open(path).read())
+for name, path in ARGS["attrs"].items():
+    st = os.stat(path)
+    found["attrs " + name] = [oct(st.st_mode & 0o7777), st.st_uid]
+attempt("homes", lambda: [n for n in listing("/home") if listing("/home/" + n)])
+print("PROBE " + json.dumps(found, sort_keys=True))
+'''
+
+
+def _write(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def test_box_shows_no_private_file_of_this_machine(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # what a CI machine keeps for itself: the caller's home (.pgpass, .vault-token, gh's
+    # token), root's, another user's home (as root), a 0600 .env where verify runs, the rest
+    # of TMPDIR; each directory shows empty, with its mode and owner
+    import pwd
+    import shutil
+
+    pid = os.getpid()
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    cwd = tmp_path / "checkout"
+    planted = [_write(cwd / ".env", "DB_PASSWORD=hunter2\n"),
+               _write(tmp_path / "other-job" / "token", "ghp_secret\n")]
+    other = Path(f"/home/agentkit-escape-{pid}")
+    try:
+        if os.access(home, os.W_OK):
+            planted += [_write(home / f".agentkit-escape-{pid}" / name, "secret\n") for name in
+                        (".pgpass", ".vault-token", ".config/gh/hosts.yml", ".npmrc")]
+        if os.geteuid() == 0:
+            _write(other / ".aws" / "credentials", "aws_secret_access_key=x\n")
+            os.chown(other, 1234, 1234)
+            other.chmod(0o750)
+            planted.append(other / ".aws" / "credentials")
+        monkeypatch.chdir(cwd)
+        args = {"dirs": {"home": str(home), "root": "/root", "cwd": str(cwd),
+                         "tmpdir": str(tmp_path)},
+                "files": {p.name: str(p) for p in planted},
+                "attrs": {"home": str(home), **({"other": str(other)} if other.exists()
+                                                 else {})}}
+        arc = _probe_bundle(tmp_path, PRIVATE_PROBE, args)
+        code, out = _verify(capsys, arc)
+        probe = _probe(out)
+        assert code == 0, out["error"]
+    finally:
+        shutil.rmtree(home / f".agentkit-escape-{pid}", ignore_errors=True)
+        shutil.rmtree(other, ignore_errors=True)
+    # (TMPDIR holds only what Install put there; the checkout in it is not there at all)
+    assert {k: v for k, v in probe.items() if k.startswith("list ")} == {
+        "list home": "ALLOWED: []", "list root": "ALLOWED: []", "list cwd": "refused: ENOENT",
+        "list tmpdir": "ALLOWED: ['app']"}
+    assert {k: v for k, v in probe.items() if k.startswith("read ")} == {
+        f"read {p.name}": "refused: ENOENT" for p in planted}
+    assert len(planted) >= 2
+    assert probe["homes"] == "ALLOWED: []"  # every /home/* shows empty
+    assert probe["attrs home"][0] == oct(home.stat().st_mode & 0o7777)
+    if os.geteuid() == 0:
+        assert probe["attrs other"] == ["0o750", 1234]
+
+
+def test_box_shows_what_verify_show_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                         ) -> None:
+    # --show PATH: a directory hidden by default (here one in TMPDIR) shown on purpose, and
+    # nothing beside it; a host socket in it is still out of reach
+    from agentkit.cli import _build_parser
+    from agentkit.commands import verify
+
+    shared = tmp_path / "shared"
+    _write(shared / "visible.txt", "shown on purpose\n", 0o644)
+    _write(tmp_path / ".env", "DB_PASSWORD=hunter2\n")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(shared / "host.sock"))
+    listener.listen()
+    probe_args = {"dirs": {"shared": str(shared)},
+                  "files": {"visible": str(shared / "visible.txt"), "env": str(tmp_path / ".env")},
+                  "attrs": {}}
+    probe = PRIVATE_PROBE.replace('print("PROBE', 'attempt("socket", lambda: __import__("socket")'
+                                  '.socket(1).connect(ARGS["socket"]))\nprint("PROBE')
+    arc = _probe_bundle(tmp_path, probe, {**probe_args, "socket": str(shared / "host.sock")})
+    args = _build_parser().parse_args(["verify", "--format", "json", str(arc)])
+    args.show = [str(shared)]
+    try:
+        code = verify.run(args)
+    finally:
+        listener.close()
+    out = json.loads(capsys.readouterr().out)
+    found = _probe(out)
+    assert code == 0, out["error"]
+    assert found["list shared"] == "ALLOWED: ['host.sock', 'visible.txt']"
+    assert found["read visible"] == "ALLOWED: shown on purpose\n"
+    assert found["read env"] == "refused: ENOENT"
+    assert found["socket"] == "refused: ECONNREFUSED"
