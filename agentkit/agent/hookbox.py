@@ -56,6 +56,7 @@ class Policy:
     show that are hidden by default (verify --show)."""
 
     show: tuple[str, ...] = ()
+    max_memory: int = 2 << 30  # bytes of memory each process of the box may use (--max-memory)
 
 
 # verify sets the run's Policy here (lifecycle.Options does not carry it through to
@@ -150,14 +151,19 @@ def _hideable(path: str) -> str | None:
     return real
 
 
-def private_dirs(show: tuple[str, ...] = ()) -> tuple[tuple[str, int, int, int], ...]:
+def private_dirs(show: tuple[str, ...] = (), keep: tuple[str, ...] = ()
+                 ) -> tuple[tuple[str, int, int, int], ...]:
     """(path, mode, uid, gid) of each directory hidden from hooks, outermost only; less what
-    `show` shows (a directory below a hidden one is shown through it, see build_spec)."""
+    `show` shows and what is below it, and less the directories `keep` names themselves
+    (the `files` destinations: a directory below a hidden one is shown through it, see
+    build_spec)."""
     shown = [os.path.realpath(p) for p in show]
+    kept = {os.path.realpath(p) for p in keep}
     hidden: set[str] = set()
     for path in _private_candidates():
         real = _hideable(path)
-        if real is not None and not any(real == s or real.startswith(s + "/") for s in shown):
+        if real is not None and real not in kept and \
+                not any(real == s or real.startswith(s + "/") for s in shown):
             hidden.add(real)
     outer = [h for h in sorted(hidden) if not any(h.startswith(o + "/") for o in hidden)]
     out = []
@@ -183,15 +189,18 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
     policy = policy or POLICY.get() or Policy()
     idmap = ids.choose()
     base = image.rstrip("/")
-    hidden = () if image else private_dirs(policy.show)
+    # Install is judged against this machine's files at the `files` destinations: hooks
+    # see them too, even inside a private directory (a checkout in TMPDIR)
+    hidden = () if image else private_dirs(policy.show, destinations)
     names = [h for h, _, _, _ in hidden]
+    through = {os.path.realpath(p) for p in (*policy.show, *destinations)}
     tops = [f"/{n}" for n in sorted(os.listdir(base or "/")) if n not in SPECIAL and
             os.path.isdir(f"{base}/{n}") and not os.path.islink(f"{base}/{n}")]
     trees = tops + ([] if image else _mounts(masked))
     # a hidden tree is not shown; a tree --show names below a hidden one is, through it
     shown = tuple((p, base + p) for p in trees if not _inside(p, names))
-    shown += tuple((p, p) for p in sorted({os.path.realpath(s) for s in policy.show})
-                   if _inside(p, names) and os.path.isdir(p))
+    shown += tuple((p, p) for p in sorted(through) if _inside(p, names) and os.path.isdir(p)
+                   and not any(p != q and p.startswith(q + "/") for q in through))
     homes = tuple(sorted({h for h in (_home(os.getuid()), "/root") if h and h != "/"}))
     extra: list[box_programs.Extra] = [(p, None, 0o755) for p, _ in shown
                                        if _inside(p, names)]
@@ -207,18 +216,29 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
         extra += command
         shown += cli_trees
         notes += [why_not] if why_not else []
+    notes.append(f"each process of the box may use at most {_size(policy.max_memory)} of "
+                 "memory (RLIMIT_DATA, --max-memory); their total is not bounded here: verify "
+                 "makes no cgroup")
     managed, why_not = box_programs.service_manager(base, names)
     extra += managed
     notes += [why_not] if why_not else []
     mimic: tuple[str, ...] = ()
     if idmap.kind != "shifted" and not image:  # an image is the caller's own: no copies
         mimic = tuple(t for t in dict.fromkeys([*MIMIC_TREES, *destinations])
-                      if not _inside(t, names))
+                      if t in destinations or not _inside(t, names))
     return Spec(work=work, idmap=idmap, shown=shown, binds=((agent_root, dep_root),),
                 masks=() if image else masked, homes=() if image else homes,
                 max_disk=max_disk, max_procs=max_procs, network=network, mimic=mimic,
                 extra_files=tuple(extra), notes=tuple(notes),
-                image=base, top_links=_top_links(base), hidden=hidden)
+                image=base, top_links=_top_links(base), hidden=hidden,
+                max_memory=policy.max_memory)
+
+
+def _size(count: int) -> str:
+    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
+        if count >= 1 << shift and count % (1 << shift) == 0:
+            return f"{count >> shift}{unit}"
+    return f"{count} bytes"
 
 
 def _top_links(base: str) -> tuple[tuple[str, str], ...]:

@@ -76,6 +76,9 @@ def _ours(path: str, mode: int, directory: bool) -> None:
     os.chmod(path, mode | (OURS_DIR if directory else OURS_FILE))
 
 
+UNHASHED = ""  # the digest recorded for a file known not to have one (write_placeholder)
+
+
 class Sandbox:
     def __init__(self, root: str, host: str = "/") -> None:
         self.root = root
@@ -350,8 +353,9 @@ class Sandbox:
         with open(dst, "wb") as out:
             out.truncate(size)
         self._written(norm, mode, mtime, owner)
-        if sha is not None:
-            store.add_digest(self.db, os.lstat(dst), sha)
+        # without a digest (past the box's hashing budget) it is never hashed here either:
+        # its bytes are the sparse stand-in's, and there may be many gigabytes of them
+        store.add_digest(self.db, os.lstat(dst), UNHASHED if sha is None else sha)
 
     def _hide_host_below(self, norm: str) -> None:
         """A non-directory written where the host has a directory hides its content."""
@@ -514,7 +518,7 @@ class Sandbox:
         real = entry.src or (self.up(entry.path) if entry.where == "upper"
                              else self._host(entry.path))
         try:
-            return self.digest(real, os.lstat(real))
+            return self.digest(real, os.lstat(real)) or None  # (UNHASHED: no digest)
         except PermissionError:  # a host file this user may not read
             return None
 

@@ -187,6 +187,7 @@ class Box:
             os.close(fd)
         if message.get("op") != "ran" or not isinstance(message.get("results"), list):
             raise BoxError(f"the hook box answered {message.get('op')!r} to a run")
+        self.notes += [str(n) for n in message.get("notes", []) if isinstance(n, str)]
         try:
             return [ScriptRun.from_json(r) for r in message["results"]]
         except (ValueError, TypeError, AttributeError) as exc:

@@ -25,10 +25,12 @@ import resource
 import signal
 import stat
 import traceback
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 import psutil  # noqa: F401  (used by runner inside the box; imported before pivot_root)
 
+from agentkit import beneath
 from agentkit.agent import runner
 from agentkit.agent.result import SUCCEEDED
 from agentkit.box import layers, mimic, rootfs, services
@@ -153,6 +155,10 @@ class Init:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         resource.setrlimit(resource.RLIMIT_NPROC, (self.spec.max_procs, self.spec.max_procs))
+        # a hook's allocation past it fails (ENOMEM, MemoryError) instead of taking this
+        # machine's memory; DATA, not AS: a JVM's or Go's reserved address space is not use
+        memory = self.spec.max_memory
+        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
         # The box's own layers are bounded by their tmpfs (ENOSPC, as a full disk); this bounds
         # a file written through to this machine's disk (the agent's deployment root).
         fsize = 2 * self.spec.max_disk
@@ -174,7 +180,8 @@ class Init:
                     self._give_back()
                     return 0
                 if op == "run":
-                    self.channel.send({"op": "ran", "results": self._run(message)})
+                    results, notes = self._run(message)
+                    self.channel.send({"op": "ran", "results": results, "notes": notes})
                 elif op == "diff":
                     self._send_diff()
                 elif op == "services":  # what the hooks' systemctl did (services.py)
@@ -206,18 +213,34 @@ class Init:
                             os.chmod(path, stat.S_IMODE(st.st_mode) | 0o700)
                         stack.extend(os.path.join(path, n) for n in os.listdir(path))
 
-    def _run(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+    def _run(self, message: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+        """Each job's result, and notes (scripts.log could not be written)."""
         results = []
         log_path = str(message["log"])
-        os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        with open(log_path, "a", encoding="utf-8", errors="surrogateescape") as f:
+        with self._log(log_path) as (f, notes):
             log = runner.CappedLog(f, int(message.get("log_cap", self.spec.max_disk)))
             for raw in message["jobs"]:
                 result = runner.run(runner.Job(**raw), log)
                 results.append(result.to_json())
                 if result.error_code != SUCCEEDED:
                     break
-        return results
+        return results, notes
+
+    @contextlib.contextmanager
+    def _log(self, path: str) -> Iterator[tuple[IO[str], list[str]]]:
+        """scripts.log for appending, if a hook left it a regular file (a FIFO there would
+        hold pid 1, and every answer to verify, until someone reads it); else the output
+        goes nowhere and a note says why."""
+        notes: list[str] = []
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = beneath.open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        except OSError as exc:
+            notes.append(f"{path} could not be written ({exc.strerror}): a hook replaced it, "
+                         "so the output of this event's scripts is not in it")
+            fd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        with os.fdopen(fd, "a", encoding="utf-8", errors="surrogateescape") as f:
+            yield f, notes
 
     def _send_diff(self) -> None:
         assert self.diff is not None

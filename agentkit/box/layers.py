@@ -11,17 +11,20 @@ from what it last reported or was told.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import stat
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from agentkit import fstree
-from agentkit.box.items import DIR, FILE, GONE, SYMLINK, Change, Item, kind_of
+from agentkit import beneath, digests, fstree
+from agentkit.box.items import DIR, FILE, GONE, OTHER, SYMLINK, Change, Item, kind_of
 
 OPAQUE = "user.overlay.opaque"
 CONTENT_CAP = 64 << 20  # a changed file larger than this comes back as its digest only
+# bytes (holes included: they hash as zeros) a diff hashes of such files: a hook's many huge
+# sparse files cost nothing to make and would cost verify seconds each to hash; past it a
+# file comes back with its size only, and a note says so
+HASH_BUDGET = 1 << 30
 MAX_DEPTH = 256  # directories deeper than this below a layer are not looked into
 MAX_CHANGES = 100_000  # per diff; past it the rest is summed up in a note
 
@@ -158,6 +161,7 @@ class Diff:
         self.known: dict[str, Signature] = {}
         self.opaque: set[str] = set()  # directories already reported opaque
         self.notes: list[str] = []
+        self.hash_left, self.unhashed = HASH_BUDGET, 0  # (each diff starts again)
 
     def know(self, box_path: str) -> None:
         """What verify itself wrote there (a replayed Install): not a change of the hooks."""
@@ -172,6 +176,7 @@ class Diff:
         """Each change, with the descriptor of a regular file's bytes (the caller closes it)."""
         seen: set[str] = set()
         count = 0
+        self.hash_left, self.unhashed = HASH_BUDGET, 0
         for upper in self.uppers:
             for path, st, target, opaque in self._walk(upper):
                 seen.add(path)
@@ -190,6 +195,10 @@ class Diff:
         if count > MAX_CHANGES:
             self.notes.append(f"the hooks changed {count} paths; verify reports the first "
                               f"{MAX_CHANGES}")
+        if self.unhashed:
+            self.notes.append(f"{self.unhashed} file(s) the hooks wrote are listed without a "
+                              f"digest: verify hashes at most {HASH_BUDGET >> 20} MiB of files "
+                              f"over {CONTENT_CAP >> 20} MiB per event")
         for path in sorted(set(self.known) - seen):
             del self.known[path]
             self.opaque.discard(path)
@@ -200,17 +209,29 @@ class Diff:
         kind = sig[0]
         fd, sha = None, None
         if kind == FILE:
-            with contextlib.suppress(OSError):
-                fd = os.open(self._rel(upper, path), os.O_RDONLY | os.O_NOFOLLOW | os.O_NOCTTY,
-                             dir_fd=upper.fd)
+            try:  # (a hook may have made it a FIFO since the walk: no wait for a writer)
+                fd = beneath.regular(os.open(self._rel(upper, path), os.O_RDONLY |
+                                             os.O_NOFOLLOW | os.O_NOCTTY | os.O_NONBLOCK,
+                                             dir_fd=upper.fd), path)
+            except beneath.NotRegular:
+                kind = OTHER
+            except OSError:
+                pass
             if fd is not None and st.st_size > CONTENT_CAP:
-                sha = _sha256(fd)
+                sha = self._digest(fd, st.st_size)
                 os.close(fd)
                 fd = None
         change = Change(path, kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
                         st.st_mtime, st.st_size if kind == FILE else 0,
                         sig[6] if kind == SYMLINK else None, None, sha, names)
         return change, fd
+
+    def _digest(self, fd: int, size: int) -> str | None:
+        if size > self.hash_left:
+            self.unhashed += 1
+            return None
+        self.hash_left -= size
+        return digests.sparse_sha256(fd, size)
 
     @staticmethod
     def _rel(upper: Upper, path: str) -> str:
@@ -266,10 +287,3 @@ def _is_opaque(dir_fd: int, name: str) -> bool:
     except OSError:
         return False
 
-
-def _sha256(fd: int) -> str:
-    digest = hashlib.sha256()
-    os.lseek(fd, 0, os.SEEK_SET)
-    while chunk := os.read(fd, 1 << 20):
-        digest.update(chunk)
-    return digest.hexdigest()

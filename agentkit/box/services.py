@@ -17,6 +17,7 @@ through the later events, until the box ends with the deployment.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import grp
 import ipaddress
@@ -24,6 +25,7 @@ import json
 import os
 import pwd
 import signal
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -53,13 +55,33 @@ def _state_path(name: str) -> str:
     return f"{STATE}/{name}.json"
 
 
+MAX_READ = 1 << 20  # of a state file; a log's last this many bytes
+
+
+def _read(path: str, tail: bool = False) -> bytes:
+    """At most MAX_READ bytes of a regular file (its last ones with `tail`): pid 1 reads
+    these for the report, and a hook may have made one a FIFO (no wait) or huge (no
+    memory). Never through a final symlink."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        if tail and st.st_size > MAX_READ:
+            os.lseek(fd, st.st_size - MAX_READ, os.SEEK_SET)
+        return os.read(fd, MAX_READ)
+    finally:
+        os.close(fd)
+
+
 def load(name: str) -> dict[str, Any]:
     try:
-        with open(_state_path(name)) as f:
-            state: dict[str, Any] = json.load(f)
-            return state
+        state = json.loads(_read(_state_path(name)))
+        if isinstance(state, dict):
+            return {**state, "unit": name}
     except (OSError, ValueError):
-        return {"unit": name, "active": "inactive", "main_pid": None, "actions": []}
+        pass
+    return {"unit": name, "active": "inactive", "main_pid": None, "actions": []}
 
 
 def save(state: dict[str, Any]) -> None:
@@ -85,9 +107,8 @@ def collect(tail: int = 40) -> list[dict[str, Any]]:
             pids = processes(state)  # one scan of /proc for the state and the listeners
             refresh(state, pids)
             try:
-                with open(f"{STATE}/{state['unit']}.log", encoding="utf-8",
-                          errors="replace") as f:
-                    lines = f.read().splitlines()
+                lines = _read(f"{STATE}/{state['unit']}.log", tail=True).decode(
+                    "utf-8", "replace").splitlines()
             except OSError:
                 lines = []
             out.append({**state, "log": lines[-tail:], "listening": listening(pids)})

@@ -43,6 +43,7 @@ class Spec:
     # (path, mode, host uid, host gid) of this machine's private directories: each shows
     # empty, with its owner and mode (hookbox.private_dirs)
     hidden: tuple[tuple[str, int, int, int], ...] = ()
+    max_memory: int = 2 << 30  # bytes of memory each process may use (RLIMIT_DATA)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

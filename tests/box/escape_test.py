@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -614,3 +615,91 @@ def test_box_shows_what_verify_show_names(tmp_path: Path, capsys: pytest.Capture
     assert found["read visible"] == "ALLOWED: shown on purpose\n"
     assert found["read env"] == "refused: ENOENT"
     assert found["socket"] == "refused: ECONNREFUSED"
+
+
+@pytest.mark.parametrize("reader", [False, True], ids=["fifo", "fifo-held-open"])
+def test_box_scripts_log_made_a_fifo_is_a_note_never_a_hang(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], reader: bool) -> None:
+    # a hook puts a FIFO where scripts.log was (with a daemon holding it open, so that a
+    # non-blocking open for writing succeeds): verify and the box's pid 1 open it without
+    # waiting, see it is no regular file, and go on without it
+    hold = ('sh -c \'exec 3<>"$1"; exec sleep 300\' _ "$log" >/dev/null 2>&1 &\n'
+            if reader else "")
+    swap = (f'log=$(dirname "$0")/../logs/scripts.log\nrm -f "$log"\nmkfifo "$log"\n{hold}'
+            "echo swapped\n")
+    arc = _probe_bundle(tmp_path, "#!/bin/sh\n" + swap, {}, after="#!/bin/sh\necho after\n")
+    started = time.monotonic()
+    code, out = _verify(capsys, arc)
+    assert time.monotonic() - started < 60
+    assert code == 0, out["error"]
+    assert _lines(out, "ValidateService") == ["after"]
+    kind = "a FIFO, not a regular file" if reader else "a FIFO or socket, not a regular file"
+    assert (f"scripts.log could not be written ({kind}): a hook removed or replaced it; "
+            "verify does not follow links out of its root") in out["notes"]
+    box_note = re.compile(r"/opt/codedeploy-agent/deployment-root/dg-verify/d-\w+/logs/"
+                          rf"scripts\.log could not be written \({re.escape(kind)}\): a hook "
+                          r"replaced it, so the output of this event's scripts is not in it")
+    assert [n for n in out["notes"] if box_note.fullmatch(n)]
+    assert out["scripts_log"] == "[scripts.log not read: a FIFO, not a regular file]\n"
+
+
+def _lines(out: dict[str, Any], event: str) -> list[str]:
+    return [o["line"] for e in out["events"] if e["name"] == event
+            for s in e["scripts"] for o in s["output"]]
+
+
+def _verify_with(capsys: pytest.CaptureFixture[str], arc: Path, **options: Any
+                 ) -> tuple[int, dict[str, Any]]:
+    """verify with options the parser may not offer yet (--show, --max-memory)."""
+    from agentkit.cli import _build_parser
+    from agentkit.commands import verify
+
+    args = _build_parser().parse_args(["verify", "--format", "json", str(arc)])
+    for name, value in options.items():
+        setattr(args, name, value)
+    code = verify.run(args)
+    return code, json.loads(capsys.readouterr().out)
+
+
+MEMORY_PROBE = PROBE_HEAD + r'''
+def hog():
+    block = bytearray(1 << 30)  # 1 GiB, every page touched
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+
+try:
+    hog()
+    found["allocate-1G"] = "ALLOWED"
+except MemoryError:
+    found["allocate-1G"] = "refused: MemoryError"
+print("PROBE " + json.dumps(found, sort_keys=True))
+'''
+
+
+def test_box_memory_is_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --max-memory 256M: a hook that allocates and touches 1 GiB is refused the memory
+    arc = _probe_bundle(tmp_path, MEMORY_PROBE, {})
+    code, out = _verify_with(capsys, arc, max_memory=256 << 20)
+    assert _probe(out) == {"allocate-1G": "refused: MemoryError"}
+    assert code == 0, out["error"]
+    assert ("each process of the box may use at most 256M of memory (RLIMIT_DATA, "
+            "--max-memory); their total is not bounded here: verify makes no cgroup"
+            ) in out["notes"]
+
+
+def test_box_huge_sparse_files_are_not_hashed_past_the_budget(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # two 7 GiB sparse files cost the hook nothing (no disk, within the box's limits); verify
+    # hashes at most its budget of such files, lists the rest without a digest, and says so
+    dest = tmp_path / "app"
+    make = "".join(f"truncate -s 7G {dest}/big{i}\n" for i in range(2))
+    arc = _probe_bundle(tmp_path, "#!/bin/sh\n" + make, {})
+    started = time.monotonic()
+    code, out = _verify(capsys, arc)
+    assert code == 0, out["error"]
+    assert time.monotonic() - started < 30
+    assert ("2 file(s) the hooks wrote are listed without a digest: verify hashes at most "
+            "1024 MiB of files over 64 MiB per event") in out["notes"]
+    big = {n["path"]: n for n in out["tree"] if "/big" in n["path"]}
+    assert sorted(big) == [f"{dest}/big0", f"{dest}/big1"]
+    assert {n["sha256"] for n in big.values()} == {None}

@@ -40,17 +40,19 @@ def _bundle(tmp: Path, hooks: str, scripts: dict[str, str], dest: Path | None = 
 
 def test_hostile_hooks_leave_the_host_unchanged(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    victim = tmp_path / "victim"
-    victim.mkdir()
+    # (in the files destination: the box shows this machine's files there, and no other
+    # of TMPDIR's)
+    victim = tmp_path / "app" / "victim"
+    victim.mkdir(parents=True)
     (victim / "data").write_text("precious")
     # a host process only this test owns: the hook goes for it by its pid (from a pid file)
     # and by its exact command line, never by a name other processes of this machine share
     marker = f"{30 + os.getpid() % 997 / 1000:.3f}"
     sleeper = subprocess.Popen(["sleep", marker])
-    (tmp_path / "sleeper.pid").write_text(f"{sleeper.pid}\n")
+    (tmp_path / "app" / "sleeper.pid").write_text(f"{sleeper.pid}\n")
     try:
         body = (f"rm -rf {victim}\necho owned > /etc/agentkit-hostile\n"
-                f"kill -9 $(cat {tmp_path}/sleeper.pid) || true\n"
+                f"kill -9 $(cat {tmp_path}/app/sleeper.pid) || true\n"
                 f"pkill -9 -f -x 'sleep {marker}' || true\n"
                 "systemctl stop agentkit-no-such-unit.service 2>&1 || true\nls /run\necho done\n")
         arc = _bundle(tmp_path, "  AfterInstall:\n    - location: evil.sh\n",
