@@ -238,7 +238,8 @@ def _policy(args: argparse.Namespace) -> hookbox.Policy:
                              "directory the box hides by default that its hooks should see "
                              "(a home, TMPDIR, the job's work directory).")
         show.append(os.path.abspath(path))
-    return hookbox.Policy(show=tuple(show))
+    memory = getattr(args, "max_memory", None) or hookbox.Policy.max_memory
+    return hookbox.Policy(show=tuple(show), max_memory=memory)
 
 
 def run(args: argparse.Namespace) -> int:
