@@ -232,8 +232,9 @@ def _seed(rdir: Dir, old: str, sdir: Dir, link: _Link, log: Any) -> None:
     st = sdir.lstat(name)  # as _make_dirs made it (shared.owner/group/mode)
     source = rdir.lstat(old)
     if st is None or source is None:
-        raise HookFailed(f"{link.shared_path}: the shared dir went away while seeding it; "
-                         "run the deployment again.")
+        raise HookFailed(f"link-shared: {link.shared_path}: the shared dir went away while "
+                         "seeding it (someone removed or replaced it); run the deployment "
+                         "again.")
     if not stat.S_ISDIR(source.st_mode):
         raise Tampered(rdir.join(old), f"{kind(source.st_mode)}", "the archive's directory")
     try:
@@ -342,6 +343,11 @@ def _fill_shared_file(rdir: Dir | None, sdir: Dir, link: _Link, ids: tuple[int, 
         if st is not None and stat.S_ISREG(st.st_mode):
             source_fd = rdir.open_file(link.name, expect=st)
             mode = stat.S_IMODE(st.st_mode)
+            try:
+                _may_share(link, os.fstat(source_fd), sdir.stat(), ids)
+            except BaseException:
+                os.close(source_fd)
+                raise
     try:
         log.info("seed shared file from the release" if source_fd >= 0 else
                  "create empty shared file", source=link.link_path, path=link.shared_path)
@@ -350,6 +356,27 @@ def _fill_shared_file(rdir: Dir | None, sdir: Dir, link: _Link, ids: tuple[int, 
     finally:
         if source_fd >= 0:
             os.close(source_fd)
+
+
+def _may_share(link: _Link, source: os.stat_result, share: os.stat_result,
+               ids: tuple[int, int]) -> None:
+    """The release's file may seed the share only if whoever will own the shared copy could
+    read it: the release may hold, at this name, a file of root's that the application
+    user moved there (a private key renamed to config/db.yml), and copying it to the share
+    would hand its content to that user."""
+    uid = share.st_uid if ids[0] < 0 else ids[0]
+    gid = share.st_gid if ids[1] < 0 else ids[1]
+    if uid == 0 or source.st_mode & stat.S_IROTH or (source.st_uid == uid and
+                                                    source.st_mode & stat.S_IRUSR):
+        return
+    if source.st_mode & stat.S_IRGRP and source.st_gid in drop.owner_groups(uid, gid):
+        return
+    raise HookFailed(
+        f"{link.link_path}: not copied to {link.shared_path}: it may be read only by uid "
+        f"{source.st_uid} (mode {stat.S_IMODE(source.st_mode):04o}), and the shared copy "
+        f"would belong to uid {uid}, who could then read it. Make the release's file "
+        "readable by that user if it is meant to be shared, or create the shared file "
+        "yourself.")
 
 
 def _shared_file(rdir: Dir | None, sdir: Dir, link: _Link, shared: Shared,

@@ -26,6 +26,8 @@ from agentkit.safefs import chase
 from agentkit.safefs.dirfd import Dir, Tampered
 
 DENIED = (errno.EPERM, errno.EROFS, errno.EACCES)
+NO_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)  # one descriptor a level: a tree too deep
+TOO_DEEP = "deeper than the descriptors this process may hold; left as it is"
 SPLIT_AT = 64  # directories in hand before a second process is worth its fork
 
 
@@ -71,9 +73,10 @@ def _fix(d: Dir, name: str, st: os.stat_result, job: _Job, tally: Tally) -> None
     chmod = mode is not None and stat.S_IMODE(st.st_mode) != mode
     if not (chown or chmod):
         return
-    if not is_dir and st.st_nlink > 1 and st.st_uid != job.tree_uid:
+    if not is_dir and st.st_nlink > 1 and (st.st_uid == 0 or st.st_uid != job.tree_uid):
         # systemd-tmpfiles' rule: another name of this file may be outside the tree (a hard
-        # link the application user made to a file of root's); changing it would change that
+        # link the application user made to a file of root's); changing it would change
+        # that. Only a linked file that already is the (non-root) owner's own is changed.
         tally.hardlinked.append(d.join(name))
         return
     tally.changed += 1
@@ -85,6 +88,9 @@ def _fix(d: Dir, name: str, st: os.stat_result, job: _Job, tally: Tally) -> None
     except Tampered as exc:
         tally.tampered.append(refusal.describe(exc))
     except OSError as exc:
+        if exc.errno in NO_DESCRIPTORS:
+            tally.tampered.append(f"{d.join(name)}: {TOO_DEEP}")
+            return
         if exc.errno not in DENIED:
             raise
         tally.denied.append((d.join(name), os.strerror(exc.errno)))
@@ -145,6 +151,9 @@ def _enter(item: _Item, tally: Tally) -> tuple[Dir, str] | None:
     except Tampered as exc:
         tally.tampered.append(refusal.describe(exc))
     except OSError as exc:  # EACCES: a directory this user (or squashed root) may not read
+        if exc.errno in NO_DESCRIPTORS:
+            tally.tampered.append(f"{parent.join(name)}: {TOO_DEEP}")
+            return None
         if exc.errno not in DENIED:
             raise
         tally.denied.append((parent.join(name), os.strerror(exc.errno)))
@@ -210,6 +219,9 @@ def _one_dir(entered: tuple[Dir, str], job: _Job, tally: Tally) -> list[_Item]:
     try:
         entries = d.entries()
     except OSError as exc:  # EACCES: readable but not searchable
+        if exc.errno in NO_DESCRIPTORS:
+            tally.tampered.append(f"{d.path}: {TOO_DEEP}")
+            return subdirs
         if exc.errno not in DENIED:
             raise
         tally.denied.append((d.path, os.strerror(exc.errno)))

@@ -126,13 +126,25 @@ def _revisions_in(rels: Dir | None) -> dict[str, dict[str, Any]]:
     return dict(sorted(found.items(), key=lambda kv: (str(kv[1].get("created", "")), kv[0])))
 
 
+REVISION_KEYS = ("release", "deployment_id", "deployment_group_id", "bundle_sha256", "created")
+
+
 def _revision(rels: Dir, rid: str, st: os.stat_result) -> dict[str, Any]:
+    """REVISION's known keys with text values: the file lies in a release the application
+    user may own, so anything else in it is dropped (a nesting deep enough to exhaust the
+    parser, values of other types, control characters that would reach a terminal)."""
     try:
         with rels.subdir(rid, st) as release:
             data = json.loads(release.read(REVISION, 1 << 20))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: _printable(data[k]) for k in REVISION_KEYS if isinstance(data.get(k), str)}
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text[:200])
 
 
 def _complete(r: Releases) -> list[str]:
@@ -143,11 +155,16 @@ def _complete(r: Releases) -> list[str]:
 
 # --- history: which release was current when (for "previous" and rollback) -----------------
 def _history_in(root: Dir) -> list[dict[str, str]]:
+    """The history's entries of text values (the file is agentkit's, but a root the
+    application user may write could have anything in it)."""
     try:
         data = json.loads(root.read(HISTORY, 1 << 22))
-        return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return []
+    if not isinstance(data, list):
+        return []
+    return [{k: _printable(v) for k, v in e.items() if isinstance(v, str)}
+            for e in data if isinstance(e, dict) and isinstance(e.get("release"), str)]
 
 
 def history(r: Releases) -> list[dict[str, str]]:
@@ -217,9 +234,12 @@ def locked(r: Releases, log: Any, wait: float = LOCK_WAIT) -> Iterator[None]:
     path = os.path.join(r.root, LOCK)
     with _opened(r, make=True) as (root, _):
         try:
-            fd = root.open_file(LOCK, os.O_RDWR | os.O_CREAT, mode=0o644)
+            fd = root.open_file(LOCK, os.O_RDWR | os.O_CREAT, mode=0o600)
         except Tampered as exc:
             raise refusal.failed("the release lock", exc) from None
+        # root's only: another user who may open it could hold it (flock) and stop every
+        # deployment and rollback
+        os.fchmod(fd, 0o600)
     try:
         end = time.monotonic() + wait
         while True:

@@ -201,6 +201,12 @@ class Dir:
             os.close(fd)
             found = "another file" if stat.S_ISREG(st.st_mode) else kind(st.st_mode)
             raise Tampered(self.join(name), found, "a regular file")
+        if flags & (os.O_WRONLY | os.O_RDWR) and st.st_nlink > 1:
+            # written to, a file with another name may be written elsewhere (a hard link to
+            # a file of root's that someone made at this name)
+            os.close(fd)
+            raise Tampered(self.join(name), "a file with another name elsewhere (a hard "
+                           "link)", "a file of its own")
         os.set_blocking(fd, True)
         return fd
 

@@ -128,7 +128,7 @@ def copy_tree(src: Dir, dst_parent: Dir, dst_name: str) -> int:
     complete, so nobody else can enter or change it while it is made."""
     room_for_depth()
     dst_parent.mkdir(dst_name, 0o700)
-    top = dst_parent.subdir(dst_name)
+    top = _ours(dst_parent, dst_name)
     not_owned = 0
     levels = [(Dir(os.dup(src.fd), src.path), top, src.stat(), _listing(src))]
     while levels:
@@ -153,6 +153,22 @@ def copy_tree(src: Dir, dst_parent: Dir, dst_name: str) -> int:
                 raise
             raise OSError(exc.errno, exc.strerror, d.join(name)) from None
     return not_owned
+
+
+def _ours(parent: Dir, name: str) -> Dir:
+    """The directory just made at `name`, and no other: the parent may be writable by
+    others, who could put a directory of theirs there. Ours is this user's, for nobody else
+    (0700, or less under the umask) and empty;
+    nobody else can enter it, so all the copy makes inside is safe from them until its modes
+    are set, last."""
+    made = parent.subdir(name)
+    st = made.stat()
+    if st.st_uid != os.geteuid() or st.st_mode & 0o077 or made.entries():
+        made.close()
+        raise Tampered(parent.join(name), f"a directory not made by this copy (uid "
+                       f"{st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o})",
+                       "the empty 0700 directory it had just made")
+    return made
 
 
 def _listing(d: Dir) -> list[tuple[str, os.stat_result]]:

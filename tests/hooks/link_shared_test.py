@@ -365,3 +365,33 @@ def test_link_shared_killed_at_many_points_is_completed_by_the_next_run(
                 assert not os.listdir(base / "shared/media")
                 assert len(backups) == 1 and _snapshot(backups[0]) == shipped, point
             assert not [n for n in os.listdir(base / "shared") if n != "media"], point
+
+
+def test_link_shared_seed_file_never_hands_a_root_only_file_to_the_shares_owner(
+        tmp_path: Path, make_config: MakeConfig, log: Any) -> None:
+    # the app user renamed a root-only file (a private key) to config/db.yml in the release:
+    # seeding the share from it would let that user read it
+    if os.geteuid() != 0:
+        pytest.skip("needs root: a share owned by another user")
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    (tmp_path / "release/config").mkdir(parents=True)
+    (tmp_path / "release/config/db.yml").write_text("SECRET-ROOT-ONLY\n")
+    os.chmod(tmp_path / "release/config/db.yml", 0o600)
+    (tmp_path / "shared/config").mkdir(parents=True)
+    os.chown(tmp_path / "shared", nobody.pw_uid, nobody.pw_gid)
+    os.chown(tmp_path / "shared/config", nobody.pw_uid, nobody.pw_gid)
+    cfg = make_config(f"version: 1\nrelease: {tmp_path}/release\nshared:\n  root: "
+                      f"{tmp_path}/shared\n  files: [config/db.yml]\n  missing_file: seed\n")
+    with pytest.raises(HookFailed) as exc:
+        link_shared.run(cfg, log)
+    assert str(exc.value) == (
+        f"{tmp_path}/release/config/db.yml: not copied to {tmp_path}/shared/config/db.yml: it "
+        f"may be read only by uid 0 (mode 0600), and the shared copy would belong to uid "
+        f"{nobody.pw_uid}, who could then read it. Make the release's file readable by that "
+        "user if it is meant to be shared, or create the shared file yourself.")
+    assert os.listdir(tmp_path / "shared/config") == []
+    os.chmod(tmp_path / "release/config/db.yml", 0o644)  # meant to be shared: it is
+    link_shared.run(cfg, log)
+    assert (tmp_path / "shared/config/db.yml").read_text() == "SECRET-ROOT-ONLY\n"

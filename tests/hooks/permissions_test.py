@@ -259,3 +259,30 @@ def test_permissions_killed_at_many_points_is_completed_by_the_next_run(
         assert modes() != {("dir", 0o750), ("file", 0o644)}, point  # it was cut short
         permissions.run(cfg, log)
         assert modes() == {("dir", 0o750), ("file", 0o644)}, f"killed at {point} of {calls}"
+
+
+def test_permissions_tree_deeper_than_its_descriptors_is_left_with_a_warning(
+        tmp_path: Path) -> None:
+    # one descriptor a level: 300 levels under a limit of 64 (an app user's tree made that
+    # deep to stop every deployment) is named and left, and the hook still succeeds
+    import shutil as sh
+
+    if sh.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) is not installed here")
+    deep = tmp_path / "app"
+    fd = os.open(tmp_path, os.O_RDONLY)
+    os.mkdir("app", dir_fd=fd)
+    for _ in range(300):
+        nxt = os.open("app" if _ == 0 else "d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = nxt
+        os.mkdir("d", 0o700, dir_fd=fd)
+    os.close(fd)
+    cfg = tmp_path / "agentkit.yml"
+    cfg.write_text(f"version: 1\npermissions:\n  - path: {deep}\n    dir_mode: '0750'\n"
+                   f"log:\n  file: {tmp_path}/hooks.log\n")
+    done = subprocess.run(["prlimit", "--nofile=64:64", sys.executable, "-m", "agentkit",
+                           "hook", "permissions", "--config", str(cfg)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "deeper than the descriptors this process may hold; left as it is" in done.stdout

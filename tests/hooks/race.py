@@ -14,6 +14,7 @@ or with HookFailed (a clear message), never with another exception.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import mmap
 import os
@@ -28,7 +29,7 @@ from typing import Any, Callable
 from agentkit.errors import FatalError
 from agentkit.safefs import pause
 
-ATTACKS = ("symlink-file", "symlink-dir", "symlink-dangling", "hardlink", "dir-swap")
+ATTACKS = ("symlink-file", "symlink-dir", "symlink-dangling", "hardlink", "dir-swap", "dir-own")
 
 
 @dataclass(frozen=True)
@@ -140,14 +141,29 @@ def _serve(sc: Scene, cmd_r: int, res_w: int) -> None:  # pragma: no cover - in 
             os.write(res_w, (reply + "\n").encode())
 
 
+def _move_away(sc: Scene, path: str, n: int) -> None:  # pragma: no cover
+    """Out of the way: into the attacker's own directory, or beside it on another file
+    system (a tmpfs share)."""
+    try:
+        os.rename(path, str(sc.area / f"moved-{n}"))
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        os.rename(path, f"{path}.moved-{n}")
+
+
 def _attack(sc: Scene, how: str, path: str, n: int) -> None:  # pragma: no cover
-    away = str(sc.area / f"moved-{n}")
     if how == "dir-swap":
-        os.rename(path, away)
+        _move_away(sc, path, n)
         os.symlink(str(sc.canary / "dir"), path)
         return
+    if how == "dir-own":  # a directory of the attacker's own where root made or uses one
+        if os.path.lexists(path):
+            _move_away(sc, path, n)
+        os.mkdir(path, 0o777)
+        return
     if os.path.lexists(path):
-        os.rename(path, away)
+        _move_away(sc, path, n)
     if how == "hardlink":
         os.link(sc.canary / "linkable", path)
         return
@@ -213,7 +229,8 @@ def run_attacked(action: Callable[[], None], at: int, how: str,
         os.write(used.fileno(), os.fsencode(entry or directory) + b"\0")
         if counter.bump() != at or attacker is None:
             return
-        target = directory if how == "dir-swap" else entry
+        target = directory if how in ("dir-swap", "dir-own") and not entry else \
+            directory if how == "dir-swap" else entry
         if not target or target == "/":
             said.append("no entry here")
             return

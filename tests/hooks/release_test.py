@@ -335,3 +335,44 @@ def test_release_rollback_keeps_the_health_state(
     assert ("no releases.restart is configured: processes that loaded the old release keep "
             "running it until they are restarted (set releases.restart, e.g. [systemctl, "
             "restart, app]) release=d-000000001") in out
+
+
+@pytest.mark.parametrize("revision", ["[" * 200_000, '{"created": [1], "deployment_id": '
+                                      '"d-1\\u001b[2J\\u001b[31mFAKE"}'])
+def test_release_list_survives_a_revision_the_app_user_wrote(
+        tmp_path: Path, make_config: MakeConfig, log: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], revision: str) -> None:
+    # a release the application user owns (permissions gave it the tree) holds its REVISION:
+    # a nesting that exhausts the parser, values of other types, terminal escapes
+    cfg = _config(make_config, tmp_path)
+    for n in (1, 2):
+        _deploy(tmp_path, cfg, log, n, monkeypatch)
+    (tmp_path / "app/releases/d-000000001/REVISION").write_text(revision)
+    monkeypatch.delenv("LIFECYCLE_EVENT")
+    capsys.readouterr()
+    assert main(["release", "list", "--config", cfg.path]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    old = next(line for line in out.splitlines() if line.startswith("d-000000001"))
+    assert old.split()[1:] == (["previous", "?", "d-1?[2J?[31mFAKE"] if "FAKE" in revision
+                               else ["previous", "?", "-"])
+    _deploy(tmp_path, cfg, log, 3, monkeypatch)  # and a prune reads it too
+    assert sorted(os.listdir(tmp_path / "app/releases")) == ["d-000000002", "d-000000003"]
+
+
+def test_release_lock_is_roots_and_a_hard_link_there_is_refused(
+        tmp_path: Path, make_config: MakeConfig, log: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = _config(make_config, tmp_path)
+    _deploy(tmp_path, cfg, log, 1, monkeypatch)
+    lock = tmp_path / "app" / release.LOCK
+    assert os.stat(lock).st_mode & 0o777 == 0o600  # nobody else can hold it with flock
+    lock.unlink()
+    (tmp_path / "canary").write_text("root's file\n")
+    os.link(tmp_path / "canary", lock)
+    with pytest.raises(HookFailed) as exc:
+        _deploy(tmp_path, cfg, log, 2, monkeypatch)
+    assert str(exc.value).startswith(
+        f"the release lock: {lock}: a file with another name elsewhere (a hard link) stands "
+        "where a file of its own was expected; it was left alone and not followed.")
+    assert (tmp_path / "canary").read_text() == "root's file\n"

@@ -144,3 +144,15 @@ def test_dirfd_errors_name_the_whole_path(tmp_path: Path) -> None:
 def test_dirfd_refuses_names_that_are_not_one_component(tmp_path: Path, name: str) -> None:
     with _dir(tmp_path) as d, pytest.raises(ValueError):
         d.unlink(name)
+
+
+def test_dirfd_open_file_for_writing_refuses_a_hard_linked_file(tmp_path: Path) -> None:
+    (tmp_path / "shadow").write_text("root's\n")
+    os.link(tmp_path / "shadow", tmp_path / "hooks.log")  # planted at the log's name
+    with _dir(tmp_path) as d:
+        with pytest.raises(Tampered) as exc:
+            d.open_file("hooks.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        assert str(exc.value) == (f"{tmp_path}/hooks.log: a file with another name elsewhere "
+                                  "(a hard link) stands where a file of its own was expected")
+        os.close(d.open_file("hooks.log"))  # reading it is harmless
+    assert (tmp_path / "shadow").read_text() == "root's\n"
