@@ -508,7 +508,8 @@ def test_verify_json_stream_equals_the_whole_document(
     result = lifecycle.run(lifecycle.Options(str(arc), hooks="skip"), str(tmp_path / "w"))
     out = io.StringIO()
     verify_json.write(out, result, None)
-    assert json.loads(out.getvalue()) == {**result.to_json(), "previous": None}
+    assert json.loads(out.getvalue()) == {**result.to_json(), "previous": None,
+                                          "diagnoses": []}
 
 
 def test_verify_removes_its_throwaway_root(tmp_path: Path, capsys: pytest.CaptureFixture[str],
