@@ -188,7 +188,9 @@ def _start(job: Job, path: str) -> subprocess.Popen[bytes] | ScriptRun:
 
 
 def _family(proc: subprocess.Popen[bytes]) -> set[int]:
-    """The script's process group plus every descendant (a setsid grandchild included)."""
+    """The script's process group plus every descendant (a setsid grandchild included).
+    Asked while the script's own pid is still held (alive, or a zombie not yet reaped), so
+    that neither its pid nor its group id can have been given to another process."""
     import psutil
 
     found: set[int] = set()
@@ -198,26 +200,107 @@ def _family(proc: subprocess.Popen[bytes]) -> set[int]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if os.getpgid(p.pid) == proc.pid:
                 found.add(p.pid)
+    found.discard(proc.pid)
     return found
+
+
+def exit_status(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
+    """The script's exit status once it has exited, within `timeout` seconds (None: still
+    running); it is NOT reaped: while its zombie holds the pid, no other process can get
+    that pid or group id, so reap() cannot signal a stranger. In a box's pid namespace pids
+    are small and given again at once (a SIGKILL meant for the script's family once reached
+    a service the box had started since)."""
+    end = time.monotonic() + max(timeout, 0.0)
+    while True:
+        found = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+        if found is not None and found.si_pid == proc.pid:
+            return found.si_status if found.si_code == os.CLD_EXITED else -found.si_status
+        left = end - time.monotonic()
+        if left <= 0:
+            return None
+        _wait_for_exit(proc.pid, left)
+
+
+def _wait_for_exit(pid: int, seconds: float) -> None:
+    """Sleep until the process exits or `seconds` pass: on its pidfd where the kernel has
+    them (5.3+), else in short steps."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        time.sleep(min(seconds, 0.02))
+        return
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(fd, selectors.EVENT_READ)
+        sel.select(seconds)
+        sel.close()
+    finally:
+        os.close(fd)
 
 
 def reap(proc: subprocess.Popen[bytes], grace: float = GRACE) -> None:
     """The agent sends SIGTERM to the group and stops there; verify must not hang or leave
-    processes behind, so after `grace` every survivor gets SIGKILL."""
-    family = _family(proc) | {proc.pid}
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    end = time.monotonic() + grace
-    while time.monotonic() < end:
-        proc.poll()
-        if not any(_alive(pid) for pid in family - {proc.pid}) and proc.returncode is not None:
-            break
-        time.sleep(0.05)
-    family |= _family(proc)
-    for pid in family:
+    processes behind, so after `grace` every survivor gets SIGKILL. The script is reaped
+    last: until then its pid and group id are its own (exit_status); each member of its
+    family is held by a pidfd from when it was found, so a signal never reaches a process
+    that got a member's pid after it exited."""
+    held: dict[int, int] = {}
+    try:
+        _hold_family(proc, held)
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGTERM)
+        end = time.monotonic() + grace
+        while time.monotonic() < end:
+            if exit_status(proc, 0) is not None and not any(_alive(pid) for pid in held):
+                break
+            time.sleep(0.05)
+        _hold_family(proc, held)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for pid, fd in held.items():
+            with contextlib.suppress(ProcessLookupError):
+                if fd < 0:  # a kernel without pidfds (before 5.3)
+                    os.kill(pid, signal.SIGKILL)
+                else:
+                    signal.pidfd_send_signal(fd, signal.SIGKILL)
+    finally:
+        for fd in held.values():
+            if fd >= 0:
+                os.close(fd)
     proc.wait()
+
+
+def _hold_family(proc: subprocess.Popen[bytes], held: dict[int, int]) -> None:
+    """A pidfd of each member of the script's family not held yet, checked after it was
+    taken to be the member found (in the script's group, or below the script, whose pid is
+    still its own)."""
+    for pid in _family(proc):
+        if pid in held:
+            continue
+        try:
+            fd = os.pidfd_open(pid)
+        except AttributeError:
+            held[pid] = -1
+            continue
+        except OSError as exc:
+            if exc.errno == errno.ENOSYS:
+                held[pid] = -1
+            continue  # gone already
+        if _still_ours(pid, proc.pid):
+            held[pid] = fd
+        else:
+            os.close(fd)
+
+
+def _still_ours(pid: int, script: int) -> bool:
+    import psutil
+
+    try:
+        if os.getpgid(pid) == script:
+            return True
+        return script in {p.pid for p in psutil.Process(pid).parents()}
+    except (ProcessLookupError, psutil.Error):
+        return False
 
 
 def _alive(pid: int) -> bool:
@@ -318,7 +401,10 @@ def run(job: Job, log: Log, *, grace: float = GRACE,
     output = _Output()
     try:
         open_streams = _pump(proc, deadline, log, output)
-        code = proc.wait(timeout=max(deadline - now(), 0))
+        exited = exit_status(proc, deadline - now())
+        if exited is None:
+            raise subprocess.TimeoutExpired(proc.args, job.timeout)
+        code = exited
     except subprocess.TimeoutExpired:  # (the agent's own log says "timed out")
         reap(proc, 5.0 if job.generation == "2" else grace)
         return ScriptRun(job.location, job.runas, None, now() - started, SCRIPT_TIMED_OUT,
@@ -335,6 +421,7 @@ def run(job: Job, log: Log, *, grace: float = GRACE,
         return ScriptRun(job.location, job.runas, code, now() - started, OUTPUTS_LEFT_OPEN,
                          f"Script at specified location: {job.location} failed to close "
                          f"{stream}", tuple(output.lines), output.dropped)
+    proc.wait()  # the zombie held the script's pid until here
     if code != 0:
         shown = "" if code < 0 and job.generation == "1" else str(1 if code < 0 else code)
         return ScriptRun(job.location, job.runas, code, now() - started, SCRIPT_FAILED,

@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -160,3 +161,30 @@ def test_runner_runas_nologin_fails_like_an_instance(open_dir: Path,
     assert result.message == (f"Script at specified location: s.sh run as user {runas_users[1]} "
                               "failed with exit code 1")
     assert "[stdout]This account is currently not available." in lines
+
+
+@pytest.mark.parametrize("body", [
+    "#!/bin/sh\nsleep 30 &\necho started\n",  # exits, a child holds stdout: OUTPUTS_LEFT_OPEN
+    "#!/bin/sh\ntrap '' TERM\nsleep 30\n",  # times out
+])
+def test_runner_reap_holds_the_scripts_pid_until_its_family_is_killed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    # reap() once ran after the script had been reaped: in a box's pid namespace its pid
+    # (and group id) went at once to the next process, a service the box had started, and
+    # the SIGKILLs meant for the script's family reached it
+    held = []
+    real = runner.reap
+
+    def checked(proc: Any, grace: float = runner.GRACE) -> None:
+        zombie_or_alive = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+        held.append(proc.pid)  # ChildProcessError above: it was reaped already
+        del zombie_or_alive
+        real(proc, grace)
+        with pytest.raises(ChildProcessError):  # reaped now, by reap itself
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG)
+
+    monkeypatch.setattr(runner, "reap", checked)
+    _script(tmp_path, body)
+    result, _ = _run(tmp_path, timeout=1, grace=0.3)
+    assert result.error_code in ("OUTPUTS_LEFT_OPEN", "SCRIPT_TIMED_OUT")
+    assert len(held) == 1
