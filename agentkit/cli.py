@@ -128,6 +128,12 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    help="what sandboxed hooks may write, and scripts.log's limit (default 4G)")
     p.add_argument("--max-procs", type=int, default=1024, metavar="N",
                    help="processes sandboxed hooks may have at once (default 1024)")
+    p.add_argument("--max-memory", type=_size, default="2G", metavar="SIZE",
+                   help="memory each process of the box may use (default 2G; the total is "
+                   "not bounded, a note says so)")
+    p.add_argument("--show", action="append", default=[], metavar="DIR",
+                   help="show this directory of this machine to the hooks, which the box "
+                   "hides by default (homes, TMPDIR, the working directory, CI secret places)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
 

@@ -375,3 +375,19 @@ def test_options_blue_green_replacement_refuses_a_state_dir_with_a_revision(
         "but a blue/green replacement instance is launched new, with none: verify it without "
         "--previous and with a fresh --state-dir (or none), or use --instance original for "
         "what the instances that have that revision run.")
+
+
+def test_options_show_makes_a_hidden_directory_visible_to_hooks(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # verify's TMPDIR (pytest's tmp_path is below it) is hidden from hooks by default
+    seen = tmp_path / "job-work"
+    seen.mkdir()
+    (seen / "marker").write_text("here\n")
+    hook = "  AfterInstall:\n    - location: s/look.sh\n"
+    arc = _bundle(tmp_path, hook, extra=(
+        ("s/look.sh", "file", script(f"cat {seen}/marker\n"), 0o755),))
+    code, out = verify(capsys, str(arc))
+    assert (code, out["failed_event"]) == (1, "AfterInstall")
+    code, out = verify(capsys, "--show", str(seen), "--max-memory", "1G", str(arc))
+    assert (code, out["failed_event"]) == (0, None), out["error"]
+    assert stdout_of(out, "AfterInstall") == ["here"]
