@@ -92,6 +92,7 @@ class Installer:
     _recorded: int = 0  # the fresh copies up to this instruction are recorded
     semanage: int = 0  # SELinux contexts the agent would set (verify does not)
     cleanup_link: str | None = None  # the cleanup file was a link to this (not followed)
+    cleanup_special: str | None = None  # ...or a FIFO, socket or device (not read)
     _parents: dict[str, str | None] = field(default_factory=dict)  # directory -> its target
     _leads: dict[str, bool] = field(default_factory=dict)  # _in_place's existing parents
 
@@ -101,6 +102,14 @@ class Installer:
         path = self.deployment.cleanup_file
         if os.path.islink(path):  # a hook made it a link; the agent would read through it
             self.cleanup_link = os.readlink(path)
+            os.unlink(path)
+            return 0
+        st = _lstat(path)
+        if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+            # a FIFO, socket or device a hook made there: the agent would block on it or
+            # read a device; verify reads none of it, and Install writes a new file there
+            self.cleanup_special = "a FIFO" if stat.S_ISFIFO(st.st_mode) else \
+                "a socket" if stat.S_ISSOCK(st.st_mode) else "a device"
             os.unlink(path)
             return 0
         if not os.path.isfile(path) or not self._cleanup_trusted(path):
@@ -613,3 +622,10 @@ def _ruby_list(items: tuple[str, ...]) -> str:
 
 
 __all__ = ["InstallError", "Installer"]
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from agentkit import jsonstr
+from agentkit import beneath, jsonstr
 from agentkit.agent.install_plan import Instruction, Member
 from agentkit.appspec import acl
 from agentkit.appspec.model import Context
@@ -17,7 +17,7 @@ from agentkit.appspec.model import Context
 def lines_backwards(path: str, block: int = 1 << 16) -> Iterator[str]:
     """The lines of a file, last first, read from the end a block at a time. A last line
     without "\\n" is a torn write: the agent drops it, and so do we."""
-    with open(path, "rb") as f:
+    with os.fdopen(beneath.open_regular(path), "rb") as f:  # a hook may leave a FIFO there
         pos = f.seek(0, os.SEEK_END)
         pending = b""  # the start of a line whose beginning is not read yet
         torn = True  # what follows the file's last newline is not a line

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from agentkit import beneath
+
 
 @dataclass(frozen=True)
 class Deployment:
@@ -71,10 +73,13 @@ class Deployment:
 
     def previous_successful_dir(self) -> str | None:
         """The deployment directory named by the last-successful marker, if it still exists."""
-        try:
-            with open(self.last_successful) as f:
-                path = f.read().strip()
+        try:  # never through a link, a FIFO or a device a hook left there
+            with os.fdopen(beneath.open_regular(self.last_successful), encoding="utf-8",
+                           errors="replace") as f:
+                path = f.read(1 << 16).strip()
         except FileNotFoundError:
+            return None
+        except OSError:  # beneath.Escapes, NotRegular: not a marker the agent would write
             return None
         return path if os.path.isdir(path) else None
 

@@ -480,6 +480,10 @@ class _Run:
             self.notes.append(f"the cleanup file of the previous revision was a link to "
                               f"{installer.cleanup_link} (a hook made it): the agent would "
                               "remove what that file lists; verify did not read it")
+        if installer.cleanup_special is not None:
+            self.notes.append(f"the cleanup file of the previous revision was "
+                              f"{installer.cleanup_special} (a hook made it): the agent would "
+                              "block on it or read a device; verify did not read it")
         if removed:
             self.notes.append(f"Install removed {removed} path(s) of the previous revision "
                               "(its cleanup file) before installing this one")
@@ -520,9 +524,11 @@ class _Run:
         """AK515 for what the cleanup file lists (before the previous one is applied, or
         as this Install wrote it) that goes through a link into shared storage."""
         path = self.dep.cleanup_file
-        if os.path.islink(path) or not os.path.isfile(path):
-            return  # a link a hook made is the note of apply_cleanup
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        try:  # a link, FIFO or device a hook made there is the note of apply_cleanup
+            fd = beneath.open_regular(path)
+        except OSError:
+            return
+        with os.fdopen(fd, encoding="utf-8", errors="surrogateescape") as f:
             lines = (line.rstrip("\n") for line in f)
             found = shared_writes.scan(self.sandbox, (p for p in lines if p.startswith("/")),
                                        destinations)
@@ -545,14 +551,6 @@ def _phase(name: str, archive: str) -> str:
 
 def _revision(name: str) -> str:
     return "previous" if name in ev.FROM_PREVIOUS else "current"
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
 
 
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", re.M)

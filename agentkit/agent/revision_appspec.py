@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
+from agentkit import beneath
 from agentkit.appspec.rules import RULES
 from agentkit.appspec.source import Source, SyntaxProblem, load_text
 from agentkit.bundle.checks import outside
@@ -36,8 +37,8 @@ def read(archive: str, name: str, shown: str) -> Read:
             "the instance as the appspec; verify does not read files of this machine the "
             "bundle points at", RULES["AK152"].hint, None))
     real = os.path.realpath(path)
-    try:
-        with open(real, "rb") as f:
+    try:  # never a FIFO or device a hook left in its place (it would block or read a device)
+        with os.fdopen(beneath.open_regular(real), "rb") as f:
             raw = f.read(MAX_BYTES)
     except OSError as exc:
         raise BadInput(f"{shown}: cannot read the appspec ({exc.strerror}).") from exc

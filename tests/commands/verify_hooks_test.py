@@ -253,3 +253,20 @@ def test_text_report_last_line_counts_the_failure_and_the_findings(
     assert "The deployment would FAIL in AfterInstall" in text
     assert text.endswith("\n2 error(s): the deployment failing in AfterInstall and 1 error "
                          "finding(s), 0 warning(s)\n")
+
+
+def test_hooks_fifos_in_the_agents_own_files_never_hang_verify(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a hook makes the cleanup file and the last-successful marker FIFOs: verify read the
+    # first with open() and wrote it with open("w"), and blocked for good
+    hooks = "  BeforeInstall:\n    - location: fifo.sh\n"
+    arc = _bundle(tmp_path, hooks, {"fifo.sh": (
+        "d=/opt/codedeploy-agent/deployment-root/deployment-instructions\nmkdir -p $d\n"
+        "for f in ${DEPLOYMENT_GROUP_ID}-cleanup ${DEPLOYMENT_GROUP_ID}_last_successful_install"
+        "; do rm -f $d/$f; mkfifo $d/$f; done\n")})
+    start = time.monotonic()
+    code, out = verify(capsys, str(arc))
+    assert time.monotonic() - start < 60
+    assert (code, out["result"]) == (0, "succeeded"), out["error"]
+    assert ("the cleanup file of the previous revision was a FIFO (a hook made it): the agent "
+            "would block on it or read a device; verify did not read it") in out["notes"]
