@@ -174,6 +174,15 @@ def private_dirs(show: tuple[str, ...] = (), keep: tuple[str, ...] = ()
     return tuple(out)
 
 
+SCRATCH = ("/tmp", "/var/tmp")
+
+
+def _scratch(path: str) -> bool:
+    """Whether `path` lies in a temporary directory (TMPDIR, /tmp, /var/tmp)."""
+    real = os.path.realpath(path)
+    return _inside(real, {os.path.realpath(d) for d in (*SCRATCH, tempfile.gettempdir())})
+
+
 def _inside(path: str, dirs: Iterable[str]) -> bool:
     return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
 
@@ -190,10 +199,13 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
     idmap = ids.choose()
     base = image.rstrip("/")
     # Install is judged against this machine's files at the `files` destinations: hooks
-    # see them too, even inside a private directory (a checkout in TMPDIR)
-    hidden = () if image else private_dirs(policy.show, destinations)
+    # see them too inside a temporary directory (a checkout or a test in TMPDIR), but never
+    # inside a home, /root or a CI secret place: the bundle chooses its destinations, and
+    # `destination: /root/.ssh` must not show a stranger's hooks the caller's keys
+    scratch = tuple(d for d in destinations if _scratch(d))
+    hidden = () if image else private_dirs(policy.show, scratch)
     names = [h for h, _, _, _ in hidden]
-    through = {os.path.realpath(p) for p in (*policy.show, *destinations)}
+    through = {os.path.realpath(p) for p in (*policy.show, *scratch)}
     tops = [f"/{n}" for n in sorted(os.listdir(base or "/")) if n not in SPECIAL and
             os.path.isdir(f"{base}/{n}") and not os.path.islink(f"{base}/{n}")]
     trees = tops + ([] if image else _mounts(masked))
@@ -225,7 +237,7 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
     mimic: tuple[str, ...] = ()
     if idmap.kind != "shifted" and not image:  # an image is the caller's own: no copies
         mimic = tuple(t for t in dict.fromkeys([*MIMIC_TREES, *destinations])
-                      if t in destinations or not _inside(t, names))
+                      if t in scratch or not _inside(t, names))
     return Spec(work=work, idmap=idmap, shown=shown, binds=((agent_root, dep_root),),
                 masks=() if image else masked, homes=() if image else homes,
                 max_disk=max_disk, max_procs=max_procs, network=network, mimic=mimic,

@@ -100,6 +100,43 @@ def changes(sb: Sandbox, digests: bool = True, skip_recorded_in: tuple[str, ...]
             ) -> Iterator[Node]:
     """Every path the deployment created, modified or deleted, against this machine; without
     `digests` (the text report only counts them) no file is read back to hash it."""
+    hidden = _hidden_deletions(sb)
+    seen = None
+    for node in heapq.merge(_touched_changes(sb, digests, skip_recorded_in), hidden,
+                            key=lambda n: n.path):
+        if node.path != seen:
+            seen = node.path
+            yield node
+
+
+def _hidden_deletions(sb: Sandbox) -> list[Node]:
+    """What the host has below a directory the deployment removed and made again (a hook's
+    `rm -rf /opt/app`, then Install's mkdir): the view hides all of the host's content there
+    with one record, so each entry of the host's that is not there again is deleted, though
+    no record names it. Sorted by path."""
+    out = []
+    for directory in sorted(sb.records.hiding()):
+        if not sb.isdir(directory):
+            continue  # gone altogether: its own record reports it deleted
+        try:
+            names = sorted(os.listdir(sb.host_path(directory)))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(directory, name)
+            if sb.lexists(path):
+                continue  # made again: its record says how it differs
+            try:
+                host = os.lstat(sb.host_path(path))
+            except OSError:
+                continue
+            out.append(Node(path, _kind(host), f"{stat.S_IMODE(host.st_mode):04o}", None, None,
+                            None, "deleted"))
+    return sorted(out, key=lambda n: n.path)
+
+
+def _touched_changes(sb: Sandbox, digests: bool, skip_recorded_in: tuple[str, ...]
+                     ) -> Iterator[Node]:
     absent: set[str] = set()  # host paths known not to exist: nothing below them does
     for path, entry in sb.touched(skip_recorded_in):
         host = _host_lstat(sb, path, absent)

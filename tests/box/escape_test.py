@@ -703,3 +703,36 @@ def test_box_huge_sparse_files_are_not_hashed_past_the_budget(
     big = {n["path"]: n for n in out["tree"] if "/big" in n["path"]}
     assert sorted(big) == [f"{dest}/big0", f"{dest}/big1"]
     assert {n["sha256"] for n in big.values()} == {None}
+
+
+def test_box_a_destination_never_unhides_a_private_directory(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the bundle chooses its `files` destinations: `destination: ~/.ssh` (or /root/.ssh)
+    # must not show a stranger's hooks what is there; Install's own files show, nothing else
+    import pwd
+    import shutil
+
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    if not os.access(home, os.W_OK):
+        pytest.skip(f"this user may not write its home {home}, to plant a secret there")
+    private = home / f".agentkit-dest-{os.getpid()}"
+    _write(private / "id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    try:
+        look = f"#!/bin/sh\nls -A {private}\ncat {private}/id_rsa\ntrue\n"
+        arc = tar(tmp_path / "b.tgz", [
+            ("appspec.yml", "file", appspec(private, "  BeforeInstall:\n    - location: "
+                                            "s/look.sh\n  AfterInstall:\n    - location: "
+                                            "s/look.sh\n"), 0o644),
+            ("s/look.sh", "file", look, 0o755), ("installed.txt", "file", "mine\n", 0o644)])
+        code, out = _verify(capsys, arc)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    assert code == 0, out["error"]
+    said = {e["name"]: [o["line"] for o in e["scripts"][0]["output"]] for e in out["events"]
+            if e["scripts"]}
+    assert said["BeforeInstall"] == [
+        f"ls: cannot access '{private}': No such file or directory",
+        f"cat: {private}/id_rsa: No such file or directory"]
+    assert said["AfterInstall"] == ["appspec.yml", "installed.txt", "s",
+                                    f"cat: {private}/id_rsa: No such file or directory"]
+    assert "OPENSSH" not in json.dumps(out)
