@@ -411,3 +411,28 @@ def test_verify_link_inside_the_destination_is_not_shared_storage(
         ("release/storage/avatar.png", "file", "png", 0o644)])
     code, out = verify(capsys, "--hooks", "skip", str(arc))
     assert (code, out["findings"]) == (0, [])
+
+
+def test_verify_a_directory_a_hook_removed_and_install_made_again_lists_the_hosts_files(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # BeforeInstall's "remove the previous deploy" (rm -rf), then Install makes the directory
+    # again: the agent deletes what the host had there, and the changes must say so
+    dest = tmp_path / "app"
+    (dest / "lib/old").mkdir(parents=True)
+    (dest / "lib/old.txt").write_text("old\n")
+    (dest / "lib/old/deep.txt").write_text("old\n")
+    (dest / "keep.txt").write_text("kept\n")
+    hooks = "  BeforeInstall:\n    - location: s/clean.sh\n"
+    arc = tar(tmp_path / "b.tgz", [
+        ("appspec.yml", "file", appspec(dest, hooks), 0o644),
+        ("s/clean.sh", "file", script(f"rm -rf {dest}/lib\n"), 0o755),
+        ("lib/new.txt", "file", "new\n", 0o644)])
+    code, out = verify(capsys, str(arc))
+    assert code == 0, out["error"]
+    changes = {c["path"]: c["change"] for c in out["changes"]}
+    assert {p: c for p, c in changes.items() if p.startswith(f"{dest}/lib")} == {
+        f"{dest}/lib/new.txt": "created", f"{dest}/lib/old.txt": "deleted",
+        f"{dest}/lib/old": "deleted"}
+    assert f"{dest}/keep.txt" not in changes
+    assert sorted(t["path"] for t in out["tree"] if t["path"].startswith(f"{dest}/lib")) == \
+        [f"{dest}/lib", f"{dest}/lib/new.txt"]
