@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import IO, Any, TextIO
 
@@ -24,6 +25,26 @@ class _TeeJson:
         return event
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape(text: str) -> str:
+    """A file name someone else chose (a hook action lists what the application user may
+    write) printed as it is could forge log lines or move a terminal's cursor, and its
+    undecodable bytes (surrogate escapes) could not be written to a UTF-8 stream at all."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()) & 0xff:02x}" if
+                            ord(m.group()) > 0xffff or ord(m.group()) < 0xd800 else
+                            f"\\x{ord(m.group()) - 0xdc00:02x}", text)
+
+
+def _printable(logger: Any, name: str, event: Any) -> Any:
+    """Every text of the event with control characters and undecodable bytes escaped."""
+    for key, value in event.items():
+        if isinstance(value, str) and _UNPRINTABLE.search(value):
+            event[key] = _escape(value)
+    return event
+
+
 def configure(stream: TextIO | None = None, *, json_lines: bool | None = None,
               level: int = logging.INFO, json_file: IO[str] | None = None) -> None:
     """Set up structlog for the process; later calls are ignored so tests and CLI agree.
@@ -43,6 +64,7 @@ def configure(stream: TextIO | None = None, *, json_lines: bool | None = None,
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _printable,
             *tee,
             renderer,
         ],

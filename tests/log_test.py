@@ -48,3 +48,14 @@ def test_log_configure_twice_keeps_the_first() -> None:
     log.configure(second)
     log.get("t").info("once")
     assert "once" in first.getvalue() and second.getvalue() == ""
+
+
+def test_log_escapes_names_someone_else_chose() -> None:
+    # a directory named with a newline, a terminal escape and a byte that is not UTF-8 (as
+    # os.fsdecode gives it) must neither forge a log line nor stop the log
+    from agentkit import log as logmod
+
+    name = "uploads/x\n2026-01-01T00:00:00Z [info     ] all fine\x1b[2K\udcff"
+    assert logmod._escape(name) == ("uploads/x\\x0a2026-01-01T00:00:00Z [info     ] all fine"
+                                    "\\x1b[2K\\xff")
+    assert logmod._escape("tab\tkept") == "tab\tkept"

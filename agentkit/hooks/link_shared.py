@@ -29,7 +29,7 @@ from typing import Any
 from agentkit.errors import HookFailed
 from agentkit.hooks import agent_cleanup, mounts, refusal, users
 from agentkit.hooks.config import Config, Shared
-from agentkit.safefs import chase, drop, syscalls, walk
+from agentkit.safefs import chase, drop, marks, syscalls, walk
 from agentkit.safefs.dirfd import Dir, Tampered, kind
 
 
@@ -100,6 +100,19 @@ def _remove(d: Dir, name: str, log: Any) -> None:
         log.warning("left in place while removing", path=path, reason=why)
 
 
+def _remove_ours(d: Dir, name: str, log: Any) -> None:
+    """Remove a copy a killed run left unfinished, if it is ours (safefs.marks): a name
+    proves nothing in a tree another user can write (a directory of root's renamed to it
+    would be removed in its place)."""
+    with d.subdir(name) as copy:
+        ours = marks.marked(copy.fd)
+    if ours:
+        _remove(d, name, log)
+    else:
+        log.warning("left alone: not a copy of agentkit's, though at its name (someone may be "
+                    "tampering with this tree)", path=d.join(name))
+
+
 def _recover(rdir: Dir, sdir: Dir, link: _Link, log: Any) -> str | None:
     """A killed run may leave its temporary names behind: a link we made (removed), a copy
     or a seed it had not finished (removed: what they copied is still in the release), or
@@ -109,10 +122,9 @@ def _recover(rdir: Dir, sdir: Dir, link: _Link, log: Any) -> str | None:
     name = link.name
     tmp = _tmp_name(name)
     partial, copied = _copy_names(name)
-    if _is_dir(rdir, partial):
-        _remove(rdir, partial, log)
-    if _is_dir(sdir, _seeding_name(name)):
-        _remove(sdir, _seeding_name(name), log)
+    for d, unfinished in ((rdir, partial), (sdir, _seeding_name(name))):
+        if _is_dir(d, unfinished):
+            _remove_ours(d, unfinished, log)
     left = []
     for old in (tmp, f"{tmp}-dir", copied, _left_name(name)):
         st = rdir.lstat(old)
@@ -179,7 +191,7 @@ def _swap_by_copy(rdir: Dir, link: _Link, log: Any) -> str:
              "copying it aside instead", path=link.link_path, copy=rdir.join(copied))
     try:
         with rdir.subdir(name) as original:
-            not_owned = walk.copy_tree(original, rdir, partial)
+            not_owned = walk.copy_tree(original, rdir, partial, mark=True)
     except BaseException as exc:
         _remove(rdir, partial, log)
         if isinstance(exc, OSError) and not isinstance(exc, Tampered):
@@ -237,6 +249,10 @@ def _seed(rdir: Dir, old: str, sdir: Dir, link: _Link, log: Any) -> None:
                          "again.")
     if not stat.S_ISDIR(source.st_mode):
         raise Tampered(rdir.join(old), f"{kind(source.st_mode)}", "the archive's directory")
+    if not _readable_by(source, st.st_uid, st.st_gid):
+        # the seed takes the share's owner: a directory that owner could not read (one of
+        # root's that someone renamed to the archive's name) would hand it over
+        raise _NotSeeded(rdir.join(old), source, st.st_uid)
     try:
         rdir.set_attrs(old, source, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
     except OSError as exc:
@@ -250,9 +266,26 @@ def _seed(rdir: Dir, old: str, sdir: Dir, link: _Link, log: Any) -> None:
             raise
     seeding = _seeding_name(name)
     with rdir.subdir(old, source) as tree:
-        walk.copy_tree(tree, sdir, seeding)
+        walk.copy_tree(tree, sdir, seeding, mark=True)
     sdir.rename(seeding, sdir, name)
     _remove(rdir, old, log)  # killed before this: the next run keeps it as a backup
+
+
+class _NotSeeded(Exception):
+    """The directory may not seed the share: it is kept as a backup instead."""
+
+    def __init__(self, path: str, st: os.stat_result, uid: int) -> None:
+        super().__init__(f"{path} (uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o}) may "
+                         f"not be read by the share's owner (uid {uid}): not given to it")
+
+
+def _readable_by(st: os.stat_result, uid: int, gid: int) -> bool:
+    """Whether uid (with gid and its groups) may list and enter the directory `st` now."""
+    if uid == 0 or st.st_mode & 0o005 == 0o005:
+        return True
+    if st.st_uid == uid:
+        return st.st_mode & 0o500 == 0o500
+    return st.st_mode & 0o050 == 0o050 and st.st_gid in drop.owner_groups(uid, gid)
 
 
 def _shared_is_empty_dir(sdir: Dir, name: str) -> bool:
@@ -271,6 +304,9 @@ def _after_swap(rdir: Dir, old: str, sdir: Dir, link: _Link, shared: Shared,
         if shared.on_conflict == "seed" and _shared_is_empty_dir(sdir, link.name):
             _seed(rdir, old, sdir, link, log)
             return
+    except _NotSeeded as exc:
+        log.warning(f"not seeded: {exc}; kept as a backup (someone may be tampering with this "
+                    "tree)")
     except BaseException:
         if rdir.lstat(old) is not None:
             with contextlib.suppress(OSError):
@@ -285,7 +321,7 @@ def _maker(shared: Shared, ids: tuple[int, int], log: Any, what: str) -> Any:
         log.info(what, path=d.join(name), dry_run=False)
         with contextlib.suppress(FileExistsError):
             d.mkdir(name, 0o777)  # the umask's mode, as mkdir(1), unless shared.mode says
-            with d.subdir(name) as made:
+            with walk.made(d, name) as made:
                 made.set_owner_mode(*ids, shared.mode)
     return make
 

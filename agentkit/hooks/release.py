@@ -77,6 +77,18 @@ def _opened(r: Releases, make: bool = False) -> Iterator[tuple[Dir, Dir | None]]
         root = chase.open_dir(r.root, _mkdir if make else None)
     except Tampered as exc:
         raise refusal.failed(f"releases.root {r.root}", exc) from None
+    st = root.stat()
+    if not chase.trusted(st):
+        root.close()
+        # releases/, current, the history and the lock live there: another user who may
+        # write it could swap any of them, or hold the lock with a file of its own
+        raise HookFailed(
+            f"releases.root {r.root} may be written by others (uid {st.st_uid}, mode "
+            f"{stat.S_IMODE(st.st_mode):04o}): the releases, `current`, their history and "
+            "the release lock live there, so only root (or the user the hook runs as) may "
+            "write it. Make it root's and not writable by group or others (chown root: and "
+            "chmod go-w); give the application user the directories inside a release it "
+            "needs (permissions:).")
     try:
         if make:
             _mkdir(root, "releases")
@@ -337,7 +349,7 @@ def _take_staging(r: Releases, rels: Dir, partial: str, log: Any) -> None:
                 walk.copy_tree(staged, rels, partial)
             return
         parent.mkdir(name, 0o700)
-        with parent.subdir(name) as fresh:
+        with walk.made(parent, name) as fresh:
             fresh.set_owner_mode(st.st_uid if os.geteuid() == 0 else -1,
                                  st.st_gid if os.geteuid() == 0 else -1, st.st_mode & 0o7777)
     log.info("staged tree taken", staging=r.staging, release=os.path.join(rels.path, partial))

@@ -16,7 +16,7 @@ import resource
 import stat
 from dataclasses import dataclass, field
 
-from agentkit.safefs import syscalls
+from agentkit.safefs import marks, syscalls
 from agentkit.safefs.dirfd import Dir, Tampered
 
 _limit_raised = False
@@ -120,15 +120,18 @@ def _empty_files(d: Dir, left: Left) -> list[tuple[str, os.stat_result]]:
     return subdirs
 
 
-def copy_tree(src: Dir, dst_parent: Dir, dst_name: str) -> int:
+def copy_tree(src: Dir, dst_parent: Dir, dst_name: str, mark: bool = False) -> int:
     """Copy the directory `src` to the new directory `dst_name` of `dst_parent`: links as
     links, FIFOs and devices remade, sockets skipped, files read with O_NOFOLLOW (each the
     entry listed), owners (where this user may: the count refused is returned), modes,
     times and extended attributes (ACLs) kept. The copy is 0700 until each directory is
-    complete, so nobody else can enter or change it while it is made."""
+    complete, so nobody else can enter or change it while it is made; `mark`: its top
+    directory carries safefs.marks' mark (the source's own mark is not copied)."""
     room_for_depth()
     dst_parent.mkdir(dst_name, 0o700)
     top = _ours(dst_parent, dst_name)
+    if mark:  # a killed run's copy is then known for ours (safefs.marks)
+        marks.mark(top.fd)
     not_owned = 0
     levels = [(Dir(os.dup(src.fd), src.path), top, src.stat(), _listing(src))]
     while levels:
@@ -169,6 +172,19 @@ def _ours(parent: Dir, name: str) -> Dir:
                        f"{st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o})",
                        "the empty 0700 directory it had just made")
     return made
+
+
+def made(parent: Dir, name: str) -> Dir:
+    """The directory this process just made at `name` (mkdir), and not another swapped in
+    since by whoever may write `parent`: this user's and empty (one that is empty and this
+    user's gives nothing away when it is then given an owner)."""
+    opened = parent.subdir(name)
+    st = opened.stat()
+    if st.st_uid != os.geteuid() or opened.entries():
+        opened.close()
+        raise Tampered(parent.join(name), f"another directory (uid {st.st_uid})",
+                       "the empty one just made")
+    return opened
 
 
 def _listing(d: Dir) -> list[tuple[str, os.stat_result]]:
@@ -255,6 +271,8 @@ def copy_xattrs(src_fd: int, dst_fd: int) -> None:
             return
         raise
     for xname in names:
+        if xname in ("trusted.agentkit", "user.agentkit"):
+            continue  # a mark is the copy's own (safefs.marks)
         with contextlib.suppress(OSError):
             os.setxattr(dst_fd, xname, os.getxattr(src_fd, xname))
 

@@ -395,3 +395,49 @@ def test_link_shared_seed_file_never_hands_a_root_only_file_to_the_shares_owner(
     os.chmod(tmp_path / "release/config/db.yml", 0o644)  # meant to be shared: it is
     link_shared.run(cfg, log)
     assert (tmp_path / "shared/config/db.yml").read_text() == "SECRET-ROOT-ONLY\n"
+
+
+def _share_of_nobody(tmp_path: Path) -> tuple[Path, Path, int]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root: a share owned by another user")
+    import pwd
+
+    nobody = pwd.getpwnam("nobody").pw_uid
+    release, shared = tmp_path / "release", tmp_path / "shared"
+    (release / "public").mkdir(parents=True)
+    shared.mkdir()
+    os.chown(shared, nobody, nobody)
+    secret = release / "public/private"
+    secret.mkdir(mode=0o700)
+    (secret / "key.pem").write_text("SECRET\n")
+    return release, shared, nobody
+
+
+@pytest.mark.parametrize("planted_as", ["uploads", "uploads.agentkit-left",
+                                        "uploads.agentkit-tmp"])
+def test_link_shared_never_seeds_the_share_with_a_directory_its_owner_could_not_read(
+        tmp_path: Path, make_config: MakeConfig, log: Any, planted_as: str) -> None:
+    # the app user renamed a root-only directory of the release to the archive's name, or
+    # to a name a killed run leaves: seeding would have given it to the share's owner
+    release, shared, _ = _share_of_nobody(tmp_path)
+    os.rename(release / "public/private", release / "public" / planted_as)
+    cfg = make_config(f"version: 1\nrelease: {release}\nshared:\n  root: {shared}\n"
+                      "  dirs: [public/uploads]\n  on_conflict: seed\n  owner: nobody\n")
+    link_shared.run(cfg, log)
+    assert os.listdir(shared / "public/uploads") == []  # not seeded
+    kept = [p for p in (release / "public").iterdir() if (p / "key.pem").exists()]
+    assert len(kept) == 1 and kept[0].stat().st_uid == 0
+    assert kept[0].stat().st_mode & 0o777 == 0o700
+
+
+def test_link_shared_never_removes_a_directory_planted_at_a_copy_name(
+        tmp_path: Path, make_config: MakeConfig, log: Any,
+        captured: list[dict[str, Any]]) -> None:
+    release, shared, _ = _share_of_nobody(tmp_path)
+    (shared / "public").mkdir()
+    os.rename(release / "public/private", shared / "public/uploads.agentkit-seeding")
+    cfg = make_config(f"version: 1\nrelease: {release}\nshared:\n  root: {shared}\n"
+                      "  dirs: [public/uploads]\n")
+    link_shared.run(cfg, log)
+    assert (shared / "public/uploads.agentkit-seeding/key.pem").read_text() == "SECRET\n"
+    assert any(e["event"].startswith("left alone: not a copy of agentkit's") for e in captured)

@@ -376,3 +376,21 @@ def test_release_lock_is_roots_and_a_hard_link_there_is_refused(
         f"the release lock: {lock}: a file with another name elsewhere (a hard link) stands "
         "where a file of its own was expected; it was left alone and not followed.")
     assert (tmp_path / "canary").read_text() == "root's file\n"
+
+
+def test_release_root_others_may_write_is_refused(
+        tmp_path: Path, make_config: MakeConfig, log: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # another user who may write releases.root could swap current or the history, or hold
+    # the lock with a file of its own
+    (tmp_path / "app").mkdir()
+    os.chmod(tmp_path / "app", 0o777)
+    cfg = _config(make_config, tmp_path)
+    with pytest.raises(HookFailed) as exc:
+        _deploy(tmp_path, cfg, log, 1, monkeypatch)
+    assert str(exc.value) == (
+        f"releases.root {tmp_path}/app may be written by others (uid {os.getuid()}, mode "
+        "0777): the releases, `current`, their history and the release lock live there, so "
+        "only root (or the user the hook runs as) may write it. Make it root's and not "
+        "writable by group or others (chown root: and chmod go-w); give the application "
+        "user the directories inside a release it needs (permissions:).")

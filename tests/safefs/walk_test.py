@@ -108,3 +108,19 @@ def test_walk_remove_tree_does_not_enter_a_mount(tmp_path: Path) -> None:
         assert (tmp_path / "tree/mnt/on-the-share").read_text() == "x"
     finally:
         subprocess.run(["umount", "-l", str(tmp_path / "tree/mnt")], check=False)
+
+
+def test_walk_made_refuses_a_directory_swapped_in_after_mkdir(tmp_path: Path) -> None:
+    from agentkit.safefs.dirfd import Tampered
+
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other/secret").write_text("x")
+    with chase.open_dir(str(tmp_path)) as top:
+        top.mkdir("new")
+        os.rmdir(tmp_path / "new")
+        os.rename(tmp_path / "other", tmp_path / "new")  # the swap
+        with pytest.raises(Tampered):
+            walk.made(top, "new")
+        top.mkdir("fresh")
+        with walk.made(top, "fresh") as fresh:
+            assert fresh.path == f"{tmp_path}/fresh"
