@@ -21,7 +21,7 @@ def test_box_programs_shows_an_unreachable_tree_under_its_own_name(tmp_path: Pat
     site.mkdir()
     site.chmod(0o755)
     shown: list[tuple[str, str]] = []
-    assert box_programs._show(str(site), "/usr/lib/agentkit-cli/lib0", shown) == \
+    assert box_programs._show(str(site), "/usr/lib/agentkit-cli/lib0", shown, ()) == \
         "/usr/lib/agentkit-cli/lib0"
     assert shown == [("/usr/lib/agentkit-cli/lib0", str(site))]
 
@@ -32,5 +32,5 @@ def test_box_programs_never_shows_a_tree_with_credentials(tmp_path: Path) -> Non
     home = _closed(tmp_path) / "home"
     (home / ".aws").mkdir(parents=True)
     shown: list[tuple[str, str]] = []
-    assert box_programs._show(str(home), "/usr/lib/agentkit-cli/src/agentkit", shown) is None
+    assert box_programs._show(str(home), "/usr/lib/agentkit-cli/src/agentkit", shown, ()) is None
     assert shown == []

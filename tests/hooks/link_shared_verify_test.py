@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ def _bundle(tmp: Path, on_conflict: str) -> Path:
             "hooks:\n  AfterInstall:\n    - location: link.sh\n      timeout: 60\n")
     config = (f"version: 1\nrelease: {dest}\nshared:\n  root: {share}\n  dirs: [media]\n"
               f"  on_conflict: {on_conflict}\n")
-    hook = (f"#!/bin/sh\nset -eu\nexec {sys.executable} -m agentkit hook link-shared "
+    hook = (f"#!/bin/sh\nset -eu\nexec agentkit hook link-shared "
             f"--config {dest}/agentkit.yml\n")
     return tar(tmp / "b.tgz", [
         ("appspec.yml", "file", spec, 0o644), ("agentkit.yml", "file", config, 0o644),

@@ -5,7 +5,6 @@ changes show the new release and the link, and the host never feels it."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ def test_release_in_the_verify_box_shows_the_new_release_and_current(
             "hooks:\n  AfterInstall:\n    - location: hook.sh\n      timeout: 60\n")
     config = (f"version: 1\nreleases:\n  root: {root}\nevents:\n  AfterInstall: [release]\n"
               f"log:\n  file: {tmp_path}/hooks.log\n")
-    hook = (f"#!/bin/sh\nset -eu\nexec {sys.executable} -m agentkit hook run "
+    hook = (f"#!/bin/sh\nset -eu\nexec agentkit hook run "
             f"--config {tmp_path}/etc/agentkit.yml\n")
     arc = tar(tmp_path / "b.tgz", [
         ("appspec.yml", "file", spec, 0o644), ("agentkit.yml", "file", config, 0o644),
