@@ -246,7 +246,7 @@ def test_race_every_point_every_attack_leaves_the_canaries(
     assert attacked > 0  # the attacker did get in
     # every failure is a whole sentence naming what stood where or what failed
     odd = [f for f in failures if not f.startswith(("agentkit hook ", "agentkit release ",
-                                                     "health.file ", "link-shared ", "release"))]
+                                                     "health.file ", "link-shared", "release"))]
     assert odd == []
 
 
