@@ -600,7 +600,7 @@ def run(opts: Options, work: str) -> VerifyResult:
         failure=state.failure, events=tuple(events),
         findings=tuple(sorted(state.member_findings() + service_findings.findings(
             tuple(state.services), spec, tuple(e.name for e in events), opts.appspec_name,
-            opts.image), key=Finding.sort_key)),
+            opts.image, _validate_texts(state.dep.archive, spec)), key=Finding.sort_key)),
         tree=tree, changes=changes, scripts_log=log, notes=tuple(state.notes),
         undetermined=state.undetermined if state.failure is None else None,
         members=state.unpacked.members if state.unpacked else 0,
@@ -626,3 +626,18 @@ def _sniffed_type(path: str) -> str:
         return archive.bundle_type(archive.content_kind(path))
     except BadArchive:
         return "unknown"
+
+
+def _validate_texts(archive: str, spec: AppSpec | None) -> tuple[str, ...]:
+    """The ValidateService scripts of the bundle, as text (what AK703 looks at), read
+    without following a link out of the archive and never from a FIFO."""
+    if spec is None:
+        return ()
+    texts = []
+    for hook in spec.hooks.get("ValidateService", ()):
+        try:
+            texts.append(beneath.read_beneath(archive, hook.location.lstrip("/"), 1 << 20)
+                         .decode("utf-8", "replace"))
+        except (OSError, ValueError):
+            continue
+    return tuple(texts)

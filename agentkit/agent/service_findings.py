@@ -10,6 +10,8 @@ event's), so whatever a service still has to do by then is a race on the instanc
 
 from __future__ import annotations
 
+import re
+
 from agentkit.agent.result import Service
 from agentkit.appspec.model import AppSpec
 from agentkit.appspec.rules import RULES
@@ -48,9 +50,16 @@ def unit_missing(svc: Service, image: str) -> Finding | None:
                     f": {where} has no unit {svc.unit} (systemctl exits 5)")
 
 
-def still_starting(svc: Service) -> Finding | None:
+# What a ValidateService script that waits for the service by itself looks like: curl's or
+# wget's own retries, a loop, `timeout`, a wait-for script, or agentkit's validate (which
+# retries within a deadline). Such a check does not race the service's start.
+RETRIES = re.compile(r"--retry|--tries|\b(?:while|until|for)\b|\btimeout\s+\d|wait-for|"
+                     r"\bagentkit\b[^\n]*\bhook\b")
+
+
+def still_starting(svc: Service, validate_retries: bool = False) -> Finding | None:
     before = svc.listening_at_validate
-    if before is None or before or not svc.listening:
+    if before is None or before or not svc.listening or validate_retries:
         return None
     started = _started(svc)
     if not started or "ValidateService" in started:
@@ -73,9 +82,14 @@ def no_validate_service(services: tuple[Service, ...], spec: AppSpec | None,
 
 
 def findings(services: tuple[Service, ...], spec: AppSpec | None, events: tuple[str, ...],
-             appspec_name: str, image: str) -> list[Finding]:
+             appspec_name: str, image: str, validate_texts: tuple[str, ...] = ()
+             ) -> list[Finding]:
+    """`validate_texts`: the ValidateService scripts (a check that retries by itself does
+    not race the service: no AK703)."""
+    retries = any(RETRIES.search(text) for text in validate_texts)
     out = [f for svc in services
-           for f in (enabled_not_started(svc), unit_missing(svc, image), still_starting(svc))
+           for f in (enabled_not_started(svc), unit_missing(svc, image),
+                     still_starting(svc, retries))
            if f is not None]
     missing = no_validate_service(services, spec, events, appspec_name)
     return out + ([missing] if missing else [])
