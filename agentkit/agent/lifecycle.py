@@ -46,6 +46,7 @@ from agentkit.agent.result import (
 from agentkit.agent.sandbox import Sandbox
 from agentkit.appspec import events as ev
 from agentkit.appspec.check import LintResult, lint_source
+from agentkit.appspec.locate import found_below
 from agentkit.appspec.model import AppSpec, Script
 from agentkit.appspec.rules import RULES
 from agentkit.box.client import BoxError
@@ -440,7 +441,8 @@ class _Run:
             name = self.opts.appspec_name
             self.findings.append(Finding(ERROR, "AK150", name, None, None,
                                          f"no {name} (or appspec.yaml, appspec.yml) at the "
-                                         "bundle root", f"put {name} at the root of the bundle",
+                                         f"bundle root{found_below(archive)}",
+                                         f"put {name} at the root of the bundle",
                                          NOT_FOUND.format(archive=shown_root, name=name)))
         spec = self.lint.appspec if self.lint else None
         unwritten = self.unpacked.listing if self.unpacked else None

@@ -34,6 +34,44 @@ def _missing_message(generation: str, bundle: str) -> str:
     return RULES["AK150"].agent1.format(dir=bundle, path=expected)  # type: ignore[union-attr]
 
 
+def nearest(root: str, names: tuple[str, ...] = ("appspec.yml", "appspec.yaml"),
+            depth: int = 3, budget: int = 20_000) -> str | None:
+    """The shallowest appspec below `root` (its path relative to root), looked for breadth
+    first, a few levels deep, never through a link: where a bundle's appspec is when the
+    archive was made from the directory above the bundle."""
+    level, seen = [root], 0
+    for _ in range(depth):
+        below = []
+        for directory in sorted(level):
+            try:
+                with os.scandir(directory) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError:
+                continue
+            for entry in entries:
+                seen += 1
+                if seen > budget:
+                    return None
+                if directory != root and entry.name in names and \
+                        entry.is_file(follow_symlinks=False):
+                    return os.path.relpath(entry.path, root)
+                if entry.is_dir(follow_symlinks=False):
+                    below.append(entry.path)
+        level = below
+    return None
+
+
+def found_below(root: str) -> str:
+    """What AK150 adds when an appspec lies deeper in the bundle ("" when none does)."""
+    deeper = nearest(root)
+    if deeper is None:
+        return ""
+    top = os.path.dirname(deeper)
+    return (f"; there is one at {deeper}: the archive was made from a directory above the "
+            f"bundle, so put what {top}/ holds at the archive's root (tar -C {top} -czf "
+            "app.tgz ., or zip from inside it; agentkit bundle does this)")
+
+
 def locate(path: str, generation: str) -> Located:
     if not os.path.exists(path):
         raise BadInput(f"{path}: no such file or directory. Give an appspec file or a bundle "
@@ -43,7 +81,8 @@ def locate(path: str, generation: str) -> Located:
     found = [n for n in NAMES if os.path.isfile(os.path.join(path, n))]
     if not found:
         finding = Finding(ERROR, "AK150", os.path.join(path, "appspec.yml"), None, None,
-                          f"{path}: no appspec.yml (or appspec.yaml) at the bundle root",
+                          f"{path}: no appspec.yml (or appspec.yaml) at the bundle root"
+                          f"{found_below(path)}",
                           RULES["AK150"].hint, _missing_message(generation, path))
         return Located(None, finding)
     chosen = os.path.join(path, found[0])

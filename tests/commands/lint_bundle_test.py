@@ -125,3 +125,18 @@ def test_lint_bundle_config_syntax_error_is_one_finding(
     assert code == 1
     assert f"{bundle}/agentkit.yml:3:1: error AK600: YAML syntax: " in out
     assert f"    fix: {CONFIG_HINT}\n" in out
+
+
+def test_lint_bundle_without_appspec_at_the_root_says_where_one_is(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a bundle directory made one level too high (the checkout, with the app below it)
+    (tmp_path / "build/shop").mkdir(parents=True)
+    (tmp_path / "build/shop/appspec.yml").write_text("version: 0.0\nos: linux\n")
+    (tmp_path / "README").write_text("x\n")
+    assert main(["lint", "--format", "json", str(tmp_path)]) == 1
+    (finding,) = json.loads(capsys.readouterr().out)["files"][0]["findings"]
+    assert (finding["code"], finding["message"]) == ("AK150", (
+        f"{tmp_path}: no appspec.yml (or appspec.yaml) at the bundle root; there is one at "
+        "build/shop/appspec.yml: the archive was made from a directory above the bundle, so "
+        "put what build/shop/ holds at the archive's root (tar -C build/shop -czf app.tgz ., "
+        "or zip from inside it; agentkit bundle does this)"))
