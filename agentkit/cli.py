@@ -11,7 +11,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Sequence
-from typing import Callable
+from typing import Any, Callable
 
 from agentkit import __version__
 from agentkit.errors import FatalError, Terminated
@@ -22,7 +22,7 @@ EXIT_INTERRUPTED = 130
 
 
 def _add_lint(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("lint", help="check appspec files as the CodeDeploy agent reads them")
+    p = _command(sub, "lint", help="check appspec files as the CodeDeploy agent reads them")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="an appspec file, or a bundle directory holding one")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -58,7 +58,7 @@ def _seconds(text: str) -> float:
 
 
 def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("verify", help="predict what the agent does with a revision archive")
+    p = _command(sub, "verify", help="predict what the agent does with a revision archive")
     p.add_argument("archive", metavar="ARCHIVE", help=".tar, .tar.gz/.tgz, .zip, a directory, or "
                    "s3://BUCKET/KEY[?versionId=V&etag=E] (downloaded first; needs boto3)")
     p.add_argument("--type", choices=("tar", "tgz", "zip", "directory"),
@@ -139,7 +139,7 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _add_hook(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("hook", help="on-instance deployment actions (from hook scripts)")
+    p = _command(sub, "hook", help="on-instance deployment actions (from hook scripts)")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     for name, text in (("run", "do what agentkit.yml asks for $LIFECYCLE_EVENT"),
@@ -158,7 +158,7 @@ def _add_hook(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _add_release(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("release", help="the releases on this instance: list, roll back")
+    p = _command(sub, "release", help="the releases on this instance: list, roll back")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     for name, text in (("list", "every release, which is current and which previous"),
@@ -172,7 +172,7 @@ def _add_release(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("doctor", help="check this instance for what a deployment needs")
+    p = _command(sub, "doctor", help="check this instance for what a deployment needs")
     p.add_argument("--root", default="/", metavar="DIR",
                    help="read the instance's files under DIR (default /)")
     p.add_argument("--config", metavar="FILE", help="the bundle's agentkit.yml (default: the "
@@ -185,7 +185,7 @@ def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _add_explain(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("explain", help="the cause and the fix of a failed deployment, from "
+    p = _command(sub, "explain", help="the cause and the fix of a failed deployment, from "
                        "its event log, scripts.log, the agent's log or the API's JSON")
     p.add_argument("file", nargs="?", default="-", metavar="FILE",
                    help="what to explain (default -: standard input)")
@@ -194,7 +194,7 @@ def _add_explain(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _add_push(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("push", help="upload a revision archive to S3 and print the "
+    p = _command(sub, "push", help="upload a revision archive to S3 and print the "
                        "create-deployment command for it")
     p.add_argument("archive", metavar="ARCHIVE", help="the .tgz, .tar or .zip to upload")
     p.add_argument("location", metavar="s3://BUCKET/KEY")
@@ -205,7 +205,7 @@ def _add_push(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("bundle", help="make a reproducible revision archive of a tree")
+    p = _command(sub, "bundle", help="make a reproducible revision archive of a tree")
     p.add_argument("directory", nargs="?", default=".", metavar="DIR",
                    help="the tree holding appspec.yml (default: .)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="the archive to write")
@@ -219,7 +219,7 @@ def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _add_image(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("image", help="instance images for verify --image: build, unpack, "
+    p = _command(sub, "image", help="instance images for verify --image: build, unpack, "
                        "list, remove")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
@@ -253,7 +253,7 @@ def _add_image(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _add_init(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("init", help="write agentkit.yml, appspec.yml and the hook shim")
+    p = _command(sub, "init", help="write agentkit.yml, appspec.yml and the hook shim")
     p.add_argument("directory", nargs="?", default=".", metavar="DIR")
     p.add_argument("--destination", default="/var/www/app", metavar="PATH",
                    help="where the bundle is installed on the instance (default /var/www/app)")
@@ -262,7 +262,7 @@ def _add_init(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _add_appspec(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("appspec", help="appspec.yml from agentkit.yml")
+    p = _command(sub, "appspec", help="appspec.yml from agentkit.yml")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     g = actions.add_parser("generate", help="write appspec.yml from agentkit.yml's deploy:")
@@ -273,10 +273,27 @@ def _add_appspec(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                    help="write nothing; exit 1 when the file differs (CI, pre-commit)")
 
 
+_RAW = argparse.RawDescriptionHelpFormatter
+EXIT_CODES = """exit status:
+  0    success (verify: the deployment would succeed; lint: no error)
+  1    a problem found (verify: it would fail; an error finding; a failed hook), or bad input
+  2    usage error, or an agentkit.yml that does not validate
+  3    a bug in agentkit (a crash log is written)
+  4    verify: undetermined (hooks could not run here as on an instance), nothing failed
+  130, 143, 129  stopped by Ctrl-C, SIGTERM, SIGHUP"""
+
+
+def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+             **kwargs: Any) -> argparse.ArgumentParser:
+    """A command's parser: its help ends with the exit status table."""
+    return sub.add_parser(name, epilog=EXIT_CODES, formatter_class=_RAW, **kwargs)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentkit",
-        description="Checks and hooks for AWS CodeDeploy EC2/on-premises deployments.")
+        description="Checks and hooks for AWS CodeDeploy EC2/on-premises deployments.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"agentkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -207,3 +207,14 @@ def test_setup_py_legacy_metadata_matches_pyproject() -> None:
     assert legacy["package_data"] == tool["package-data"]
     assert legacy["extras_require"]["s3"] == meta["optional-dependencies"]["s3"]
     assert "agentkit.bundle" in legacy["packages"] and "tests" not in legacy["packages"]
+
+
+@pytest.mark.parametrize("command", [[], ["verify"], ["lint"], ["hook"], ["explain"]])
+def test_cli_help_ends_with_the_exit_status_table(
+        command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from agentkit.cli import EXIT_CODES
+
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.rstrip("\n").endswith(EXIT_CODES)
