@@ -515,6 +515,27 @@ def _zip_backslash_dos(tmp: Path) -> Path:
     return _zip(tmp, [(info, b"x")])
 
 
+@builder("zip-name-flagged-utf8-is-not", hostile=("a\udca3b",))
+def _zip_flagged_utf8(tmp: Path) -> Path:
+    # the UTF-8 flag (bit 11) on a name that is not UTF-8: unzip takes the bytes as they are
+    path = _zip(tmp, [(zipfile.ZipInfo("aXb"), b"x")])
+    path.write_bytes(path.read_bytes().replace(b"aXb", b"a\xa3b"))
+    _patch_zip(path, b"a\xa3b", flag_bits=0x800)
+    return path
+
+
+@builder("file-then-member-beneath", hostile=("f/x",))
+def _beneath_file(tmp: Path) -> Path:
+    return tar(tmp / "a.tgz", [("appspec.yml", "file", appspec(_dest(tmp)), 0o644),
+                               ("f", "file", "x", 0o644), ("f/x", "file", "y", 0o644)])
+
+
+@builder("symlink-empty-target", hostile=("l",))
+def _empty_link(tmp: Path) -> Path:
+    return tar(tmp / "a.tgz", [("appspec.yml", "file", appspec(_dest(tmp)), 0o644),
+                               ("l", "symlink", "", 0o777)])
+
+
 @builder("zip-symlink-out", hostile=("link",))
 def _zip_link(tmp: Path) -> Path:
     info = zipfile.ZipInfo("link")

@@ -233,16 +233,17 @@ _RULES = (
          "their scripts (exit 126)", "`chmod 755` the build directory before `tar czf x.tgz -C "
          "dir .`, or archive with `tar --mode=go+rX`"),
     Rule("AK411", ERROR, "member-not-extractable", "an archive member GNU tar cannot extract: "
-         "beneath a symlink loop or a symlink to no directory, or a symlink over a directory "
-         "holding members (1.x: DownloadBundle fails; 2.x: dropped, a warning)",
+         "beneath a symlink loop, a symlink to no directory or a file, over a directory holding "
+         "members, a symlink to nothing (1.x: DownloadBundle fails; 2.x: dropped, a warning)",
          "build the archive from the tree itself (agentkit bundle, or tar -C dir .): no "
          "member under a symlink, no name given twice"),
     Rule("AK412", WARNING, "member-read-differently", "an archive member that tar extracts "
          "other than its name says, or that readers disagree on: written through a symlink "
-         "of the archive, a symlink replacing a directory, a hard link target stripped of "
-         "`..`, a PAX name and a GNU long name that differ, a NUL byte in a name, a size in "
-         "base-256 that octal could hold", "build the archive from the tree itself (agentkit "
-         "bundle, or tar -C dir .) with one tool; nothing else writes such headers"),
+         "of the archive, replacing an empty directory or a file of another kind, a hard link "
+         "target stripped of `..`, a PAX name and a GNU long name that differ, a NUL byte in a "
+         "name, a size in base-256 that octal could hold", "build the archive from the tree "
+         "itself (agentkit bundle, or tar -C dir .) with one tool; nothing else writes such "
+         "headers"),
     # --- the unpacked bundle (verify) ------------------------------------------------------
     Rule("AK500", ERROR, "script-missing", "a hook script that is not in the bundle",
          "fix the location (relative to the bundle root) or add the script"),

@@ -134,7 +134,9 @@ class Unpacked:
     db: sqlite3.Connection = field(default_factory=lambda: store.connect(":memory:"))
     limit: int = 1 << 62  # bytes of files verify writes at most (--max-disk)
     written: int = 0  # bytes of files so far
-    too_big: str | None = None  # why the rest was not unpacked (AK408)
+    # why the rest was not unpacked: more than --max-disk (AK408), or a zip whose names
+    # verify cannot read (AK407); the prediction is undetermined
+    too_big: str | None = None
     listing: Members = field(init=False)
 
     def __post_init__(self) -> None:
@@ -176,11 +178,13 @@ class _TarWriter:
         self.archive = archive_path
         self.generation = generation
         self.links: dict[str, str] = {}  # rel path -> target, created at the end
-        # the directories the agent's tar has made so far: those of directory members, and
-        # those holding members (which a symlink cannot replace); None once they hold more
-        # than TRACKED characters (a hostile archive of deep paths): tar judges alone then
+        # what the agent's tar has made so far: the directories of directory members, those
+        # holding members (which nothing else can replace), and what is not a directory (no
+        # member goes beneath it), by kind; None once they hold more than TRACKED characters
+        # (a hostile archive of deep paths): tar judges alone then
         self.dir_members: set[str] | None = set()
         self.filled: set[str] | None = set()
+        self.leaves: dict[str, str] | None = {}
         self.tracked = 0
         self.cached = 0  # characters in made_dirs
         self.dirs: list[tuple[str, int, float]] = []  # modes applied at the end, like tar
@@ -282,7 +286,7 @@ class _TarWriter:
         """Follow the archive's own relative links in the parent path as tar's open does
         (the kernel, at most MAX_LINKS of them); refuse a link leaving the bundle (AK405), a
         loop, and a link to what is not a directory yet (AK411)."""
-        if not self.links:
+        if not self.links or len(rel) >= PATH_MAX:  # (tar cannot open so long a name at all)
             return rel
         first: tuple[str, str] | None = None
         landing = ""
@@ -321,14 +325,19 @@ class _TarWriter:
 
     def _fill(self, rel: str, kind: str) -> None:
         """rel is extracted: its parent directories exist and hold something."""
-        filled, dirs = self.filled, self.dir_members
-        if filled is None or dirs is None:
+        filled, dirs, leaves = self.filled, self.dir_members, self.leaves
+        if filled is None or dirs is None or leaves is None:
             return
         if len(rel) >= PATH_MAX or self.tracked > TRACKED:  # tar cannot make it / too many
-            self.filled = self.dir_members = None
+            self.filled = self.dir_members = self.leaves = None
             return
         if kind == "dir":
             dirs.add(rel)
+            self.tracked += len(rel)
+        elif kind == "symlink":
+            leaves.pop(rel, None)
+        else:
+            leaves[rel] = kind
             self.tracked += len(rel)
         parent = rel.rpartition("/")[0]
         while parent and parent not in filled:
@@ -362,7 +371,11 @@ class _TarWriter:
         rel = rel2
         if self.links:
             self.links.pop(rel, None)  # a later member replaces an earlier link of that name
-        if m.kind == "symlink" and not self._link_over_directory(m, rel):
+        if m.kind == "symlink" and not m.linkname:
+            self.refuse("AK411", m.name, f"symlink {m.name!r} has an empty target (tar: Cannot "
+                        "create symlink: No such file or directory)", RULES["AK411"].hint)
+            return None
+        if not self._fits(m, rel):
             return None
         self._fill(rel, m.kind)
         self.owner = None
@@ -378,6 +391,7 @@ class _TarWriter:
         path = os.path.join(self.dest, rel)
         if m.kind == "dir":
             if not self.relayed:
+                _remove_if_not_dir(path)  # a file or link of that name: tar replaces it
                 self._parent(os.path.join(path, "."))
                 self.dirs.append((path, m.mode & 0o7777, m.mtime))
             elif m.mode & 0o300 != 0o300:  # tar keeps it; we still need to write below it
@@ -402,21 +416,41 @@ class _TarWriter:
             return tarstream.RELAY_HASHED if self.hashing else tarstream.RELAY
         return self._open(rel, path, m.mode)
 
-    def _link_over_directory(self, m: tarstream.Member, rel: str) -> bool:
-        """A symlink member where a directory was extracted: tar removes an empty one (a
-        warning) and fails on one holding members (AK411). False: the member is refused."""
-        if self.filled is None or self.dir_members is None:
+    def _fits(self, m: tarstream.Member, rel: str) -> bool:
+        """Whether tar can put the member where the ones before it left room, as GNU tar
+        judges: nothing goes beneath what is not a directory (AK411); a directory holding
+        members is never replaced (AK411); an empty directory, or a file under a directory
+        member's name, is replaced (AK412). False: the member is refused."""
+        filled, dirs, leaves = self.filled, self.dir_members, self.leaves
+        if filled is None or dirs is None or leaves is None or len(rel) >= PATH_MAX:
             return True
-        if rel in self.filled:
-            self.refuse("AK411", m.name, f"symlink {m.name!r} -> {m.linkname!r} would replace "
-                        f"the directory {rel!r}, which holds members extracted before it (tar: "
-                        "Cannot create symlink: File exists)", RULES["AK411"].hint)
+        parent = rel.rpartition("/")[0]
+        while parent and parent not in filled and parent not in dirs:
+            if parent in leaves:  # (a file, hard link, device or fifo)
+                self.refuse("AK411", m.name, f"member {m.name!r} lies beneath {parent!r}, a "
+                            f"{_KIND_SAID[leaves[parent]]} extracted before it, not a directory "
+                            "(tar: Not a directory)", RULES["AK411"].hint)
+                return False
+            parent = parent.rpartition("/")[0]
+        what = _KIND_SAID.get(m.kind, m.kind)
+        shown = f"{m.name!r} -> {m.linkname!r}" if m.kind == "symlink" else repr(m.name)
+        if m.kind == "dir":
+            if rel in leaves:
+                self.finding(WARNING, "AK412", m.name, f"directory {shown} replaces {rel!r}, a "
+                             f"{_KIND_SAID[leaves.pop(rel)]} extracted before it: tar removes "
+                             "it and makes the directory", RULES["AK412"].hint)
+            return True
+        if rel in filled:
+            self.refuse("AK411", m.name, f"{what} {shown} would replace the directory {rel!r}, "
+                        "which holds members extracted before it (tar: "
+                        f"{_TAR_CANNOT.get(m.kind, 'Cannot open')}: File exists)",
+                        RULES["AK411"].hint)
             return False
-        if rel in self.dir_members:
-            self.dir_members.discard(rel)
-            self.finding(WARNING, "AK412", m.name, f"symlink {m.name!r} -> {m.linkname!r} "
-                         f"replaces the directory {rel!r} extracted before it: tar removes the "
-                         "empty directory and makes the link", RULES["AK412"].hint)
+        if rel in dirs:
+            dirs.discard(rel)
+            self.finding(WARNING, "AK412", m.name, f"{what} {shown} replaces the directory "
+                         f"{rel!r} extracted before it: tar removes the empty directory and "
+                         f"makes the {what}", RULES["AK412"].hint)
         return True
 
     def _root_entry(self, m: tarstream.Member) -> None:
@@ -446,7 +480,7 @@ class _TarWriter:
         try:
             return os.open(path, flags, self.open_mode)
         except FileExistsError:
-            _unlink_if_not_dir(path)
+            _replace(path)
             return os.open(path, flags, self.open_mode)
 
     def _lean(self, m: tarstream.Member, rel: str) -> tarstream.Sink:
@@ -527,7 +561,7 @@ class _TarWriter:
         try:
             os.link(source, path)
         except FileExistsError:
-            _unlink_if_not_dir(path)
+            _replace(path)
             os.link(source, path)
         return None
 
@@ -572,6 +606,10 @@ class _TarWriter:
 
 _UTF8_HINT = "rename it in UTF-8 before archiving (convmv -f latin1 -t utf8 -r --notest)"
 MAX_LINKS = 40  # the symlinks the kernel follows in one path (MAXSYMLINKS) before ELOOP
+_KIND_SAID = {"file": "file", "hardlink": "hard link", "symlink": "symlink", "dir": "directory",
+              "chardev": "character device", "blockdev": "block device", "fifo": "fifo",
+              "other": "member of an unknown type"}
+_TAR_CANNOT = {"symlink": "Cannot create symlink", "hardlink": "Cannot hard link"}
 PATH_MAX = 4096  # no longer path reaches a file (tar's calls fail with ENAMETOOLONG)
 TRACKED = 64 << 20  # characters of directory paths kept to judge links against them
 
@@ -639,6 +677,20 @@ def script_rel(location: str) -> str:
 
 def _is_appspec(rel: str) -> bool:
     return rel.count("/") <= 1 and os.path.basename(rel) in ("appspec.yml", "appspec.yaml")
+
+
+def _replace(path: str) -> None:
+    """Make room for a member as tar does: an earlier file or link goes, an empty directory
+    too (one holding members was refused before: _fits)."""
+    _unlink_if_not_dir(path)
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir(path)
+
+
+def _remove_if_not_dir(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
 
 
 def _unlink_if_not_dir(path: str) -> None:
@@ -764,6 +816,12 @@ def _unzip(out: Unpacked, path: str) -> None:
                 os.symlink(link, target)
             for target, dir_mode in reversed(dirs):
                 os.chmod(target, dir_mode)
+    except UnicodeDecodeError as exc:  # a name flagged UTF-8 that is not: zipfile refuses it
+        name = bytes(exc.object).decode("utf-8", "surrogateescape")
+        out.too_big = (f"member {name!r}: the zip says its name is UTF-8, and it is not; unzip "
+                       "extracts it under these bytes, verify cannot read the zip past it")
+        out.findings.append(Finding(WARNING, "AK407", f"{path}:{name}", None, None,
+                                    out.too_big, _UTF8_HINT))
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         _zip_failed(out, path, exc)
 

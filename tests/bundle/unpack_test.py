@@ -29,6 +29,9 @@ def extractor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     return str(request.param)
 
 
+FAILS_1X = "; GNU tar refuses it and exits 2, so the deployment fails in DownloadBundle"
+
+
 def _codes(out: object) -> list[str]:
     return [f.code for f in out.findings]  # type: ignore[attr-defined]
 
@@ -268,10 +271,11 @@ def test_unpack_file_over_directory_fails_as_tar_does(tmp_path: Path) -> None:
                                    ("x", "file", "2", 0o644)])
     out = unpack(str(arc), str(tmp_path / "o"), None, "1")
     assert out.failure == TAR_FAILED
-    assert [(f.code, f.agent_message) for f in out.findings] == [("AK400", TAR_FAILED)]
-    assert out.findings[0].message.startswith("tar cannot read the archive: ")
-    assert "File exists" in out.findings[0].message  # tar's or the kernel's words
+    assert [(f.code, f.message, f.agent_message) for f in out.findings] == [
+        ("AK411", "file 'x' would replace the directory 'x', which holds members extracted "
+         f"before it (tar: Cannot open: File exists){FAILS_1X}", TAR_FAILED)]
     assert (tmp_path / "o" / "x" / "f").read_text() == "1"
+    assert not _gnu_tar_accepts(arc, tmp_path)
 
 
 @pytest.mark.parametrize("fmt", ["gnu", "pax"])
@@ -370,9 +374,6 @@ def _findings(out: Any, arc: Path) -> list[tuple[str, str, str]]:
     return [(f.code, f.path.replace(str(arc), "ARC"), f.message) for f in out.findings]
 
 
-FAILS_1X = "; GNU tar refuses it and exits 2, so the deployment fails in DownloadBundle"
-
-
 @pytest.mark.parametrize(("links", "first"), [
     ([("a", "a")], "'a' -> 'a'"), ([("a", "b"), ("b", "a")], "'a' -> 'b'"),
     ([("a", "a/x")], "'a' -> 'a/x'")], ids=["self", "pair", "growing"])
@@ -400,7 +401,7 @@ def test_unpack_symlink_over_directory_empty_replaced_full_refused(tmp_path: Pat
         assert out.failure == TAR_FAILED
         assert _findings(out, arc) == [
             ("AK412", "ARC:e", "symlink 'e' -> 'x' replaces the directory 'e' extracted before "
-             "it: tar removes the empty directory and makes the link"),
+             "it: tar removes the empty directory and makes the symlink"),
             ("AK411", "ARC:f", "symlink 'f' -> 'x' would replace the directory 'f', which holds "
              f"members extracted before it (tar: Cannot create symlink: File exists){FAILS_1X}")]
         assert os.readlink(dest / "e") == "x"
@@ -589,3 +590,52 @@ def test_unpack_zip_backslash_names_as_unzip_reads_them(tmp_path: Path, system: 
     subprocess.run(["unzip", "-qo", str(arc), "-d", str(tmp_path / "unzip")],
                    stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     assert sorted(os.listdir(tmp_path / "unzip")) == sorted(["appspec.yml", extracted])
+
+
+@pytest.mark.parametrize(("members", "findings", "accepted"), [
+    ([("f", "file", "x", 0o644), ("f/x", "file", "y", 0o644)],
+     [("AK411", "ARC:f/x", "member 'f/x' lies beneath 'f', a file extracted before it, not a "
+       f"directory (tar: Not a directory){FAILS_1X}")], False),
+    ([("p", "fifo", "", 0o644), ("p/x", "file", "y", 0o644)],
+     [("AK403", "ARC:p", "member 'p' is a fifo; the agent (as root) creates it on the instance, "
+       "verify does not"),
+      ("AK411", "ARC:p/x", "member 'p/x' lies beneath 'p', a fifo extracted before it, not a "
+       f"directory (tar: Not a directory){FAILS_1X}")], False),
+    ([("f", "file", "x", 0o644), ("f", "dir", "", 0o755), ("f/x", "file", "y", 0o644)],
+     [("AK412", "ARC:f/", "directory 'f/' replaces 'f', a file extracted before it: tar "
+       "removes it and makes the directory")], True),
+    ([("d", "dir", "", 0o755), ("d", "file", "y", 0o644)],
+     [("AK412", "ARC:d", "file 'd' replaces the directory 'd' extracted before it: tar removes "
+       "the empty directory and makes the file")], True),
+    ([("f", "file", "x", 0o644), ("d/x", "file", "x", 0o644), ("d", "hardlink", "f", 0o644)],
+     [("AK411", "ARC:d", "hard link 'd' would replace the directory 'd', which holds members "
+       f"extracted before it (tar: Cannot hard link: File exists){FAILS_1X}")], False),
+    ([("l", "symlink", "", 0o777)],
+     [("AK411", "ARC:l", "symlink 'l' has an empty target (tar: Cannot create symlink: No such "
+       f"file or directory){FAILS_1X}")], False),
+], ids=["beneath-file", "beneath-fifo", "dir-over-file", "file-over-empty-dir",
+        "hardlink-over-full-dir", "empty-link"])
+def test_unpack_member_where_others_left_no_room_as_tar_does(
+        tmp_path: Path, members: list[Any], findings: list[Any], accepted: bool) -> None:
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", APPSPEC_OK, 0o644), *members])
+    for lean in (False, True):
+        out = unpack(str(arc), str(tmp_path / f"o{lean}"), None, "1", lean=lean)
+        assert (out.failure, _findings(out, arc)) == (None if accepted else TAR_FAILED, findings)
+    assert _gnu_tar_accepts(arc, tmp_path) == accepted
+
+
+def test_unpack_zip_name_flagged_utf8_that_is_not_is_undetermined(tmp_path: Path) -> None:
+    from .. import hostile
+
+    arc = _raw(tmp_path, "zip-name-flagged-utf8-is-not")
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert (out.failure, out.too_big) == (None, "member 'a\\udca3b': the zip says its name is "
+                                          "UTF-8, and it is not; unzip extracts it under these "
+                                          "bytes, verify cannot read the zip past it")
+    assert _findings(out, arc) == [("AK407", "ARC:a\udca3b", out.too_big)]
+    assert hostile.HOSTILE["zip-name-flagged-utf8-is-not"] == ("a\udca3b",)
+    if shutil.which("unzip") is None:
+        pytest.skip("unzip is not installed here (.ci/run installs it)")
+    (tmp_path / "unzip").mkdir()
+    subprocess.run(["unzip", "-qo", str(arc), "-d", str(tmp_path / "unzip")], check=True)
+    assert sorted(os.listdir(tmp_path / "unzip")) == sorted(["a\udca3b", "appspec.yml"])

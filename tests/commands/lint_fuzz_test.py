@@ -16,15 +16,12 @@ from ..fuzz import (
     host_state,
     make_directory,
     run_in_process,
-    time_is_up,
 )
 
 
 @fuzz_settings(300)
 @given(data=st.data())
 def test_lint_fuzz_appspecs_are_judged_whole(data: st.DataObject) -> None:
-    if time_is_up():
-        return
     with example_dir() as root:
         text = data.draw(appspec_texts(str(root / "app")), label="appspec")
         (root / "appspec.yml").write_bytes(text)
@@ -37,8 +34,6 @@ def test_lint_fuzz_appspecs_are_judged_whole(data: st.DataObject) -> None:
 @fuzz_settings(80)
 @given(data=st.data())
 def test_lint_fuzz_directories_are_judged_whole(data: st.DataObject) -> None:
-    if time_is_up():
-        return
     with example_dir() as root:
         entries = data.draw(directory_entries(root, str(root / "app")), label="entries")
         if data.draw(st.booleans(), label="scripts"):  # the scripts the appspecs name

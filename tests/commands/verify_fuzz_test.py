@@ -18,7 +18,6 @@ from ..fuzz import (
     run_in_process,
     run_subprocess,
     tar_archives,
-    time_is_up,
     zip_archives,
 )
 
@@ -40,8 +39,6 @@ def _options(data: st.DataObject) -> list[str]:
 @fuzz_settings(250)
 @given(data=st.data())
 def test_verify_fuzz_tar_archives_are_judged_whole(data: st.DataObject) -> None:
-    if time_is_up():
-        return
     with example_dir() as root:
         archive = data.draw(tar_archives(root, str(root / "app")), label="archive")
         arc = root / f"bundle{archive.suffix}"
@@ -55,8 +52,6 @@ def test_verify_fuzz_tar_archives_are_judged_whole(data: st.DataObject) -> None:
 @fuzz_settings(150)
 @given(data=st.data())
 def test_verify_fuzz_zip_archives_are_judged_whole(data: st.DataObject) -> None:
-    if time_is_up():
-        return
     with example_dir() as root:
         arc = root / "bundle.zip"
         arc.write_bytes(data.draw(zip_archives(root, str(root / "app")), label="archive"))
@@ -69,8 +64,6 @@ def test_verify_fuzz_zip_archives_are_judged_whole(data: st.DataObject) -> None:
 @fuzz_settings(80)
 @given(data=st.data())
 def test_verify_fuzz_directories_are_judged_whole(data: st.DataObject) -> None:
-    if time_is_up():
-        return
     with example_dir() as root:
         make_directory(root / "bundle", data.draw(directory_entries(root, str(root / "app")),
                                                   label="entries"))
@@ -87,8 +80,6 @@ def test_verify_fuzz_directories_are_judged_whole(data: st.DataObject) -> None:
 @given(data=st.data())
 def test_verify_fuzz_archives_in_a_process_of_their_own(data: st.DataObject) -> None:
     # the real command: its exit status, its streams, its TMPDIR, nothing in-process hides
-    if time_is_up():
-        return
     with example_dir() as root:
         archive = data.draw(tar_archives(root, str(root / "app")), label="archive")
         arc = root / f"bundle{archive.suffix}"
