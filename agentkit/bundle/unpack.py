@@ -798,7 +798,10 @@ def _unzip(out: Unpacked, path: str) -> None:
                     continue
                 _makedirs(os.path.dirname(target))
                 if stat.S_ISLNK(mode):  # unzip reads the target as a C string: up to a NUL
-                    raw = zf.read(info).split(b"\0", 1)[0]
+                    try:
+                        raw = zf.read(info).split(b"\0", 1)[0]
+                    except (RuntimeError, NotImplementedError, zlib.error, ValueError) as exc:
+                        raise zipfile.BadZipFile(_zip_member_problem(info, exc)) from None
                     links.append((target, raw.decode("utf-8", "surrogateescape")))
                     continue
                 _unlink_if_not_dir(target)

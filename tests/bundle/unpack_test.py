@@ -639,3 +639,31 @@ def test_unpack_zip_name_flagged_utf8_that_is_not_is_undetermined(tmp_path: Path
     (tmp_path / "unzip").mkdir()
     subprocess.run(["unzip", "-qo", str(arc), "-d", str(tmp_path / "unzip")], check=True)
     assert sorted(os.listdir(tmp_path / "unzip")) == sorted(["a\udca3b", "appspec.yml"])
+
+
+def test_unpack_zip_symlink_with_damaged_data_fails_as_unzip_does(tmp_path: Path) -> None:
+    # the link's target is the entry's data: deflate damage there is the archive's, not ours
+    import zipfile
+
+    arc = tmp_path / "a.zip"
+    with zipfile.ZipFile(arc, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("appspec.yml", APPSPEC_OK)
+        info = zipfile.ZipInfo("link")
+        info.create_system, info.compress_type = 3, zipfile.ZIP_DEFLATED
+        info.external_attr = 0o120777 << 16
+        z.writestr(info, "target/" * 20)
+    raw = bytearray(arc.read_bytes())
+    at = raw.index(b"PK\x03\x04", 4) + 30 + len("link")  # the link entry's deflated data
+    raw[at:at + 4] = b"\xff\xff\xff\xff"
+    arc.write_bytes(bytes(raw))
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    (finding,) = out.findings
+    assert (finding.code, out.failure) == ("AK400", finding.agent_message)
+    assert finding.message.startswith("unzip and the agent's rubyzip fallback cannot read the "
+                                      "archive: member 'link' is damaged (")
+    assert finding.message.endswith("); the agent's error is rubyzip's message for this damage, "
+                                    "which verify cannot tell exactly")
+    if shutil.which("unzip") is None:
+        pytest.skip("unzip is not installed here (.ci/run installs it)")
+    assert subprocess.run(["unzip", "-qo", str(arc), "-d", str(tmp_path / "unzip")],
+                          capture_output=True).returncode != 0
