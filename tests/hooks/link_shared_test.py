@@ -441,3 +441,16 @@ def test_link_shared_never_removes_a_directory_planted_at_a_copy_name(
     link_shared.run(cfg, log)
     assert (shared / "public/uploads.agentkit-seeding/key.pem").read_text() == "SECRET\n"
     assert any(e["event"].startswith("left alone: not a copy of agentkit's") for e in captured)
+
+
+def test_link_shared_under_a_releases_config_says_what_to_run_instead(
+        tmp_path: Path, make_config: MakeConfig, log: Any) -> None:
+    cfg = make_config(f"version: 1\nreleases:\n  root: {tmp_path}/app\nshared:\n  root: "
+                      f"{tmp_path}/shared\n  dirs: [media]\n")
+    with pytest.raises(HookFailed) as exc:
+        link_shared.run(cfg, log)
+    assert str(exc.value) == (
+        f"{cfg.path}: link-shared links into one release (`release:`), and this config uses "
+        "`releases:`, where `agentkit hook release` runs link-shared on each new release "
+        "itself. Run `agentkit hook release` (AfterInstall), or name the release to link "
+        "with `release:`.")
