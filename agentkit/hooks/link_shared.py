@@ -342,30 +342,10 @@ def _open_below(base: Dir, rel: str, make: Any) -> Dir:
 
 def _write_shared_file(sdir: Dir, name: str, source_fd: int, mode: int,
                        ids: tuple[int, int]) -> None:
-    """A new shared file with the bytes of `source_fd` (none for -1): under a name nobody
-    can guess, then renamed into place (a link planted there is replaced, not followed)."""
-    tmp = f".{name}.agentkit-{os.urandom(6).hex()}"
-    fd = sdir.create(tmp, 0o600)
-    try:
-        if source_fd >= 0:
-            os.lseek(source_fd, 0, os.SEEK_SET)
-            while True:
-                chunk = os.read(source_fd, 1 << 20)
-                if not chunk:
-                    break
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view):]
-        if ids != (-1, -1):
-            os.fchown(fd, *ids)
-        os.fchmod(fd, mode)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        sdir.unlink(tmp)
-        raise
-    os.close(fd)
-    sdir.rename(tmp, sdir, name)
+    """A new shared file with the bytes of `source_fd` (none for -1), made whole under a
+    name nobody can guess and renamed into place (a link planted there is replaced, not
+    followed)."""
+    sdir.write_atomic(name, b"", mode, ids, source=source_fd if source_fd >= 0 else None)
 
 
 def _fill_shared_file(rdir: Dir | None, sdir: Dir, link: _Link, ids: tuple[int, int],

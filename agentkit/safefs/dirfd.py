@@ -235,16 +235,19 @@ class Dir:
                        os.O_CLOEXEC | os.O_NOCTTY, mode, dir_fd=self.fd)
 
     def write_atomic(self, name: str, data: bytes, mode: int,
-                     ids: tuple[int, int] = (-1, -1)) -> None:
-        """Replace (or make) `name` with `data` whole: a new file under a name nobody can
-        guess, fsync, rename over `name` (a link there is replaced, never written through),
-        fsync of the directory."""
+                     ids: tuple[int, int] = (-1, -1), source: int | None = None) -> None:
+        """Replace (or make) `name` with `data` (or, with `source`, what that open file
+        holds) whole: a new file under a name nobody can guess, fsync, rename over `name` (a
+        link there is replaced, never written through), fsync of the directory."""
         tmp = f".{name}.agentkit-{os.urandom(6).hex()}"
         fd = self.create(tmp, 0o600)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            if source is None:
+                _write_all(fd, data)
+            else:
+                os.lseek(source, 0, os.SEEK_SET)
+                for chunk in iter(lambda: os.read(source, 1 << 20), b""):
+                    _write_all(fd, chunk)
             if ids != (-1, -1):
                 os.fchown(fd, *ids)
             os.fchmod(fd, mode)  # after chown, which clears set-id bits
@@ -353,6 +356,12 @@ class Dir:
 
     def fsync(self) -> None:
         os.fsync(self.fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _one(name: str) -> None:
