@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
@@ -10,32 +11,31 @@ import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO
 
+Process = subprocess.Popen[bytes]  # a program started with spawn_group or spawn_passing
+
 
 def which(program: str) -> str | None:
     return shutil.which(program)
 
 
+class TimedOut(OSError):
+    """A program run with a timeout did not end in time (it was killed)."""
+
+    def __init__(self, argv: Sequence[str], timeout: float) -> None:
+        super().__init__(errno.ETIMEDOUT, f"`{' '.join(argv)}` did not finish in {timeout:g} s")
+        self.timeout = timeout
+
+
 def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
         cwd: str | None = None, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-    """Run to completion, capturing text output; never raises for a non-zero exit."""
-    return subprocess.run(list(argv), env=None if env is None else dict(env), cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, check=False,
-                          stdin=subprocess.DEVNULL)
-
-
-@contextlib.contextmanager
-def stdout_stream(argv: Sequence[str]) -> Iterator[IO[bytes]]:
-    """Yield a program's stdout as an unbuffered byte stream; reap it afterwards."""
-    proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, bufsize=0)
-    assert proc.stdout is not None
+    """Run to completion, capturing text output; never raises for a non-zero exit. Past
+    `timeout` seconds the program is killed and TimedOut (an OSError) raised."""
     try:
-        yield proc.stdout
-    finally:
-        proc.stdout.close()
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
+        return subprocess.run(list(argv), env=None if env is None else dict(env), cwd=cwd,
+                              capture_output=True, text=True, timeout=timeout, check=False,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise TimedOut(argv, timeout or 0) from None
 
 
 @contextlib.contextmanager
@@ -72,14 +72,7 @@ def stdin_sink(argv: Sequence[str], stderr: IO[bytes]
         raise ChildProcessError(code)
 
 
-def must(argv: Sequence[str]) -> None:
-    """Run a set-up command that has to work; its stderr is the error."""
-    done = run(argv)
-    if done.returncode != 0:
-        raise OSError(f"{' '.join(argv)}: {done.stderr.strip() or done.returncode}")
-
-
-def spawn_group(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def spawn_group(argv: Sequence[str], env: Mapping[str, str]) -> Process:
     """Start a program in its own process group, stdin closed, stdout/stderr as pipes (how
     the CodeDeploy agent starts a hook script), in a session of its own: the agent is a
     daemon, so its hooks have no controlling terminal, and verify's must not get the
@@ -89,9 +82,19 @@ def spawn_group(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen
                             close_fds=True)
 
 
-def env_with(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
-    """`base` (default: this process's environment) plus `extra`: the one way agentkit
-    changes an environment."""
-    env = dict(os.environ if base is None else base)
-    env.update(extra)
-    return env
+def spawn_passing(argv: Sequence[str], fd: int, output: IO[bytes], env: Mapping[str, str]
+                  ) -> Process:
+    """Start a helper of agentkit's own that talks over the descriptor `fd` (passed, and no
+    other), stdin closed, stdout and stderr into `output`, in a session of its own (no
+    controlling terminal: the caller's stays its own)."""
+    return subprocess.Popen(list(argv), pass_fds=(fd,), stdin=subprocess.DEVNULL,
+                            stdout=output, stderr=output, env=dict(env), close_fds=True,
+                            start_new_session=True)
+
+
+def wait(process: Process, timeout: float) -> int | None:
+    """Its exit status, or None when it has not exited within `timeout` seconds."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None

@@ -11,11 +11,11 @@ S3-compatible store or a local test server works; credentials come from boto3's 
 
 from __future__ import annotations
 
-import os
 import sys
 import urllib.parse
 from typing import IO, Any, Callable, NamedTuple
 
+from agentkit import environ
 from agentkit.errors import BadInput
 
 CHUNK = 1 << 20
@@ -56,7 +56,7 @@ def _client(endpoint: str | None) -> Any:
     except ImportError:
         raise BadInput("boto3 is not installed, so S3 cannot be read: pip install "
                        "'agentkit[s3]' (or download the object and verify the file).") from None
-    url = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
+    url = endpoint or environ.get("AWS_ENDPOINT_URL") or None
     # a session of its own: the credential chain is read now, not from an earlier client's
     return boto3.session.Session().client("s3", endpoint_url=url)
 

@@ -103,7 +103,7 @@ def image_cache(tmp_path: Path) -> Iterator[Path]:
     """A cache of unpacked images ($XDG_CACHE_HOME/agentkit/images for XDG_CACHE_HOME two
     levels up), emptied afterwards by agentkit: a plain user's entries hold files of its
     subordinate ids, which pytest could not remove."""
-    from agentkit.agent import image
+    from agentkit.image import cache as image
 
     cache = tmp_path / "xdg" / "agentkit" / "images"
     yield cache

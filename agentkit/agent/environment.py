@@ -15,9 +15,7 @@ reaches hooks unless asked for (`verify --env-from-caller`, as codedeploy-local 
 
 from __future__ import annotations
 
-import os
-
-from agentkit import proc
+from agentkit import environ
 
 AGENT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 AGENT_BASE = {"PATH": AGENT_PATH, "LANG": "C.UTF-8", "USER": "root", "LOGNAME": "root"}
@@ -26,8 +24,8 @@ CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"
 
 
 def hook_env(lifecycle: dict[str, str], from_caller: bool, generation: str) -> dict[str, str]:
-    base = dict(os.environ) if from_caller else dict(AGENT_BASE)
+    base = dict(environ.caller()) if from_caller else dict(AGENT_BASE)
     if generation == "2":
         for name in CREDENTIALS:
             base.pop(name, None)
-    return proc.env_with(base, **lifecycle)
+    return environ.derived(base, **lifecycle)

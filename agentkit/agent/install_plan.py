@@ -13,9 +13,9 @@ import stat
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from agentkit import store
 from agentkit.agent import linked_dirs
-from agentkit.agent.records import PAGE
+from agentkit.hostview import store
+from agentkit.hostview.records import PAGE
 
 TWO_SOURCES = ("The deployment failed because the application specification file specifies "
                "two source files named {} and {} for the same destination ({}). Remove one of the "
@@ -76,7 +76,7 @@ _MKDIR = "INSERT INTO instr(seq, type, path) VALUES (?, 'mkdir', ?)"
 _ROWS = ("SELECT i.type, i.path, i.source, i.mode, i.owner, i.grp, i.acl, m.uid, m.gid, m.sha, "
          "m.size, m.mtime, i.fresh, i.seq, i.context FROM instr i LEFT JOIN member m "
          "ON m.rel = (CASE WHEN i.fresh THEN NULL ELSE ? || i.rel END) ORDER BY i.seq")
-# The fresh copies between two instructions, as Sandbox.record_all wants them: what _do_copy
+# The fresh copies between two instructions, as HostView.record_all wants them: what _do_copy
 # records for each (the member's digest only when the file is as tar left it).
 FRESH = ("SELECT i.path AS path, i.parent AS parent, COALESCE(m.uid, 0) AS uid, "
           "COALESCE(m.gid, 0) AS gid, i.source AS src, i.smode AS mode, i.ssize AS size, "

@@ -1,11 +1,15 @@
 """The Install step, as lib/instance_agent/plugins/codedeploy/installer.rb and
 install_instruction.rb do it (2.x: src/installer/core.rs, commands/copy_command.rs), run into a
-Sandbox instead of the host.
+HostView instead of the host.
 
 Order, as the agent: (1) apply and delete the previous cleanup file, before anything is
 validated; (2) generate every instruction with its conflict checks (DISALLOW, two sources for
 one destination, a permission matched twice...); (3) write -install.json; (4) execute,
 recording each copy (before it runs) and mkdir (after) in the new cleanup file.
+
+Over 500 lines: it mirrors installer.rb and install_instruction.rb step by step, one
+method per step of theirs, so a reader can hold the two side by side; splitting it would
+split that correspondence.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from agentkit import store
 from agentkit.agent import linked_dirs
 from agentkit.agent.install_plan import (
     FRESH,
@@ -38,9 +41,10 @@ from agentkit.agent.instruction_files import (
     lines_backwards,
 )
 from agentkit.agent.layout import Deployment
-from agentkit.agent.sandbox import Sandbox
 from agentkit.appspec import acl, ruby
 from agentkit.appspec.model import AppSpec, FileMapping, Permission
+from agentkit.hostview import store
+from agentkit.hostview.view import HostView
 
 # Copies into directories the plan makes are planned and recorded in bulk (Plan.copy_fresh);
 # off, every copy goes the general way (a test compares the two).
@@ -82,7 +86,7 @@ class _Dir:
 
 @dataclass
 class Installer:
-    sandbox: Sandbox
+    sandbox: HostView
     deployment: Deployment
     generation: str
     file_exists_behavior: str  # the deployment's value; the appspec's wins when set
@@ -591,7 +595,7 @@ def _ruby_basename(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1] or "/"
 
 
-def _dangling(sandbox: Sandbox, link: str) -> str:
+def _dangling(sandbox: HostView, link: str) -> str:
     target = sandbox.readlink(link)
     return os.path.normpath(os.path.join(os.path.dirname(link), target))
 

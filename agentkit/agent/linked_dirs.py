@@ -17,7 +17,7 @@ import stat
 from dataclasses import dataclass, field
 
 from agentkit import fstree
-from agentkit.agent.sandbox import MAX_LINKS, Sandbox
+from agentkit.hostview.view import MAX_LINKS, HostView
 
 MAX_ENTRIES = 2000  # host entries copied into the tree, over every linked directory
 MAX_BYTES = 256 << 20
@@ -94,7 +94,7 @@ def describe(tally: Tally) -> str:
 NOWHERE = ""  # instance_target: the link dangles on the instance
 
 
-def instance_target(archive: str, source: str, view: Sandbox) -> str | None:
+def instance_target(archive: str, source: str, view: HostView) -> str | None:
     """Where `source` (a path of the unpacked archive) leads on the instance when a bundle
     link on its way points at an absolute path and the instance is an image: that path with
     the image's links followed (NOWHERE: it dangles there). None where this machine's own

@@ -24,10 +24,12 @@ import subprocess
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Protocol
+from typing import IO, Any, Callable, NamedTuple, Protocol
 
-from agentkit import proc
-from agentkit.agent.result import (
+# at the top: inside the box this module runs after pivot_root, where no import can be found
+import psutil
+
+from agentkit.agent.script_run import (
     OUTPUTS_LEFT_OPEN,
     SCRIPT_EXECUTABILITY,
     SCRIPT_FAILED,
@@ -37,6 +39,7 @@ from agentkit.agent.result import (
     ScriptRun,
 )
 from agentkit.appspec import ruby
+from agentkit.proc import Process, spawn_group
 
 GRACE = 2.0  # seconds between our SIGTERM and SIGKILL of survivors (the agent never kills)
 # What the report keeps of a script's output (scripts.log gets all of it, as the agent's):
@@ -166,11 +169,11 @@ def _prefix(job: Job) -> str:
     return f"Script at specified location: {job.location}{who}"
 
 
-def _spawn(job: Job, argv: list[str]) -> subprocess.Popen[bytes]:
-    return proc.spawn_group(argv, job.env)
+def _spawn(job: Job, argv: list[str]) -> Process:
+    return spawn_group(argv, job.env)
 
 
-def _start(job: Job, path: str) -> subprocess.Popen[bytes] | ScriptRun:
+def _start(job: Job, path: str) -> Process | ScriptRun:
     argv = _argv(job, path)
     try:
         return _spawn(job, argv)
@@ -187,12 +190,10 @@ def _start(job: Job, path: str) -> subprocess.Popen[bytes] | ScriptRun:
         return ScriptRun(job.location, job.runas, None, 0.0, SCRIPT_FAILED, message)
 
 
-def _family(proc: subprocess.Popen[bytes]) -> set[int]:
+def _family(proc: Process) -> set[int]:
     """The script's process group plus every descendant (a setsid grandchild included).
     Asked while the script's own pid is still held (alive, or a zombie not yet reaped), so
     that neither its pid nor its group id can have been given to another process."""
-    import psutil
-
     found: set[int] = set()
     with contextlib.suppress(psutil.Error):
         found.update(c.pid for c in psutil.Process(proc.pid).children(recursive=True))
@@ -204,7 +205,7 @@ def _family(proc: subprocess.Popen[bytes]) -> set[int]:
     return found
 
 
-def exit_status(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
+def exit_status(proc: Process, timeout: float) -> int | None:
     """The script's exit status once it has exited, within `timeout` seconds (None: still
     running); it is NOT reaped: while its zombie holds the pid, no other process can get
     that pid or group id, so reap() cannot signal a stranger. In a box's pid namespace pids
@@ -238,7 +239,7 @@ def _wait_for_exit(pid: int, seconds: float) -> None:
         os.close(fd)
 
 
-def reap(proc: subprocess.Popen[bytes], grace: float = GRACE) -> None:
+def reap(proc: Process, grace: float = GRACE) -> None:
     """The agent sends SIGTERM to the group and stops there; verify must not hang or leave
     processes behind, so after `grace` every survivor gets SIGKILL. The script is reaped
     last: until then its pid and group id are its own (exit_status); each member of its
@@ -270,7 +271,7 @@ def reap(proc: subprocess.Popen[bytes], grace: float = GRACE) -> None:
     proc.wait()
 
 
-def _hold_family(proc: subprocess.Popen[bytes], held: dict[int, int]) -> None:
+def _hold_family(proc: Process, held: dict[int, int]) -> None:
     """A pidfd of each member of the script's family not held yet, checked after it was
     taken to be the member found (in the script's group, or below the script, whose pid is
     still its own)."""
@@ -293,8 +294,6 @@ def _hold_family(proc: subprocess.Popen[bytes], held: dict[int, int]) -> None:
 
 
 def _still_ours(pid: int, script: int) -> bool:
-    import psutil
-
     try:
         if os.getpgid(pid) == script:
             return True
@@ -346,7 +345,7 @@ def _emit(log: Log, output: _Output, name: str, line: _Line, newline: bool) -> N
     output.add(name, _kept(text, line.size))
 
 
-def _pump(proc: subprocess.Popen[bytes], deadline: float, log: Log,
+def _pump(proc: Process, deadline: float, log: Log,
           output: _Output) -> set[str]:
     """Copy both streams line by line to scripts.log until EOF or the deadline; returns the
     streams still open. Memory stays bounded whatever the script prints."""
@@ -429,3 +428,17 @@ def run(job: Job, log: Log, *, grace: float = GRACE,
                          output.dropped)
     return ScriptRun(job.location, job.runas, 0, now() - started, SUCCEEDED, "",
                      tuple(output.lines), output.dropped)
+
+
+def run_jobs(jobs: list[dict[str, Any]], log: IO[str], cap: int) -> list[dict[str, Any]]:
+    """The box's job handler (agentkit.box.wire): an event's scripts in order, each a Job as
+    JSON, stopping at the first that fails as hook_executor.rb's caller does; scripts.log grows
+    by `cap` bytes at most. Runs inside the box, as its pid 1."""
+    capped = CappedLog(log, cap)
+    results = []
+    for raw in jobs:
+        result = run(Job(**raw), capped)
+        results.append(result.to_json())
+        if result.error_code != SUCCEEDED:
+            break
+    return results

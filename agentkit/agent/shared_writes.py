@@ -15,8 +15,8 @@ import os
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from agentkit.agent.records import parent_of
-from agentkit.agent.sandbox import Sandbox
+from agentkit.hostview.records import parent_of
+from agentkit.hostview.view import HostView
 
 
 class Through(NamedTuple):
@@ -30,7 +30,7 @@ class Through(NamedTuple):
     real: str  # where that one lands
 
 
-def scan(sb: Sandbox, paths: Iterable[str], destinations: tuple[str, ...]) -> list[Through]:
+def scan(sb: HostView, paths: Iterable[str], destinations: tuple[str, ...]) -> list[Through]:
     """The links that `paths` (one per line of a cleanup file) pass through into shared
     storage, each with how many paths go through it."""
     first: dict[str, str | None] = {"/": None}  # directory -> the first link above/at it
@@ -55,7 +55,7 @@ def scan(sb: Sandbox, paths: Iterable[str], destinations: tuple[str, ...]) -> li
     return sorted(found.values())
 
 
-def _first_link(sb: Sandbox, directory: str, first: dict[str, str | None]) -> str | None:
+def _first_link(sb: HostView, directory: str, first: dict[str, str | None]) -> str | None:
     """The outermost link on the way to `directory`, memoised per directory: one lstat per
     directory of the bundle, however deep (iterative, no recursion)."""
     chain = []
@@ -70,7 +70,7 @@ def _first_link(sb: Sandbox, directory: str, first: dict[str, str | None]) -> st
     return above
 
 
-def _shared(sb: Sandbox, link: str, destinations: tuple[str, ...]) -> tuple[str, str] | None:
+def _shared(sb: HostView, link: str, destinations: tuple[str, ...]) -> tuple[str, str] | None:
     target = sb.resolve(link)
     if target is None:
         return None

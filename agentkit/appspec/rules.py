@@ -298,7 +298,7 @@ _RULES = (
     Rule("AK604", WARNING, "hooks-event-not-scripted", "agentkit.yml gives actions for an "
          "event under which the appspec runs no script (they never run)",
          "list the hook shim (scripts/agentkit-hook.sh) under that event in appspec.yml"),
-    # --- services the hooks ran in verify's box (agentkit/agent/service_findings.py) --------
+    # --- services the hooks ran in verify's box (agentkit/verify/service_findings.py) --------
     Rule("AK700", WARNING, "service-enabled-not-started", "a hook enables a unit that no hook "
          "starts: on the instance it runs only after the next boot", "start it as well: "
          "`systemctl enable --now UNIT`, or `systemctl restart UNIT` in ApplicationStart"),

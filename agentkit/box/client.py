@@ -1,8 +1,8 @@
 """verify's handle on a box: start it, run jobs in it, ask what changed, stop it.
 
-Everything the box sends is checked (items.py, ScriptRun.from_json) and every wait has a
-deadline: the box runs the bundle's code, and neither its answers nor its silence may break
-verify.
+Everything the box sends is checked (items.py, wire.py; the job handler's results by its
+caller) and every wait has a deadline: the box runs the bundle's code, and neither its
+answers nor its silence may break verify.
 """
 
 from __future__ import annotations
@@ -10,15 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 import agentkit
-from agentkit.agent.result import ScriptRun
-from agentkit.box import ids
+from agentkit import proc
+from agentkit.box import ids, wire
 from agentkit.box.channel import MAX_FDS, Channel, ChannelClosed
 from agentkit.box.items import BadMessage, Change, Item, change_from
 from agentkit.box.spec import Spec
@@ -91,7 +90,7 @@ def _batches(items: Iterable[tuple[Item, int | None]]
 
 
 class Box:
-    def __init__(self, process: subprocess.Popen[bytes], channel: Channel, errors: IO[bytes],
+    def __init__(self, process: proc.Process, channel: Channel, errors: IO[bytes],
                  spec: Spec) -> None:
         self.process = process
         self.channel = channel
@@ -104,11 +103,9 @@ class Box:
         """Make a box showing `items` over this machine; raises Unavailable or BoxError."""
         ours, theirs = Channel.pair()
         errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
-        process = subprocess.Popen(
+        process = proc.spawn_passing(
             [sys.executable, "-m", "agentkit.box.stage", str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=errors,
-            stderr=errors, env=_stage_env(), close_fds=True,
-            start_new_session=True)  # no controlling terminal: the caller's stays its own
+            theirs.fileno(), errors, _stage_env())
         theirs.close()
         box = cls(process, ours, errors, spec)
         try:
@@ -179,7 +176,7 @@ class Box:
 
     # --- requests ------------------------------------------------------------------------------
     def run(self, jobs: list[dict[str, Any]], log: str, log_cap: int, deadline: float
-            ) -> list[ScriptRun]:
+            ) -> list[wire.Result]:
         self.channel.sock.settimeout(deadline + REPLY_SLACK)
         self.channel.send({"op": "run", "jobs": jobs, "log": log, "log_cap": log_cap})
         message, fds = self._receive()
@@ -189,8 +186,8 @@ class Box:
             raise BoxError(f"the hook box answered {message.get('op')!r} to a run")
         self.notes += [str(n) for n in message.get("notes", []) if isinstance(n, str)]
         try:
-            return [ScriptRun.from_json(r) for r in message["results"]]
-        except (ValueError, TypeError, AttributeError) as exc:
+            return wire.results(message["results"])
+        except ValueError as exc:
             raise BoxError(f"the hook box sent a malformed result: {exc}") from None
 
     def diff(self) -> Iterator[tuple[Change, int | None]]:
@@ -249,9 +246,8 @@ class Box:
         with contextlib.suppress(OSError):
             self.channel.send({"op": "stop"})
         self.channel.close()
-        try:  # a box stopped mid-request (verify interrupted) is not waited for: it is killed
-            self.process.wait(timeout=2)
-        except subprocess.TimeoutExpired:
+        # a box stopped mid-request (verify interrupted) is not waited for: it is killed
+        if proc.wait(self.process, 2) is None:
             self.process.kill()
             self.process.wait()
         self.errors.close()

@@ -3,8 +3,8 @@
 Requests (channel.py), each answered before the next is read:
 - `items` (with descriptors) ... `build`: the layer of what Install put on the machine; the
   root is then built and entered, and the answer is `ready` with notes.
-- `run`: hook jobs in order, stopping at the first failure (runner.py), output to scripts.log
-  at the box path given; answers `ran` with each script's result.
+- `run`: jobs, given to the job handler the spec names (wire.py), output to scripts.log at
+  the box path given; answers `ran` with the handler's results.
 - `diff`: what the hooks changed since the last diff, as `changes` messages, then `diffed`.
 - `apply` (with descriptors): Items written into the running box (Install after BeforeInstall
   hooks), then `applied`.
@@ -28,16 +28,13 @@ import traceback
 from collections.abc import Iterator
 from typing import IO, Any
 
-import psutil  # noqa: F401  (used by runner inside the box; imported before pivot_root)
-
 from agentkit import beneath
-from agentkit.agent import runner
-from agentkit.agent.result import SUCCEEDED
-from agentkit.box import layers, mimic, rootfs, services
+from agentkit.box import layers, mimic, rootfs, wire
 from agentkit.box import syscalls as sc
 from agentkit.box.channel import MAX_FDS, Channel, ChannelClosed
 from agentkit.box.items import Change, Item, item_from
 from agentkit.box.spec import Spec
+from agentkit.systemd import services
 
 MIMIC_DIRS = 20_000
 
@@ -88,12 +85,13 @@ def _empty(root: rootfs.Root, path: str, mode: int, owner: tuple[int, int]) -> N
 
 
 class Init:
-    def __init__(self, channel: Channel, spec: Spec) -> None:
+    def __init__(self, channel: Channel, spec: Spec, handler: wire.JobHandler | None) -> None:
         self.channel = channel
         self.spec = spec
         self.root = rootfs.prepare(spec, spec.work)
         self.diff: layers.Diff | None = None
         self.notes: list[str] = list(spec.notes)
+        self.handler = handler  # imported by the stage, before the host's files were gone
 
     def build(self) -> None:
         unowned, failed = 0, []
@@ -215,15 +213,12 @@ class Init:
 
     def _run(self, message: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
         """Each job's result, and notes (scripts.log could not be written)."""
-        results = []
         log_path = str(message["log"])
         with self._log(log_path) as (f, notes):
-            log = runner.CappedLog(f, int(message.get("log_cap", self.spec.max_disk)))
-            for raw in message["jobs"]:
-                result = runner.run(runner.Job(**raw), log)
-                results.append(result.to_json())
-                if result.error_code != SUCCEEDED:
-                    break
+            if self.handler is None:
+                raise ValueError("this box was given no job handler")
+            results = self.handler(list(message["jobs"]), f,
+                                   int(message.get("log_cap", self.spec.max_disk)))
         return results, notes
 
     @contextlib.contextmanager
@@ -275,7 +270,7 @@ class Init:
         return {"unowned": done.unowned, "failed": done.failed}
 
 
-def main(channel: Channel, spec: Spec) -> int:
+def main(channel: Channel, spec: Spec, handler: wire.JobHandler | None) -> int:
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
     # The relay of every result to verify: no hook may trace it, read its memory or its
     # descriptors (the stage made it so; said again here, where it matters)
@@ -285,7 +280,7 @@ def main(channel: Channel, spec: Spec) -> int:
     channel.send({"op": "entered"})
     try:
         sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
-        init = Init(channel, spec)
+        init = Init(channel, spec, handler)
         init.build()
     except Exception as exc:  # everything about building the box is verify's own error
         with contextlib.suppress(OSError):

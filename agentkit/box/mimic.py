@@ -10,7 +10,7 @@ succeeds. So before the overlays are mounted, the box copies into a lower layer 
 The copies keep the host's modes and, where the box has the id, its numeric owners: a file the
 host's root owns is root's in the box, as on an instance. What is not copied (a file in /var,
 a file the caller may not read) stays the host's; a hook that writes it meets EACCES, and
-verify says so instead of predicting a failure (see agentkit.agent.hookbox).
+verify says so instead of predicting a failure (see agentkit.verify.hookbox).
 
 shadow and gshadow are never copied: the box gets ones made from passwd and group with
 locked passwords, so `su` works in the box and no password hash of this machine is in it.

@@ -44,6 +44,7 @@ class Spec:
     # empty, with its owner and mode (hookbox.private_dirs)
     hidden: tuple[tuple[str, int, int, int], ...] = ()
     max_memory: int = 2 << 30  # bytes of memory each process may use (RLIMIT_DATA)
+    handler: str = ""  # "module:function" that runs the jobs of a `run` (wire.py)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

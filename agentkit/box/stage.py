@@ -18,7 +18,7 @@ import socket
 import sys
 from dataclasses import replace
 
-from agentkit.box import ids, init  # (everything pid 1 needs is imported before we lose /)
+from agentkit.box import ids, init, wire  # (everything pid 1 needs is imported before we lose /)
 from agentkit.box import syscalls as sc
 from agentkit.box.channel import Channel
 from agentkit.box.spec import Spec
@@ -143,6 +143,8 @@ def main(argv: list[str]) -> int:
     channel = Channel(socket.socket(fileno=int(argv[0])))
     message, _ = channel.receive()
     spec = Spec.from_json(message["spec"])
+    # the job handler is imported while this machine's files are still in view
+    handler = wire.load_handler(spec.handler)
     try:
         _detach()
         spec = _enter(spec, channel)
@@ -161,7 +163,7 @@ def main(argv: list[str]) -> int:
         return 1
     pid = os.fork()
     if pid == 0:
-        os._exit(init.main(channel, spec))
+        os._exit(init.main(channel, spec, handler))
     channel.close()
     while True:
         try:

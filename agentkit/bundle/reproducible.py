@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import IO, NamedTuple
 
+from agentkit import environ
 from agentkit.errors import BadInput
 
 EXCLUDED = (".git",)  # version control, never part of a release
@@ -107,7 +108,7 @@ def source_date(top: str, given: int | None) -> int:
 
     if given is not None:
         return given
-    env = os.environ.get("SOURCE_DATE_EPOCH", "")
+    env = environ.get("SOURCE_DATE_EPOCH")
     if env:
         if not env.isdigit():
             raise BadInput(f"SOURCE_DATE_EPOCH={env!r}: expected seconds since 1970 "

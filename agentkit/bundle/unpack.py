@@ -8,6 +8,9 @@ outside `dest`: names are normalised as GNU tar does (leading `/` dropped, `..` 
 symlinks are created only after every other member (GNU tar's delayed links, kept for all
 links), devices and fifos are never created, hard links must point at a file already
 extracted here. What the agent itself would have done with each such member is a finding.
+
+Over 500 lines: tar and zip unpacking share the name rules, the delayed links and the
+limits; tarstream.py and inflate.py already hold the formats' readers. To split next.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from agentkit import proc, store
+from agentkit import proc
 from agentkit.appspec.rules import RULES
 from agentkit.bundle import archive, tarstream
 from agentkit.errors import BadArchive, BadInput
 from agentkit.findings import ERROR, WARNING, Finding
+from agentkit.hostview import store
 
 TAR_FAILED = "Error extracting tar archive: 2"
 RUBYZIP_NOT_ZIP = "Zip end of central directory signature not found"

@@ -13,6 +13,7 @@ from typing import IO, Any, TextIO, cast
 
 import structlog
 
+from agentkit import environ
 from agentkit import log as logging_setup
 from agentkit.errors import BadConfig, HookFailed
 from agentkit.hooks import config as config_mod
@@ -91,7 +92,7 @@ def hook_logger(cfg: config_mod.Config) -> Any:
         cast(TextIO, _Console(sys.stdout, cfg.log_file if json_file else None))
     logging_setup.configure(console, json_lines=False, json_file=json_file)
     structlog.contextvars.bind_contextvars(
-        **{k.lower(): os.environ[k] for k in CONTEXT if k in os.environ})
+        **{k.lower(): environ.get(k) for k in CONTEXT if environ.get(k)})
     return logging_setup.get("agentkit.hook")
 
 
@@ -181,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         _check_against_appspec(cfg, _appspec_next_to(cfg))  # the linter only when needed
     log = hook_logger(cfg)
     if args.action == "run":
-        event = os.environ.get("LIFECYCLE_EVENT")
+        event = environ.get("LIFECYCLE_EVENT") or None
         if not event:
             raise BadConfig("agentkit hook run: LIFECYCLE_EVENT is not set; the CodeDeploy "
                             "agent sets it. To run one action by hand, name it "

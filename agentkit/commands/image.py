@@ -10,9 +10,10 @@ import argparse
 import sys
 import time
 
-from agentkit.agent import image, image_build
 from agentkit.box import ids
 from agentkit.errors import BadInput, UsageError
+from agentkit.image import build as image_build
+from agentkit.image import cache as image
 
 
 def unpack(path: str, cache: str | None) -> int:

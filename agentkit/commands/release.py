@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from agentkit import proc
+from agentkit import environ, proc
 from agentkit.commands.hook import failures, hook_logger
 from agentkit.errors import BadConfig, HookFailed
 from agentkit.hooks import config as config_mod
 from agentkit.hooks import health, release
+
+RESTART_TIMEOUT = 300  # seconds releases.restart may take (a service stop and start)
 
 
 def _releases(cfg: config_mod.Config) -> config_mod.Releases:
@@ -55,7 +57,12 @@ def rollback(cfg: config_mod.Config, to: str | None) -> int:
                     "release keep running it until they are restarted (set releases.restart, "
                     "e.g. [systemctl, restart, app])", release=target)
         return 0
-    done = proc.run(r.restart, env=proc.env_with(), timeout=300)
+    try:
+        done = proc.run(r.restart, env=environ.derived(), timeout=RESTART_TIMEOUT)
+    except proc.TimedOut as exc:
+        raise HookFailed(f"rolled back to {target} (current points at it), but "
+                         f"releases.restart {exc.strerror}; it was stopped. Check the "
+                         "service by hand (systemctl status).") from None
     if done.returncode != 0:
         raise HookFailed(f"rolled back to {target} (current points at it), but "
                          f"releases.restart `{' '.join(r.restart)}` exited "

@@ -19,15 +19,17 @@ import urllib.parse
 from collections.abc import Iterator
 
 from agentkit import fstree, s3
-from agentkit.agent import config, event_plan, hookbox, lifecycle
-from agentkit.agent import image as images
-from agentkit.agent.result import VerifyResult
+from agentkit.agent import agent_yml as config
+from agentkit.agent import event_plan
 from agentkit.appspec import events as ev
-from agentkit.commands import verify_config
 from agentkit.errors import BadConfig, BadInput, Terminated, UsageError
+from agentkit.image import cache as images
 from agentkit.report import colour, junit, verify_json, verify_text
 from agentkit.report.colour import Paint
 from agentkit.report.progress import Progress
+from agentkit.verify import defaults as verify_config
+from agentkit.verify import hookbox, lifecycle
+from agentkit.verify.result import VerifyResult
 
 
 def deployment_id() -> str:

@@ -3,9 +3,10 @@ of Install or of the download."""
 
 from __future__ import annotations
 
-from agentkit.agent.result import SUCCEEDED, VerifyResult
+from agentkit.agent.script_run import SUCCEEDED
 from agentkit.diagnose.case import Case
 from agentkit.diagnose.engine import Diagnosis, diagnose_all
+from agentkit.verify.result import VerifyResult
 
 _LOOKED_AT = ("failed", "failed (ignored)", "undetermined")
 

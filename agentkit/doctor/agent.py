@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from agentkit import fstree
-from agentkit.agent import config as agent_config
+from agentkit.agent import agent_yml as agent_config
 from agentkit.doctor.result import Check, fail, ok, warn
 from agentkit.errors import BadInput
 

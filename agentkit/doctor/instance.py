@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import email.utils
 import json
-import os
 import time
 from typing import Any, NamedTuple
 
+from agentkit import environ
 from agentkit.doctor.result import Check, fail, ok, warn
 
 IMDS = "http://169.254.169.254"
@@ -43,7 +43,7 @@ def _session() -> Any:
 
 
 def imds(endpoint: str | None) -> tuple[list[Check], Metadata]:
-    base = (endpoint or os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or IMDS).rstrip("/")
+    base = (endpoint or environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or IMDS).rstrip("/")
     requests, http = _requests(), _session()
     try:
         answer = http.put(f"{base}/latest/api/token", timeout=TIMEOUT,

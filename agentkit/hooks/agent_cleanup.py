@@ -27,6 +27,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agentkit import environ
 from agentkit.errors import HookFailed
 from agentkit.safefs import chase
 
@@ -112,12 +113,12 @@ def _rewrite(path: str, data: bytes, st: os.stat_result) -> None:
 
 
 def keep_out(links: Sequence[str], config_path: str, log: Any, dry_run: bool,
-             env: Mapping[str, str] = os.environ, agent_config: str = AGENT_CONFIG) -> None:
+             env: Mapping[str, str] | None = None, agent_config: str = AGENT_CONFIG) -> None:
     """Drop the lines below `links` from the agent's cleanup file; say in one line when
     there is no such file to look at."""
     if not links:
         return
-    group = env.get("DEPLOYMENT_GROUP_ID")
+    group = (environ.caller() if env is None else env).get("DEPLOYMENT_GROUP_ID")
     if not group:
         log.info("DEPLOYMENT_GROUP_ID is not set (not run by the CodeDeploy agent): the "
                  "agent's cleanup file was not looked at")

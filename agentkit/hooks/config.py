@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from agentkit import environ
 from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode, read_source
 from agentkit.appspec.view import MapView, Path, pos, value11
 from agentkit.errors import BadConfig
@@ -406,7 +407,7 @@ def line_of(root: Node | None, where: Path) -> int:
 
 def find(explicit: str | None) -> str:
     """--config, then AGENTKIT_CONFIG, then agentkit.yml in the current directory."""
-    for candidate, how in ((explicit, "--config"), (os.environ.get("AGENTKIT_CONFIG"),
+    for candidate, how in ((explicit, "--config"), (environ.get("AGENTKIT_CONFIG") or None,
                                                      "AGENTKIT_CONFIG")):
         if candidate:
             if not os.path.isfile(candidate):

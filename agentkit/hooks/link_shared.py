@@ -14,6 +14,9 @@ shared files are written as the share's owner where that owner may do all of it.
 
 Afterwards the agent's cleanup file no longer names what now lives on the share
 (agent_cleanup.py): the next deployment would delete it there.
+
+Over 500 lines: one action whose every step runs as root over a tree the app's user
+writes; the steps share their open directories and are read together when judged for safety.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ prune renames a release to `<id>.agentkit-pruning` before removing it. So at any
 `current` points to a complete release, and the next run resumes or discards what the
 killed one left. One lock (flock, released by the kernel when its holder dies) keeps two
 deployments, or a deployment and a rollback, from interleaving.
+
+Over 500 lines: one action (stage, link, swap, prune, history) whose steps share the
+release's open directories and lock; each step is a short function.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple, NoReturn
 
-from agentkit import digests
+from agentkit import digests, environ
 from agentkit.errors import HookFailed
 from agentkit.hooks import link_shared, permissions, refusal
 from agentkit.hooks.config import Config, PermissionRule, Releases
@@ -126,7 +129,7 @@ def current_id(r: Releases) -> str | None:
 
 def release_id() -> str:
     """The deployment id (d-XXXXXXXXX) when run by the agent, else a UTC timestamp."""
-    return os.environ.get("DEPLOYMENT_ID") or time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    return environ.get("DEPLOYMENT_ID") or time.strftime("%Y%m%d%H%M%S", time.gmtime())
 
 
 def _revisions_in(rels: Dir | None) -> dict[str, dict[str, Any]]:
@@ -404,8 +407,8 @@ def _fill(cfg: Config, r: Releases, rid: str, rels: Dir, partial: str, log: Any)
     try:
         with rels.subdir(partial) as release:
             _write_json(release, REVISION, {
-                "release": rid, "deployment_id": os.environ.get("DEPLOYMENT_ID"),
-                "deployment_group_id": os.environ.get("DEPLOYMENT_GROUP_ID"),
+                "release": rid, "deployment_id": environ.get("DEPLOYMENT_ID") or None,
+                "deployment_group_id": environ.get("DEPLOYMENT_GROUP_ID") or None,
                 "bundle_sha256": _bundle_sha256(cfg.path),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     except Tampered as exc:
@@ -524,7 +527,7 @@ def run(cfg: Config, log: Any, dry_run: bool = False) -> None:
     """AfterInstall prepares (and swaps, with swap: AfterInstall); the swap event swaps to
     this deployment's release; run by hand (no LIFECYCLE_EVENT) it does both."""
     r = _releases(cfg)
-    event = os.environ.get("LIFECYCLE_EVENT", "")
+    event = environ.get("LIFECYCLE_EVENT")
     if event not in ("", "AfterInstall", r.swap):
         raise HookFailed(f"`release` runs in AfterInstall (and {r.swap}, releases.swap), "
                          f"not in {event}: move it in agentkit.yml's events.")

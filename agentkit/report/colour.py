@@ -4,19 +4,21 @@ empty string")."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import TextIO
+
+from agentkit import environ
 
 _SGR = {"error": "1;31", "warning": "33", "ok": "32", "skipped": "2", "bold": "1"}
 
 
-def wanted(stream: TextIO, environ: Mapping[str, str] = os.environ) -> bool:
+def wanted(stream: TextIO, env: Mapping[str, str] | None = None) -> bool:
     try:
         tty = stream.isatty()
     except ValueError:  # a closed stream
         return False
-    return tty and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
+    seen = environ.caller() if env is None else env
+    return tty and not seen.get("NO_COLOR") and seen.get("TERM") != "dumb"
 
 
 class Paint:

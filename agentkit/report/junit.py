@@ -5,9 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from agentkit.agent.result import VerifyResult
 from agentkit.diagnose.engine import Diagnosis
 from agentkit.findings import Finding
+from agentkit.verify.result import VerifyResult
 
 TAIL_LINES = 15  # as the text report: what the CodeDeploy console shows of a script's log
 

@@ -4,11 +4,11 @@ erased before the report is written, so neither the report nor a log ever holds 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import TextIO
 
+from agentkit import environ
 from agentkit.report.colour import wanted
 
 REDRAW_S = 0.25
@@ -27,7 +27,7 @@ class Progress:
     @classmethod
     def to_terminal(cls, stream: TextIO, enabled: bool = True) -> Progress:
         """A Progress that shows on `stream` when it is a terminal (else does nothing)."""
-        term = {"TERM": os.environ.get("TERM", "")}  # NO_COLOR is about colour, not this
+        term = {"TERM": environ.get("TERM")}  # NO_COLOR is about colour, not this
         return cls(stream if enabled and wanted(stream, term) else None)
 
     def phase(self, label: str, limit: float | None = None) -> None:

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from agentkit import jsonstr
-from agentkit.agent.result import Node, VerifyResult
 from agentkit.diagnose.engine import Diagnosis
+from agentkit.verify.result import Node, VerifyResult
 
 _q = jsonstr.quote_or_null
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from agentkit.agent.result import VerifyResult
 from agentkit.diagnose.engine import Diagnosis
 from agentkit.report.colour import PLAIN, STATUS_STYLE, Paint
 from agentkit.report.lint_text import render_finding
+from agentkit.verify.result import VerifyResult
 
 _GEN = {"1": "1.x", "2": "2.x"}
 

@@ -231,8 +231,9 @@ def test_box_signal_ends_every_process_and_file_of_the_run(tmp_path: Path, sig: 
 def test_box_starts_every_time(tmp_path: Path) -> None:
     # the old box failed to start in 9 of 60 runs (util-linux unshare under load): this one
     # is started a few hundred times, each answering a job
-    from agentkit.agent import hookbox, runner
-    from agentkit.agent.sandbox import Sandbox
+    from agentkit.agent import runner
+    from agentkit.hostview.view import HostView
+    from agentkit.verify import hookbox
 
     dep = tmp_path / "dep"
     archive = dep / "a"
@@ -241,7 +242,7 @@ def test_box_starts_every_time(tmp_path: Path) -> None:
     os.chmod(archive / "ok.sh", 0o755)
     job = runner.Job("AfterInstall", "/opt/codedeploy-agent/deployment-root/a", "ok.sh", 10,
                      None, False, {"PATH": "/usr/bin:/bin"})
-    sb = Sandbox(str(tmp_path / "sb"))
+    sb = HostView(str(tmp_path / "sb"))
     runs = int(os.environ.get("AGENTKIT_BOX_STARTS", "200"))
     for n in range(runs):
         spec = hookbox.build_spec(str(tmp_path / f"box{n}"), str(dep), (str(tmp_path),), (),

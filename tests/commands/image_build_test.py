@@ -17,8 +17,9 @@ import pytest
 import requests
 
 from agentkit import proc
-from agentkit.agent import hookbox, image_build
 from agentkit.cli import main
+from agentkit.image import build as image_build
+from agentkit.verify import hookbox
 
 from ..archives import script, tar
 from .verify_fidelity_test import verify
@@ -47,7 +48,7 @@ class Built:
 
 @pytest.fixture(scope="module")
 def debian(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    from agentkit.agent import image
+    from agentkit.image import cache as image
 
     cache = tmp_path_factory.mktemp("xdg") / "agentkit" / "images"  # verify's default
     given = os.environ.get("AGENTKIT_TEST_IMAGE")

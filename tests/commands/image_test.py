@@ -83,7 +83,7 @@ def test_image_unpack_says_its_notes(
 
 def test_image_remove_of_an_image_a_verify_uses_is_refused(
         tmp_path: Path, image_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from agentkit.agent import image
+    from agentkit.image import cache as image
 
     arc = _tarball(tmp_path, "one", "first")
     root = image.prepare(str(arc), str(image_cache)).root

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from agentkit.agent import hookbox
 from agentkit.cli import main
+from agentkit.verify import hookbox
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "capistrano-app"
 pytestmark = [

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from agentkit.agent import hookbox
 from agentkit.cli import main
+from agentkit.verify import hookbox
 
 from ..archives import script, tar
 from .conftest import boto3

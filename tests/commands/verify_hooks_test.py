@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from agentkit import __version__
-from agentkit.agent import box_programs, hookbox
 from agentkit.cli import main
+from agentkit.verify import box_programs, hookbox
 
 from ..archives import appspec, script, tar
 

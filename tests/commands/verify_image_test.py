@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agentkit.agent import image as images
 from agentkit.box import ids
+from agentkit.image import cache as images
 
 from ..archives import script, tar
 from ..image_fixture import image_with_unit, make_image, make_tarball

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agentkit.agent import hookbox
+from agentkit.verify import hookbox
 
 from ..archives import appspec, script, tar
 

@@ -500,8 +500,8 @@ def test_verify_same_object_twice_fails(tmp_path: Path,
 
 def test_verify_json_stream_equals_the_whole_document(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from agentkit.agent import lifecycle
     from agentkit.report import verify_json
+    from agentkit.verify import lifecycle
 
     arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "d"), 0o644),
                                    ("a", "file", "1", 0o644), ("b", "file", "2", 0o600)])
@@ -690,8 +690,8 @@ def test_verify_selinux_context_in_install_json_and_cleanup(
 
 
 def test_verify_json_nodes_written_as_json_dumps_would() -> None:
-    from agentkit.agent.result import Node
     from agentkit.report.verify_json import _node
+    from agentkit.verify.result import Node
 
     for node in [Node("/a b/ü\"x", "file", "0644", None, "ab" * 32, "0:0"),
                  Node("/l", "symlink", "0777", "../t\n", None, "5:6", "created"),
@@ -853,9 +853,9 @@ def test_verify_bulk_recorded_copies_same_as_one_by_one(
     # Copies into directories the plan makes are planned and recorded in bulk; without that
     # every copy goes the general way. Both must leave exactly the same deployment. Agent 2.x
     # fails on the second copy (a file onto a directory): what comes after it never happens.
-    from agentkit import store
     from agentkit.agent import installer
     from agentkit.commands import verify as verify_cmd
+    from agentkit.hostview import store
 
     monkeypatch.setattr(verify_cmd, "deployment_id", lambda: "d-SAME00001")
     dest, existing = tmp_path / dest_name, tmp_path / "existing"
@@ -879,7 +879,7 @@ def test_verify_bulk_recorded_copies_same_as_one_by_one(
     single = _verify_kept(capsys, tmp_path / "single", arc, "--agent", agent)
     assert bulk == single
     out, _, cleanup, nodes = bulk
-    # state 3: a bundle file recorded; paths are stored as keys (agentkit.store.key)
+    # state 3: a bundle file recorded; paths are stored as keys (agentkit.hostview.store.key)
     recorded = {store.unkey(n[0]) for n in nodes if n[2] == 3}
     if agent == "1":
         assert out["result"] == "succeeded"
@@ -897,7 +897,7 @@ def test_verify_text_counts_of_changes_same_as_the_json_list(tmp_path: Path) -> 
     # the text report counts the files of new directories by directory: same totals
     from collections import Counter
 
-    from agentkit.agent import lifecycle
+    from agentkit.verify import lifecycle
 
     dest, host = tmp_path / "d", tmp_path / "host"
     (host / "etc").mkdir(parents=True)

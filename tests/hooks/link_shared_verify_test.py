@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agentkit.agent import hookbox
 from agentkit.cli import main
+from agentkit.verify import hookbox
 
 from ..archives import tar
 

@@ -14,9 +14,9 @@ import os
 import sys
 from typing import Any, Callable
 
-from agentkit.box import services, units
-from agentkit.box.services import EXIT_NOT_FOUND, EXIT_NOT_RUNNING, Failed
-from agentkit.box.units import Unit
+from agentkit.systemd import services, units
+from agentkit.systemd.services import EXIT_NOT_FOUND, EXIT_NOT_RUNNING, Failed
+from agentkit.systemd.units import Unit
 
 CHANGING = ("start", "stop", "restart", "reload", "try-restart", "reload-or-restart",
             "try-reload-or-restart", "condrestart", "force-reload", "enable", "disable",
@@ -54,6 +54,11 @@ VERBS: dict[str, tuple[int | None, int | None]] = {
 }
 
 
+# what the caller calls the phase an action happened in (verify: the lifecycle event); the
+# shim that runs this sets it
+PHASE_ENV = "AGENTKIT_SYSTEMD_PHASE"
+
+
 def _dispatch_error(words: list[str]) -> str | None:
     """systemd's own refusal of the command line, before any unit is looked at."""
     arity = VERBS.get(words[0])
@@ -71,7 +76,7 @@ OPTIONS_WITH_VALUE = ("-p", "--property", "-t", "--type", "-n", "--lines", "-o",
 
 def _record(state: dict[str, Any], verb: str, result: str, code: int) -> None:
     state.setdefault("actions", []).append(
-        {"event": os.environ.get("LIFECYCLE_EVENT", ""), "action": verb, "result": result,
+        {"event": os.environ.get(PHASE_ENV, ""), "action": verb, "result": result,
          "exit_code": code})
 
 
@@ -299,9 +304,11 @@ def service(args: list[str]) -> int:
 COMMANDS: dict[str, Callable[[list[str]], int]] = {"systemctl": systemctl, "service": service}
 
 
-def main(command: str, args: list[str]) -> int:
-    run = COMMANDS.get(os.path.basename(command))
+def main(argv: list[str] | None = None) -> int:
+    """`python -m agentkit.systemd systemctl|service ARGS`, as the box's shims call it."""
+    args = sys.argv[1:] if argv is None else argv
+    run = COMMANDS.get(os.path.basename(args[0])) if args else None
     if run is None:
-        print(f"unknown command {command}", file=sys.stderr)
+        print("usage: python -m agentkit.systemd systemctl|service ARGS", file=sys.stderr)
         return 2
-    return run(args)
+    return run(args[1:])

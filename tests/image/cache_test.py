@@ -1,4 +1,4 @@
-"""agentkit.agent.image: an instance image as a directory, or a tarball unpacked once into a
+"""agentkit.image.cache: an instance image as a directory, or a tarball unpacked once into a
 cache without ever writing through one of its links."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from agentkit import fstree
-from agentkit.agent import image
 from agentkit.box import ids
 from agentkit.errors import BadInput
+from agentkit.image import cache as image
 
 from ..image_fixture import make_image, make_tarball
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+from agentkit import environ
 from agentkit.appspec.source import MappingNode, ScalarNode, read_source
 from agentkit.appspec.view import MapView, pos, value11
 from agentkit.errors import BadConfig
@@ -26,7 +27,7 @@ def find(explicit: str | None) -> str | None:
     """--config, then AGENTKIT_CONFIG, then agentkit.yml here; None when there is none (a
     file named explicitly must exist)."""
     for candidate, how in ((explicit, "--config"),
-                           (os.environ.get("AGENTKIT_CONFIG"), "AGENTKIT_CONFIG")):
+                           (environ.get("AGENTKIT_CONFIG") or None, "AGENTKIT_CONFIG")):
         if candidate:
             if not os.path.isfile(candidate):
                 raise BadConfig(f"{candidate}: no such file (from {how}). Point it at the "

@@ -14,36 +14,20 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from agentkit import beneath, fstree, proc
+from agentkit.agent import agent_yml as config
 from agentkit.agent import (
-    config,
     environment,
     event_plan,
-    hookbox,
     layout,
     linked_dirs,
-    member_paths,
-    outcome,
     revision_appspec,
     runner,
-    service_findings,
     shared_writes,
 )
 from agentkit.agent.event_plan import IN_PLACE, REPLACEMENT, event_names
 from agentkit.agent.installer import Installer, InstallError
 from agentkit.agent.layout import Deployment
-from agentkit.agent.result import (
-    NOT_RUN,
-    SUCCEEDED,
-    UNDETERMINED,
-    UNKNOWN_ERROR,
-    EventRun,
-    Failure,
-    Nodes,
-    ScriptRun,
-    Service,
-    VerifyResult,
-)
-from agentkit.agent.sandbox import Sandbox
+from agentkit.agent.script_run import SUCCEEDED, UNKNOWN_ERROR, ScriptRun
 from agentkit.appspec import events as ev
 from agentkit.appspec.check import LintResult, lint_source
 from agentkit.appspec.locate import found_below
@@ -54,6 +38,17 @@ from agentkit.bundle import checks
 from agentkit.bundle.unpack import Unpacked, script_rel, unpack
 from agentkit.errors import BadInput
 from agentkit.findings import ERROR, Finding
+from agentkit.hostview.view import HostView
+from agentkit.verify import hookbox, member_paths, outcome, service_findings
+from agentkit.verify.result import (
+    NOT_RUN,
+    UNDETERMINED,
+    EventRun,
+    Failure,
+    Nodes,
+    Service,
+    VerifyResult,
+)
 
 AGENT_ROOT = config.DEFAULT_ROOT
 LOG_KEPT = 1 << 20  # the report keeps this much of the end of scripts.log
@@ -112,7 +107,7 @@ class _Run:
                            "fresh --state-dir (or none), or use --instance original for what "
                            "the instances that have that revision run.")
         self.dep.create()
-        self.sandbox = Sandbox(os.path.join(work, "sandbox"), opts.image or "/")
+        self.sandbox = HostView(os.path.join(work, "sandbox"), opts.image or "/")
         self.findings: list[Finding] = []
         self.notes: list[str] = list(opts.image_notes)
         self.lint: LintResult | None = None

@@ -1,11 +1,11 @@
-"""agentkit.agent.box_programs: what of verify's own the box shows for its agentkit command,
+"""agentkit.verify.box_programs: what of verify's own the box shows for its agentkit command,
 and what it never shows under another name."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from agentkit.agent import box_programs
+from agentkit.verify import box_programs
 
 
 def _closed(tmp_path: Path) -> Path:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import subprocess
 import tempfile
 from typing import NamedTuple
 
@@ -89,7 +88,7 @@ def _debootstrap(program: str, r: Recipe, target: str) -> None:
             target, r.mirror]
     try:
         done = proc.run(argv, timeout=DEBOOTSTRAP_TIMEOUT)
-    except subprocess.TimeoutExpired:
+    except proc.TimedOut:
         raise FatalError(f"debootstrap of {r.distribution} {r.release} did not finish in "
                          f"{DEBOOTSTRAP_TIMEOUT} s; check that the mirror {r.mirror} is "
                          "reachable and not slow (--mirror URL).") from None
@@ -129,8 +128,11 @@ def _pack(target: str, output: str) -> None:
     try:
         done = proc.run(["tar", "--numeric-owner", "--one-file-system", "--exclude=./debootstrap",
                          "-C", target, "-czf", partial, "."], timeout=DEBOOTSTRAP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        done = subprocess.CompletedProcess([], 1, "", f"no end after {DEBOOTSTRAP_TIMEOUT} s")
+    except proc.TimedOut as exc:
+        if os.path.exists(partial):
+            os.unlink(partial)
+        raise FatalError(f"tar of the new image into {partial}: {exc.strerror}; check the "
+                         "disk it writes to.") from None
     if done.returncode != 0:
         if os.path.exists(partial):
             os.unlink(partial)
@@ -148,7 +150,8 @@ def _discard(target: str) -> None:
     """Unmount what debootstrap left mounted in the target, deepest first, then remove it;
     with a mount left, the directory is left too (never removed through a mount)."""
     for point in _mounts_below(target):
-        proc.run(["umount", "-l", point], timeout=60)
+        with contextlib.suppress(proc.TimedOut):  # what is left mounted is said below
+            proc.run(["umount", "-l", point], timeout=60)
     left = _mounts_below(target)
     if left:
         raise FatalError(f"{target} still has {left[0]} mounted; unmount it and remove the "

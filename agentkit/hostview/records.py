@@ -1,6 +1,6 @@
 """What the sandbox knows per path, as named records over the store's `node` table.
 
-The Sandbox (sandbox.py) is the view of the machine; this module is its bookkeeping: which
+The HostView (view.py) is the view of the machine; this module is its bookkeeping: which
 paths the deployment wrote, recorded, deleted or chowned, with the owner the agent would set.
 Owners live here and only here: verify never applies them to files on disk, so Install needs
 no privilege (an unprivileged user cannot chown) and gives the same answer for every user.
@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from agentkit import store
+from agentkit.hostview import store
 
 NOTHING, WRITTEN, WRITTEN_DIR, RECORDED = 0, 1, 2, 3
 AGENT_OWNER = (0, 0)  # the agent runs as root: what it creates is root's unless told

@@ -26,13 +26,12 @@ import os
 import pwd
 import signal
 import stat
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from agentkit.box import units
-from agentkit.box.units import Command, Unit
+from agentkit.systemd import units
+from agentkit.systemd.units import Command, Unit
 
 STATE = "/run/agentkit-services"
 MARK = "AGENTKIT_UNIT"
@@ -182,7 +181,7 @@ def processes(state: dict[str, Any]) -> list[int]:
 
 def _descendants(pid: int) -> set[int]:
     """pid's children, theirs and so on, from /proc/*/stat (standard library only: this
-    module also runs on the box's own python, see agentkit/agent/hookbox.py)."""
+    module also runs on the box's own python, see agentkit/verify/hookbox.py)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -481,17 +480,3 @@ def with_lock() -> contextlib.AbstractContextManager[Any]:
     lock = open(f"{STATE}/.lock", "w")  # noqa: SIM115 - closed by the context manager
     fcntl.flock(lock, fcntl.LOCK_EX)
     return lock
-
-
-def main(argv: list[str] | None = None) -> int:
-    from agentkit.box import systemctl
-
-    args = sys.argv[1:] if argv is None else argv
-    if not args:
-        print("usage: python -m agentkit.box.services systemctl|service ARGS", file=sys.stderr)
-        return 2
-    return systemctl.main(args[0], args[1:])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,7 +1,7 @@
 """What the services the hooks ran in the box say about the deployment (AK700-AK703), and
 the notes on what the box's service manager did not model.
 
-Judged from each unit's record (agentkit/box/services.py): the actions asked of it by event,
+Judged from each unit's record (agentkit/systemd/services.py): the actions asked of it by event,
 its state when the deployment ended, and what it listened on as ValidateService began and at
 the end. The agent itself knows nothing of services: it runs ValidateService as soon as
 ApplicationStart's scripts exit (hook_executor.rb runs one event's scripts, then the next
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 
-from agentkit.agent.result import Service
 from agentkit.appspec.model import AppSpec
 from agentkit.appspec.rules import RULES
 from agentkit.findings import Finding
+from agentkit.verify.result import Service
 
 STARTING = frozenset({"start", "restart", "try-restart", "condrestart", "force-reload",
                       "reload-or-restart", "try-reload-or-restart", "enable --now"})

@@ -22,10 +22,10 @@ import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from agentkit import digests, fstree
-from agentkit.agent import image_tar
+from agentkit import digests, environ, fstree
 from agentkit.box import ids, mapped
 from agentkit.errors import BadInput, FatalError
+from agentkit.image import unpack as image_tar
 
 COMPLETE = ".agentkit-image-complete"  # written last: a cache entry without it is half made
 LOCK = ".lock"  # held while an entry is unpacked or removed
@@ -48,7 +48,7 @@ class Entry(NamedTuple):
 
 
 def default_cache() -> str:
-    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+    return os.path.join(environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
                         "agentkit", "images")
 
 

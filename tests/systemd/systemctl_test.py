@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentkit.box import systemctl
+from agentkit.systemd import systemctl
 
 
 @pytest.mark.parametrize(("argv", "said"), [

@@ -1,9 +1,9 @@
 """The agent's side of the hook box: one box per deployment, as one instance.
 
 The box (agentkit.box) starts at the first event that has scripts, showing this machine with
-what the deployment has done to it so far (the Sandbox's records, as a layer). A daemon a hook
+what the deployment has done to it so far (the HostView's records, as a layer). A daemon a hook
 starts lives on through the later events; when the deployment ends, the box and every process
-in it are gone. Between events the hooks' changes are folded into the Sandbox, so Install and
+in it are gone. Between events the hooks' changes are folded into the HostView, so Install and
 the report see them; what Install does while the box runs is written into the box.
 
 The environment the box gives is the instance's as far as it can be known: root of the box is
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import os
 import pwd
 import re
@@ -25,21 +26,23 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from agentkit import mountinfo
-from agentkit.agent import box_programs, runner
-from agentkit.agent.records import Record
-from agentkit.agent.result import SCRIPT_FAILED, ScriptRun
-from agentkit.agent.sandbox import Entry, Sandbox
+from agentkit import environ, mountinfo
+from agentkit.agent import runner
+from agentkit.agent.script_run import SCRIPT_FAILED, ScriptRun
 from agentkit.box import ids
 from agentkit.box.client import Box, BoxError, Unavailable, why_unavailable
 from agentkit.box.items import DIR, FILE, GONE, OTHER, SYMLINK, Change, Item
 from agentkit.box.spec import Spec
+from agentkit.hostview.records import Record
+from agentkit.hostview.view import Entry, HostView
+from agentkit.verify import box_programs
 
 AGENT_ROOT = "/opt/codedeploy-agent/deployment-root"
 SPECIAL = ("proc", "sys", "dev", "run")
 REAL_FS = ("ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "nfs", "nfs4", "tmpfs", "vfat",
            "f2fs", "jfs", "reiserfs", "ntfs3", "fuse.sshfs", "virtiofs", "9p", "ceph", "cifs")
 MAX_SUBMOUNTS = 64
+JOB_HANDLER = "agentkit.agent.runner:run_jobs"  # what the box runs each hook job with
 MIMIC_TREES = ("/etc", "/var", "/opt", "/srv", "/usr/local", "/home", "/root")
 DEFAULT_MAX_DISK = 4 << 30
 DEFAULT_MAX_PROCS = 1024
@@ -131,7 +134,7 @@ HUMAN_UIDS = range(1000, 60001)  # useradd's UID_MIN..UID_MAX: people and CI use
 def _private_candidates() -> list[str]:
     """Every directory the box hides by default, as named (links not yet followed)."""
     found = [*PRIVATE, os.getcwd(), tempfile.gettempdir()]
-    found += [os.environ[v] for v in PRIVATE_ENV if os.environ.get(v, "").startswith("/")]
+    found += [environ.get(v) for v in PRIVATE_ENV if environ.get(v).startswith("/")]
     home_root = os.path.realpath("/home")
     with contextlib.suppress(OSError):
         found += [e.path for e in os.scandir(home_root) if e.is_dir(follow_symlinks=False)]
@@ -243,7 +246,7 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
                 max_disk=max_disk, max_procs=max_procs, network=network, mimic=mimic,
                 extra_files=tuple(extra), notes=tuple(notes),
                 image=base, top_links=_top_links(base), hidden=hidden,
-                max_memory=policy.max_memory)
+                max_memory=policy.max_memory, handler=JOB_HANDLER)
 
 
 def _size(count: int) -> str:
@@ -264,7 +267,7 @@ def _top_links(base: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-# --- what the box shows: the Sandbox's records as items ----------------------------------
+# --- what the box shows: the HostView's records as items ----------------------------------
 def _ancestors(path: str) -> Iterator[str]:
     parts = path.split("/")[1:-1]
     current = ""
@@ -280,7 +283,7 @@ def _open(path: str) -> int | None:
         return None
 
 
-def _item(sb: Sandbox, rec: Record, entry: Entry | None) -> tuple[Item, int | None] | None:
+def _item(sb: HostView, rec: Record, entry: Entry | None) -> tuple[Item, int | None] | None:
     if entry is None:
         return (Item(rec.path, GONE), None) if rec.whiteout else None
     mode = entry.mode
@@ -299,7 +302,7 @@ def _item(sb: Sandbox, rec: Record, entry: Entry | None) -> tuple[Item, int | No
     return Item(entry.path, FILE, mode, entry.uid, entry.gid, mtime, size=st.st_size), fd
 
 
-def items(sb: Sandbox, records: Iterable[Record], shown: set[str]
+def items(sb: HostView, records: Iterable[Record], shown: set[str]
           ) -> Iterator[tuple[Item, int | None]]:
     """Items for records (sorted by path), each preceded by the directories above it that the
     box has not been shown yet (`shown`, updated), with the attributes the view gives them."""
@@ -318,8 +321,8 @@ def items(sb: Sandbox, records: Iterable[Record], shown: set[str]
             yield made
 
 
-# --- what the hooks did: changes folded into the Sandbox ---------------------------------
-def _fold_one(sb: Sandbox, change: Change, fd: int | None) -> bool:
+# --- what the hooks did: changes folded into the HostView ---------------------------------
+def _fold_one(sb: HostView, change: Change, fd: int | None) -> bool:
     path = change.path
     owner = (change.uid, change.gid)
     if change.kind == GONE:
@@ -364,9 +367,9 @@ def _fold_one(sb: Sandbox, change: Change, fd: int | None) -> bool:
     return True
 
 
-def fold(sb: Sandbox, changes: Iterable[tuple[Change, int | None]],
+def fold(sb: HostView, changes: Iterable[tuple[Change, int | None]],
          agent_root: str = AGENT_ROOT) -> list[str]:
-    """Apply the hooks' changes to the Sandbox; returns the paths that changed (the agent's
+    """Apply the hooks' changes to the HostView; returns the paths that changed (the agent's
     deployment root is verify's own, bound in: not a change of the host)."""
     changed = []
     for change, fd in changes:
@@ -411,16 +414,16 @@ def limit_reason(result: ScriptRun, idmap: ids.IdMap) -> str | None:
 class HookBox:
     """The box of one deployment, started when first needed."""
 
-    def __init__(self, sb: Sandbox, spec: Spec) -> None:
+    def __init__(self, sb: HostView, spec: Spec) -> None:
         self.sb = sb
         self.spec = spec
         self.box: Box | None = None
-        self.moment = 0  # the Sandbox's records changed after this are not in the box yet
+        self.moment = 0  # the HostView's records changed after this are not in the box yet
         self.shown: set[str] = set()
         self.notes: list[str] = []
 
     def _sync(self) -> None:
-        """Start the box, or write into it what changed in the Sandbox since."""
+        """Start the box, or write into it what changed in the HostView since."""
         records = self.sb.records
         if self.box is None:
             self.sb.save()
@@ -441,8 +444,13 @@ class HookBox:
         assert self.box is not None
         deadline = sum(j.timeout + 10 for j in jobs)
         try:
-            results = self.box.run([j.__dict__ for j in jobs], log, log_cap, deadline)
+            raw = self.box.run([dataclasses.asdict(j) for j in jobs], log, log_cap, deadline)
+            results = [ScriptRun.from_json(r) for r in raw]
             changed = fold(self.sb, self.box.diff(), self.spec.binds[0][0])
+        except (ValueError, TypeError, AttributeError) as exc:
+            self.close()
+            raise Unavailable(f"the hook box sent a malformed result while {jobs[0].event} "
+                              f"ran ({exc})") from None
         except BoxError as exc:
             # The box ended or stopped answering while its hooks ran (killed from outside,
             # out of memory): what they did is not known, which is no failure of the

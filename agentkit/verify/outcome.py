@@ -14,9 +14,9 @@ from collections.abc import Iterator
 
 from agentkit import fstree
 from agentkit.agent.linked_dirs import MAX_COUNTED
-from agentkit.agent.result import Node, Nodes, Untouched
-from agentkit.agent.sandbox import Entry, Sandbox
 from agentkit.appspec.model import AppSpec
+from agentkit.hostview.view import Entry, HostView
+from agentkit.verify.result import Node, Nodes, Untouched
 
 BATCH = 1024  # nodes per marshal record of a spill file
 
@@ -40,12 +40,12 @@ def spill(path: str, nodes: Iterator[Node]) -> Nodes:
 
 # Both lists come out sorted: the walk emits paths in order, the store keeps the touched ones
 # by path.
-def _node(sb: Sandbox, entry: Entry, change: str | None = None, digest: bool = True) -> Node:
+def _node(sb: HostView, entry: Entry, change: str | None = None, digest: bool = True) -> Node:
     return Node(entry.path, entry.type, f"{entry.mode:04o}", entry.target,
                 sb.sha_of(entry) if digest else None, f"{entry.uid}:{entry.gid}", change)
 
 
-def tree(sb: Sandbox, spec: AppSpec | None, untouched: list[str] | None = None
+def tree(sb: HostView, spec: AppSpec | None, untouched: list[str] | None = None
          ) -> Iterator[Node]:
     """The final state under every `files` destination, sorted by path: each destination's
     entries and those of every directory the deployment touched, not the content of a host
@@ -69,7 +69,7 @@ def tree(sb: Sandbox, spec: AppSpec | None, untouched: list[str] | None = None
         yield _node(sb, entry)
 
 
-def untouched_summary(sb: Sandbox, directories: list[str]) -> Untouched:
+def untouched_summary(sb: HostView, directories: list[str]) -> Untouched:
     """What the host holds below the directories the tree did not enter: counted on this
     host (the instance may hold other things there), up to MAX_COUNTED entries."""
     entries = size = 0
@@ -82,7 +82,7 @@ def untouched_summary(sb: Sandbox, directories: list[str]) -> Untouched:
     return Untouched(len(directories), entries, size, True)
 
 
-def change_counts(sb: Sandbox) -> dict[str, int]:
+def change_counts(sb: HostView) -> dict[str, int]:
     """How many paths changes() lists of each kind, for the text report: the bundle files in
     a directory this machine does not have are all created, counted by directory."""
     counts: Counter[str] = Counter()
@@ -96,7 +96,7 @@ def change_counts(sb: Sandbox) -> dict[str, int]:
     return dict(counts)
 
 
-def changes(sb: Sandbox, digests: bool = True, skip_recorded_in: tuple[str, ...] = ()
+def changes(sb: HostView, digests: bool = True, skip_recorded_in: tuple[str, ...] = ()
             ) -> Iterator[Node]:
     """Every path the deployment created, modified or deleted, against this machine; without
     `digests` (the text report only counts them) no file is read back to hash it."""
@@ -109,7 +109,7 @@ def changes(sb: Sandbox, digests: bool = True, skip_recorded_in: tuple[str, ...]
             yield node
 
 
-def _hidden_deletions(sb: Sandbox) -> list[Node]:
+def _hidden_deletions(sb: HostView) -> list[Node]:
     """What the host has below a directory the deployment removed and made again (a hook's
     `rm -rf /opt/app`, then Install's mkdir): the view hides all of the host's content there
     with one record, so each entry of the host's that is not there again is deleted, though
@@ -135,7 +135,7 @@ def _hidden_deletions(sb: Sandbox) -> list[Node]:
     return sorted(out, key=lambda n: n.path)
 
 
-def _touched_changes(sb: Sandbox, digests: bool, skip_recorded_in: tuple[str, ...]
+def _touched_changes(sb: HostView, digests: bool, skip_recorded_in: tuple[str, ...]
                      ) -> Iterator[Node]:
     absent: set[str] = set()  # host paths known not to exist: nothing below them does
     for path, entry in sb.touched(skip_recorded_in):
@@ -151,7 +151,7 @@ def _touched_changes(sb: Sandbox, digests: bool, skip_recorded_in: tuple[str, ..
             yield _node(sb, entry, "modified", digests)
 
 
-def _host_lstat(sb: Sandbox, path: str, absent: set[str]) -> os.stat_result | None:
+def _host_lstat(sb: HostView, path: str, absent: set[str]) -> os.stat_result | None:
     """lstat on the host; a bundle's new directories hold thousands of new paths, and one
     failed lookup of their parent answers for all of them (the paths come sorted)."""
     if path[:path.rfind("/")] in absent:
@@ -173,7 +173,7 @@ def _kind(st: os.stat_result) -> str:
             else "file" if stat.S_ISREG(st.st_mode) else "other")
 
 
-def _differs(sb: Sandbox, entry: Entry, host: os.stat_result) -> bool:
+def _differs(sb: HostView, entry: Entry, host: os.stat_result) -> bool:
     if entry.type != _kind(host) or entry.mode != stat.S_IMODE(host.st_mode):
         return True
     if (entry.uid, entry.gid) != (host.st_uid, host.st_gid):

@@ -7,6 +7,9 @@ deleted, its mode and the owner the agent would set) is a Record (records.py) in
 `<root>/sandbox.db`, so memory stays flat with the bundle's size and a later
 `verify --state-dir` sees the same machine. Modes and owners are the records', never the
 files' on disk: those stay ours to read and write, whoever runs verify.
+
+Over 500 lines: one class, the view, whose read, write and delete paths must agree on
+every record; its bookkeeping is already apart (records.py, store.py).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ import stat
 from collections.abc import Iterator
 from typing import Callable, NamedTuple
 
-from agentkit import digests, fstree, store
-from agentkit.agent.records import (
+from agentkit import digests, fstree
+from agentkit.hostview import store
+from agentkit.hostview.records import (
     AGENT_OWNER,
     NOTHING,
     RECORDED,
@@ -79,7 +83,7 @@ def _ours(path: str, mode: int, directory: bool) -> None:
 UNHASHED = ""  # the digest recorded for a file known not to have one (write_placeholder)
 
 
-class Sandbox:
+class HostView:
     def __init__(self, root: str, host: str = "/") -> None:
         self.root = root
         self.upper = os.path.join(root, "upper")

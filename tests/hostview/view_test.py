@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agentkit.agent.sandbox import Sandbox
+from agentkit.hostview.view import HostView
 
 
 def test_sandbox_reads_host_and_writes_upper(tmp_path: Path) -> None:
@@ -14,7 +14,7 @@ def test_sandbox_reads_host_and_writes_upper(tmp_path: Path) -> None:
     (host / "a.txt").write_text("host")
     src = tmp_path / "src.txt"
     src.write_text("new")
-    sb = Sandbox(str(tmp_path / "sb"))
+    sb = HostView(str(tmp_path / "sb"))
     assert sb.exists(str(host / "a.txt"))
     sb.write_file(str(host / "a.txt"), str(src), mode=0o600, mtime=0, owner=(1, 2))
     assert (host / "a.txt").read_text() == "host"
@@ -25,7 +25,7 @@ def test_sandbox_reads_host_and_writes_upper(tmp_path: Path) -> None:
 
 def test_sandbox_remove_host_file_is_a_whiteout(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("x")
-    sb = Sandbox(str(tmp_path / "sb"))
+    sb = HostView(str(tmp_path / "sb"))
     sb.remove(str(tmp_path / "keep.txt"))
     assert not sb.lexists(str(tmp_path / "keep.txt"))
     assert (tmp_path / "keep.txt").read_text() == "x"
@@ -36,7 +36,7 @@ def test_sandbox_rmdir_only_when_empty_in_the_view(tmp_path: Path) -> None:
     d = tmp_path / "d"
     d.mkdir()
     (d / "f").write_text("x")
-    sb = Sandbox(str(tmp_path / "sb"))
+    sb = HostView(str(tmp_path / "sb"))
     assert sb.rmdir(str(d)) is False
     sb.remove(str(d / "f"))
     assert sb.rmdir(str(d)) is True
@@ -46,7 +46,7 @@ def test_sandbox_rmdir_only_when_empty_in_the_view(tmp_path: Path) -> None:
 def test_sandbox_resolves_links_through_the_view(tmp_path: Path) -> None:
     (tmp_path / "target").write_text("x")
     (tmp_path / "link").symlink_to(tmp_path / "target")
-    sb = Sandbox(str(tmp_path / "sb"))
+    sb = HostView(str(tmp_path / "sb"))
     assert sb.resolve(str(tmp_path / "link")) == str(tmp_path / "target")
     sb.remove(str(tmp_path / "target"))
     assert sb.resolve(str(tmp_path / "link")) is None  # dangles in the view
@@ -55,11 +55,11 @@ def test_sandbox_resolves_links_through_the_view(tmp_path: Path) -> None:
 
 def test_sandbox_state_survives_reopen(tmp_path: Path) -> None:
     (tmp_path / "gone").write_text("x")
-    sb = Sandbox(str(tmp_path / "sb"))
+    sb = HostView(str(tmp_path / "sb"))
     sb.remove(str(tmp_path / "gone"))
     sb.mkdir(str(tmp_path / "made"))
     sb.save()
-    again = Sandbox(str(tmp_path / "sb"))
+    again = HostView(str(tmp_path / "sb"))
     assert not again.lexists(str(tmp_path / "gone"))
     assert again.isdir(str(tmp_path / "made"))
     assert not os.path.exists(tmp_path / "made")
@@ -69,7 +69,7 @@ def test_sandbox_parent_dirs_stay_transparent(tmp_path: Path) -> None:
     os.chmod(tmp_path, 0o711)
     src = tmp_path / "s"
     src.write_text("x")
-    sb = Sandbox(str(tmp_path / "sb"))
+    sb = HostView(str(tmp_path / "sb"))
     sb.write_file(str(tmp_path / "new" / "f"), str(src), mode=0o644, mtime=0, owner=None)
     entry = sb.entry(str(tmp_path))
     assert entry is not None and entry.mode == 0o711 and entry.where == "host"
@@ -80,7 +80,7 @@ def test_sandbox_shared_files_are_recorded_then_copied_on_change(tmp_path: Path)
     src.write_text("payload")
     os.chmod(src, 0o644)
     st = os.stat(src)
-    sb = Sandbox(str(tmp_path / "sb"))
+    sb = HostView(str(tmp_path / "sb"))
     target = str(tmp_path / "dest" / "f")
     sb.mkdir(str(tmp_path / "dest"))
     sb.write_file(target, str(src), mode=0o644, mtime=st.st_mtime, owner=(7, 8), share=True)
@@ -100,7 +100,7 @@ def test_sandbox_walk_is_sorted_by_path_string(tmp_path: Path) -> None:
         (root / d).mkdir(parents=True)
     for f in ("a/x/f", "a/y", "a0", "a-b/g", "a.c/d/h", "b"):
         (root / f).write_text(f)
-    sb = Sandbox(str(tmp_path / "sb"))
+    sb = HostView(str(tmp_path / "sb"))
     src = tmp_path / "s"
     src.write_text("new")
     sb.write_file(str(root / "a-a"), str(src), mode=0o644, mtime=0, owner=None)
@@ -122,7 +122,7 @@ def test_sandbox_never_writes_through_a_link_it_holds(tmp_path: Path) -> None:
     (outside / "victim").write_text("precious")
     src = tmp_path / "src.txt"
     src.write_text("new")
-    sb = Sandbox(str(tmp_path / "sb"))
+    sb = HostView(str(tmp_path / "sb"))
     dest = tmp_path / "host" / "dest"
     dest.mkdir(parents=True)
     climb = "../" * (len(Path(sb.up(str(dest))).parts) - 1) + str(outside).lstrip("/")
@@ -145,7 +145,7 @@ def test_sandbox_mkdir_new_over_a_transparent_parent_is_the_usual_mkdir(tmp_path
         host = tmp_path / f"host-{new}" / "d"
         host.mkdir(parents=True)
         host.chmod(0o700)
-        sb = Sandbox(str(tmp_path / f"sb-{new}"))
+        sb = HostView(str(tmp_path / f"sb-{new}"))
         sb.write_file(str(host / "f"), str(src), mode=0o644, mtime=0, owner=None)
         sb.mkdir(str(host), 0o755, new=new)
         entry = sb.entry(str(host))

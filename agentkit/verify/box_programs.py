@@ -1,5 +1,5 @@
 """The programs of verify's own that the box runs at the paths hooks call them by: systemctl
-and service (agentkit/box/services.py, on a python every user of the box may run) and
+and service (agentkit/systemd/services.py, on a python every user of the box may run) and
 `agentkit` (verify's own, its libraries and python shown read-only where a `runas` user could
 not reach them: a venv in a 0700 home or CI directory, a pyenv under /root).
 """
@@ -14,11 +14,10 @@ import sys
 import sysconfig
 from collections.abc import Sequence
 
-from agentkit import fstree
+from agentkit import fstree, systemd
 from agentkit.box.spec import SECRETS
 
 SERVICES_LIB = "/usr/lib/agentkit-services"  # the box's copy of agentkit/box's service manager
-SERVICE_MODULES = ("units", "services", "systemctl")
 BOX_PYTHONS = ("/usr/bin/python3", "/usr/local/bin/python3", "/usr/libexec/platform-python")
 
 
@@ -61,7 +60,7 @@ def box_python(base: str, hidden: Sequence[str] = ()) -> str | None:
 
 def service_manager(base: str, hidden: Sequence[str] = ()
                     ) -> tuple[list[tuple[str, str, int]], str | None]:
-    """systemctl and service in the box are agentkit's (agentkit/box/services.py), at the
+    """systemctl and service in the box are agentkit's (agentkit/systemd/services.py), at the
     paths the hooks call them by; /bin and /sbin too where they are directories of their own
     (a merged /usr links them to /usr/bin and /usr/sbin). The modules are copied into the box
     (standard library only) and run isolated (-I) from the hook's PYTHONPATH, so a `runas`
@@ -71,19 +70,23 @@ def service_manager(base: str, hidden: Sequence[str] = ()
         return [], ("no python3 for the box's systemctl (none that every user may run "
                     f"among {', '.join(BOX_PYTHONS)}): hooks that call systemctl or service "
                     "fail in the box")
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = [(f"{SERVICES_LIB}/agentkit/__init__.py", "", 0o644),
-           (f"{SERVICES_LIB}/agentkit/box/__init__.py", "", 0o644)]
-    for module in SERVICE_MODULES:
-        with open(f"{here}/box/{module}.py", encoding="utf-8") as f:
-            out.append((f"{SERVICES_LIB}/agentkit/box/{module}.py", f.read(), 0o644))
+    # the whole package, as it is: it imports nothing of agentkit but itself
+    package = os.path.dirname(os.path.abspath(systemd.__file__))
+    out = [(f"{SERVICES_LIB}/agentkit/__init__.py", "", 0o644)]
+    for name in sorted(os.listdir(package)):
+        if name.endswith(".py"):
+            with open(f"{package}/{name}", encoding="utf-8") as f:
+                out.append((f"{SERVICES_LIB}/agentkit/systemd/{name}", f.read(), 0o644))
     run = ("import sys\nif sys.version_info < (3, 9):\n"
            "    sys.exit('agentkit-systemd: needs python 3.9 or later in the box, this is ' + "
            "sys.version.split()[0])\n"
            f"sys.path.insert(0, {SERVICES_LIB!r})\n"
-           "from agentkit.box.services import main\nraise SystemExit(main(sys.argv[1:]))")
+           "from agentkit.systemd.systemctl import main\nraise SystemExit(main(sys.argv[1:]))")
     for name, dirs in (("systemctl", ("/usr/bin", "/bin")), ("service", ("/usr/sbin", "/sbin"))):
-        shim = f"#!/bin/sh\nexec {shlex.quote(python)} -I -B -c {shlex.quote(run)} {name} \"$@\"\n"
+        # the event a unit's action happened in, as the hook's environment says it
+        shim = (f"#!/bin/sh\nAGENTKIT_SYSTEMD_PHASE=\"${{LIFECYCLE_EVENT:-}}\"\n"
+                f"export AGENTKIT_SYSTEMD_PHASE\n"
+                f"exec {shlex.quote(python)} -I -B -c {shlex.quote(run)} {name} \"$@\"\n")
         for d in dirs:
             if os.path.isdir(f"{base}{d}") and not os.path.islink(f"{base}{d}"):
                 out.append((f"{d}/{name}", shim, 0o755))

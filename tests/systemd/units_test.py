@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agentkit.box import units
+from agentkit.systemd import units
 
 
 def _write(root: Path, path: str, text: str) -> None:

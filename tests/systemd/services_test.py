@@ -14,9 +14,9 @@ from typing import Any
 import psutil
 import pytest
 
-from agentkit.agent import box_programs, hookbox
 from agentkit.box import ids
 from agentkit.cli import main
+from agentkit.verify import box_programs, hookbox
 
 from ..archives import script, tar
 from ..image_fixture import image_with_unit, make_image

@@ -1,0 +1,3 @@
+from agentkit.systemd.systemctl import main
+
+raise SystemExit(main())
