@@ -14,11 +14,7 @@ from collections.abc import Sequence
 from typing import Any, Callable
 
 from agentkit import __version__
-from agentkit.errors import FatalError, Terminated
-
-EXIT_USAGE = 2
-EXIT_CRASH = 3
-EXIT_INTERRUPTED = 130
+from agentkit.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE, FatalError, Terminated
 
 
 def _add_lint(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -279,7 +275,8 @@ EXIT_CODES = """exit status:
   1    a problem found (verify: it would fail; an error finding; a failed hook), or bad input
   2    usage error, or an agentkit.yml that does not validate
   3    a bug in agentkit (a crash log is written)
-  4    verify: undetermined (hooks could not run here as on an instance), nothing failed
+  4    verify: undetermined (hooks could not run here as on an instance, or verify's own
+       disk failed), nothing failed
   130, 143, 129  stopped by Ctrl-C, SIGTERM, SIGHUP"""
 
 
@@ -370,7 +367,8 @@ def _crash_log(exc: BaseException, argv: Sequence[str]) -> str:
 
 
 def guarded(func: Callable[[], int], argv: Sequence[str] | None = None) -> int:
-    """Run `func`, mapping FatalError to 1, Ctrl-C to 130 and anything else to 3 + crash log
+    """Run `func`, mapping FatalError to its exit_code (1, or 2 for usage and agentkit.yml),
+    Ctrl-C to 130, SIGTERM/SIGHUP to 128 + the signal, and anything else to 3 + a crash log
     (`argv`: the command line it runs, default this process's)."""
     try:
         return func()

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import dataclasses
-import fcntl
 import os
 import re
 import secrets
@@ -14,22 +11,27 @@ import signal
 import string
 import sys
 import tempfile
-import time
 import urllib.parse
-from collections.abc import Iterator
 
-from agentkit import fstree, s3
-from agentkit.agent import agent_yml as config
-from agentkit.agent import event_plan
+from agentkit import s3
+from agentkit.agent import agent_yml, event_plan
 from agentkit.appspec import events as ev
-from agentkit.errors import BadConfig, BadInput, Terminated, UsageError
+from agentkit.errors import (
+    EXIT_OK,
+    EXIT_PROBLEM,
+    EXIT_UNDETERMINED,
+    BadInput,
+    Terminated,
+    UsageError,
+)
 from agentkit.image import cache as images
 from agentkit.report import colour, junit, verify_json, verify_text
 from agentkit.report.colour import Paint
 from agentkit.report.progress import Progress
-from agentkit.verify import defaults as verify_config
-from agentkit.verify import hookbox, lifecycle
+from agentkit.verify import hookbox
+from agentkit.verify.options import AgentOptions, BoxOptions, Options, ReportOptions
 from agentkit.verify.result import VerifyResult
+from agentkit.verify.run import Request, verified
 
 
 def deployment_id() -> str:
@@ -120,45 +122,31 @@ def _appspec_name(name: str) -> str:
 
 
 def _options(args: argparse.Namespace, archive: str, work: str, image: images.Image | None,
-             progress: Progress | None = None, origin: str | None = None) -> lifecycle.Options:
+             origin: str | None) -> Options:
     """`origin`: the s3:// location `archive` was downloaded from (the hooks' BUNDLE_*)."""
     masked = tuple(sorted({os.path.realpath(p) for p in (work, args.state_dir, args.keep) if p}))
-    agent = config.read(args.agent_configuration_file)
-    return lifecycle.Options(
-        archive=archive, bundle_type=args.type, generation=args.agent,
-        file_exists_behavior=args.file_exists_behavior,
-        group_id=_group_id(args.deployment_group),
-        deployment_id=deployment_id(), load_balancer=args.load_balancer,
-        install=not args.no_install, hooks=args.hooks, network=args.network,
-        events=_events(args.events), application_name=args.application_name,
-        group_name=args.deployment_group_name,
-        bundle_env=_bundle_env(args.bundle_location or origin),
-        digests=args.format == "json",  # only the JSON tree shows digests
-        paths=args.format == "json", env_from_caller=args.env_from_caller,
-        max_disk=args.max_disk, max_procs=args.max_procs, masked=masked,
-        appspec_name=_appspec_name(args.appspec_filename), agent_root=agent.root_dir,
-        max_revisions=agent.max_revisions,
-        ignore_stop_failures=args.ignore_application_stop_failures,
-        deployment=_deployment(args), image=image.root if image else "",
-        image_notes=image.notes if image else (),
-        on_phase=progress.phase if progress else lambda _what, _limit: None)
-
-
-def _image(args: argparse.Namespace) -> images.Image | None:
-    """--image, else the project's agentkit.yml `verify: image:`, else none (this machine)."""
-    if args.image:
-        return images.prepare(args.image)
-    path = verify_config.find(args.config)
-    named = verify_config.image(path) if path else None
-    if named is None:
-        return None
-    if not os.path.exists(named):
-        raise BadConfig(f"{path}: verify > image: {named} does not exist. Fetch the image "
-                        "there (a directory, or a tar/tar.gz of the instance's root file "
-                        "system), or pass --image.")
-    image = images.prepare(named)
-    return images.Image(image.root, (f"the image is the one {path} names (verify > image: "
-                                     f"{named})", *image.notes))
+    agent = agent_yml.read(args.agent_configuration_file)
+    return Options(
+        archive=archive,
+        agent=AgentOptions(
+            bundle_type=args.type, generation=args.agent,
+            file_exists_behavior=args.file_exists_behavior,
+            group_id=_group_id(args.deployment_group), deployment_id=deployment_id(),
+            load_balancer=args.load_balancer, install=not args.no_install,
+            events=_events(args.events), application_name=args.application_name,
+            group_name=args.deployment_group_name,
+            bundle_env=_bundle_env(args.bundle_location or origin),
+            env_from_caller=args.env_from_caller,
+            appspec_name=_appspec_name(args.appspec_filename), agent_root=agent.root_dir,
+            max_revisions=agent.max_revisions,
+            ignore_stop_failures=args.ignore_application_stop_failures,
+            deployment=_deployment(args)),
+        box=BoxOptions(
+            hooks=args.hooks, network=args.network, max_disk=args.max_disk,
+            max_procs=args.max_procs, masked=masked, image=image.root if image else "",
+            image_notes=image.notes if image else ()),
+        # only the JSON report shows the tree and its digests
+        report=ReportOptions(digests=args.format == "json", paths=args.format == "json"))
 
 
 def _deployment(args: argparse.Namespace) -> str:
@@ -183,46 +171,6 @@ def _deployment(args: argparse.Namespace) -> str:
                          "new and has no earlier revision; add --instance original to see what "
                          "the instances that have it run.")
     return event_plan.REPLACEMENT
-
-
-def _work_dir(args: argparse.Namespace) -> tuple[str, bool]:
-    """The throw-away root, and whether to delete it afterwards."""
-    for flag, path in (("--state-dir", args.state_dir), ("--keep", args.keep)):
-        if path:
-            if os.path.exists(path) and not os.path.isdir(path):
-                raise BadInput(f"{path}: {flag} must be a directory.")
-            try:
-                os.makedirs(path, exist_ok=True)
-            except OSError as exc:
-                raise BadInput(f"{path}: {flag} cannot be created ({exc.strerror}); give a "
-                               "directory verify may write.") from None
-            # absolute: the deployment root's files are opened below it by their full path
-            return os.path.abspath(path), False
-    work = tempfile.mkdtemp(prefix="agentkit-verify-")
-    os.chmod(work, 0o755)  # as the agent's deployment root: runas users must reach scripts
-    return work, True
-
-
-SMALL = 5000  # members of an archive whose throw-away root is removed before verify exits
-
-
-def _discard_later(path: str) -> None:
-    """Delete the throw-away root in a detached process: removing tens of thousands of files
-    costs as much as writing them, and nobody waits for it (`tar -x` does not delete either).
-    fstree.remove_tree never follows symlinks, at any depth."""
-    try:
-        pid = os.fork()
-    except OSError:
-        fstree.remove_tree(path)
-        return
-    if pid == 0:  # pragma: no cover - runs in the detached grandchild
-        try:
-            os.setsid()
-            if os.fork() == 0:
-                fstree.remove_tree(path)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
 
 
 def _terminate(signum: int, _frame: object) -> None:
@@ -256,62 +204,21 @@ def run(args: argparse.Namespace) -> int:
     # what becomes a path or decides the events is judged before anything is written
     _group_id(args.deployment_group)
     _events(args.events)
-    box_policy = _policy(args)
-    work, temporary = _work_dir(args)
-    result: VerifyResult | None = None
+    request = Request(
+        archive=args.archive, previous=args.previous, etag=args.etag,
+        endpoint_url=args.endpoint_url, image=args.image, config=args.config,
+        state_dir=args.state_dir, keep=args.keep, wait=args.wait, policy=_policy(args),
+        say_download=args.format == "text")
     # the progress line: on a terminal's stderr, for the text report only
     progress = Progress.to_terminal(sys.stderr, args.format == "text")
     try:
-        image = _image(args)
-        with _exclusive(work, args.wait), images.in_use(image.root if image else None), \
-                hookbox.policy(box_policy):
-            previous = None
-            if args.previous:
-                # the instance's earlier revision came by an in-place deployment
-                before = dataclasses.replace(
-                    _options(args, _fetched(args, args.previous, work, None), work, image,
-                             progress, _origin(args.previous, None)),
-                    deployment=event_plan.IN_PLACE)
-                previous = _as_given(lifecycle.run(before, work), args.previous)
-            result = _as_given(lifecycle.run(
-                _options(args, _fetched(args, args.archive, work, args.etag), work, image,
-                         progress, _origin(args.archive, args.etag)), work), args.archive)
+        with verified(request, lambda archive, work, image, origin: _options(
+                args, archive, work, image, origin), progress.phase) as done:
             progress.close()
-            _write(args, result, previous, work)  # the tree and changes are read from `work`
+            _write(args, done.result, done.previous, done.work)
     finally:
         progress.close()
-        if temporary:
-            if result is not None and result.members > SMALL:
-                _discard_later(work)  # nobody waits for tens of thousands of files to go
-            else:
-                fstree.remove_tree(work)
-    return exit_code(result)
-
-
-def _fetched(args: argparse.Namespace, given: str, work: str, etag: str | None) -> str:
-    """The revision as a local path: an s3:// location is downloaded into the throw-away
-    root first (that version; the ETag checked as the agent checks it)."""
-    if not s3.is_s3(given):
-        return given
-    loc = s3.parse(given, etag)  # --etag is ARCHIVE's, not --previous's
-    directory = os.path.join(work, f"s3-{secrets.token_hex(4)}")
-    os.makedirs(directory)
-    path = os.path.join(directory, os.path.basename(loc.key) or "bundle")
-    s3.download(loc, path, args.endpoint_url,
-                sys.stderr if args.format == "text" else None)
-    return path
-
-
-def _origin(given: str, etag: str | None) -> str | None:
-    return s3.parse(given, etag).url if s3.is_s3(given) else None
-
-
-def _as_given(result: VerifyResult, given: str) -> VerifyResult:
-    """The report names the revision as it was given (s3://...), not the downloaded copy."""
-    return dataclasses.replace(result, archive=given) if s3.is_s3(given) else result
-
-
-EXIT_UNDETERMINED = 4
+    return exit_code(done.result)
 
 
 def exit_code(result: VerifyResult) -> int:
@@ -319,30 +226,8 @@ def exit_code(result: VerifyResult) -> int:
     could not run everything here (hooks not run, or refused for a lack of privilege of its
     box) and nothing it ran failed."""
     if result.failure is not None or result.errors:
-        return 1
-    return EXIT_UNDETERMINED if result.undetermined else 0
-
-
-@contextlib.contextmanager
-def _exclusive(work: str, wait: float) -> Iterator[None]:
-    """One verify at a time in a --state-dir (or --keep) directory: two would interleave
-    their deployments in one deployment root and sandbox. --wait: how long to wait for the
-    other run (CI jobs of one pipeline that share a state dir queue up, as flock -w does)."""
-    with open(os.path.join(work, ".agentkit-lock"), "w") as lock:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    when = f"still, after --wait {wait:g}" if wait else "right now"
-                    raise BadInput(
-                        f"{work}: another agentkit verify is using this directory {when}. "
-                        "Wait for it to finish (--wait SECONDS waits for it), or give this "
-                        "run another --state-dir/--keep directory.") from None
-                time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
-        yield
+        return EXIT_PROBLEM
+    return EXIT_UNDETERMINED if result.undetermined else EXIT_OK
 
 
 def _write(args: argparse.Namespace, result: VerifyResult, previous: VerifyResult | None,

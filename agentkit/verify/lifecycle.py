@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable
 
 from agentkit import beneath, fstree, proc
@@ -24,7 +24,7 @@ from agentkit.agent import (
     runner,
     shared_writes,
 )
-from agentkit.agent.event_plan import IN_PLACE, REPLACEMENT, event_names
+from agentkit.agent.event_plan import REPLACEMENT, event_names
 from agentkit.agent.installer import Installer, InstallError
 from agentkit.agent.layout import Deployment
 from agentkit.agent.script_run import SUCCEEDED, UNKNOWN_ERROR, ScriptRun
@@ -36,10 +36,11 @@ from agentkit.appspec.rules import RULES
 from agentkit.box.client import BoxError
 from agentkit.bundle import checks
 from agentkit.bundle.unpack import Unpacked, script_rel, unpack
-from agentkit.errors import BadInput
+from agentkit.errors import BadInput, MachineryFailed
 from agentkit.findings import ERROR, Finding
 from agentkit.hostview.view import HostView
 from agentkit.verify import hookbox, member_paths, outcome, service_findings
+from agentkit.verify.options import Options
 from agentkit.verify.result import (
     NOT_RUN,
     UNDETERMINED,
@@ -51,6 +52,7 @@ from agentkit.verify.result import (
 )
 
 AGENT_ROOT = config.DEFAULT_ROOT
+Progress = Callable[[str, "float | None"], None]
 LOG_KEPT = 1 << 20  # the report keeps this much of the end of scripts.log
 PLATFORM = "linux"  # the agent modelled runs on Linux: it refuses `os: windows` (AK111)
 NOT_FOUND = ("The CodeDeploy agent did not find an AppSpec file within the unpacked revision "
@@ -61,55 +63,23 @@ NOT_FOUND = ("The CodeDeploy agent did not find an AppSpec file within the unpac
              "http://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html")
 
 
-@dataclass(frozen=True)
-class Options:
-    archive: str
-    bundle_type: str | None = None
-    generation: str = "1"
-    file_exists_behavior: str = "DISALLOW"
-    group_id: str = "dg-verify"
-    deployment_id: str = "d-VERIFY0001"
-    load_balancer: bool = True  # codedeploy-local runs the traffic hooks (deployer.rb)
-    install: bool = True
-    hooks: str = "sandbox"  # sandbox, host or skip
-    network: bool = False
-    events: tuple[str, ...] = ()  # a subset, as codedeploy-local --events
-    application_name: str = "agentkit-verify"
-    group_name: str = "LocalFleet"
-    bundle_env: tuple[tuple[str, str], ...] = ()  # BUNDLE_* of an S3 revision
-    digests: bool = True  # hash files while unpacking (the JSON tree shows them)
-    paths: bool = True  # list the tree and the changes (else: only count the changes)
-    env_from_caller: bool = False  # hooks get verify's environment, not the agent's
-    max_disk: int = hookbox.DEFAULT_MAX_DISK  # bytes hooks may write; scripts.log's cap
-    max_procs: int = hookbox.DEFAULT_MAX_PROCS
-    masked: tuple[str, ...] = ()  # verify's own directories, hidden from hooks
-    appspec_name: str = "appspec.yml"  # the deployment's AppSpecFilename
-    agent_root: str = AGENT_ROOT  # the agent's :root_dir: (its configuration file)
-    max_revisions: int = config.DEFAULT_MAX_REVISIONS
-    ignore_stop_failures: bool = False  # the previous revision's ApplicationStop may fail
-    deployment: str = IN_PLACE  # or a blue/green deployment's REPLACEMENT or ORIGINAL instance
-    image: str = ""  # the instance's root file system (a directory); "": this machine's /
-    image_notes: tuple[str, ...] = ()  # what unpacking it left out
-    # told what verify starts doing, and its time limit: the progress line on a terminal
-    on_phase: Callable[[str, float | None], None] = lambda _what, _limit: None
-
-
 class _Run:
-    def __init__(self, opts: Options, work: str) -> None:
+    def __init__(self, opts: Options, work: str, progress: Progress) -> None:
         self.opts = opts
-        self.dep = Deployment(os.path.join(work, "deployment-root"), opts.group_id,
-                              opts.deployment_id)
+        self.progress = progress
+        self.dep = Deployment(os.path.join(work, "deployment-root"), opts.agent.group_id,
+                              opts.agent.deployment_id)
         self.previous = self.dep.previous_successful_dir()
-        if opts.deployment == REPLACEMENT and self.previous is not None:
+        if opts.agent.deployment == REPLACEMENT and self.previous is not None:
             raise BadInput(f"{work} holds an earlier revision of deployment group "
-                           f"{opts.group_id}, but a blue/green replacement instance is "
+                           f"{opts.agent.group_id}, but a blue/green replacement instance is "
                            "launched new, with none: verify it without --previous and with a "
                            "fresh --state-dir (or none), or use --instance original for what "
                            "the instances that have that revision run.")
         self.dep.create()
-        self.sandbox = HostView(os.path.join(work, "sandbox"), opts.image or "/")
+        self.sandbox = HostView(os.path.join(work, "sandbox"), opts.box.image or "/")
         self.findings: list[Finding] = []
-        self.notes: list[str] = list(opts.image_notes)
+        self.notes: list[str] = list(opts.box.image_notes)
         self.lint: LintResult | None = None
         self.previous_spec: AppSpec | None = None  # as the previous revision's hooks read it
         self.unpacked: Unpacked | None = None
@@ -166,7 +136,7 @@ class _Run:
         return text
 
     def shown(self, text: str) -> str:
-        return text.replace(self.dep.root, self.opts.agent_root)
+        return text.replace(self.dep.root, self.opts.agent.agent_root)
 
     def fail(self, event: str, message: str, code: str = UNKNOWN_ERROR) -> EventRun:
         self.failure = Failure(event, code, self.shown(message))
@@ -175,8 +145,8 @@ class _Run:
     # --- the events --------------------------------------------------------------------------
     def run(self) -> list[EventRun]:
         out = []
-        for name in event_names(self.opts.load_balancer, self.opts.events,
-                                self.opts.deployment):
+        for name in event_names(self.opts.agent.load_balancer, self.opts.agent.events,
+                                self.opts.agent.deployment):
             if self.failure is not None:
                 out.append(EventRun(name, "skipped", _revision(name),
                                     note=f"not run: the deployment failed in "
@@ -186,14 +156,14 @@ class _Run:
         return out
 
     def event(self, name: str) -> EventRun:
-        self.opts.on_phase(_phase(name, self.opts.archive), None)
+        self.progress(_phase(name, self.opts.archive), None)
         if name == "DownloadBundle":
             return self.download()
         if name == "Install":
             return self.install()
         if name in ev.FROM_PREVIOUS:
             ran = self.previous_hooks(name)
-            if name == "ApplicationStop" and self.opts.ignore_stop_failures and \
+            if name == "ApplicationStop" and self.opts.agent.ignore_stop_failures and \
                     self.failure is not None:
                 # the deployment's ignoreApplicationStopFailures: the service goes on
                 self.notes.append(f"ApplicationStop failed ({self.failure.message}); the "
@@ -212,18 +182,20 @@ class _Run:
                             note="no earlier successful revision of this deployment group: "
                                  "nothing to run")
         archive = os.path.join(self.previous, "deployment-archive")
-        path = os.path.join(archive, self.opts.appspec_name)
+        path = os.path.join(archive, self.opts.agent.appspec_name)
         if not os.path.isfile(path):
-            if self.opts.generation == "2":
+            if self.opts.agent.generation == "2":
                 return EventRun(name, "succeeded", "previous", note="the previous revision's "
                                 "archive is gone: agent 2.x treats the event as a no-op")
-            return self.fail(name, NOT_FOUND.format(archive=archive, name=self.opts.appspec_name))
-        found = revision_appspec.read(archive, self.opts.appspec_name, self.shown(path))
+            return self.fail(name, NOT_FOUND.format(archive=archive,
+                                                    name=self.opts.agent.appspec_name))
+        found = revision_appspec.read(archive, self.opts.agent.appspec_name, self.shown(path))
         if found.source is None:  # a hook of that revision made it a link out of the archive
             self.stopped = self.undetermined = (f"{self.shown(path)} is a link out of its "
                                                 "archive: what the agent reads is not known")
             return EventRun(name, NOT_RUN, "previous", note=self.undetermined)
-        result = lint_source(found.source, self.opts.generation, PLATFORM, self.opts.events)
+        result = lint_source(found.source, self.opts.agent.generation, PLATFORM,
+                             self.opts.agent.events)
         self.previous_spec = result.appspec
         return self.hooks(name, "previous", result.appspec, archive)
 
@@ -244,19 +216,19 @@ class _Run:
                             f"here: {self.skip_reason}")
         in_box = mode == "sandbox"
         shown_archive = self.shown(archive) if in_box else archive
-        env = environment.hook_env(self.lifecycle_env(name), self.opts.env_from_caller,
-                                   self.opts.generation)
+        env = environment.hook_env(self.lifecycle_env(name), self.opts.agent.env_from_caller,
+                                   self.opts.agent.generation)
         jobs = [runner.Job(name, shown_archive, s.location, s.timeout, s.runas, s.sudo, env,
-                           self.opts.generation) for s in scripts]
+                           self.opts.agent.generation) for s in scripts]
         start = self.log_event(name)
-        self.opts.on_phase(f"{name}: {', '.join(j.location for j in jobs)}",
+        self.progress(f"{name}: {', '.join(j.location for j in jobs)}",
                            sum(j.timeout for j in jobs))
         if in_box and name == "ValidateService":
             self.listening_now()
         if in_box:
             try:
                 results, changed = self.box().run(jobs, self.shown(self.dep.scripts_log),
-                                                  self.opts.max_disk)
+                                                  self.opts.box.max_disk)
             except hookbox.Unavailable as exc:
                 self.no_box(str(exc))
                 return EventRun(name, NOT_RUN, revision, note=f"{name} has scripts; not run "
@@ -275,7 +247,7 @@ class _Run:
             self.undetermined = why
             self.stopped = f"{failed.location} failed in {name} for want of privilege"
             return EventRun(name, UNDETERMINED, revision, tuple(results), note=why)
-        tail = _tail(self.log_since(start), self.opts.generation)
+        tail = _tail(self.log_since(start), self.opts.agent.generation)
         self.failure = Failure(name, failed.error_code, failed.message, failed.location, tail)
         return EventRun(name, "failed", revision, tuple(results), note=failed.message)
 
@@ -283,7 +255,7 @@ class _Run:
         """--hooks host: for real, on this machine (a disposable one, as codedeploy-local)."""
         results: list[ScriptRun] = []
         with open(self.dep.scripts_log, "a", encoding="utf-8", errors="surrogateescape") as f:
-            log = runner.CappedLog(f, self.opts.max_disk)
+            log = runner.CappedLog(f, self.opts.box.max_disk)
             for job in jobs:
                 results.append(runner.run(job, log))
                 if results[-1].error_code != SUCCEEDED:
@@ -314,9 +286,9 @@ class _Run:
     def box(self) -> hookbox.HookBox:
         if self.hookbox is None:
             spec = hookbox.build_spec(
-                os.path.join(self.work, "box"), self.dep.root, self.opts.masked,
-                self.destinations(), self.opts.network, self.opts.max_disk, self.opts.max_procs,
-                self.opts.agent_root, self.opts.image)
+                os.path.join(self.work, "box"), self.dep.root, self.opts.box.masked,
+                self.destinations(), self.opts.box.network, self.opts.box.max_disk,
+                self.opts.box.max_procs, self.opts.agent.agent_root, self.opts.box.image)
             os.makedirs(spec.work, exist_ok=True)
             self.hookbox = hookbox.HookBox(self.sandbox, spec)
         return self.hookbox
@@ -334,10 +306,10 @@ class _Run:
 
     def hook_mode(self) -> str:
         """skip, host, sandbox, or not-run (no box here; self.skip_reason says why)."""
-        if self.opts.hooks == "skip":
+        if self.opts.box.hooks == "skip":
             self.skip_reason = "--hooks skip"
             return "skip"
-        if self.opts.hooks == "host":
+        if self.opts.box.hooks == "host":
             return "host"
         if self.skip_reason is None:
             reason = hookbox.unavailable()
@@ -358,19 +330,19 @@ class _Run:
         return None
 
     def lifecycle_env(self, event: str) -> dict[str, str]:
-        return {"LIFECYCLE_EVENT": event, "DEPLOYMENT_ID": self.opts.deployment_id,
-                "APPLICATION_NAME": self.opts.application_name,
-                "DEPLOYMENT_GROUP_NAME": self.opts.group_name,
-                "DEPLOYMENT_GROUP_ID": self.opts.group_id, **dict(self.opts.bundle_env)}
+        return {"LIFECYCLE_EVENT": event, "DEPLOYMENT_ID": self.opts.agent.deployment_id,
+                "APPLICATION_NAME": self.opts.agent.application_name,
+                "DEPLOYMENT_GROUP_NAME": self.opts.agent.group_name,
+                "DEPLOYMENT_GROUP_ID": self.opts.agent.group_id, **dict(self.opts.agent.bundle_env)}
 
     def download(self) -> EventRun:
         if os.path.lexists(self.dep.archive):
             raise AssertionError("deployment ids are unique per run")
         self.prune()
-        self.unpacked = unpack(self.opts.archive, self.dep.archive, self.opts.bundle_type,
-                               self.opts.generation, lean=not self.opts.install,
-                               db=self.sandbox.db, hashing=self.opts.digests,
-                               limit=self.opts.max_disk)
+        self.unpacked = unpack(self.opts.archive, self.dep.archive, self.opts.agent.bundle_type,
+                               self.opts.agent.generation, lean=not self.opts.agent.install,
+                               db=self.sandbox.db, hashing=self.opts.report.digests,
+                               limit=self.opts.box.max_disk)
         self.findings += [replace(f, path=self.shown(f.path)) for f in self.unpacked.findings]
         if self.unpacked.failure is not None:
             return self.fail("DownloadBundle", self.unpacked.failure)
@@ -380,11 +352,11 @@ class _Run:
         if self.unpacked.stripped:
             self.notes.append(f"the archive's single top-level directory "
                               f"{self.unpacked.stripped}/ holds the appspec: the agent strips it")
-        if self.opts.generation == "2" and not os.path.isfile(
-                os.path.join(self.dep.archive, self.opts.appspec_name)):
+        if self.opts.agent.generation == "2" and not os.path.isfile(
+                os.path.join(self.dep.archive, self.opts.agent.appspec_name)):
             return self.fail("DownloadBundle", "The deployment failed because the specified "
                              "file does not exist at the expected location: "
-                             f"{self.dep.archive}/{self.opts.appspec_name}.")
+                             f"{self.dep.archive}/{self.opts.agent.appspec_name}.")
         layout.write_marker(self.dep.most_recent, self.dep.dir)
         self.check_bundle()
         return EventRun("DownloadBundle", "succeeded", "current")
@@ -399,13 +371,14 @@ class _Run:
 
     def prune(self) -> None:
         """DownloadBundle first deletes the oldest deployments past :max_revisions:."""
-        old = self.dep.old_revisions(self.opts.max_revisions)
+        old = self.dep.old_revisions(self.opts.agent.max_revisions)
         for path in old:
             fstree.remove_tree(path)
         if old:
             names = ", ".join(os.path.basename(p) for p in old)
             self.notes.append(f"DownloadBundle deletes {len(old)} earlier deployment(s) of "
-                              f"this group, keeping :max_revisions: {self.opts.max_revisions} "
+                              "this group, keeping :max_revisions: "
+                              f"{self.opts.agent.max_revisions} "
                               f"with this one (never the last successful): {names}")
 
     def check_bundle(self) -> None:
@@ -413,7 +386,7 @@ class _Run:
         shown_root = self.shown(archive)
         # Install's order (command_executor.rb#app_spec_real_path): the deployment's name,
         # then appspec.yaml, then appspec.yml
-        for name in dict.fromkeys((self.opts.appspec_name, "appspec.yaml", "appspec.yml")):
+        for name in dict.fromkeys((self.opts.agent.appspec_name, "appspec.yaml", "appspec.yml")):
             path = os.path.join(archive, name)
             if not os.path.lexists(path):
                 continue
@@ -426,14 +399,14 @@ class _Run:
                                                     "of the bundle (AK152)")
                 break
             assert found.source is not None
-            self.lint = lint_source(found.source, self.opts.generation, PLATFORM,
-                                    self.opts.events)
+            self.lint = lint_source(found.source, self.opts.agent.generation, PLATFORM,
+                                    self.opts.agent.events)
             self.findings += list(self.lint.findings)
             if self.lint.agent_verdict == "unknown":
                 self.stopped = self.undetermined = f"verify does not read {name} (AK106)"
             break
         else:
-            name = self.opts.appspec_name
+            name = self.opts.agent.appspec_name
             self.findings.append(Finding(ERROR, "AK150", name, None, None,
                                          f"no {name} (or appspec.yaml, appspec.yml) at the "
                                          f"bundle root{found_below(archive)}",
@@ -443,19 +416,19 @@ class _Run:
         unwritten = self.unpacked.listing if self.unpacked else None
         if spec is not None:  # --no-install read some past its size limit: not checked
             self.findings += checks.scripts(
-                archive, shown_root, spec.hooks, self.opts.generation,
+                archive, shown_root, spec.hooks, self.opts.agent.generation,
                 lambda loc: unwritten is not None and script_rel(loc) in unwritten)
-        self.findings += checks.tree(archive, shown_root, unwritten, self.opts.image)
+        self.findings += checks.tree(archive, shown_root, unwritten, self.opts.box.image)
 
     def parse_for_hooks(self) -> EventRun | None:
         """BeforeInstall's hook executor parses appspec.yml first (hook_executor.rb)."""
         if self.stopped is not None and (self.lint is None or
                                          self.lint.agent_verdict == "unknown"):
             return EventRun("BeforeInstall", NOT_RUN, "current", note=self.stopped)
-        yml = os.path.join(self.dep.archive, self.opts.appspec_name)
-        if not os.path.isfile(yml) and not (self.opts.generation == "2" and self.lint):
+        yml = os.path.join(self.dep.archive, self.opts.agent.appspec_name)
+        if not os.path.isfile(yml) and not (self.opts.agent.generation == "2" and self.lint):
             return self.fail("BeforeInstall", NOT_FOUND.format(archive=self.dep.archive,
-                                                                name=self.opts.appspec_name))
+                                                                name=self.opts.agent.appspec_name))
         if self.lint is not None and self.lint.agent_verdict == "rejected":
             return self.fail("BeforeInstall", self.lint.agent_error or "invalid appspec")
         return None
@@ -464,11 +437,11 @@ class _Run:
         spec = self.lint.appspec if self.lint else None
         if spec is None and self.stopped is not None:
             return EventRun("Install", NOT_RUN, "current", note=self.stopped)
-        if spec is None or not self.opts.install:
-            note = "skipped: --no-install" if not self.opts.install else "no appspec"
+        if spec is None or not self.opts.agent.install:
+            note = "skipped: --no-install" if not self.opts.agent.install else "no appspec"
             return EventRun("Install", "skipped", "current", note=note)
-        installer = Installer(self.sandbox, self.dep, self.opts.generation,
-                              self.opts.file_exists_behavior,
+        installer = Installer(self.sandbox, self.dep, self.opts.agent.generation,
+                              self.opts.agent.file_exists_behavior,
                               self.unpacked.listing.prefix if self.unpacked else "")
         destinations = tuple(os.path.normpath(m.destination) for m in spec.files)
         self.shared_writes(destinations, cleanup=True)
@@ -496,11 +469,20 @@ class _Run:
                     "do not ship links to directories; link shared storage in AfterInstall "
                     "(agentkit hook link-shared)"))
             installer.execute(plan)
-        except (InstallError, OSError) as exc:
+        except OSError as exc:
+            # this machine's disk under verify's work directory, not the instance's
+            self.sandbox.save()
+            raise MachineryFailed(
+                f"verify's own copy of the instance under {self.work} failed while Install "
+                f"ran ({exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''})"
+                ". That says nothing of the deployment: give verify a work directory it may "
+                "write (free space, nothing immutable or read-only in it; or --state-dir "
+                "elsewhere) and run it again.") from None
+        except InstallError as exc:
             self.sandbox.save()
             message = str(exc)
-            if self.opts.generation == "2":
-                message = f"Install failed for group {self.opts.group_id}: {message}"
+            if self.opts.agent.generation == "2":
+                message = f"Install failed for group {self.opts.agent.group_id}: {message}"
             return self.fail("Install", message)
         self.sandbox.save()
         self.shared_writes(destinations, cleanup=False)
@@ -560,11 +542,17 @@ def _tail(event_log: str, generation: str) -> str:
     return text[-2048:]
 
 
-def run(opts: Options, work: str) -> VerifyResult:
+def no_progress(_what: str, _limit: float | None) -> None:
+    """A run that shows no progress line."""
+
+
+def run(opts: Options, work: str, progress: Progress = no_progress) -> VerifyResult:
+    """`progress` is told what verify starts doing, and its time limit (the progress line on
+    a terminal)."""
     # absolute: files of the deployment root are opened below it by their full path (a
     # relative --state-dir made every scripts.log write fail, a note per hook event)
     work = os.path.abspath(work)
-    state = _Run(opts, work)
+    state = _Run(opts, work, progress)
     try:
         try:
             events = state.run()
@@ -576,14 +564,14 @@ def run(opts: Options, work: str) -> VerifyResult:
         spec = state.lint.appspec if state.lint else state.previous_spec
         log = state.whole_log()
         bundle_type = state.unpacked.declared if state.unpacked else \
-            (opts.bundle_type or _sniffed_type(opts.archive))
+            (opts.agent.bundle_type or _sniffed_type(opts.archive))
         state.sandbox.save()
         sb = state.sandbox
-        spills = os.path.join(work, f"report-{opts.deployment_id}")
+        spills = os.path.join(work, f"report-{opts.agent.deployment_id}")
         skipped: list[str] = []
-        if opts.paths:
+        if opts.report.paths:
             tree = outcome.spill(spills + ".tree", outcome.tree(sb, spec, skipped))
-            changes = outcome.spill(spills + ".changes", outcome.changes(sb, opts.digests))
+            changes = outcome.spill(spills + ".changes", outcome.changes(sb, opts.report.digests))
         else:
             tree, changes = Nodes(), Nodes(counts=outcome.change_counts(sb))
         untouched = outcome.untouched_summary(sb, skipped)
@@ -592,17 +580,17 @@ def run(opts: Options, work: str) -> VerifyResult:
     finally:
         state.sandbox.close()
     return VerifyResult(
-        archive=os.path.abspath(opts.archive), agent=opts.generation, bundle_type=bundle_type,
-        deployment_group_id=opts.group_id, deployment_id=opts.deployment_id,
+        archive=os.path.abspath(opts.archive), agent=opts.agent.generation, bundle_type=bundle_type,
+        deployment_group_id=opts.agent.group_id, deployment_id=opts.agent.deployment_id,
         failure=state.failure, events=tuple(events),
         findings=tuple(sorted(state.member_findings() + service_findings.findings(
-            tuple(state.services), spec, tuple(e.name for e in events), opts.appspec_name,
-            opts.image, _validate_texts(state.dep.archive, spec)), key=Finding.sort_key)),
+            tuple(state.services), spec, tuple(e.name for e in events), opts.agent.appspec_name,
+            opts.box.image, _validate_texts(state.dep.archive, spec)), key=Finding.sort_key)),
         tree=tree, changes=changes, scripts_log=log, notes=tuple(state.notes),
         undetermined=state.undetermined if state.failure is None else None,
         members=state.unpacked.members if state.unpacked else 0,
-        modelled=event_plan.modelled(opts.deployment, opts.events, opts.load_balancer,
-                                     opts.image),
+        modelled=event_plan.modelled(opts.agent.deployment, opts.agent.events,
+                                     opts.agent.load_balancer, opts.box.image),
         untouched=untouched, services=tuple(state.services))
 
 

@@ -502,10 +502,11 @@ def test_verify_json_stream_equals_the_whole_document(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from agentkit.report import verify_json
     from agentkit.verify import lifecycle
+    from agentkit.verify.options import BoxOptions, Options
 
     arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "d"), 0o644),
                                    ("a", "file", "1", 0o644), ("b", "file", "2", 0o600)])
-    result = lifecycle.run(lifecycle.Options(str(arc), hooks="skip"), str(tmp_path / "w"))
+    result = lifecycle.run(Options(str(arc), box=BoxOptions(hooks="skip")), str(tmp_path / "w"))
     out = io.StringIO()
     verify_json.write(out, result, None)
     assert json.loads(out.getvalue()) == {**result.to_json(), "previous": None,
@@ -898,6 +899,7 @@ def test_verify_text_counts_of_changes_same_as_the_json_list(tmp_path: Path) -> 
     from collections import Counter
 
     from agentkit.verify import lifecycle
+    from agentkit.verify.options import AgentOptions, BoxOptions, Options, ReportOptions
 
     dest, host = tmp_path / "d", tmp_path / "host"
     (host / "etc").mkdir(parents=True)
@@ -916,8 +918,9 @@ def test_verify_text_counts_of_changes_same_as_the_json_list(tmp_path: Path) -> 
     work.mkdir()
     expected = [{"created": 25, "modified": 1}, {"created": 3, "modified": 1}]
     for n, (archive, want) in enumerate(zip((first, second), expected)):
-        result = lifecycle.run(lifecycle.Options(str(archive), hooks="skip", digests=False,
-                                                 deployment_id=f"d-COUNT000{n}"), str(work))
+        result = lifecycle.run(Options(str(archive), AgentOptions(deployment_id=f"d-COUNT000{n}"),
+                                       BoxOptions(hooks="skip"), ReportOptions(digests=False)),
+                               str(work))
         assert result.succeeded
         listed = Counter(node.change for node in result.changes)
         assert result.changes.counts() == dict(listed) == want
