@@ -14,10 +14,11 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from agentkit import agent_files
 from agentkit.errors import BadInput
 
-DEFAULT_ROOT = "/opt/codedeploy-agent/deployment-root"
-DEFAULT_LOG_DIR = "/var/log/aws/codedeploy-agent/"
+DEFAULT_ROOT = agent_files.DEPLOYMENT_ROOT
+DEFAULT_LOG_DIR = agent_files.LOG_DIR
 DEFAULT_MAX_REVISIONS = 5  # command_executor.rb ARCHIVES_TO_RETAIN
 
 

@@ -14,7 +14,8 @@ import json
 import os
 import socket
 import struct
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
 
 MAX_FDS = 200  # below SCM_MAX_FD (253)
 MAX_MESSAGE = 64 << 20
@@ -89,3 +90,32 @@ class Channel:
             parts.append(chunk)
             size -= len(chunk)
         return b"".join(parts)
+
+
+class _WithFd(Protocol):
+    """A value that crosses the channel as a JSON list, a descriptor's index in its `fd`."""
+
+    def _replace(self, *, fd: int) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+BATCH = 2000  # values a message carries at most (a message is read whole)
+
+
+def batches(values: Iterable[tuple[_WithFd, int | None]]
+            ) -> Iterator[tuple[list[list[Any]], list[int]]]:
+    """Values with their descriptors, as messages: at most MAX_FDS descriptors and BATCH
+    values each; a value's `fd` becomes its descriptor's index in the message."""
+    batch: list[list[Any]] = []
+    fds: list[int] = []
+    for value, fd in values:
+        if fd is not None:
+            value = value._replace(fd=len(fds))
+            fds.append(fd)
+        batch.append(list(value))
+        if len(fds) >= MAX_FDS or len(batch) >= BATCH:
+            yield batch, fds
+            batch, fds = [], []
+    if batch or fds:
+        yield batch, fds

@@ -18,24 +18,13 @@ from typing import IO, Any
 import agentkit
 from agentkit import proc
 from agentkit.box import ids, wire
-from agentkit.box.channel import MAX_FDS, Channel, ChannelClosed
+from agentkit.box.channel import Channel, ChannelClosed, batches
+from agentkit.box.errors import BoxError, Unavailable
 from agentkit.box.items import BadMessage, Change, Item, change_from
 from agentkit.box.spec import Spec
 
 START_TIMEOUT = 120.0  # seconds for the box to be made (copying Install's files included)
 REPLY_SLACK = 60.0  # beyond a request's own deadline
-
-
-class Unavailable(Exception):
-    """This machine cannot make a box; str() says why and what to enable, in one line."""
-
-
-class BoxError(RuntimeError):
-    """The box broke; `reason` says how in a line (str() adds what the box wrote)."""
-
-    def __init__(self, message: str, reason: str = "") -> None:
-        super().__init__(message)
-        self.reason = reason or message.split("\n", 1)[0]
 
 
 def why_unavailable() -> str | None:
@@ -70,23 +59,6 @@ def _stage_env() -> dict[str, str]:
     parent = os.path.dirname(os.path.dirname(os.path.abspath(agentkit.__file__)))
     return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "PYTHONPATH": parent, "PYTHONDONTWRITEBYTECODE": "1", "LC_ALL": "C.UTF-8"}
-
-
-def _batches(items: Iterable[tuple[Item, int | None]]
-             ) -> Iterator[tuple[list[list[Any]], list[int]]]:
-    """Items with their descriptors, at most MAX_FDS descriptors a message."""
-    batch: list[list[Any]] = []
-    fds: list[int] = []
-    for item, fd in items:
-        if fd is not None:
-            item = item._replace(fd=len(fds))
-            fds.append(fd)
-        batch.append(list(item))
-        if len(fds) >= MAX_FDS or len(batch) >= 2000:
-            yield batch, fds
-            batch, fds = [], []
-    if batch or fds:
-        yield batch, fds
 
 
 class Box:
@@ -128,7 +100,7 @@ class Box:
             self.channel.send({"op": "mapped"})
             message = self._receive()[0]
         self._expect(message, "entered")
-        for batch, fds in _batches(items):
+        for batch, fds in batches(items):
             try:
                 self._send({"op": "items", "items": batch}, fds)
             finally:
@@ -217,7 +189,7 @@ class Box:
         """Write items into the running box; returns (unowned, failures)."""
         self.channel.sock.settimeout(START_TIMEOUT)
         unowned, failed = 0, []
-        for batch, fds in _batches(items):
+        for batch, fds in batches(items):
             try:
                 self.channel.send({"op": "apply", "items": batch}, fds)
             finally:

@@ -31,8 +31,8 @@ from typing import IO, Any
 from agentkit import beneath
 from agentkit.box import layers, mimic, rootfs, wire
 from agentkit.box import syscalls as sc
-from agentkit.box.channel import MAX_FDS, Channel, ChannelClosed
-from agentkit.box.items import Change, Item, item_from
+from agentkit.box.channel import Channel, ChannelClosed, batches
+from agentkit.box.items import Item, item_from
 from agentkit.box.spec import Spec
 from agentkit.systemd import services
 
@@ -239,25 +239,10 @@ class Init:
 
     def _send_diff(self) -> None:
         assert self.diff is not None
-        batch: list[Change] = []
-        fds: list[int] = []
-
-        def flush() -> None:
-            self.channel.send({"op": "changes", "changes": [list(c) for c in batch]}, fds)
+        for batch, fds in batches(self.diff.changes()):
+            self.channel.send({"op": "changes", "changes": batch}, fds)
             for fd in fds:
                 os.close(fd)
-            batch.clear()
-            fds.clear()
-
-        for change, fd in self.diff.changes():
-            if fd is not None:
-                change = change._replace(fd=len(fds))
-                fds.append(fd)
-            batch.append(change)
-            if len(fds) >= MAX_FDS or len(batch) >= 2000:
-                flush()
-        if batch:
-            flush()
         notes, self.diff.notes = self.diff.notes, []
         self.channel.send({"op": "diffed", "notes": notes})
 

@@ -21,15 +21,12 @@ from dataclasses import replace
 from agentkit.box import ids, init, wire  # (everything pid 1 needs is imported before we lose /)
 from agentkit.box import syscalls as sc
 from agentkit.box.channel import Channel
+from agentkit.box.errors import Unavailable
 from agentkit.box.spec import Spec
 
 STAGING_FD = 99  # (as real root) the stage's directory, in the box's mount namespace
 NAMESPACES = sc.CLONE_NEWNS | sc.CLONE_NEWPID | sc.CLONE_NEWIPC | sc.CLONE_NEWUTS | \
     sc.CLONE_NEWCGROUP
-
-
-class Unavailable(Exception):
-    """This machine does not let the box be made (a kernel setting, a container)."""
 
 
 def _hold_userns(spec: Spec) -> tuple[int, int]:

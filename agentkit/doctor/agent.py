@@ -12,13 +12,13 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from agentkit import fstree
+from agentkit import agent_files, fstree
 from agentkit.agent import agent_yml as agent_config
 from agentkit.doctor.result import Check, fail, ok, warn
 from agentkit.errors import BadInput
 
 HOME = "/opt/codedeploy-agent"
-CONFIG = "/etc/codedeploy-agent/conf/codedeployagent.yml"
+CONFIG = agent_files.CONFIG
 PID_DIR = "/opt/codedeploy-agent/state/.pid/"
 LOG_NAME = "codedeploy-agent.log"
 DEPLOYMENTS_LOG = "deployment-logs/codedeploy-agent-deployments.log"  # instance_agent/log.rb

@@ -27,12 +27,12 @@ import stat
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agentkit import environ
+from agentkit import agent_files, environ
 from agentkit.errors import HookFailed
 from agentkit.safefs import chase
 
-AGENT_ROOT = "/opt/codedeploy-agent/deployment-root"
-AGENT_CONFIG = "/etc/codedeploy-agent/conf/codedeployagent.yml"
+AGENT_ROOT = agent_files.DEPLOYMENT_ROOT
+AGENT_CONFIG = agent_files.CONFIG
 _ROOT_DIR = re.compile(r"^:root_dir:\s*['\"]?([^'\"#\s]+)", re.MULTILINE)
 
 

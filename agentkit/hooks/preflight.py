@@ -9,11 +9,12 @@ import pwd
 import shutil
 from typing import Any
 
+from agentkit import agent_files
 from agentkit.errors import HookFailed
 from agentkit.hooks import mounts
 from agentkit.hooks.config import Config, Preflight, parse_size
 
-AGENT_ROOT = "/opt/codedeploy-agent/deployment-root"
+AGENT_ROOT = agent_files.DEPLOYMENT_ROOT
 
 
 def bundle_size(path: str) -> int:

@@ -63,7 +63,8 @@ class Found(NamedTuple):
     record: Record | None
 
 
-def _kind(mode: int) -> str:
+def kind(mode: int) -> str:
+    """The entry type the view and its reports name: symlink, dir, file or other."""
     return ("symlink" if stat.S_ISLNK(mode) else "dir" if stat.S_ISDIR(mode)
             else "file" if stat.S_ISREG(mode) else "other")
 
@@ -438,7 +439,7 @@ class HostView:
         self.records.put(norm, WRITTEN_DIR if stat.S_ISDIR(st.st_mode) else WRITTEN,
                          (st.st_uid, st.st_gid), mode=st.st_mode)
 
-    def _host_kind(self, norm: str) -> bool | None:
+    def _hostkind(self, norm: str) -> bool | None:
         """None: not on the host; else whether it is a directory there. Not cached: with
         `--hooks host` the host itself changes between events."""
         try:
@@ -453,7 +454,7 @@ class HostView:
         up = self.up(norm)
         if os.path.lexists(up):
             os.unlink(up)
-        self.records.gone(norm, self._host_kind(norm))
+        self.records.gone(norm, self._hostkind(norm))
 
     def remove_tree(self, path: str) -> None:
         """rm -rf (never following a link): what the deployment put below `path` goes, and
@@ -470,7 +471,7 @@ class HostView:
         self._upper_dirs = {p for p in self._upper_dirs if p != norm and not p.startswith(below)}
         self._hiding = {p for p in self._hiding if not p.startswith(below)}
         self._host_stats.clear()
-        host_dir = self._host_kind(norm)
+        host_dir = self._hostkind(norm)
         self.records.gone(norm, host_dir)
         if host_dir:
             self._hiding.add(norm)
@@ -486,7 +487,7 @@ class HostView:
             below = norm + "/"
             self._upper_dirs = {p for p in self._upper_dirs
                                 if p != norm and not p.startswith(below)}
-        host_dir = self._host_kind(norm)
+        host_dir = self._hostkind(norm)
         self.records.gone(norm, host_dir)
         if host_dir:
             self._hiding.add(norm)
@@ -501,17 +502,17 @@ class HostView:
         if found is None:
             return None
         st, where, rec = found
-        kind = _kind(st.st_mode)
+        type_ = kind(st.st_mode)
         uid, gid = st.st_uid, st.st_gid
         if rec is not None and rec.state:  # ours on disk: the record knows the owner
             uid, gid = AGENT_OWNER
         if rec is not None and rec.uid is not None:
             uid, gid = rec.uid, rec.gid if rec.gid is not None else gid
         target = None
-        if kind == "symlink":
+        if type_ == "symlink":
             target = os.readlink(self.up(norm) if where == "upper" else self._host(norm))
         recorded = rec is not None and rec.state == RECORDED
-        return Entry(norm, kind, stat.S_IMODE(st.st_mode), uid, gid, target, where,
+        return Entry(norm, type_, stat.S_IMODE(st.st_mode), uid, gid, target, where,
                      rec.src if recorded and rec else None, rec.sha if recorded and rec else None)
 
     def sha_of(self, entry: Entry) -> str | None:
@@ -605,5 +606,5 @@ def _made_new(path: str) -> bool:
 def _recorded(rec: Record) -> Entry:
     """The entry of a bundle file recorded at a path (what _entry makes of its record)."""
     mode = rec.mode or 0
-    return Entry(rec.path, _kind(mode), stat.S_IMODE(mode), rec.uid or 0, rec.gid or 0, None,
+    return Entry(rec.path, kind(mode), stat.S_IMODE(mode), rec.uid or 0, rec.gid or 0, None,
                  "upper", rec.src, rec.sha)

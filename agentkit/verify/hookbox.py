@@ -26,18 +26,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from agentkit import environ, mountinfo
+from agentkit import agent_files, environ, mountinfo
 from agentkit.agent import runner
 from agentkit.agent.script_run import SCRIPT_FAILED, ScriptRun
 from agentkit.box import ids
-from agentkit.box.client import Box, BoxError, Unavailable, why_unavailable
+from agentkit.box.client import Box, why_unavailable
+from agentkit.box.errors import BoxError, Unavailable
 from agentkit.box.items import DIR, FILE, GONE, OTHER, SYMLINK, Change, Item
 from agentkit.box.spec import Spec
 from agentkit.hostview.records import Record
 from agentkit.hostview.view import Entry, HostView
 from agentkit.verify import box_programs
 
-AGENT_ROOT = "/opt/codedeploy-agent/deployment-root"
+AGENT_ROOT = agent_files.DEPLOYMENT_ROOT
 SPECIAL = ("proc", "sys", "dev", "run")
 REAL_FS = ("ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "nfs", "nfs4", "tmpfs", "vfat",
            "f2fs", "jfs", "reiserfs", "ntfs3", "fuse.sshfs", "virtiofs", "9p", "ceph", "cifs")

@@ -33,7 +33,7 @@ from agentkit.appspec.check import LintResult, lint_source
 from agentkit.appspec.locate import found_below
 from agentkit.appspec.model import AppSpec, Script
 from agentkit.appspec.rules import RULES
-from agentkit.box.client import BoxError
+from agentkit.box.errors import BoxError
 from agentkit.bundle import checks
 from agentkit.bundle.unpack import Unpacked, script_rel, unpack
 from agentkit.errors import BadInput, MachineryFailed

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from agentkit import fstree
 from agentkit.agent.linked_dirs import MAX_COUNTED
 from agentkit.appspec.model import AppSpec
-from agentkit.hostview.view import Entry, HostView
+from agentkit.hostview.view import Entry, HostView, kind
 from agentkit.verify.result import Node, Nodes, Untouched
 
 BATCH = 1024  # nodes per marshal record of a spill file
@@ -130,8 +130,8 @@ def _hidden_deletions(sb: HostView) -> list[Node]:
                 host = os.lstat(sb.host_path(path))
             except OSError:
                 continue
-            out.append(Node(path, _kind(host), f"{stat.S_IMODE(host.st_mode):04o}", None, None,
-                            None, "deleted"))
+            out.append(Node(path, kind(host.st_mode), f"{stat.S_IMODE(host.st_mode):04o}",
+                            None, None, None, "deleted"))
     return sorted(out, key=lambda n: n.path)
 
 
@@ -142,8 +142,8 @@ def _touched_changes(sb: HostView, digests: bool, skip_recorded_in: tuple[str, .
         host = _host_lstat(sb, path, absent)
         if entry is None:
             if host is not None:
-                yield Node(path, _kind(host), f"{stat.S_IMODE(host.st_mode):04o}", None, None,
-                           None, "deleted")
+                yield Node(path, kind(host.st_mode), f"{stat.S_IMODE(host.st_mode):04o}",
+                           None, None, None, "deleted")
             continue
         if host is None:
             yield _node(sb, entry, "created", digests)
@@ -168,13 +168,8 @@ def _host_lstat(sb: HostView, path: str, absent: set[str]) -> os.stat_result | N
     return found
 
 
-def _kind(st: os.stat_result) -> str:
-    return ("symlink" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode)
-            else "file" if stat.S_ISREG(st.st_mode) else "other")
-
-
 def _differs(sb: HostView, entry: Entry, host: os.stat_result) -> bool:
-    if entry.type != _kind(host) or entry.mode != stat.S_IMODE(host.st_mode):
+    if entry.type != kind(host.st_mode) or entry.mode != stat.S_IMODE(host.st_mode):
         return True
     if (entry.uid, entry.gid) != (host.st_uid, host.st_gid):
         return True

@@ -18,6 +18,8 @@ from agentkit.appspec.shim import SHIM
 from agentkit.appspec.source import read_source
 from agentkit.cli import main
 
+from ..boxes import determined, needs_box
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -134,6 +136,7 @@ def _as_yaml(cfg: deploy_config.DeployConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
+@needs_box
 def test_init_bundle_verify_is_clean_on_both_agents(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     top = tmp_path / "app"
@@ -144,8 +147,7 @@ def test_init_bundle_verify_is_clean_on_both_agents(
     for agent in ("1", "2"):
         code = main(["verify", "--format", "json", "--agent", agent, str(tmp_path / "app.tgz")])
         out = json.loads(capsys.readouterr().out)
-        if out["result"] == "undetermined":
-            pytest.skip(f"no box for hooks here: {out['undetermined']}")
+        determined(out)
         assert (code, out["result"], out["findings"]) == (0, "succeeded", []), out["error"]
         assert (tmp_path / "www" / "healthcheck.html").exists() is False  # only in the box
         tree = {n["path"] for n in out["tree"]}

@@ -17,6 +17,7 @@ import pytest
 from agentkit.cli import main
 
 from ..archives import appspec, script, tar
+from ..boxes import determined, needs_box, needs_runas
 from ..conftest import requires_root
 
 DF = "The deployment failed because"
@@ -69,6 +70,7 @@ def test_fidelity_installed_script_keeps_its_mode_when_the_hook_is_made_executab
 
 
 # --- 2. the archive's root entry -----------------------------------------------------------
+@needs_runas
 def test_fidelity_private_root_entry_makes_runas_hooks_fail_with_126(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         runas_users: tuple[str, str]) -> None:
@@ -80,8 +82,7 @@ def test_fidelity_private_root_entry_makes_runas_hooks_fail_with_126(
         ("./", "dir", "", 0o700), ("./appspec.yml", "file", appspec(dest, hooks), 0o644),
         ("./s/run.sh", "file", script(), 0o755)])
     code, out = verify(capsys, str(arc))
-    if out["result"] == "undetermined":
-        pytest.skip(f"this box cannot be {user}: {out['undetermined']}")
+    determined(out)
     assert code == 1
     assert (out["result"], out["failed_event"], out["error"]["error_code"]) == \
         ("failed", "AfterInstall", "SCRIPT_FAILED")
@@ -297,6 +298,7 @@ def test_verify_tree_leaves_out_host_directories_the_deployment_did_not_touch(
                                      "complete": True}
 
 
+@needs_box
 def test_verify_tree_enters_host_directories_a_hook_changed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     www = tmp_path / "www"
@@ -311,14 +313,14 @@ def test_verify_tree_enters_host_directories_a_hook_changed(
         ("app/index.html", "file", "<h1>", 0o644),
         ("rm.sh", "file", script(f"rm {www}/logs/a.log\ntouch {www}/logs/b.log\n"), 0o755)])
     code, out = verify(capsys, str(arc))
-    if out["result"] == "undetermined":
-        pytest.skip(f"no box for hooks here: {out['undetermined']}")
+    determined(out)
     assert code == 0, out["error"]
     assert [n["path"] for n in out["tree"]] == [
         str(www), f"{www}/data", f"{www}/index.html", f"{www}/logs", f"{www}/logs/b.log"]
     assert out["tree_untouched"] == {"dirs": 1, "entries": 1, "bytes": 1, "complete": True}
 
 
+@needs_box
 def test_verify_box_started_before_install_keeps_the_mount_points(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # a BeforeInstall hook starts the box before Install; Install is then replayed into it,
@@ -329,8 +331,7 @@ def test_verify_box_started_before_install_keeps_the_mount_points(
         ("appspec.yml", "file", appspec(tmp_path / "app", hooks), 0o644),
         ("s/ls.sh", "file", script(f"ls {tmp_path}/app 2>&1 || true\n"), 0o755)])
     code, out = verify(capsys, str(arc))
-    if out["result"] == "undetermined":
-        pytest.skip(f"no box for hooks here: {out['undetermined']}")
+    determined(out)
     assert code == 0, out["error"]
     missing = f"ls: cannot access '{tmp_path}/app': No such file or directory"
     assert stdout_of(out, "BeforeInstall") == [missing]

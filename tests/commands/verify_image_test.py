@@ -11,6 +11,7 @@ from agentkit.box import ids
 from agentkit.image import cache as images
 
 from ..archives import script, tar
+from ..boxes import determined, needs_box
 from ..image_fixture import image_with_unit, make_image, make_tarball
 from .verify_fidelity_test import stdout_of, verify
 
@@ -27,10 +28,10 @@ def _bundle(tmp_path: Path, dest: str, name: str = "a.tgz") -> Path:
 
 
 def _needs_box(out: dict[str, object]) -> None:
-    if out["result"] == "undetermined":
-        pytest.skip(f"no box for hooks here: {out['undetermined']}")
+    determined(out)
 
 
+@needs_box
 def test_verify_image_hooks_see_the_image_not_this_machine(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     img = make_image(tmp_path / "img")
@@ -65,6 +66,7 @@ def test_verify_image_install_meets_the_image_s_files(
     assert code == 0  # the same bundle, on this machine's own /, has nothing in its way
 
 
+@needs_box
 def test_verify_image_tarball_gives_the_same_result(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,6 +82,7 @@ def test_verify_image_tarball_gives_the_same_result(
                 str(tmp_path / "cache" / "agentkit" / "images"))[0].digest]
 
 
+@needs_box
 def test_verify_image_tarball_keeps_the_image_s_owners_in_the_box(
         tmp_path: Path, image_cache: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,6 +108,7 @@ def test_verify_image_tarball_keeps_the_image_s_owners_in_the_box(
     assert (listing.split()[2:4], written) == (["1234", "1234"], "mine")
 
 
+@needs_box
 def test_verify_image_s_own_agentkit_is_the_one_hooks_call(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     img = make_image(tmp_path / "img")

@@ -14,11 +14,11 @@ from typing import Any
 import psutil
 import pytest
 
-from agentkit.box import ids
 from agentkit.cli import main
 from agentkit.verify import box_programs, hookbox
 
 from ..archives import script, tar
+from ..boxes import determined, needs_runas
 from ..image_fixture import image_with_unit, make_image
 
 pytestmark = pytest.mark.skipif(hookbox.unavailable() is not None,
@@ -163,6 +163,7 @@ def test_services_unit_from_the_bundle_runs_as_its_user(
     assert [a["action"] for a in app["actions"]] == ["enable --now", "stop"]
 
 
+@needs_runas
 def test_services_forking_and_oneshot_units_and_a_plain_users_systemctl(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         runas_users: tuple[str, ...]) -> None:
@@ -188,8 +189,7 @@ def test_services_forking_and_oneshot_units_and_a_plain_users_systemctl(
         ("check.sh", "file", script("systemctl is-active agentkit-fork\n"
                                     "systemctl restart agentkit-fork\n"), 0o755)])
     code, out = _verify(capsys, arc)
-    if out["result"] == "undetermined":  # a plain user without a subuid range cannot runas
-        pytest.skip("runas needs a subordinate id range for this user")
+    determined(out)
     assert (code, out["failed_event"]) == (1, "ValidateService")
     assert _output(out, "ApplicationStart") == ["active", "active", "status 0", "stopped 3"]
     assert _output(out, "ValidateService") == [
@@ -206,6 +206,7 @@ def test_services_forking_and_oneshot_units_and_a_plain_users_systemctl(
             "  agentkit-once.service    active    static  ApplicationStart: start\n") in text
 
 
+@needs_runas
 def test_services_with_an_image_run_on_the_image_s_python(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # User= is a user only the image has (uid 1234): the unit runs as it
@@ -223,9 +224,7 @@ def test_services_with_an_image_run_on_the_image_s_python(
             "while read -r key value rest; do [ \"$key\" = Uid: ] && echo \"uid $value\"; "
             "done < /tmp/agentkit-status; true\n"), 0o755)])
     code, out = _verify(capsys, arc, "--image", str(img))
-    if out["result"] == "undetermined" or "uid" not in str(out["events"]):
-        assert ids.choose().kind == "single", _output(out, "ApplicationStart")  # one uid
-        pytest.skip("a user without a subordinate id range has no uid 1234 in its box")
+    determined(out)
     assert (code, out["result"]) == (0, "succeeded"), out["error"]
     assert _output(out, "ApplicationStart") == ["active", "inactive", "no nginx 3", "uid 1234"]
     [app] = out["services"]
