@@ -41,8 +41,7 @@ import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from agentkit import fstree
-from agentkit.appspec import events
+from agentkit import events, fstree
 from agentkit.cli import main
 
 LONG = os.environ.get("AGENTKIT_FUZZ") == "long"

@@ -3,7 +3,7 @@ instance modelled; and the lines of the report that say what verify assumed of i
 
 from __future__ import annotations
 
-from agentkit.appspec import events as ev
+from agentkit import events as ev
 
 # A blue/green deployment runs the lifecycle on two sets of instances ("Lifecycle event hook
 # availability", the AppSpec 'hooks' section of the CodeDeploy user guide): new replacement

@@ -14,10 +14,10 @@ from typing import NamedTuple
 
 from agentkit import beneath
 from agentkit.appspec.rules import RULES
-from agentkit.appspec.source import Source, SyntaxProblem, load_text
 from agentkit.bundle.checks import outside
 from agentkit.errors import BadInput
 from agentkit.findings import ERROR, Finding
+from agentkit.yamlconf.source import Source, SyntaxProblem, load_text
 
 MAX_BYTES = 64 << 20
 

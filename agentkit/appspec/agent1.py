@@ -28,7 +28,7 @@ from agentkit.appspec.model import (
     supported_oses,
 )
 from agentkit.appspec.rules import RULES
-from agentkit.appspec.source import (
+from agentkit.yamlconf.source import (
     MappingNode,
     Node,
     ScalarNode,
@@ -36,7 +36,7 @@ from agentkit.appspec.source import (
     Source,
     is_date,
 )
-from agentkit.appspec.view import MapView, Path, is_null11, pos, value11
+from agentkit.yamlconf.view import MapView, Path, is_null11, pos, value11
 
 GEN = "1"
 _SECTION = {"version": 1, "os": 2, "hooks": 3, "files": 4, "permissions": 5,

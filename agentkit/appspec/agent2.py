@@ -24,8 +24,8 @@ from agentkit.appspec.model import (
     Script,
     supported_oses,
 )
-from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode, Source
-from agentkit.appspec.view import MapView, Path, plain12, pos
+from agentkit.yamlconf.source import MappingNode, Node, ScalarNode, SequenceNode, Source
+from agentkit.yamlconf.view import MapView, Path, plain12, pos
 
 GEN = "2"
 _YAML = "The deployment failed because of a YAML parsing error: "

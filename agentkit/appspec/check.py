@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from agentkit.appspec import agent1, agent2, events, lints, ruby
+from agentkit import events
+from agentkit.appspec import agent1, agent2, lints, ruby
 from agentkit.appspec.model import AgentError, AppSpec, Evaluation
 from agentkit.appspec.rules import RULES
-from agentkit.appspec.source import MAX_EXPANDED, MappingNode, Node, Source
-from agentkit.appspec.view import MapView, chain, value11
 from agentkit.findings import ERROR, WARNING, Finding
+from agentkit.yamlconf.source import MAX_EXPANDED, MappingNode, Node, Source
+from agentkit.yamlconf.view import MapView, chain, value11
 
 EVALUATORS = {"1": agent1.evaluate, "2": agent2.evaluate}
 

@@ -28,15 +28,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from agentkit.appspec import events as ev
-from agentkit.appspec.source import MappingNode, Node, ScalarNode, read_source
-from agentkit.appspec.view import MapView, Path, chain, pos, value11
+from agentkit import events as ev
 from agentkit.errors import BadConfig
+from agentkit.yamlconf.agentkit_yml import DEPLOY, NAME
+from agentkit.yamlconf.reader import Conv, Reader
+from agentkit.yamlconf.source import MappingNode, Node, ScalarNode, read_source
+from agentkit.yamlconf.view import MapView, pos, value11
 
 DEFAULT_RELEASE_TIMEOUT = 300
-KEYS = ("destination", "source", "owner", "group", "file_mode", "dir_mode",
-        "file_exists_behavior", "runas", "shim", "events", "scripts")
-NAME = re.compile(r"^[a-z_][a-z0-9_.-]*\$?$", re.IGNORECASE)  # a POSIX user or group name
 MAX_TIMEOUT = 3600  # the agent's limit for one script (application_specification.rb)
 
 
@@ -57,54 +56,52 @@ class DeployConfig:
     scripts: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
-class _Problems:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.errors: list[tuple[int, str]] = []
-
-    def add(self, node: Node | None, where: Path, message: str) -> None:
-        line = pos(node)[0] or 1
-        self.errors.append((line, f"{self.path}:{line}: {chain(('deploy', *where))}: "
-                                  f"{message}"))
-
-
-def _text(p: _Problems, view: MapView, key: str, check: Any = None,
-          expected: str = "") -> str | None:
-    node = view.get(key)
-    if node is None or value11(node) is None:
-        return None
+def _text_of(node: Node) -> str:
+    """A scalar as written: an integer keeps its digits (`file_mode: 0644` stays 0644)."""
     value = value11(node)
     if not isinstance(node, ScalarNode) or isinstance(value, bool):
-        p.add(node, (key,), f"expected {expected or 'text'}, got {value!r}")
-        return None
-    text = str(value) if not isinstance(value, int) else node.value
-    if check is not None and not check(text):
-        p.add(node, (key,), f"expected {expected}, got {text!r}")
-        return None
-    return text
+        raise TypeError
+    return str(value) if not isinstance(value, int) else node.value
+
+
+def _shown(node: Node) -> Any:
+    try:
+        return _text_of(node)
+    except TypeError:
+        return value11(node)
+
+
+def _text(check: Callable[[str], Any]) -> Conv[str]:
+    """Text that `check` accepts."""
+    def convert(node: Node) -> str:
+        text = _text_of(node)
+        if not check(text):
+            raise ValueError
+        return text
+    return Conv(convert, show=_shown)
 
 
 def _mode(text: str) -> bool:
     return re.fullmatch(r"[0-7]{3}", text) is not None
 
 
-def _events(p: _Problems, node: Node | None) -> tuple[tuple[str, int], ...]:
+def _events(p: Reader, node: Node | None) -> tuple[tuple[str, int], ...]:
     if node is None or value11(node) is None:
         return ()
     if not isinstance(node, MappingNode):
-        p.add(node, ("events",), "expected a mapping of event names to timeouts in seconds")
+        p.error(node, ("events",), "expected a mapping of event names to timeouts in seconds")
         return ()
     out = []
     for entry in MapView(node).entries():
         name, value = entry.key, value11(entry.value)
         if name not in ev.SCRIPTED:
             hint = ev.suggest(str(name))
-            p.add(entry.key_node, ("events", str(name)), "not a lifecycle event with scripts"
+            p.error(entry.key_node, ("events", str(name)), "not a lifecycle event with scripts"
                   + (f"; did you mean {hint}?" if hint else
                      f"; expected one of {', '.join(ev.SCRIPTED)}"))
         elif isinstance(value, bool) or not isinstance(value, int) or \
                 not 1 <= value <= MAX_TIMEOUT:
-            p.add(entry.value, ("events", str(name)),
+            p.error(entry.value, ("events", str(name)),
                   f"expected a timeout in seconds from 1 to {MAX_TIMEOUT}, got {value!r}")
         else:
             out.append((str(name), value))
@@ -127,13 +124,13 @@ def _staging(top: Node | None) -> str | None:
         else None
 
 
-def _scripts(p: _Problems, node: Node | None, events: tuple[tuple[str, int], ...],
+def _scripts(p: Reader, node: Node | None, events: tuple[tuple[str, int], ...],
              inside: Callable[[str], bool]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """`scripts: {Event: [path, ...]}`: events that are in `events`, paths in the bundle."""
     if node is None or value11(node) is None:
         return ()
     if not isinstance(node, MappingNode):
-        p.add(node, ("scripts",), "expected a mapping of event names to lists of scripts")
+        p.error(node, ("scripts",), "expected a mapping of event names to lists of scripts")
         return ()
     have = dict(events)
     out = []
@@ -141,11 +138,11 @@ def _scripts(p: _Problems, node: Node | None, events: tuple[tuple[str, int], ...
         name, value = str(entry.key), value11(entry.value)
         paths = [value] if isinstance(value, str) else value
         if name not in have:
-            p.add(entry.key_node, ("scripts", name), f"{name} is not in `events` (which "
+            p.error(entry.key_node, ("scripts", name), f"{name} is not in `events` (which "
                   "gives each event its timeout): add it there")
         elif not isinstance(paths, list) or not paths or \
                 not all(isinstance(t, str) and inside(t) for t in paths):
-            p.add(entry.value, ("scripts", name), "expected a list of paths inside the "
+            p.error(entry.value, ("scripts", name), "expected a list of paths inside the "
                   f"bundle, got {value!r}")
         else:
             out.append((name, tuple(paths)))
@@ -179,44 +176,42 @@ def parse(path: str) -> DeployConfig:
     if not isinstance(section, MappingNode):
         raise BadConfig(f"{path}:{pos(section or top)[0] or 1}: deploy: expected a mapping "
                         "with at least `destination` (agentkit init writes an example).")
-    p = _Problems(path)
-    view = MapView(section)
-    for entry in view.entries():
-        if entry.key not in KEYS:
-            p.add(entry.key_node, (str(entry.key),),
-                  f"unknown key; expected one of {', '.join(KEYS)}")
+    p = Reader(path, ("deploy",))
+    view = p.map(section, (), DEPLOY.names())
+    assert view is not None
     absolute = ("an absolute path", lambda t: t.startswith("/") and "\0" not in t)
-    destination = _text(p, view, "destination", absolute[1], absolute[0])
+    destination = p.get(view, "destination", (), _text(absolute[1]), absolute[0])
     staging = _staging(top)
     if destination is None and "destination" not in view:
         if staging is None:
-            p.add(section, ("destination",), "required: where the bundle's files are "
-                  "installed")
+            p.error(section, ("destination",), "required: where the bundle's files are "
+                    "installed")
         destination = staging  # a releases layout stages every release there
     elif staging is not None and destination is not None and destination != staging:
-        p.add(view.get("destination"), ("destination",), f"with `releases:` the bundle is "
-              f"staged in {staging} (releases.staging), not {destination}: drop `destination`"
-              " or make it that path")
+        p.error(view.get("destination"), ("destination",), f"with `releases:` the bundle is "
+                f"staged in {staging} (releases.staging), not {destination}: drop "
+                "`destination` or make it that path")
     relative = ("a path inside the bundle", lambda t: not t.startswith("/") and
                 ".." not in t.split("/") and bool(t.strip()))
     cfg = DeployConfig(
         destination=destination or "/",
-        source=_text(p, view, "source", lambda t: t == "/" or relative[1](t),
+        source=p.get(view, "source", (), _text(lambda t: t == "/" or relative[1](t)),
                      "/ or " + relative[0]) or "/",
-        owner=_text(p, view, "owner", NAME.match, "a user name"),
-        group=_text(p, view, "group", NAME.match, "a group name"),
-        file_mode=_text(p, view, "file_mode", _mode, "three octal digits such as 644"),
-        dir_mode=_text(p, view, "dir_mode", _mode, "three octal digits such as 755"),
-        file_exists_behavior=_text(p, view, "file_exists_behavior",
-                                   lambda t: t in ("DISALLOW", "OVERWRITE", "RETAIN"),
-                                   "DISALLOW, OVERWRITE or RETAIN"),
-        runas=_text(p, view, "runas", NAME.match, "a user name"),
-        shim=_text(p, view, "shim", relative[1], relative[0]) or "scripts/agentkit-hook.sh",
+        owner=p.get(view, "owner", (), _text(NAME.match), "a user name"),
+        group=p.get(view, "group", (), _text(NAME.match), "a group name"),
+        file_mode=p.get(view, "file_mode", (), _text(_mode), "three octal digits such as 644"),
+        dir_mode=p.get(view, "dir_mode", (), _text(_mode), "three octal digits such as 755"),
+        file_exists_behavior=p.get(view, "file_exists_behavior", (), _text(
+            lambda t: t in ("DISALLOW", "OVERWRITE", "RETAIN")), "DISALLOW, OVERWRITE or RETAIN"),
+        runas=p.get(view, "runas", (), _text(NAME.match), "a user name"),
+        shim=p.get(view, "shim", (), _text(relative[1]), relative[0])
+        or "scripts/agentkit-hook.sh",
         events=_release_events(top, _events(p, view.get("events"))))
     cfg = dataclasses.replace(cfg, scripts=_scripts(p, view.get("scripts"), cfg.events,
                                                     relative[1]))
-    if p.errors:
-        lines = [text for _, text in sorted(p.errors)]
+    problems = p.problems()
+    if problems:
+        lines = [problem.text(path) for problem in problems]
         raise BadConfig(lines[0] if len(lines) == 1 else
                         f"{len(lines)} problems in {path}:\n" + "\n".join(lines))
     return cfg

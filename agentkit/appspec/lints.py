@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from agentkit.appspec import events, ruby
+from agentkit import events
+from agentkit.appspec import ruby
 from agentkit.appspec.schema import (
     CONTEXT_KEYS,
     FILE_KEYS,
@@ -19,8 +20,8 @@ from agentkit.appspec.schema import (
     SCRIPT_KEYS,
     TOP_KEYS,
 )
-from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode, Source
-from agentkit.appspec.view import MapView, Path, pos, value11
+from agentkit.yamlconf.source import MappingNode, Node, ScalarNode, SequenceNode, Source
+from agentkit.yamlconf.view import MapView, Path, pos, value11
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass
 
 from agentkit.appspec.rules import RULES
-from agentkit.appspec.source import Source, read_source
 from agentkit.errors import BadInput
+from agentkit.yamlconf.source import Source, read_source
 
 __all__ = ["Located", "locate", "read_source"]
 from agentkit.findings import ERROR, Finding

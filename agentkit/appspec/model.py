@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agentkit.appspec.rules import RULES
-from agentkit.appspec.source import Node
-from agentkit.appspec.view import Path, pos
+from agentkit.yamlconf.source import Node
+from agentkit.yamlconf.view import Path, pos
 
 
 @dataclass(frozen=True)

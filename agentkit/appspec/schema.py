@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from agentkit.appspec import events
+from agentkit import events
 
 SCRIPT: dict[str, Any] = {
     "location": {"type": "string", "minLength": 1,

@@ -504,7 +504,7 @@ class _TarWriter:
     def _learn(self, appspec_rel: str) -> None:
         """The appspec is in: keep the hook scripts it names, forget the other buffered files."""
         from agentkit.appspec.check import lint_source
-        from agentkit.appspec.source import read_source
+        from agentkit.yamlconf.source import read_source
 
         try:
             found = read_source(os.path.join(self.dest, appspec_rel))

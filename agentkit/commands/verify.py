@@ -13,9 +13,9 @@ import sys
 import tempfile
 import urllib.parse
 
+from agentkit import events as ev
 from agentkit import s3
 from agentkit.agent import agent_yml, event_plan
-from agentkit.appspec import events as ev
 from agentkit.errors import (
     EXIT_OK,
     EXIT_PROBLEM,

@@ -1,4 +1,5 @@
-"""agentkit.yml: found, read with line numbers, validated, and frozen.
+"""agentkit.yml for the hooks: found, read with the sections' keys as data
+(yamlconf/agentkit_yml.py), validated across sections, and frozen.
 
 Errors name the file, line and the key chain, all at once, like the appspec linter:
 `agentkit.yml:7: shared > on_conflict: expected one of backup, seed, fail, got 'move'`.
@@ -7,31 +8,26 @@ Errors name the file, line and the key chain, all at once, like the appspec lint
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 
-from agentkit import environ
-from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode, read_source
-from agentkit.appspec.view import MapView, Path, pos, value11
 from agentkit.errors import BadConfig
-from agentkit.hooks.config_values import (
-    Problem,
-    Reader,
-    abs_path,
-    boolean,
-    choice,
-    integer,
-    list_of,
-    mode,
-    number,
-    regex,
-    rel_path,
-    scalar,
+from agentkit.yamlconf import locate
+from agentkit.yamlconf.agentkit_yml import (
+    DEFAULT_LOG,
+    EVENTS_ACTIONS,
+    HEALTH,
+    LOG,
+    PERMISSION_RULE,
+    PREFLIGHT,
+    RELEASES,
+    SHARED,
+    SIZE,
+    TOP,
+    VALIDATE,
 )
-
-EVENTS_ACTIONS = ("release", "link-shared", "permissions", "health up", "health down", "validate",
-                  "preflight")
-DEFAULT_LOG = "/var/log/agentkit/hooks.log"
+from agentkit.yamlconf.reader import Problem, Reader, abs_path, integer, list_of, null, scalar
+from agentkit.yamlconf.source import MappingNode, Node, SequenceNode, read_source
+from agentkit.yamlconf.view import MapView, Path, pos
 
 
 @dataclass(frozen=True)
@@ -142,164 +138,98 @@ class Checked:
 
 
 def _shared(r: Reader, node: Node | None) -> Shared | None:
-    where: Path = ("shared",)
-    m = r.map(node, where, ("root", "require_mount", "dirs", "files", "link", "on_conflict",
-                            "missing_file", "owner", "group", "mode"))
-    if m is None:
+    read = SHARED.read(r, node, ("shared",))
+    if read is None:
         return None
-    root = r.required(m, node, "root", where, abs_path, "an absolute path",
-                      " (the shared storage directory)")
-    if root is None:
-        return None
-    shared = Shared(
-        root=root,
-        require_mount=r.get(m, "require_mount", where,
-                            choice("nfs", "nfs4", "efs", "any", "none"),
-                            "one of nfs, nfs4, efs, any, none", "none"),
-        dirs=r.get(m, "dirs", where, list_of(rel_path), "relative paths without '..'", ()),
-        files=r.get(m, "files", where, list_of(rel_path), "relative paths without '..'", ()),
-        link=r.get(m, "link", where, choice("absolute", "relative"),
-                   "one of absolute, relative", "absolute"),
-        on_conflict=r.get(m, "on_conflict", where, choice("backup", "seed", "fail"),
-                          "one of backup, seed, fail", "backup"),
-        missing_file=r.get(m, "missing_file", where, choice("fail", "touch", "seed"),
-                           "one of fail, touch, seed", "fail"),
-        owner=r.get(m, "owner", where, scalar, "a user name"),
-        group=r.get(m, "group", where, scalar, "a group name"),
-        mode=r.get(m, "mode", where, mode, 'an octal mode like "2775"'))
+    view, values = read
+    shared = Shared(**values)
     entries = sorted((*shared.dirs, *shared.files))
     for a, b in zip(entries, entries[1:]):
         if a == b or b.startswith(a + "/"):
-            r.error(m.node, where, f"{a!r} and {b!r} overlap: a shared entry cannot hold "
-                    "another one")
+            r.error(view.node, ("shared",), f"{a!r} and {b!r} overlap: a shared entry cannot "
+                    "hold another one")
     return shared
 
 
 def _permissions(r: Reader, node: Node | None) -> tuple[PermissionRule, ...]:
-    if node is None or (isinstance(node, ScalarNode) and value11(node) is None):
+    if null(node):
         return ()
     if not isinstance(node, SequenceNode):
         r.error(node, ("permissions",), "expected a list of rules (`- path: ...`)")
         return ()
     rules = []
     for i, item in enumerate(node.value):
-        where: Path = ("permissions", i)
-        m = r.map(item, where, ("path", "owner", "group", "file_mode", "dir_mode", "exclude",
-                                "cross_mounts", "strict"))
-        path = r.required(m, item, "path", where, abs_path, "an absolute path")
-        if path is None:
-            continue
-        rules.append(PermissionRule(
-            path, r.get(m, "owner", where, scalar, "a user name"),
-            r.get(m, "group", where, scalar, "a group name"),
-            r.get(m, "file_mode", where, mode, 'an octal mode like "0644"'),
-            r.get(m, "dir_mode", where, mode, 'an octal mode like "0755"'),
-            r.get(m, "exclude", where, list_of(scalar), "a list of relative globs", ()),
-            r.get(m, "cross_mounts", where, boolean, "true or false", False),
-            r.get(m, "strict", where, boolean, "true or false", False)))
+        view = r.map(item, ("permissions", i), PERMISSION_RULE.names())
+        values = PERMISSION_RULE.values(r, view, item, ("permissions", i))
+        if values is not None:
+            rules.append(PermissionRule(**values))
     return tuple(rules)
 
 
 def _health(r: Reader, node: Node | None) -> Health | None:
-    where: Path = ("health",)
-    m = r.map(node, where, ("file", "content", "owner", "group", "drain"))
-    if m is None:
+    read = HEALTH.read(r, node, ("health",))
+    if read is None:
         return None
-    path = r.required(m, node, "file", where, abs_path, "an absolute path",
-                      " (the health-check file)")
-    if path is None:
-        return None
-    dw: Path = ("health", "drain")
-    d = r.map(m.get("drain"), dw, ("interval", "unhealthy_threshold", "timeout"))
-    drain = Drain(r.get(d, "interval", dw, number, "seconds", 30.0),
-                  r.get(d, "unhealthy_threshold", dw, integer, "a whole number", 2),
-                  r.get(d, "timeout", dw, number, "seconds", 5.0))
-    return Health(path, r.get(m, "content", where, scalar, "text", "OK\n"),
-                  r.get(m, "owner", where, scalar, "a user name"),
-                  r.get(m, "group", where, scalar, "a group name"), drain)
+    values = read[1]
+    return Health(**{**values, "drain": Drain(**values["drain"])})
 
 
 def _validate(r: Reader, node: Node | None) -> Validate | None:
     where: Path = ("validate",)
-    m = r.map(node, where, ("url", "status", "body", "headers", "timeout", "deadline",
-                            "processes", "ports"))
-    if m is None:
+    read = VALIDATE.read(r, node, where)
+    if read is None:
         return None
-    headers_node = m.get("headers")
-    hm = r.map(headers_node, (*where, "headers"), tuple(
-        str(e.key) for e in MapView(headers_node).entries()) if isinstance(
-        headers_node, MappingNode) else ())
-    headers = tuple((str(e.key), scalar(e.value)) for e in hm.entries()) if hm else ()
-    v = Validate(
-        url=r.get(m, "url", where, scalar, "a URL"),
-        status=r.get(m, "status", where, list_of(integer), "a list of HTTP status codes", (200,)),
-        body=r.get(m, "body", where, regex, "a regular expression"),
-        headers=headers,
-        timeout=r.get(m, "timeout", where, number, "seconds", 5.0),
-        deadline=r.get(m, "deadline", where, number, "seconds", 120.0),
-        processes=r.get(m, "processes", where, list_of(scalar), "a list of process names", ()),
-        ports=r.get(m, "ports", where, list_of(integer), "a list of TCP ports", ()))
+    view, values = read
+    v = Validate(**values, headers=_headers(r, view.get("headers"), (*where, "headers")))
     if v.timeout > v.deadline:
-        r.error(m.get("timeout"), (*where, "timeout"),
+        r.error(view.get("timeout"), (*where, "timeout"),
                 f"the per-try timeout ({v.timeout:g} s) is longer than the deadline "
                 f"({v.deadline:g} s)")
     return v
 
 
+def _headers(r: Reader, node: Node | None, where: Path) -> tuple[tuple[str, str], ...]:
+    """Any header names, each with a text value."""
+    names = tuple(str(e.key) for e in MapView(node).entries()) \
+        if isinstance(node, MappingNode) else ()
+    view = r.map(node, where, names)
+    out = []
+    for entry in view.entries() if view else ():
+        value = r.get(view, str(entry.key), where, scalar, "text")
+        if value is not None:
+            out.append((str(entry.key), value))
+    return tuple(out)
+
+
 def _releases(r: Reader, node: Node | None) -> Releases | None:
     where: Path = ("releases",)
-    m = r.map(node, where, ("root", "staging", "keep", "swap", "restart"))
-    if m is None:
+    read = RELEASES.read(r, node, where)
+    if read is None:
         return None
-    root = r.required(m, node, "root", where, abs_path, "an absolute path",
-                      " (where releases/ and current live)")
-    if root is None:
-        return None
-    staging = r.get(m, "staging", where, abs_path, "an absolute path", f"{root}/staging")
+    view, values = read
+    root = values["root"]
+    staging = values["staging"] or f"{root}/staging"
     if staging in (root, f"{root}/current") or staging.startswith(f"{root}/releases/") or \
             staging == f"{root}/releases":
-        r.error(m.get("staging") or node, (*where, "staging"), "must not be releases.root, "
+        r.error(view.get("staging") or node, (*where, "staging"), "must not be releases.root, "
                 "its current or anything in releases/ (it is the appspec's files "
                 "destination, emptied by every release)")
-    keep = r.get(m, "keep", where, integer, "an integer of at least 2", 5)
+    keep = values["keep"]
     if keep < 2:
-        r.error(m.get("keep"), (*where, "keep"), f"expected an integer of at least 2 (the "
+        r.error(view.get("keep"), (*where, "keep"), f"expected an integer of at least 2 (the "
                 f"current and the previous release are always kept), got {keep}")
         keep = 2
-    return Releases(root, staging, keep,
-                    r.get(m, "swap", where, choice("AfterInstall", "ApplicationStart"),
-                          "one of AfterInstall, ApplicationStart", "AfterInstall"),
-                    r.get(m, "restart", where, list_of(scalar), "a command as a list of words",
-                          ()))
+    return Releases(**{**values, "staging": staging, "keep": keep})
 
 
 def _preflight(r: Reader, node: Node | None) -> Preflight | None:
-    where: Path = ("preflight",)
-    m = r.map(node, where, ("min_free", "users", "groups", "commands", "mounts"))
-    if m is None:
-        return None
-    min_free = r.get(m, "min_free", where, _size, 'a multiple like "2x" or a size like "500MB"',
-                     "2x")
-    return Preflight(min_free,
-                     r.get(m, "users", where, list_of(scalar), "a list of user names", ()),
-                     r.get(m, "groups", where, list_of(scalar), "a list of group names", ()),
-                     r.get(m, "commands", where, list_of(scalar), "a list of commands", ()),
-                     r.get(m, "mounts", where, list_of(abs_path), "a list of mount points", ()))
-
-
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(x|[KMGT]?B?)", re.IGNORECASE)
-
-
-def _size(node: Node) -> str:
-    text = scalar(node).strip()
-    if not _SIZE.fullmatch(text):
-        raise ValueError
-    return text
+    read = PREFLIGHT.read(r, node, ("preflight",))
+    return None if read is None else Preflight(**read[1])
 
 
 def parse_size(text: str, bundle: int) -> int:
     """Bytes from "2x" (times the bundle) or "500MB"."""
-    m = _SIZE.fullmatch(text.strip())
+    m = SIZE.fullmatch(text.strip())
     assert m is not None
     number, unit = float(m.group(1)), m.group(2).upper()
     if unit == "X":
@@ -310,7 +240,7 @@ def parse_size(text: str, bundle: int) -> int:
 
 
 def _events(r: Reader, node: Node | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    from agentkit.appspec import events
+    from agentkit import events
 
     where: Path = ("events",)
     m = r.map(node, where, events.SCRIPTED)
@@ -354,26 +284,24 @@ def check(path: str) -> Checked:
             f" ({e.context})" if e.context else "")),), None)
     r = Reader(path)
     # deploy: is appspec generate's (deploy_config.py), verify: agentkit verify's
-    # (commands/verify_config.py); the hooks ignore both
-    top = r.map(src.root, (), ("version", "release", "shared", "permissions", "health",
-                               "validate", "preflight", "events", "log", "releases",
-                               "deploy", "verify"))
+    # (verify/defaults.py); the hooks ignore both
+    top = r.map(src.root, (), TOP.names())
     if top is None:
         return Checked(None, (Problem(1, None, "the file is empty or not a mapping; start it "
                                       "with `version: 1`"),), src.root)
     if r.get(top, "version", (), integer, "1", None) != 1:
         r.error(top.get("version") or top.node, ("version",), "expected `version: 1`")
-    log = r.map(top.get("log"), ("log",), ("file",))
+    log = LOG.values(r, r.map(top.get("log"), ("log",), LOG.names()), None, ("log",))
+    assert log is not None  # (no key of it is required)
     cfg = Config(
         path=path, release=r.get(top, "release", (), abs_path, "an absolute path"),
         shared=_shared(r, top.get("shared")), permissions=_permissions(r, top.get("permissions")),
         health=_health(r, top.get("health")), validate=_validate(r, top.get("validate")),
         preflight=_preflight(r, top.get("preflight")), events=_events(r, top.get("events")),
-        log_file=r.get(log, "file", ("log",), abs_path, "an absolute path", DEFAULT_LOG),
-        releases=_releases(r, top.get("releases")))
+        log_file=log["file"], releases=_releases(r, top.get("releases")))
     assert isinstance(top.node, MappingNode)
     _needs(r, cfg, top.node)
-    problems = tuple(sorted(r.errors, key=lambda p: p.line))
+    problems = r.problems()
     return Checked(None if problems else cfg, problems, src.root)
 
 
@@ -407,14 +335,8 @@ def line_of(root: Node | None, where: Path) -> int:
 
 def find(explicit: str | None) -> str:
     """--config, then AGENTKIT_CONFIG, then agentkit.yml in the current directory."""
-    for candidate, how in ((explicit, "--config"), (environ.get("AGENTKIT_CONFIG") or None,
-                                                     "AGENTKIT_CONFIG")):
-        if candidate:
-            if not os.path.isfile(candidate):
-                raise BadConfig(f"{candidate}: no such file (from {how}). Point it at the "
-                                "bundle's agentkit.yml.")
-            return candidate
-    if os.path.isfile("agentkit.yml"):
-        return os.path.abspath("agentkit.yml")
-    raise BadConfig("no agentkit.yml: pass --config FILE or set AGENTKIT_CONFIG (the hook "
-                    "shim passes the one next to appspec.yml).")
+    found = locate.find(explicit, "Point it at the bundle's agentkit.yml.")
+    if found is None:
+        raise BadConfig("no agentkit.yml: pass --config FILE or set AGENTKIT_CONFIG (the hook "
+                        "shim passes the one next to appspec.yml).")
+    return found if found != locate.NAME else os.path.abspath(found)

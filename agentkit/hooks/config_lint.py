@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 from agentkit.appspec.model import AppSpec
 from agentkit.appspec.rules import RULES
-from agentkit.appspec.source import Node
-from agentkit.appspec.view import Path, chain
 from agentkit.findings import ERROR, WARNING, Finding
 from agentkit.hooks.config import Config, check, line_of
+from agentkit.yamlconf.source import Node
+from agentkit.yamlconf.view import Path, chain
 
 _VARIABLE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")
 

@@ -15,25 +15,25 @@ from __future__ import annotations
 
 import os
 
-from agentkit import environ
-from agentkit.appspec.source import MappingNode, ScalarNode, read_source
-from agentkit.appspec.view import MapView, pos, value11
 from agentkit.errors import BadConfig
-
-KEYS = ("image",)
+from agentkit.yamlconf import locate
+from agentkit.yamlconf.agentkit_yml import VERIFY
+from agentkit.yamlconf.reader import Conv, Reader
+from agentkit.yamlconf.source import MappingNode, Node, ScalarNode, read_source
+from agentkit.yamlconf.view import MapView, pos, value11
 
 
 def find(explicit: str | None) -> str | None:
     """--config, then AGENTKIT_CONFIG, then agentkit.yml here; None when there is none (a
     file named explicitly must exist)."""
-    for candidate, how in ((explicit, "--config"),
-                           (environ.get("AGENTKIT_CONFIG") or None, "AGENTKIT_CONFIG")):
-        if candidate:
-            if not os.path.isfile(candidate):
-                raise BadConfig(f"{candidate}: no such file (from {how}). Point it at the "
-                                "project's agentkit.yml, or leave it out.")
-            return candidate
-    return "agentkit.yml" if os.path.isfile("agentkit.yml") else None
+    return locate.find(explicit, "Point it at the project's agentkit.yml, or leave it out.")
+
+
+def _image_path(node: Node) -> str:
+    value = value11(node)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError
+    return value
 
 
 def image(path: str) -> str | None:
@@ -49,17 +49,14 @@ def image(path: str) -> str | None:
     if not isinstance(section, MappingNode):
         raise BadConfig(f"{path}:{pos(section)[0] or 1}: verify: expected a mapping such as "
                         "`image: images/al2023.tar.gz`.")
-    view = MapView(section)
-    for entry in view.entries():
-        if entry.key not in KEYS:
-            raise BadConfig(f"{path}:{pos(entry.key_node)[0] or 1}: verify > {entry.key}: "
-                            f"unknown key; expected one of {', '.join(KEYS)}.")
-    node = view.get("image")
-    value = value11(node) if node is not None else None
+    r = Reader(path, ("verify",))
+    view = r.map(section, (), VERIFY.names())
+    value = r.get(view, "image", (), Conv(_image_path),
+                  "the path of an image directory or tarball")
+    problems = r.problems()
+    if problems:
+        raise BadConfig(problems[0].text(path) + ".")
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip():
-        raise BadConfig(f"{path}:{pos(node)[0] or 1}: verify > image: expected the path of "
-                        f"an image directory or tarball, got {value!r}.")
     here = os.path.dirname(os.path.abspath(path))
     return os.path.normpath(os.path.join(here, os.path.expanduser(value)))

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from agentkit import beneath, fstree, proc
+from agentkit import events as ev
 from agentkit.agent import agent_yml as config
 from agentkit.agent import (
     environment,
@@ -28,7 +29,6 @@ from agentkit.agent.event_plan import REPLACEMENT, event_names
 from agentkit.agent.installer import Installer, InstallError
 from agentkit.agent.layout import Deployment
 from agentkit.agent.script_run import SUCCEEDED, UNKNOWN_ERROR, ScriptRun
-from agentkit.appspec import events as ev
 from agentkit.appspec.check import LintResult, lint_source
 from agentkit.appspec.locate import found_below
 from agentkit.appspec.model import AppSpec, Script

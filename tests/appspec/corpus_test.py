@@ -82,7 +82,7 @@ def test_corpus_file_agent2_never_crashes(verdict: dict[str, Any]) -> None:
 @pytest.mark.parametrize("verdict", VERDICTS[::3], ids=[v["file"][:3] for v in VERDICTS[::3]])
 def test_corpus_truncated_files_never_crash(verdict: dict[str, Any]) -> None:
     from agentkit.appspec.check import lint_source
-    from agentkit.appspec.source import load_text
+    from agentkit.yamlconf.source import load_text
 
     text = (CORPUS / "files" / verdict["file"]).read_text(encoding="utf-8")
     for cut in range(0, len(text), max(len(text) // 12, 1)):

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from agentkit.appspec import schema
-from agentkit.appspec.view import chain
 from agentkit.commands.lint import lint_path
+from agentkit.yamlconf.view import chain
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "data" / "appspec-corpus"

@@ -15,8 +15,9 @@ import pytest
 from agentkit.appspec import deploy_config, generate
 from agentkit.appspec.check import lint_source
 from agentkit.appspec.shim import SHIM
-from agentkit.appspec.source import read_source
 from agentkit.cli import main
+from agentkit.yamlconf.agentkit_yml import DEPLOY
+from agentkit.yamlconf.source import read_source
 
 from ..boxes import determined, needs_box
 
@@ -124,7 +125,7 @@ def test_generate_any_config_is_lint_clean_on_both_agents(seed: int, tmp_path: P
 
 def _as_yaml(cfg: deploy_config.DeployConfig) -> str:
     lines = ["version: 1", "deploy:"]
-    for key in deploy_config.KEYS:
+    for key in DEPLOY.names():
         value = getattr(cfg, key)
         if key in ("events", "scripts"):
             if value:

@@ -80,7 +80,7 @@ def test_preflight_shortfall_is_never_shown_as_enough(tmp_path: Path, make_confi
 def test_preflight_checks_the_appspec_users(tmp_path: Path, make_config: MakeConfig,
                                             log: Any) -> None:
     from agentkit.appspec.check import lint_source
-    from agentkit.appspec.source import load_text
+    from agentkit.yamlconf.source import load_text
 
     spec = lint_source(load_text("appspec.yml", (
         "version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n    - location: a.sh\n"

@@ -1,4 +1,4 @@
-"""Load an appspec into PyYAML nodes that keep line/column marks.
+"""Load a YAML file (an appspec, agentkit.yml) into PyYAML nodes that keep line/column marks.
 
 PyYAML's SafeLoader resolves plain scalars with the YAML 1.1 rules the Ruby agent's Psych uses,
 so the node tags are 1.x's reading; the 2.x reading (YAML 1.2 core schema) is derived from the

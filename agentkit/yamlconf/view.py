@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Union
 
-from agentkit.appspec.source import MappingNode, Node, ScalarNode, SequenceNode, scalar_value
+from agentkit.yamlconf.source import MappingNode, Node, ScalarNode, SequenceNode, scalar_value
 
 PathPart = Union[str, int]
 Path = tuple[PathPart, ...]
