@@ -18,7 +18,7 @@ from agentkit.appspec.rules import RULES
 from agentkit.bundle import archive, checks
 from agentkit.errors import BadInput
 from agentkit.findings import ERROR, Finding
-from agentkit.report import colour, lint_json, lint_text
+from agentkit.report import colour, github, lint_json, lint_text, sarif
 from agentkit.report.colour import Paint
 
 CONFIG_NAME = "agentkit.yml"
@@ -93,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
     results = [lint_path(p, args.agent) for p in args.paths]
     if args.format == "json":
         sys.stdout.write(lint_json.render(results))
+    elif args.format == "sarif":
+        sys.stdout.write(sarif.render_lint(results))
+    elif args.format == "github":
+        sys.stdout.write(github.render_lint(results))
     else:
         sys.stdout.write(lint_text.render(results, Paint(colour.wanted(sys.stdout))))
     failed = any(r.errors for r in results) or (args.strict and any(r.warnings for r in results))

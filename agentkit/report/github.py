@@ -1,0 +1,81 @@
+"""`--format github`: GitHub Actions workflow commands, one `::error` or `::warning` per
+finding, which the runner turns into annotations on the pull request's lines:
+`::error file=appspec.yml,line=2,col=10,title=AK110::message`.
+
+The escaping is GitHub's toolkit's (actions/toolkit packages/core/src/command.ts,
+escapeData and escapeProperty): in the message %, CR and LF are percent-encoded, in a
+property also `:` and `,` (which separate properties). The runner undoes it
+(actions/runner src/Runner.Common/ActionCommand.cs), so any text arrives as written."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from agentkit.agent.result import VerifyResult
+from agentkit.appspec.check import LintResult
+from agentkit.diagnose.engine import Diagnosis
+from agentkit.findings import Finding
+from agentkit.report import sarif
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def command(name: str, properties: Sequence[tuple[str, str]], message: str) -> str:
+    """One workflow command line: ::name key=value,key=value::message."""
+    props = ",".join(f"{k}={escape_property(v)}" for k, v in properties)
+    return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+def _where(path: str, line: int | None, column: int | None) -> list[tuple[str, str]]:
+    props = [("file", path)]
+    if line:
+        props.append(("line", str(line)))
+        if column:
+            props.append(("col", str(column)))
+    return props
+
+
+def annotate(f: Finding, base: str = "") -> str:
+    where = _where(sarif.under(base, f.path), f.line, f.column)
+    return command(f.severity, [*where, ("title", f.code)], sarif.finding_text(f))
+
+
+def render_lint(results: Sequence[LintResult]) -> str:
+    """The annotations, then the summary as plain log lines (the runner shows them as
+    they are)."""
+    out = [annotate(f) for r in results for f in r.findings]
+    errors = sum(r.errors for r in results)
+    warnings = sum(r.warnings for r in results)
+    out.append(f"{len(results)} file(s) checked: {errors} error(s), {warnings} warning(s)")
+    return "\n".join(out) + "\n"
+
+
+def render_verify(result: VerifyResult, diagnoses: tuple[Diagnosis, ...] = ()) -> str:
+    """The failure (with its diagnoses) on the failing script, then each finding; paths of a
+    bundle directory under it, as the repository holds them."""
+    base = result.archive if os.path.isdir(result.archive) else ""
+    out = []
+    failure = result.failure
+    if failure is not None:
+        where = failure.script if failure.script else "appspec.yml"
+        path = sarif.under(base, where)
+        text = f"{failure.error_code}: {failure.message}"
+        for d in diagnoses:
+            text += f"\n{d.code} {d.name}: {d.cause}\nfix: {d.fix}"
+        out.append(command("error", [("file", path), ("title", f"deployment fails in "
+                                                               f"{failure.event}")], text))
+    out.extend(annotate(f, base) for f in result.findings)
+    errors = result.errors + (1 if failure else 0)
+    warnings = len(result.findings) - result.errors
+    verdict = f"fails in {failure.event}" if failure else \
+        f"undetermined ({result.undetermined})" if result.undetermined else "succeeds"
+    out.append(f"agentkit verify {result.archive}: the deployment {verdict}; "
+               f"{errors} error(s), {warnings} warning(s)")
+    return "\n".join(out) + "\n"
