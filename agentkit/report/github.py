@@ -9,8 +9,12 @@ property also `:` and `,` (which separate properties). The runner undoes it
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import urllib.parse
 from collections.abc import Sequence
+from typing import Any
 
 from agentkit.agent.result import VerifyResult
 from agentkit.appspec.check import LintResult
@@ -66,11 +70,9 @@ def render_verify(result: VerifyResult, diagnoses: tuple[Diagnosis, ...] = ()) -
     if failure is not None:
         where = failure.script if failure.script else "appspec.yml"
         path = sarif.under(base, where)
-        text = f"{failure.error_code}: {failure.message}"
-        for d in diagnoses:
-            text += f"\n{d.code} {d.name}: {d.cause}\nfix: {d.fix}"
         out.append(command("error", [("file", path), ("title", f"deployment fails in "
-                                                               f"{failure.event}")], text))
+                                                               f"{failure.event}")],
+                            sarif.failure_text(failure, diagnoses)))
     out.extend(annotate(f, base) for f in result.findings)
     errors = result.errors + (1 if failure else 0)
     warnings = len(result.findings) - result.errors
@@ -79,3 +81,50 @@ def render_verify(result: VerifyResult, diagnoses: tuple[Diagnosis, ...] = ()) -
     out.append(f"agentkit verify {result.archive}: the deployment {verdict}; "
                f"{errors} error(s), {warnings} warning(s)")
     return "\n".join(out) + "\n"
+
+
+def from_sarif(doc: dict[str, Any]) -> str:
+    """The annotations of a SARIF log agentkit wrote: the action runs verify once, for its
+    SARIF, and annotates the pull request from that file (the same lines --format github
+    gives), instead of running the deployment twice."""
+    out = []
+    counts = {"error": 0, "warning": 0}
+    for run in doc.get("runs", []):
+        for res in run.get("results", []):
+            level = res.get("level", "warning")
+            counts[level] = counts.get(level, 0) + 1
+            props: list[tuple[str, str]] = []
+            for loc in res.get("locations", [])[:1]:
+                physical = loc.get("physicalLocation", {})
+                uri = physical.get("artifactLocation", {}).get("uri", "")
+                path = urllib.parse.unquote(uri[len("file://"):] if uri.startswith("file://")
+                                            else uri)
+                region = physical.get("region", {})
+                props = _where(path, region.get("startLine"), region.get("startColumn"))
+            event = res.get("properties", {}).get("event")
+            title = f"deployment fails in {event}" if res.get("ruleId") == sarif.FAILED \
+                else str(res.get("ruleId", "agentkit"))
+            name = {"error": "error", "warning": "warning"}.get(level, "notice")
+            out.append(command(name, [*props, ("title", title)], res["message"]["text"]))
+    out.append(f"agentkit: {counts['error']} error(s), {counts['warning']} warning(s)")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: Sequence[str]) -> int:
+    """python -m agentkit.report.github FILE.sarif: its annotations on standard output."""
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m agentkit.report.github FILE.sarif\n")
+        return 2
+    try:
+        with open(argv[0], encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"{argv[0]}: not a SARIF file agentkit can read ({exc}); give the "
+                         "file `agentkit lint|verify --format sarif` wrote.\n")
+        return 1
+    sys.stdout.write(from_sarif(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

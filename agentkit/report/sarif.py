@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from agentkit import __version__
-from agentkit.agent.result import VerifyResult
+from agentkit.agent.result import Failure, VerifyResult
 from agentkit.appspec.check import LintResult
 from agentkit.appspec.rules import RULES
 from agentkit.diagnose import rules as diagnose_rules
@@ -130,14 +130,20 @@ def render_lint(results: Sequence[LintResult]) -> str:
     return _log([_finding(f, index) for r in results for f in r.findings], rules)
 
 
-def _failure(result: VerifyResult, base: str, diagnoses: tuple[Diagnosis, ...],
-             index: dict[str, int]) -> dict[str, Any]:
-    failure = result.failure
-    assert failure is not None
+def failure_text(failure: Failure, diagnoses: tuple[Diagnosis, ...]) -> str:
+    """The failure in words, each diagnosis's cause and fix after it."""
     text = (f"The deployment would fail in {failure.event} ({failure.error_code}): "
             f"{failure.message}")
     for d in diagnoses:
         text += f"\n{d.code} {d.name}: {d.cause}\nfix: {d.fix}"
+    return text
+
+
+def _failure(result: VerifyResult, base: str, diagnoses: tuple[Diagnosis, ...],
+             index: dict[str, int]) -> dict[str, Any]:
+    failure = result.failure
+    assert failure is not None
+    text = failure_text(failure, diagnoses)
     # the failing script where there is one (a path of the bundle), else the appspec
     where = failure.script if failure.script else "appspec.yml"
     return {"ruleId": FAILED, "ruleIndex": index[FAILED], "level": "error",

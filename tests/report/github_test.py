@@ -80,8 +80,9 @@ def test_render_verify_failure_with_diagnoses(tmp_path: Path,
     diagnosis = Diagnosis("AK800", "command-not-found", "AfterInstall", "scripts/a.sh",
                           "`npm` is not on the PATH", "call it by its full path", "npm: not found")
     assert github.render_verify(result, (diagnosis,)) == (
-        "::error file=app/scripts/a.sh,title=deployment fails in AfterInstall::SCRIPT_FAILED: "
-        "exit code 127%0AAK800 command-not-found: `npm` is not on the PATH%0Afix: call it by "
+        "::error file=app/scripts/a.sh,title=deployment fails in AfterInstall::The deployment "
+        "would fail in AfterInstall (SCRIPT_FAILED): exit code 127%0AAK800 command-not-found: "
+        "`npm` is not on the PATH%0Afix: call it by "
         "its full path\n"
         "::warning file=app/appspec.yml,title=AK702::no ValidateService%0Afix: add one\n"
         f"agentkit verify {tmp_path / 'app'}: the deployment fails in AfterInstall; 1 error(s), "
@@ -104,3 +105,37 @@ def test_command_round_trips_any_text(path: str, title: str, message: str) -> No
     line = github.command("error", [("file", path), ("title", title)], message)
     assert "\n" not in line and "\r" not in line  # one command is one line of the log
     assert _runner_parse(line) == ("error", {"file": path, "title": title}, message)
+
+
+def test_from_sarif_same_annotations_as_format_github(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the action shows from verify's SARIF is what --format github prints."""
+    bundle = tmp_path / "app"
+    (bundle / "scripts").mkdir(parents=True)
+    (bundle / "scripts" / "start.sh").write_text("#!/bin/bash\nexit 3\n")
+    (bundle / "scripts" / "start.sh").chmod(0o755)
+    (bundle / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nextra: 1\nhooks:\n  ApplicationStart:\n"
+        "    - location: scripts/start.sh\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["verify", "--format", "github", "app"]) == 1
+    annotations = capsys.readouterr().out.splitlines()[:-1]
+    assert main(["verify", "--format", "sarif", "app"]) == 1
+    (tmp_path / "v.sarif").write_text(capsys.readouterr().out)
+    assert github.main([str(tmp_path / "v.sarif")]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        *annotations, "agentkit: 1 error(s), 1 warning(s)"]
+    assert annotations[0].startswith(
+        "::error file=app/scripts/start.sh,title=deployment fails in ApplicationStart::The "
+        "deployment would fail in ApplicationStart (SCRIPT_FAILED): ")
+
+
+def test_from_sarif_main_unreadable_file(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "x.sarif").write_text("{not json")
+    assert github.main([str(tmp_path / "x.sarif")]) == 1
+    assert capsys.readouterr().err == (
+        f"{tmp_path / 'x.sarif'}: not a SARIF file agentkit can read (Expecting property name "
+        "enclosed in double quotes: line 1 column 2 (char 1)); give the file `agentkit "
+        "lint|verify --format sarif` wrote.\n")
