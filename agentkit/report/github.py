@@ -38,11 +38,10 @@ def command(name: str, properties: Sequence[tuple[str, str]], message: str) -> s
 
 
 def _where(path: str, line: int | None, column: int | None) -> list[tuple[str, str]]:
-    props = [("file", path)]
-    if line:
-        props.append(("line", str(line)))
-        if column:
-            props.append(("col", str(column)))
+    """A finding about a whole file at its first line, as in the SARIF (sarif._location)."""
+    props = [("file", path), ("line", str(line or 1))]
+    if line and column:
+        props.append(("col", str(column)))
     return props
 
 
@@ -70,8 +69,8 @@ def render_verify(result: VerifyResult, diagnoses: tuple[Diagnosis, ...] = ()) -
     if failure is not None:
         where = failure.script if failure.script else "appspec.yml"
         path = sarif.under(base, where)
-        out.append(command("error", [("file", path), ("title", f"deployment fails in "
-                                                               f"{failure.event}")],
+        out.append(command("error", [*_where(path, None, None),
+                                     ("title", f"deployment fails in {failure.event}")],
                             sarif.failure_text(failure, diagnoses)))
     out.extend(annotate(f, base) for f in result.findings)
     errors = result.errors + (1 if failure else 0)

@@ -73,13 +73,13 @@ def artifact_uri(path: str) -> str:
 
 
 def _location(path: str, line: int | None, column: int | None) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(path)}}
-    if line:
-        region: dict[str, Any] = {"startLine": line}
-        if column:
-            region["startColumn"] = column
-        physical["region"] = region
-    return {"physicalLocation": physical}
+    # a finding about a whole file (a script's mode, the failure) is shown at its first line:
+    # viewers and the SARIF Multitool (SARIF2017) want a region on every location
+    region: dict[str, Any] = {"startLine": line or 1}
+    if line and column:
+        region["startColumn"] = column
+    return {"physicalLocation": {"artifactLocation": {"uri": artifact_uri(path)},
+                                 "region": region}}
 
 
 def finding_text(f: Finding) -> str:

@@ -80,11 +80,11 @@ def test_render_verify_failure_with_diagnoses(tmp_path: Path,
     diagnosis = Diagnosis("AK800", "command-not-found", "AfterInstall", "scripts/a.sh",
                           "`npm` is not on the PATH", "call it by its full path", "npm: not found")
     assert github.render_verify(result, (diagnosis,)) == (
-        "::error file=app/scripts/a.sh,title=deployment fails in AfterInstall::The deployment "
-        "would fail in AfterInstall (SCRIPT_FAILED): exit code 127%0AAK800 command-not-found: "
-        "`npm` is not on the PATH%0Afix: call it by "
+        "::error file=app/scripts/a.sh,line=1,title=deployment fails in AfterInstall::The "
+        "deployment would fail in AfterInstall (SCRIPT_FAILED): exit code 127%0AAK800 "
+        "command-not-found: `npm` is not on the PATH%0Afix: call it by "
         "its full path\n"
-        "::warning file=app/appspec.yml,title=AK702::no ValidateService%0Afix: add one\n"
+        "::warning file=app/appspec.yml,line=1,title=AK702::no ValidateService%0Afix: add one\n"
         f"agentkit verify {tmp_path / 'app'}: the deployment fails in AfterInstall; 1 error(s), "
         "1 warning(s)\n")
 
@@ -102,9 +102,10 @@ def test_verify_format_github_real_run(tmp_path: Path, capsys: pytest.CaptureFix
 
 @given(st.text(), st.text(), st.text())
 def test_command_round_trips_any_text(path: str, title: str, message: str) -> None:
-    line = github.command("error", [("file", path), ("title", title)], message)
+    line = github.command("error", [("file", path), ("line", "1"), ("title", title)], message)
     assert "\n" not in line and "\r" not in line  # one command is one line of the log
-    assert _runner_parse(line) == ("error", {"file": path, "title": title}, message)
+    assert _runner_parse(line) == ("error", {"file": path, "line": "1", "title": title},
+                                   message)
 
 
 def test_from_sarif_same_annotations_as_format_github(
@@ -127,7 +128,7 @@ def test_from_sarif_same_annotations_as_format_github(
     assert capsys.readouterr().out.splitlines() == [
         *annotations, "agentkit: 1 error(s), 1 warning(s)"]
     assert annotations[0].startswith(
-        "::error file=app/scripts/start.sh,title=deployment fails in ApplicationStart::The "
+        "::error file=app/scripts/start.sh,line=1,title=deployment fails in ApplicationStart::The "
         "deployment would fail in ApplicationStart (SCRIPT_FAILED): ")
 
 

@@ -121,7 +121,7 @@ def test_render_verify_failure_carries_diagnoses(tmp_path: Path,
                              "AK800 command-not-found: `npm` is not on the PATH\n"
                              "fix: call it by its full path"},
          "locations": [{"physicalLocation": {
-             "artifactLocation": {"uri": "bundle/scripts/a.sh"}}}],
+             "artifactLocation": {"uri": "bundle/scripts/a.sh"}, "region": {"startLine": 1}}}],
          "properties": {"event": "AfterInstall", "errorCode": "SCRIPT_FAILED",
                         "logTail": "a.sh: line 2: npm: not found",
                         "diagnoses": [{"code": "AK800", "name": "command-not-found",
@@ -148,7 +148,8 @@ def test_verify_format_sarif_real_run(tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 1
     first, second = doc["runs"][0]["results"]
     assert (first["ruleId"], first["locations"]) == (
-        "verify-failed", [{"physicalLocation": {"artifactLocation": {"uri": "app/appspec.yml"}}}])
+        "verify-failed", [{"physicalLocation": {"artifactLocation": {"uri": "app/appspec.yml"},
+                                                  "region": {"startLine": 1}}}])
     assert first["properties"]["event"] == "BeforeInstall"
     assert (second["ruleId"], second["locations"]) == (
         "AK110", [{"physicalLocation": {"artifactLocation": {"uri": "app/appspec.yml"},
