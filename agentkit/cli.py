@@ -220,6 +220,9 @@ def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--allow-external-links", action="store_true",
                    help="keep symlinks that point out of the tree (the agent installs them "
                    "as they are)")
+    p.add_argument("--allow-lint-errors", action="store_true",
+                   help="package the tree even when lint finds errors in it (by default "
+                   "bundle refuses them)")
 
 
 def _add_image(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
