@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from agentkit.appspec.rules import RULES
 from agentkit.cli import main
 
 from ..archives import appspec, script
@@ -207,7 +206,8 @@ def test_bundle_lint_error_crlf_script_refused(tmp_path: Path,
         f"{shown}:1:10: error AK504: hooks > AfterInstall > scripts/start.sh: the shebang line "
         "ends in CR (Windows line endings): the kernel looks for an interpreter named with a "
         "trailing \\r and the agent reports a misleading 'No such file'\n"
-        f"    fix: {RULES['AK504'].hint}\n"
+        "    fix: convert the script to LF line endings (dos2unix; .gitattributes `*.sh text "
+        "eol=lf`)\n"
         f"    agent says: Script at specified location: {shown} failed with error "
         f"Errno::ENOENT with message No such file or directory - {shown}\n"
         f"Fix them (`agentkit lint {tree}` checks again), or pass --allow-lint-errors to "
