@@ -29,6 +29,9 @@ def _add_lint(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="text (default), json, sarif (SARIF 2.1.0, for code scanning) or "
                    "github (workflow commands: annotations on a pull request)")
     p.add_argument("--strict", action="store_true", help="warnings also make the exit status 1")
+    p.add_argument("--changed", action="store_true",
+                   help="the PATHs are changed files (as pre-commit passes them): check the "
+                   "bundle directory of each, the nearest one holding appspec.yml, once")
     p.add_argument("--agent", choices=("1", "2"), default="1",
                    help="agent generation to predict: 1 = Ruby 1.8.x (default), 2 = Rust 2.x")
 
