@@ -21,8 +21,13 @@ def _add_lint(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(sub, "lint", help="check appspec files as the CodeDeploy agent reads them")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="an appspec file, or a bundle directory holding one")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text",
+                   help="text (default), json, sarif (SARIF 2.1.0, for code scanning) or "
+                   "github (workflow commands: annotations on a pull request)")
     p.add_argument("--strict", action="store_true", help="warnings also make the exit status 1")
+    p.add_argument("--changed", action="store_true",
+                   help="the PATHs are changed files (as pre-commit passes them): check the "
+                   "bundle directory of each, the nearest one holding appspec.yml, once")
     p.add_argument("--agent", choices=("1", "2"), default="1",
                    help="agent generation to predict: 1 = Ruby 1.8.x (default), 2 = Rust 2.x")
 
@@ -130,7 +135,9 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--show", action="append", default=[], metavar="DIR",
                    help="show this directory of this machine to the hooks, which the box "
                    "hides by default (homes, TMPDIR, the working directory, CI secret places)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text",
+                   help="text (default), json, sarif (SARIF 2.1.0, for code scanning) or "
+                   "github (workflow commands: annotations on a pull request)")
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
 
 
@@ -212,6 +219,9 @@ def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--allow-external-links", action="store_true",
                    help="keep symlinks that point out of the tree (the agent installs them "
                    "as they are)")
+    p.add_argument("--allow-lint-errors", action="store_true",
+                   help="package the tree even when lint finds errors in it (by default "
+                   "bundle refuses them)")
 
 
 def _add_image(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,6 +10,27 @@ from agentkit import digests
 from agentkit.bundle import reproducible
 from agentkit.errors import BadInput
 
+# links out of the tree and links to directories: reproducible.walk refuses them itself, in
+# words of its own (and --allow-external-links keeps the first kind on purpose)
+_LINKS = ("AK506", "AK510", "AK513")
+
+
+def _refuse_lint_errors(directory: str) -> None:
+    """lint's checks of the tree (appspec, agentkit.yml, hook scripts, sources, links): an
+    archive the agent would fail on is refused as a link out of the tree is, with the way
+    past it named. Agent 1.x's reading, lint's default."""
+    from agentkit.commands import lint
+    from agentkit.report.lint_text import render_finding
+
+    found = [f for f in lint.lint_path(directory, "1").findings
+             if f.is_error and f.code not in _LINKS]
+    if found:
+        shown = "\n".join(render_finding(f) for f in found)
+        raise BadInput(f"{directory}: lint finds {len(found)} error(s) the deployment would "
+                       f"fail on, so bundle refuses to package it:\n{shown}\nFix them "
+                       f"(`agentkit lint {directory}` checks again), or pass "
+                       "--allow-lint-errors to package it anyway.")
+
 
 def run(args: argparse.Namespace) -> int:
     top = os.path.abspath(args.directory)
@@ -28,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
                        f"(mkdir -p {parent}) or write the archive elsewhere.")
     mtime = reproducible.source_date(top, args.mtime)
     members = reproducible.walk(top, args.allow_external_links)
+    if not getattr(args, "allow_lint_errors", False):
+        _refuse_lint_errors(args.directory)
     tmp = f"{out}.tmp-{os.getpid()}"
     try:  # a half-written archive never takes the name
         with open(tmp, "wb") as f:

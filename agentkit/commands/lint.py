@@ -18,7 +18,7 @@ from agentkit.appspec.rules import RULES
 from agentkit.bundle import archive, checks
 from agentkit.errors import BadInput
 from agentkit.findings import ERROR, Finding
-from agentkit.report import colour, lint_json, lint_text
+from agentkit.report import colour, github, lint_json, lint_text, sarif
 from agentkit.report.colour import Paint
 
 CONFIG_NAME = "agentkit.yml"
@@ -89,10 +89,37 @@ def lint_path(path: str, generation: str) -> LintResult:
     return replace(result, findings=(*result.findings, *extra)) if extra else result
 
 
+APPSPEC_NAMES = ("appspec.yml", "appspec.yaml")
+
+
+def bundles_of(changed: list[str]) -> list[str]:
+    """--changed: the bundle directory of each changed file, the nearest directory at or
+    above it that holds an appspec (not above the working directory for a relative path, as
+    pre-commit passes them), each once. A file of no bundle has none: nothing to check."""
+    out: list[str] = []
+    for path in changed:
+        here = path if os.path.isdir(path) else os.path.dirname(path)
+        while True:
+            if any(os.path.isfile(os.path.join(here or os.curdir, n)) for n in APPSPEC_NAMES):
+                bundle = here or os.curdir
+                if bundle not in out:
+                    out.append(bundle)
+                break
+            if here in ("", os.curdir, os.sep):
+                break
+            here = os.path.dirname(here)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
-    results = [lint_path(p, args.agent) for p in args.paths]
+    paths = bundles_of(args.paths) if getattr(args, "changed", False) else args.paths
+    results = [lint_path(p, args.agent) for p in paths]
     if args.format == "json":
         sys.stdout.write(lint_json.render(results))
+    elif args.format == "sarif":
+        sys.stdout.write(sarif.render_lint(results))
+    elif args.format == "github":
+        sys.stdout.write(github.render_lint(results))
     else:
         sys.stdout.write(lint_text.render(results, Paint(colour.wanted(sys.stdout))))
     failed = any(r.errors for r in results) or (args.strict and any(r.warnings for r in results))

@@ -25,7 +25,7 @@ from agentkit.errors import (
     UsageError,
 )
 from agentkit.image import cache as images
-from agentkit.report import colour, junit, verify_json, verify_text
+from agentkit.report import colour, github, junit, sarif, verify_json, verify_text
 from agentkit.report.colour import Paint
 from agentkit.report.progress import Progress
 from agentkit.verify import hookbox
@@ -243,6 +243,10 @@ def _write(args: argparse.Namespace, result: VerifyResult, previous: VerifyResul
             verify_json.write(out, result, previous, found)
             out.seek(0)
             shutil.copyfileobj(out, sys.stdout, 1 << 20)
+    elif args.format == "sarif":
+        sys.stdout.write(sarif.render_verify(result, found))
+    elif args.format == "github":
+        sys.stdout.write(github.render_verify(result, found))
     else:
         paint = Paint(colour.wanted(sys.stdout))
         sys.stdout.write(verify_text.render(result, previous, paint, found))

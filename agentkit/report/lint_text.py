@@ -27,6 +27,20 @@ def render_finding(f: Finding, paint: Paint = PLAIN) -> str:
     return "\n".join(lines)
 
 
+def _counts(findings: Sequence[Finding], appspec: str) -> str:
+    """The appspec's own errors and warnings, then those of each other file with findings
+    (agentkit.yml, hook scripts), each named: "accepts this appspec (2 error(s))" would send
+    the reader to a file without them."""
+    by_path: dict[str, list[int]] = {appspec: [0, 0]}
+    for f in findings:
+        by_path.setdefault(f.path, [0, 0])[0 if f.is_error else 1] += 1
+    errors, warnings = by_path.pop(appspec)
+    text = f"({errors} error(s), {warnings} warning(s))"
+    for path, (e, w) in by_path.items():
+        text += f"; {path}: {e} error(s), {w} warning(s)"
+    return text
+
+
 def render(results: Sequence[LintResult], paint: Paint = PLAIN) -> str:
     out: list[str] = []
     errors = warnings = 0
@@ -36,6 +50,6 @@ def render(results: Sequence[LintResult], paint: Paint = PLAIN) -> str:
         warnings += r.warnings
         verdict = "accepts" if r.agent_verdict == "accepted" else "rejects"
         out.append(f"{r.path}: agent {_GEN[r.generation]} {verdict} this appspec "
-                   f"({r.errors} error(s), {r.warnings} warning(s))")
+                   f"{_counts(r.findings, r.path)}")
     out.append(f"{len(results)} file(s) checked: {errors} error(s), {warnings} warning(s)")
     return "\n".join(out) + "\n"

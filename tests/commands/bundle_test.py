@@ -191,3 +191,49 @@ def test_bundle_is_verify_clean(tmp_path: Path, capsys: pytest.CaptureFixture[st
     tree_paths = {n["path"]: n["mode"] for n in report["tree"]}
     assert tree_paths[f"{tmp_path}/app/scripts/start.sh"] == "0755"
     assert tree_paths[f"{tmp_path}/app/site/index.html"] == "0644"
+
+
+def test_bundle_lint_error_crlf_script_refused(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """lint's checks run before packaging: a CRLF hook script fails the deployment, so the
+    archive is refused as a link out of the tree is, naming the flag that packages it."""
+    tree = _tree(tmp_path / "t", tmp_path / "app")
+    (tree / "scripts" / "start.sh").write_bytes(b"#!/bin/sh\r\necho started\r\n")
+    shown = tree / "scripts" / "start.sh"
+    assert _bundle(capsys, str(tree), "-o", str(tmp_path / "a.tgz"), "--mtime", "0") == (
+        1, "", f"agentkit: error: {tree}: lint finds 1 error(s) the deployment would fail on, "
+        "so bundle refuses to package it:\n"
+        f"{shown}:1:10: error AK504: hooks > AfterInstall > scripts/start.sh: the shebang line "
+        "ends in CR (Windows line endings): the kernel looks for an interpreter named with a "
+        "trailing \\r and the agent reports a misleading 'No such file'\n"
+        "    fix: convert the script to LF line endings (dos2unix; .gitattributes `*.sh text "
+        "eol=lf`)\n"
+        f"    agent says: Script at specified location: {shown} failed with error "
+        f"Errno::ENOENT with message No such file or directory - {shown}\n"
+        f"Fix them (`agentkit lint {tree}` checks again), or pass --allow-lint-errors to "
+        "package it anyway.")
+    assert not (tmp_path / "a.tgz").exists()
+
+
+def test_bundle_lint_error_version_string_refused(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    tree = _tree(tmp_path / "t", tmp_path / "app")
+    text = (tree / "appspec.yml").read_text().replace("version: 0.0", 'version: "0.0"')
+    (tree / "appspec.yml").write_text(text)
+    code, out, err = _bundle(capsys, str(tree), "-o", str(tmp_path / "a.tgz"))
+    assert (code, out) == (1, "")
+    assert err.splitlines()[:2] == [
+        f"agentkit: error: {tree}: lint finds 1 error(s) the deployment would fail on, so "
+        "bundle refuses to package it:",
+        f"{tree}/appspec.yml:1:10: error AK110: version: expected the number 0.0, got the "
+        'string "0.0"']
+
+
+def test_bundle_allow_lint_errors_packages(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    tree = _tree(tmp_path / "t", tmp_path / "app")
+    (tree / "scripts" / "start.sh").write_bytes(b"#!/bin/sh\r\necho started\r\n")
+    code, out, err = _bundle(capsys, str(tree), "-o", str(tmp_path / "a.tgz"), "--mtime", "0",
+                             "--allow-lint-errors")
+    assert (code, err) == (0, "")
+    assert out.startswith(f"{tmp_path}/a.tgz: 8 member(s), mtime 0, sha256 ")

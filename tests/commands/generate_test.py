@@ -14,6 +14,7 @@ import pytest
 
 from agentkit.appspec import deploy_config, generate
 from agentkit.appspec.check import lint_source
+from agentkit.appspec.rules import RULES
 from agentkit.appspec.shim import SHIM
 from agentkit.cli import main
 from agentkit.yamlconf.agentkit_yml import DEPLOY
@@ -215,3 +216,21 @@ def test_generate_scripts_run_after_the_shim_with_the_events_timeout(
         "(which gives each event its timeout): add it there\n"
         f"{config}:8: deploy > scripts > ApplicationStart: expected a list of paths inside "
         "the bundle, got ['../start.sh']")
+
+
+def test_generate_check_fails_on_agentkit_yml_errors(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--check gates CI: agentkit.yml's errors that lint reports fail it, though appspec.yml
+    is what generate writes."""
+    top = tmp_path / "app"
+    _run(capsys, "init", str(top))
+    config = top / "agentkit.yml"
+    config.write_text(config.read_text() + "colour: red\n")
+    line = len(config.read_text().splitlines())
+    assert _run(capsys, "appspec", "generate", "--config", str(config), "--check") == (
+        1, "", f"{config}:{line}:1: error AK600: colour: unknown key; expected one of version, "
+        "release, shared, permissions, health, validate, preflight, events, log, releases, "
+        "deploy, verify\n"
+        f"    fix: {RULES['AK600'].hint}\n"
+        f"agentkit: {config} has 1 error(s) (above) that lint reports; fix them, then run "
+        "`agentkit appspec generate` again.")
