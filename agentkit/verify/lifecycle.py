@@ -1,15 +1,19 @@
 """One deployment, event by event, as the agent runs it (deployer.rb / command_executor.rb).
 
-Part 1 of verify: DownloadBundle and Install are simulated in full; hook events are listed
-with the revision they would run from, and `skipped` when they have scripts (hooks run in part
-2). Every path in the result is shown as on an instance (AGENT_ROOT for the deployment root).
+The lifecycle sequences the events: DownloadBundle and Install are simulated in full
+(bundle_check.py judges what DownloadBundle left), hook events run in the box (hookbox.py)
+or on this machine, from the revision the agent would take them from. Where the deployment
+stops is one value, a Stop (stop.py), carried from event to event. `deployment()` yields the
+ended deployment; assemble.py turns it into the result. Every path in the result is shown as
+on an instance (AGENT_ROOT for the deployment root).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-import re
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -18,7 +22,6 @@ from agentkit import events as ev
 from agentkit.agent import agent_yml as config
 from agentkit.agent import (
     environment,
-    event_plan,
     layout,
     linked_dirs,
     revision_appspec,
@@ -30,42 +33,33 @@ from agentkit.agent.installer import Installer, InstallError
 from agentkit.agent.layout import Deployment
 from agentkit.agent.script_run import SUCCEEDED, UNKNOWN_ERROR, ScriptRun
 from agentkit.appspec.check import LintResult, lint_source
-from agentkit.appspec.locate import found_below
 from agentkit.appspec.model import AppSpec, Script
 from agentkit.appspec.rules import RULES
 from agentkit.box.errors import BoxError
-from agentkit.bundle import checks
-from agentkit.bundle.unpack import Unpacked, script_rel, unpack
+from agentkit.bundle.unpack import Unpacked, unpack
 from agentkit.errors import BadInput, MachineryFailed
 from agentkit.findings import ERROR, Finding
 from agentkit.hostview.view import HostView
-from agentkit.verify import hookbox, member_paths, outcome, service_findings
+from agentkit.verify import bundle_check, hookbox, member_paths, scripts_log, service_findings
 from agentkit.verify.options import Options
 from agentkit.verify.result import (
     NOT_RUN,
     UNDETERMINED,
     EventRun,
     Failure,
-    Nodes,
     Service,
-    VerifyResult,
 )
+from agentkit.verify.stop import Stop
 
 AGENT_ROOT = config.DEFAULT_ROOT
 Progress = Callable[[str, "float | None"], None]
-LOG_KEPT = 1 << 20  # the report keeps this much of the end of scripts.log
-PLATFORM = "linux"  # the agent modelled runs on Linux: it refuses `os: windows` (AK111)
-NOT_FOUND = ("The CodeDeploy agent did not find an AppSpec file within the unpacked revision "
-             "directory at revision-relative path \"{name}\". The revision was unpacked to "
-             "directory \"{archive}\", and the AppSpec file was expected but not found at path "
-             "\"{archive}/{name}\". Consult the AWS CodeDeploy Appspec documentation for "
-             "more information at "
-             "http://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html")
+PLATFORM, NOT_FOUND = bundle_check.PLATFORM, bundle_check.NOT_FOUND
 
 
-class _Run:
+class Lifecycle:
     def __init__(self, opts: Options, work: str, progress: Progress) -> None:
         self.opts = opts
+        self.events: list[EventRun] = []  # as run, once `run` has returned
         self.progress = progress
         self.dep = Deployment(os.path.join(work, "deployment-root"), opts.agent.group_id,
                               opts.agent.deployment_id)
@@ -83,14 +77,12 @@ class _Run:
         self.lint: LintResult | None = None
         self.previous_spec: AppSpec | None = None  # as the previous revision's hooks read it
         self.unpacked: Unpacked | None = None
-        self.failure: Failure | None = None
+        self.stop = Stop()  # where the deployment stops, as verify runs it (stop.py)
         self.work = work
         self.skip_reason: str | None = None  # why hooks are not run at all
         self.hookbox: hookbox.HookBox | None = None
         self.services: list[Service] = []
         self.at_validate: dict[str, tuple[str, ...]] | None = None  # unit -> listening
-        self.undetermined: str | None = None  # why the prediction is not complete
-        self.stopped: str | None = None  # why the later hook events are not run
 
     def _ask_services(self) -> list[dict[str, Any]] | None:
         """The units the box's systemctl touched ([] when no box ever started), or None
@@ -121,25 +113,11 @@ class _Run:
         if self.hookbox is not None:
             self.hookbox.close()
 
-    def whole_log(self) -> str:
-        """scripts.log for the report: its last LOG_KEPT bytes."""
-        try:
-            raw, size = beneath.tail_beneath(self.dep.root, self.dep.scripts_log, 0, LOG_KEPT)
-        except FileNotFoundError:
-            return ""
-        except OSError as exc:
-            return f"[scripts.log not read: {exc.strerror}]\n"
-        text = raw.decode("utf-8", "replace")
-        if size > len(raw):
-            text = f"[... the first {size - len(raw)} bytes of scripts.log are not shown]\n" + \
-                text[text.find("\n") + 1:]
-        return text
-
     def shown(self, text: str) -> str:
         return text.replace(self.dep.root, self.opts.agent.agent_root)
 
     def fail(self, event: str, message: str, code: str = UNKNOWN_ERROR) -> EventRun:
-        self.failure = Failure(event, code, self.shown(message))
+        self.stop = self.stop.failed(Failure(event, code, self.shown(message)))
         return EventRun(event, "failed", "current", note=self.shown(message))
 
     # --- the events --------------------------------------------------------------------------
@@ -147,10 +125,10 @@ class _Run:
         out = []
         for name in event_names(self.opts.agent.load_balancer, self.opts.agent.events,
                                 self.opts.agent.deployment):
-            if self.failure is not None:
+            if self.stop.failure is not None:
                 out.append(EventRun(name, "skipped", _revision(name),
                                     note=f"not run: the deployment failed in "
-                                         f"{self.failure.event}"))
+                                         f"{self.stop.failure.event}"))
                 continue
             out.append(self.event(name))
         return out
@@ -164,11 +142,11 @@ class _Run:
         if name in ev.FROM_PREVIOUS:
             ran = self.previous_hooks(name)
             if name == "ApplicationStop" and self.opts.agent.ignore_stop_failures and \
-                    self.failure is not None:
+                    self.stop.failure is not None:
                 # the deployment's ignoreApplicationStopFailures: the service goes on
-                self.notes.append(f"ApplicationStop failed ({self.failure.message}); the "
+                self.notes.append(f"ApplicationStop failed ({self.stop.failure.message}); the "
                                   "deployment goes on: --ignore-application-stop-failures")
-                self.failure = None
+                self.stop = self.stop.forgiven()
                 return dataclasses.replace(ran, status="failed (ignored)")
             return ran
         if name == "BeforeInstall" and (failed := self.parse_for_hooks()) is not None:
@@ -191,9 +169,10 @@ class _Run:
                                                     name=self.opts.agent.appspec_name))
         found = revision_appspec.read(archive, self.opts.agent.appspec_name, self.shown(path))
         if found.source is None:  # a hook of that revision made it a link out of the archive
-            self.stopped = self.undetermined = (f"{self.shown(path)} is a link out of its "
-                                                "archive: what the agent reads is not known")
-            return EventRun(name, NOT_RUN, "previous", note=self.undetermined)
+            why = f"{self.shown(path)} is a link out of its archive: what the agent reads is " \
+                "not known"
+            self.stop = self.stop.halt(why)
+            return EventRun(name, NOT_RUN, "previous", note=why)
         result = lint_source(found.source, self.opts.agent.generation, PLATFORM,
                              self.opts.agent.events)
         self.previous_spec = result.appspec
@@ -220,7 +199,8 @@ class _Run:
                                    self.opts.agent.generation)
         jobs = [runner.Job(name, shown_archive, s.location, s.timeout, s.runas, s.sudo, env,
                            self.opts.agent.generation) for s in scripts]
-        start = self.log_event(name)
+        start, note = scripts_log.begin_event(self.dep, name)
+        self.notes += [note] if note else []
         self.progress(f"{name}: {', '.join(j.location for j in jobs)}",
                            sum(j.timeout for j in jobs))
         if in_box and name == "ValidateService":
@@ -244,11 +224,12 @@ class _Run:
             return EventRun(name, "succeeded", revision, tuple(results))
         if in_box and self.hookbox is not None and \
                 (why := hookbox.limit_reason(failed, self.hookbox.spec.idmap)) is not None:
-            self.undetermined = why
-            self.stopped = f"{failed.location} failed in {name} for want of privilege"
+            self.stop = self.stop.halt(f"{failed.location} failed in {name} for want of "
+                                       "privilege", undetermined=why)
             return EventRun(name, UNDETERMINED, revision, tuple(results), note=why)
-        tail = _tail(self.log_since(start), self.opts.agent.generation)
-        self.failure = Failure(name, failed.error_code, failed.message, failed.location, tail)
+        tail = scripts_log.tail(scripts_log.since(self.dep, start), self.opts.agent.generation)
+        self.stop = self.stop.failed(Failure(name, failed.error_code, failed.message,
+                                             failed.location, tail))
         return EventRun(name, "failed", revision, tuple(results), note=failed.message)
 
     def run_on_host(self, jobs: list[runner.Job]) -> list[ScriptRun]:
@@ -261,27 +242,6 @@ class _Run:
                 if results[-1].error_code != SUCCEEDED:
                     break
         return results
-
-    def log_event(self, name: str) -> int:
-        """The event's first line in scripts.log; returns where the event starts in it."""
-        try:
-            fd = beneath.open_beneath(self.dep.root, self.dep.scripts_log,
-                                      os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        except OSError as exc:
-            self.notes.append(f"scripts.log could not be written ({exc.strerror}): a hook "
-                              "removed or replaced it; verify does not follow links out of "
-                              "its root")
-            return 0
-        with os.fdopen(fd, "a", encoding="utf-8") as log:
-            runner.log_line(log, f"LifecycleEvent - {name}\n")
-            return log.tell()
-
-    def log_since(self, start: int) -> str:
-        try:
-            raw, _ = beneath.tail_beneath(self.dep.root, self.dep.scripts_log, start, 1 << 16)
-        except OSError:
-            return ""
-        return raw.decode("utf-8", "replace")
 
     def box(self) -> hookbox.HookBox:
         if self.hookbox is None:
@@ -300,7 +260,7 @@ class _Run:
 
     def no_box(self, reason: str) -> None:
         self.skip_reason = reason
-        self.undetermined = f"hooks were not run: {reason}"
+        self.stop = self.stop.incomplete(f"hooks were not run: {reason}")
         self.notes.append(f"hooks not run here: {reason}. The Install verdict stands; "
                           "use --hooks host on a disposable machine")
 
@@ -319,14 +279,15 @@ class _Run:
 
     def cannot_show(self, name: str, scripts: tuple[Script, ...]) -> str | None:
         """Why this event's scripts cannot run in this box as they would on an instance."""
-        if self.stopped is not None:
-            return f"verify could not tell how an earlier event ends here ({self.stopped})"
+        if self.stop.halted is not None:
+            return ("verify could not tell how an earlier event ends here "
+                    f"({self.stop.halted})")
         idmap = self.box().spec.idmap
         users = sorted({s.runas for s in scripts if s.runas and s.runas != "root"})
         if users and idmap.kind == "single":
-            self.stopped = f"{name} runs scripts as {', '.join(users)}"
-            self.undetermined = f"{self.stopped}: {idmap.note}"
-            return self.undetermined
+            halted = f"{name} runs scripts as {', '.join(users)}"
+            self.stop = self.stop.halt(halted, undetermined=f"{halted}: {idmap.note}")
+            return self.stop.undetermined
         return None
 
     def lifecycle_env(self, event: str) -> dict[str, str]:
@@ -347,8 +308,8 @@ class _Run:
         if self.unpacked.failure is not None:
             return self.fail("DownloadBundle", self.unpacked.failure)
         if self.unpacked.too_big is not None:
-            self.stopped = self.undetermined = self.unpacked.too_big
-            return EventRun("DownloadBundle", UNDETERMINED, "current", note=self.stopped)
+            self.stop = self.stop.halt(self.unpacked.too_big)
+            return EventRun("DownloadBundle", UNDETERMINED, "current", note=self.unpacked.too_big)
         if self.unpacked.stripped:
             self.notes.append(f"the archive's single top-level directory "
                               f"{self.unpacked.stripped}/ holds the appspec: the agent strips it")
@@ -382,49 +343,21 @@ class _Run:
                               f"with this one (never the last successful): {names}")
 
     def check_bundle(self) -> None:
-        archive = self.dep.archive
-        shown_root = self.shown(archive)
-        # Install's order (command_executor.rb#app_spec_real_path): the deployment's name,
-        # then appspec.yaml, then appspec.yml
-        for name in dict.fromkeys((self.opts.agent.appspec_name, "appspec.yaml", "appspec.yml")):
-            path = os.path.join(archive, name)
-            if not os.path.lexists(path):
-                continue
-            if checks.outside(archive, path) is None and not os.path.isfile(path):
-                continue  # a directory, or a link dangling inside the bundle: not a file
-            found = revision_appspec.read(archive, name, self.shown(path))
-            if found.finding is not None:
-                self.findings.append(found.finding)
-                self.stopped = self.undetermined = (f"{name} is a file of the instance, not "
-                                                    "of the bundle (AK152)")
-                break
-            assert found.source is not None
-            self.lint = lint_source(found.source, self.opts.agent.generation, PLATFORM,
-                                    self.opts.agent.events)
-            self.findings += list(self.lint.findings)
-            if self.lint.agent_verdict == "unknown":
-                self.stopped = self.undetermined = f"verify does not read {name} (AK106)"
-            break
-        else:
-            name = self.opts.agent.appspec_name
-            self.findings.append(Finding(ERROR, "AK150", name, None, None,
-                                         f"no {name} (or appspec.yaml, appspec.yml) at the "
-                                         f"bundle root{found_below(archive)}",
-                                         f"put {name} at the root of the bundle",
-                                         NOT_FOUND.format(archive=shown_root, name=name)))
-        spec = self.lint.appspec if self.lint else None
-        unwritten = self.unpacked.listing if self.unpacked else None
-        if spec is not None:  # --no-install read some past its size limit: not checked
-            self.findings += checks.scripts(
-                archive, shown_root, spec.hooks, self.opts.agent.generation,
-                lambda loc: unwritten is not None and script_rel(loc) in unwritten)
-        self.findings += checks.tree(archive, shown_root, unwritten, self.opts.box.image)
+        """The appspec Install reads, and the bundle's scripts and tree, judged."""
+        checked = bundle_check.check(
+            self.dep.archive, self.shown, self.opts.agent.appspec_name,
+            self.opts.agent.generation, self.opts.agent.events,
+            self.unpacked.listing if self.unpacked else None, self.opts.box.image)
+        self.lint = checked.lint
+        self.findings += checked.findings
+        if checked.halt is not None:
+            self.stop = self.stop.halt(checked.halt)
 
     def parse_for_hooks(self) -> EventRun | None:
         """BeforeInstall's hook executor parses appspec.yml first (hook_executor.rb)."""
-        if self.stopped is not None and (self.lint is None or
+        if self.stop.halted is not None and (self.lint is None or
                                          self.lint.agent_verdict == "unknown"):
-            return EventRun("BeforeInstall", NOT_RUN, "current", note=self.stopped)
+            return EventRun("BeforeInstall", NOT_RUN, "current", note=self.stop.halted)
         yml = os.path.join(self.dep.archive, self.opts.agent.appspec_name)
         if not os.path.isfile(yml) and not (self.opts.agent.generation == "2" and self.lint):
             return self.fail("BeforeInstall", NOT_FOUND.format(archive=self.dep.archive,
@@ -435,8 +368,8 @@ class _Run:
 
     def install(self) -> EventRun:
         spec = self.lint.appspec if self.lint else None
-        if spec is None and self.stopped is not None:
-            return EventRun("Install", NOT_RUN, "current", note=self.stopped)
+        if spec is None and self.stop.halted is not None:
+            return EventRun("Install", NOT_RUN, "current", note=self.stop.halted)
         if spec is None or not self.opts.agent.install:
             note = "skipped: --no-install" if not self.opts.agent.install else "no appspec"
             return EventRun("Install", "skipped", "current", note=note)
@@ -532,97 +465,31 @@ def _revision(name: str) -> str:
     return "previous" if name in ev.FROM_PREVIOUS else "current"
 
 
-_STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", re.M)
 
-
-def _tail(event_log: str, generation: str) -> str:
-    """What the console shows of a failed script: the event's last ~2 KB of log, without
-    timestamps for 1.x (hook_executor.rb), with them for 2.x (bounded_fifo_vec.rs)."""
-    text = event_log if generation == "2" else _STAMP.sub("", event_log)
-    return text[-2048:]
 
 
 def no_progress(_what: str, _limit: float | None) -> None:
     """A run that shows no progress line."""
 
 
-def run(opts: Options, work: str, progress: Progress = no_progress) -> VerifyResult:
-    """`progress` is told what verify starts doing, and its time limit (the progress line on
-    a terminal)."""
+@contextlib.contextmanager
+def deployment(opts: Options, work: str, progress: Progress = no_progress
+               ) -> Iterator[Lifecycle]:
+    """One deployment run event by event to its end (or its stop); yields it ended, its box
+    gone, while its host view is open for what the report reads of it (assemble.py).
+    `progress` is told what verify starts doing, and its time limit (the progress line on a
+    terminal)."""
     # absolute: files of the deployment root are opened below it by their full path (a
     # relative --state-dir made every scripts.log write fail, a note per hook event)
-    work = os.path.abspath(work)
-    state = _Run(opts, work, progress)
+    state = Lifecycle(opts, os.path.abspath(work), progress)
     try:
         try:
-            events = state.run()
+            state.events = state.run()
             state.read_services()
             state.notes += service_findings.notes(tuple(state.services))
         finally:  # the deployment has ended: so has every process of its box
             state.close_box()
-        # an original blue/green instance installs nothing: its tree is the earlier revision's
-        spec = state.lint.appspec if state.lint else state.previous_spec
-        log = state.whole_log()
-        bundle_type = state.unpacked.declared if state.unpacked else \
-            (opts.agent.bundle_type or _sniffed_type(opts.archive))
         state.sandbox.save()
-        sb = state.sandbox
-        spills = os.path.join(work, f"report-{opts.agent.deployment_id}")
-        skipped: list[str] = []
-        if opts.report.paths:
-            tree = outcome.spill(spills + ".tree", outcome.tree(sb, spec, skipped))
-            changes = outcome.spill(spills + ".changes", outcome.changes(sb, opts.report.digests))
-        else:
-            tree, changes = Nodes(), Nodes(counts=outcome.change_counts(sb))
-        untouched = outcome.untouched_summary(sb, skipped)
-        if sb.unseen:
-            state.notes.append(unseen_note(sorted(sb.unseen)))
+        yield state
     finally:
         state.sandbox.close()
-    return VerifyResult(
-        archive=os.path.abspath(opts.archive), agent=opts.agent.generation, bundle_type=bundle_type,
-        deployment_group_id=opts.agent.group_id, deployment_id=opts.agent.deployment_id,
-        failure=state.failure, events=tuple(events),
-        findings=tuple(sorted(state.member_findings() + service_findings.findings(
-            tuple(state.services), spec, tuple(e.name for e in events), opts.agent.appspec_name,
-            opts.box.image, _validate_texts(state.dep.archive, spec)), key=Finding.sort_key)),
-        tree=tree, changes=changes, scripts_log=log, notes=tuple(state.notes),
-        undetermined=state.undetermined if state.failure is None else None,
-        members=state.unpacked.members if state.unpacked else 0,
-        modelled=event_plan.modelled(opts.agent.deployment, opts.agent.events,
-                                     opts.agent.load_balancer, opts.box.image),
-        untouched=untouched, services=tuple(state.services))
-
-
-def unseen_note(paths: list[str]) -> str:
-    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
-    return (f"this user may not look into {shown}: verify assumed the deployment finds "
-            "nothing of its own there. The agent, as root, sees what is there; run verify as "
-            "root to check those paths too")
-
-
-def _sniffed_type(path: str) -> str:
-    """The bundle type of an archive that was never unpacked (the previous revision's
-    ApplicationStop failed first), for the report's header."""
-    from agentkit.bundle import archive
-    from agentkit.errors import BadArchive
-
-    try:
-        return archive.bundle_type(archive.content_kind(path))
-    except BadArchive:
-        return "unknown"
-
-
-def _validate_texts(archive: str, spec: AppSpec | None) -> tuple[str, ...]:
-    """The ValidateService scripts of the bundle, as text (what AK703 looks at), read
-    without following a link out of the archive and never from a FIFO."""
-    if spec is None:
-        return ()
-    texts = []
-    for hook in spec.hooks.get("ValidateService", ()):
-        try:
-            texts.append(beneath.read_beneath(archive, hook.location.lstrip("/"), 1 << 20)
-                         .decode("utf-8", "replace"))
-        except (OSError, ValueError):
-            continue
-    return tuple(texts)

@@ -22,7 +22,7 @@ from agentkit import fstree, s3
 from agentkit.agent.event_plan import IN_PLACE
 from agentkit.errors import BadConfig, BadInput
 from agentkit.image import cache as images
-from agentkit.verify import defaults, hookbox, lifecycle
+from agentkit.verify import assemble, defaults, hookbox, lifecycle
 from agentkit.verify.options import Options
 from agentkit.verify.result import VerifyResult
 
@@ -76,8 +76,8 @@ def verified(req: Request, options: OptionsFor,
                                  _origin(req.previous, None))
                 before = dataclasses.replace(
                     before, agent=dataclasses.replace(before.agent, deployment=IN_PLACE))
-                previous = _as_given(lifecycle.run(before, work, progress), req.previous)
-            result = _as_given(lifecycle.run(
+                previous = _as_given(revision(before, work, progress), req.previous)
+            result = _as_given(revision(
                 options(_fetched(req, req.archive, work, req.etag), work, image,
                         _origin(req.archive, req.etag)), work, progress), req.archive)
             yield Verified(result, previous, work)
@@ -87,6 +87,13 @@ def verified(req: Request, options: OptionsFor,
                 discard_later(work)  # nobody waits for tens of thousands of files to go
             else:
                 fstree.remove_tree(work)
+
+
+def revision(opts: Options, work: str,
+             progress: lifecycle.Progress = lifecycle.no_progress) -> VerifyResult:
+    """One revision deployed by the lifecycle, and the result assembled from what it left."""
+    with lifecycle.deployment(opts, work, progress) as ended:
+        return assemble.result(ended, os.path.abspath(work))
 
 
 def choose_image(given: str | None, config: str | None) -> images.Image | None:

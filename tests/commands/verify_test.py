@@ -501,12 +501,12 @@ def test_verify_same_object_twice_fails(tmp_path: Path,
 def test_verify_json_stream_equals_the_whole_document(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from agentkit.report import verify_json
-    from agentkit.verify import lifecycle
+    from agentkit.verify import run
     from agentkit.verify.options import BoxOptions, Options
 
     arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "d"), 0o644),
                                    ("a", "file", "1", 0o644), ("b", "file", "2", 0o600)])
-    result = lifecycle.run(Options(str(arc), box=BoxOptions(hooks="skip")), str(tmp_path / "w"))
+    result = run.revision(Options(str(arc), box=BoxOptions(hooks="skip")), str(tmp_path / "w"))
     out = io.StringIO()
     verify_json.write(out, result, None)
     assert json.loads(out.getvalue()) == {**result.to_json(), "previous": None,
@@ -898,7 +898,7 @@ def test_verify_text_counts_of_changes_same_as_the_json_list(tmp_path: Path) -> 
     # the text report counts the files of new directories by directory: same totals
     from collections import Counter
 
-    from agentkit.verify import lifecycle
+    from agentkit.verify import run
     from agentkit.verify.options import AgentOptions, BoxOptions, Options, ReportOptions
 
     dest, host = tmp_path / "d", tmp_path / "host"
@@ -918,7 +918,7 @@ def test_verify_text_counts_of_changes_same_as_the_json_list(tmp_path: Path) -> 
     work.mkdir()
     expected = [{"created": 25, "modified": 1}, {"created": 3, "modified": 1}]
     for n, (archive, want) in enumerate(zip((first, second), expected)):
-        result = lifecycle.run(Options(str(archive), AgentOptions(deployment_id=f"d-COUNT000{n}"),
+        result = run.revision(Options(str(archive), AgentOptions(deployment_id=f"d-COUNT000{n}"),
                                        BoxOptions(hooks="skip"), ReportOptions(digests=False)),
                                str(work))
         assert result.succeeded
