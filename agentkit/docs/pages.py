@@ -1,0 +1,263 @@
+"""The generated documentation pages: one per finding code (docs/rules/AKNNN.md, also what
+`agentkit rule` prints) and the agentkit.yml reference, built from the rules data and the
+config reader so that they cannot drift from the code (`python -m agentkit.docs` writes them;
+tests/docs/pages_test.py checks the committed ones are current)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from agentkit.appspec import rules as appspec_rules
+from agentkit.diagnose import rules as diagnose_rules
+from agentkit.docs.config_keys import DESCRIPTIONS
+from agentkit.docs.examples import EXAMPLES, Example
+from agentkit.findings import ERROR
+
+RULES_DIR = "docs/rules"
+CONFIG_PAGE = "docs/reference/agentkit-yml.md"
+
+
+def rule_codes() -> tuple[str, ...]:
+    codes = [*appspec_rules.RULES, *(r.code for r in diagnose_rules.RULES)]
+    return tuple(sorted(codes))
+
+
+def _placeholders(text: str) -> str:
+    """`{command}` of a template as COMMAND: the finding fills it in."""
+    return re.sub(r"\{(\w+)\}", lambda m: m.group(1).upper(), text)
+
+
+def _example(example: Example | None) -> list[str]:
+    if example is None:
+        return []
+    out = ["## Example", "", "In an empty directory:", ""]
+    for f in example.files:
+        mode = "" if f.mode == 0o644 else f" (mode {f.mode:o})"
+        fence = "yaml" if f.path.endswith((".yml", ".yaml")) else (
+            "bash" if f.path.endswith(".sh") else "text")
+        shown = f.text.replace("\ufeff", "\\ufeff").replace("\r", "\\r")
+        note = ""
+        if shown != f.text:
+            note = " (written with the escapes below as the bytes they name)"
+        out += [f"`{f.path}`{mode}{note}:", "", f"```{fence}", shown.rstrip("\n"), "```", ""]
+    out += ["```console", f"$ agentkit {' '.join(example.command)}", "```", "",
+            f"**Fix:** {example.fix}", ""]
+    return out
+
+
+def _appspec_page(rule: appspec_rules.Rule) -> list[str]:
+    fix = ("the finding's message says what to change for the value it found"
+           if rule.hint == "{fix}" else _placeholders(rule.hint))
+    out = [f"# {rule.code}: {rule.name}", "",
+           f"**Severity:** {rule.severity} · **Reported by:** `agentkit lint` (of an appspec "
+           "or a bundle directory) and `agentkit verify`", "",
+           rule.summary[0].upper() + rule.summary[1:] + ".", "", "## Fix", "", fix[0].upper() + fix[1:] + ".",
+           ""]
+    said = [(gen, text) for gen, text in (("1.x", rule.agent1), ("2.x", rule.agent2))
+            if text and not re.fullmatch(r"\{\w+\}", text)]
+    if said:
+        out += ["## What the agent says", ""]
+        out += [f"- agent {gen}: {_placeholders(text)}" for gen, text in said]
+        out += [""]
+    elif rule.agent1 is None and rule.agent2 is None and rule.severity == ERROR:
+        out += ["The agent itself says nothing about it in advance: the deployment fails "
+                "(or does harm) on the instance.", ""]
+    return out
+
+
+def _diagnosis_page(rule: diagnose_rules.Rule) -> list[str]:
+    where = ("`agentkit explain`" if rule.deployment else
+             "`agentkit verify`" if rule.in_verify else
+             "`agentkit explain`" if rule.in_verify is False else
+             "`agentkit verify` and `agentkit explain`")
+    out = [f"# {rule.code}: {rule.name}", "",
+           f"**Diagnosis of a failed deployment** · **Reported by:** {where}", ""]
+    if rule.events:
+        out += [f"Seen in: {', '.join(rule.events)}.", ""]
+    out += ["## Cause", "", _placeholders(rule.cause), "", "## Fix", "",
+            _placeholders(rule.fix), ""]
+    return out
+
+
+def rule_page(code: str) -> str:
+    if code in appspec_rules.RULES:
+        lines = _appspec_page(appspec_rules.RULES[code])
+    else:
+        (rule,) = [r for r in diagnose_rules.RULES if r.code == code]
+        lines = _diagnosis_page(rule)
+    lines += _example(EXAMPLES.get(code))
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def rules_index() -> str:
+    lines = ["# Finding codes", "",
+             "Every code lint, verify and explain report, with its own page: what it means, "
+             "an example that triggers it and the fix. `agentkit rule CODE` prints the same "
+             "page in a terminal. AK1xx-AK3xx are about the appspec, AK4xx the archive, "
+             "AK5xx the bundle's files, AK6xx agentkit.yml, AK7xx services, AK8xx the "
+             "diagnoses of a failed deployment ([troubleshooting](../troubleshooting.md)).",
+             "", "| Code | Severity | Summary |", "| --- | --- | --- |"]
+    for code in rule_codes():
+        if code in appspec_rules.RULES:
+            r = appspec_rules.RULES[code]
+            severity, summary = r.severity, r.summary
+        else:
+            d = [x for x in diagnose_rules.RULES if x.code == code][0]
+            severity, summary = "diagnosis", d.name.replace("-", " ")
+        lines.append(f"| [{code}]({code}.md) | {severity} | {summary.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+# --- agentkit.yml -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Key:
+    path: str
+    expected: str = ""  # what the reader says it expects, in its own words
+    default: str = ""
+    required: bool = False
+
+
+# A config with every section, so that the reader asks for every key it knows.
+_FULL = """\
+version: 1
+release: /srv/app/current
+log: {file: /var/log/agentkit/hooks.log}
+shared: {root: /mnt/efs/app}
+permissions: [{path: /srv/app}]
+health: {file: /srv/app/health.html, drain: {}}
+validate: {url: "http://127.0.0.1/", headers: {}}
+preflight: {}
+releases: {root: /srv/app}
+events: {AfterInstall: [release]}
+"""
+
+
+def _key_path(where: tuple[Any, ...], key: str | None = None) -> str:
+    parts = [*where, *([key] if key is not None else [])]
+    out = ""
+    for part in parts:
+        out += "[]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@contextmanager
+def _recording(found: dict[str, Key]) -> Iterator[None]:
+    """The hooks' reader, noting each key it is asked for (the schema is its code)."""
+    from agentkit.hooks import config
+
+    plain = config.Reader
+
+    class Recorder(plain):  # type: ignore[misc, valid-type]
+        def map(self, node: Any, where: Any, known: tuple[str, ...]) -> Any:
+            path = _key_path(where)
+            if path == "events":
+                found["events.EVENT"] = Key("events.EVENT", "a list of actions")
+            elif path != "validate.headers":
+                for key in known:
+                    found.setdefault(_key_path(where, key), Key(_key_path(where, key)))
+            return super().map(node, where, known)
+
+        def get(self, view: Any, key: str, where: Any, convert: Callable[[Any], Any],
+                expected: str, default: Any = None) -> Any:
+            path = _key_path(where, key)
+            if not path.startswith("events."):
+                shown = "" if default is None or default == () else _shown(default)
+                found[path] = Key(path, expected, shown, found.get(path, Key(path)).required)
+            return super().get(view, key, where, convert, expected, default)
+
+        def required(self, view: Any, node: Any, key: str, where: Any,
+                     convert: Callable[[Any], Any], expected: str, what: str = "") -> Any:
+            value = super().required(view, node, key, where, convert, expected, what)
+            path = _key_path(where, key)
+            found[path] = Key(path, expected, "", True)
+            return value
+
+    config.Reader = Recorder
+    try:
+        yield
+    finally:
+        config.Reader = plain
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, str) and value.endswith("\n") else str(value)
+
+
+def config_keys() -> dict[str, Key]:
+    """Every key of agentkit.yml, as the readers know them."""
+    from agentkit.appspec import deploy_config
+    from agentkit.commands import verify_config
+    from agentkit.hooks import config
+
+    found: dict[str, Key] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "agentkit.yml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(_FULL)
+        with _recording(found):
+            checked = config.check(path)
+    assert checked.config is not None, [p.text(path) for p in checked.problems]
+    found.setdefault("version", Key("version", "1", "", True))
+    found["version"] = Key("version", "1", "", True)
+    for section, keys in (("deploy", deploy_config.KEYS), ("verify", verify_config.KEYS)):
+        found[section] = Key(section)
+        for key in keys:
+            found[f"{section}.{key}"] = Key(f"{section}.{key}",
+                                            "required" if key == "destination" else "", "",
+                                            key == "destination")
+    return found
+
+
+def config_page() -> str:
+    keys = config_keys()
+    lines = ["# agentkit.yml reference", "",
+             "agentkit.yml sits next to appspec.yml in the bundle. `agentkit hook` reads its "
+             "sections on the instance, `agentkit appspec generate` its `deploy:` and "
+             "`agentkit verify` its `verify:`; `agentkit lint` checks it with the appspec "
+             "([AK600](../rules/AK600.md)). Every problem is reported at once with its line: "
+             "`agentkit.yml:5: shared > on_conflict: expected one of backup, seed, fail, got "
+             "'move'`.", "",
+             "This page is generated from the readers themselves (`python -m agentkit.docs`).",
+             ""]
+    sections = [k for k in keys if "." not in k and "[" not in k]
+    for section in sections:
+        lines += [f"## `{section}`", "", DESCRIPTIONS.get(section, ""), ""]
+        children = [k for k in keys if k.startswith((f"{section}.", f"{section}[]."))]
+        if keys[section].expected and not children:
+            lines += [_row_text(keys[section]), ""]
+        if children:
+            lines += ["| Key | Takes | Default | What it is |", "| --- | --- | --- | --- |"]
+            for child in children:
+                k = keys[child]
+                takes = k.expected.replace("|", "/") + (" (required)" if k.required else "")
+                default = k.default.replace("\n", "\\n").replace("|", "/")
+                lines.append(f"| `{child}` | {takes} | {f'`{default}`' if default else ''} | "
+                             f"{DESCRIPTIONS.get(child, '')} |")
+            lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _row_text(key: Key) -> str:
+    text = f"Takes {key.expected}"
+    if key.default:
+        text += f"; default `{key.default}`"
+    return text + (" (required)." if key.required else ".")
+
+
+def generated() -> dict[str, str]:
+    """Each generated page by its path in the repository."""
+    pages = {f"{RULES_DIR}/{code}.md": rule_page(code) for code in rule_codes()}
+    pages[f"{RULES_DIR}/index.md"] = rules_index()
+    pages[CONFIG_PAGE] = config_page()
+    return pages
