@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agentkit.docs.pages import rule_page, rule_codes
+from agentkit.docs.pages import rule_codes, rule_page
 
 EXIT_UNKNOWN = 1
 

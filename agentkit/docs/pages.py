@@ -57,8 +57,8 @@ def _appspec_page(rule: appspec_rules.Rule) -> list[str]:
     out = [f"# {rule.code}: {rule.name}", "",
            f"**Severity:** {rule.severity} · **Reported by:** `agentkit lint` (of an appspec "
            "or a bundle directory) and `agentkit verify`", "",
-           rule.summary[0].upper() + rule.summary[1:] + ".", "", "## Fix", "", fix[0].upper() + fix[1:] + ".",
-           ""]
+           rule.summary[0].upper() + rule.summary[1:] + ".", "",
+           "## Fix", "", fix[0].upper() + fix[1:] + ".", ""]
     said = [(gen, text) for gen, text in (("1.x", rule.agent1), ("2.x", rule.agent2))
             if text and not re.fullmatch(r"\{\w+\}", text)]
     if said:
@@ -108,7 +108,7 @@ def rules_index() -> str:
             r = appspec_rules.RULES[code]
             severity, summary = r.severity, r.summary
         else:
-            d = [x for x in diagnose_rules.RULES if x.code == code][0]
+            d = next(x for x in diagnose_rules.RULES if x.code == code)
             severity, summary = "diagnosis", d.name.replace("-", " ")
         lines.append(f"| [{code}]({code}.md) | {severity} | {summary.replace('|', '/')} |")
     return "\n".join(lines) + "\n"
@@ -150,11 +150,11 @@ def _key_path(where: tuple[Any, ...], key: str | None = None) -> str:
 @contextmanager
 def _recording(found: dict[str, Key]) -> Iterator[None]:
     """The hooks' reader, noting each key it is asked for (the schema is its code)."""
-    from agentkit.hooks import config
+    from agentkit.hooks import config, config_values
 
-    plain = config.Reader
+    plain = config_values.Reader
 
-    class Recorder(plain):  # type: ignore[misc, valid-type]
+    class Recorder(config_values.Reader):
         def map(self, node: Any, where: Any, known: tuple[str, ...]) -> Any:
             path = _key_path(where)
             if path == "events":
@@ -179,11 +179,12 @@ def _recording(found: dict[str, Key]) -> Iterator[None]:
             found[path] = Key(path, expected, "", True)
             return value
 
-    config.Reader = Recorder
+    # config.check makes its own Reader: swap the name it looks up for the time of one check
+    config.__dict__["Reader"] = Recorder
     try:
         yield
     finally:
-        config.Reader = plain
+        config.__dict__["Reader"] = plain
 
 
 def _shown(value: Any) -> str:
