@@ -16,7 +16,7 @@ from agentkit.hooks import health, release
 def _releases(cfg: config_mod.Config) -> config_mod.Releases:
     if cfg.releases is None:
         raise BadConfig(f"{cfg.path}: no `releases` section: this instance's deployments do "
-                        "not use the releases layout (README: releases on the instance).")
+                        "not use the releases layout (docs/hooks.md: releases on the instance).")
     return cfg.releases
 
 

@@ -92,6 +92,10 @@ def rule_page(code: str) -> str:
         (rule,) = [r for r in diagnose_rules.RULES if r.code == code]
         lines = _diagnosis_page(rule)
     lines += _example(EXAMPLES.get(code))
+    if code == "AK600":  # the keys, in the terminal too (`agentkit rule AK600`)
+        lines += ["## The keys", "", ", ".join(f"`{k}`" for k in config_keys()), "",
+                  "What each takes and its default: [the agentkit.yml reference]"
+                  "(../reference/agentkit-yml.md).", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -16,7 +16,8 @@ SPEC = ("version: 0.0\nos: linux\nfiles:\n  - source: site\n    destination: /sr
         "hooks:\n  ApplicationStart:\n    - location: scripts/agentkit-hook.sh\n"
         "      timeout: 30\n  ValidateService:\n    - location: scripts/agentkit-hook.sh\n"
         "      timeout: 60\n")
-CONFIG_HINT = "fix the key as the message says (agentkit/hooks/config.py lists the keys)"
+CONFIG_HINT = ("fix the key as the message says (every key: `agentkit rule AK600`, "
+               "docs/reference/agentkit-yml.md)")
 
 
 def _bundle(tmp: Path, config: str | None, shim: bytes = b"#!/bin/sh\necho hi\n",
