@@ -14,8 +14,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class File:
     path: str
-    text: str
+    text: str  # the content; of a symbolic link, its target
     mode: int = 0o644
+    link: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,19 @@ def _failed(script: str, user: str, code: int) -> str:
     return f"Script at specified location: {script} run as user {user} failed with exit code {code}"
 
 
+def _link(path: str, target: str) -> File:
+    return File(path, target, link=True)
+
+
+def _install_failed(message: str) -> tuple[File, ...]:
+    """The console's details of a failed Install (no script)."""
+    return (File("console.txt", f"Error code\nUnknownError\nMessage\n{message}\n"),)
+
+
 _EXPLAIN = ("explain", "console.txt")
+_VERIFY = ("verify", ".")  # a bundle directory is verified as its archive would be
+_FILES = "files:\n  - source: /\n    destination: /srv/app\n"
+_ROOT = "/opt/codedeploy-agent/deployment-root/dg-1/d-EXAMPLE/deployment-archive"
 
 EXAMPLES: dict[str, Example] = {
     "AK100": Example(_LINT, _appspec(HEAD + "files:\n  - source: /\n   destination: /srv/app\n"),
@@ -245,4 +258,124 @@ EXAMPLES: dict[str, Example] = {
         _failed("scripts/start.sh", "root", 5),
         "[stderr]Failed to restart shop-api.service: Unit shop-api.service not found.\n"),
         "Install the unit file (in the AMI or an earlier hook) before restarting it."),
+    "AK152": Example(_LINT, (_link("appspec.yml", "/etc/app/appspec.yml"),),
+                     "Put the appspec itself in the bundle (`cp --remove-destination`), not a "
+                     "link to the build machine's file."),
+    "AK506": Example(_LINT, _appspec(HEAD + _HOOK, _link("scripts/after_install.sh",
+                                                         "/usr/local/bin/after_install.sh")),
+                     "Copy the script into the bundle instead of linking to it."),
+    "AK510": Example(_LINT, _appspec(HEAD + _FILES, File("shared/media/1.jpg", "jpeg\n"),
+                                     _link("media", "shared/media")),
+                     "Don't bundle the link: make it on the instance after Install "
+                     "(`agentkit hook link-shared`)."),
+    "AK511": Example(_LINT, _appspec(HEAD + _FILES, _link("config.php", "/etc/app/config.php")),
+                     "Make the link on the instance in a hook, or make it relative and inside "
+                     "the bundle."),
+    "AK512": Example(_LINT, _appspec(HEAD + _FILES, _link("current.log", "logs/app.log")),
+                     "Remove the link, or bundle what it points to."),
+    "AK513": Example(_LINT, _appspec(HEAD + _FILES, _link("storage", "../shared/storage")),
+                     "Make the link on the instance after Install (`agentkit hook "
+                     "link-shared`), not in the bundle."),
+    "AK601": Example(_LINT, _appspec(
+        HEAD + _FILES + "hooks:\n  ValidateService:\n    - location: scripts/hook.sh\n"
+        "      timeout: 30\n", _script("scripts/hook.sh", "agentkit hook run\n"),
+        File("agentkit.yml", "version: 1\nvalidate:\n  url: http://127.0.0.1/\n"
+             "  deadline: 120\nevents:\n  ValidateService: [validate]\n")),
+        "Raise the hook's `timeout` above the deadline (plus one try), or lower "
+        "`validate.deadline`."),
+    "AK602": Example(_LINT, _appspec(
+        HEAD + _FILES + "hooks:\n  AfterInstall:\n    - location: scripts/hook.sh\n",
+        _script("scripts/hook.sh", "agentkit hook run\n"),
+        File("agentkit.yml", "version: 1\nrelease: /var/www/app\nshared:\n"
+             "  root: /mnt/efs/app\n  dirs: [media]\n"
+             "events:\n  AfterInstall: [link-shared]\n")),
+        "Point `release` at the appspec's `files` destination (`/srv/app`)."),
+    "AK701": Example(_VERIFY, _appspec(
+        HEAD + _FILES + "hooks:\n  ApplicationStart:\n    - location: scripts/start.sh\n"
+        "      timeout: 60\n", _script("scripts/start.sh", "systemctl restart shop-api\n")),
+        "Install the unit (in the AMI, or from the bundle in an earlier hook) before "
+        "restarting it, or fix its name."),
+    "AK802": Example(_EXPLAIN, _install_failed(
+        "The deployment failed because a specified file already exists at this location: "
+        "/srv/app/index.html"),
+        "Set `file_exists_behavior: OVERWRITE` (or RETAIN) in appspec.yml, or remove the file "
+        "in a BeforeInstall hook."),
+    "AK803": Example(_EXPLAIN, _console(
+        "ApplicationStop", "scripts/stop.sh", "ScriptFailed",
+        _failed("scripts/stop.sh", "root", 1), "[stderr]kill: (1234) - No such process\n"),
+        "Deploy once with --ignore-application-stop-failures: the fixed script of this bundle "
+        "runs next time."),
+    "AK804": Example(_EXPLAIN, _console(
+        "ApplicationStop", "scripts/stop.sh", "ScriptMissing",
+        f"Script does not exist at specified location: {_ROOT}/scripts/stop.sh", ""),
+        "Deploy once with --ignore-application-stop-failures, or delete the group's "
+        "_last_successful_install file on the instance."),
+    "AK806": Example(_EXPLAIN, _console(
+        "AfterInstall", "scripts/after_install.sh", "ScriptFailed",
+        _failed("scripts/after_install.sh", "deploy", 1),
+        "[stderr]Password: su: Authentication failure\n"),
+        "Run the hook as root and use `runuser -u USER -- CMD` for the commands that need "
+        "another user."),
+    "AK807": Example(_EXPLAIN, _console(
+        "AfterInstall", "scripts/after_install.sh", "ScriptFailed",
+        _failed("scripts/after_install.sh", "root", 126),
+        f"[stderr]{_ROOT}/scripts/after_install.sh: line 3: {_ROOT}/scripts/helper.sh: "
+        "Permission denied\n"),
+        "`chmod +x scripts/helper.sh` and commit it with mode 100755 (or call it as `bash "
+        "scripts/helper.sh`)."),
+    "AK808": Example(_EXPLAIN, _console(
+        "AfterInstall", "scripts/migrate.sh", "ScriptTimedOut",
+        "Script at specified location: scripts/migrate.sh failed to complete in 300 seconds",
+        "[stdout]migrating...\n"),
+        "Raise the hook's `timeout`, or make the script finish sooner (run long work in the "
+        "background as a service)."),
+    "AK809": Example(_EXPLAIN, _console(
+        "AfterInstall", "scripts/after_install.sh", "ScriptFailed",
+        _failed("scripts/after_install.sh", "root", 1),
+        "[stderr]cat: config/app.yml: No such file or directory\n"),
+        "Start the script with `cd \"$(dirname \"$0\")/..\"`, or use absolute paths: hooks "
+        "do not run in the bundle's directory."),
+    "AK810": Example(_EXPLAIN, _console(
+        "ValidateService", "scripts/validate.sh", "ScriptFailed",
+        _failed("scripts/validate.sh", "root", 7),
+        "[stderr]curl: (7) Failed to connect to 127.0.0.1 port 80: Connection refused\n"),
+        "Retry the check until a deadline (`agentkit hook validate` does) instead of trying "
+        "once."),
+    "AK812": Example(_EXPLAIN, _console(
+        "AfterInstall", "scripts/after_install.sh", "UnknownError",
+        "Errno::ENOENT with message No such file or directory - "
+        f"{_ROOT}/scripts/after_install.sh", ""),
+        "Install the interpreter the shebang names, or fix the shebang (and its line "
+        "ending)."),
+    "AK813": Example(_EXPLAIN, _console(
+        "AfterInstall", "scripts/after_install.sh", "ScriptFailed",
+        _failed("scripts/after_install.sh", "deploy", 1),
+        "[stderr]sudo: a terminal is required to read the password; either use the -S option "
+        "to read from standard input or configure an askpass helper\n"),
+        "Run the hook as root (no `runas`), or allow the command without a password in "
+        "sudoers."),
+    "AK816": Example(_EXPLAIN, _console(
+        "AfterInstall", "scripts/after_install.sh", "ScriptFailed",
+        _failed("scripts/after_install.sh", "root", 1),
+        "[stderr]cp: cannot create regular file '/usr/local/bin/app': Text file busy\n"),
+        "Install the new binary under a temporary name and rename it over the old one, or "
+        "stop the program first."),
+    "AK819": Example(_VERIFY, _appspec(
+        HEAD + _FILES + "hooks:\n  AfterInstall:\n    - location: scripts/after_install.sh\n"
+        "      timeout: 60\n", _script(body="python3 -c \"import socket; "
+                                        "socket.getaddrinfo('registry.npmjs.org', 443)\"\n")),
+        "Run verify with --network to let the hooks use the network, or fetch what they need "
+        "before bundling."),
+    "AK820": Example(_EXPLAIN, _console(
+        "AfterInstall", "scripts/after_install.sh", "ScriptFailed",
+        _failed("scripts/after_install.sh", "root", 6),
+        "[stderr]curl: (6) Could not resolve host: registry.npmjs.org\n"),
+        "Give the instance a way out (NAT gateway, VPC endpoint, proxy), or bake what it "
+        "fetches into the AMI or the bundle."),
+    "AK821": Example(_EXPLAIN, (File("console.txt", (
+        "The overall deployment failed because too many individual instances failed "
+        "deployment, too few healthy instances are available for deployment, or some "
+        "instances in your deployment group are experiencing problems.\n")),),
+        "Look at one failed instance's events (`agentkit explain` of its details) for the "
+        "cause."),
 }

@@ -38,6 +38,9 @@ def _example(example: Example | None) -> list[str]:
         return []
     out = ["## Example", "", "In an empty directory:", ""]
     for f in example.files:
+        if f.link:
+            out += [f"`{f.path}`: a symbolic link to `{f.text}`", ""]
+            continue
         mode = "" if f.mode == 0o644 else f" (mode {f.mode:o})"
         fence = "yaml" if f.path.endswith((".yml", ".yaml")) else (
             "bash" if f.path.endswith(".sh") else "text")

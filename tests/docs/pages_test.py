@@ -18,6 +18,7 @@ from agentkit.docs.examples import EXAMPLES
 ROOT = Path(__file__).resolve().parents[2]
 FILE = re.compile(r"^`(?P<path>[^`]+)`(?: \(mode (?P<mode>[0-7]+)\))?(?P<escaped> \(written "
                   r"with the escapes[^)]*\))?:\n\n```\w*\n(?P<text>.*?)\n```\n", re.M | re.S)
+LINK = re.compile(r"^`(?P<path>[^`]+)`: a symbolic link to `(?P<target>[^`]+)`$", re.M)
 COMMAND = re.compile(r"^\$ agentkit (?P<args>.+)$", re.M)
 
 
@@ -48,7 +49,11 @@ def test_pages_example_on_the_page_reports_its_code(
     page = (ROOT / "docs" / "rules" / f"{code}.md").read_text(encoding="utf-8")
     example = page[page.index("## Example"):]
     files = list(FILE.finditer(example))
-    assert files, "the example shows no file"
+    assert files or LINK.search(example), "the example shows no file"
+    for link in LINK.finditer(example):
+        path = tmp_path / link["path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(link["target"])
     for f in files:
         text = f["text"] + "\n"
         if f["escaped"]:
@@ -58,6 +63,11 @@ def test_pages_example_on_the_page_reports_its_code(
         path.write_bytes(text.encode())
         path.chmod(int(f["mode"] or "644", 8))
     (command,) = COMMAND.findall(example)
+    if command.startswith("verify"):
+        from agentkit.agent import hookbox
+
+        if hookbox.unavailable():
+            pytest.skip(f"the example's hooks need verify's box: {hookbox.unavailable()}")
     monkeypatch.chdir(tmp_path)
     main([*command.split(), "--format", "json"])
     out = capsys.readouterr().out
