@@ -258,7 +258,7 @@ EXAMPLES: dict[str, Example] = {
         _failed("scripts/start.sh", "root", 5),
         "[stderr]Failed to restart shop-api.service: Unit shop-api.service not found.\n"),
         "Install the unit file (in the AMI or an earlier hook) before restarting it."),
-    "AK152": Example(_LINT, (_link("appspec.yml", "/etc/app/appspec.yml"),),
+    "AK152": Example(_VERIFY, (_link("appspec.yml", "/etc/app/appspec.yml"),),
                      "Put the appspec itself in the bundle (`cp --remove-destination`), not a "
                      "link to the build machine's file."),
     "AK506": Example(_LINT, _appspec(HEAD + _HOOK, _link("scripts/after_install.sh",
