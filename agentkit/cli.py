@@ -261,6 +261,14 @@ def _add_image(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                            help="default: bookworm for debian, noble for ubuntu")
             a.add_argument("--mirror", metavar="URL",
                            help="default: deb.debian.org or archive.ubuntu.com")
+            baked = a.add_mutually_exclusive_group()
+            baked.add_argument("--agentkit-package", metavar="FILE.deb",
+                               help="bake agentkit in from this .deb (packaging/build-deb.sh, "
+                               "built on the image's release) instead of from this checkout "
+                               "with packaging/install.sh (the default)")
+            baked.add_argument("--no-agentkit", action="store_true",
+                               help="an image without agentkit (bundles whose hooks call it "
+                               "then fail with exit 127, as on an instance without it)")
         if name == "remove":
             a.add_argument("digests", nargs="*", metavar="SHA256",
                            help="the image's sha256 (a prefix will do), as list shows it")
