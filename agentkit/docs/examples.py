@@ -61,6 +61,8 @@ def _install_failed(message: str) -> tuple[File, ...]:
 
 
 _EXPLAIN = ("explain", "console.txt")
+_SHOP_UNIT = File("shop.service", "[Unit]\nDescription=shop\n\n[Service]\n"
+                  "ExecStart=/bin/sleep 600\n\n[Install]\nWantedBy=multi-user.target\n")
 _VERIFY = ("verify", ".")  # a bundle directory is verified as its archive would be
 _FILES = "files:\n  - source: /\n    destination: /srv/app\n"
 _ROOT = "/opt/codedeploy-agent/deployment-root/dg-1/d-EXAMPLE/deployment-archive"
@@ -378,4 +380,21 @@ EXAMPLES: dict[str, Example] = {
         "instances in your deployment group are experiencing problems.\n")),),
         "Look at one failed instance's events (`agentkit explain` of its details) for the "
         "cause."),
+    "AK106": Example(_LINT, _appspec(HEAD + "x: " + "[" * 501 + "]" * 501 + "\n"),
+                     "Write the appspec flat: a few kilobytes, `source: /` for whole "
+                     "directories."),
+    "AK700": Example(_VERIFY, _appspec(
+        HEAD + _FILES + "hooks:\n  ApplicationStart:\n    - location: scripts/start.sh\n"
+        "      timeout: 60\n", _SHOP_UNIT,
+        _script("scripts/start.sh", "cp /srv/app/shop.service /etc/systemd/system/\n"
+                "systemctl daemon-reload\nsystemctl enable shop\n")),
+        "Start it too: `systemctl enable --now shop` (or `systemctl restart shop` after the "
+        "enable)."),
+    "AK702": Example(_VERIFY, _appspec(
+        HEAD + _FILES + "hooks:\n  ApplicationStart:\n    - location: scripts/start.sh\n"
+        "      timeout: 60\n", _SHOP_UNIT,
+        _script("scripts/start.sh", "cp /srv/app/shop.service /etc/systemd/system/\n"
+                "systemctl daemon-reload\nsystemctl start shop\n")),
+        "Add a ValidateService script that checks the service answers (`agentkit hook "
+        "validate` with a `validate:` section)."),
 }
