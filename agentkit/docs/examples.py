@@ -397,4 +397,8 @@ EXAMPLES: dict[str, Example] = {
                 "systemctl daemon-reload\nsystemctl start shop\n")),
         "Add a ValidateService script that checks the service answers (`agentkit hook "
         "validate` with a `validate:` section)."),
+    "AK400": Example(("verify", "--type", "tgz", "app.tgz"),
+                     (File("app.tgz", "<html><body>404 Not Found</body></html>\n"),),
+                     "Upload the archive itself (here a download saved an error page), and tell "
+                     "CodeDeploy the type it has (`--bundle-type tgz`, `tar` or `zip`)."),
 }
