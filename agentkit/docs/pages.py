@@ -58,8 +58,7 @@ def _appspec_page(rule: appspec_rules.Rule) -> list[str]:
     fix = ("the finding's message says what to change for the value it found"
            if rule.hint == "{fix}" else _placeholders(rule.hint))
     out = [f"# {rule.code}: {rule.name}", "",
-           f"**Severity:** {rule.severity} · **Reported by:** `agentkit lint` (of an appspec "
-           "or a bundle directory) and `agentkit verify`", "",
+           f"**Severity:** {rule.severity} · **Reported by:** {_reporters(rule.code)}", "",
            rule.summary[0].upper() + rule.summary[1:] + ".", "",
            "## Fix", "", fix[0].upper() + fix[1:] + ".", ""]
     said = [(gen, text) for gen, text in (("1.x", rule.agent1), ("2.x", rule.agent2))
@@ -72,6 +71,21 @@ def _appspec_page(rule: appspec_rules.Rule) -> list[str]:
         out += ["The agent itself says nothing about it in advance: the deployment fails "
                 "(or does harm) on the instance.", ""]
     return out
+
+
+def _reporters(code: str) -> str:
+    """Which commands check what a code is about (the ranges of agentkit/appspec/rules.py)."""
+    if code in ("AK152", "AK515"):  # met only where verify models the agent (lifecycle.py)
+        return "`agentkit verify`"
+    if code.startswith("AK4"):
+        return "`agentkit verify` (the archive, as DownloadBundle reads it)"
+    if code.startswith("AK5"):
+        return "`agentkit lint` of a bundle directory, and `agentkit verify`"
+    if code.startswith("AK6"):
+        return "`agentkit lint` of a bundle directory with agentkit.yml beside the appspec"
+    if code.startswith("AK7"):
+        return "`agentkit verify` (what the hooks did to services in its box)"
+    return "`agentkit lint` (of an appspec or a bundle directory) and `agentkit verify`"
 
 
 def _diagnosis_page(rule: diagnose_rules.Rule) -> list[str]:
