@@ -35,6 +35,6 @@ LEGACY = {
 
 if __name__ == "__main__":
     if int(setuptools.__version__.split(".")[0]) >= 61:
-        setuptools.setup()
+        setuptools.setup(license=LEGACY["license"])  # dynamic in pyproject.toml
     else:
         setuptools.setup(**LEGACY)

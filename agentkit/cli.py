@@ -103,8 +103,12 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--network", action="store_true", help="let sandboxed hooks use the network")
     p.add_argument("--events", metavar="E1,E2", help="run only these lifecycle events "
                    "(DownloadBundle and Install always run, as in codedeploy-local)")
-    p.add_argument("--application-name", default="agentkit-verify")
-    p.add_argument("--deployment-group-name", default="LocalFleet")
+    p.add_argument("--application-name", default="agentkit-verify", metavar="NAME",
+                   help="the CodeDeploy application's name: hooks get it as APPLICATION_NAME, "
+                   "and it names the agent's deployment root (default agentkit-verify)")
+    p.add_argument("--deployment-group-name", default="LocalFleet", metavar="NAME",
+                   help="hooks get it as DEPLOYMENT_GROUP_NAME (default LocalFleet, as "
+                   "codedeploy-local)")
     p.add_argument("--bundle-location", "--s3", metavar="URL", dest="bundle_location",
                    help="where the revision came from, as codedeploy-local takes it: "
                    "s3://BUCKET/KEY[?versionId=V&etag=E] (hooks get BUNDLE_BUCKET, BUNDLE_KEY, "
@@ -154,7 +158,8 @@ def _add_hook(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        ("preflight", "check disk, mounts, users and commands")):
         a = actions.add_parser(name, help=text)
         if name == "health":
-            a.add_argument("direction", choices=("up", "down"))
+            a.add_argument("direction", choices=("up", "down"),
+                           help="up: write the file the load balancer checks; down: remove it")
         a.add_argument("--config", metavar="FILE",
                        help="agentkit.yml (default: $AGENTKIT_CONFIG, then ./agentkit.yml)")
         a.add_argument("--dry-run", action="store_true", help="print what would change")
@@ -184,7 +189,8 @@ def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    "(default $AWS_EC2_METADATA_SERVICE_ENDPOINT, else 169.254.169.254)")
     p.add_argument("--endpoint", action="append", default=[], metavar="SERVICE=URL",
                    help="codedeploy=URL or s3=URL instead of the region's")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text (default): one line per check; json: one document")
 
 
 def _add_explain(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -200,7 +206,8 @@ def _add_push(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(sub, "push", help="upload a revision archive to S3 and print the "
                        "create-deployment command for it")
     p.add_argument("archive", metavar="ARCHIVE", help="the .tgz, .tar or .zip to upload")
-    p.add_argument("location", metavar="s3://BUCKET/KEY")
+    p.add_argument("location", metavar="s3://BUCKET/KEY",
+                   help="where to upload it (the object is replaced if it exists)")
     p.add_argument("--endpoint-url", metavar="URL",
                    help="an S3-compatible endpoint (default: $AWS_ENDPOINT_URL, else AWS's)")
     p.add_argument("--application-name", metavar="NAME", help="for the printed command")
@@ -212,7 +219,8 @@ def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("directory", nargs="?", default=".", metavar="DIR",
                    help="the tree holding appspec.yml (default: .)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="the archive to write")
-    p.add_argument("--format", choices=("tgz", "zip"), default="tgz")
+    p.add_argument("--format", choices=("tgz", "zip"), default="tgz",
+                   help="the archive's type (default tgz; zip keeps no owners)")
     p.add_argument("--mtime", type=int, metavar="EPOCH",
                    help="every member's time (default: $SOURCE_DATE_EPOCH, else the last "
                    "commit's)")
@@ -241,17 +249,28 @@ def _add_image(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             a.add_argument("--cache", metavar="DIR", help="default: "
                            "$XDG_CACHE_HOME/agentkit/images (~/.cache/agentkit/images)")
         if name == "unpack":
-            a.add_argument("path", metavar="TARBALL")
+            a.add_argument("path", metavar="TARBALL",
+                           help="a tar or tar.gz of an instance's / (e.g. from docker export)")
         if name == "build":
-            a.add_argument("-o", "--output", required=True, metavar="FILE.tar.gz")
+            a.add_argument("-o", "--output", required=True, metavar="FILE.tar.gz",
+                           help="the image to write")
             a.add_argument("--packages", action="append", default=[], metavar="P1,P2",
                            help="the instance's packages (python3 is always added: the "
                            "box's systemctl runs on it)")
-            a.add_argument("--distribution", choices=("debian", "ubuntu"), default="debian")
+            a.add_argument("--distribution", choices=("debian", "ubuntu"), default="debian",
+                           help="the instance's distribution (default debian)")
             a.add_argument("--release", metavar="CODENAME",
                            help="default: bookworm for debian, noble for ubuntu")
             a.add_argument("--mirror", metavar="URL",
                            help="default: deb.debian.org or archive.ubuntu.com")
+            baked = a.add_mutually_exclusive_group()
+            baked.add_argument("--agentkit-package", metavar="FILE.deb",
+                               help="bake agentkit in from this .deb (packaging/build-deb.sh, "
+                               "built on the image's release) instead of from this checkout "
+                               "with packaging/install.sh (the default)")
+            baked.add_argument("--no-agentkit", action="store_true",
+                               help="an image without agentkit (bundles whose hooks call it "
+                               "then fail with exit 127, as on an instance without it)")
         if name == "remove":
             a.add_argument("digests", nargs="*", metavar="SHA256",
                            help="the image's sha256 (a prefix will do), as list shows it")
@@ -260,11 +279,19 @@ def _add_image(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _add_init(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(sub, "init", help="write agentkit.yml, appspec.yml and the hook shim")
-    p.add_argument("directory", nargs="?", default=".", metavar="DIR")
+    p.add_argument("directory", nargs="?", default=".", metavar="DIR",
+                   help="the project directory to write the files into (default: .)")
     p.add_argument("--destination", default="/var/www/app", metavar="PATH",
                    help="where the bundle is installed on the instance (default /var/www/app)")
     p.add_argument("--force", action="store_true", help="replace files that exist")
     p.add_argument("--dry-run", action="store_true", help="print what would be written")
+
+
+def _add_rule(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _command(sub, "rule", help="what a finding code means, an example and the fix (the "
+                 "code's documentation page)")
+    p.add_argument("code", metavar="CODE", help="a finding code as lint, verify and explain "
+                   "print it, e.g. AK515")
 
 
 def _add_appspec(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -272,7 +299,8 @@ def _add_appspec(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     g = actions.add_parser("generate", help="write appspec.yml from agentkit.yml's deploy:")
-    g.add_argument("--config", default="agentkit.yml", metavar="FILE")
+    g.add_argument("--config", default="agentkit.yml", metavar="FILE",
+                   help="the agentkit.yml to read (default ./agentkit.yml)")
     g.add_argument("-o", "--output", metavar="FILE",
                    help="default: appspec.yml next to the config")
     g.add_argument("--check", action="store_true",
@@ -315,7 +343,20 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_image(sub)
     _add_init(sub)
     _add_appspec(sub)
+    _add_rule(sub)
+    _end_every_help_with_exit_codes(parser)
     return parser
+
+
+def _end_every_help_with_exit_codes(parser: argparse.ArgumentParser) -> None:
+    """Actions' parsers (`hook run`, `image build`...) end their help with the table too."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if child.epilog is None:
+                    child.epilog = EXIT_CODES
+                    child.formatter_class = _RAW
+                _end_every_help_with_exit_codes(child)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -353,6 +394,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "appspec":
         from agentkit.commands import appspec
         return appspec.run(args)
+    if args.command == "rule":
+        from agentkit.commands import rule
+        return rule.run(args)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
@@ -199,9 +200,10 @@ def test_setup_py_legacy_metadata_matches_pyproject() -> None:
     project = tomllib.loads((root / "pyproject.toml").read_text())
     meta, tool = project["project"], project["tool"]["setuptools"]
     assert (legacy["name"], legacy["version"], legacy["description"],
-            legacy["python_requires"], legacy["license"], legacy["install_requires"]) == (
+            legacy["python_requires"], legacy["install_requires"]) == (
         meta["name"], __version__, meta["description"], meta["requires-python"],
-        meta["license"]["text"], meta["dependencies"])
+        meta["dependencies"])
+    assert "license" in meta["dynamic"] and "license" not in meta  # setup.py gives it
     assert legacy["entry_points"]["console_scripts"] == [
         f"{name} = {target}" for name, target in meta["scripts"].items()]
     assert legacy["package_data"] == tool["package-data"]
@@ -216,3 +218,31 @@ def test_cli_help_ends_with_the_exit_status_table(
 
     assert main([*command, "--help"]) == 0
     assert capsys.readouterr().out.rstrip("\n").endswith(EXIT_CODES)
+
+
+def _every_parser(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+                  ) -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    found = [(path, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found += _every_parser(child, (*path, name))
+    return found
+
+
+def test_cli_every_option_of_every_command_has_help_text() -> None:
+    missing = [(" ".join(path), action.dest)
+               for path, parser in _every_parser(cli._build_parser())
+               for action in parser._actions
+               if not isinstance(action, argparse._SubParsersAction)
+               and (not action.help or action.help == argparse.SUPPRESS)]
+    assert missing == []
+
+
+def test_cli_every_command_help_ends_with_the_exit_status_table(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    parsers = _every_parser(cli._build_parser())
+    assert len(parsers) > 20  # the walk reaches the actions (hook run, image build...)
+    for path, _parser in parsers:
+        assert main([*path, "--help"]) == 0
+        assert capsys.readouterr().out.rstrip("\n").endswith(cli.EXIT_CODES), path

@@ -1,6 +1,6 @@
 """Every appspec rule as data: code, severity, what it is about, the fix, the agents' messages.
 
-Codes are stable (users grep for them and suppress them); the README table is generated from
+Codes are stable (users grep for them and suppress them); docs/rules/ is generated from
 RULES. `agent1`/`agent2` are the agents' own texts (1.x: lib/instance_agent/plugins/codedeploy/
 application_specification/*.rb; 2.x: src/application_specification/error.rs), formatted with the
 fields the checker supplies. `None` means the agent says nothing (it accepts the input).
@@ -285,8 +285,8 @@ _RULES = (
          "link after Install (agentkit hook link-shared in AfterInstall)"),
     # --- agentkit.yml next to the appspec (the hooks' config) ---------------------------------
     Rule("AK600", ERROR, "hooks-config", "agentkit.yml does not validate (`agentkit hook` "
-         "stops with exit 2)", "fix the key as the message says (agentkit/hooks/config.py "
-         "lists the keys)"),
+         "stops with exit 2)", "fix the key as the message says (every key: `agentkit rule "
+         "AK600`, docs/reference/agentkit-yml.md)"),
     Rule("AK601", ERROR, "hooks-wait-too-long", "`validate.deadline` (plus one try) or the "
          "`health` drain is longer than the appspec timeout of the hook that runs it (the "
          "agent kills the hook)", "lower it, or raise the hook's `timeout` in appspec.yml"),

@@ -174,7 +174,9 @@ def _link(archive: str, path: str, shown: str, unwritten: Unwritten | None,
                 resolved = image.rstrip("/") + target
     else:
         resolved = os.path.normpath(os.path.join(os.path.dirname(path), target))
-        if not (resolved + "/").startswith(archive.rstrip("/") + "/"):
+        # absolute both: `lint .` has the archive "." and normpath drops the "./" of its paths
+        if not (os.path.abspath(resolved) + "/").startswith(
+                os.path.abspath(archive).rstrip("/") + "/"):
             yield Finding(ERROR, "AK513", shown, None, None,
                           f"symlink -> {target} points outside the bundle",
                           "link to an absolute instance path on purpose, or ship the file")

@@ -64,9 +64,12 @@ def remove(digests: list[str], every: bool, cache: str | None) -> int:
 
 def build(args: argparse.Namespace) -> int:
     r = image_build.recipe(args.distribution, args.release, args.packages, args.mirror)
-    print(f"building {r.distribution} {r.release} with {', '.join(r.packages)} from "
-          f"{r.mirror} (debootstrap: a minute or more)", file=sys.stderr)
-    out = image_build.build(r, args.output)
+    baked = image_build.bake(args.agentkit_package, args.no_agentkit)
+    what = ("no agentkit" if baked.kind == "none" else
+            f"agentkit from {baked.path or image_build.checkout()}")
+    print(f"building {r.distribution} {r.release} with {', '.join(r.packages)} and {what} "
+          f"from {r.mirror} (debootstrap: a minute or more)", file=sys.stderr)
+    out = image_build.build(r, args.output, baked)
     print(out)
     print(f"use it: agentkit verify --image {out} ARCHIVE (or verify: image: in agentkit.yml)",
           file=sys.stderr)

@@ -18,7 +18,7 @@ RESTART_TIMEOUT = 300  # seconds releases.restart may take (a service stop and s
 def _releases(cfg: config_mod.Config) -> config_mod.Releases:
     if cfg.releases is None:
         raise BadConfig(f"{cfg.path}: no `releases` section: this instance's deployments do "
-                        "not use the releases layout (README: releases on the instance).")
+                        "not use the releases layout (docs/hooks.md: releases on the instance).")
     return cfg.releases
 
 

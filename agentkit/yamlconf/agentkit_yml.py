@@ -46,76 +46,64 @@ text = Conv(scalar.fn, {"type": ["string", "number"]})
 RELS = "relative paths without '..'"
 
 SHARED = Section("shared", (
-    Key("root", abs_path, "an absolute path", required=" (the shared storage directory)",
-        doc="The shared storage directory (an NFS/EFS mount, or a directory on it)."),
+    Key("root", abs_path, "an absolute path", required=" (the shared storage directory)"),
     Key("require_mount", choice("nfs", "nfs4", "efs", "any", "none"),
-        "one of nfs, nfs4, efs, any, none", "none",
-        doc="Refuse to link unless root is on a mount of this type."),
-    Key("dirs", list_of(rel_path), RELS, (), doc="Directories linked into each release."),
-    Key("files", list_of(rel_path), RELS, (), doc="Files linked into each release."),
-    Key("link", choice("absolute", "relative"), "one of absolute, relative", "absolute",
-        doc="Link targets absolute, or relative to the link."),
-    Key("on_conflict", choice("backup", "seed", "fail"), "one of backup, seed, fail", "backup",
-        doc="A real directory or file where a link goes: moved aside, seeds the share, or fail."),
-    Key("missing_file", choice("fail", "touch", "seed"), "one of fail, touch, seed", "fail",
-        doc="A shared file that does not exist yet."),
-    Key("owner", user, "a user name", doc="Owner of what link-shared creates in the share."),
-    Key("group", user, "a group name", doc="Group of what link-shared creates in the share."),
-    Key("mode", mode, 'an octal mode like "2775"', doc="Mode of directories it creates."),
-), doc="Capistrano's linked_dirs/linked_files on shared storage (agentkit hook link-shared).")
+        "one of nfs, nfs4, efs, any, none", "none"),
+    Key("dirs", list_of(rel_path), RELS, ()),
+    Key("files", list_of(rel_path), RELS, ()),
+    Key("link", choice("absolute", "relative"), "one of absolute, relative", "absolute"),
+    Key("on_conflict", choice("backup", "seed", "fail"), "one of backup, seed, fail", "backup"),
+    Key("missing_file", choice("fail", "touch", "seed"), "one of fail, touch, seed", "fail"),
+    Key("owner", user, "a user name"),
+    Key("group", user, "a group name"),
+    Key("mode", mode, 'an octal mode like "2775"'),
+))
 
 PERMISSION_RULE = Section("permissions", (
-    Key("path", abs_path, "an absolute path", required="", doc="The tree the rule applies to."),
+    Key("path", abs_path, "an absolute path", required=""),
     Key("owner", user, "a user name"),
     Key("group", user, "a group name"),
     Key("file_mode", mode, 'an octal mode like "0644"'),
     Key("dir_mode", mode, 'an octal mode like "0755"'),
-    Key("exclude", list_of(scalar), "a list of relative globs", (),
-        doc="Names below path left alone (a name, not a file: see the security notes)."),
-    Key("cross_mounts", boolean, "true or false", False,
-        doc="Also descend into other file systems below path."),
-    Key("strict", boolean, "true or false", False,
-        doc="Fail on the first change that cannot be made, instead of warning."),
-), doc="One rule of `agentkit hook permissions`.")
+    Key("exclude", list_of(scalar), "a list of relative globs", ()),
+    Key("cross_mounts", boolean, "true or false", False),
+    Key("strict", boolean, "true or false", False),
+))
 
 DRAIN = Section("drain", (
-    Key("interval", number, "seconds", 30.0, doc="The target group's health check interval."),
+    Key("interval", number, "seconds", 30.0),
     Key("unhealthy_threshold", integer, "a whole number", 2),
     Key("timeout", number, "seconds", 5.0),
-), doc="How long `health down` waits for the load balancer to see the instance unhealthy.")
+))
 
 HEALTH = Section("health", (
-    Key("file", abs_path, "an absolute path", required=" (the health-check file)",
-        doc="The file the load balancer's health check requests."),
+    Key("file", abs_path, "an absolute path", required=" (the health-check file)"),
     Key("drain", None, section=DRAIN),
     Key("content", text, "text", "OK\n"),
     Key("owner", user, "a user name"),
     Key("group", user, "a group name"),
-), doc="The ALB health file (agentkit hook health up|down).")
+))
 
 VALIDATE = Section("validate", (
-    Key("url", text, "a URL", doc="Requested until it answers as expected."),
+    Key("url", text, "a URL"),
     Key("status", list_of(integer), "a list of HTTP status codes", (200,)),
-    Key("body", regex_conv, "a regular expression", doc="The body must match it."),
+    Key("body", regex_conv, "a regular expression"),
     Key("headers", None, json={"type": "object", "additionalProperties": {
-        "type": ["string", "number"]}}, doc="Request headers."),
-    Key("timeout", number, "seconds", 5.0, doc="Per try."),
-    Key("deadline", number, "seconds", 120.0, doc="For all tries."),
+        "type": ["string", "number"]}}),
+    Key("timeout", number, "seconds", 5.0),
+    Key("deadline", number, "seconds", 120.0),
     Key("processes", list_of(scalar), "a list of process names", ()),
     Key("ports", list_of(integer), "a list of TCP ports", ()),
-), doc="What `agentkit hook validate` checks in ValidateService.")
+))
 
 RELEASES = Section("releases", (
     Key("root", abs_path, "an absolute path", required=" (where releases/ and current live)"),
-    Key("staging", abs_path, "an absolute path",
-        doc="The appspec's files destination (default: root/staging)."),
-    Key("keep", integer, "an integer of at least 2", 5, doc="Releases kept."),
+    Key("staging", abs_path, "an absolute path"),
+    Key("keep", integer, "an integer of at least 2", 5),
     Key("swap", choice("AfterInstall", "ApplicationStart"),
-        "one of AfterInstall, ApplicationStart", "AfterInstall",
-        doc="The event whose `release` action points current at the new release."),
-    Key("restart", list_of(scalar), "a command as a list of words", (),
-        doc="What a rollback runs after its swap."),
-), doc="Capistrano's releases/ and an atomic current (agentkit hook release).")
+        "one of AfterInstall, ApplicationStart", "AfterInstall"),
+    Key("restart", list_of(scalar), "a command as a list of words", ()),
+))
 
 PREFLIGHT = Section("preflight", (
     Key("min_free", size, 'a multiple like "2x" or a size like "500MB"', "2x"),
@@ -123,54 +111,55 @@ PREFLIGHT = Section("preflight", (
     Key("groups", list_of(scalar), "a list of group names", ()),
     Key("commands", list_of(scalar), "a list of commands", ()),
     Key("mounts", list_of(abs_path), "a list of mount points", ()),
-), doc="What `agentkit hook preflight` checks before Install.")
+))
 
 LOG = Section("log", (
     Key("file", abs_path, "an absolute path", DEFAULT_LOG),
-), doc="Where the hooks log.")
+))
 
 VERIFY = Section("verify", (
-    Key("image", None, json={"type": "string", "minLength": 1},
-        doc="--image's default: an image directory or tarball, relative to this file."),
-), doc="What `agentkit verify` takes from here when its options do not say.")
+    Key("image", None, "the path of an image directory or tarball",
+        json={"type": "string", "minLength": 1}),
+))
 
 NAME = re.compile(r"^[a-z_][a-z0-9_.-]*\$?$", re.IGNORECASE)  # a POSIX user or group name
+MODE3 = {"type": ["string", "integer"], "pattern": "^[0-7]{3}$"}
+# deploy:'s values are read by appspec/deploy_config.py (each check is its own); the
+# `expected` texts here are those its errors say
 DEPLOY = Section("deploy", (
-    Key("destination", None, json={"type": "string", "pattern": "^/"},
-        doc="Where the bundle's files go (required unless `releases:` stages them)."),
-    Key("source", None, json={"type": "string"}, doc="The part of the bundle installed."),
-    Key("owner", None, json={"type": "string", "pattern": NAME.pattern}),
-    Key("group", None, json={"type": "string", "pattern": NAME.pattern}),
-    Key("file_mode", None, json={"type": ["string", "integer"], "pattern": "^[0-7]{3}$"}),
-    Key("dir_mode", None, json={"type": ["string", "integer"], "pattern": "^[0-7]{3}$"}),
-    Key("file_exists_behavior", None, json={"enum": ["DISALLOW", "OVERWRITE", "RETAIN"]}),
-    Key("runas", None, json={"type": "string", "pattern": NAME.pattern},
-        doc="The user every hook runs as."),
-    Key("shim", None, json={"type": "string"}, doc="The hook script every event runs."),
-    Key("events", None, json={"type": "object", "propertyNames": {"enum": list(
-        events.SCRIPTED)}, "additionalProperties": {"type": "integer", "minimum": 1,
-                                                    "maximum": 3600}},
-        doc="The events with hooks, and each one's timeout in seconds."),
-    Key("scripts", None, json={"type": "object", "additionalProperties": {"anyOf": [
-        {"type": "string"}, {"type": "array", "items": {"type": "string"}}]}},
-        doc="The bundle's own scripts per event, run after the shim."),
-), doc="What `agentkit appspec generate` writes into appspec.yml.")
+    Key("destination", None, "an absolute path (required unless `releases:` stages the bundle)",
+        json={"type": "string", "pattern": "^/"}),
+    Key("source", None, "/ or a path inside the bundle", "/", json={"type": "string"}),
+    Key("owner", None, "a user name", json={"type": "string", "pattern": NAME.pattern}),
+    Key("group", None, "a group name", json={"type": "string", "pattern": NAME.pattern}),
+    Key("file_mode", None, "three octal digits such as 644", json=MODE3),
+    Key("dir_mode", None, "three octal digits such as 755", json=MODE3),
+    Key("file_exists_behavior", None, "DISALLOW, OVERWRITE or RETAIN",
+        json={"enum": ["DISALLOW", "OVERWRITE", "RETAIN"]}),
+    Key("runas", None, "a user name", json={"type": "string", "pattern": NAME.pattern}),
+    Key("shim", None, "a path inside the bundle", "scripts/agentkit-hook.sh",
+        json={"type": "string"}),
+    Key("events", None, "a mapping of event names to timeouts in seconds (1 to 3600)",
+        json={"type": "object", "propertyNames": {"enum": list(events.SCRIPTED)},
+              "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 3600}}),
+    Key("scripts", None, "a mapping of event names to lists of paths inside the bundle",
+        json={"type": "object", "additionalProperties": {"anyOf": [
+            {"type": "string"}, {"type": "array", "items": {"type": "string"}}]}}),
+))
 
 TOP = Section("", (
-    Key("version", None, json={"const": 1}, doc="Always 1."),
-    Key("release", abs_path, "an absolute path",
-        doc="The release directory link-shared links into (without `releases:`)."),
+    Key("version", None, "1", required="", json={"const": 1}),
+    Key("release", abs_path, "an absolute path"),
     Key("shared", None, section=SHARED),
-    Key("permissions", None, json={"type": ["array", "null"],
-                                   "items": PERMISSION_RULE.schema()}),
+    Key("permissions", None, "a list of rules", section=PERMISSION_RULE),
     Key("health", None, section=HEALTH),
     Key("validate", None, section=VALIDATE),
     Key("preflight", None, section=PREFLIGHT),
-    Key("events", None, json={"type": "object", "propertyNames": {"enum": list(
-        events.SCRIPTED)}, "additionalProperties": {"anyOf": [
-            {"enum": list(EVENTS_ACTIONS)},
-            {"type": "array", "items": {"enum": list(EVENTS_ACTIONS)}}]}},
-        doc="Which actions the hook shim runs in each lifecycle event."),
+    Key("events", None, "a mapping of event names to lists of actions (" + ", ".join(
+        EVENTS_ACTIONS) + ")", json={"type": "object", "propertyNames": {"enum": list(
+            events.SCRIPTED)}, "additionalProperties": {"anyOf": [
+                {"enum": list(EVENTS_ACTIONS)},
+                {"type": "array", "items": {"enum": list(EVENTS_ACTIONS)}}]}}),
     Key("log", None, section=LOG),
     Key("releases", None, section=RELEASES),
     Key("deploy", None, section=DEPLOY),
@@ -179,8 +168,7 @@ TOP = Section("", (
 
 
 def json_schema() -> dict[str, Any]:
-    top = TOP.schema()
-    top["required"] = ["version"]
+    top = TOP.schema("")
     return {"$schema": "http://json-schema.org/draft-07/schema#",
             "$id": "https://github.com/agentkit/agentkit/schemas/agentkit-yml.schema.json",
             "title": "agentkit.yml", **top}

@@ -7,9 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentkit.yamlconf.descriptions import DESCRIPTIONS
 from agentkit.yamlconf.reader import Conv, Reader
 from agentkit.yamlconf.source import Node
 from agentkit.yamlconf.view import MapView, Path
+
+LISTS = ("permissions",)  # keys whose section is the shape of each item of a list
 
 
 @dataclass(frozen=True)
@@ -19,17 +22,20 @@ class Key:
     expected: str = ""  # what the error says a good value is ("an absolute path")
     default: Any = None
     required: str | None = None  # required: what it is, for "`root` (...) is required"
-    doc: str = ""  # one line for the reference and the JSON Schema
     section: Section | None = None  # a mapping of its own (health > drain)
     json: dict[str, Any] = field(default_factory=dict)  # the schema of a conv-less key
 
-    def schema(self) -> dict[str, Any]:
-        if self.section is not None:
-            out = self.section.schema()
+    def schema(self, path: str) -> dict[str, Any]:
+        """Its JSON Schema; `path` names it in DESCRIPTIONS (`shared.root`)."""
+        out: dict[str, Any]
+        if self.section is not None and self.name in LISTS:
+            out = {"type": ["array", "null"], "items": self.section.schema(f"{path}[]")}
+        elif self.section is not None:
+            out = self.section.schema(path)
         else:
             out = dict(self.conv.json if self.conv is not None else self.json)
-        if self.doc:
-            out["description"] = self.doc
+        if path in DESCRIPTIONS:
+            out["description"] = DESCRIPTIONS[path]
         if self.default not in (None, ()) and isinstance(self.default, (str, int, float)):
             out["default"] = self.default
         return out
@@ -39,7 +45,6 @@ class Key:
 class Section:
     name: str
     keys: tuple[Key, ...]
-    doc: str = ""
 
     def names(self) -> tuple[str, ...]:
         return tuple(k.name for k in self.keys)
@@ -79,13 +84,14 @@ class Section:
                                       key.default)
         return out
 
-    def schema(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "object",
-                               "properties": {k.name: k.schema() for k in self.keys},
-                               "additionalProperties": False}
+    def schema(self, path: str) -> dict[str, Any]:
+        """Its JSON Schema; `path` is where it sits in the file ("" for the top)."""
+        out: dict[str, Any] = {"type": "object", "properties": {
+            k.name: k.schema(f"{path}.{k.name}" if path else k.name) for k in self.keys},
+            "additionalProperties": False}
         required = [k.name for k in self.keys if k.required is not None]
         if required:
             out["required"] = required
-        if self.doc:
-            out["description"] = self.doc
+        if path in DESCRIPTIONS:
+            out["description"] = DESCRIPTIONS[path]
         return out

@@ -18,6 +18,7 @@ import requests
 
 from agentkit import proc
 from agentkit.cli import main
+from agentkit.errors import FatalError
 from agentkit.image import build as image_build
 from agentkit.verify import hookbox
 
@@ -168,3 +169,70 @@ def test_image_build_without_root_or_debootstrap_says_how_else(
         "debootstrap). On Amazon Linux, make the image with `dnf --installroot=DIR "
         "--releasever=2023 install python3 PACKAGES` and `tar -C DIR -czf image.tar.gz .`, "
         "or `docker export` of a container.")
+
+
+def test_image_build_bakes_agentkit_in_as_packaging_does(debian: Built) -> None:
+    with tarfile.open(debian.path) as t:
+        names = set(t.getnames())
+        wrapper = t.extractfile("./usr/local/bin/agentkit").read().decode()  # type: ignore[union-attr]
+    # packaging/install.sh's layout: a venv per release, `current` and `bin` links, the wrapper
+    assert {"./opt/agentkit/current", "./opt/agentkit/bin"} <= names
+    assert wrapper.splitlines()[1] == "# agentkit wrapper (packaging/install.sh)"
+    assert not any(n.startswith("./tmp/agentkit-bake") for n in names)
+
+
+def test_image_build_examples_hooks_call_the_baked_agentkit(
+        tmp_path: Path, debian: Built, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # examples/quickstart's hooks are the shim, which runs /opt/agentkit/bin/agentkit: without
+    # agentkit in the image they exit 127 ("agentkit is not installed on this instance")
+    root = Path(__file__).resolve().parents[2]
+    arc = tmp_path / "quickstart.tgz"
+    assert main(["bundle", str(root / "examples" / "quickstart"), "-o", str(arc)]) == 0
+    capsys.readouterr()
+    code, out = _verify(capsys, debian, monkeypatch, arc)
+    assert (code, out["result"]) == (0, "succeeded"), out["error"]
+    assert [e["name"] for e in out["events"] if e["scripts"]] == [
+        "AfterInstall", "ApplicationStart", "ValidateService"]
+
+
+def test_image_build_agentkit_package_must_be_a_deb(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(tmp_path / "x.tar.gz")
+    assert main(["image", "build", "--agentkit-package", "agentkit-0.1.0-1.noarch.rpm",
+                 "-o", out]) == 2
+    assert capsys.readouterr().err == (
+        "agentkit: error: agentkit image build --agentkit-package agentkit-0.1.0-1.noarch.rpm: "
+        "an .rpm is for Amazon Linux and RHEL images, and image build makes Debian and Ubuntu "
+        "ones: give the .deb of packaging/build-deb.sh (built on the image's release), or make "
+        "an Amazon Linux image with dnf --installroot and `rpm --root DIR -i` the .rpm into "
+        "it.\n")
+    assert main(["image", "build", "--agentkit-package", str(tmp_path / "a.deb"),
+                 "-o", out]) == 1
+    assert capsys.readouterr().err == (
+        f"agentkit: error: agentkit image build --agentkit-package {tmp_path}/a.deb: no such "
+        "file.\n")
+    assert os.listdir(tmp_path) == []
+
+
+def test_image_build_agentkit_package_and_no_agentkit_exclude_each_other(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["image", "build", "--agentkit-package", "a.deb", "--no-agentkit",
+                 "-o", "x.tar.gz"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "agentkit image build: error: argument --no-agentkit: not allowed with argument "
+        "--agentkit-package")
+
+
+def test_image_build_from_a_package_install_names_the_deb_option(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # an agentkit installed from a wheel has no packaging/install.sh beside it
+    monkeypatch.setattr(image_build, "_CHECKOUT_FILES", ("no-such-file",))
+    with pytest.raises(FatalError) as caught:
+        image_build.bake(None, False)
+    root = Path(image_build.__file__).resolve().parents[2]
+    assert str(caught.value) == (
+        "agentkit image build bakes agentkit into the image from its source checkout, and this "
+        f"agentkit ({root}) was installed from a package, not run from a checkout: give the "
+        ".deb of packaging/build-deb.sh with --agentkit-package FILE.deb, or --no-agentkit for "
+        "an image without it.")

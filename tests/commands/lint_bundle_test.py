@@ -16,7 +16,8 @@ SPEC = ("version: 0.0\nos: linux\nfiles:\n  - source: site\n    destination: /sr
         "hooks:\n  ApplicationStart:\n    - location: scripts/agentkit-hook.sh\n"
         "      timeout: 30\n  ValidateService:\n    - location: scripts/agentkit-hook.sh\n"
         "      timeout: 60\n")
-CONFIG_HINT = "fix the key as the message says (agentkit/hooks/config.py lists the keys)"
+CONFIG_HINT = ("fix the key as the message says (every key: `agentkit rule AK600`, "
+               "docs/reference/agentkit-yml.md)")
 
 
 def _bundle(tmp: Path, config: str | None, shim: bytes = b"#!/bin/sh\necho hi\n",
@@ -140,3 +141,19 @@ def test_lint_bundle_without_appspec_at_the_root_says_where_one_is(
         "build/shop/appspec.yml: the archive was made from a directory above the bundle, so "
         "put what build/shop/ holds at the archive's root (tar -C build/shop -czf app.tgz ., "
         "or zip from inside it; agentkit bundle does this)"))
+
+
+def test_lint_dot_judges_relative_links_inside_the_bundle(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # `agentkit lint .`: the bundle is "." and a link's target `site` is inside it (was AK513)
+    bundle = _bundle(tmp_path, None)
+    (bundle / "current").symlink_to("site")
+    (bundle / "away").symlink_to("../elsewhere")
+    monkeypatch.chdir(bundle)
+    assert main(["lint", "--format", "json", "."]) == 1
+    found = json.loads(capsys.readouterr().out)["files"][0]["findings"]
+    assert sorted((f["code"], f["path"], f["message"]) for f in found) == [
+        ("AK510", "./current", "symlink -> site is a directory: the agent's installer copies "
+         "the target's whole content instead of the link (1 files, 0.0 MB here)"),
+        ("AK513", "./away", "symlink -> ../elsewhere points outside the bundle")]

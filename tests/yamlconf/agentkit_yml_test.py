@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from agentkit.hooks import config
 from agentkit.yamlconf.agentkit_yml import HEALTH, SHARED, TOP, json_schema
+from agentkit.yamlconf.descriptions import DESCRIPTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "schemas" / "agentkit-yml.schema.json"
@@ -41,7 +42,8 @@ def test_agentkit_yml_top_keys_are_the_sections_the_readers_know() -> None:
                            "verify")
     assert json_schema()["properties"]["health"]["properties"]["drain"]["properties"][
         "interval"] == {"type": "number", "minimum": 0, "default": 30.0,
-                        "description": "The target group's health check interval."}
+                        "description": DESCRIPTIONS["health.drain.interval"]}
+    assert json_schema()["properties"]["permissions"]["items"]["required"] == ["path"]
 
 
 _ENUM_KEYS = {k.name: k.conv.json["enum"] for k in SHARED.keys  # type: ignore[union-attr]

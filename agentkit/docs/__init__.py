@@ -1,0 +1,1 @@
+"""The generated documentation: a page per finding code and the agentkit.yml reference."""
