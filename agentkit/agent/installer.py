@@ -86,7 +86,7 @@ class _Dir:
 
 @dataclass
 class Installer:
-    sandbox: HostView
+    view: HostView  # the copy-on-write view of the instance Install writes into
     deployment: Deployment
     generation: str
     file_exists_behavior: str  # the deployment's value; the appspec's wins when set
@@ -128,16 +128,16 @@ class Installer:
             real = self._kernel_path(target, leads)
             if real is None:
                 continue
-            if self.sandbox.islink(real):
-                self.sandbox.remove(real)
+            if self.view.islink(real):
+                self.view.remove(real)
                 leads.clear()
-            elif self.sandbox.exists(real):
-                if self.sandbox.isdir(real):
-                    if not self.sandbox.rmdir(real):
+            elif self.view.exists(real):
+                if self.view.isdir(real):
+                    if not self.view.rmdir(real):
                         continue  # ENOTEMPTY is ignored; the directory stays
                     leads.clear()
                 else:
-                    self.sandbox.remove(real)
+                    self.view.remove(real)
             else:
                 continue
             removed += 1
@@ -151,7 +151,7 @@ class Installer:
         cut = path.rfind("/")
         parent = path[:cut] or "/"
         if parent not in leads:
-            leads[parent] = self.sandbox.resolve(parent)
+            leads[parent] = self.view.resolve(parent)
         real = leads[parent]
         if real is None:
             return None
@@ -167,7 +167,7 @@ class Installer:
 
     # --- step 2: the instructions ------------------------------------------------------------
     def plan(self, spec: AppSpec) -> Plan:
-        plan = Plan(self.sandbox.db, self.deployment.archive)
+        plan = Plan(self.view.db, self.deployment.archive)
         try:
             for mapping in spec.files:
                 self._mapping(plan, mapping, spec.file_exists_behavior or
@@ -194,10 +194,10 @@ class Installer:
         """File.directory?, which follows links: through a bundle link to an absolute path,
         the image's answer when there is one (linked_dirs.instance_target). Else this
         machine's: the entry's own (which raises on a loop, as Dir.entries' copy then fails)."""
-        instance = linked_dirs.instance_target(self.deployment.archive, source, self.sandbox)
+        instance = linked_dirs.instance_target(self.deployment.archive, source, self.view)
         if instance is None:
             return entry.is_dir() if entry is not None else os.path.isdir(source)
-        return instance != linked_dirs.NOWHERE and self.sandbox.isdir(instance)
+        return instance != linked_dirs.NOWHERE and self.view.isdir(instance)
 
     def _through_links(self, source: str) -> tuple[str, str | None]:
         """Where source really is, and the archive member that is when source reaches it
@@ -213,7 +213,7 @@ class Installer:
     def _ancestors(self, plan: Plan, path: str) -> None:
         missing = []
         parent = os.path.dirname(os.path.normpath(path))
-        while parent not in ("/", ".", "") and not self.sandbox.exists(parent) \
+        while parent not in ("/", ".", "") and not self.view.exists(parent) \
                 and parent not in plan.mkdirs:
             missing.append(parent)
             parent = os.path.dirname(parent)
@@ -259,17 +259,17 @@ class Installer:
         `host`: the tally of the linked directory outside the bundle source is under."""
         if os.path.dirname(dest) in plan.mkdirs:
             plan.mkdir(dest)
-        elif not self.sandbox.isdir(dest):
-            plan.mkdir(dest, self.sandbox.lexists(dest))
+        elif not self.view.isdir(dest):
+            plan.mkdir(dest, self.view.lexists(dest))
         scan = source
         if linked:
             real, through = self._through_links(source)
             if not _inside(real, self.deployment.archive):
                 # The agent deep-copies it: this host's (or the image's) content, capped
                 instance = linked_dirs.instance_target(self.deployment.archive, source,
-                                                       self.sandbox)
+                                                       self.view)
                 if instance:
-                    real, scan = instance, self.sandbox.host_path(instance)
+                    real, scan = instance, self.view.host_path(instance)
                 host = plan.outside.start(source, real, bool(instance))
             member_dir = through or member_dir  # owners: those of the real members
         # Dir.entries order (installer.rb#generate_directory_copy): what the file system
@@ -300,7 +300,7 @@ class Installer:
     def _copy_file(self, plan: Plan, source: str, dest: str, feb: str,
                    rel: str | None = None) -> None:
         # Inside a directory this deployment creates nothing can exist yet: no lookup needed.
-        if os.path.dirname(dest) not in plan.mkdirs and self.sandbox.exists(dest):
+        if os.path.dirname(dest) not in plan.mkdirs and self.view.exists(dest):
             if feb == "DISALLOW":
                 raise InstallError(DISALLOW_MSG.format(dest))
             if feb == "RETAIN":
@@ -322,7 +322,7 @@ class Installer:
             if default_acl:
                 raise InstallError(DEFAULT_ACL_ON_FILE)
             self._set(plan, obj, perm)
-        elif obj in plan.mkdirs or self.sandbox.isdir(obj):
+        elif obj in plan.mkdirs or self.view.isdir(obj):
             # find_matches checks every matched file before any permission is set
             if default_acl and "file" in perm.types and any(
                     _match(obj, p, perm) for p in plan.copies_below(obj)):
@@ -434,7 +434,7 @@ class Installer:
                 return False
             top = top[:top.rfind("/")] or "/"
         if top not in leads:
-            leads[top] = self.sandbox.resolve(top) == top
+            leads[top] = self.view.resolve(top) == top
         return leads[top]
 
     def _step(self, plan: Plan, seq: int, inst: Instruction, member: Member,
@@ -452,7 +452,7 @@ class Installer:
     def _record_fresh(self, plan: Plan, before: int) -> None:
         """Record the fresh copies not yet recorded that come before instruction `before`."""
         if before > self._recorded + 1:
-            self.sandbox.record_all(FRESH, (store.key(self.member_prefix), self._recorded,
+            self.view.record_all(FRESH, (store.key(self.member_prefix), self._recorded,
                                              before))
             self._recorded = before - 1
 
@@ -464,7 +464,7 @@ class Installer:
             self._do_mkdir(inst)
             cleanup.write(inst.path + "\n")
         elif inst.type == "chmod":
-            self.sandbox.chmod(self._followed(inst.path), int(inst.mode, 8))
+            self.view.chmod(self._followed(inst.path), int(inst.mode, 8))
         elif inst.type == "chown":
             self._do_chown(inst)
         elif inst.type == "semanage":  # not run here: the cleanup file says it was
@@ -473,12 +473,12 @@ class Installer:
         self.executed += 1
 
     def _through(self, path: str) -> str:
-        real = self.sandbox.resolve(path)
+        real = self.view.resolve(path)
         return real if real is not None else path
 
     def _followed(self, path: str) -> str:
         """File.chmod/File.chown follow a symlink: a dangling one fails (apply2files)."""
-        real = self.sandbox.resolve(path)
+        real = self.view.resolve(path)
         if real is None:
             raise InstallError(self._os_error(errno.ENOENT, "apply2files", path))
         return real
@@ -493,7 +493,7 @@ class Installer:
         parent = path[:path.rfind("/")] or "/"
         real = self._kernel_path(path, self._parents)
         found = self._parents[parent]
-        if real is None or found is None or not self.sandbox.isdir(found):
+        if real is None or found is None or not self.view.isdir(found):
             self._parents.pop(parent, None)  # it may exist later (a mkdir)
             raise InstallError(self._os_error(
                 errno.ENOENT if found is None else errno.ENOTDIR, where, shown or path))
@@ -514,9 +514,9 @@ class Installer:
     def _do_mkdir(self, inst: Instruction) -> None:
         fresh = self._in_fresh(inst.path)
         path = inst.path if fresh else self._in_view(inst.path, "dir_s_mkdir")
-        if not fresh and self.sandbox.lexists(path):
+        if not fresh and self.view.lexists(path):
             raise InstallError(self._os_error(errno.EEXIST, "dir_s_mkdir", inst.path))
-        self.sandbox.mkdir(path, new=fresh)
+        self.view.mkdir(path, new=fresh)
 
     def _do_copy(self, inst: Instruction, member: Member) -> None:
         src, dest = inst.source, inst.path
@@ -530,13 +530,13 @@ class Installer:
             if not fresh:
                 dest = self._in_view(dest, "rb_file_s_symlink", f"({link}, {dest})")
                 named = inst.path
-                if self.generation == "1" and self.sandbox.isdir(dest):
+                if self.generation == "1" and self.view.isdir(dest):
                     # FileUtils.symlink is ln_s: into a directory, named after the target
                     named = f"{inst.path}/{_ruby_basename(link)}"
                     dest = f"{self._through(dest).rstrip('/')}/{_ruby_basename(link)}"
-                if self.sandbox.lexists(dest) or self.sandbox.exists(dest):
+                if self.view.lexists(dest) or self.view.exists(dest):
                     raise InstallError(self._os_error(errno.EEXIST, "syserr_fail2_in", named))
-            self.sandbox.symlink(link, dest)
+            self.view.symlink(link, dest)
             return
         if lst is None:
             raise InstallError(self._os_error(errno.ENOENT, "rb_sysopen", src))
@@ -545,30 +545,30 @@ class Installer:
         unchanged = lst.st_size == member.size and member.mtime is not None and \
             abs(lst.st_mtime - member.mtime) < 1e-3  # since unpacked (pax times: ns)
         if fresh:
-            self.sandbox.record_new(dest, src, lst, member.owner,
+            self.view.record_new(dest, src, lst, member.owner,
                                     member.sha if unchanged else None)
             return
-        self.sandbox.write_file(self._copy_target(dest, src), src,
+        self.view.write_file(self._copy_target(dest, src), src,
                                 mode=stat.S_IMODE(lst.st_mode), mtime=lst.st_mtime,
                                 owner=member.owner, share=True, src_stat=lst,
                                 sha=member.sha if unchanged else None)
 
     def _copy_target(self, dest: str, src: str) -> str:
         """Where FileUtils.copy really writes: into a directory, or through a symlink (1.x)."""
-        if self.sandbox.isdir(dest):
+        if self.view.isdir(dest):
             if self.generation == "2":
                 raise InstallError("IO error: Is a directory (os error 21)")
             return os.path.join(self._through(dest), os.path.basename(src))
-        if self.sandbox.islink(dest):
+        if self.view.islink(dest):
             if self.generation == "2":  # O_NOFOLLOW: the link is replaced by a file
-                self.sandbox.remove(dest)
+                self.view.remove(dest)
                 self._parents.clear()  # the link may have led to a directory
                 return dest
-            if self.sandbox.exists(dest):
+            if self.view.exists(dest):
                 return self._through(dest)
             # File.open follows the dangling link: the file is made where it points, and
             # fails (naming dest) when that place's directory is missing
-            return self._in_view(_dangling(self.sandbox, dest), "rb_sysopen", dest)
+            return self._in_view(_dangling(self.view, dest), "rb_sysopen", dest)
         return dest
 
     def _do_chown(self, inst: Instruction) -> None:
@@ -584,9 +584,9 @@ class Installer:
             except KeyError:
                 raise InstallError(f"can't find group for {inst.group}") from None
         target = self._followed(inst.path)
-        entry = self.sandbox.entry(target)
+        entry = self.view.entry(target)
         if entry is not None:
-            self.sandbox.chown(target, entry.uid if uid < 0 else uid,
+            self.view.chown(target, entry.uid if uid < 0 else uid,
                                entry.gid if gid < 0 else gid)
 
 
@@ -595,8 +595,8 @@ def _ruby_basename(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1] or "/"
 
 
-def _dangling(sandbox: HostView, link: str) -> str:
-    target = sandbox.readlink(link)
+def _dangling(view: HostView, link: str) -> str:
+    target = view.readlink(link)
     return os.path.normpath(os.path.join(os.path.dirname(link), target))
 
 

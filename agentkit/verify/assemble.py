@@ -23,7 +23,7 @@ def result(ended: Lifecycle, work: str) -> VerifyResult:
     log = scripts_log.whole(ended.dep)
     bundle_type = ended.unpacked.declared if ended.unpacked else \
         (opts.agent.bundle_type or _sniffed_type(opts.archive))
-    view = ended.sandbox
+    view = ended.view
     spills = os.path.join(work, f"report-{opts.agent.deployment_id}")
     skipped: list[str] = []
     if opts.report.paths:

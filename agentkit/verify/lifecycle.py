@@ -71,7 +71,7 @@ class Lifecycle:
                            "fresh --state-dir (or none), or use --instance original for what "
                            "the instances that have that revision run.")
         self.dep.create()
-        self.sandbox = HostView(os.path.join(work, "sandbox"), opts.box.image or "/")
+        self.view = HostView(os.path.join(work, "sandbox"), opts.box.image or "/")
         self.findings: list[Finding] = []
         self.notes: list[str] = list(opts.box.image_notes)
         self.lint: LintResult | None = None
@@ -250,7 +250,7 @@ class Lifecycle:
                 self.destinations(), self.opts.box.network, self.opts.box.max_disk,
                 self.opts.box.max_procs, self.opts.agent.agent_root, self.opts.box.image)
             os.makedirs(spec.work, exist_ok=True)
-            self.hookbox = hookbox.HookBox(self.sandbox, spec)
+            self.hookbox = hookbox.HookBox(self.view, spec)
         return self.hookbox
 
     def destinations(self) -> tuple[str, ...]:
@@ -302,7 +302,7 @@ class Lifecycle:
         self.prune()
         self.unpacked = unpack(self.opts.archive, self.dep.archive, self.opts.agent.bundle_type,
                                self.opts.agent.generation, lean=not self.opts.agent.install,
-                               db=self.sandbox.db, hashing=self.opts.report.digests,
+                               db=self.view.db, hashing=self.opts.report.digests,
                                limit=self.opts.box.max_disk)
         self.findings += [replace(f, path=self.shown(f.path)) for f in self.unpacked.findings]
         if self.unpacked.failure is not None:
@@ -373,7 +373,7 @@ class Lifecycle:
         if spec is None or not self.opts.agent.install:
             note = "skipped: --no-install" if not self.opts.agent.install else "no appspec"
             return EventRun("Install", "skipped", "current", note=note)
-        installer = Installer(self.sandbox, self.dep, self.opts.agent.generation,
+        installer = Installer(self.view, self.dep, self.opts.agent.generation,
                               self.opts.agent.file_exists_behavior,
                               self.unpacked.listing.prefix if self.unpacked else "")
         destinations = tuple(os.path.normpath(m.destination) for m in spec.files)
@@ -404,7 +404,7 @@ class Lifecycle:
             installer.execute(plan)
         except OSError as exc:
             # this machine's disk under verify's work directory, not the instance's
-            self.sandbox.save()
+            self.view.save()
             raise MachineryFailed(
                 f"verify's own copy of the instance under {self.work} failed while Install "
                 f"ran ({exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''})"
@@ -412,12 +412,12 @@ class Lifecycle:
                 "write (free space, nothing immutable or read-only in it; or --state-dir "
                 "elsewhere) and run it again.") from None
         except InstallError as exc:
-            self.sandbox.save()
+            self.view.save()
             message = str(exc)
             if self.opts.agent.generation == "2":
                 message = f"Install failed for group {self.opts.agent.group_id}: {message}"
             return self.fail("Install", message)
-        self.sandbox.save()
+        self.view.save()
         self.shared_writes(destinations, cleanup=False)
         if installer.semanage:
             here = "" if proc.which("semanage") else " (this machine has no semanage)"
@@ -442,7 +442,7 @@ class Lifecycle:
             return
         with os.fdopen(fd, encoding="utf-8", errors="surrogateescape") as f:
             lines = (line.rstrip("\n") for line in f)
-            found = shared_writes.scan(self.sandbox, (p for p in lines if p.startswith("/")),
+            found = shared_writes.scan(self.view, (p for p in lines if p.startswith("/")),
                                        destinations)
         self.findings += [Finding(ERROR, "AK515", t.link, None, None,
                                   shared_writes.message(t, cleanup), RULES["AK515"].hint)
@@ -489,7 +489,7 @@ def deployment(opts: Options, work: str, progress: Progress = no_progress
             state.notes += service_findings.notes(tuple(state.services))
         finally:  # the deployment has ended: so has every process of its box
             state.close_box()
-        state.sandbox.save()
+        state.view.save()
         yield state
     finally:
-        state.sandbox.close()
+        state.view.close()
