@@ -244,6 +244,13 @@ _RULES = (
          "name, a size in base-256 that octal could hold", "build the archive from the tree "
          "itself (agentkit bundle, or tar -C dir .) with one tool; nothing else writes such "
          "headers"),
+    Rule("AK413", WARNING, "zip-backslash-names", "zip member names with `\\` as the "
+         "separator (Windows PowerShell 5.1's Compress-Archive): unzip warns and exits 1, and "
+         "the agent's rubyzip fallback adds files literally named `scripts\\start.sh` "
+         "(command_executor.rb#unpack_bundle); from other systems unzip makes only those",
+         "make the zip with `/` as the separator: `zip -r`, 7z, Python's zipfile, `agentkit "
+         "bundle`, PowerShell 7's Compress-Archive, or [IO.Compression.ZipFile] with entry "
+         "names written with `/`"),
     # --- the unpacked bundle (verify) ------------------------------------------------------
     Rule("AK500", ERROR, "script-missing", "a hook script that is not in the bundle",
          "fix the location (relative to the bundle root) or add the script"),
