@@ -121,6 +121,17 @@ class Members:
                               "AND unwritten = 1", (low, high)).fetchone()
         return int(row[0])
 
+    def names_under(self, rel_dir: str, limit: int) -> list[str]:
+        """Up to `limit` unwritten files below rel_dir, relative to it, in path order."""
+        if not self.unwritten:
+            return []
+        self.flush()
+        base = store.key(self.prefix + rel_dir)
+        low, high = store.below(base)
+        rows = self.db.execute("SELECT rel FROM member WHERE rel > ? AND rel < ? AND "
+                               "unwritten = 1 ORDER BY rel LIMIT ?", (low, high, limit))
+        return [store.unkey(r[0])[len(low):] for r in rows]
+
 
 @dataclass
 class Unpacked:
