@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 SAMPLE = 2000  # names looked at: enough to judge, bounded for a 40,000-file tree
 MANIFEST_BYTES = 4 << 20  # a manifest bigger than that is not read
