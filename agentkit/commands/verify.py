@@ -275,7 +275,8 @@ def run(args: argparse.Namespace) -> int:
                 _options(args, _fetched(args, args.archive, work, args.etag), work, image,
                          progress, _origin(args.archive, args.etag)), work), args.archive)
             progress.close()
-            _write(args, result, previous, work)  # the tree and changes are read from `work`
+            _write(args, result, previous, work,  # the tree and changes are read from `work`
+                   image.root if image else "")
     finally:
         progress.close()
         if temporary:
@@ -344,11 +345,12 @@ def _exclusive(work: str, wait: float) -> Iterator[None]:
 
 
 def _write(args: argparse.Namespace, result: VerifyResult, previous: VerifyResult | None,
-           work: str) -> None:
+           work: str, image: str = "") -> None:
     """The report, whole or not at all: rendered into a file first, then copied out."""
     from agentkit.diagnose import from_verify
 
-    found = tuple(from_verify.diagnoses(result, network=bool(getattr(args, "network", False))))
+    found = tuple(from_verify.diagnoses(result, network=bool(getattr(args, "network", False)),
+                                        image=image))
     if args.junit:
         _replace(args.junit, junit.render(result, found))
     if args.format == "json":

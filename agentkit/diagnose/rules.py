@@ -26,6 +26,7 @@ class Rule:
     cause: str
     fix: str
     events: tuple[str, ...] = ()
+    not_events: tuple[str, ...] = ()  # events where another rule explains it
     error_codes: tuple[str, ...] = ()
     exit_codes: tuple[int, ...] = ()
     message: str | None = None
@@ -47,7 +48,9 @@ class Rule:
 
 
 _CR = r"\$'[^']*\\r'|\r$|\^M"  # bash shows a command with a CR in it as $'npm\r'
-_NOT_FOUND = r"(?:^|:\s)(?:line\s\d+:\s|\d+:\s)?(?P<command>[^\s:'/]+): (?:command )?not found\s*$"
+_PACKAGE_MANAGERS = r"yum|dnf|apt-get|apt|zypper|apk"
+_NOT_FOUND = (r"(?:^|:\s)(?:line\s\d+:\s|\d+:\s)?(?P<command>(?!(?:" + _PACKAGE_MANAGERS +
+              r"):)[^\s:'/]+): (?:command )?not found\s*$")
 _FROM_PREVIOUS = (
     "the agent runs ApplicationStop (and BeforeBlockTraffic, AfterBlockTraffic) from the last "
     "revision that deployed successfully to this instance, from its copy under the deployment "
@@ -59,6 +62,9 @@ _UNSTICK = (
     "/opt/codedeploy-agent/deployment-root/deployment-instructions/"
     "<deployment group id>_last_successful_install, so that no old ApplicationStop runs.")
 
+_PREVIOUS_EVENTS = ("ApplicationStop", "BeforeBlockTraffic", "AfterBlockTraffic")
+_AGENT_LOG = "/var/log/aws/codedeploy-agent/codedeploy-agent.log"
+
 RULES: tuple[Rule, ...] = (
     Rule("AK800", "command-not-found",
          "`{command}` is not on the PATH the hook runs with: the agent runs each script as "
@@ -67,8 +73,7 @@ RULES: tuple[Rule, ...] = (
          "npm -g, exports in ~/.bashrc or ~/.profile) is not there.",
          "Call it by its full path (`command -v {command}` in a login shell on the instance "
          "prints it) or set PATH at the top of the script (`export PATH=/usr/local/bin:"
-         "$PATH`; for nvm, `. \"$HOME/.nvm/nvm.sh\"` first). If a login shell cannot find it "
-         "either, the AMI lacks it: install its package in the AMI or in a BeforeInstall hook.",
+         "$PATH`; for nvm, `. \"$HOME/.nvm/nvm.sh\"` first). {install}",
          error_codes=ANY_SCRIPT_FAILURE, line=_NOT_FOUND, unless_line=_CR),
     Rule("AK801", "outputs-left-open",
          "{script} exited, but a process it started in the background still holds the "
@@ -93,13 +98,12 @@ RULES: tuple[Rule, ...] = (
     Rule("AK803", "previous-application-stop",
          f"This {{event}} script is the previous revision's: {_FROM_PREVIOUS}. Fixing it in "
          "this bundle does not help this deployment.",
-         _UNSTICK, events=("ApplicationStop", "BeforeBlockTraffic", "AfterBlockTraffic"),
+         _UNSTICK, events=_PREVIOUS_EVENTS,
          error_codes=("SCRIPT_FAILED", "SCRIPT_TIMED_OUT", "OUTPUTS_LEFT_OPEN")),
     Rule("AK804", "previous-script-missing",
          f"The previous revision's appspec names {{script}} for {{event}}, and that "
          f"revision's copy on this instance has no such file: {_FROM_PREVIOUS}.",
-         _UNSTICK, events=("ApplicationStop", "BeforeBlockTraffic", "AfterBlockTraffic"),
-         error_codes=("SCRIPT_MISSING",)),
+         _UNSTICK, events=_PREVIOUS_EVENTS, error_codes=("SCRIPT_MISSING",)),
     Rule("AK805", "runas-user-missing",
          "The hook's runas user `{who}` does not exist on this instance: the agent runs the "
          "script through `su {who} -c`, and su finds no such user.",
@@ -207,14 +211,15 @@ RULES: tuple[Rule, ...] = (
          "Stop the old process in ApplicationStop (`systemctl stop UNIT`, or kill the pid "
          "you recorded) and wait until the port is free; run the application as a systemd "
          "service, so that a restart replaces it.",
-         line=r"Address already in use|EADDRINUSE|address already in use"),
+         line=r"Address already in use|EADDRINUSE|address already in use|"
+              r"Port \d+ (?:was|is) already in use"),
     Rule("AK818", "unit-not-found",
          "systemd has no unit {unit}: its unit file is not installed (the package or the "
          "bundle's .service file is missing), or it is named differently.",
          "Install the unit file (a `files` entry to /etc/systemd/system/, then `systemctl "
          "daemon-reload`) or the package that brings it, in the AMI; `systemctl "
          "list-unit-files` shows the exact names.",
-         line=r"Unit (?P<unit>\S+?) (?:not found|could not be found)\."),
+         line=r"Unit (?P<unit>\S+?) (?:not found|could not be found|not loaded)\."),
     Rule("AK819", "no-network-in-verify",
          "The hook reached for the network, and verify's box has none unless asked: the "
          "instance probably has one, so this says nothing about the bundle yet.",
@@ -245,6 +250,131 @@ RULES: tuple[Rule, ...] = (
          "failing event and log tail say why.",
          deployment=True,
          message=r"too many individual instances failed deployment"),
+    Rule("AK833", "exit-127",
+         "Exit code 127 is the shell's \"command not found\": a command {script} runs is not "
+         "on the PATH the hook runs with (root's minimal environment, or `su USER -c` for "
+         "runas, neither reading a login profile: nvm, rbenv, pm2 and ~/.bashrc exports are "
+         "missing), or a program it calls by path does not exist.",
+         "Find the `command not found` line in the deployment's scripts.log "
+         "(/opt/codedeploy-agent/deployment-root/<group id>/<deployment id>/logs/"
+         "scripts.log) and run `agentkit explain` on it; call that command by its full path "
+         "or set PATH at the top of the script.",
+         error_codes=("SCRIPT_FAILED",), exit_codes=(127,), unless_line=_NOT_FOUND + "|" +
+         r"env: .*No such file or directory|(?:" + _PACKAGE_MANAGERS + r"): (?:command )?not "
+         r"found"),
+    Rule("AK822", "wrong-package-manager",
+         "The script calls {pm}, and this instance's distribution has another package "
+         "manager: apt-get on Debian and Ubuntu; dnf on Amazon Linux 2023 and RHEL 8+ (which "
+         "keep `yum` as a name for it); yum on Amazon Linux 2 and CentOS 7. The script was "
+         "written for another AMI.",
+         "Use the package manager of the AMI the deployment group runs, or choose it in the "
+         "script: `if command -v apt-get >/dev/null; then apt-get install -y PKG; else dnf "
+         "install -y PKG || yum install -y PKG; fi`. Better, install packages when building "
+         "the AMI, not in every deployment.",
+         error_codes=ANY_SCRIPT_FAILURE,
+         line=r"(?:^|:\s)(?:line\s\d+:\s)?(?P<pm>" + _PACKAGE_MANAGERS +
+              r"): (?:command )?not found\s*$"),
+    Rule("AK823", "env-interpreter-missing",
+         "{script} starts with `#!/usr/bin/env {command}`, and env found no `{command}` on the "
+         "PATH the hook runs with (root's minimal PATH, or the runas user's from `su USER "
+         "-c`, neither with what a login profile adds: nvm, pyenv, rbenv).",
+         "Name the interpreter by its full path on the #! line (`#!/usr/bin/node`, `command "
+         "-v {command}` on the instance prints it), or start the script with bash and set "
+         "PATH before calling {command}. {install}",
+         error_codes=ANY_SCRIPT_FAILURE,
+         line=r"env: [\u2018'`]?(?P<command>[^\s'\u2019`:]+)[\u2019'`]?: No such file or "
+              r"directory"),
+    Rule("AK824", "script-missing",
+         "The appspec names {path} for {event}, and the bundle has no file there: a hook's "
+         "`location` is relative to the bundle's root (the agent joins it to the "
+         "deployment-archive directory, even when it starts with `/`: hook_executor.rb), and "
+         "the name must match exactly (case, `-` or `_`, the extension).",
+         "Give `location` as the script's path inside the bundle (`scripts/start.sh`), or add "
+         "the script to the bundle; `agentkit lint` and `agentkit verify` report a missing "
+         "script before deployment (AK500).",
+         not_events=_PREVIOUS_EVENTS, error_codes=("SCRIPT_MISSING",),
+         message=r"Script does not exist at specified location: (?P<path>\S+)"),
+    Rule("AK825", "agent-restarted",
+         "The agent restarted while {event} ran, and the service failed the event it had "
+         "started: the agent was restarted or updated (codedeploy-agent's auto-update, an "
+         "SSM update, a `systemctl restart codedeploy-agent` or a reboot inside a hook), or "
+         "it was killed (out of memory).",
+         "Don't restart the agent or reboot from a hook (schedule it after the deployment: "
+         "`shutdown -r +1`); look in " + _AGENT_LOG + " around that time for the restart "
+         "and in `journalctl -k` for the OOM killer; then redeploy.",
+         message=r"Failing in-progress lifecycle event after an agent restart"),
+    Rule("AK826", "agent-not-reached",
+         "The instance's agent never took up the lifecycle event: the agent is not running "
+         "or not installed, cannot reach the CodeDeploy endpoint (no route out of a private "
+         "subnet, a proxy not set in codedeployagent.yml), or the instance has no IAM "
+         "instance profile that allows it; or two deployments ran on the instance at once.",
+         "On the instance: `systemctl status codedeploy-agent` (start it; install it in the "
+         "AMI), and read " + _AGENT_LOG + " for the error it meets while polling "
+         "(`Missing credentials`, an HTTP error); give the instance a role that can reach "
+         "CodeDeploy and S3, and a route to both (NAT or VPC endpoints); `agentkit doctor` "
+         "checks these.",
+         message=r"agent was not able to receive the lifecycle event|One or more lifecycle "
+                 r"events did not run"),
+    Rule("AK827", "no-instance-profile",
+         "The agent has no AWS credentials: the instance was started without an IAM "
+         "instance profile (or the agent started before one was attached, or on premises "
+         "without its config), so it cannot poll CodeDeploy at all.",
+         "Attach an instance profile whose role allows the agent (the managed policy "
+         "AmazonEC2RoleforAWSCodeDeploy, or s3:GetObject on the revision bucket plus "
+         "codedeploy-commands-secure:*), then `systemctl restart codedeploy-agent`: it reads "
+         "credentials only when it starts.",
+         message=r"Missing credentials - please check if this instance was started with an "
+                 r"IAM instance profile"),
+    Rule("AK828", "bundle-access-denied",
+         "S3 refused the agent the revision (Access Denied): the instance profile's role may "
+         "not s3:GetObject that bucket and key (or its version), the bucket policy or KMS "
+         "key refuses it, or the bucket is in another account or Region.",
+         "Allow s3:GetObject (and s3:GetObjectVersion; kms:Decrypt for an SSE-KMS bucket) on "
+         "arn:aws:s3:::BUCKET/* to the instance profile's role, and check the bucket policy; "
+         "`aws s3 cp s3://BUCKET/KEY /tmp/` run on the instance with its role shows the same "
+         "refusal.",
+         message=r"^(?:Aws::S3::Errors::)?(?:AccessDenied - )?Access Denied$"),
+    Rule("AK829", "appspec-not-at-root",
+         "The unpacked revision has no appspec.yml at its root: the archive was made from "
+         "the directory above the project (every path starts with its name), the file is "
+         "named otherwise (AppSpec.yml, appspec.yaml), or the archive could not be unpacked "
+         "whole.",
+         "Make the archive from inside the project (`cd app && zip -r ../app.zip .`, `tar -C "
+         "app -czf app.tgz .`, `aws deploy push --source app`) with appspec.yml at its root; "
+         "`agentkit verify ARCHIVE` says where it finds one (AK150).",
+         message=r"(?:did not find an AppSpec file|No such file or directory @ rb_sysopen - "
+                 r"\S*deployment-archive/appspec\.yml$)"),
+    Rule("AK830", "files-source-missing",
+         "Install could not read {path}: a `files` source of the appspec names a path that is "
+         "not in the bundle (sources are relative to the bundle's root; `source: /` is the "
+         "whole bundle).",
+         "Fix `source` to a path inside the bundle as it was archived (or `source: /`), or "
+         "add it to the archive; `agentkit verify` reports a missing source before "
+         "deployment (AK507).",
+         events=("Install", ""),
+         message=r"No such file or directory @ rb_sysopen - (?P<path>\S*deployment-archive/"
+                 r"(?!appspec\.yml$)\S*)"),
+    Rule("AK831", "unzip-fallback",
+         "The system's unzip could not unpack the zip cleanly (exit {status}; 1 is only a "
+         "warning, most often names with `\\` as separators from Windows PowerShell 5.1's "
+         "Compress-Archive), so the agent unpacked it again with rubyzip "
+         "(command_executor.rb#unpack_bundle), which takes such names literally and stops on "
+         "a file that is already there.",
+         "Rebuild the zip with `/` separators: `zip -r`, 7z, Python's zipfile, or "
+         "[IO.Compression.ZipFile] with entry names written with `/` (not Compress-Archive "
+         "in Windows PowerShell 5.1); `unzip -t BUNDLE.zip` shows unzip's warning; "
+         "`agentkit verify` reports it (AK413).",
+         # exit 50 is the disk filling up: the agent says so itself and does not fall back
+         message=r"Error extracting zip archive: (?P<status>(?!50\b)\d+)|Destination '[^']+' "
+                 r"already exists"),
+    Rule("AK832", "health-constraints-invalid",
+         "The deployment could not start: the deployment configuration's minimum healthy "
+         "hosts cannot be met by the instances in the group (fewer instances than it "
+         "requires to stay healthy, or instances already unhealthy).",
+         "Lower the minimum healthy hosts (CodeDeployDefault.AllAtOnce, or a custom "
+         "configuration), or add healthy instances to the group; stopped instances count as "
+         "unhealthy.",
+         deployment=True, message=r"HEALTH_CONSTRAINTS_INVALID"),
 )
 
 

@@ -4,6 +4,7 @@ cause, fix and evidence (the deployment's own directory written ARCHIVE/)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,10 @@ EXPECTED = {
         'in ~/.bashrc or ~/.profile) is not there.',
         'Call it by its full path (`command -v pm2` in a login shell on the instance prints '
         'it) or set PATH at the top of the script (`export PATH=/usr/local/bin:$PATH`; for '
-        'nvm, `. "$HOME/.nvm/nvm.sh"` first). If a login shell cannot find it either, the AMI'
-        ' lacks it: install its package in the AMI or in a BeforeInstall hook.',
+        'nvm, `. "$HOME/.nvm/nvm.sh"` first). `pm2` comes from npm (`npm install -g pm2`), so '
+        'it lives beside the node that installed it (under ~/.nvm with nvm): call it by that '
+        'full path, or install it globally with the system\'s node so it lands in /usr/bin or '
+        '/usr/local/bin.',
         'ARCHIVE/s/run.sh: line 2: pm2: command not found'),
     'AK801': (
         "s/run.sh exited, but a process it started in the background still holds the script's"
@@ -143,7 +146,9 @@ def _bundle(tmp_path: Path, sc: Scenario, name: str = "b.tgz") -> Path:
 def _diagnoses(out: dict[str, Any]) -> list[list[str]]:
     root = (f"/opt/codedeploy-agent/deployment-root/{out['deployment_group_id']}/"
             f"{out['deployment_id']}/deployment-archive/")
-    return [[d["code"], *(d[k].replace(root, "ARCHIVE/") for k in ("cause", "fix", "evidence"))]
+    # curl says how long it tried ("after 0 ms"): on a loaded machine, more
+    return [[d["code"], *(re.sub(r"after \d+ ms", "after 0 ms", d[k].replace(root, "ARCHIVE/"))
+                          for k in ("cause", "fix", "evidence"))]
             for d in out["diagnoses"]]
 
 
