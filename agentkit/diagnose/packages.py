@@ -94,8 +94,9 @@ def advice(command: str, image: str = "") -> str:
     if found is not None:
         path, package = found
         owner = f" (package {package})" if package else ""
-        return (f"The image has it, at {path}{owner}: the hook's PATH lacks "
-                f"{os.path.dirname(path)}, so call it as {path} or add that directory to PATH.")
+        return (f"The instance's file system has it, at {path}{owner}, so the hook's PATH "
+                f"lacks {os.path.dirname(path)} (or it was installed after the deployment ran): "
+                f"call it as {path} or add that directory to PATH.")
     known = TABLE.get(command)
     if known is None:
         return ""

@@ -46,7 +46,7 @@ KNOWN_MESSAGES = re.compile(
     r"Failing in-progress lifecycle event after an agent restart.*|"
     r"Missing credentials - please check if this instance was started with an IAM instance "
     r"profile.*|No such file or directory @ rb_sysopen - \S+|Error extracting zip archive: \d+.*|"
-    r"Destination '[^']+' already exists.*|HEALTH_CONSTRAINTS_INVALID.*|"
+    r"Destination '[^']+' already exists.*|"
     r"(?:Aws::S3::Errors::)?AccessDenied - Access Denied|Access Denied$")
 
 
@@ -157,6 +157,8 @@ def _console(text: str) -> list[Case]:
     code = fields.get("errorcode", "")
     if code and not re.fullmatch(r"[A-Za-z_]+", code):
         return []  # "error code 1" in a script's output is no console field
+    if DEPLOYMENT_CODES.fullmatch(code):
+        return []  # the deployment's error, not an event's: _deployment_message reads it
     tail = fields.get("logtail", "")
     script = fields.get("scriptname", "")
     return [Case(_event_in(tail), error_code_of(message, code), message, log_lines(tail),
@@ -248,14 +250,24 @@ def _cli_table(text: str) -> list[Case]:
     return []
 
 
+DEPLOYMENT_CODES = re.compile(r"\b(HEALTH_CONSTRAINTS_INVALID|HEALTH_CONSTRAINTS|AGENT_ISSUE|"
+                              r"IAM_ROLE_MISSING|IAM_ROLE_PERMISSIONS|NO_INSTANCES)\b")
+
+
 def _deployment_message(text: str) -> list[Case]:
-    if "too many individual instances failed" in text or "HEALTH_CONSTRAINTS_INVALID" in text:
-        message = next((m.group(0).strip() for m in [KNOWN_MESSAGES.search(text)] if m),
-                       text.strip())
-        if "HEALTH_CONSTRAINTS_INVALID" in text and "HEALTH_CONSTRAINTS_INVALID" not in message:
-            message += " (HEALTH_CONSTRAINTS_INVALID)"
-        return [Case("", "UNKNOWN_ERROR", message, deployment=True)]
-    return []
+    """The deployment's own error (get-deployment's errorInformation, the console's
+    banner): the summary message, or an error code of the service's."""
+    code = DEPLOYMENT_CODES.search(text)
+    summary = "too many individual instances failed" in text
+    if code is None and not summary:
+        return []
+    lines = [STAMP.sub("", ln.strip(), count=1) for ln in text.split("\n")]
+    # the service's sentence ("The deployment failed because ..."), else the code's line
+    message = next((ln for ln in lines if re.match(r"The (?:overall )?deployment", ln)),
+                   next((ln for ln in lines if code and code.group(1) in ln), ""))
+    if code is not None and code.group(1) not in message:
+        message += f" ({code.group(1)})"
+    return [Case("", "UNKNOWN_ERROR", message, deployment=True)]
 
 
 def _free_text(text: str) -> list[Case]:
@@ -289,9 +301,9 @@ def _json(data: Any) -> list[Case]:
     error = info.get("errorInformation") if isinstance(info, dict) else None
     if not out and isinstance(error, dict):
         code, message = str(error.get("code", "")), str(error.get("message", ""))
-        out.append(Case("", code, message + (f" ({code})" if code.startswith("HEALTH") else ""),
-                        deployment=code.startswith("HEALTH_CONSTRAINTS") or
-                        "too many individual instances" in message))
+        service = DEPLOYMENT_CODES.fullmatch(code) is not None
+        out.append(Case("", code, message + (f" ({code})" if service else ""),
+                        deployment=service or "too many individual instances" in message))
     return out
 
 

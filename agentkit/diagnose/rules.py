@@ -375,6 +375,33 @@ RULES: tuple[Rule, ...] = (
          "configuration), or add healthy instances to the group; stopped instances count as "
          "unhealthy.",
          deployment=True, message=r"HEALTH_CONSTRAINTS_INVALID"),
+    Rule("AK834", "agent-issue",
+         "The deployment failed because instances' agents did not take part: the agent is "
+         "not installed or not running on them, cannot reach the CodeDeploy endpoint, or "
+         "their instance profile does not let it in (the service's AGENT_ISSUE).",
+         "On an instance of the group: `systemctl status codedeploy-agent`, and "
+         + _AGENT_LOG + " for the error it meets while polling; install the agent in the "
+         "AMI or with user data, and give the instances a role and a route to CodeDeploy "
+         "and S3; `agentkit doctor` checks these.",
+         deployment=True, message=r"AGENT_ISSUE|problem with the CodeDeploy agent"),
+    Rule("AK835", "service-role",
+         "The deployment group's service role (not the instances' profile) is missing, or "
+         "may not act for CodeDeploy: its trust policy does not name codedeploy.amazonaws.com "
+         "or it lacks the permissions on EC2, Auto Scaling or Elastic Load Balancing that "
+         "the deployment needs.",
+         "Give the deployment group a service role that trusts codedeploy.amazonaws.com and "
+         "has the managed policy AWSCodeDeployRole (plus iam:PassRole and ec2:RunInstances "
+         "for Auto Scaling groups with launch templates), with "
+         "`aws deploy update-deployment-group --service-role-arn ARN`.",
+         deployment=True, message=r"IAM_ROLE_MISSING|IAM_ROLE_PERMISSIONS"),
+    Rule("AK836", "no-instances",
+         "The deployment had no instance to go to: no running instance carries the deployment "
+         "group's tags (keys and values match exactly, case included) or belongs to its Auto "
+         "Scaling group, and no registered on-premises instance matches.",
+         "Compare the group's filters (`aws deploy get-deployment-group`) with the instances' "
+         "tags, start the instances, or attach the Auto Scaling group to the deployment "
+         "group.",
+         deployment=True, message=r"NO_INSTANCES|no instances were found"),
 )
 
 

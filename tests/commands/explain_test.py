@@ -163,6 +163,10 @@ CODES = {
     "logtail-json-escaped-sudo": ["AK813"], "scripts-log-crlf": ["AK811"],
     "scripts-log-env-node": ["AK823"], "scripts-log-runas-permission-denied": ["AK807"],
     "scripts-log-spring-port-in-use": ["AK817"],
+    "console-install-source-missing": ["AK830"],
+    "get-deployment-health-constraints-invalid": ["AK832"],
+    "console-banner-agent-issue": ["AK834"], "console-banner-no-instances": ["AK836"],
+    "get-deployment-service-role": ["AK835"],
 }
 
 
