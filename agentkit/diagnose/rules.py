@@ -68,8 +68,9 @@ _AGENT_LOG = "/var/log/aws/codedeploy-agent/codedeploy-agent.log"
 RULES: tuple[Rule, ...] = (
     Rule("AK800", "command-not-found",
          "`{command}` is not on the PATH the hook runs with: the agent runs each script as "
-         "root with its own minimal environment, or as the runas user through `su USER -c`, "
-         "which reads no login profile, so what a login shell adds (nvm, rbenv, pm2 from "
+         "root with its own minimal environment, or as the runas user through `su USER -c` "
+         "(linux_util.rb#prepare_script_command), which reads no login profile, so what a "
+         "login shell adds (nvm, rbenv, pm2 from "
          "npm -g, exports in ~/.bashrc or ~/.profile) is not there.",
          "Call it by its full path (`command -v {command}` in a login shell on the instance "
          "prints it) or set PATH at the top of the script (`export PATH=/usr/local/bin:"
@@ -88,7 +89,8 @@ RULES: tuple[Rule, ...] = (
     Rule("AK802", "file-exists",
          "Install found {path} already on the instance, and file_exists_behavior is DISALLOW "
          "(the default): the agent removes before Install only what the last successful "
-         "deployment of this group installed (its cleanup file), so this file was put there "
+         "deployment of this group installed (its cleanup file, deployment-instructions/"
+         "<group id>-cleanup: installer.rb), so this file was put there "
          "by hand, by another deployment group, or by an earlier revision's hook.",
          "Say what Install does with such files: `file_exists_behavior: OVERWRITE` (replace) "
          "or `RETAIN` (keep) in appspec.yml, or --file-exists-behavior of create-deployment; "
@@ -106,14 +108,16 @@ RULES: tuple[Rule, ...] = (
          _UNSTICK, events=_PREVIOUS_EVENTS, error_codes=("SCRIPT_MISSING",)),
     Rule("AK805", "runas-user-missing",
          "The hook's runas user `{who}` does not exist on this instance: the agent runs the "
-         "script through `su {who} -c`, and su finds no such user.",
+         "script through `su {who} -c` (linux_util.rb#prepare_script_command), and su finds no "
+         "such user.",
          "Create the user in the AMI (or in an earlier hook run as root: `id -u {who} "
          ">/dev/null 2>&1 || useradd --system {who}`), or fix `runas` in appspec.yml; "
          "`agentkit hook preflight` checks the users the appspec names.",
          line=r"(?:su: user |No passwd entry for user '?)(?P<who>[^'\s]+)"),
     Rule("AK806", "su-in-runas-hook",
          "The script calls `su` while it runs as a user other than root: su asks for a "
-         "password, and the agent gives scripts no terminal and no input.",
+         "password, and the agent gives scripts no terminal and closes their input "
+         "(hook_executor.rb).",
          "Give that hook no runas (it then runs as root) and switch user only for the "
          "commands that need it (`runuser -u USER -- CMD`), or drop the su.",
          line=r"(?:^|Password: ?)su: (?:Authentication failure|Sorry|"
@@ -122,7 +126,9 @@ RULES: tuple[Rule, ...] = (
          "{path} could not be executed (exit 126): it has no execute bit (zip archives and "
          "Windows checkouts lose it; git keeps it only when committed with mode 100755), its "
          "file system is mounted noexec (/tmp on hardened AMIs), or a directory on its way "
-         "may not be searched (an archive whose root directory is 0700).",
+         "may not be searched (an archive whose root directory is 0700). The agent makes a "
+         "hook's own script executable before running it (hook_executor.rb), so for that "
+         "file it is the mount or a directory; for a file the script calls, any of them.",
          "Commit it executable (`git update-index --chmod=+x FILE`, or `chmod +x` before "
          "`agentkit bundle`), or run it through its interpreter (`bash FILE`); keep programs "
          "off noexec mounts.",
@@ -132,7 +138,7 @@ RULES: tuple[Rule, ...] = (
          "{script} was still running after {secs} s, the hook's timeout: something it waits "
          "for never came (a retry loop for a command or a port that never appears, a prompt "
          "waiting for input, a service that never starts), or the work takes longer. The "
-         "agent then sends SIGTERM to its process group.",
+         "agent then sends SIGTERM to its process group (hook_executor.rb).",
          "Read its last lines of output for what it was waiting for; bound every wait "
          "(`timeout 60 CMD`, a loop with a count) so it fails with a message; raise "
          "`timeout` in appspec.yml (at most 3600) only when the work is really that long.",
@@ -140,7 +146,8 @@ RULES: tuple[Rule, ...] = (
          message=r"failed to complete in (?P<secs>\d+) seconds"),
     Rule("AK809", "relative-path",
          "`{path}` is a relative path, and hooks do not run in the bundle's directory: the "
-         "agent starts each script without changing directory (hook_executor.rb), so "
+         "agent starts each script without changing directory (hook_executor.rb runs it with "
+         "Open3.popen3 and no :chdir), so "
          "relative paths are looked up in the agent's own working directory.",
          "Use the absolute paths of your `files` destination, or begin the script with "
          "`cd \"$(dirname \"$0\")\"` (its own directory in the deployment archive) before "
@@ -169,7 +176,9 @@ RULES: tuple[Rule, ...] = (
          "The program named on the first line of {script} (#!) cannot be started: it is "
          "not installed on the instance (`#!/usr/bin/python` where only python3 exists, "
          "`#!/usr/bin/env node` without node on root's PATH), or the line ends in a Windows "
-         "`\\r`, which makes the interpreter's name one that does not exist.",
+         "`\\r`, which makes the interpreter's name one that does not exist. The agent's "
+         "message says No such file or directory for the script, though the script is there: "
+         "the exec of its #! program fails (hook_executor.rb reports Errno::ENOENT).",
          "Point #! at an interpreter the AMI has (`#!/bin/bash`, `#!/usr/bin/env python3`) or "
          "install it; `head -1 FILE | od -c` shows a `\\r` if the file has CRLF line endings "
          "(convert with `sed -i 's/\\r$//' FILE`).",

@@ -42,7 +42,9 @@ def test_engine_exit_126_names_the_file_and_the_0700_archive_root() -> None:
         "ARCHIVE/s/a.sh could not be executed (exit 126): it has no execute bit (zip "
         "archives and Windows checkouts lose it; git keeps it only when committed with mode "
         "100755), its file system is mounted noexec (/tmp on hardened AMIs), or a directory "
-        "on its way may not be searched (an archive whose root directory is 0700).")
+        "on its way may not be searched (an archive whose root directory is 0700). The agent "
+        "makes a hook's own script executable before running it (hook_executor.rb), so for "
+        "that file it is the mount or a directory; for a file the script calls, any of them.")
 
 
 def test_engine_every_rule_needs_evidence() -> None:
