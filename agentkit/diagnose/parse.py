@@ -16,9 +16,13 @@ import json
 import re
 from typing import Any
 
+import yaml
+
 from agentkit.diagnose.case import CONSOLE_CODES, STAMP, Case, agent_code, log_lines
 
-_FIELD = re.compile(r"^\s*(error ?code|script ?name|message|log ?tail)\s*[:\t]?\s*(.*)$",
+# a field and its value; not the agent's own `LifecycleEvent - X` line of a log tail
+_FIELD = re.compile(r"^\s*(?:- )?(error ?code|script ?name|message|log ?tail|"
+                    r"lifecycle ?event(?: ?name)?)(?![a-z])(?!\s+-\s)\s*[:\t]?\s*(.*)$",
                     re.IGNORECASE)
 _AGENT_LOG = re.compile(r"(?:ScriptError|Error during perform: [\w:]+) - (?P<msg>.+?)"
                         r"(?: - (?:/opt/codedeploy-agent/(?:lib|vendor)/|[A-Z]:/).*)?$")
@@ -72,6 +76,9 @@ def _read(text: str) -> list[Case]:
             found = []
         if found:
             return found
+    found = _yaml(text)
+    if found:
+        return found
     for reader in (_console, _payload, _agent_log, _scripts_log, _cli_table,
                    _deployment_message, _free_text):
         found = reader(text)
@@ -132,22 +139,34 @@ def _unstamped(line: str) -> str:
 
 def _console(text: str) -> list[Case]:
     """Error code / Script name / Message / Log tail, as the console's event page shows them
-    (one per line, with or without colons, or the value on the next line), the log tail
-    running to the end."""
+    (one per line, with or without colons, or the value on the next line), or as the CLI's
+    YAML and table output give them (errorCode, logTail, message, scriptName,
+    lifecycleEventName, in any order). The log tail runs to the end, or to a field not yet
+    seen."""
     fields: dict[str, str] = {}
-    lines = [_unstamped(line) for line in text.split("\n")]
-    for n, line in enumerate(lines):
-        found = _FIELD.match(line)
+    lines = [_unstamped(_untabled(line)) for line in text.split("\n")]
+    n = 0
+    while n < len(lines):
+        found = _FIELD.match(lines[n])
+        n += 1
         if not found:
             continue
-        key = found.group(1).lower().replace(" ", "")
+        key = _key(found.group(1))
         if key in fields:
             continue
         if key == "logtail":
-            fields[key] = "\n".join([found.group(2), *lines[n + 1:]]).strip("\n")
-            break
-        value = found.group(2).strip()
-        after = [x for x in lines[n + 1:n + 3] if x.strip()]
+            collected = [found.group(2)]
+            while n < len(lines):
+                later = _FIELD.match(lines[n])
+                if later and _key(later.group(1)) not in fields and \
+                        _key(later.group(1)) != "logtail":
+                    break
+                collected.append(lines[n])
+                n += 1
+            fields[key] = _value("\n".join(collected)).strip("\n")
+            continue
+        value = _value(found.group(2).strip())
+        after = [x for x in lines[n:n + 2] if x.strip()]
         if not value and after and not _FIELD.match(after[0]):
             value = after[0].strip()  # the console's table: the value on the next line
         fields[key] = value
@@ -161,8 +180,37 @@ def _console(text: str) -> list[Case]:
         return []  # the deployment's error, not an event's: _deployment_message reads it
     tail = fields.get("logtail", "")
     script = fields.get("scriptname", "")
-    return [Case(_event_in(tail), error_code_of(message, code), message, log_lines(tail),
+    event = fields.get("lifecycleevent", "")
+    return [Case(event if re.fullmatch(r"[A-Za-z]+", event) else _event_in(tail),
+                 error_code_of(message, code), message, log_lines(tail),
                  script if script not in ("", "-") else _script_in(tail))]
+
+
+def _key(name: str) -> str:
+    key = name.lower().replace(" ", "")
+    return "lifecycleevent" if key.startswith("lifecycle") else key
+
+
+def _untabled(line: str) -> str:
+    """A row of the CLI's `--output table`: `|||  errorCode |  ScriptFailed  |||`."""
+    if not line.lstrip().startswith("|"):
+        return line
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    return "\t".join(c for c in cells if c and not set(c) <= set("+-"))
+
+
+def _value(text: str) -> str:
+    """A YAML scalar as the CLI prints it: quoted, with JSON's escapes in double quotes."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            decoded = json.loads(text.replace("\n", "\\n"))
+        except ValueError:
+            return text
+        return str(decoded)
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("''", "'")
+    return text
 
 
 def _script_in(text: str) -> str | None:
@@ -283,6 +331,22 @@ def _free_text(text: str) -> list[Case]:
     message = re.sub(r"\s*\(Error code: \w+\)$", "", hits[-1])
     return [Case(_event_in(text), error_code_of(message), message, log_lines(text),
                  _script_in(text))]
+
+
+_YAML_KEYS = re.compile(r"^\s*(?:instanceSummary|instanceTarget|deploymentTargets|"
+                        r"deploymentInfo|lifecycleEvents):", re.MULTILINE)
+
+
+def _yaml(text: str) -> list[Case]:
+    """The CLI's `--output yaml` of get-deployment-instance, batch-get-deployment-targets or
+    get-deployment: the same document as its JSON."""
+    if not _YAML_KEYS.search(text):
+        return []
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return []
+    return _json(data) if isinstance(data, (dict, list)) else []
 
 
 def _json(data: Any) -> list[Case]:

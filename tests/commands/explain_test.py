@@ -167,6 +167,8 @@ CODES = {
     "get-deployment-health-constraints-invalid": ["AK832"],
     "console-banner-agent-issue": ["AK834"], "console-banner-no-instances": ["AK836"],
     "get-deployment-service-role": ["AK835"],
+    "get-deployment-instance-yaml-node": ["AK800"],
+    "get-deployment-instance-table-file-exists": ["AK802"],
 }
 
 
