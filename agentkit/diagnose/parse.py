@@ -50,7 +50,7 @@ KNOWN_MESSAGES = re.compile(
     r"Failing in-progress lifecycle event after an agent restart.*|"
     r"Missing credentials - please check if this instance was started with an IAM instance "
     r"profile.*|No such file or directory @ rb_sysopen - \S+|Error extracting zip archive: \d+.*|"
-    r"Destination '[^']+' already exists.*|"
+    r"Destination '[^']+' already exists.*|The disk is \(or was\) full during extraction.*|"
     r"(?:Aws::S3::Errors::)?AccessDenied - Access Denied|Access Denied$")
 
 

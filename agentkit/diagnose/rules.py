@@ -384,6 +384,15 @@ RULES: tuple[Rule, ...] = (
          "configuration), or add healthy instances to the group; stopped instances count as "
          "unhealthy.",
          deployment=True, message=r"HEALTH_CONSTRAINTS_INVALID"),
+    Rule("AK837", "unzip-disk-full",
+         "The instance's disk filled up while unzip unpacked the revision into the deployment "
+         "root (unzip's exit 50; the agent then removes what it had unpacked and says so: "
+         "command_executor.rb#unpack_bundle).",
+         "Free space on the volume of /opt/codedeploy-agent (`df -h`; the agent keeps "
+         "`:max_revisions:` old revisions there, 5 by default: lower it in "
+         "/etc/codedeploy-agent/conf/codedeployagent.yml) or grow the volume; `agentkit hook "
+         "preflight` checks the free space before Install.",
+         message=r"The disk is \(or was\) full during extraction"),
     Rule("AK834", "agent-issue",
          "The deployment failed because instances' agents did not take part: the agent is "
          "not installed or not running on them, cannot reach the CodeDeploy endpoint, or "

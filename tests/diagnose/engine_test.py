@@ -97,3 +97,11 @@ def test_engine_unzip_exit_50_is_the_disk_not_the_fallback() -> None:
     warned = Case("DownloadBundle", "UNKNOWN_ERROR", "Error extracting zip archive: 1")
     assert diagnose(full) == []
     assert [d.code for d in diagnose(warned)] == ["AK831"]
+    # what the agent says instead for exit 50 (command_executor.rb#unpack_bundle)
+    said = Case("DownloadBundle", "UNKNOWN_ERROR", "The disk is (or was) full during extraction.")
+    (found,) = diagnose(said)
+    assert (found.code, found.fix) == ("AK837", (
+        "Free space on the volume of /opt/codedeploy-agent (`df -h`; the agent keeps "
+        "`:max_revisions:` old revisions there, 5 by default: lower it in "
+        "/etc/codedeploy-agent/conf/codedeployagent.yml) or grow the volume; `agentkit hook "
+        "preflight` checks the free space before Install."))

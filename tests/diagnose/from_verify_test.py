@@ -208,8 +208,8 @@ def test_from_verify_install_conflict_says_what_file_exists_behavior_does(
         f"Install found {tmp_path}/dest/index.html already on the instance, and "
         "file_exists_behavior is DISALLOW (the default): the agent removes before Install "
         "only what the last successful deployment of this group installed (its cleanup "
-        "file, deployment-instructions/<group id>-cleanup: installer.rb), so this file was put there by hand, by another deployment group, or by an "
-        "earlier revision's hook.",
+        "file, deployment-instructions/<group id>-cleanup: installer.rb), so this file was "
+        "put there by hand, by another deployment group, or by an earlier revision's hook.",
         "Say what Install does with such files: `file_exists_behavior: OVERWRITE` (replace) "
         "or `RETAIN` (keep) in appspec.yml, or --file-exists-behavior of create-deployment; or "
         "remove them in a BeforeInstall hook. Don't create files under a `files` destination "
