@@ -144,7 +144,7 @@ def _console(text: str) -> list[Case]:
     lifecycleEventName, in any order). The log tail runs to the end, or to a field not yet
     seen."""
     fields: dict[str, str] = {}
-    lines = [_unstamped(_untabled(line)) for line in text.split("\n")]
+    lines = [_untabled(_unstamped(line)) for line in text.split("\n")]
     n = 0
     while n < len(lines):
         found = _FIELD.match(lines[n])

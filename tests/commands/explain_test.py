@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from agentkit.cli import main
 from agentkit.diagnose import parse
-from agentkit.diagnose.engine import diagnose
+from agentkit.diagnose.engine import diagnose, diagnose_all
 
 # the seed's story: the console's event details of an after_install failure on EFS
 CONSOLE = """\
@@ -225,3 +225,25 @@ def test_explain_pasted_variations_read_alike(layout: str, ending: str, stamp: s
     assert (case.event, case.error_code, case.script, case.code) == \
         ("ApplicationStart", "SCRIPT_FAILED", "scripts/start.sh", 127)
     assert [d.code for d in diagnose(case)] == ["AK800"]
+
+
+def _transformed(text: str, how: str) -> str:
+    lines = text.splitlines()
+    if how == "crlf":
+        return "\r\n".join(lines) + "\r\n"
+    if how == "stamped":
+        return "".join(f"2024-05-02T10:11:12.345Z\t{line}\n" for line in lines)
+    if how == "quoted":
+        return "".join(f"> {line}\n" for line in lines)
+    return json.dumps(text)[1:-1]  # escaped: copied out of a JSON string
+
+
+# a timestamp or a quote before each line of JSON or YAML is no longer a document
+_HOW = [(paste, how) for paste in PASTES for how in ("crlf", "stamped", "quoted", "escaped")
+        if how in ("crlf", "escaped") or paste.suffix not in (".json", ".yaml")]
+
+
+@pytest.mark.parametrize(("paste", "how"), _HOW, ids=[f"{p.stem}-{h}" for p, h in _HOW])
+def test_explain_real_error_logs_read_alike_however_pasted(paste: Path, how: str) -> None:
+    text = _transformed(paste.read_text(), how)
+    assert [d.code for d in diagnose_all(parse.cases(text))] == CODES[paste.stem]
