@@ -53,8 +53,9 @@ def agent_code(text: str) -> str:
 
 
 # a timestamp before a line: scripts.log's, the agent log's, ISO 8601 from CloudWatch or CI
-STAMP = re.compile(r"^\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
-                   r"\]?\s+")
+# (one or more: a CI log's stamp before scripts.log's own)
+STAMP = re.compile(r"^(?:\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+                   r"\]?\s+)+")
 
 
 def log_lines(tail: str) -> tuple[str, ...]:

@@ -62,6 +62,8 @@ _UNSTICK = (
     "/opt/codedeploy-agent/deployment-root/deployment-instructions/"
     "<deployment group id>_last_successful_install, so that no old ApplicationStop runs.")
 
+_SUDO_NOT_FOUND = (r"^sudo: (?P<command>(?!(?:" + _PACKAGE_MANAGERS + r"):)[^\s:'/]+): "
+                   r"command not found\s*$")
 _PREVIOUS_EVENTS = ("ApplicationStop", "BeforeBlockTraffic", "AfterBlockTraffic")
 _AGENT_LOG = "/var/log/aws/codedeploy-agent/codedeploy-agent.log"
 
@@ -75,7 +77,15 @@ RULES: tuple[Rule, ...] = (
          "Call it by its full path (`command -v {command}` in a login shell on the instance "
          "prints it) or set PATH at the top of the script (`export PATH=/usr/local/bin:"
          "$PATH`; for nvm, `. \"$HOME/.nvm/nvm.sh\"` first). {install}",
-         error_codes=ANY_SCRIPT_FAILURE, line=_NOT_FOUND, unless_line=_CR),
+         error_codes=ANY_SCRIPT_FAILURE, line=_NOT_FOUND, unless_line=_CR + "|" + _SUDO_NOT_FOUND),
+    Rule("AK838", "sudo-secure-path",
+         "`sudo {command}` looks `{command}` up in sudo's own secure_path (`Defaults "
+         "secure_path` in /etc/sudoers: /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+         "/sbin:/bin), not in the script's PATH, so a command that nvm or a user's npm -g put "
+         "elsewhere is not found under sudo even when it is found without.",
+         "Drop the sudo (hooks run as root unless `runas` says otherwise), or give sudo the "
+         "full path: `sudo \"$(command -v {command})\" ...`. {install}",
+         error_codes=ANY_SCRIPT_FAILURE, line=_SUDO_NOT_FOUND),
     Rule("AK801", "outputs-left-open",
          "{script} exited, but a process it started in the background still holds the "
          "script's standard output or error open (a server started with `&` or nohup without "

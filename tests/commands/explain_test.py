@@ -169,6 +169,7 @@ CODES = {
     "get-deployment-service-role": ["AK835"],
     "get-deployment-instance-yaml-node": ["AK800"],
     "get-deployment-instance-table-file-exists": ["AK802"],
+    "scripts-log-sudo-pm2": ["AK838"],
 }
 
 
