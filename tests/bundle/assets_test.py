@@ -182,3 +182,43 @@ def test_tree_no_install_judges_the_names_it_did_not_write(tmp_path: Path) -> No
     assert not os.path.exists(tmp_path / "o" / "public" / "uploads" / "1.jpg")
     found = [(f.code, f.path) for f in checks.tree(str(tmp_path / "o"), "/R", out.listing)]
     assert found == [("AK514", "/R/public/uploads")]
+
+
+# --- the whole judgment, on disk: a smaller threshold so that each example stays small ------
+
+
+def _judged(tree: dict[str, list[str]]) -> list[tuple[str, str]]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for directory, names in tree.items():
+            _write(Path(tmp) / directory, names)
+        return [(f.code, f.path) for f in checks.tree(tmp, "/R")]
+
+
+@given(st.sampled_from(["public/assets", "public/packs/media", "assets", "static/images"]),
+       _asset_tree())
+@settings(max_examples=40, deadline=None)
+def test_tree_asset_like_trees_are_never_flagged(directory: str, names: list[str]) -> None:
+    original = checks.SHARED_FILES
+    checks.SHARED_FILES = 8  # every generated tree is "big"
+    try:
+        assert _judged({directory: names}) == []
+    finally:
+        checks.SHARED_FILES = original
+
+
+@given(st.sampled_from(["public/uploads", "shared/media", "storage", "public/system/images"]),
+       st.lists(_upload_name(), min_size=8, max_size=60, unique=True))
+@settings(max_examples=40, deadline=None)
+def test_tree_upload_like_trees_are_still_flagged(directory: str, names: list[str]) -> None:
+    original = checks.SHARED_FILES
+    checks.SHARED_FILES = 8
+    try:
+        found = _judged({directory: names})
+    finally:
+        checks.SHARED_FILES = original
+    # the outermost directory with a shared-looking name is the one reported
+    top = next(p for p in ("public/uploads", "shared", "storage", "public/system/images")
+               if directory.startswith(p))
+    assert found == [("AK514", f"/R/{top}")]
