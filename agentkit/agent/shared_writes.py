@@ -15,6 +15,9 @@ import os
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from agentkit import beneath
+from agentkit.appspec.rules import RULES
+from agentkit.findings import ERROR, Finding
 from agentkit.hostview.records import parent_of
 from agentkit.hostview.view import HostView
 
@@ -105,3 +108,18 @@ def message(through: Through, cleanup: bool) -> str:
     return (f"Install writes {through.paths} path(s) through {where}: e.g. {through.named} "
             f"lands at {through.real}, overwriting any file of that name there, and the next "
             "deployment's cleanup deletes them there")
+
+
+def findings(view: HostView, cleanup_file: str, destinations: tuple[str, ...],
+             cleanup: bool) -> list[Finding]:
+    """AK515 for what the cleanup file lists (before the previous one is applied, or as this
+    Install wrote it) that goes through a link into shared storage."""
+    try:  # a link, FIFO or device a hook made there is the note of apply_cleanup
+        fd = beneath.open_regular(cleanup_file)
+    except OSError:
+        return []
+    with os.fdopen(fd, encoding="utf-8", errors="surrogateescape") as f:
+        lines = (line.rstrip("\n") for line in f)
+        found = scan(view, (p for p in lines if p.startswith("/")), destinations)
+    return [Finding(ERROR, "AK515", t.link, None, None, message(t, cleanup),
+                    RULES["AK515"].hint) for t in found]

@@ -189,18 +189,22 @@ _RULES = (
          "remove `runas`; Windows hooks run as the agent's own account"),
     Rule("AK209", WARNING, "destination-file-name", "a file source whose destination looks like "
          "a file name: the agent installs `destination/<basename>`",
-         "set destination to the directory: `destination: {parent}`"),
+         "set destination to the directory: `destination: {parent}` (the installer copies a "
+         "file source to File.join(destination, basename): installer.rb)"),
     Rule("AK210", WARNING, "relative-destination", "a `files` destination that is not absolute",
          "write an absolute path, e.g. `/var/www/app`"),
     Rule("AK211", WARNING, "glob-source", "glob characters in a `files` source (taken "
-         "literally by the agent)", "name a directory or a file; the agent does not expand globs"),
+         "literally by the agent)", "name a directory or a file; the agent does not expand globs "
+         "(installer.rb joins the source to the bundle root as written)"),
     Rule("AK212", WARNING, "pattern-slash", "a permission `pattern` containing `/` (never "
          "matches: patterns apply to direct children of `object`)",
-         "move the directory part into `object` and keep only the name part in `pattern`"),
+         "move the directory part into `object` and keep only the name part in `pattern` "
+         "(install_instruction.rb matches patterns against the names of `object`'s entries)"),
     Rule("AK213", WARNING, "location-command", "a hook `location` that looks like a command "
          "line, not a script path", "put the command in a script in the bundle and give its path"),
     Rule("AK214", WARNING, "location-absolute", "a hook `location` starting with `/` (it is "
-         "relative to the bundle root anyway)", "drop the leading `/`"),
+         "relative to the bundle root anyway)", "drop the leading `/` (hook_executor.rb "
+         "joins every location to the deployment archive)"),
     Rule("AK215", WARNING, "destination-not-text", "a `files` destination that is not a single "
          "path", "give one destination per entry; repeat the entry for a second destination"),
     # --- the archive (verify): what the agent's tar/unzip does with each member ----------------
@@ -244,11 +248,19 @@ _RULES = (
          "name, a size in base-256 that octal could hold", "build the archive from the tree "
          "itself (agentkit bundle, or tar -C dir .) with one tool; nothing else writes such "
          "headers"),
+    Rule("AK413", WARNING, "zip-backslash-names", "zip member names with `\\` as the "
+         "separator (Windows PowerShell 5.1's Compress-Archive): unzip warns and exits 1, and "
+         "the agent's rubyzip fallback adds files literally named `scripts\\start.sh` "
+         "(command_executor.rb#unpack_bundle); from other systems unzip makes only those",
+         "make the zip with `/` as the separator: `zip -r`, 7z, Python's zipfile, `agentkit "
+         "bundle`, PowerShell 7's Compress-Archive, or [IO.Compression.ZipFile] with entry "
+         "names written with `/`"),
     # --- the unpacked bundle (verify) ------------------------------------------------------
     Rule("AK500", ERROR, "script-missing", "a hook script that is not in the bundle",
          "fix the location (relative to the bundle root) or add the script"),
     Rule("AK501", WARNING, "script-not-executable", "a hook script without the executable bit "
-         "(the agent chmods it itself)", "chmod +x it before archiving"),
+         "(the agent chmods it itself)", "chmod +x it before archiving (hook_executor.rb "
+         "makes the hook's own script executable, not the helpers it calls)"),
     Rule("AK502", WARNING, "script-no-shebang", "a hook script without #! (1.x: /bin/sh; 2.x: "
          "Exec format error, an error there)", "start it with #!/bin/bash"),
     Rule("AK503", WARNING, "interpreter-missing", "a shebang interpreter this machine lacks",
@@ -269,7 +281,8 @@ _RULES = (
          "make it readable (chmod a+r), or run the check as a user who can read it"),
     Rule("AK510", ERROR, "symlink-to-directory", "a symlink to a directory: the installer "
          "copies the target's whole content (a link to NFS/EFS copies the share)",
-         "create such links in AfterInstall (agentkit hook link-shared)"),
+         "create such links in AfterInstall (agentkit hook link-shared); installer.rb "
+         "copies what a link to a directory points at, not the link"),
     Rule("AK511", WARNING, "symlink-absolute", "an absolute symlink (installed as is)",
          "make sure the target exists on every instance"),
     Rule("AK512", WARNING, "symlink-dangling", "a symlink whose target does not exist",
@@ -277,7 +290,9 @@ _RULES = (
     Rule("AK513", ERROR, "symlink-escapes", "a relative symlink pointing outside the bundle",
          "ship the file, or link an absolute instance path on purpose"),
     Rule("AK514", WARNING, "shared-storage-copy", "a large uploads/media/var/storage/shared "
-         "directory: shared storage copied into the archive", "link it from shared storage"),
+         "directory: shared storage copied into the archive (not a build's compiled assets: "
+         "mostly fingerprinted names, or a build manifest that lists them)",
+         "link it from shared storage"),
     Rule("AK515", ERROR, "write-through-shared-link", "Install writes, or the previous "
          "revision's cleanup deletes, through a link on the instance into another file system "
          "or out of the `files` destinations (shared storage)",

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from agentkit import fstree
 from agentkit.appspec import ruby
 from agentkit.appspec.rules import RULES
+from agentkit.bundle import assets
 from agentkit.findings import ERROR, WARNING, Finding
 
 SHARED_NAMES = frozenset({"uploads", "media", "var", "storage", "shared", "pub", "files",
@@ -30,6 +31,8 @@ class Unwritten(Protocol):
     def __contains__(self, rel: object) -> bool: ...
 
     def count_under(self, rel_dir: str) -> int: ...
+
+    def names_under(self, rel_dir: str, limit: int) -> list[str]: ...
 
 
 def outside(archive: str, path: str) -> str | None:
@@ -240,6 +243,13 @@ def _shared(archive: str, shown_root: str, entry: os.DirEntry[str],
     rel = os.path.relpath(entry.path, archive)
     count += unwritten.count_under(rel + "/") if unwritten is not None else 0
     if count < SHARED_FILES:
+        return None
+    # a build's compiled assets are as many, under the same names: judged by their names and
+    # their manifest (assets.py), not by the count
+    names = assets.sample(entry.path)
+    if unwritten is not None and len(names) < assets.SAMPLE:
+        names += unwritten.names_under(rel + "/", assets.SAMPLE - len(names))
+    if assets.compiled(entry.path, names, archive):
         return None
     return Finding(WARNING, "AK514", os.path.join(shown_root, rel), None, None,
                    f"{rel}/ holds {count} files: it looks like shared storage that was copied "

@@ -125,6 +125,17 @@ class Members:
                               "AND unwritten = 1", (low, high)).fetchone()
         return int(row[0])
 
+    def names_under(self, rel_dir: str, limit: int) -> list[str]:
+        """Up to `limit` unwritten files below rel_dir, relative to it, in path order."""
+        if not self.unwritten:
+            return []
+        self.flush()
+        base = store.key(self.prefix + rel_dir)
+        low, high = store.below(base)
+        rows = self.db.execute("SELECT rel FROM member WHERE rel > ? AND rel < ? AND "
+                               "unwritten = 1 ORDER BY rel LIMIT ?", (low, high, limit))
+        return [store.unkey(r[0])[len(low):] for r in rows]
+
 
 @dataclass
 class Unpacked:
@@ -781,7 +792,8 @@ def _unzip(out: Unpacked, path: str) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
-                out.written += info.file_size
+                # a backslashed MS-DOS name is written twice: by unzip, then by rubyzip
+                out.written += info.file_size * (2 if _dos_backslashed(info) else 1)
                 if out.written > out.limit:
                     _too_big(out, path, info.filename)
                     return
@@ -795,7 +807,7 @@ def _unzip(out: Unpacked, path: str) -> None:
                     continue
                 target = os.path.join(out.dest, rel)
                 mode = info.external_attr >> 16
-                if info.is_dir():
+                if info.is_dir() or (_dos_backslashed(info) and info.filename.endswith("\\")):
                     _makedirs(target)
                     if mode & 0o777:
                         dirs.append((target, mode & 0o777))
@@ -823,6 +835,7 @@ def _unzip(out: Unpacked, path: str) -> None:
                 os.symlink(link, target)
             for target, dir_mode in reversed(dirs):
                 os.chmod(target, dir_mode)
+            _rubyzip_fallback(out, path, zf)
     except UnicodeDecodeError as exc:  # a name flagged UTF-8 that is not: zipfile refuses it
         name = bytes(exc.object).decode("utf-8", "surrogateescape")
         out.too_big = (f"member {name!r}: the zip says its name is UTF-8, and it is not; unzip "
@@ -831,6 +844,76 @@ def _unzip(out: Unpacked, path: str) -> None:
                                     out.too_big, _UTF8_HINT))
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         _zip_failed(out, path, exc)
+
+
+ZIP_FALLBACK = ("Error extracting zip archive: 1, with default system unzip util. Hence falling "
+                "back to ruby unzip to mitigate any partially unzipped or skipped zip files.")
+_BACKSLASH_HINT = (
+    "make the zip with '/' as the separator: `zip -r ../app.zip .` (or 7z, Python's "
+    "zipfile, `agentkit bundle`, PowerShell 7's Compress-Archive); in Windows PowerShell 5.1 "
+    "use [IO.Compression.ZipFile] and name each entry with '/' instead of Compress-Archive")
+
+
+def _dos_backslashed(info: zipfile.ZipInfo) -> bool:
+    """A name unzip 6.0 rewrites: from MS-DOS/FAT (as Windows PowerShell 5.1's
+    Compress-Archive writes it), with `\\` and no `/` (unzip's extract.c)."""
+    return info.create_system == 0 and "\\" in info.filename and "/" not in info.filename
+
+
+def _rubyzip_fallback(out: Unpacked, path: str, zf: zipfile.ZipFile) -> None:
+    """What the agent does after unzip's "appears to use backslashes as path separators":
+    unzip exits 1 having extracted everything with `/`, and the agent's rubyzip fallback
+    (command_executor.rb#unpack_bundle) extracts every member again at File.join(dst, name),
+    so a name with `\\` becomes one more file, literally named so, at the bundle's root
+    (rubyzip takes `x\\` for a file too, and leaves a new file's mode to the umask). A name
+    unzip read literally (not from MS-DOS) gets no warning and no fallback: it is found
+    below (`_literal_backslashes`)."""
+    dos = [info for info in zf.infolist() if _dos_backslashed(info)]
+    if not dos:
+        _literal_backslashes(out, path, zf)
+        return
+    for info in dos:
+        target = os.path.join(out.dest, info.filename)
+        _unlink_if_not_dir(target)
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
+                         0o644 & ~AGENT_UMASK)
+        except OSError:
+            continue  # a name longer than NAME_MAX: rubyzip fails on it as well
+        try:
+            with os.fdopen(fd, "wb") as dst, zf.open(info) as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except (RuntimeError, NotImplementedError, zlib.error, ValueError) as exc:
+            raise zipfile.BadZipFile(_zip_member_problem(info, exc)) from None
+    first = dos[0].filename
+    more = f" and {len(dos) - 1} more" if len(dos) > 1 else ""
+    out.findings.append(Finding(
+        WARNING, "AK413", f"{path}:{first}", None, None,
+        f"member {first!r}{more} {'use' if more else 'uses'} '\\' as the path separator (a "
+        "zip made by Windows "
+        "PowerShell 5.1's Compress-Archive): unzip extracts them as "
+        f"{first.replace(chr(92), '/')!r}, warns that the archive \"appears to use "
+        "backslashes as path separators\" and exits 1; the agent then extracts the whole zip "
+        "again with rubyzip (command_executor.rb), which takes each such name literally: the "
+        f"bundle also gets a file named {first!r} at its root, and Install copies it",
+        _BACKSLASH_HINT, ZIP_FALLBACK))
+
+
+def _literal_backslashes(out: Unpacked, path: str, zf: zipfile.ZipFile) -> None:
+    """Backslashed names in a zip not from MS-DOS: unzip keeps the `\\` as part of one file
+    name, silently, so `scripts\\start.sh` is a file at the root and scripts/ has nothing."""
+    named = [i.filename for i in zf.infolist()
+             if "\\" in i.filename and "/" not in i.filename and
+             ".." not in i.filename.split("\\")]  # `..\\x` is AK406's
+    if not named:
+        return
+    more = f" and {len(named) - 1} more" if len(named) > 1 else ""
+    out.findings.append(Finding(
+        WARNING, "AK413", f"{path}:{named[0]}", None, None,
+        f"member {named[0]!r}{more} {'use' if more else 'uses'} '\\' as the path separator: "
+        f"unzip on Linux takes it as part of the name and extracts a file named "
+        f"{named[0]!r} at the bundle's root, not {named[0].replace(chr(92), '/')!r}",
+        _BACKSLASH_HINT))
 
 
 def _zip_member_problem(info: zipfile.ZipInfo, exc: BaseException) -> str:
@@ -866,7 +949,7 @@ def _zip_name(out: Unpacked, path: str, info: zipfile.ZipInfo) -> str:
     from MS-DOS (FAT) without a `/` (unzip's "appears to use backslashes"), else part of a
     file name; `..`, `.` and leading `/` are dropped."""
     given = info.filename
-    dos = info.create_system == 0 and "\\" in given and "/" not in given
+    dos = _dos_backslashed(info)
     name = given.replace("\\", "/") if dos else given
     parts = [p for p in name.split("/") if p not in ("", ".", "..")]
     if ".." in name.split("/") or name.startswith("/"):

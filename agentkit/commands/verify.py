@@ -215,7 +215,9 @@ def run(args: argparse.Namespace) -> int:
         with verified(request, lambda archive, work, image, origin: _options(
                 args, archive, work, image, origin), progress.phase) as done:
             progress.close()
-            _write(args, done.result, done.previous, done.work)
+            # the tree and changes are read from `work`; the image names a missing command's
+            # package
+            _write(args, done.result, done.previous, done.work, done.image)
     finally:
         progress.close()
     return exit_code(done.result)
@@ -231,11 +233,12 @@ def exit_code(result: VerifyResult) -> int:
 
 
 def _write(args: argparse.Namespace, result: VerifyResult, previous: VerifyResult | None,
-           work: str) -> None:
+           work: str, image: str = "") -> None:
     """The report, whole or not at all: rendered into a file first, then copied out."""
     from agentkit.diagnose import from_verify
 
-    found = tuple(from_verify.diagnoses(result, network=bool(getattr(args, "network", False))))
+    found = tuple(from_verify.diagnoses(result, network=bool(getattr(args, "network", False)),
+                                        image=image))
     if args.junit:
         _replace(args.junit, junit.render(result, found))
     if args.format == "json":

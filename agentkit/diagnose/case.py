@@ -28,6 +28,7 @@ class Case:
     runas: str | None = None
     in_verify: bool = False  # run in verify's box (no network unless asked, no AMI)
     deployment: bool = False  # a deployment-level message, not one instance's
+    image: str = ""  # the instance's root file system verify ran against (--image), if any
 
     @property
     def code(self) -> int | None:
@@ -51,13 +52,19 @@ def agent_code(text: str) -> str:
     return CONSOLE_CODES.get(text, text.upper() if text else "UNKNOWN_ERROR")
 
 
+# a timestamp before a line: scripts.log's, the agent log's, ISO 8601 from CloudWatch or CI
+# (one or more: a CI log's stamp before scripts.log's own)
+STAMP = re.compile(r"^(?:\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+                   r"\]?\s+)+")
+
+
 def log_lines(tail: str) -> tuple[str, ...]:
     """The lines of a log tail or scripts.log, without timestamps and stream prefixes; the
-    agent's own `LifecycleEvent - X` and `Script - Y` lines left out."""
+    agent's own `LifecycleEvent - X` and `Script - Y` lines and blank lines left out."""
     out = []
     for raw in tail.splitlines():
-        line = re.sub(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", "", raw.rstrip("\r"))
-        if re.match(r"^(LifecycleEvent|Script) - ", line):
+        line = STAMP.sub("", raw.rstrip("\r"), count=1).rstrip()
+        if not line.strip() or re.match(r"^\s*(LifecycleEvent|Script) - ", line):
             continue
-        out.append(re.sub(r"^\[(stdout|stderr)\]", "", line))
+        out.append(re.sub(r"^\s*\[(stdout|stderr)\]", "", line))
     return tuple(out)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from agentkit.diagnose import packages
 from agentkit.diagnose.case import Case
 from agentkit.diagnose.rules import RULES, Rule
 
@@ -25,6 +26,10 @@ class Diagnosis:
                 "cause": self.cause, "fix": self.fix, "evidence": self.evidence}
 
 
+GENERIC_INSTALL = ("If a login shell cannot find it either, the AMI lacks it: install its "
+                   "package in the AMI or in a BeforeInstall hook.")
+
+
 class _Fields(dict):  # type: ignore[type-arg]
     """Template fields; one a rule's evidence did not give reads as the script."""
 
@@ -36,11 +41,16 @@ def _match(rule: Rule, case: Case) -> tuple[dict[str, str], str] | None:
     """The fields and the evidence when every condition of the rule holds."""
     if rule.deployment != case.deployment:
         return None
-    if (rule.events and case.event not in rule.events) or \
+    if (rule.events and case.event not in rule.events) or case.event in rule.not_events or \
             (rule.error_codes and case.error_code not in rule.error_codes) or \
-            (rule.exit_codes and case.code not in rule.exit_codes) or \
             (rule.in_verify is not None and rule.in_verify != case.in_verify):
         return None
+    # an exit code not recorded (scripts.log keeps none): the rule's line must then hold
+    line_needed = False
+    if rule.exit_codes and case.code not in rule.exit_codes:
+        if case.code is not None or rule.line is None:
+            return None
+        line_needed = True
     fields: dict[str, str] = {}
     evidence = ""
     message = rule.compiled("message")
@@ -59,7 +69,7 @@ def _match(rule: Rule, case: Case) -> tuple[dict[str, str], str] | None:
         if hit is not None:
             fields.update({k: v for k, v in hit[0].groupdict().items() if v is not None})
             evidence = hit[1].strip()
-        elif not rule.line_optional:
+        elif line_needed or not rule.line_optional:
             return None
     return fields, evidence or case.message
 
@@ -71,6 +81,8 @@ def diagnose(case: Case) -> list[Diagnosis]:
         if matched is None:
             continue
         fields, evidence = matched
+        if "command" in fields:  # AK800: the package, when the image or the table knows it
+            fields["install"] = packages.advice(fields["command"], case.image) or GENERIC_INSTALL
         values = _Fields(script=case.script or "the script", event=case.event or "the event",
                          user=case.user or "root", code=str(case.code), **fields)
         out.append(Diagnosis(rule.code, rule.name, case.event, case.script,

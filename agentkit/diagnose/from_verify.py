@@ -11,7 +11,7 @@ from agentkit.verify.result import VerifyResult
 _LOOKED_AT = ("failed", "failed (ignored)", "undetermined")
 
 
-def cases(result: VerifyResult, network: bool = False) -> list[Case]:
+def cases(result: VerifyResult, network: bool = False, image: str = "") -> list[Case]:
     out = []
     for event in result.events:
         if event.status not in _LOOKED_AT:
@@ -22,13 +22,16 @@ def cases(result: VerifyResult, network: bool = False) -> list[Case]:
             out.append(Case(event.name, run.error_code, run.message,
                             tuple(line for _stream, line in run.output), run.location,
                             run.exit_code, event.revision, run.runas,
-                            in_verify=not network))
+                            in_verify=not network, image=image))
     failure = result.failure
     if failure is not None and failure.script is None:  # Install, DownloadBundle
         out.append(Case(failure.event, failure.error_code, failure.message,
-                        tuple(failure.log_tail.splitlines()), in_verify=not network))
+                        tuple(failure.log_tail.splitlines()), in_verify=not network,
+                        image=image))
     return out
 
 
-def diagnoses(result: VerifyResult, network: bool = False) -> list[Diagnosis]:
-    return diagnose_all(cases(result, network))
+def diagnoses(result: VerifyResult, network: bool = False, image: str = "") -> list[Diagnosis]:
+    """`image`: the instance's root file system (--image), where AK800 looks for the
+    package of a command not found."""
+    return diagnose_all(cases(result, network, image))

@@ -155,11 +155,12 @@ def last_deployment(root: str, agent: Agent) -> Check:
     if failure:
         return Check("last deployment", "fail", f"{detail}; {failure}",
                      "fix the script (verify the bundle with agentkit verify), then redeploy",
-                     tail + _diagnosed(failure, events[-1] if events else "", tail))
+                     tail + _diagnosed(failure, events[-1] if events else "", tail, root))
     return ok("last deployment", detail)
 
 
-def _diagnosed(failure: str, event: str, tail: tuple[str, ...]) -> tuple[str, ...]:
+def _diagnosed(failure: str, event: str, tail: tuple[str, ...],
+               root: str = "/") -> tuple[str, ...]:
     """The diagnosis rules (agentkit explain) over the failure and its scripts.log."""
     from agentkit.diagnose.case import Case, log_lines
     from agentkit.diagnose.engine import diagnose_all
@@ -167,7 +168,7 @@ def _diagnosed(failure: str, event: str, tail: tuple[str, ...]) -> tuple[str, ..
 
     message = re.sub(r" - \[d-[A-Z0-9]+\]$", "", failure)
     found = diagnose_all([Case(event, error_code_of(message), message,
-                               log_lines("\n".join(tail)))])
+                               log_lines("\n".join(tail)), image=root or "/")])
     out: list[str] = []
     for d in found:
         out += [f"{d.code} {d.name}", f"  cause: {d.cause}", f"  fix: {d.fix}"]

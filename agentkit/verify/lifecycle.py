@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import os
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, Callable
 
-from agentkit import beneath, fstree, proc
 from agentkit import events as ev
+from agentkit import fstree, proc
 from agentkit.agent import agent_yml as config
 from agentkit.agent import (
     environment,
@@ -34,7 +35,6 @@ from agentkit.agent.layout import Deployment
 from agentkit.agent.script_run import SUCCEEDED, UNKNOWN_ERROR, ScriptRun
 from agentkit.appspec.check import LintResult, lint_source
 from agentkit.appspec.model import AppSpec, Script
-from agentkit.appspec.rules import RULES
 from agentkit.box.errors import BoxError
 from agentkit.bundle.unpack import Unpacked, unpack
 from agentkit.errors import BadInput, MachineryFailed
@@ -377,7 +377,8 @@ class Lifecycle:
                               self.opts.agent.file_exists_behavior,
                               self.unpacked.listing.prefix if self.unpacked else "")
         destinations = tuple(os.path.normpath(m.destination) for m in spec.files)
-        self.shared_writes(destinations, cleanup=True)
+        self.findings += shared_writes.findings(self.view, self.dep.cleanup_file, destinations,
+                                                cleanup=True)
         removed = installer.apply_cleanup()
         if installer.cleanup_link is not None:
             self.notes.append(f"the cleanup file of the previous revision was a link to "
@@ -403,22 +404,23 @@ class Lifecycle:
                     "(agentkit hook link-shared)"))
             installer.execute(plan)
         except OSError as exc:
-            # this machine's disk under verify's work directory, not the instance's
             self.view.save()
-            raise MachineryFailed(
-                f"verify's own copy of the instance under {self.work} failed while Install "
-                f"ran ({exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''})"
-                ". That says nothing of the deployment: give verify a work directory it may "
-                "write (free space, nothing immutable or read-only in it; or --state-dir "
-                "elsewhere) and run it again.") from None
+            if _own_failure(exc, self.view.root):
+                raise MachineryFailed(
+                    f"verify's own copy of the instance under {self.work} failed while Install "
+                    f"ran ({exc.strerror or exc}"
+                    f"{': ' + str(exc.filename) if exc.filename else ''}). That says nothing "
+                    "of the deployment: give verify a work directory it may write (free space, "
+                    "nothing immutable or read-only in it; or --state-dir elsewhere) and run "
+                    "it again.") from None
+            # reading the revision, as the agent reads it (a link loop in the archive)
+            return self.fail("Install", self._install_message(str(exc)))
         except InstallError as exc:
             self.view.save()
-            message = str(exc)
-            if self.opts.agent.generation == "2":
-                message = f"Install failed for group {self.opts.agent.group_id}: {message}"
-            return self.fail("Install", message)
+            return self.fail("Install", self._install_message(str(exc)))
         self.view.save()
-        self.shared_writes(destinations, cleanup=False)
+        self.findings += shared_writes.findings(self.view, self.dep.cleanup_file, destinations,
+                                                cleanup=False)
         if installer.semanage:
             here = "" if proc.which("semanage") else " (this machine has no semanage)"
             self.notes.append(f"Install sets an SELinux context on {installer.semanage} path(s) "
@@ -432,21 +434,23 @@ class Lifecycle:
                         note=f"{installer.executed} instruction(s) executed")
 
 
-    def shared_writes(self, destinations: tuple[str, ...], cleanup: bool) -> None:
-        """AK515 for what the cleanup file lists (before the previous one is applied, or
-        as this Install wrote it) that goes through a link into shared storage."""
-        path = self.dep.cleanup_file
-        try:  # a link, FIFO or device a hook made there is the note of apply_cleanup
-            fd = beneath.open_regular(path)
-        except OSError:
-            return
-        with os.fdopen(fd, encoding="utf-8", errors="surrogateescape") as f:
-            lines = (line.rstrip("\n") for line in f)
-            found = shared_writes.scan(self.view, (p for p in lines if p.startswith("/")),
-                                       destinations)
-        self.findings += [Finding(ERROR, "AK515", t.link, None, None,
-                                  shared_writes.message(t, cleanup), RULES["AK515"].hint)
-                          for t in found]
+    def _install_message(self, message: str) -> str:
+        if self.opts.agent.generation == "2":
+            return f"Install failed for group {self.opts.agent.group_id}: {message}"
+        return message
+
+
+# errors of a disk, whichever file they name: verify's work directory is the one written
+_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
+
+
+def _own_failure(exc: OSError, view_root: str) -> bool:
+    """Whether Install failed on verify's own copy of the instance (its disk, a file there it
+    may not write), rather than on the revision it reads as the agent reads it."""
+    if exc.errno in _DISK:
+        return True
+    name = exc.filename if isinstance(exc.filename, str) else ""
+    return name == view_root or name.startswith(view_root.rstrip("/") + "/")
 
 
 def _phase(name: str, archive: str) -> str:

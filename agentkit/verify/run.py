@@ -53,6 +53,7 @@ class Verified:
     result: VerifyResult
     previous: VerifyResult | None
     work: str  # the tree and changes of the result are read from files here
+    image: str  # the instance image's root the run used ("": this machine's /)
 
 
 # the options of one revision's run: (local archive, work directory, image, s3 origin)
@@ -80,7 +81,7 @@ def verified(req: Request, options: OptionsFor,
             result = _as_given(revision(
                 options(_fetched(req, req.archive, work, req.etag), work, image,
                         _origin(req.archive, req.etag)), work, progress), req.archive)
-            yield Verified(result, previous, work)
+            yield Verified(result, previous, work, image.root if image else "")
     finally:
         if temporary:
             if result is not None and result.members > SMALL:

@@ -566,12 +566,12 @@ def test_unpack_lean_deep_paths_are_a_finding_not_a_recursion(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(("system", "extracted", "message"), [
-    (3, "..\\evil", "member '..\\\\evil' climbs out of the bundle on Windows ('..\\'); unzip on "
-     "Linux takes its backslashes as part of one file name and extracts it as '..\\\\evil'"),
-    (0, "evil", "member '..\\\\evil' climbs out of the bundle; unzip silently strips the '../' "
-     "and '/' and extracts it as 'evil'")], ids=["unix", "ms-dos"])
+    (3, ["..\\evil"], "member '..\\\\evil' climbs out of the bundle on Windows ('..\\'); unzip "
+     "on Linux takes its backslashes as part of one file name and extracts it as '..\\\\evil'"),
+    (0, ["evil"], "member '..\\\\evil' climbs out of the bundle; unzip silently strips the "
+     "'../' and '/' and extracts it as 'evil'")], ids=["unix", "ms-dos"])
 def test_unpack_zip_backslash_names_as_unzip_reads_them(tmp_path: Path, system: int,
-                                                       extracted: str, message: str) -> None:
+                                                       extracted: list[str], message: str) -> None:
     import zipfile
 
     arc = tmp_path / "a.zip"
@@ -582,14 +582,100 @@ def test_unpack_zip_backslash_names_as_unzip_reads_them(tmp_path: Path, system: 
         z.writestr(info, "x")
     out = unpack(str(arc), str(tmp_path / "o"), None, "1")
     assert out.failure is None
-    assert _findings(out, arc) == [("AK406", "ARC:..\\evil", message)]
-    assert sorted(os.listdir(tmp_path / "o")) == sorted(["appspec.yml", extracted])
+    assert _findings(out, arc)[0] == ("AK406", "ARC:..\\evil", message)
+    # from MS-DOS, unzip warns of the backslashes, and rubyzip adds the literal name
+    fallback = ["..\\evil"] if system == 0 else []
+    assert [f.code for f in out.findings] == ["AK406"] + ["AK413"] * len(fallback)
+    assert sorted(os.listdir(tmp_path / "o")) == sorted(["appspec.yml", *extracted, *fallback])
     if shutil.which("unzip") is None:
         pytest.skip("unzip is not installed here (.ci/run installs it)")
     (tmp_path / "unzip").mkdir()
     subprocess.run(["unzip", "-qo", str(arc), "-d", str(tmp_path / "unzip")],
                    stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    assert sorted(os.listdir(tmp_path / "unzip")) == sorted(["appspec.yml", extracted])
+    assert sorted(os.listdir(tmp_path / "unzip")) == sorted(["appspec.yml", *extracted])
+
+
+def _powershell_zip(path: Path, names: list[str], system: int = 0) -> Path:
+    """A zip as Windows PowerShell 5.1's Compress-Archive writes it: names with `\\`, made
+    on MS-DOS/FAT (version made by 0), no Unix modes."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in names:
+            info = zipfile.ZipInfo(name)
+            info.create_system = system
+            body = APPSPEC_OK if name.endswith("appspec.yml") else f"#!/bin/bash\n# {name}\n"
+            z.writestr(info, body)
+    return path
+
+
+def _real_unzip(arc: Path, tmp_path: Path) -> tuple[int, str, list[str]]:
+    if shutil.which("unzip") is None:
+        pytest.skip("unzip is not installed here (.ci/run installs it)")
+    dest = tmp_path / "unzip"
+    done = subprocess.run(["unzip", "-qo", str(arc), "-d", str(dest)], capture_output=True,
+                          text=True)
+    return done.returncode, done.stdout + done.stderr, sorted(
+        os.path.relpath(os.path.join(d, f), dest) for d, _, fs in os.walk(dest) for f in fs)
+
+
+def test_unpack_compress_archive_zip_gets_unzips_tree_and_rubyzips_literal_names(
+        tmp_path: Path) -> None:
+    arc = _powershell_zip(tmp_path / "app.zip", ["appspec.yml", "scripts\\start.sh",
+                                                 "scripts\\stop.sh"])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert out.failure is None
+    assert _findings(out, arc) == [(
+        "AK413", "ARC:scripts\\start.sh",
+        "member 'scripts\\\\start.sh' and 1 more use '\\' as the path separator (a zip made by "
+        "Windows PowerShell 5.1's Compress-Archive): unzip extracts them as 'scripts/start.sh', "
+        "warns that the archive \"appears to use backslashes as path separators\" and exits 1; "
+        "the agent then extracts the whole zip again with rubyzip (command_executor.rb), which "
+        "takes each such name literally: the bundle also gets a file named "
+        "'scripts\\\\start.sh' at its root, and Install copies it")]
+    (finding,) = out.findings
+    assert finding.agent_message == (
+        "Error extracting zip archive: 1, with default system unzip util. Hence falling back "
+        "to ruby unzip to mitigate any partially unzipped or skipped zip files.")
+    assert finding.hint == (
+        "make the zip with '/' as the separator: `zip -r ../app.zip .` (or 7z, Python's "
+        "zipfile, `agentkit bundle`, PowerShell 7's Compress-Archive); in Windows PowerShell "
+        "5.1 use [IO.Compression.ZipFile] and name each entry with '/' instead of "
+        "Compress-Archive")
+    dest = tmp_path / "o"
+    assert sorted(os.listdir(dest)) == ["appspec.yml", "scripts", "scripts\\start.sh",
+                                        "scripts\\stop.sh"]
+    assert sorted(os.listdir(dest / "scripts")) == ["start.sh", "stop.sh"]
+    assert (dest / "scripts\\start.sh").read_text() == "#!/bin/bash\n# scripts\\start.sh\n"
+    assert (dest / "scripts\\start.sh").stat().st_mode & 0o7777 == 0o644
+    code, said, tree = _real_unzip(arc, tmp_path)  # the first half, as unzip does it
+    assert code == 1 and "appears to use backslashes as path separators" in said
+    assert tree == ["appspec.yml", "scripts/start.sh", "scripts/stop.sh"]
+
+
+def test_unpack_compress_archive_of_a_folder_leaves_no_appspec_at_the_root(
+        tmp_path: Path) -> None:
+    # Compress-Archive -Path app: every name starts with `app\`; unzip's `app/` directory and
+    # rubyzip's `app\appspec.yml` side by side, so the agent strips nothing
+    arc = _powershell_zip(tmp_path / "app.zip", ["app\\appspec.yml", "app\\scripts\\start.sh"])
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert [f.code for f in out.findings] == ["AK413"]
+    assert out.stripped is None
+    assert sorted(os.listdir(tmp_path / "o")) == ["app", "app\\appspec.yml",
+                                                  "app\\scripts\\start.sh"]
+
+
+def test_unpack_backslash_names_from_unix_are_one_file_name_silently(tmp_path: Path) -> None:
+    arc = _powershell_zip(tmp_path / "app.zip", ["appspec.yml", "scripts\\start.sh"], system=3)
+    out = unpack(str(arc), str(tmp_path / "o"), None, "1")
+    assert _findings(out, arc) == [(
+        "AK413", "ARC:scripts\\start.sh",
+        "member 'scripts\\\\start.sh' uses '\\' as the path separator: unzip on Linux takes it "
+        "as part of the name and extracts a file named 'scripts\\\\start.sh' at the bundle's "
+        "root, not 'scripts/start.sh'")]
+    assert sorted(os.listdir(tmp_path / "o")) == ["appspec.yml", "scripts\\start.sh"]
+    code, said, tree = _real_unzip(arc, tmp_path)
+    assert (code, said, tree) == (0, "", ["appspec.yml", "scripts\\start.sh"])
 
 
 @pytest.mark.parametrize(("members", "findings", "accepted"), [

@@ -6,8 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentkit.cli import main
+from agentkit.diagnose import parse
+from agentkit.diagnose.engine import diagnose, diagnose_all
 
 # the seed's story: the console's event details of an after_install failure on EFS
 CONSOLE = """\
@@ -116,7 +120,7 @@ def test_explain_scripts_log_and_the_agents_log(tmp_path: Path,
         "to close STDOUT - /opt/codedeploy-agent/lib/instance_agent/plugins/codedeploy/"
         "hook_executor.rb:173:in `execute_script'\n")
     code, out, _ = _explain(tmp_path, agent_log, capsys)
-    assert (code, out.splitlines()[0]) == (0, "AK801 outputs-left-open")
+    assert (code, out.splitlines()[0]) == (0, "AK801 outputs-left-open (scripts/start.sh)")
 
 
 def test_explain_says_what_it_needs_when_nothing_fits(tmp_path: Path,
@@ -137,3 +141,110 @@ def test_explain_says_what_it_needs_when_nothing_fits(tmp_path: Path,
     assert capsys.readouterr().err == (
         f"agentkit: error: {tmp_path}/missing.txt: cannot read it (No such file or directory); "
         + needs[len("To explain a failure, "):].rstrip("\n").rstrip(".") + ".\n")
+
+
+# --- real error logs from public threads (tests/data/explain: rewritten, formats kept) -------
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "explain"
+PASTES = sorted(p for p in DATA.iterdir() if p.suffix != ".expected")
+# what each paste is, and the rules that must explain it (the .expected files hold the whole
+# text, reviewed by hand)
+CODES = {
+    "agent-log-appspec-missing": ["AK829"], "agent-log-exit-127": ["AK833"],
+    "agent-log-missing-credentials": ["AK827"], "agent-log-s3-access-denied": ["AK828"],
+    "agent-log-stdout-left-open": ["AK801"], "agent-log-zip-fallback": ["AK831"],
+    "batch-get-deployment-targets-application-stop": ["AK803", "AK818"],
+    "cli-table-file-exists": ["AK802"], "cloudwatch-stamped-npm-network": ["AK820"],
+    "console-agent-not-reached": ["AK826"], "console-agent-restart": ["AK825"],
+    "console-crlf-pm2-127": ["AK800"], "console-inline-script-missing": ["AK824"],
+    "console-markdown-yum-on-ubuntu": ["AK822"], "console-runas-user-missing": ["AK805"],
+    "console-table-timeout-aws": ["AK800", "AK808"], "console-tabs-efs-chown": ["AK814"],
+    "deployment-health-constraints": ["AK821"], "get-deployment-instance-validate": ["AK810"],
+    "logtail-json-escaped-sudo": ["AK813"], "scripts-log-crlf": ["AK811"],
+    "scripts-log-env-node": ["AK823"], "scripts-log-runas-permission-denied": ["AK807"],
+    "scripts-log-spring-port-in-use": ["AK817"],
+    "console-install-source-missing": ["AK830"],
+    "get-deployment-health-constraints-invalid": ["AK832"],
+    "console-banner-agent-issue": ["AK834"], "console-banner-no-instances": ["AK836"],
+    "get-deployment-service-role": ["AK835"],
+    "get-deployment-instance-yaml-node": ["AK800"],
+    "get-deployment-instance-table-file-exists": ["AK802"],
+    "scripts-log-sudo-pm2": ["AK838"],
+}
+
+
+@pytest.mark.parametrize("paste", PASTES, ids=[p.stem for p in PASTES])
+def test_explain_real_error_logs_get_their_cause_and_fix(
+        paste: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", str(paste)]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines() if not line.startswith(" ")] == \
+        CODES[paste.stem]
+    assert out == paste.with_suffix(".expected").read_text()
+    assert main(["explain", "--format", "json", str(paste)]) == 0
+    found = json.loads(capsys.readouterr().out)["diagnoses"]
+    assert [d["code"] for d in found] == CODES[paste.stem]
+
+
+def test_explain_every_paste_is_listed() -> None:
+    assert sorted(CODES) == [p.stem for p in PASTES]
+
+
+_BASE = [("Error code", "ScriptFailed"), ("Script name", "scripts/start.sh"),
+         ("Message", "Script at specified location: scripts/start.sh run as user ec2-user "
+          "failed with exit code 127"),
+         ("Log tail", "LifecycleEvent - ApplicationStart")]
+_TAIL = ["Script - scripts/start.sh", "[stdout]starting",
+         "[stderr]/opt/codedeploy-agent/deployment-root/g/d-X/deployment-archive/scripts/"
+         "start.sh: line 4: pm2: command not found"]
+
+
+@given(layout=st.sampled_from(["tab", "colon", "next-line", "space", "markdown"]),
+       ending=st.sampled_from(["\n", "\r\n"]),
+       stamp=st.sampled_from(["", "2024-05-02 10:11:12 ", "2024-05-02T10:11:12.345Z\t",
+                              "[2024-05-02T10:11:12+00:00] "]),
+       quoted=st.booleans(), fenced=st.booleans(), escaped=st.booleans())
+@settings(max_examples=150)
+def test_explain_pasted_variations_read_alike(layout: str, ending: str, stamp: str,
+                                              quoted: bool, fenced: bool,
+                                              escaped: bool) -> None:
+    lines: list[str] = []
+    for name, value in _BASE:
+        if layout == "next-line":
+            lines += [name, value]
+        elif layout == "markdown":
+            lines.append(f"**{name}** {value}")
+        else:
+            lines.append(f"{name}{dict(tab=chr(9), colon=': ', space=' ')[layout]}{value}")
+    lines += ["```", *_TAIL, "```"] if fenced else _TAIL
+    lines = [stamp + line for line in lines]
+    lines = ["> " + line for line in lines] if quoted else lines
+    text = ending.join(lines) + ending
+    if escaped:  # a log tail copied out of JSON: one line, `\n` and `\"` escaped
+        text = json.dumps(text)[1:-1]
+    (case,) = parse.cases(text)
+    assert (case.event, case.error_code, case.script, case.code) == \
+        ("ApplicationStart", "SCRIPT_FAILED", "scripts/start.sh", 127)
+    assert [d.code for d in diagnose(case)] == ["AK800"]
+
+
+def _transformed(text: str, how: str) -> str:
+    lines = text.splitlines()
+    if how == "crlf":
+        return "\r\n".join(lines) + "\r\n"
+    if how == "stamped":
+        return "".join(f"2024-05-02T10:11:12.345Z\t{line}\n" for line in lines)
+    if how == "quoted":
+        return "".join(f"> {line}\n" for line in lines)
+    return json.dumps(text)[1:-1]  # escaped: copied out of a JSON string
+
+
+# a timestamp or a quote before each line of JSON or YAML is no longer a document
+_HOW = [(paste, how) for paste in PASTES for how in ("crlf", "stamped", "quoted", "escaped")
+        if how in ("crlf", "escaped") or paste.suffix not in (".json", ".yaml")]
+
+
+@pytest.mark.parametrize(("paste", "how"), _HOW, ids=[f"{p.stem}-{h}" for p, h in _HOW])
+def test_explain_real_error_logs_read_alike_however_pasted(paste: Path, how: str) -> None:
+    text = _transformed(paste.read_text(), how)
+    assert [d.code for d in diagnose_all(parse.cases(text))] == CODES[paste.stem]

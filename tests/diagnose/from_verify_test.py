@@ -4,6 +4,7 @@ cause, fix and evidence (the deployment's own directory written ARCHIVE/)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,16 @@ from .scenarios import SCENARIOS, Scenario
 EXPECTED = {
     'AK800': (
         '`pm2` is not on the PATH the hook runs with: the agent runs each script as root with'
-        ' its own minimal environment, or as the runas user through `su USER -c`, which reads'
-        ' no login profile, so what a login shell adds (nvm, rbenv, pm2 from npm -g, exports '
-        'in ~/.bashrc or ~/.profile) is not there.',
+        ' its own minimal environment, or as the runas user through `su USER -c` '
+        '(linux_util.rb#prepare_script_command), which reads no login profile, so what a '
+        'login shell adds (nvm, rbenv, pm2 from npm -g, exports in ~/.bashrc or ~/.profile) '
+        'is not there.',
         'Call it by its full path (`command -v pm2` in a login shell on the instance prints '
         'it) or set PATH at the top of the script (`export PATH=/usr/local/bin:$PATH`; for '
-        'nvm, `. "$HOME/.nvm/nvm.sh"` first). If a login shell cannot find it either, the AMI'
-        ' lacks it: install its package in the AMI or in a BeforeInstall hook.',
+        'nvm, `. "$HOME/.nvm/nvm.sh"` first). `pm2` comes from npm (`npm install -g pm2`), so '
+        'it lives beside the node that installed it (under ~/.nvm with nvm): call it by that '
+        'full path, or install it globally with the system\'s node so it lands in /usr/bin or '
+        '/usr/local/bin.',
         'ARCHIVE/s/run.sh: line 2: pm2: command not found'),
     'AK801': (
         "s/run.sh exited, but a process it started in the background still holds the script's"
@@ -39,7 +43,9 @@ EXPECTED = {
         'ARCHIVE/s/helper.sh could not be executed (exit 126): it has no execute bit (zip '
         'archives and Windows checkouts lose it; git keeps it only when committed with mode '
         '100755), its file system is mounted noexec (/tmp on hardened AMIs), or a directory '
-        'on its way may not be searched (an archive whose root directory is 0700).',
+        'on its way may not be searched (an archive whose root directory is 0700). The agent '
+        "makes a hook's own script executable before running it (hook_executor.rb), so for "
+        'that file it is the mount or a directory; for a file the script calls, any of them.',
         'Commit it executable (`git update-index --chmod=+x FILE`, or `chmod +x` before '
         '`agentkit bundle`), or run it through its interpreter (`bash FILE`); keep programs '
         'off noexec mounts.',
@@ -48,14 +54,15 @@ EXPECTED = {
         "s/run.sh was still running after 1 s, the hook's timeout: something it waits for "
         'never came (a retry loop for a command or a port that never appears, a prompt '
         'waiting for input, a service that never starts), or the work takes longer. The agent'
-        ' then sends SIGTERM to its process group.',
+        ' then sends SIGTERM to its process group (hook_executor.rb).',
         'Read its last lines of output for what it was waiting for; bound every wait '
         '(`timeout 60 CMD`, a loop with a count) so it fails with a message; raise `timeout` '
         'in appspec.yml (at most 3600) only when the work is really that long.',
         'Script at specified location: s/run.sh failed to complete in 1 seconds'),
     'AK809': (
         "`config/app.yml` is a relative path, and hooks do not run in the bundle's directory:"
-        ' the agent starts each script without changing directory (hook_executor.rb), so '
+        ' the agent starts each script without changing directory (hook_executor.rb runs it '
+        'with Open3.popen3 and no :chdir), so '
         "relative paths are looked up in the agent's own working directory.",
         'Use the absolute paths of your `files` destination, or begin the script with `cd '
         '"$(dirname "$0")"` (its own directory in the deployment archive) before using paths '
@@ -81,7 +88,9 @@ EXPECTED = {
         'The program named on the first line of s/run.sh (#!) cannot be started: it is not '
         'installed on the instance (`#!/usr/bin/python` where only python3 exists, '
         "`#!/usr/bin/env node` without node on root's PATH), or the line ends in a Windows "
-        "`\\r`, which makes the interpreter's name one that does not exist.",
+        "`\\r`, which makes the interpreter's name one that does not exist. The agent's "
+        'message says No such file or directory for the script, though the script is there: '
+        'the exec of its #! program fails (hook_executor.rb reports Errno::ENOENT).',
         'Point #! at an interpreter the AMI has (`#!/bin/bash`, `#!/usr/bin/env python3`) or '
         'install it; `head -1 FILE | od -c` shows a `\\r` if the file has CRLF line endings '
         "(convert with `sed -i 's/\\r$//' FILE`).",
@@ -143,7 +152,9 @@ def _bundle(tmp_path: Path, sc: Scenario, name: str = "b.tgz") -> Path:
 def _diagnoses(out: dict[str, Any]) -> list[list[str]]:
     root = (f"/opt/codedeploy-agent/deployment-root/{out['deployment_group_id']}/"
             f"{out['deployment_id']}/deployment-archive/")
-    return [[d["code"], *(d[k].replace(root, "ARCHIVE/") for k in ("cause", "fix", "evidence"))]
+    # curl says how long it tried ("after 0 ms"): on a loaded machine, more
+    return [[d["code"], *(re.sub(r"after \d+ ms", "after 0 ms", d[k].replace(root, "ARCHIVE/"))
+                          for k in ("cause", "fix", "evidence"))]
             for d in out["diagnoses"]]
 
 
@@ -197,8 +208,8 @@ def test_from_verify_install_conflict_says_what_file_exists_behavior_does(
         f"Install found {tmp_path}/dest/index.html already on the instance, and "
         "file_exists_behavior is DISALLOW (the default): the agent removes before Install "
         "only what the last successful deployment of this group installed (its cleanup "
-        "file), so this file was put there by hand, by another deployment group, or by an "
-        "earlier revision's hook.",
+        "file, deployment-instructions/<group id>-cleanup: installer.rb), so this file was "
+        "put there by hand, by another deployment group, or by an earlier revision's hook.",
         "Say what Install does with such files: `file_exists_behavior: OVERWRITE` (replace) "
         "or `RETAIN` (keep) in appspec.yml, or --file-exists-behavior of create-deployment; or "
         "remove them in a BeforeInstall hook. Don't create files under a `files` destination "
@@ -237,7 +248,8 @@ def test_from_verify_runas_user_the_instance_lacks(
     assert (status, out["failed_event"]) == (1, "AfterInstall")
     assert _diagnoses(out) == [[
         "AK805", "The hook's runas user `shopdeploy` does not exist on this instance: the "
-        "agent runs the script through `su shopdeploy -c`, and su finds no such user.",
+        "agent runs the script through `su shopdeploy -c` "
+        "(linux_util.rb#prepare_script_command), and su finds no such user.",
         "Create the user in the AMI (or in an earlier hook run as root: `id -u shopdeploy "
         ">/dev/null 2>&1 || useradd --system shopdeploy`), or fix `runas` in appspec.yml; "
         "`agentkit hook preflight` checks the users the appspec names.",
@@ -269,7 +281,8 @@ def test_from_verify_su_inside_a_runas_hook(
     assert [d[0] for d in _diagnoses(out)] == ["AK806"]
     assert _diagnoses(out)[0][1:3] == [
         "The script calls `su` while it runs as a user other than root: su asks for a "
-        "password, and the agent gives scripts no terminal and no input.",
+        "password, and the agent gives scripts no terminal and closes their input "
+        "(hook_executor.rb).",
         "Give that hook no runas (it then runs as root) and switch user only for the commands "
         "that need it (`runuser -u USER -- CMD`), or drop the su."]
 
