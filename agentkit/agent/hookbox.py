@@ -25,12 +25,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from agentkit import mountinfo
+from agentkit import beneath, mountinfo
 from agentkit.agent import box_programs, runner
 from agentkit.agent.records import Record
 from agentkit.agent.result import SCRIPT_FAILED, ScriptRun
 from agentkit.agent.sandbox import Entry, Sandbox
-from agentkit.box import ids
+from agentkit.box import copyback, ids
 from agentkit.box.client import Box, BoxError, Unavailable, why_unavailable
 from agentkit.box.items import DIR, FILE, GONE, OTHER, SYMLINK, Change, Item
 from agentkit.box.spec import Spec
@@ -365,16 +365,24 @@ def _fold_one(sb: Sandbox, change: Change, fd: int | None) -> bool:
 
 
 def fold(sb: Sandbox, changes: Iterable[tuple[Change, int | None]],
-         agent_root: str = AGENT_ROOT) -> list[str]:
-    """Apply the hooks' changes to the Sandbox; returns the paths that changed (the agent's
-    deployment root is verify's own, bound in: not a change of the host)."""
-    changed = []
+         agent_root: str = AGENT_ROOT, dep_root: str = "", notes: list[str] | None = None
+         ) -> list[str]:
+    """Apply the hooks' changes to the Sandbox; returns the paths that changed. The agent's
+    deployment root is verify's own (`dep_root`), not a change of the host: what the hooks
+    did there is copied back to it (box.copyback), a note for what could not be."""
+    changed, missed = [], []
     for change, fd in changes:
         if change.path == agent_root or change.path.startswith(agent_root + "/"):
+            why = copyback.apply(dep_root, agent_root, change, fd) if dep_root else None
+            if why:
+                missed.append(why)
             continue
         if _fold_one(sb, change, fd):
             changed.append(change.path)
     sb.save()
+    if missed and notes is not None:
+        notes.append(f"{len(missed)} change(s) the hooks made in {agent_root} are not in "
+                     f"verify's copy of it, e.g. {missed[0]}")
     return changed
 
 
@@ -440,9 +448,12 @@ class HookBox:
         self._sync()
         assert self.box is not None
         deadline = sum(j.timeout + 10 for j in jobs)
+        agent_root, dep_root = self.spec.binds[0]
+        log_fd = self._open_log(log, agent_root, dep_root)
         try:
-            results = self.box.run([j.__dict__ for j in jobs], log, log_cap, deadline)
-            changed = fold(self.sb, self.box.diff(), self.spec.binds[0][0])
+            results = self.box.run([j.__dict__ for j in jobs], "" if log_fd is None else log,
+                                   log_cap, deadline, log_fd)
+            changed = fold(self.sb, self.box.diff(), agent_root, dep_root, self.notes)
         except BoxError as exc:
             # The box ended or stopped answering while its hooks ran (killed from outside,
             # out of memory): what they did is not known, which is no failure of the
@@ -450,8 +461,25 @@ class HookBox:
             self.close()
             raise Unavailable(f"the hook box ended while {jobs[0].event} ran, so what its "
                               f"hooks did is not known ({exc.reason})") from None
+        finally:
+            if log_fd is not None:
+                os.close(log_fd)
         self.moment = self.sb.records.mark()
         return results, changed
+
+    def _open_log(self, log: str, agent_root: str, dep_root: str) -> int | None:
+        """scripts.log (`log`, a box path) opened in verify's deployment root for the box to
+        append to: the hooks' copy in the box is not the agent's file, and what verify opens
+        there is a regular file, never through a link (None, and a note, else)."""
+        if not (log == agent_root or log.startswith(agent_root + "/")):
+            return None
+        try:
+            return beneath.open_beneath(dep_root, dep_root + log[len(agent_root):],
+                                        os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        except OSError as exc:
+            self.notes.append(f"{log} could not be written ({exc.strerror}): a hook replaced "
+                              "it, so the output of this event's scripts is not in it")
+            return None
 
     def services(self) -> list[dict[str, Any]]:
         """The units the hooks' systemctl touched (none when the box never started)."""

@@ -40,6 +40,7 @@ from agentkit.box.items import Change, Item, item_from
 from agentkit.box.spec import Spec
 
 MIMIC_DIRS = 20_000
+FULL_MARGIN = 1 << 20  # free bytes left in U below which the hooks are said to have filled it
 
 
 def _reap_orphans() -> None:
@@ -94,6 +95,7 @@ class Init:
         self.root = rootfs.prepare(spec, spec.work)
         self.diff: layers.Diff | None = None
         self.notes: list[str] = list(spec.notes)
+        self.said_full = False
 
     def build(self) -> None:
         unowned, failed = 0, []
@@ -180,7 +182,7 @@ class Init:
                     self._give_back()
                     return 0
                 if op == "run":
-                    results, notes = self._run(message)
+                    results, notes = self._run(message, fds)
                     self.channel.send({"op": "ran", "results": results, "notes": notes})
                 elif op == "diff":
                     self._send_diff()
@@ -200,7 +202,7 @@ class Init:
         it (a plain user may not delete what its subordinate ids own)."""
         if self.spec.idmap.kind == "shifted":
             return  # verify runs as root there: it removes anything
-        for box_path, _ in self.spec.binds:
+        for box_path in self.root.bound:  # (an overlay's writes are in U: gone with the box)
             stack = [box_path]
             while stack:
                 path = stack.pop()
@@ -213,25 +215,46 @@ class Init:
                             os.chmod(path, stat.S_IMODE(st.st_mode) | 0o700)
                         stack.extend(os.path.join(path, n) for n in os.listdir(path))
 
-    def _run(self, message: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    def _run(self, message: dict[str, Any], fds: list[int]
+             ) -> tuple[list[dict[str, Any]], list[str]]:
         """Each job's result, and notes (scripts.log could not be written)."""
         results = []
         log_path = str(message["log"])
-        with self._log(log_path) as (f, notes):
+        with self._log(log_path, fds) as (f, notes):
             log = runner.CappedLog(f, int(message.get("log_cap", self.spec.max_disk)))
             for raw in message["jobs"]:
                 result = runner.run(runner.Job(**raw), log)
                 results.append(result.to_json())
                 if result.error_code != SUCCEEDED:
                     break
-        return results, notes
+        return results, notes + self._full()
+
+    def _full(self) -> list[str]:
+        """A note when the hooks filled U, the bound of everything they write: past it their
+        writes failed with ENOSPC, as on a full disk ("/" is U, bound onto itself)."""
+        with contextlib.suppress(OSError):
+            st = os.statvfs("/")
+            if st.f_bavail * st.f_frsize < FULL_MARGIN and not self.said_full:
+                self.said_full = True
+                return [f"the hooks wrote as much as the box allows (--max-disk "
+                        f"{self.spec.max_disk >> 20} MiB in all, the deployment root, /tmp, "
+                        "/run and /dev/shm included): writes past it failed with ENOSPC (No "
+                        "space left on device), as on a full disk"]
+        return []
 
     @contextlib.contextmanager
-    def _log(self, path: str) -> Iterator[tuple[IO[str], list[str]]]:
-        """scripts.log for appending, if a hook left it a regular file (a FIFO there would
-        hold pid 1, and every answer to verify, until someone reads it); else the output
-        goes nowhere and a note says why."""
+    def _log(self, path: str, fds: list[int]) -> Iterator[tuple[IO[str], list[str]]]:
+        """scripts.log for appending: the descriptor verify opened (the file is verify's, in
+        its deployment root; a hook's copy in the box is not it), or with none, the box path
+        if a hook left it a regular file (a FIFO there would hold pid 1, and every answer to
+        verify, until someone reads it); "" or else the output goes nowhere, and a note says
+        why."""
         notes: list[str] = []
+        if fds or not path:
+            fd = os.dup(fds[0]) if fds else os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+            with os.fdopen(fd, "a", encoding="utf-8", errors="surrogateescape") as f:
+                yield f, notes
+            return
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             fd = beneath.open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)

@@ -621,8 +621,9 @@ def test_box_shows_what_verify_show_names(tmp_path: Path, capsys: pytest.Capture
 def test_box_scripts_log_made_a_fifo_is_a_note_never_a_hang(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], reader: bool) -> None:
     # a hook puts a FIFO where scripts.log was (with a daemon holding it open, so that a
-    # non-blocking open for writing succeeds): verify and the box's pid 1 open it without
-    # waiting, see it is no regular file, and go on without it
+    # non-blocking open for writing would succeed): verify opens its copy of it (a FIFO with no
+    # reader: the daemon holds the box's) without waiting, sees it is no regular file, and
+    # goes on without it; the box's pid 1 never opens the hooks' file
     hold = ('sh -c \'exec 3<>"$1"; exec sleep 300\' _ "$log" >/dev/null 2>&1 &\n'
             if reader else "")
     swap = (f'log=$(dirname "$0")/../logs/scripts.log\nrm -f "$log"\nmkfifo "$log"\n{hold}'
@@ -633,7 +634,7 @@ def test_box_scripts_log_made_a_fifo_is_a_note_never_a_hang(
     assert time.monotonic() - started < 60
     assert code == 0, out["error"]
     assert _lines(out, "ValidateService") == ["after"]
-    kind = "a FIFO, not a regular file" if reader else "a FIFO or socket, not a regular file"
+    kind = "a FIFO or socket, not a regular file"
     assert (f"scripts.log could not be written ({kind}): a hook removed or replaced it; "
             "verify does not follow links out of its root") in out["notes"]
     box_note = re.compile(r"/opt/codedeploy-agent/deployment-root/dg-verify/d-\w+/logs/"
@@ -736,3 +737,43 @@ def test_box_a_destination_never_unhides_a_private_directory(
     assert said["AfterInstall"] == ["appspec.yml", "installed.txt", "s",
                                     f"cat: {private}/id_rsa: No such file or directory"]
     assert "OPENSSH" not in json.dumps(out)
+
+
+DISK_PROBE = PROBE_HEAD + r'''
+CHUNK = 4 << 20
+here = os.path.dirname(os.path.abspath(__file__))  # the deployment archive, in the agent's root
+places = {"deployment-root": here + "/fill", "deployment-logs": here + "/../logs/fill",
+          "tmp": "/tmp/fill", "var-tmp": "/var/tmp/fill", "run": "/run/fill",
+          "dev-shm": "/dev/shm/fill", "app": ARGS["app"] + "/fill"}
+written = {}
+for name, path in places.items():
+    written[name] = 0
+    try:
+        with open(path, "wb") as f:
+            for _ in range(ARGS["chunks"]):
+                f.write(b"x" * CHUNK)
+                f.flush()
+                written[name] += CHUNK
+        found[name] = "ALLOWED"
+    except OSError as exc:
+        found[name] = f"refused: {errno.errorcode.get(exc.errno, exc.errno)}"
+found["total-MiB"] = sum(written.values()) >> 20
+print("PROBE " + json.dumps(found, sort_keys=True))
+'''
+
+
+def test_box_max_disk_bounds_all_the_hooks_write_the_deployment_root_included(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --max-disk 48M: a hook writes 24 MiB in each of seven places (the agent's deployment
+    # root first); their total stays within the bound, the rest fails as on a full disk
+    arc = _probe_bundle(tmp_path, DISK_PROBE, {"chunks": 6, "app": str(tmp_path / "app")})
+    code, out = _verify(capsys, arc, "--max-disk", "48M")
+    found = _probe(out)
+    assert code == 0, out["error"]
+    assert found["deployment-root"] == "ALLOWED"
+    assert found["total-MiB"] <= 48
+    refused = [k for k, v in found.items() if v == "refused: ENOSPC"]
+    assert refused and found["app"] == "refused: ENOSPC", found
+    assert ("the hooks wrote as much as the box allows (--max-disk 48 MiB in all, the "
+            "deployment root, /tmp, /run and /dev/shm included): writes past it failed with "
+            "ENOSPC (No space left on device), as on a full disk") in out["notes"]
