@@ -33,7 +33,7 @@ import psutil  # noqa: F401  (used by runner inside the box; imported before piv
 from agentkit import beneath
 from agentkit.agent import runner
 from agentkit.agent.result import SUCCEEDED
-from agentkit.box import layers, mimic, rootfs, services
+from agentkit.box import layers, mimic, nokeys, rootfs, services
 from agentkit.box import syscalls as sc
 from agentkit.box.channel import MAX_FDS, Channel, ChannelClosed
 from agentkit.box.items import Change, Item, item_from
@@ -167,6 +167,18 @@ class Init:
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # scripts.log past it: EFBIG, no kill
         del soft
+        if self.spec.idmap.kind != "shifted":  # root of the box is the caller to the kernel
+            why_not = nokeys.refuse()
+            self.notes.append(
+                "hooks may not use the kernel's keyrings here (keyctl, add_key and "
+                "request_key fail with ENOSYS, as on a kernel without them): run by a plain "
+                "user, root of the box is that user to the kernel, and could reach its user "
+                "keyring by number (run verify as root to give hooks keyrings of their own)"
+                if why_not is None else
+                f"hooks could reach the caller's user keyring by its number (the kernel sees "
+                f"root of the box as the caller, and the seccomp filter that refuses keyctl "
+                f"could not be installed: {why_not}); run verify as root, or with no keys in "
+                "the user keyring")
 
     # --- requests ------------------------------------------------------------------------------
     def serve(self) -> int:

@@ -390,10 +390,20 @@ def listed():
     buf = ctypes.create_string_buffer(4096)
     return ok(libc.syscall(KEYCTL, 11, SESSION, buf, 4096)) // 4
 
+def by_number(op, ring):  # a key found by its number, as a hook that tries every number
+    buf = ctypes.create_string_buffer(4096)
+    return ok(libc.syscall(KEYCTL, op, ring, buf if op != 8 else SESSION, 4096))
+
+attempt("describe-callers-user-keyring", lambda: by_number(6, ARGS["user_ring"]))
+attempt("link-callers-user-keyring", lambda: by_number(8, ARGS["user_ring"]))
+attempt("read-callers-key", lambda: by_number(11, ARGS["secret"]))
 attempt("session-search", lambda: search(SESSION))
 attempt("user-search", lambda: search(USER))
 attempt("user-session-search", lambda: search(USER_SESSION))
-found["session-keys"] = listed()
+try:
+    found["session-keys"] = listed()
+except OSError:  # (no keyrings at all)
+    found["session-keys"] = 0
 attempt("leave-a-key", lambda: ok(libc.syscall(ADD_KEY, b"user", ARGS["left"].encode(),
                                                b"planted", 7, SESSION)) and None)
 print("PROBE " + json.dumps(found, sort_keys=True))
@@ -422,14 +432,35 @@ def test_box_hooks_reach_no_keyring_of_the_callers(tmp_path: Path,
     assert libc.syscall(keyctl, 1, f"agentkit-test-{os.getpid()}".encode()) > 0  # own session
     secret = libc.syscall(add_key, b"user", description.encode(), b"hunter2", 7, -3)
     in_user = libc.syscall(add_key, b"user", description.encode(), b"hunter2", 7, -4)
-    assert secret > 0 and in_user > 0
+    user_ring = libc.syscall(keyctl, 0, -4, 0)  # KEYCTL_GET_KEYRING_ID
+    assert secret > 0 and in_user > 0 and user_ring > 0
     try:
-        arc = _probe_bundle(tmp_path, KEYS_PROBE, {"description": description, "left": left})
+        # (the hook is told the numbers: one that tries every number finds them in time)
+        arc = _probe_bundle(tmp_path, KEYS_PROBE, {"description": description, "left": left,
+                                                   "user_ring": user_ring, "secret": secret})
         code, out = _verify(capsys, arc)
         probe = _probe(out)
-        assert probe == {"session-search": "refused: ENOKEY", "user-search": "refused: ENOKEY",
-                         "user-session-search": "refused: ENOKEY", "session-keys": 0,
-                         "leave-a-key": "ALLOWED"}  # (in the box's own keyring)
+        if os.geteuid() == 0:  # the box's ids are nobody's: its keyrings are its own
+            assert probe == {"session-search": "refused: ENOKEY",
+                             "user-search": "refused: ENOKEY",
+                             "user-session-search": "refused: ENOKEY", "session-keys": 0,
+                             "describe-callers-user-keyring": "refused: EACCES",
+                             "link-callers-user-keyring": "refused: EACCES",
+                             "read-callers-key": "refused: EACCES",
+                             "leave-a-key": "ALLOWED"}  # (in the box's own keyring)
+        else:  # root of the box is the caller to the kernel: no keyrings at all
+            assert probe == {"session-search": "refused: ENOSYS",
+                             "user-search": "refused: ENOSYS",
+                             "user-session-search": "refused: ENOSYS", "session-keys": 0,
+                             "describe-callers-user-keyring": "refused: ENOSYS",
+                             "link-callers-user-keyring": "refused: ENOSYS",
+                             "read-callers-key": "refused: ENOSYS",
+                             "leave-a-key": "refused: ENOSYS"}
+            assert ("hooks may not use the kernel's keyrings here (keyctl, add_key and "
+                    "request_key fail with ENOSYS, as on a kernel without them): run by a "
+                    "plain user, root of the box is that user to the kernel, and could reach "
+                    "its user keyring by number (run verify as root to give hooks keyrings "
+                    "of their own)") in out["notes"]
         assert code == 0, out["error"]
         # nothing the hook planted is in the caller's keyring afterwards
         assert libc.syscall(keyctl, 10, -3, b"user", left.encode(), 0) == -1
