@@ -30,7 +30,7 @@ from agentkit.agent import box_programs, runner
 from agentkit.agent.records import Record
 from agentkit.agent.result import SCRIPT_FAILED, ScriptRun
 from agentkit.agent.sandbox import Entry, Sandbox
-from agentkit.box import copyback, ids
+from agentkit.box import cgroup, copyback, ids
 from agentkit.box.client import Box, BoxError, Unavailable, why_unavailable
 from agentkit.box.items import DIR, FILE, GONE, OTHER, SYMLINK, Change, Item
 from agentkit.box.spec import Spec
@@ -229,8 +229,8 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
         shown += cli_trees
         notes += [why_not] if why_not else []
     notes.append(f"each process of the box may use at most {_size(policy.max_memory)} of "
-                 "memory (RLIMIT_DATA, --max-memory); their total is not bounded here: verify "
-                 "makes no cgroup")
+                 "memory (RLIMIT_DATA, --max-memory); their total is not bounded here: "
+                 f"{cgroup.why_unbounded()}")
     managed, why_not = box_programs.service_manager(base, names)
     extra += managed
     notes += [why_not] if why_not else []
