@@ -216,6 +216,10 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
     homes = tuple(sorted({h for h in (_home(os.getuid()), "/root") if h and h != "/"}))
     extra: list[box_programs.Extra] = [(p, None, 0o755) for p, _ in shown
                                        if _inside(p, names)]
+    # a small destination is copied into the box rather than mounted at its path, so that a
+    # hook's `rm -rf` of it works as on an instance (a mount point is EBUSY)
+    copied = tuple(p for p, _ in shown if _inside(p, names) and
+                   p in {os.path.realpath(d) for d in scratch} and _small(p))
     notes = [idmap.note] if idmap.note else []
     if image:  # the image's own agentkit, if any (lexists: its links point into the image)
         if not os.path.lexists(f"{base}/usr/local/bin/agentkit"):
@@ -243,7 +247,29 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
                 max_disk=max_disk, max_procs=max_procs, network=network, mimic=mimic,
                 extra_files=tuple(extra), notes=tuple(notes),
                 image=base, top_links=_top_links(base), hidden=hidden,
-                max_memory=policy.max_memory)
+                max_memory=policy.max_memory, copied=copied)
+
+
+COPY_ENTRIES, COPY_BYTES = 5000, 64 << 20  # a destination the box copies rather than mounts
+
+
+def _small(top: str) -> bool:
+    """Whether the tree at `top` has at most COPY_ENTRIES entries and COPY_BYTES of files."""
+    entries, size, todo = 0, 0, [top]
+    while todo:
+        try:
+            with os.scandir(todo.pop()) as it:
+                for entry in it:
+                    entries += 1
+                    st = entry.stat(follow_symlinks=False)
+                    size += st.st_size if stat.S_ISREG(st.st_mode) else 0
+                    if entries > COPY_ENTRIES or size > COPY_BYTES:
+                        return False
+                    if stat.S_ISDIR(st.st_mode):
+                        todo.append(entry.path)
+        except OSError:
+            return False
+    return True
 
 
 def _size(count: int) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import shutil
 import signal
 import stat
 import traceback
@@ -30,7 +31,7 @@ from typing import IO, Any
 
 import psutil  # noqa: F401  (used by runner inside the box; imported before pivot_root)
 
-from agentkit import beneath
+from agentkit import beneath, fstree
 from agentkit.agent import runner
 from agentkit.agent.result import SUCCEEDED
 from agentkit.box import layers, mimic, nokeys, rootfs, services
@@ -150,8 +151,28 @@ class Init:
                               dict(self.spec.shown).get("/etc", "/etc"), bool(self.spec.image))
         for box_path, _ in self.spec.binds:
             _extra(self.root, box_path, None, 0o755)
+        self._copy()
         for path, content, mode in self.spec.extra_files:
             _extra(self.root, path, content, mode)
+
+    def _copy(self) -> None:
+        """The shown trees to copy into L (spec.copied): a plain directory of the box, that
+        a hook may remove as on an instance, where a mount point would be EBUSY. One that
+        cannot be copied (a device in it) is mounted instead."""
+        shown = dict(self.spec.shown)
+        for box_path in self.spec.copied:
+            target = self.root.extra(box_path)
+            _extra(self.root, os.path.dirname(box_path), None, 0o755)
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(target)  # (mimic's copies of its directories)
+            try:
+                fstree.copy_tree(shown[box_path], target)
+            except OSError as exc:
+                shutil.rmtree(target, ignore_errors=True)
+                self.notes.append(f"{box_path} is a mount point in the box ({exc.strerror} "
+                                  "copying it): a hook's rm -rf of it fails with EBUSY")
+                continue
+            self.root.copied.add(box_path)
 
     def _limits(self) -> None:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -36,6 +36,7 @@ class Root:
     upper: str  # U
     uppers: list[tuple[str, str]] = field(default_factory=list)  # (upper dir, box path)
     bound: list[str] = field(default_factory=list)  # box paths bound from verify's disk
+    copied: set[str] = field(default_factory=set)  # shown trees copied into L, not mounted
     tops: set[str] = field(default_factory=set)  # names mounted at the top of the root
     notes: list[str] = field(default_factory=list)
 
@@ -145,7 +146,7 @@ def _read_only_bind(host: str, target: str) -> bool:
 
 def mount_trees(spec: Spec, root: Root) -> None:
     """The host's trees and what the layers add, each an overlay at its own path."""
-    shown = {box: host for box, host in spec.shown}
+    shown = {box: host for box, host in spec.shown if box not in root.copied}
     tops = {p.split("/")[1] for p in shown if p.count("/") == 1}
     for layer in (root.install(), root.extra()):
         tops.update(n for n in os.listdir(layer) if os.path.isdir(f"{layer}/{n}") and

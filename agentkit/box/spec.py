@@ -44,6 +44,9 @@ class Spec:
     # empty, with its owner and mode (hookbox.private_dirs)
     hidden: tuple[tuple[str, int, int, int], ...] = ()
     max_memory: int = 2 << 30  # bytes of memory each process may use (RLIMIT_DATA)
+    # box paths of shown trees copied into the box's layer instead of mounted there (a small
+    # `files` destination in a hidden TMPDIR: a hook's rm -rf of a mount point is EBUSY)
+    copied: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,4 +59,4 @@ class Spec:
             tuple(tuple(x) for x in idmap["gids"]), idmap["note"]),
             **{k: tuple(tuple(x) if isinstance(x, list) else x for x in raw[k])
                for k in ("shown", "binds", "masks", "homes", "mimic", "extra_files", "notes",
-                         "top_links", "hidden")}})
+                         "top_links", "hidden", "copied")}})

@@ -814,3 +814,24 @@ def test_box_max_disk_bounds_all_the_hooks_write_the_deployment_root_included(
     assert ("the hooks wrote as much as the box allows (--max-disk 48 MiB in all, the "
             "deployment root, /tmp, /run and /dev/shm included): writes past it failed with "
             "ENOSPC (No space left on device), as on a full disk") in out["notes"]
+
+
+def test_box_rm_rf_of_a_destination_in_tmpdir_works_as_on_an_instance(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a `files` destination in TMPDIR (hidden, shown through) that holds this machine's files
+    # is a plain directory in the box: BeforeInstall's `rm -rf` of it works (no EBUSY), and
+    # Install then makes it again
+    dest = tmp_path / "app"
+    _write(dest / "old.txt", "old\n", 0o644)
+    clean = f"#!/bin/sh\nrm -rf {dest} && echo removed\nls {dest} 2>&1\ntrue\n"
+    arc = tar(tmp_path / "b.tgz", [
+        ("appspec.yml", "file", appspec(dest, "  BeforeInstall:\n    - location: clean.sh\n"
+                                        "  AfterInstall:\n    - location: look.sh\n"), 0o644),
+        ("clean.sh", "file", clean, 0o755),
+        ("look.sh", "file", f"#!/bin/sh\nls {dest}\n", 0o755)])
+    code, out = _verify(capsys, arc)
+    assert code == 0, out["error"]
+    assert _lines(out, "BeforeInstall") == [
+        "removed", f"ls: cannot access '{dest}': No such file or directory"]
+    assert _lines(out, "AfterInstall") == ["appspec.yml", "clean.sh", "look.sh"]
+    assert (dest / "old.txt").read_text() == "old\n"  # this machine's file is untouched
