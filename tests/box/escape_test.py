@@ -835,3 +835,80 @@ def test_box_rm_rf_of_a_destination_in_tmpdir_works_as_on_an_instance(
         "removed", f"ls: cannot access '{dest}': No such file or directory"]
     assert _lines(out, "AfterInstall") == ["appspec.yml", "clean.sh", "look.sh"]
     assert (dest / "old.txt").read_text() == "old\n"  # this machine's file is untouched
+
+
+SWAP_PROBE = r'''#!/usr/bin/env python3
+import os, socket
+here = os.path.dirname(os.path.abspath(__file__))  # the deployment archive
+os.unlink(here + "/installed.txt")
+os.mkfifo(here + "/installed.txt")
+os.unlink(here + "/appspec.yml")
+os.symlink("/etc/shadow", here + "/appspec.yml")
+instructions = os.path.dirname(os.path.dirname(os.path.dirname(here))) + \
+    "/deployment-instructions"
+for name in os.listdir(instructions):  # the agent's markers: sockets
+    os.unlink(f"{instructions}/{name}")
+    socket.socket(socket.AF_UNIX).bind(f"{instructions}/{name}")
+print("swapped")
+'''
+
+
+def test_box_special_files_in_the_deployment_root_are_never_followed_or_waited_on(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a hook makes the files verify reads in the agent's deployment root a FIFO (a bundle
+    # file Install copies), a link to /etc/shadow (the appspec the next deployment's
+    # ApplicationStop reads) and sockets (the agent's markers); verify copies them back to
+    # its deployment root as they are in the box, and the next verify in the same state
+    # directory reads none of them, waits on none, and says what is not known (exit 4)
+    state = tmp_path / "state"
+    arc = tar(tmp_path / "b.tgz", [
+        ("appspec.yml", "file", appspec(tmp_path / "app", "  BeforeInstall:\n    - location: "
+                                        "swap.py\n"), 0o644),
+        ("swap.py", "file", SWAP_PROBE, 0o755), ("installed.txt", "file", "x\n", 0o644)])
+    started = time.monotonic()
+    code, out = _verify(capsys, arc, "--state-dir", str(state))
+    assert code == 0, out["error"]
+    assert _lines(out, "BeforeInstall") == ["swapped"]
+    archive = next(state.glob("deployment-root/dg-verify/d-*/deployment-archive"))
+    assert archive.joinpath("appspec.yml").is_symlink()
+    code, out = _verify(capsys, arc, "--state-dir", str(state))
+    assert time.monotonic() - started < 60
+    assert code == 4, out["error"]
+    shown = f"/opt/codedeploy-agent/deployment-root/dg-verify/{archive.parent.name}/" \
+            "deployment-archive/appspec.yml"
+    assert [(e["name"], e["status"], e["note"]) for e in out["events"]][:3] == [
+        (name, "not run here", f"{shown} is a link out of its archive: what the agent reads "
+         "is not known") for name in ("BeforeBlockTraffic", "AfterBlockTraffic",
+                                      "ApplicationStop")]
+    assert "root:" not in json.dumps(out)
+
+
+def test_box_shows_no_ci_secret_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    # where CI systems keep their secrets (Jenkins' home, Docker's and Kubernetes' mounted
+    # secrets): each shows empty in the box, whatever this machine holds there
+    import shutil
+
+    places = [Path("/var/lib/jenkins"), Path("/run/secrets"), Path("/var/jenkins_home")]
+    fresh = [p for p in places if not p.exists() and os.access(p.parent, os.W_OK)]
+    if not fresh:
+        pytest.skip("this user may not plant files where CI systems keep secrets (/var/lib, "
+                    "/run), or they exist here already")
+    try:
+        planted = [_write(p / "secrets" / "master.key", "ci-secret\n") for p in fresh]
+        args = {"dirs": {str(p): str(p) for p in fresh},
+                "files": {str(f): str(f) for f in planted}, "attrs": {}}
+        arc = _probe_bundle(tmp_path, PRIVATE_PROBE, args)
+        code, out = _verify(capsys, arc)
+    finally:
+        for p in fresh:
+            shutil.rmtree(p, ignore_errors=True)
+    assert code == 0, out["error"]
+    probe = _probe(out)
+    for place in fresh:
+        # /run is the box's own (empty); the others are shown as empty directories
+        assert probe[f"list {place}"] == ("refused: ENOENT" if str(place).startswith("/run")
+                                          else "ALLOWED: []")
+    for key in planted:
+        assert probe[f"read {key}"] == "refused: ENOENT"
+    assert "ci-secret" not in json.dumps(out)
