@@ -54,6 +54,7 @@ class Root:
 def prepare(spec: Spec, at: str) -> Root:
     """Mount the two tmpfs at `at` (a directory of verify's)."""
     sc.mount("tmpfs", at, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=0755")
+    at = _by_descriptor(at, BASE_FD)
     layers, upper = f"{at}/L", f"{at}/U"
     for d in (layers, upper, f"{layers}/install", f"{layers}/extra"):
         os.mkdir(d, 0o755)
@@ -62,6 +63,23 @@ def prepare(spec: Spec, at: str) -> Root:
     for d in ("root", "up", "wk", "run", "shm"):
         os.mkdir(f"{upper}/{d}", 0o755)
     return Root(at, layers, upper)
+
+
+BASE_FD, BIND_FD = 98, 90  # descriptors pid 1 keeps of its work tmpfs and verify's binds
+
+
+def _by_descriptor(path: str, number: int) -> str:
+    """`path` as /proc/self/fd/NUMBER, a descriptor this process keeps (never inherited):
+    the box's mounts name their layers that way, so /proc/self/mountinfo in the box does not
+    show where verify keeps its files on this machine (its TMPDIR). The stage already names
+    them so for real root (stage.STAGING_FD)."""
+    if path.startswith("/proc/self/fd/"):
+        return path
+    fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    if fd != number:
+        os.dup2(fd, number, inheritable=False)
+        os.close(fd)
+    return f"/proc/self/fd/{number}"
 
 
 def grow(root: Root, size: int) -> None:
@@ -254,9 +272,9 @@ def mount_specials(spec: Spec, root: Root) -> None:
     sc.mount(f"{root.upper}/run", f"{r}/run", None, sc.MS_BIND | sc.MS_NOSUID | sc.MS_NODEV)
     os.mkdir(f"{r}/run/lock")
     os.chmod(f"{r}/run/lock", 0o1777)  # mkdir's mode passes through the umask
-    for index, (box_path, host) in enumerate(spec.binds, 9000):
+    for index, (box_path, host) in enumerate(spec.binds):
         if os.path.isdir(r + box_path):
-            _writable(root, index, box_path, host)
+            _writable(root, 9000 + index, box_path, _by_descriptor(host, BIND_FD + index))
     for box_path in spec.masks:
         with contextlib.suppress(OSError):
             if os.path.isdir(r + box_path) and not os.path.islink(r + box_path):

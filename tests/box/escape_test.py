@@ -912,3 +912,18 @@ def test_box_shows_no_ci_secret_place(tmp_path: Path, capsys: pytest.CaptureFixt
     for key in planted:
         assert probe[f"read {key}"] == "refused: ENOENT"
     assert "ci-secret" not in json.dumps(out)
+
+
+def test_box_mountinfo_shows_no_path_of_verifys_own(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the box's mounts name its layers and the agent's deployment root by descriptor
+    # (/proc/self/fd/N), never by where verify keeps them on this machine (its TMPDIR)
+    import tempfile
+
+    arc = _probe_bundle(tmp_path, "#!/bin/sh\ncat /proc/self/mountinfo\n", {})
+    code, out = _verify(capsys, arc)
+    assert code == 0, out["error"]
+    lines = _lines(out, "AfterInstall")
+    assert any(" /opt/codedeploy-agent/deployment-root " in line for line in lines), lines
+    tmpdir = os.path.realpath(tempfile.gettempdir()) + "/"
+    assert [line for line in lines if tmpdir in line] == []
