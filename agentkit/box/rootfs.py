@@ -54,7 +54,7 @@ class Root:
 def prepare(spec: Spec, at: str) -> Root:
     """Mount the two tmpfs at `at` (a directory of verify's)."""
     sc.mount("tmpfs", at, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=0755")
-    at = _by_descriptor(at, BASE_FD)
+    at = _by_descriptor(at)
     layers, upper = f"{at}/L", f"{at}/U"
     for d in (layers, upper, f"{layers}/install", f"{layers}/extra"):
         os.mkdir(d, 0o755)
@@ -65,21 +65,15 @@ def prepare(spec: Spec, at: str) -> Root:
     return Root(at, layers, upper)
 
 
-BASE_FD, BIND_FD = 98, 90  # descriptors pid 1 keeps of its work tmpfs and verify's binds
-
-
-def _by_descriptor(path: str, number: int) -> str:
-    """`path` as /proc/self/fd/NUMBER, a descriptor this process keeps (never inherited):
-    the box's mounts name their layers that way, so /proc/self/mountinfo in the box does not
-    show where verify keeps its files on this machine (its TMPDIR). The stage already names
-    them so for real root (stage.STAGING_FD)."""
+def _by_descriptor(path: str) -> str:
+    """`path` as /proc/self/fd/N, a descriptor pid 1 keeps (close-on-exec: no hook has it):
+    the box's mounts name their layers and verify's directories that way, so
+    /proc/self/mountinfo in the box does not show where verify keeps its files on this
+    machine (its TMPDIR, its venv). The stage already names them so for real root
+    (stage.STAGING_FD)."""
     if path.startswith("/proc/self/fd/"):
         return path
-    fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    if fd != number:
-        os.dup2(fd, number, inheritable=False)
-        os.close(fd)
-    return f"/proc/self/fd/{number}"
+    return f"/proc/self/fd/{os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)}"
 
 
 def grow(root: Root, size: int) -> None:
@@ -96,7 +90,10 @@ def _escape_ok(path: str) -> bool:
 
 def _overlay(root: Root, index: int, box_path: str, host: str | None) -> bool:
     lowers = [p for p in (root.install(box_path), root.extra(box_path)) if os.path.isdir(p)]
-    if host is not None:
+    if host is not None and os.path.isdir(host):
+        # (a tree shown under another name, e.g. verify's venv: named by descriptor)
+        lowers.append(host if host == box_path else _by_descriptor(host))
+    elif host is not None:
         lowers.append(host)
     if not lowers:
         return False
@@ -274,7 +271,7 @@ def mount_specials(spec: Spec, root: Root) -> None:
     os.chmod(f"{r}/run/lock", 0o1777)  # mkdir's mode passes through the umask
     for index, (box_path, host) in enumerate(spec.binds):
         if os.path.isdir(r + box_path):
-            _writable(root, 9000 + index, box_path, _by_descriptor(host, BIND_FD + index))
+            _writable(root, 9000 + index, box_path, _by_descriptor(host))
     for box_path in spec.masks:
         with contextlib.suppress(OSError):
             if os.path.isdir(r + box_path) and not os.path.islink(r + box_path):
