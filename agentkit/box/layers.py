@@ -20,7 +20,7 @@ from agentkit import beneath, digests, fstree
 from agentkit.box.items import DIR, FILE, GONE, OTHER, SYMLINK, Change, Item, kind_of
 
 OPAQUE = "user.overlay.opaque"
-CONTENT_CAP = 64 << 20  # a changed file larger than this comes back as its digest only
+CONTENT_CAP = 64 << 20  # a changed file larger than this (or sparse) comes back as its digest
 # bytes (holes included: they hash as zeros) a diff hashes of such files: a hook's many huge
 # sparse files cost nothing to make and would cost verify seconds each to hash; past it a
 # file comes back with its size only, and a note says so
@@ -198,7 +198,7 @@ class Diff:
         if self.unhashed:
             self.notes.append(f"{self.unhashed} file(s) the hooks wrote are listed without a "
                               f"digest: verify hashes at most {HASH_BUDGET >> 20} MiB of files "
-                              f"over {CONTENT_CAP >> 20} MiB per event")
+                              f"over {CONTENT_CAP >> 20} MiB or sparse per event")
         for path in sorted(set(self.known) - seen):
             del self.known[path]
             self.opaque.discard(path)
@@ -217,7 +217,7 @@ class Diff:
                 kind = OTHER
             except OSError:
                 pass
-            if fd is not None and st.st_size > CONTENT_CAP:
+            if fd is not None and (st.st_size > CONTENT_CAP or _sparse(st)):
                 sha = self._digest(fd, st.st_size)
                 os.close(fd)
                 fd = None
@@ -278,6 +278,14 @@ class Diff:
                                   f"directories more than {MAX_DEPTH} deep")
                 continue
             stack.extend((d, depth + 1) for d in reversed(subdirs))
+
+
+def _sparse(st: os.stat_result) -> bool:
+    """A file with holes (fewer bytes on its file system than its size): it comes back as
+    its digest, like a big one. Its bytes would cost the hook nothing and verify its size:
+    fifty `truncate -s 60M` wrote 3 GB to verify's disk. So what verify copies of the hooks'
+    files is at most what they used of the box's tmpfs (--max-disk)."""
+    return st.st_blocks * 512 < st.st_size
 
 
 def _is_opaque(dir_fd: int, name: str) -> bool:

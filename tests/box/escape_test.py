@@ -737,7 +737,7 @@ def test_box_huge_sparse_files_are_not_hashed_past_the_budget(
     assert code == 0, out["error"]
     assert time.monotonic() - started < 30
     assert ("2 file(s) the hooks wrote are listed without a digest: verify hashes at most "
-            "1024 MiB of files over 64 MiB per event") in out["notes"]
+            "1024 MiB of files over 64 MiB or sparse per event") in out["notes"]
     big = {n["path"]: n for n in out["tree"] if "/big" in n["path"]}
     assert sorted(big) == [f"{dest}/big0", f"{dest}/big1"]
     assert {n["sha256"] for n in big.values()} == {None}
@@ -927,3 +927,29 @@ def test_box_mountinfo_shows_no_path_of_verifys_own(
     assert any(" /opt/codedeploy-agent/deployment-root " in line for line in lines), lines
     tmpdir = os.path.realpath(tempfile.gettempdir()) + "/"
     assert [line for line in lines if tmpdir in line] == []
+
+
+def test_box_many_sparse_files_cost_verify_no_disk(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # forty 60 MiB sparse files (under the size that comes back whole) cost the hook no
+    # disk; verify keeps their digests (within its hashing budget), never their 2.4 GB
+    state = tmp_path / "state"
+    dest = tmp_path / "app"
+    make = f"for i in $(seq 1 40); do truncate -s 60M {dest}/s$i; done\n"
+    arc = _probe_bundle(tmp_path, "#!/bin/sh\n" + make, {})
+    started = time.monotonic()
+    code, out = _verify(capsys, arc, "--state-dir", str(state))
+    assert code == 0, out["error"]
+    assert time.monotonic() - started < 60
+    used = sum(os.lstat(os.path.join(d, n)).st_blocks * 512
+               for d, dirs, files in os.walk(state) for n in dirs + files)
+    assert used < 64 << 20
+    # 1024 MiB of hashing: 17 of them have a digest, 23 do not
+    assert ("23 file(s) the hooks wrote are listed without a digest: verify hashes at most "
+            "1024 MiB of files over 64 MiB or sparse per event") in out["notes"]
+    sparse = [n for n in out["tree"] if n["path"].startswith(f"{dest}/s")]
+    assert len(sparse) == 40
+    import hashlib
+
+    zeros = hashlib.sha256(bytes(60 << 20)).hexdigest()
+    assert sorted((n["sha256"] or "" for n in sparse)) == [""] * 23 + [zeros] * 17
