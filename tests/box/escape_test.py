@@ -952,4 +952,4 @@ def test_box_many_sparse_files_cost_verify_no_disk(
     import hashlib
 
     zeros = hashlib.sha256(bytes(60 << 20)).hexdigest()
-    assert sorted((n["sha256"] or "" for n in sparse)) == [""] * 23 + [zeros] * 17
+    assert sorted(n["sha256"] or "" for n in sparse) == [""] * 23 + [zeros] * 17
