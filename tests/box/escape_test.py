@@ -737,7 +737,7 @@ def test_box_huge_sparse_files_are_not_hashed_past_the_budget(
     assert code == 0, out["error"]
     assert time.monotonic() - started < 30
     assert ("2 file(s) the hooks wrote are listed without a digest: verify hashes at most "
-            "1024 MiB of files over 64 MiB or sparse per event") in out["notes"]
+            "1024 MiB of files over 64 MiB, sparse or linked per event") in out["notes"]
     big = {n["path"]: n for n in out["tree"] if "/big" in n["path"]}
     assert sorted(big) == [f"{dest}/big0", f"{dest}/big1"]
     assert {n["sha256"] for n in big.values()} == {None}
@@ -946,10 +946,32 @@ def test_box_many_sparse_files_cost_verify_no_disk(
     assert used < 64 << 20
     # 1024 MiB of hashing: 17 of them have a digest, 23 do not
     assert ("23 file(s) the hooks wrote are listed without a digest: verify hashes at most "
-            "1024 MiB of files over 64 MiB or sparse per event") in out["notes"]
+            "1024 MiB of files over 64 MiB, sparse or linked per event") in out["notes"]
     sparse = [n for n in out["tree"] if n["path"].startswith(f"{dest}/s")]
     assert len(sparse) == 40
     import hashlib
 
     zeros = hashlib.sha256(bytes(60 << 20)).hexdigest()
     assert sorted(n["sha256"] or "" for n in sparse) == [""] * 23 + [zeros] * 17
+
+
+def test_box_many_names_of_one_file_cost_verify_its_bytes_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # forty hard links to one 60 MiB file cost the hook 60 MiB of the box's disk; verify
+    # keeps that file's bytes once and the other names as its digest, never 2.4 GB
+    import hashlib
+
+    state = tmp_path / "state"
+    dest = tmp_path / "app"
+    make = (f"head -c {60 << 20} /dev/zero > {dest}/f\n"
+            f"for i in $(seq 1 40); do ln {dest}/f {dest}/l$i; done\n")
+    arc = _probe_bundle(tmp_path, "#!/bin/sh\n" + make, {})
+    code, out = _verify(capsys, arc, "--state-dir", str(state))
+    assert code == 0, out["error"]
+    used = sum(os.lstat(os.path.join(d, n)).st_blocks * 512
+               for d, dirs, files in os.walk(state) for n in dirs + files)
+    assert used < 128 << 20
+    names = [n for n in out["tree"] if n["path"].startswith((f"{dest}/l", f"{dest}/f"))]
+    zeros = hashlib.sha256(bytes(60 << 20)).hexdigest()
+    # one name whole, 17 within the 1024 MiB of hashing, 23 past it
+    assert sorted(n["sha256"] or "" for n in names) == [""] * 23 + [zeros] * 18
