@@ -27,6 +27,7 @@ from agentkit.box.layers import Upper
 from agentkit.box.spec import DEVICES, PROC_MASKED, PROC_READ_ONLY, SECRETS, Spec
 
 SPECIAL = ("proc", "dev", "sys", "run")  # made fresh, never shown from the host
+MAX_INODES = 1 << 20  # files, directories and links the hooks may make in all
 
 
 @dataclass
@@ -58,8 +59,10 @@ def prepare(spec: Spec, at: str) -> Root:
     layers, upper = f"{at}/L", f"{at}/U"
     for d in (layers, upper, f"{layers}/install", f"{layers}/extra"):
         os.mkdir(d, 0o755)
+    # (inodes bounded too: an empty file costs no size, but kernel memory, and verify's
+    # walk of the layers, time)
     sc.mount("tmpfs", upper, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV,
-             f"mode=0755,size={max(spec.max_disk, 1 << 20)}")
+             f"mode=0755,size={max(spec.max_disk, 1 << 20)},nr_inodes={MAX_INODES}")
     for d in ("root", "up", "wk", "run", "shm"):
         os.mkdir(f"{upper}/{d}", 0o755)
     return Root(at, layers, upper)
