@@ -476,8 +476,9 @@ class HookBox:
         deadline = sum(j.timeout + 10 for j in jobs)
         agent_root, dep_root = self.spec.binds[0]
         log_fd = self._open_log(log, agent_root, dep_root)
+        refused = log_fd is None and (log == agent_root or log.startswith(agent_root + "/"))
         try:
-            results = self.box.run([j.__dict__ for j in jobs], "" if log_fd is None else log,
+            results = self.box.run([j.__dict__ for j in jobs], "" if refused else log,
                                    log_cap, deadline, log_fd)
             changed = fold(self.sb, self.box.diff(), agent_root, dep_root, self.notes)
         except BoxError as exc:
