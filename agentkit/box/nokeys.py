@@ -19,7 +19,6 @@ install it without no_new_privs: it holds CAP_SYS_ADMIN in the box's user namesp
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import platform
@@ -36,7 +35,8 @@ _ABIS = {
 _LD_W_ABS, _JEQ_K, _RET_K = 0x20, 0x15, 0x06
 _ALLOW, _ERRNO = 0x7FFF0000, 0x00050000
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)  # (before pivot_root)
+# the process's own symbols (libc's among them): no find_library, which runs ldconfig
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class _FProg(ctypes.Structure):
