@@ -3,8 +3,9 @@
 Requests (channel.py), each answered before the next is read:
 - `items` (with descriptors) ... `build`: the layer of what Install put on the machine; the
   root is then built and entered, and the answer is `ready` with notes.
-- `run`: hook jobs in order, stopping at the first failure (runner.py), output to scripts.log
-  at the box path given; answers `ran` with each script's result.
+- `run`: hook jobs in order, stopping at the first failure (runner.py), output to the
+  scripts.log descriptor verify sends with it (else the box path given); answers `ran` with
+  each script's result.
 - `diff`: what the hooks changed since the last diff, as `changes` messages, then `diffed`.
 - `apply` (with descriptors): Items written into the running box (Install after BeforeInstall
   hooks), then `applied`.

@@ -28,7 +28,9 @@ class Spec:
     work: str  # a directory of verify's where the box mounts its own file systems
     idmap: IdMap
     shown: tuple[tuple[str, str], ...]  # (box path, host path) of each host tree shown
-    binds: tuple[tuple[str, str], ...]  # (box path, host path) bound read-write
+    # (box path, host path) of verify's directories hooks write into (the agent's deployment
+    # root): an overlay whose writes count against max_disk (rootfs._writable)
+    binds: tuple[tuple[str, str], ...]
     masks: tuple[str, ...]  # box paths that show an empty directory instead
     homes: tuple[str, ...]  # home directories whose SECRETS are hidden
     max_disk: int  # bytes the hooks may write in the box
