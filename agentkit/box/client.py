@@ -147,10 +147,13 @@ class Box:
                            f"{code}){self._stderr()}", reason) from None
 
     # --- requests ------------------------------------------------------------------------------
-    def run(self, jobs: list[dict[str, Any]], log: str, log_cap: int, deadline: float
-            ) -> list[wire.Result]:
+    def run(self, jobs: list[dict[str, Any]], log: str, log_cap: int, deadline: float,
+            log_fd: int | None = None) -> list[wire.Result]:
+        """Run jobs; their output goes to `log_fd` (scripts.log as verify opened it), else
+        to the box path `log` ("": nowhere)."""
         self.channel.sock.settimeout(deadline + REPLY_SLACK)
-        self.channel.send({"op": "run", "jobs": jobs, "log": log, "log_cap": log_cap})
+        self.channel.send({"op": "run", "jobs": jobs, "log": log, "log_cap": log_cap},
+                          [] if log_fd is None else [log_fd])
         message, fds = self._receive()
         for fd in fds:
             os.close(fd)

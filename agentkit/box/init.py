@@ -3,8 +3,9 @@
 Requests (channel.py), each answered before the next is read:
 - `items` (with descriptors) ... `build`: the layer of what Install put on the machine; the
   root is then built and entered, and the answer is `ready` with notes.
-- `run`: jobs, given to the job handler the spec names (wire.py), output to scripts.log at
-  the box path given; answers `ran` with the handler's results.
+- `run`: jobs, given to the job handler the spec names (wire.py), output to the scripts.log
+  descriptor verify sends with it (else the box path given); answers `ran` with the
+  handler's results.
 - `diff`: what the hooks changed since the last diff, as `changes` messages, then `diffed`.
 - `apply` (with descriptors): Items written into the running box (Install after BeforeInstall
   hooks), then `applied`.
@@ -22,14 +23,15 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import shutil
 import signal
 import stat
 import traceback
 from collections.abc import Iterator
 from typing import IO, Any
 
-from agentkit import beneath
-from agentkit.box import layers, mimic, rootfs, wire
+from agentkit import beneath, fstree
+from agentkit.box import layers, mimic, nokeys, rootfs, wire
 from agentkit.box import syscalls as sc
 from agentkit.box.channel import Channel, ChannelClosed, batches
 from agentkit.box.items import Item, item_from
@@ -37,6 +39,7 @@ from agentkit.box.spec import Spec
 from agentkit.systemd import services
 
 MIMIC_DIRS = 20_000
+FULL_MARGIN = 1 << 20  # free bytes left in U below which the hooks are said to have filled it
 
 
 def _reap_orphans() -> None:
@@ -92,6 +95,7 @@ class Init:
         self.diff: layers.Diff | None = None
         self.notes: list[str] = list(spec.notes)
         self.handler = handler  # imported by the stage, before the host's files were gone
+        self.said_full = False
 
     def build(self) -> None:
         unowned, failed = 0, []
@@ -146,8 +150,28 @@ class Init:
                               dict(self.spec.shown).get("/etc", "/etc"), bool(self.spec.image))
         for box_path, _ in self.spec.binds:
             _extra(self.root, box_path, None, 0o755)
+        self._copy()
         for path, content, mode in self.spec.extra_files:
             _extra(self.root, path, content, mode)
+
+    def _copy(self) -> None:
+        """The shown trees to copy into L (spec.copied): a plain directory of the box, that
+        a hook may remove as on an instance, where a mount point would be EBUSY. One that
+        cannot be copied (a device in it) is mounted instead."""
+        shown = dict(self.spec.shown)
+        for box_path in self.spec.copied:
+            target = self.root.extra(box_path)
+            _extra(self.root, os.path.dirname(box_path), None, 0o755)
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(target)  # (mimic's copies of its directories)
+            try:
+                fstree.copy_tree(shown[box_path], target)
+            except OSError as exc:
+                shutil.rmtree(target, ignore_errors=True)
+                self.notes.append(f"{box_path} is a mount point in the box ({exc.strerror} "
+                                  "copying it): a hook's rm -rf of it fails with EBUSY")
+                continue
+            self.root.copied.add(box_path)
 
     def _limits(self) -> None:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -163,6 +187,18 @@ class Init:
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # scripts.log past it: EFBIG, no kill
         del soft
+        if self.spec.idmap.kind != "shifted":  # root of the box is the caller to the kernel
+            why_not = nokeys.refuse()
+            self.notes.append(
+                "hooks may not use the kernel's keyrings here (keyctl, add_key and "
+                "request_key fail with ENOSYS, as on a kernel without them): run by a plain "
+                "user, root of the box is that user to the kernel, and could reach its user "
+                "keyring by number (run verify as root to give hooks keyrings of their own)"
+                if why_not is None else
+                f"hooks could reach the caller's user keyring by its number (the kernel sees "
+                f"root of the box as the caller, and the seccomp filter that refuses keyctl "
+                f"could not be installed: {why_not}); run verify as root, or with no keys in "
+                "the user keyring")
 
     # --- requests ------------------------------------------------------------------------------
     def serve(self) -> int:
@@ -178,7 +214,7 @@ class Init:
                     self._give_back()
                     return 0
                 if op == "run":
-                    results, notes = self._run(message)
+                    results, notes = self._run(message, fds)
                     self.channel.send({"op": "ran", "results": results, "notes": notes})
                 elif op == "diff":
                     self._send_diff()
@@ -198,7 +234,7 @@ class Init:
         it (a plain user may not delete what its subordinate ids own)."""
         if self.spec.idmap.kind == "shifted":
             return  # verify runs as root there: it removes anything
-        for box_path, _ in self.spec.binds:
+        for box_path in self.root.bound:  # (an overlay's writes are in U: gone with the box)
             stack = [box_path]
             while stack:
                 path = stack.pop()
@@ -211,22 +247,43 @@ class Init:
                             os.chmod(path, stat.S_IMODE(st.st_mode) | 0o700)
                         stack.extend(os.path.join(path, n) for n in os.listdir(path))
 
-    def _run(self, message: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    def _run(self, message: dict[str, Any], fds: list[int]
+             ) -> tuple[list[dict[str, Any]], list[str]]:
         """Each job's result, and notes (scripts.log could not be written)."""
         log_path = str(message["log"])
-        with self._log(log_path) as (f, notes):
+        with self._log(log_path, fds) as (f, notes):
             if self.handler is None:
                 raise ValueError("this box was given no job handler")
             results = self.handler(list(message["jobs"]), f,
                                    int(message.get("log_cap", self.spec.max_disk)))
-        return results, notes
+        return results, notes + self._full()
+
+    def _full(self) -> list[str]:
+        """A note when the hooks filled U, the bound of everything they write: past it their
+        writes failed with ENOSPC, as on a full disk ("/" is U, bound onto itself)."""
+        with contextlib.suppress(OSError):
+            st = os.statvfs("/")
+            if st.f_bavail * st.f_frsize < FULL_MARGIN and not self.said_full:
+                self.said_full = True
+                return [f"the hooks wrote as much as the box allows (--max-disk "
+                        f"{self.spec.max_disk >> 20} MiB in all, the deployment root, /tmp, "
+                        "/run and /dev/shm included): writes past it failed with ENOSPC (No "
+                        "space left on device), as on a full disk"]
+        return []
 
     @contextlib.contextmanager
-    def _log(self, path: str) -> Iterator[tuple[IO[str], list[str]]]:
-        """scripts.log for appending, if a hook left it a regular file (a FIFO there would
-        hold pid 1, and every answer to verify, until someone reads it); else the output
-        goes nowhere and a note says why."""
+    def _log(self, path: str, fds: list[int]) -> Iterator[tuple[IO[str], list[str]]]:
+        """scripts.log for appending: the descriptor verify opened (the file is verify's, in
+        its deployment root; a hook's copy in the box is not it), or with none, the box path
+        if a hook left it a regular file (a FIFO there would hold pid 1, and every answer to
+        verify, until someone reads it); "" or else the output goes nowhere, and a note says
+        why."""
         notes: list[str] = []
+        if fds or not path:
+            fd = os.dup(fds[0]) if fds else os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+            with os.fdopen(fd, "a", encoding="utf-8", errors="surrogateescape") as f:
+                yield f, notes
+            return
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             fd = beneath.open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)

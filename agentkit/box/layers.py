@@ -20,7 +20,7 @@ from agentkit import beneath, digests, fstree
 from agentkit.box.items import DIR, FILE, GONE, OTHER, SYMLINK, Change, Item, kind_of
 
 OPAQUE = "user.overlay.opaque"
-CONTENT_CAP = 64 << 20  # a changed file larger than this comes back as its digest only
+CONTENT_CAP = 64 << 20  # a changed file larger than this (or sparse) comes back as its digest
 # bytes (holes included: they hash as zeros) a diff hashes of such files: a hook's many huge
 # sparse files cost nothing to make and would cost verify seconds each to hash; past it a
 # file comes back with its size only, and a note says so
@@ -162,6 +162,7 @@ class Diff:
         self.opaque: set[str] = set()  # directories already reported opaque
         self.notes: list[str] = []
         self.hash_left, self.unhashed = HASH_BUDGET, 0  # (each diff starts again)
+        self.sent: set[tuple[int, int]] = set()  # (dev, inode) of linked files sent whole
 
     def know(self, box_path: str) -> None:
         """What verify itself wrote there (a replayed Install): not a change of the hooks."""
@@ -177,6 +178,7 @@ class Diff:
         seen: set[str] = set()
         count = 0
         self.hash_left, self.unhashed = HASH_BUDGET, 0
+        self.sent.clear()
         for upper in self.uppers:
             for path, st, target, opaque in self._walk(upper):
                 seen.add(path)
@@ -198,7 +200,7 @@ class Diff:
         if self.unhashed:
             self.notes.append(f"{self.unhashed} file(s) the hooks wrote are listed without a "
                               f"digest: verify hashes at most {HASH_BUDGET >> 20} MiB of files "
-                              f"over {CONTENT_CAP >> 20} MiB per event")
+                              f"over {CONTENT_CAP >> 20} MiB, sparse or linked per event")
         for path in sorted(set(self.known) - seen):
             del self.known[path]
             self.opaque.discard(path)
@@ -217,7 +219,8 @@ class Diff:
                 kind = OTHER
             except OSError:
                 pass
-            if fd is not None and st.st_size > CONTENT_CAP:
+            if fd is not None and (st.st_size > CONTENT_CAP or _sparse(st) or
+                                   self._linked(st)):
                 sha = self._digest(fd, st.st_size)
                 os.close(fd)
                 fd = None
@@ -225,6 +228,19 @@ class Diff:
                         st.st_mtime, st.st_size if kind == FILE else 0,
                         sig[6] if kind == SYMLINK else None, None, sha, names)
         return change, fd
+
+    def _linked(self, st: os.stat_result) -> bool:
+        """Whether this is another name of a file already sent whole in this diff: a hard
+        link costs the hook nothing (forty names of one 60 MiB file would be 2.4 GB of
+        verify's disk), so each file's bytes come at most once, the other names as its
+        digest."""
+        if st.st_nlink < 2:
+            return False
+        key = (st.st_dev, st.st_ino)
+        if key in self.sent:
+            return True
+        self.sent.add(key)
+        return False
 
     def _digest(self, fd: int, size: int) -> str | None:
         if size > self.hash_left:
@@ -278,6 +294,14 @@ class Diff:
                                   f"directories more than {MAX_DEPTH} deep")
                 continue
             stack.extend((d, depth + 1) for d in reversed(subdirs))
+
+
+def _sparse(st: os.stat_result) -> bool:
+    """A file with holes (fewer bytes on its file system than its size): it comes back as
+    its digest, like a big one. Its bytes would cost the hook nothing and verify its size:
+    fifty `truncate -s 60M` wrote 3 GB to verify's disk. So what verify copies of the hooks'
+    files is at most what they used of the box's tmpfs (--max-disk)."""
+    return st.st_blocks * 512 < st.st_size
 
 
 def _is_opaque(dir_fd: int, name: str) -> bool:

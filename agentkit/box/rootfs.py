@@ -2,11 +2,14 @@
 
 Two tmpfs of the box's own: the layers (L: what Install put there, what the box adds) and the
 upper (U: every write of a hook, size-limited, so a hook that fills it meets ENOSPC as on a
-full disk, never the host's disk). Each tree of the host is an overlay at its own path
+full disk, never the host's disk). U holds every place a hook may write: the overlays' upper
+directories, /run, /dev/shm and the agent's deployment root (an overlay over verify's own
+directory, copied back by verify after each event: hookbox.fold), so --max-disk bounds their
+total. Each tree of the host is an overlay at its own path
 (`lowerdir=/usr` for the whole of / is refused in a user namespace: /proc, /sys and /dev are
 locked mounts) over its copies in L; then a fresh /proc with the machine-wide files masked and
-/proc/sys read-only, a /dev of a few devices and a new devpts, an empty /run, binds (the
-agent's deployment root) and masks (verify's own files, credentials). Then pivot_root into it
+/proc/sys read-only, a /dev of a few devices and a new devpts, an empty /run, the
+agent's deployment root and masks (verify's own files, credentials). Then pivot_root into it
 and detach the old root: no path leads back to the host (bubblewrap's bind_mount/pivot_root
 sequence in bubblewrap.c setup_newroot is the model).
 """
@@ -24,6 +27,7 @@ from agentkit.box.layers import Upper
 from agentkit.box.spec import DEVICES, PROC_MASKED, PROC_READ_ONLY, SECRETS, Spec
 
 SPECIAL = ("proc", "dev", "sys", "run")  # made fresh, never shown from the host
+MAX_INODES = 1 << 20  # files, directories and links the hooks may make in all
 
 
 @dataclass
@@ -32,6 +36,8 @@ class Root:
     layers: str  # L
     upper: str  # U
     uppers: list[tuple[str, str]] = field(default_factory=list)  # (upper dir, box path)
+    bound: list[str] = field(default_factory=list)  # box paths bound from verify's disk
+    copied: set[str] = field(default_factory=set)  # shown trees copied into L, not mounted
     tops: set[str] = field(default_factory=set)  # names mounted at the top of the root
     notes: list[str] = field(default_factory=list)
 
@@ -49,14 +55,28 @@ class Root:
 def prepare(spec: Spec, at: str) -> Root:
     """Mount the two tmpfs at `at` (a directory of verify's)."""
     sc.mount("tmpfs", at, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=0755")
+    at = _by_descriptor(at)
     layers, upper = f"{at}/L", f"{at}/U"
     for d in (layers, upper, f"{layers}/install", f"{layers}/extra"):
         os.mkdir(d, 0o755)
+    # (inodes bounded too: an empty file costs no size, but kernel memory, and verify's
+    # walk of the layers, time)
     sc.mount("tmpfs", upper, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV,
-             f"mode=0755,size={max(spec.max_disk, 1 << 20)}")
-    for d in ("root", "up", "wk"):
+             f"mode=0755,size={max(spec.max_disk, 1 << 20)},nr_inodes={MAX_INODES}")
+    for d in ("root", "up", "wk", "run", "shm"):
         os.mkdir(f"{upper}/{d}", 0o755)
     return Root(at, layers, upper)
+
+
+def _by_descriptor(path: str) -> str:
+    """`path` as /proc/self/fd/N, a descriptor pid 1 keeps (close-on-exec: no hook has it):
+    the box's mounts name their layers and verify's directories that way, so
+    /proc/self/mountinfo in the box does not show where verify keeps its files on this
+    machine (its TMPDIR, its venv). The stage already names them so for real root
+    (stage.STAGING_FD)."""
+    if path.startswith("/proc/self/fd/"):
+        return path
+    return f"/proc/self/fd/{os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)}"
 
 
 def grow(root: Root, size: int) -> None:
@@ -73,7 +93,10 @@ def _escape_ok(path: str) -> bool:
 
 def _overlay(root: Root, index: int, box_path: str, host: str | None) -> bool:
     lowers = [p for p in (root.install(box_path), root.extra(box_path)) if os.path.isdir(p)]
-    if host is not None:
+    if host is not None and os.path.isdir(host):
+        # (a tree shown under another name, e.g. verify's venv: named by descriptor)
+        lowers.append(host if host == box_path else _by_descriptor(host))
+    elif host is not None:
         lowers.append(host)
     if not lowers:
         return False
@@ -141,7 +164,7 @@ def _read_only_bind(host: str, target: str) -> bool:
 
 def mount_trees(spec: Spec, root: Root) -> None:
     """The host's trees and what the layers add, each an overlay at its own path."""
-    shown = {box: host for box, host in spec.shown}
+    shown = {box: host for box, host in spec.shown if box not in root.copied}
     tops = {p.split("/")[1] for p in shown if p.count("/") == 1}
     for layer in (root.install(), root.extra()):
         tops.update(n for n in os.listdir(layer) if os.path.isdir(f"{layer}/{n}") and
@@ -180,7 +203,7 @@ def _proc(root: str) -> None:
             sc.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
 
 
-def _dev(root: str) -> None:
+def _dev(root: str, upper: str) -> None:
     dev = f"{root}/dev"
     os.makedirs(dev, exist_ok=True)
     sc.mount("tmpfs", dev, "tmpfs", sc.MS_NOSUID | sc.MS_NOEXEC, "mode=0755,size=64k")
@@ -196,7 +219,8 @@ def _dev(root: str) -> None:
     except OSError:
         pass  # no pseudo-terminals then; nothing of the host's is shown instead
     os.mkdir(f"{dev}/shm", 0o1777)
-    sc.mount("tmpfs", f"{dev}/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=1777,size=64m")
+    os.chmod(f"{upper}/shm", 0o1777)  # (in U: counted in --max-disk with every other write)
+    sc.mount(f"{upper}/shm", f"{dev}/shm", None, sc.MS_BIND | sc.MS_NOSUID | sc.MS_NODEV)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{dev}/{name}")
@@ -215,19 +239,42 @@ def _sys(root: str, network: bool) -> None:
     _mask_dir(target)
 
 
+def _writable(root: Root, index: int, box_path: str, host: str) -> None:
+    """A directory of verify's that hooks write into (the agent's deployment root): an
+    overlay whose upper directory is in U, so what they write there counts against
+    --max-disk with the rest; verify copies it back to its own directory after each event.
+    Where overlayfs refuses, a bind, and a note that writes there are not bounded."""
+    target = root.root + box_path
+    up, wk = f"{root.upper}/up/{index}", f"{root.upper}/wk/{index}"
+    os.mkdir(up, 0o755)
+    os.mkdir(wk, 0o755)
+    _like(up, [host])
+    why = "a character overlayfs cannot take in its path"
+    if _escape_ok(host):
+        try:
+            sc.mount("overlay", target, "overlay", 0,
+                     f"lowerdir={host},upperdir={up},workdir={wk},userxattr")
+            root.uppers.append((up, box_path))
+            return
+        except OSError as exc:
+            why = f"overlayfs refused it: {exc.strerror}"
+    sc.mount(host, target, None, sc.MS_BIND)
+    root.bound.append(box_path)
+    root.notes.append(f"what hooks write in {box_path} is not bounded by --max-disk ({why})")
+
+
 def mount_specials(spec: Spec, root: Root) -> None:
     r = root.root
     _proc(r)
-    _dev(r)
+    _dev(r, root.upper)
     _sys(r, spec.network)
     os.makedirs(f"{r}/run", exist_ok=True)
-    sc.mount("tmpfs", f"{r}/run", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=0755,size=64m")
+    sc.mount(f"{root.upper}/run", f"{r}/run", None, sc.MS_BIND | sc.MS_NOSUID | sc.MS_NODEV)
     os.mkdir(f"{r}/run/lock")
     os.chmod(f"{r}/run/lock", 0o1777)  # mkdir's mode passes through the umask
-    for box_path, host in spec.binds:
-        target = r + box_path
-        if os.path.isdir(target):
-            sc.mount(host, target, None, sc.MS_BIND)
+    for index, (box_path, host) in enumerate(spec.binds):
+        if os.path.isdir(r + box_path):
+            _writable(root, 9000 + index, box_path, _by_descriptor(host))
     for box_path in spec.masks:
         with contextlib.suppress(OSError):
             if os.path.isdir(r + box_path) and not os.path.islink(r + box_path):

@@ -28,7 +28,9 @@ class Spec:
     work: str  # a directory of verify's where the box mounts its own file systems
     idmap: IdMap
     shown: tuple[tuple[str, str], ...]  # (box path, host path) of each host tree shown
-    binds: tuple[tuple[str, str], ...]  # (box path, host path) bound read-write
+    # (box path, host path) of verify's directories hooks write into (the agent's deployment
+    # root): an overlay whose writes count against max_disk (rootfs._writable)
+    binds: tuple[tuple[str, str], ...]
     masks: tuple[str, ...]  # box paths that show an empty directory instead
     homes: tuple[str, ...]  # home directories whose SECRETS are hidden
     max_disk: int  # bytes the hooks may write in the box
@@ -45,6 +47,9 @@ class Spec:
     hidden: tuple[tuple[str, int, int, int], ...] = ()
     max_memory: int = 2 << 30  # bytes of memory each process may use (RLIMIT_DATA)
     handler: str = ""  # "module:function" that runs the jobs of a `run` (wire.py)
+    # box paths of shown trees copied into the box's layer instead of mounted there (a small
+    # `files` destination in a hidden TMPDIR: a hook's rm -rf of a mount point is EBUSY)
+    copied: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,4 +62,4 @@ class Spec:
             tuple(tuple(x) for x in idmap["gids"]), idmap["note"]),
             **{k: tuple(tuple(x) if isinstance(x, list) else x for x in raw[k])
                for k in ("shown", "binds", "masks", "homes", "mimic", "extra_files", "notes",
-                         "top_links", "hidden")}})
+                         "top_links", "hidden", "copied")}})

@@ -26,10 +26,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from agentkit import agent_files, environ, mountinfo
+from agentkit import agent_files, beneath, environ, mountinfo
 from agentkit.agent import runner
 from agentkit.agent.script_run import SCRIPT_FAILED, ScriptRun
-from agentkit.box import ids
+from agentkit.box import cgroup, copyback, ids
 from agentkit.box.client import Box, why_unavailable
 from agentkit.box.errors import BoxError, Unavailable
 from agentkit.box.items import DIR, FILE, GONE, OTHER, SYMLINK, Change, Item
@@ -220,6 +220,10 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
     homes = tuple(sorted({h for h in (_home(os.getuid()), "/root") if h and h != "/"}))
     extra: list[box_programs.Extra] = [(p, None, 0o755) for p, _ in shown
                                        if _inside(p, names)]
+    # a small destination is copied into the box rather than mounted at its path, so that a
+    # hook's `rm -rf` of it works as on an instance (a mount point is EBUSY)
+    copied = tuple(p for p, _ in shown if _inside(p, names) and
+                   p in {os.path.realpath(d) for d in scratch} and _small(p))
     notes = [idmap.note] if idmap.note else []
     if image:  # the image's own agentkit, if any (lexists: its links point into the image)
         if not os.path.lexists(f"{base}/usr/local/bin/agentkit"):
@@ -233,8 +237,8 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
         shown += cli_trees
         notes += [why_not] if why_not else []
     notes.append(f"each process of the box may use at most {_size(policy.max_memory)} of "
-                 "memory (RLIMIT_DATA, --max-memory); their total is not bounded here: verify "
-                 "makes no cgroup")
+                 "memory (RLIMIT_DATA, --max-memory); their total is not bounded here: "
+                 f"{cgroup.why_unbounded()}")
     managed, why_not = box_programs.service_manager(base, names)
     extra += managed
     notes += [why_not] if why_not else []
@@ -247,7 +251,29 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
                 max_disk=max_disk, max_procs=max_procs, network=network, mimic=mimic,
                 extra_files=tuple(extra), notes=tuple(notes),
                 image=base, top_links=_top_links(base), hidden=hidden,
-                max_memory=policy.max_memory, handler=JOB_HANDLER)
+                max_memory=policy.max_memory, copied=copied, handler=JOB_HANDLER)
+
+
+COPY_ENTRIES, COPY_BYTES = 5000, 64 << 20  # a destination the box copies rather than mounts
+
+
+def _small(top: str) -> bool:
+    """Whether the tree at `top` has at most COPY_ENTRIES entries and COPY_BYTES of files."""
+    entries, size, todo = 0, 0, [top]
+    while todo:
+        try:
+            with os.scandir(todo.pop()) as it:
+                for entry in it:
+                    entries += 1
+                    st = entry.stat(follow_symlinks=False)
+                    size += st.st_size if stat.S_ISREG(st.st_mode) else 0
+                    if entries > COPY_ENTRIES or size > COPY_BYTES:
+                        return False
+                    if stat.S_ISDIR(st.st_mode):
+                        todo.append(entry.path)
+        except OSError:
+            return False
+    return True
 
 
 def _size(count: int) -> str:
@@ -369,16 +395,24 @@ def _fold_one(sb: HostView, change: Change, fd: int | None) -> bool:
 
 
 def fold(sb: HostView, changes: Iterable[tuple[Change, int | None]],
-         agent_root: str = AGENT_ROOT) -> list[str]:
-    """Apply the hooks' changes to the HostView; returns the paths that changed (the agent's
-    deployment root is verify's own, bound in: not a change of the host)."""
-    changed = []
+         agent_root: str = AGENT_ROOT, dep_root: str = "", notes: list[str] | None = None
+         ) -> list[str]:
+    """Apply the hooks' changes to the HostView; returns the paths that changed. The agent's
+    deployment root is verify's own (`dep_root`), not a change of the host: what the hooks
+    did there is copied back to it (box.copyback), a note for what could not be."""
+    changed, missed = [], []
     for change, fd in changes:
         if change.path == agent_root or change.path.startswith(agent_root + "/"):
+            why = copyback.apply(dep_root, agent_root, change, fd) if dep_root else None
+            if why:
+                missed.append(why)
             continue
         if _fold_one(sb, change, fd):
             changed.append(change.path)
     sb.save()
+    if missed and notes is not None:
+        notes.append(f"{len(missed)} change(s) the hooks made in {agent_root} are not in "
+                     f"verify's copy of it, e.g. {missed[0]}")
     return changed
 
 
@@ -444,10 +478,14 @@ class HookBox:
         self._sync()
         assert self.box is not None
         deadline = sum(j.timeout + 10 for j in jobs)
+        agent_root, dep_root = self.spec.binds[0]
+        log_fd = self._open_log(log, agent_root, dep_root)
+        refused = log_fd is None and (log == agent_root or log.startswith(agent_root + "/"))
         try:
-            raw = self.box.run([dataclasses.asdict(j) for j in jobs], log, log_cap, deadline)
+            raw = self.box.run([dataclasses.asdict(j) for j in jobs], "" if refused else log,
+                               log_cap, deadline, log_fd)
             results = [ScriptRun.from_json(r) for r in raw]
-            changed = fold(self.sb, self.box.diff(), self.spec.binds[0][0])
+            changed = fold(self.sb, self.box.diff(), agent_root, dep_root, self.notes)
         except (ValueError, TypeError, AttributeError) as exc:
             self.close()
             raise Unavailable(f"the hook box sent a malformed result while {jobs[0].event} "
@@ -459,8 +497,25 @@ class HookBox:
             self.close()
             raise Unavailable(f"the hook box ended while {jobs[0].event} ran, so what its "
                               f"hooks did is not known ({exc.reason})") from None
+        finally:
+            if log_fd is not None:
+                os.close(log_fd)
         self.moment = self.sb.records.mark()
         return results, changed
+
+    def _open_log(self, log: str, agent_root: str, dep_root: str) -> int | None:
+        """scripts.log (`log`, a box path) opened in verify's deployment root for the box to
+        append to: the hooks' copy in the box is not the agent's file, and what verify opens
+        there is a regular file, never through a link (None, and a note, else)."""
+        if not (log == agent_root or log.startswith(agent_root + "/")):
+            return None
+        try:
+            return beneath.open_beneath(dep_root, dep_root + log[len(agent_root):],
+                                        os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        except OSError as exc:
+            self.notes.append(f"{log} could not be written ({exc.strerror}): a hook replaced "
+                              "it, so the output of this event's scripts is not in it")
+            return None
 
     def services(self) -> list[dict[str, Any]]:
         """The units the hooks' systemctl touched (none when the box never started)."""

@@ -390,10 +390,20 @@ def listed():
     buf = ctypes.create_string_buffer(4096)
     return ok(libc.syscall(KEYCTL, 11, SESSION, buf, 4096)) // 4
 
+def by_number(op, ring):  # a key found by its number, as a hook that tries every number
+    buf = ctypes.create_string_buffer(4096)
+    return ok(libc.syscall(KEYCTL, op, ring, buf if op != 8 else SESSION, 4096))
+
+attempt("describe-callers-user-keyring", lambda: by_number(6, ARGS["user_ring"]))
+attempt("link-callers-user-keyring", lambda: by_number(8, ARGS["user_ring"]))
+attempt("read-callers-key", lambda: by_number(11, ARGS["secret"]))
 attempt("session-search", lambda: search(SESSION))
 attempt("user-search", lambda: search(USER))
 attempt("user-session-search", lambda: search(USER_SESSION))
-found["session-keys"] = listed()
+try:
+    found["session-keys"] = listed()
+except OSError:  # (no keyrings at all)
+    found["session-keys"] = 0
 attempt("leave-a-key", lambda: ok(libc.syscall(ADD_KEY, b"user", ARGS["left"].encode(),
                                                b"planted", 7, SESSION)) and None)
 print("PROBE " + json.dumps(found, sort_keys=True))
@@ -422,14 +432,35 @@ def test_box_hooks_reach_no_keyring_of_the_callers(tmp_path: Path,
     assert libc.syscall(keyctl, 1, f"agentkit-test-{os.getpid()}".encode()) > 0  # own session
     secret = libc.syscall(add_key, b"user", description.encode(), b"hunter2", 7, -3)
     in_user = libc.syscall(add_key, b"user", description.encode(), b"hunter2", 7, -4)
-    assert secret > 0 and in_user > 0
+    user_ring = libc.syscall(keyctl, 0, -4, 0)  # KEYCTL_GET_KEYRING_ID
+    assert secret > 0 and in_user > 0 and user_ring > 0
     try:
-        arc = _probe_bundle(tmp_path, KEYS_PROBE, {"description": description, "left": left})
+        # (the hook is told the numbers: one that tries every number finds them in time)
+        arc = _probe_bundle(tmp_path, KEYS_PROBE, {"description": description, "left": left,
+                                                   "user_ring": user_ring, "secret": secret})
         code, out = _verify(capsys, arc)
         probe = _probe(out)
-        assert probe == {"session-search": "refused: ENOKEY", "user-search": "refused: ENOKEY",
-                         "user-session-search": "refused: ENOKEY", "session-keys": 0,
-                         "leave-a-key": "ALLOWED"}  # (in the box's own keyring)
+        if os.geteuid() == 0:  # the box's ids are nobody's: its keyrings are its own
+            assert probe == {"session-search": "refused: ENOKEY",
+                             "user-search": "refused: ENOKEY",
+                             "user-session-search": "refused: ENOKEY", "session-keys": 0,
+                             "describe-callers-user-keyring": "refused: EACCES",
+                             "link-callers-user-keyring": "refused: EACCES",
+                             "read-callers-key": "refused: EACCES",
+                             "leave-a-key": "ALLOWED"}  # (in the box's own keyring)
+        else:  # root of the box is the caller to the kernel: no keyrings at all
+            assert probe == {"session-search": "refused: ENOSYS",
+                             "user-search": "refused: ENOSYS",
+                             "user-session-search": "refused: ENOSYS", "session-keys": 0,
+                             "describe-callers-user-keyring": "refused: ENOSYS",
+                             "link-callers-user-keyring": "refused: ENOSYS",
+                             "read-callers-key": "refused: ENOSYS",
+                             "leave-a-key": "refused: ENOSYS"}
+            assert ("hooks may not use the kernel's keyrings here (keyctl, add_key and "
+                    "request_key fail with ENOSYS, as on a kernel without them): run by a "
+                    "plain user, root of the box is that user to the kernel, and could reach "
+                    "its user keyring by number (run verify as root to give hooks keyrings "
+                    "of their own)") in out["notes"]
         assert code == 0, out["error"]
         # nothing the hook planted is in the caller's keyring afterwards
         assert libc.syscall(keyctl, 10, -3, b"user", left.encode(), 0) == -1
@@ -621,8 +652,9 @@ def test_box_shows_what_verify_show_names(tmp_path: Path, capsys: pytest.Capture
 def test_box_scripts_log_made_a_fifo_is_a_note_never_a_hang(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], reader: bool) -> None:
     # a hook puts a FIFO where scripts.log was (with a daemon holding it open, so that a
-    # non-blocking open for writing succeeds): verify and the box's pid 1 open it without
-    # waiting, see it is no regular file, and go on without it
+    # non-blocking open for writing would succeed): verify opens its copy of it (a FIFO with no
+    # reader: the daemon holds the box's) without waiting, sees it is no regular file, and
+    # goes on without it; the box's pid 1 never opens the hooks' file
     hold = ('sh -c \'exec 3<>"$1"; exec sleep 300\' _ "$log" >/dev/null 2>&1 &\n'
             if reader else "")
     swap = (f'log=$(dirname "$0")/../logs/scripts.log\nrm -f "$log"\nmkfifo "$log"\n{hold}'
@@ -633,7 +665,7 @@ def test_box_scripts_log_made_a_fifo_is_a_note_never_a_hang(
     assert time.monotonic() - started < 60
     assert code == 0, out["error"]
     assert _lines(out, "ValidateService") == ["after"]
-    kind = "a FIFO, not a regular file" if reader else "a FIFO or socket, not a regular file"
+    kind = "a FIFO or socket, not a regular file"
     assert (f"scripts.log could not be written ({kind}): a hook removed or replaced it; "
             "verify does not follow links out of its root") in out["notes"]
     box_note = re.compile(r"/opt/codedeploy-agent/deployment-root/dg-verify/d-\w+/logs/"
@@ -682,9 +714,15 @@ def test_box_memory_is_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str
     code, out = _verify_with(capsys, arc, max_memory=256 << 20)
     assert _probe(out) == {"allocate-1G": "refused: MemoryError"}
     assert code == 0, out["error"]
-    assert ("each process of the box may use at most 256M of memory (RLIMIT_DATA, "
-            "--max-memory); their total is not bounded here: verify makes no cgroup"
-            ) in out["notes"]
+    said = [n for n in out["notes"] if n.startswith("each process of the box may use at most "
+                                                    "256M of memory (RLIMIT_DATA, --max-memory)"
+                                                    "; their total is not bounded here: ")]
+    assert len(said) == 1, out["notes"]
+    with open("/proc/self/cgroup") as f:
+        v1_memory = any(line.split(":")[1].split(",").count("memory") for line in f)
+    if v1_memory:  # this machine's memory controller is on a cgroup v1 hierarchy
+        assert re.search(r": this machine has its memory controller on cgroup v1(, not v2)?$",
+                         said[0]), said
 
 
 def test_box_huge_sparse_files_are_not_hashed_past_the_budget(
@@ -699,7 +737,7 @@ def test_box_huge_sparse_files_are_not_hashed_past_the_budget(
     assert code == 0, out["error"]
     assert time.monotonic() - started < 30
     assert ("2 file(s) the hooks wrote are listed without a digest: verify hashes at most "
-            "1024 MiB of files over 64 MiB per event") in out["notes"]
+            "1024 MiB of files over 64 MiB, sparse or linked per event") in out["notes"]
     big = {n["path"]: n for n in out["tree"] if "/big" in n["path"]}
     assert sorted(big) == [f"{dest}/big0", f"{dest}/big1"]
     assert {n["sha256"] for n in big.values()} == {None}
@@ -736,3 +774,204 @@ def test_box_a_destination_never_unhides_a_private_directory(
     assert said["AfterInstall"] == ["appspec.yml", "installed.txt", "s",
                                     f"cat: {private}/id_rsa: No such file or directory"]
     assert "OPENSSH" not in json.dumps(out)
+
+
+DISK_PROBE = PROBE_HEAD + r'''
+CHUNK = 4 << 20
+here = os.path.dirname(os.path.abspath(__file__))  # the deployment archive, in the agent's root
+places = {"deployment-root": here + "/fill", "deployment-logs": here + "/../logs/fill",
+          "tmp": "/tmp/fill", "var-tmp": "/var/tmp/fill", "run": "/run/fill",
+          "dev-shm": "/dev/shm/fill", "app": ARGS["app"] + "/fill"}
+written = {}
+for name, path in places.items():
+    written[name] = 0
+    try:
+        with open(path, "wb") as f:
+            for _ in range(ARGS["chunks"]):
+                f.write(b"x" * CHUNK)
+                f.flush()
+                written[name] += CHUNK
+        found[name] = "ALLOWED"
+    except OSError as exc:
+        found[name] = f"refused: {errno.errorcode.get(exc.errno, exc.errno)}"
+found["total-MiB"] = sum(written.values()) >> 20
+print("PROBE " + json.dumps(found, sort_keys=True))
+'''
+
+
+def test_box_max_disk_bounds_all_the_hooks_write_the_deployment_root_included(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --max-disk 48M: a hook writes 24 MiB in each of seven places (the agent's deployment
+    # root first); their total stays within the bound, the rest fails as on a full disk
+    arc = _probe_bundle(tmp_path, DISK_PROBE, {"chunks": 6, "app": str(tmp_path / "app")})
+    code, out = _verify(capsys, arc, "--max-disk", "48M")
+    found = _probe(out)
+    assert code == 0, out["error"]
+    assert found["deployment-root"] == "ALLOWED"
+    assert found["total-MiB"] <= 48
+    refused = [k for k, v in found.items() if v == "refused: ENOSPC"]
+    assert refused and found["app"] == "refused: ENOSPC", found
+    assert ("the hooks wrote as much as the box allows (--max-disk 48 MiB in all, the "
+            "deployment root, /tmp, /run and /dev/shm included): writes past it failed with "
+            "ENOSPC (No space left on device), as on a full disk") in out["notes"]
+
+
+def test_box_rm_rf_of_a_destination_in_tmpdir_works_as_on_an_instance(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a `files` destination in TMPDIR (hidden, shown through) that holds this machine's files
+    # is a plain directory in the box: BeforeInstall's `rm -rf` of it works (no EBUSY), and
+    # Install then makes it again
+    dest = tmp_path / "app"
+    _write(dest / "old.txt", "old\n", 0o644)
+    clean = f"#!/bin/sh\nrm -rf {dest} && echo removed\nls {dest} 2>&1\ntrue\n"
+    arc = tar(tmp_path / "b.tgz", [
+        ("appspec.yml", "file", appspec(dest, "  BeforeInstall:\n    - location: clean.sh\n"
+                                        "  AfterInstall:\n    - location: look.sh\n"), 0o644),
+        ("clean.sh", "file", clean, 0o755),
+        ("look.sh", "file", f"#!/bin/sh\nls {dest}\n", 0o755)])
+    code, out = _verify(capsys, arc)
+    assert code == 0, out["error"]
+    assert _lines(out, "BeforeInstall") == [
+        "removed", f"ls: cannot access '{dest}': No such file or directory"]
+    assert _lines(out, "AfterInstall") == ["appspec.yml", "clean.sh", "look.sh"]
+    assert (dest / "old.txt").read_text() == "old\n"  # this machine's file is untouched
+
+
+SWAP_PROBE = r'''#!/usr/bin/env python3
+import os, socket
+here = os.path.dirname(os.path.abspath(__file__))  # the deployment archive
+os.unlink(here + "/installed.txt")
+os.mkfifo(here + "/installed.txt")
+os.unlink(here + "/appspec.yml")
+os.symlink("/etc/shadow", here + "/appspec.yml")
+instructions = os.path.dirname(os.path.dirname(os.path.dirname(here))) + \
+    "/deployment-instructions"
+for name in os.listdir(instructions):  # the agent's markers: sockets
+    os.unlink(f"{instructions}/{name}")
+    socket.socket(socket.AF_UNIX).bind(f"{instructions}/{name}")
+print("swapped")
+'''
+
+
+def test_box_special_files_in_the_deployment_root_are_never_followed_or_waited_on(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a hook makes the files verify reads in the agent's deployment root a FIFO (a bundle
+    # file Install copies), a link to /etc/shadow (the appspec the next deployment's
+    # ApplicationStop reads) and sockets (the agent's markers); verify copies them back to
+    # its deployment root as they are in the box, and the next verify in the same state
+    # directory reads none of them, waits on none, and says what is not known (exit 4)
+    state = tmp_path / "state"
+    arc = tar(tmp_path / "b.tgz", [
+        ("appspec.yml", "file", appspec(tmp_path / "app", "  BeforeInstall:\n    - location: "
+                                        "swap.py\n"), 0o644),
+        ("swap.py", "file", SWAP_PROBE, 0o755), ("installed.txt", "file", "x\n", 0o644)])
+    started = time.monotonic()
+    code, out = _verify(capsys, arc, "--state-dir", str(state))
+    assert code == 0, out["error"]
+    assert _lines(out, "BeforeInstall") == ["swapped"]
+    archive = next(state.glob("deployment-root/dg-verify/d-*/deployment-archive"))
+    assert archive.joinpath("appspec.yml").is_symlink()
+    code, out = _verify(capsys, arc, "--state-dir", str(state))
+    assert time.monotonic() - started < 60
+    assert code == 4, out["error"]
+    shown = f"/opt/codedeploy-agent/deployment-root/dg-verify/{archive.parent.name}/" \
+            "deployment-archive/appspec.yml"
+    assert [(e["name"], e["status"], e["note"]) for e in out["events"]][:3] == [
+        (name, "not run here", f"{shown} is a link out of its archive: what the agent reads "
+         "is not known") for name in ("BeforeBlockTraffic", "AfterBlockTraffic",
+                                      "ApplicationStop")]
+    assert "root:" not in json.dumps(out)
+
+
+def test_box_shows_no_ci_secret_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    # where CI systems keep their secrets (Jenkins' home, Docker's and Kubernetes' mounted
+    # secrets): each shows empty in the box, whatever this machine holds there
+    import shutil
+
+    places = [Path("/var/lib/jenkins"), Path("/run/secrets"), Path("/var/jenkins_home")]
+    fresh = [p for p in places if not p.exists() and os.access(p.parent, os.W_OK)]
+    if not fresh:
+        pytest.skip("this user may not plant files where CI systems keep secrets (/var/lib, "
+                    "/run), or they exist here already")
+    try:
+        planted = [_write(p / "secrets" / "master.key", "ci-secret\n") for p in fresh]
+        args = {"dirs": {str(p): str(p) for p in fresh},
+                "files": {str(f): str(f) for f in planted}, "attrs": {}}
+        arc = _probe_bundle(tmp_path, PRIVATE_PROBE, args)
+        code, out = _verify(capsys, arc)
+    finally:
+        for p in fresh:
+            shutil.rmtree(p, ignore_errors=True)
+    assert code == 0, out["error"]
+    probe = _probe(out)
+    for place in fresh:
+        # /run is the box's own (empty); the others are shown as empty directories
+        assert probe[f"list {place}"] == ("refused: ENOENT" if str(place).startswith("/run")
+                                          else "ALLOWED: []")
+    for key in planted:
+        assert probe[f"read {key}"] == "refused: ENOENT"
+    assert "ci-secret" not in json.dumps(out)
+
+
+def test_box_mountinfo_shows_no_path_of_verifys_own(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the box's mounts name its layers and the agent's deployment root by descriptor
+    # (/proc/self/fd/N), never by where verify keeps them on this machine (its TMPDIR)
+    import tempfile
+
+    arc = _probe_bundle(tmp_path, "#!/bin/sh\ncat /proc/self/mountinfo\n", {})
+    code, out = _verify(capsys, arc)
+    assert code == 0, out["error"]
+    lines = _lines(out, "AfterInstall")
+    assert any(" /opt/codedeploy-agent/deployment-root " in line for line in lines), lines
+    tmpdir = os.path.realpath(tempfile.gettempdir()) + "/"
+    assert [line for line in lines if tmpdir in line] == []
+
+
+def test_box_many_sparse_files_cost_verify_no_disk(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # forty 60 MiB sparse files (under the size that comes back whole) cost the hook no
+    # disk; verify keeps their digests (within its hashing budget), never their 2.4 GB
+    state = tmp_path / "state"
+    dest = tmp_path / "app"
+    make = f"for i in $(seq 1 40); do truncate -s 60M {dest}/s$i; done\n"
+    arc = _probe_bundle(tmp_path, "#!/bin/sh\n" + make, {})
+    started = time.monotonic()
+    code, out = _verify(capsys, arc, "--state-dir", str(state))
+    assert code == 0, out["error"]
+    assert time.monotonic() - started < 60
+    used = sum(os.lstat(os.path.join(d, n)).st_blocks * 512
+               for d, dirs, files in os.walk(state) for n in dirs + files)
+    assert used < 64 << 20
+    # 1024 MiB of hashing: 17 of them have a digest, 23 do not
+    assert ("23 file(s) the hooks wrote are listed without a digest: verify hashes at most "
+            "1024 MiB of files over 64 MiB, sparse or linked per event") in out["notes"]
+    sparse = [n for n in out["tree"] if n["path"].startswith(f"{dest}/s")]
+    assert len(sparse) == 40
+    import hashlib
+
+    zeros = hashlib.sha256(bytes(60 << 20)).hexdigest()
+    assert sorted(n["sha256"] or "" for n in sparse) == [""] * 23 + [zeros] * 17
+
+
+def test_box_many_names_of_one_file_cost_verify_its_bytes_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # forty hard links to one 60 MiB file cost the hook 60 MiB of the box's disk; verify
+    # keeps that file's bytes once and the other names as its digest, never 2.4 GB
+    import hashlib
+
+    state = tmp_path / "state"
+    dest = tmp_path / "app"
+    make = (f"head -c {60 << 20} /dev/zero > {dest}/f\n"
+            f"for i in $(seq 1 40); do ln {dest}/f {dest}/l$i; done\n")
+    arc = _probe_bundle(tmp_path, "#!/bin/sh\n" + make, {})
+    code, out = _verify(capsys, arc, "--state-dir", str(state))
+    assert code == 0, out["error"]
+    used = sum(os.lstat(os.path.join(d, n)).st_blocks * 512
+               for d, dirs, files in os.walk(state) for n in dirs + files)
+    assert used < 128 << 20
+    names = [n for n in out["tree"] if n["path"].startswith((f"{dest}/l", f"{dest}/f"))]
+    zeros = hashlib.sha256(bytes(60 << 20)).hexdigest()
+    # one name whole, 17 within the 1024 MiB of hashing, 23 past it
+    assert sorted(n["sha256"] or "" for n in names) == [""] * 23 + [zeros] * 18
