@@ -24,6 +24,10 @@ class Example:
     command: tuple[str, ...]  # argv after `agentkit`, run in the directory holding `files`
     files: tuple[File, ...]
     fix: str  # what to change, in a sentence or two
+    # shell commands run first in that directory, shown before the agentkit command: how a
+    # file the example needs is made (an archive only tarfile or tar's flags can hold)
+    setup: tuple[str, ...] = ()
+    note: str = ""  # what the example stands for, when its files alone do not say
 
 
 HEAD = "version: 0.0\nos: linux\n"
@@ -66,6 +70,48 @@ _SHOP_UNIT = File("shop.service", "[Unit]\nDescription=shop\n\n[Service]\n"
 _VERIFY = ("verify", ".")  # a bundle directory is verified as its archive would be
 _FILES = "files:\n  - source: /\n    destination: /srv/app\n"
 _ROOT = "/opt/codedeploy-agent/deployment-root/dg-1/d-EXAMPLE/deployment-archive"
+
+_VERIFY_TGZ = ("verify", "app.tgz")
+_TAR = '''import io
+import tarfile
+
+
+def member(name, text="", **fields):
+    info = tarfile.TarInfo(name)
+    info.size = len(text.encode())
+    for field, value in fields.items():
+        setattr(info, field, value)
+    return info, io.BytesIO(text.encode())
+
+
+with tarfile.open("app.tgz", {opened}) as tar:
+    tar.addfile(*member("appspec.yml", {spec}))
+{adds}
+'''
+_ZIP = '''import zipfile
+
+with zipfile.ZipFile("app.zip", "w") as zip:
+    zip.writestr("appspec.yml", "version: 0.0\\nos: linux\\n")
+    {writes}
+'''
+
+
+def _m(name: str, text: str = "", raw: bool = False, **fields: str) -> str:
+    """One `tar.addfile` line of a recipe; fields are Python expressions (tarfile.SYMTYPE)."""
+    args = [name if raw else repr(name).replace("'", '"')]
+    if text:
+        args.append(repr(text + "\n").replace("'", '"'))
+    args += [f"{k}={v if k != 'linkname' else repr(v).replace(chr(39), chr(34))}"
+             for k, v in fields.items()]
+    return f"    tar.addfile(*member({', '.join(args)}))"
+
+
+def _tar_recipe(*members: str, opened: str = '"w:gz", format=tarfile.GNU_FORMAT',
+                spec: str = HEAD) -> File:
+    """make.py: a tar only tarfile can write (what tar -C dir . never makes)."""
+    return File("make.py", _TAR.format(opened=opened, adds="\n".join(members),
+                                       spec=repr(spec).replace("'", '"')))
+
 
 EXAMPLES: dict[str, Example] = {
     "AK100": Example(_LINT, _appspec(HEAD + "files:\n  - source: /\n   destination: /srv/app\n"),
@@ -401,4 +447,91 @@ EXAMPLES: dict[str, Example] = {
                      (File("app.tgz", "<html><body>404 Not Found</body></html>\n"),),
                      "Upload the archive itself (here a download saved an error page), and tell "
                      "CodeDeploy the type it has (`--bundle-type tgz`, `tar` or `zip`)."),
+    **{code: Example(_VERIFY_TGZ, (_tar_recipe(*members),), fix, ("python3 make.py",))
+       for code, (members, fix) in {
+        "AK401": ((_m("/srv/app/index.html", "<h1>shop</h1>"),),
+                  "Build the archive from inside the bundle: `tar czf app.tgz -C build .`."),
+        "AK402": ((_m("../index.html", "<h1>shop</h1>"),),
+                  "Build the archive from inside the bundle: `tar czf app.tgz -C build .`."),
+        "AK404": ((_m("passwd", type="tarfile.LNKTYPE", linkname="/etc/passwd"),),
+                  "Archive the file itself, not a hard link to one the archive does not "
+                  "hold."),
+        "AK405": ((_m("logs", type="tarfile.SYMTYPE", linkname="/var/log"),
+                   _m("logs/app.log", "started")),
+                  "Don't archive files beneath a link: make the link on the instance in a "
+                  "hook."),
+        "AK411": ((_m("config", "port=8080"), _m("config/app.conf", "port=8080")),
+                  "Build the archive from the tree itself (`tar czf app.tgz -C build .`): "
+                  "no name given twice, nothing beneath a file."),
+        "AK412": ((_m("real", type="tarfile.DIRTYPE", mode="0o755"),
+                   _m("alias", type="tarfile.SYMTYPE", linkname="real"),
+                   _m("alias/index.html", "<h1>shop</h1>")),
+                  "Build the archive from the tree itself (`tar czf app.tgz -C build .` or "
+                  "`agentkit bundle`): no member beneath a link."),
+    }.items()},
+    "AK409": Example(_VERIFY_TGZ, (_tar_recipe(
+        "    deep = \"/\".join([\"d\"] * 2040)  # 4,080 bytes: tar extracts it, Install cannot\n"
+        + _m("deep + \"/index.html\"", "<h1>shop</h1>", raw=True), spec=HEAD + _FILES),),
+        "Flatten the bundle's directories: the destination and the path in the bundle "
+        "together are at most 4096 bytes (PATH_MAX).", ("python3 make.py",)),
+    "AK407": Example(_VERIFY_TGZ, (_tar_recipe(
+        _m("café.txt", "menu"), opened='"w:gz", format=tarfile.GNU_FORMAT, '
+                                       'encoding="latin-1"'),), (
+        "Rename it in UTF-8 before archiving (`convmv -f latin1 -t utf8 -r --notest .`)."),
+        ("python3 make.py",)),
+    "AK403": Example(_VERIFY_TGZ, _appspec(HEAD),
+                     "Remove device files and fifos from the bundle; make them in a hook.",
+                     ("mkfifo queue", "tar czf app.tgz appspec.yml queue")),
+    "AK408": Example(("verify", "--max-disk", "1M", "app.tgz"), _appspec(HEAD),
+                     "Look at what the build put into the archive; raise `--max-disk` for a "
+                     "bundle that really is that big.",
+                     ("truncate -s 2M big.bin", "tar czf app.tgz appspec.yml big.bin")),
+    "AK410": Example(_VERIFY_TGZ, (File("build/appspec.yml", HEAD),),
+                     "`chmod 755 build` before archiving, or archive with "
+                     "`tar --mode=go+rX czf app.tgz -C build .`.",
+                     ("chmod 700 build", "tar czf app.tgz -C build .")),
+    "AK406": Example(("verify", "app.zip"), (File("make.py", _ZIP.format(
+        writes='zip.writestr("../index.html", "<h1>shop</h1>\\n")')),),
+        "Build the zip from inside the bundle: `cd build && zip -r ../app.zip .`.",
+        ("python3 make.py",)),
+    "AK413": Example(("verify", "app.zip"), (File("make.py", _ZIP.format(writes=(
+        'info = zipfile.ZipInfo("scripts\\\\start.sh")  # as Windows PowerShell 5.1 names it\n'
+        '    info.create_system = 0  # made on MS-DOS/FAT\n'
+        '    zip.writestr(info, "#!/bin/bash\\necho started\\n")'))),),
+        "Make the zip with `/` as the separator: `zip -r`, 7z, Python's zipfile, `agentkit "
+        "bundle` or PowerShell 7's Compress-Archive.",
+        ("python3 make.py",)),
+    "AK508": Example(_LINT, _appspec(HEAD + _HOOK, _script(mode=0)),
+                     "`chmod a+r scripts/after_install.sh`, or lint as a user who can read "
+                     "it.", note="Run as a user other than root (root reads any file)."),
+    "AK514": Example(_LINT, _appspec(HEAD + _FILES),
+                     "Keep uploads on the share and link them into the release after Install "
+                     "(`agentkit hook link-shared`, `shared.dirs: [uploads]`).",
+                     ("mkdir uploads",
+                      "for n in $(seq 1200); do echo photo > uploads/$n.jpg; done")),
+    "AK515": Example(("verify", "--hooks", "skip", "--image", "instance", "bundle"), (
+        File("bundle/appspec.yml", HEAD + "files:\n  - source: release\n"
+             "    destination: /srv/app\n"),
+        File("bundle/release/index.php", "<?php echo 'shop';\n"),
+        File("bundle/release/storage/avatar.png", "png\n"),
+        File("instance/etc/hostname", "shop-1\n"),  # the instance's root file system
+        _link("instance/srv/app/storage", "/mnt/efs/storage")),
+        "Leave `storage/` out of the bundle and make the link after Install (`agentkit hook "
+        "link-shared` in AfterInstall).", ("mkdir -p instance/mnt/efs/storage",),
+        "`instance/` stands for the instance's root file system (`docker export`, or the AMI "
+        "mounted), where a previous deployment made `/srv/app/storage` a link to EFS."),
+    "AK703": Example(_VERIFY, _appspec(
+        HEAD + "files:\n  - source: shop.service\n    destination: /etc/systemd/system\n"
+        "hooks:\n  ApplicationStart:\n    - location: scripts/start.sh\n"
+        "  ValidateService:\n    - location: scripts/validate.sh\n",
+        File("shop.service", "[Service]\nExecStart=/bin/sh -c 'sleep 1; exec python3 -m "
+             "http.server 8080 --bind 127.0.0.1'\n"),
+        _script("scripts/start.sh", "systemctl start shop\n"),
+        _script("scripts/validate.sh", "sleep 3  # long enough here, not on a busy instance\n"
+                "curl -fsS -o /dev/null http://127.0.0.1:8080/\n")),
+        "Retry until it answers: `curl -fsS --retry 30 --retry-connrefused --retry-delay 1 "
+        "http://127.0.0.1:8080/`, or `agentkit hook validate`.",
+        note="The service takes a second to listen and ValidateService checks once after a "
+        "fixed sleep: in verify's box it answers in time, on a busier instance it may not, "
+        "and verify says so."),
 }
