@@ -534,4 +534,88 @@ EXAMPLES: dict[str, Example] = {
         note="The service takes a second to listen and ValidateService checks once after a "
         "fixed sleep: in verify's box it answers in time, on a busier instance it may not, "
         "and verify says so."),
+    # diagnoses: what the console, the agent's log or scripts.log showed, pasted into a file
+    "AK822": Example(_EXPLAIN, _console(
+        "BeforeInstall", "scripts/install_dependencies.sh", "ScriptFailed",
+        _failed("scripts/install_dependencies.sh", "root", 127),
+        f"[stderr]{_ROOT}/scripts/install_dependencies.sh: line 2: yum: command not found\n"),
+        "Use the AMI's package manager (apt-get on Ubuntu), or better, install the packages "
+        "when building the AMI."),
+    "AK823": Example(("explain", "scripts.log"), (File("scripts.log", (
+        "2024-02-11 21:03:10 LifecycleEvent - AfterInstall\n"
+        "2024-02-11 21:03:10 Script - scripts/build.js\n"
+        "2024-02-11 21:03:10 [stderr]/usr/bin/env: ‘node’: No such file or directory\n")),),
+        "Name the interpreter by its full path on the `#!` line (`#!/usr/bin/node`)."),
+    "AK824": Example(_EXPLAIN, _console(
+        "BeforeInstall", "scripts/deregister.sh", "ScriptMissing",
+        "Script does not exist at specified location: "
+        f"{_ROOT}/scripts/deregister.sh", ""),
+        "Give `location` as the script's path inside the bundle, or add the script."),
+    "AK825": Example(_EXPLAIN, (File("console.txt", (
+        "Error Code: UnknownError\nScript Name: -\n"
+        "Message: Failed: Failing in-progress lifecycle event after an agent restart.\n")),),
+        "Don't restart the agent or reboot in a hook; redeploy."),
+    "AK826": Example(_EXPLAIN, (File("console.txt", (
+        "Event\tDuration\tStatus\tError code\n"
+        "ApplicationStop\tless than one second\tFailed\tUnknownError\n"
+        "CodeDeploy agent was not able to receive the lifecycle event. Check the CodeDeploy "
+        "agent logs on your host and make sure the agent is running and can connect to the "
+        "CodeDeploy server.\n")),),
+        "Start the agent (`systemctl status codedeploy-agent`) and give it a route and a role "
+        "to reach CodeDeploy; `agentkit doctor` checks both."),
+    "AK827": Example(("explain", "codedeploy-agent.log"), (File("codedeploy-agent.log", (
+        "2021-09-14T06:00:01 ERROR [codedeploy-agent(2711)]: InstanceAgent::Plugins::"
+        "CodeDeployPlugin::CommandPoller: Missing credentials - please check if this "
+        "instance was started with an IAM instance profile\n")),),
+        "Attach an instance profile, then `systemctl restart codedeploy-agent`."),
+    "AK828": Example(_EXPLAIN, _install_failed("Access Denied"),
+                     "Allow s3:GetObject on the revision to the instance profile's role."),
+    "AK829": Example(("explain", "codedeploy-agent.log"), (File("codedeploy-agent.log", (
+        "2023-10-02T14:06:25 ERROR [codedeploy-agent(3375)]: InstanceAgent::Plugins::"
+        "CodeDeployPlugin::CommandPoller: Error during perform: Errno::ENOENT - No such file "
+        f"or directory @ rb_sysopen - {_ROOT}/appspec.yml - /opt/codedeploy-agent/lib/"
+        "instance_agent/plugins/codedeploy/command_executor.rb:291:in `read'\n")),),
+        "Make the archive from inside the project: `tar -C app -czf app.tgz .`."),
+    "AK830": Example(_EXPLAIN, _install_failed(
+        f"No such file or directory @ rb_sysopen - {_ROOT}/build/"),
+        "Fix `source` to a path inside the bundle (or `source: /`)."),
+    "AK831": Example(("explain", "codedeploy-agent.log"), (File("codedeploy-agent.log", (
+        "2019-07-24 15:42:12 ERROR [codedeploy-agent(5669)]: InstanceAgent::LinuxUtil: Error "
+        "extracting zip archive: 1\n")),),
+        "Rebuild the zip with `/` as the separator (`zip -r`, not Windows PowerShell 5.1's "
+        "Compress-Archive)."),
+    "AK832": Example(("explain", "deployment.json"), (File("deployment.json", (
+        '{"deploymentInfo": {"deploymentId": "d-HC1NVAL1D", "status": "Failed", '
+        '"errorInformation": {"code": "HEALTH_CONSTRAINTS_INVALID", "message": "The '
+        "deployment can't start because a minimum number of healthy instances, as defined "
+        'by your deployment configuration, are not available."}}}\n')),),
+        "Lower the minimum healthy hosts, or add healthy instances to the group."),
+    "AK833": Example(_EXPLAIN, _console(
+        "BeforeInstall", "scripts/install_dependencies.sh", "ScriptFailed",
+        _failed("scripts/install_dependencies.sh", "root", 127), ""),
+        "Find the `command not found` line in scripts.log and explain that."),
+    "AK834": Example(_EXPLAIN, (File("console.txt", (
+        "Deployment status: Failed\nError code: AGENT_ISSUE\nThe deployment failed because "
+        "of a problem with the CodeDeploy agent. Make sure the agent is installed and running "
+        "on all instances in this deployment group.\n")),),
+        "Install and start the agent on the group's instances; `agentkit doctor` checks it."),
+    "AK835": Example(("explain", "deployment.json"), (File("deployment.json", (
+        '{"deploymentInfo": {"deploymentId": "d-R0LE00000", "status": "Failed", '
+        '"errorInformation": {"code": "IAM_ROLE_PERMISSIONS", "message": "CodeDeploy does '
+        "not have the permissions required to assume the role "
+        'arn:aws:iam::111122223333:role/CodeDeployServiceRole."}}}\n')),),
+        "Give the deployment group a service role that trusts codedeploy.amazonaws.com "
+        "(AWSCodeDeployRole)."),
+    "AK836": Example(_EXPLAIN, (File("console.txt", (
+        "Deployment failed\nThe deployment failed because no instances were found for your "
+        "deployment group. (Error code: NO_INSTANCES)\n")),),
+        "Make the group's tag filters match the instances' tags."),
+    "AK837": Example(_EXPLAIN, _install_failed("The disk is (or was) full during extraction."),
+                     "Free space under /opt/codedeploy-agent (fewer `:max_revisions:`) or "
+                     "grow the volume."),
+    "AK838": Example(("explain", "scripts.log"), (File("scripts.log", (
+        "2023-11-20 09:14:02 LifecycleEvent - ApplicationStart\n"
+        "2023-11-20 09:14:02 Script - scripts/start_app.sh\n"
+        "2023-11-20 09:14:02 [stderr]sudo: pm2: command not found\n")),),
+        "Drop the sudo (hooks run as root), or `sudo \"$(command -v pm2)\" ...`."),
 }
