@@ -524,14 +524,14 @@ EXAMPLES: dict[str, Example] = {
         HEAD + "files:\n  - source: shop.service\n    destination: /etc/systemd/system\n"
         "hooks:\n  ApplicationStart:\n    - location: scripts/start.sh\n"
         "  ValidateService:\n    - location: scripts/validate.sh\n",
-        File("shop.service", "[Service]\nExecStart=/bin/sh -c 'sleep 1; exec python3 -m "
+        File("shop.service", "[Service]\nExecStart=/bin/sh -c 'sleep 2; exec python3 -m "
              "http.server 8080 --bind 127.0.0.1'\n"),
         _script("scripts/start.sh", "systemctl start shop\n"),
-        _script("scripts/validate.sh", "sleep 3  # long enough here, not on a busy instance\n"
+        _script("scripts/validate.sh", "sleep 5  # long enough here, not on a busy instance\n"
                 "curl -fsS -o /dev/null http://127.0.0.1:8080/\n")),
         "Retry until it answers: `curl -fsS --retry 30 --retry-connrefused --retry-delay 1 "
         "http://127.0.0.1:8080/`, or `agentkit hook validate`.",
-        note="The service takes a second to listen and ValidateService checks once after a "
+        note="The service takes two seconds to listen and ValidateService checks once after a "
         "fixed sleep: in verify's box it answers in time, on a busier instance it may not, "
         "and verify says so."),
     # diagnoses: what the console, the agent's log or scripts.log showed, pasted into a file

@@ -42,7 +42,7 @@ def _example(example: Example | None) -> list[str]:
         if f.link:
             out += [f"`{f.path}`: a symbolic link to `{f.text}`", ""]
             continue
-        mode = "" if f.mode == 0o644 else f" (mode {f.mode:o})"
+        mode = "" if f.mode == 0o644 else f" (mode {f.mode:03o})"
         fence = "yaml" if f.path.endswith((".yml", ".yaml")) else (
             "bash" if f.path.endswith(".sh") else "python" if f.path.endswith(".py") else "text")
         shown = f.text.replace("\ufeff", "\\ufeff").replace("\r", "\\r")
