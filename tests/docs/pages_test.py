@@ -37,6 +37,12 @@ def test_pages_every_code_has_a_page() -> None:
     assert codes == set(pages.rule_codes())
 
 
+def test_pages_every_code_has_a_runnable_example() -> None:
+    # a new code comes with its example (agentkit/docs/examples.py), run below
+    assert sorted(set(pages.rule_codes()) - set(EXAMPLES)) == []
+    assert set(EXAMPLES) <= set(pages.rule_codes())
+
+
 def _codes(document: Any) -> set[str]:
     if isinstance(document, dict):
         found = {document["code"]} if isinstance(document.get("code"), str) else set()
