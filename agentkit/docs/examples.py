@@ -24,6 +24,10 @@ class Example:
     command: tuple[str, ...]  # argv after `agentkit`, run in the directory holding `files`
     files: tuple[File, ...]
     fix: str  # what to change, in a sentence or two
+    # shell commands run first in that directory, shown before the agentkit command: how a
+    # file the example needs is made (an archive only tarfile or tar's flags can hold)
+    setup: tuple[str, ...] = ()
+    note: str = ""  # what the example stands for, when its files alone do not say
 
 
 HEAD = "version: 0.0\nos: linux\n"
@@ -66,6 +70,48 @@ _SHOP_UNIT = File("shop.service", "[Unit]\nDescription=shop\n\n[Service]\n"
 _VERIFY = ("verify", ".")  # a bundle directory is verified as its archive would be
 _FILES = "files:\n  - source: /\n    destination: /srv/app\n"
 _ROOT = "/opt/codedeploy-agent/deployment-root/dg-1/d-EXAMPLE/deployment-archive"
+
+_VERIFY_TGZ = ("verify", "app.tgz")
+_TAR = '''import io
+import tarfile
+
+
+def member(name, text="", **fields):
+    info = tarfile.TarInfo(name)
+    info.size = len(text.encode())
+    for field, value in fields.items():
+        setattr(info, field, value)
+    return info, io.BytesIO(text.encode())
+
+
+with tarfile.open("app.tgz", {opened}) as tar:
+    tar.addfile(*member("appspec.yml", {spec}))
+{adds}
+'''
+_ZIP = '''import zipfile
+
+with zipfile.ZipFile("app.zip", "w") as zip:
+    zip.writestr("appspec.yml", "version: 0.0\\nos: linux\\n")
+    {writes}
+'''
+
+
+def _m(name: str, text: str = "", raw: bool = False, **fields: str) -> str:
+    """One `tar.addfile` line of a recipe; fields are Python expressions (tarfile.SYMTYPE)."""
+    args = [name if raw else repr(name).replace("'", '"')]
+    if text:
+        args.append(repr(text + "\n").replace("'", '"'))
+    args += [f"{k}={v if k != 'linkname' else repr(v).replace(chr(39), chr(34))}"
+             for k, v in fields.items()]
+    return f"    tar.addfile(*member({', '.join(args)}))"
+
+
+def _tar_recipe(*members: str, opened: str = '"w:gz", format=tarfile.GNU_FORMAT',
+                spec: str = HEAD) -> File:
+    """make.py: a tar only tarfile can write (what tar -C dir . never makes)."""
+    return File("make.py", _TAR.format(opened=opened, adds="\n".join(members),
+                                       spec=repr(spec).replace("'", '"')))
+
 
 EXAMPLES: dict[str, Example] = {
     "AK100": Example(_LINT, _appspec(HEAD + "files:\n  - source: /\n   destination: /srv/app\n"),
@@ -401,4 +447,175 @@ EXAMPLES: dict[str, Example] = {
                      (File("app.tgz", "<html><body>404 Not Found</body></html>\n"),),
                      "Upload the archive itself (here a download saved an error page), and tell "
                      "CodeDeploy the type it has (`--bundle-type tgz`, `tar` or `zip`)."),
+    **{code: Example(_VERIFY_TGZ, (_tar_recipe(*members),), fix, ("python3 make.py",))
+       for code, (members, fix) in {
+        "AK401": ((_m("/srv/app/index.html", "<h1>shop</h1>"),),
+                  "Build the archive from inside the bundle: `tar czf app.tgz -C build .`."),
+        "AK402": ((_m("../index.html", "<h1>shop</h1>"),),
+                  "Build the archive from inside the bundle: `tar czf app.tgz -C build .`."),
+        "AK404": ((_m("passwd", type="tarfile.LNKTYPE", linkname="/etc/passwd"),),
+                  "Archive the file itself, not a hard link to one the archive does not "
+                  "hold."),
+        "AK405": ((_m("logs", type="tarfile.SYMTYPE", linkname="/var/log"),
+                   _m("logs/app.log", "started")),
+                  "Don't archive files beneath a link: make the link on the instance in a "
+                  "hook."),
+        "AK411": ((_m("config", "port=8080"), _m("config/app.conf", "port=8080")),
+                  "Build the archive from the tree itself (`tar czf app.tgz -C build .`): "
+                  "no name given twice, nothing beneath a file."),
+        "AK412": ((_m("real", type="tarfile.DIRTYPE", mode="0o755"),
+                   _m("alias", type="tarfile.SYMTYPE", linkname="real"),
+                   _m("alias/index.html", "<h1>shop</h1>")),
+                  "Build the archive from the tree itself (`tar czf app.tgz -C build .` or "
+                  "`agentkit bundle`): no member beneath a link."),
+    }.items()},
+    "AK409": Example(_VERIFY_TGZ, (_tar_recipe(
+        "    deep = \"/\".join([\"d\"] * 2040)  # 4,080 bytes: tar extracts it, Install cannot\n"
+        + _m("deep + \"/index.html\"", "<h1>shop</h1>", raw=True), spec=HEAD + _FILES),),
+        "Flatten the bundle's directories: the destination and the path in the bundle "
+        "together are at most 4096 bytes (PATH_MAX).", ("python3 make.py",)),
+    "AK407": Example(_VERIFY_TGZ, (_tar_recipe(
+        _m("café.txt", "menu"), opened='"w:gz", format=tarfile.GNU_FORMAT, '
+                                       'encoding="latin-1"'),), (
+        "Rename it in UTF-8 before archiving (`convmv -f latin1 -t utf8 -r --notest .`)."),
+        ("python3 make.py",)),
+    "AK403": Example(_VERIFY_TGZ, _appspec(HEAD),
+                     "Remove device files and fifos from the bundle; make them in a hook.",
+                     ("mkfifo queue", "tar czf app.tgz appspec.yml queue")),
+    "AK408": Example(("verify", "--max-disk", "1M", "app.tgz"), _appspec(HEAD),
+                     "Look at what the build put into the archive; raise `--max-disk` for a "
+                     "bundle that really is that big.",
+                     ("truncate -s 2M big.bin", "tar czf app.tgz appspec.yml big.bin")),
+    "AK410": Example(_VERIFY_TGZ, (File("build/appspec.yml", HEAD),),
+                     "`chmod 755 build` before archiving, or archive with "
+                     "`tar --mode=go+rX czf app.tgz -C build .`.",
+                     ("chmod 700 build", "tar czf app.tgz -C build .")),
+    "AK406": Example(("verify", "app.zip"), (File("make.py", _ZIP.format(
+        writes='zip.writestr("../index.html", "<h1>shop</h1>\\n")')),),
+        "Build the zip from inside the bundle: `cd build && zip -r ../app.zip .`.",
+        ("python3 make.py",)),
+    "AK413": Example(("verify", "app.zip"), (File("make.py", _ZIP.format(writes=(
+        'info = zipfile.ZipInfo("scripts\\\\start.sh")  # as Windows PowerShell 5.1 names it\n'
+        '    info.create_system = 0  # made on MS-DOS/FAT\n'
+        '    zip.writestr(info, "#!/bin/bash\\necho started\\n")'))),),
+        "Make the zip with `/` as the separator: `zip -r`, 7z, Python's zipfile, `agentkit "
+        "bundle` or PowerShell 7's Compress-Archive.",
+        ("python3 make.py",)),
+    "AK508": Example(_LINT, _appspec(HEAD + _HOOK, _script(mode=0)),
+                     "`chmod a+r scripts/after_install.sh`, or lint as a user who can read "
+                     "it.", note="Run as a user other than root (root reads any file)."),
+    "AK514": Example(_LINT, _appspec(HEAD + _FILES),
+                     "Keep uploads on the share and link them into the release after Install "
+                     "(`agentkit hook link-shared`, `shared.dirs: [uploads]`).",
+                     ("mkdir uploads",
+                      "for n in $(seq 1200); do echo photo > uploads/$n.jpg; done")),
+    "AK515": Example(("verify", "--hooks", "skip", "--image", "instance", "bundle"), (
+        File("bundle/appspec.yml", HEAD + "files:\n  - source: release\n"
+             "    destination: /srv/app\n"),
+        File("bundle/release/index.php", "<?php echo 'shop';\n"),
+        File("bundle/release/storage/avatar.png", "png\n"),
+        File("instance/etc/hostname", "shop-1\n"),  # the instance's root file system
+        _link("instance/srv/app/storage", "/mnt/efs/storage")),
+        "Leave `storage/` out of the bundle and make the link after Install (`agentkit hook "
+        "link-shared` in AfterInstall).", ("mkdir -p instance/mnt/efs/storage",),
+        "`instance/` stands for the instance's root file system (`docker export`, or the AMI "
+        "mounted), where a previous deployment made `/srv/app/storage` a link to EFS."),
+    "AK703": Example(_VERIFY, _appspec(
+        HEAD + "files:\n  - source: shop.service\n    destination: /etc/systemd/system\n"
+        "hooks:\n  ApplicationStart:\n    - location: scripts/start.sh\n"
+        "  ValidateService:\n    - location: scripts/validate.sh\n",
+        File("shop.service", "[Service]\nExecStart=/bin/sh -c 'sleep 2; exec python3 -m "
+             "http.server 8080 --bind 127.0.0.1'\n"),
+        _script("scripts/start.sh", "systemctl start shop\n"),
+        _script("scripts/validate.sh", "sleep 5  # long enough here, not on a busy instance\n"
+                "curl -fsS -o /dev/null http://127.0.0.1:8080/\n")),
+        "Retry until it answers: `curl -fsS --retry 30 --retry-connrefused --retry-delay 1 "
+        "http://127.0.0.1:8080/`, or `agentkit hook validate`.",
+        note="The service takes two seconds to listen and ValidateService checks once after a "
+        "fixed sleep: in verify's box it answers in time, on a busier instance it may not, "
+        "and verify says so."),
+    # diagnoses: what the console, the agent's log or scripts.log showed, pasted into a file
+    "AK822": Example(_EXPLAIN, _console(
+        "BeforeInstall", "scripts/install_dependencies.sh", "ScriptFailed",
+        _failed("scripts/install_dependencies.sh", "root", 127),
+        f"[stderr]{_ROOT}/scripts/install_dependencies.sh: line 2: yum: command not found\n"),
+        "Use the AMI's package manager (apt-get on Ubuntu), or better, install the packages "
+        "when building the AMI."),
+    "AK823": Example(("explain", "scripts.log"), (File("scripts.log", (
+        "2024-02-11 21:03:10 LifecycleEvent - AfterInstall\n"
+        "2024-02-11 21:03:10 Script - scripts/build.js\n"
+        "2024-02-11 21:03:10 [stderr]/usr/bin/env: ‘node’: No such file or directory\n")),),
+        "Name the interpreter by its full path on the `#!` line (`#!/usr/bin/node`)."),
+    "AK824": Example(_EXPLAIN, _console(
+        "BeforeInstall", "scripts/deregister.sh", "ScriptMissing",
+        "Script does not exist at specified location: "
+        f"{_ROOT}/scripts/deregister.sh", ""),
+        "Give `location` as the script's path inside the bundle, or add the script."),
+    "AK825": Example(_EXPLAIN, (File("console.txt", (
+        "Error Code: UnknownError\nScript Name: -\n"
+        "Message: Failed: Failing in-progress lifecycle event after an agent restart.\n")),),
+        "Don't restart the agent or reboot in a hook; redeploy."),
+    "AK826": Example(_EXPLAIN, (File("console.txt", (
+        "Event\tDuration\tStatus\tError code\n"
+        "ApplicationStop\tless than one second\tFailed\tUnknownError\n"
+        "CodeDeploy agent was not able to receive the lifecycle event. Check the CodeDeploy "
+        "agent logs on your host and make sure the agent is running and can connect to the "
+        "CodeDeploy server.\n")),),
+        "Start the agent (`systemctl status codedeploy-agent`) and give it a route and a role "
+        "to reach CodeDeploy; `agentkit doctor` checks both."),
+    "AK827": Example(("explain", "codedeploy-agent.log"), (File("codedeploy-agent.log", (
+        "2021-09-14T06:00:01 ERROR [codedeploy-agent(2711)]: InstanceAgent::Plugins::"
+        "CodeDeployPlugin::CommandPoller: Missing credentials - please check if this "
+        "instance was started with an IAM instance profile\n")),),
+        "Attach an instance profile, then `systemctl restart codedeploy-agent`."),
+    "AK828": Example(_EXPLAIN, _install_failed("Access Denied"),
+                     "Allow s3:GetObject on the revision to the instance profile's role."),
+    "AK829": Example(("explain", "codedeploy-agent.log"), (File("codedeploy-agent.log", (
+        "2023-10-02T14:06:25 ERROR [codedeploy-agent(3375)]: InstanceAgent::Plugins::"
+        "CodeDeployPlugin::CommandPoller: Error during perform: Errno::ENOENT - No such file "
+        f"or directory @ rb_sysopen - {_ROOT}/appspec.yml - /opt/codedeploy-agent/lib/"
+        "instance_agent/plugins/codedeploy/command_executor.rb:291:in `read'\n")),),
+        "Make the archive from inside the project: `tar -C app -czf app.tgz .`."),
+    "AK830": Example(_EXPLAIN, _install_failed(
+        f"No such file or directory @ rb_sysopen - {_ROOT}/build/"),
+        "Fix `source` to a path inside the bundle (or `source: /`)."),
+    "AK831": Example(("explain", "codedeploy-agent.log"), (File("codedeploy-agent.log", (
+        "2019-07-24 15:42:12 ERROR [codedeploy-agent(5669)]: InstanceAgent::LinuxUtil: Error "
+        "extracting zip archive: 1\n")),),
+        "Rebuild the zip with `/` as the separator (`zip -r`, not Windows PowerShell 5.1's "
+        "Compress-Archive)."),
+    "AK832": Example(("explain", "deployment.json"), (File("deployment.json", (
+        '{"deploymentInfo": {"deploymentId": "d-HC1NVAL1D", "status": "Failed", '
+        '"errorInformation": {"code": "HEALTH_CONSTRAINTS_INVALID", "message": "The '
+        "deployment can't start because a minimum number of healthy instances, as defined "
+        'by your deployment configuration, are not available."}}}\n')),),
+        "Lower the minimum healthy hosts, or add healthy instances to the group."),
+    "AK833": Example(_EXPLAIN, _console(
+        "BeforeInstall", "scripts/install_dependencies.sh", "ScriptFailed",
+        _failed("scripts/install_dependencies.sh", "root", 127), ""),
+        "Find the `command not found` line in scripts.log and explain that."),
+    "AK834": Example(_EXPLAIN, (File("console.txt", (
+        "Deployment status: Failed\nError code: AGENT_ISSUE\nThe deployment failed because "
+        "of a problem with the CodeDeploy agent. Make sure the agent is installed and running "
+        "on all instances in this deployment group.\n")),),
+        "Install and start the agent on the group's instances; `agentkit doctor` checks it."),
+    "AK835": Example(("explain", "deployment.json"), (File("deployment.json", (
+        '{"deploymentInfo": {"deploymentId": "d-R0LE00000", "status": "Failed", '
+        '"errorInformation": {"code": "IAM_ROLE_PERMISSIONS", "message": "CodeDeploy does '
+        "not have the permissions required to assume the role "
+        'arn:aws:iam::111122223333:role/CodeDeployServiceRole."}}}\n')),),
+        "Give the deployment group a service role that trusts codedeploy.amazonaws.com "
+        "(AWSCodeDeployRole)."),
+    "AK836": Example(_EXPLAIN, (File("console.txt", (
+        "Deployment failed\nThe deployment failed because no instances were found for your "
+        "deployment group. (Error code: NO_INSTANCES)\n")),),
+        "Make the group's tag filters match the instances' tags."),
+    "AK837": Example(_EXPLAIN, _install_failed("The disk is (or was) full during extraction."),
+                     "Free space under /opt/codedeploy-agent (fewer `:max_revisions:`) or "
+                     "grow the volume."),
+    "AK838": Example(("explain", "scripts.log"), (File("scripts.log", (
+        "2023-11-20 09:14:02 LifecycleEvent - ApplicationStart\n"
+        "2023-11-20 09:14:02 Script - scripts/start_app.sh\n"
+        "2023-11-20 09:14:02 [stderr]sudo: pm2: command not found\n")),),
+        "Drop the sudo (hooks run as root), or `sudo \"$(command -v pm2)\" ...`."),
 }

@@ -34,20 +34,24 @@ def _placeholders(text: str) -> str:
 def _example(example: Example | None) -> list[str]:
     if example is None:
         return []
-    out = ["## Example", "", "In an empty directory:", ""]
+    out = ["## Example", ""]
+    if example.note:
+        out += [example.note, ""]
+    out += ["In an empty directory:", ""]
     for f in example.files:
         if f.link:
             out += [f"`{f.path}`: a symbolic link to `{f.text}`", ""]
             continue
-        mode = "" if f.mode == 0o644 else f" (mode {f.mode:o})"
+        mode = "" if f.mode == 0o644 else f" (mode {f.mode:03o})"
         fence = "yaml" if f.path.endswith((".yml", ".yaml")) else (
-            "bash" if f.path.endswith(".sh") else "text")
+            "bash" if f.path.endswith(".sh") else "python" if f.path.endswith(".py") else "text")
         shown = f.text.replace("\ufeff", "\\ufeff").replace("\r", "\\r")
         note = ""
         if shown != f.text:
             note = " (written with the escapes below as the bytes they name)"
         out += [f"`{f.path}`{mode}{note}:", "", f"```{fence}", shown.rstrip("\n"), "```", ""]
-    out += ["```console", f"$ agentkit {' '.join(example.command)}", "```", "",
+    out += ["```console", *(f"$ {line}" for line in example.setup),
+            f"$ agentkit {' '.join(example.command)}", "```", "",
             f"**Fix:** {example.fix}", ""]
     return out
 
