@@ -18,7 +18,7 @@ import socket
 import sys
 from dataclasses import replace
 
-from agentkit.box import ids, init  # (everything pid 1 needs is imported before we lose /)
+from agentkit.box import ids, init, mimic  # (everything pid 1 needs is imported before we lose /)
 from agentkit.box import syscalls as sc
 from agentkit.box.channel import Channel
 from agentkit.box.spec import Spec
@@ -145,6 +145,8 @@ def main(argv: list[str]) -> int:
     spec = Spec.from_json(message["spec"])
     try:
         _detach()
+        if spec.mimic:  # while this machine's owners are still seen (see mimic._HOST)
+            mimic.remember_owners(spec.mimic, skip=frozenset(h for h, _, _, _ in spec.hidden))
         spec = _enter(spec, channel)
         # Not traceable by what it starts (pid 1 inherits this): with dumpable 0, ptrace and
         # /proc/PID/mem need CAP_SYS_PTRACE in the user namespace this process was exec'd in,

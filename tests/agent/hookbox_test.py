@@ -1,0 +1,104 @@
+"""The hook box as a plain user sees the same as root's (issue 29): a runas user whose home
+this machine's root made, outside the caller's subordinate ids, owns it in the box too.
+
+Each test runs in both of CI's runs (root, then agentkit-ci: .ci/run) and asserts the same
+verdict, or, for the plain user, "undetermined" with the whole reason; never a failure the
+instance would not have.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentkit.cli import main
+
+from ..archives import appspec, tar
+from ..conftest import MADE_BY_TESTS
+
+# A system user (no hidden human home) whose home root made one level deeper than the box
+# copies /srv's directories (mimic.MAX_DEPTH): .ci/run makes it for the plain run.
+DEEP_USER = "agentkit-deep"
+DEEP_TOP = "/srv/agentkit-deep"
+DEEP_HOME = f"{DEEP_TOP}/home/{DEEP_USER}"
+
+
+@pytest.fixture(scope="module")
+def deep_user() -> Iterator[pwd.struct_passwd]:
+    try:
+        entry = pwd.getpwnam(DEEP_USER)
+    except KeyError:
+        entry = None
+    if entry is not None:
+        if entry.pw_dir != DEEP_HOME or not os.path.isdir(DEEP_HOME):
+            pytest.skip(f"{DEEP_USER} exists here with another home than {DEEP_HOME}")
+        made = entry.pw_gecos == MADE_BY_TESTS and os.geteuid() == 0
+        yield entry
+    else:
+        if os.geteuid() != 0:
+            pytest.skip(f"{DEEP_USER} is made by root (.ci/run makes it for the plain run)")
+        subprocess.run(["useradd", "--system", "-m", "-d", DEEP_HOME, "-c", MADE_BY_TESTS,
+                        "-s", "/bin/bash", DEEP_USER], check=True, capture_output=True)
+        made = True
+        yield pwd.getpwnam(DEEP_USER)
+    if made:
+        subprocess.run(["userdel", "-r", DEEP_USER], capture_output=True, check=False)
+        shutil.rmtree(DEEP_TOP, ignore_errors=True)
+
+
+def _verify(tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str
+            ) -> tuple[int, dict[str, Any]]:
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", appspec(tmp_path / "app", "  BeforeInstall:\n"
+                                        "    - location: s.sh\n"
+                                        f"      runas: {DEEP_USER}\n"), 0o644),
+        ("s.sh", "file", f"#!/bin/bash\nset -e\n{body}", 0o755)])
+    code = main(["verify", "--format", "json", str(arc)])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _output(out: dict[str, Any]) -> list[str]:
+    event = next(e for e in out["events"] if e["name"] == "BeforeInstall")
+    return [o["line"] for r in event["scripts"] for o in r["output"]]
+
+
+def test_hookbox_runas_home_root_made_deep_is_the_users_own(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        deep_user: pwd.struct_passwd) -> None:
+    # the agent's `mkdir ~/app` succeeds; a plain user's box showed the home as nobody's
+    code, out = _verify(tmp_path, capsys, "mkdir ~/app\nstat -c '%U %a' ~ ~/app\n")
+    assert (code, out["result"], out["undetermined"]) == (0, "succeeded", None), out["error"]
+    assert _output(out) == [f"{DEEP_USER} 755", f"{DEEP_USER} 755"]
+    assert f"{DEEP_HOME}/app" in {c["path"] for c in out["changes"] if c["change"] == "created"}
+    assert not os.path.exists(f"{DEEP_HOME}/app")
+
+
+def test_hookbox_runas_file_of_a_root_made_home_is_undetermined_for_a_plain_user(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        deep_user: pwd.struct_passwd) -> None:
+    # the box copies directories, not a home's files: ~/.profile (from /etc/skel, the user's)
+    # shows as nobody's to a plain user, so what the runas user may do to it is not known
+    if not os.path.isfile(f"{DEEP_HOME}/.profile"):
+        pytest.skip("/etc/skel has no .profile here")
+    code, out = _verify(tmp_path, capsys, "echo 'export APP=1' >> ~/.profile\necho done\n")
+    if os.geteuid() == 0:
+        assert (code, out["result"], out["undetermined"]) == (0, "succeeded", None)
+        assert _output(out) == ["done"]
+        return
+    profile = f"{DEEP_HOME}/.profile"
+    script = (f"/opt/codedeploy-agent/deployment-root/{out['deployment_group_id']}/"
+              f"{out['deployment_id']}/deployment-archive/s.sh")
+    assert (code, out["result"], out["failed_event"]) == (4, "undetermined", None)
+    assert out["undetermined"] == (
+        f"s.sh was refused {profile} (`{script}: line 3: {profile}: Permission denied`); it is "
+        f"owned by uid {deep_user.pw_uid} and gid {deep_user.pw_gid} on this machine, which the "
+        f"box of verify, run by uid {os.getuid()}, shows as nobody's, so what user {DEEP_USER} "
+        "may do there is not known; run verify as root for a verdict")
