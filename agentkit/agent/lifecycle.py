@@ -500,6 +500,14 @@ class _Run:
                     linked_dirs.describe(tally),
                     "do not ship links to directories; link shared storage in AfterInstall "
                     "(agentkit hook link-shared)"))
+                if tally.unreadable and self.undetermined is None:
+                    # the tree lacks what the agent, as root, copies: the hooks after
+                    # Install would look at a different tree than the instance's
+                    self.stopped = self.undetermined = (
+                        f"Install copies {tally.target} (the bundle's link "
+                        f"{os.path.relpath(tally.link, self.dep.archive)}), and this user "
+                        f"may not read {tally.unreadable_at or tally.target}: what the "
+                        "instance gets there is not known; run verify as root for a verdict")
             installer.execute(plan)
         except (InstallError, OSError) as exc:
             self.sandbox.save()
