@@ -60,8 +60,9 @@ def remember_owners(trees: Iterable[str], files: Iterable[str] = ("/etc", LOG_TR
         if path in skip:
             continue
         try:
-            names = os.listdir(path)
             st = os.lstat(path)
+            with os.scandir(path) as it:
+                entries = list(it)
         except OSError:
             continue
         budget -= 1
@@ -72,15 +73,15 @@ def remember_owners(trees: Iterable[str], files: Iterable[str] = ("/etc", LOG_TR
             with contextlib.suppress(OSError):
                 pst = os.lstat(parent)
                 _HOST[parent] = (pst.st_uid, pst.st_gid)
-        for name in names:
-            child = f"{path}/{name}"
-            deep = take_files or child in with_files
+        for entry in entries:
+            deep = take_files or entry.path in with_files
             with contextlib.suppress(OSError):
-                cst = os.lstat(child)
-                if stat.S_ISDIR(cst.st_mode) and (deep or level + 1 < MAX_DEPTH):
-                    queue.append((child, level + 1, deep))
-                elif take_files and not stat.S_ISDIR(cst.st_mode):
-                    _HOST[child] = (cst.st_uid, cst.st_gid)
+                if entry.is_dir(follow_symlinks=False):
+                    if deep or level + 1 < MAX_DEPTH:
+                        queue.append((entry.path, level + 1, deep))
+                elif take_files:
+                    cst = entry.stat(follow_symlinks=False)
+                    _HOST[entry.path] = (cst.st_uid, cst.st_gid)
 
 
 def _inside_any(path: str, dirs: frozenset[str]) -> bool:
