@@ -280,7 +280,10 @@ def _status(name: str, unit: Unit | None, state: dict[str, Any]) -> int:
     # (unit_active_state_to_glyph), the description only where it is not the name
     glyph = {"inactive": "\u25cb", "failed": "\u00d7"}.get(state["active"], "\u25cf")
     print(f"{glyph} {name}" + (f" - {description}" if description != name else ""))
-    print(f"     Loaded: loaded ({unit.path}; {services.enabled_state(unit)})")
+    if unit.masked:  # its load error stands in for the file (print_status_info())
+        print(f"     Loaded: masked (Reason: Unit {name} is masked.)")
+    else:
+        print(f"     Loaded: loaded ({unit.path}; {services.enabled_state(unit)})")
     print(f"     Active: {sub}")
     if state.get("main_pid") and state["active"] == "active":
         print(f"   Main PID: {state['main_pid']}")

@@ -375,6 +375,8 @@ t systemctl try-restart ak-m
 t systemctl force-reload ak-m
 t systemctl start ak-m
 t systemctl stop ak-m
+t systemctl status ak-m
+t systemctl is-enabled ak-m
 t systemctl enable ak-m
 t systemctl disable ak-m
 t systemctl unmask ak-m
@@ -424,6 +426,9 @@ def test_services_answer_as_systemd_does(tmp_path: Path,
         "Failed to start ak-m.service: Unit ak-m.service is masked.",
         "[systemctl start ak-m] 1",
         "[systemctl stop ak-m] 0",
+        "\u25cb ak-m.service", "     Loaded: masked (Reason: Unit ak-m.service is masked.)",
+        "     Active: inactive (dead)", "[systemctl status ak-m] 3",
+        "masked", "[systemctl is-enabled ak-m] 1",
         # src/shared/install.c: enable refuses the masked file, disable skips it
         f"Failed to enable unit: Unit file {masked} is masked.", "[systemctl enable ak-m] 1",
         f"Unit {masked} is masked, ignoring.", "[systemctl disable ak-m] 0",
