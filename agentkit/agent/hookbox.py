@@ -236,9 +236,15 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
     notes += [why_not] if why_not else []
     mimic: tuple[str, ...] = ()
     if idmap.kind != "shifted" and not image:  # an image is the caller's own: no copies
-        mimic = tuple(t for t in dict.fromkeys([MIMIC_TREES[0], *_user_homes(),
-                                                *MIMIC_TREES[1:], *destinations])
-                      if t in scratch or not _inside(t, names))
+        # each by its real path: a copy of `/lib/systemd/system` (a files destination) made
+        # under the name /lib, a link on a merged-/usr host, would stand in the box as a
+        # directory /lib that holds only that, hiding the dynamic loader (every program,
+        # su first, fails to start with ENOENT); Install writes there through the link too
+        trees = [os.path.realpath(t) for t in (MIMIC_TREES[0], *_user_homes(),
+                                               *MIMIC_TREES[1:], *destinations)]
+        in_scratch = {os.path.realpath(d) for d in scratch}
+        mimic = tuple(t for t in dict.fromkeys(trees)
+                      if t in in_scratch or not _inside(t, names))
     return Spec(work=work, idmap=idmap, shown=shown, binds=((agent_root, dep_root),),
                 masks=() if image else masked, homes=() if image else homes,
                 max_disk=max_disk, max_procs=max_procs, network=network, mimic=mimic,

@@ -102,3 +102,26 @@ def test_hookbox_runas_file_of_a_root_made_home_is_undetermined_for_a_plain_user
         f"owned by uid {deep_user.pw_uid} and gid {deep_user.pw_gid} on this machine, which the "
         f"box of verify, run by uid {os.getuid()}, shows as nobody's, so what user {DEEP_USER} "
         "may do there is not known; run verify as root for a verdict")
+
+
+@pytest.mark.skipif(not os.path.islink("/lib"), reason="needs a merged /usr (/lib a link)")
+def test_hookbox_files_destination_through_a_top_level_link_keeps_programs_running(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a unit installed to /lib/systemd/system (a real appspec of the corpus): a plain user's
+    # box copied that destination under the name /lib, which then hid the host's /lib and
+    # its dynamic loader, so `su` (runas: root) failed with ENOENT; root's box ran it
+    spec = ("version: 0.0\nos: linux\nfiles:\n  - source: /agentkit-t29.service\n"
+            "    destination: /lib/systemd/system/\nhooks:\n  AfterInstall:\n"
+            "    - location: events.sh\n      runas: root\n")
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", spec, 0o644),
+        ("agentkit-t29.service", "file", "[Service]\nExecStart=/bin/true\n", 0o644),
+        ("events.sh", "file", "#!/bin/bash\nset -e\nid -un\n"
+                              "test -f /lib/systemd/system/agentkit-t29.service\n", 0o755)])
+    code = main(["verify", "--format", "json", str(arc)])
+    out = json.loads(capsys.readouterr().out)
+    # exit 1 for AK515 (Install writes through the link), the same as root and plain user
+    assert (code, out["result"], out["error"]) == (1, "succeeded", None)
+    assert [f["code"] for f in out["findings"]] == ["AK515"]
+    event = next(e for e in out["events"] if e["name"] == "AfterInstall")
+    assert [o["line"] for r in event["scripts"] for o in r["output"]] == ["root"]
