@@ -235,6 +235,7 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
     extra += managed
     notes += [why_not] if why_not else []
     mimic: tuple[str, ...] = ()
+    mimic_dirs: tuple[str, ...] = ()
     if idmap.kind != "shifted" and not image:  # an image is the caller's own: no copies
         # each by its real path: a copy of `/lib/systemd/system` (a files destination) made
         # under the name /lib, a link on a merged-/usr host, would stand in the box as a
@@ -245,12 +246,28 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
         in_scratch = {os.path.realpath(d) for d in scratch}
         mimic = tuple(t for t in dict.fromkeys(trees)
                       if t in in_scratch or not _inside(t, names))
+        mimic_dirs = tuple(p for p in dict.fromkeys(_made_in(d) for d in destinations)
+                           if p and p not in mimic and not _inside(p, names))
     return Spec(work=work, idmap=idmap, shown=shown, binds=((agent_root, dep_root),),
                 masks=() if image else masked, homes=() if image else homes,
                 max_disk=max_disk, max_procs=max_procs, network=network, mimic=mimic,
+                mimic_dirs=mimic_dirs,
                 extra_files=tuple(extra), notes=tuple(notes),
                 image=base, top_links=_top_links(base), hidden=hidden,
                 max_memory=policy.max_memory)
+
+
+def _made_in(destination: str) -> str | None:
+    """The nearest existing directory above a files destination that does not exist yet
+    (/usr/src for /usr/src/app): Install makes the destination in it, which a plain user's
+    box may not do in a host directory root owns (it shows as nobody's there)."""
+    real = os.path.realpath(destination)
+    if os.path.lexists(real):
+        return None
+    parent = os.path.dirname(real)
+    while parent != "/" and not os.path.isdir(parent):
+        parent = os.path.dirname(parent)
+    return None if parent == "/" or parent.split("/")[1] in SPECIAL else parent
 
 
 def _user_homes() -> list[str]:
@@ -464,6 +481,7 @@ class HookBox:
         self.moment = 0  # the Sandbox's records changed after this are not in the box yet
         self.shown: set[str] = set()
         self.notes: list[str] = []
+        self.unshown: str | None = None  # why the box lacks what Install made
 
     def _sync(self) -> None:
         """Start the box, or write into it what changed in the Sandbox since."""
@@ -478,6 +496,10 @@ class HookBox:
             if failed:
                 self.notes.append(f"{len(failed)} path(s) of Install could not be shown in "
                                   f"the box, e.g. {failed[0]}")
+                self.unshown = self.unshown or (
+                    f"{len(failed)} path(s) of Install could not be shown in the box (e.g. "
+                    f"{failed[0]}), so the hooks after it did not see the tree the instance's "
+                    "would; run verify as root for a verdict")
         self.moment = records.mark()
 
     def run(self, jobs: list[runner.Job], log: str, log_cap: int

@@ -276,7 +276,8 @@ class _Run:
         if failed is None:
             return EventRun(name, "succeeded", revision, tuple(results))
         if in_box and self.hookbox is not None and \
-                (why := hookbox.limit_reason(failed, self.hookbox.spec.idmap)) is not None:
+                (why := self.hookbox.unshown or
+                 hookbox.limit_reason(failed, self.hookbox.spec.idmap)) is not None:
             self.undetermined = why
             self.stopped = f"{failed.location} failed in {name} for want of privilege"
             return EventRun(name, UNDETERMINED, revision, tuple(results), note=why)

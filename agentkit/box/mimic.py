@@ -50,7 +50,8 @@ _HOST: dict[str, tuple[int, int]] = {}
 
 
 def remember_owners(trees: Iterable[str], files: Iterable[str] = ("/etc", LOG_TREE),
-                    budget: int = MAX_DIRS, skip: frozenset[str] = frozenset()) -> None:
+                    budget: int = MAX_DIRS, skip: frozenset[str] = frozenset(),
+                    depth: int = MAX_DEPTH) -> None:
     """Record the host owners of `trees`' directories (MAX_DEPTH levels, as copy_tree) and
     of the files directly below `files`' directories, for the copies made later."""
     with_files = frozenset(files)
@@ -77,7 +78,7 @@ def remember_owners(trees: Iterable[str], files: Iterable[str] = ("/etc", LOG_TR
             deep = take_files or entry.path in with_files
             with contextlib.suppress(OSError):
                 if entry.is_dir(follow_symlinks=False):
-                    if deep or level + 1 < MAX_DEPTH:
+                    if deep or level + 1 < depth:
                         queue.append((entry.path, level + 1, deep))
                 elif take_files:
                     cst = entry.stat(follow_symlinks=False)

@@ -145,8 +145,10 @@ def main(argv: list[str]) -> int:
     spec = Spec.from_json(message["spec"])
     try:
         _detach()
-        if spec.mimic:  # while this machine's owners are still seen (see mimic._HOST)
-            mimic.remember_owners(spec.mimic, skip=frozenset(h for h, _, _, _ in spec.hidden))
+        if spec.mimic or spec.mimic_dirs:  # while this machine's owners are still seen
+            hidden = frozenset(h for h, _, _, _ in spec.hidden)  # (see mimic._HOST)
+            mimic.remember_owners(spec.mimic, skip=hidden)
+            mimic.remember_owners(spec.mimic_dirs, files=(), depth=1, skip=hidden)
         spec = _enter(spec, channel)
         # Not traceable by what it starts (pid 1 inherits this): with dumpable 0, ptrace and
         # /proc/PID/mem need CAP_SYS_PTRACE in the user namespace this process was exec'd in,

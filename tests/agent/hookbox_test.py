@@ -125,3 +125,27 @@ def test_hookbox_files_destination_through_a_top_level_link_keeps_programs_runni
     assert [f["code"] for f in out["findings"]] == ["AK515"]
     event = next(e for e in out["events"] if e["name"] == "AfterInstall")
     assert [o["line"] for r in event["scripts"] for o in r["output"]] == ["root"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/usr/src"), reason="this machine has no /usr/src")
+def test_hookbox_install_into_a_new_destination_in_a_root_owned_directory_is_shown(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a box started before Install (BeforeInstall has a script): Install's /usr/src/NEW is
+    # written into it, which a plain user's box was refused in root's /usr/src, so the
+    # AfterInstall hook failed (and /usr/src was reported deleted) where root's succeeded
+    dest = "/usr/src/agentkit-t29"
+    spec = ("version: 0.0\nos: linux\nfiles:\n  - source: app\n"
+            f"    destination: {dest}\nhooks:\n  BeforeInstall:\n    - location: before.sh\n"
+            "  AfterInstall:\n    - location: after.sh\n")
+    arc = tar(tmp_path / "a.tgz", [
+        ("appspec.yml", "file", spec, 0o644), ("app/f", "file", "x\n", 0o644),
+        ("before.sh", "file", "#!/bin/bash\ntrue\n", 0o755),
+        ("after.sh", "file", f"#!/bin/bash\nset -e\ncat {dest}/f\n", 0o755)])
+    code = main(["verify", "--format", "json", str(arc)])
+    out = json.loads(capsys.readouterr().out)
+    assert (code, out["result"], out["error"]) == (0, "succeeded", None)
+    event = next(e for e in out["events"] if e["name"] == "AfterInstall")
+    assert [o["line"] for r in event["scripts"] for o in r["output"]] == ["x"]
+    assert sorted((c["path"], c["change"]) for c in out["changes"]) == [
+        (dest, "created"), (f"{dest}/f", "created")]
+    assert not os.path.exists(dest)
