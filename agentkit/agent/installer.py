@@ -282,6 +282,7 @@ class Installer:
             if host is None:
                 raise
             host.unreadable = True  # the agent, as root, reads it on the instance
+            host.unreadable_at = host.unreadable_at or os.path.realpath(scan)
             return None
         except OSError as exc:  # ENAMETOOLONG, ELOOP: Ruby's Dir.entries fails the same way
             if not (isinstance(exc, FileNotFoundError) and host is not None and host.in_image):

@@ -33,6 +33,7 @@ class Tally:
     over_files: int = 0  # past the cap: counted, not copied
     over_bytes: int = 0
     unreadable: bool = False  # this user may not list the target (the agent, root, may)
+    unreadable_at: str = ""  # the first directory of it this user may not list
     counted_all: bool = True  # False: more files past the cap than MAX_COUNTED
     in_image: bool = False  # the target is the image's (verify --image), not this host's
 
@@ -79,7 +80,8 @@ class Budget:
 def describe(tally: Tally) -> str:
     """The AK510 message's account of what this host's copy holds."""
     if tally.unreadable:
-        here = f"this user may not read {tally.target}: the tree does not show it"
+        where = tally.unreadable_at or tally.target
+        here = f"this user may not read {where}: the tree does not show it"
     else:
         whose = "the image's" if tally.in_image else "this host's"
         here = f"the tree shows {whose} copy: {tally.files} file(s), {_mb(tally.bytes)}"

@@ -16,6 +16,7 @@ import codecs
 import contextlib
 import errno
 import os
+import pwd
 import re
 import selectors
 import signal
@@ -169,11 +170,51 @@ def _prefix(job: Job) -> str:
     return f"Script at specified location: {job.location}{who}"
 
 
-def _spawn(job: Job, argv: list[str]) -> Process:
-    return spawn_group(argv, job.env)
+def _spawn(job: Job, argv: list[str], env: dict[str, str] | None = None) -> Process:
+    return spawn_group(argv, job.env if env is None else env)
+
+
+def _groups_denied() -> bool:
+    """Whether this process may not call setgroups (a user namespace whose map its owner
+    wrote without privilege: the box of a caller without a subordinate id range)."""
+    try:
+        with open("/proc/self/setgroups") as f:
+            return f.read().strip() == "deny"
+    except OSError:
+        return False
+
+
+def _su_in_place(job: Job, path: str) -> tuple[list[str], dict[str, str]] | None:
+    """What `su USER -c PATH` runs, when USER is who this process already is and su could
+    not run here: su sets its groups first, which a box without setgroups refuses (`su:
+    cannot set groups`) where the instance's su succeeds. So the box runs it as su would
+    (util-linux su-common.c: the user's shell from passwd, `-c PATH`; HOME and SHELL set,
+    USER and LOGNAME too for a user other than root). None: run su itself."""
+    if not job.runas or job.sudo or not _groups_denied():
+        return None
+    try:
+        entry = pwd.getpwnam(job.runas)
+    except KeyError:
+        return None
+    if entry.pw_uid != os.geteuid():
+        return None
+    shell = entry.pw_shell or "/bin/sh"
+    env = dict(job.env, HOME=entry.pw_dir, SHELL=shell)
+    if entry.pw_uid != 0:
+        env.update(USER=entry.pw_name, LOGNAME=entry.pw_name)
+    return [shell, "-c", path], env
 
 
 def _start(job: Job, path: str) -> Process | ScriptRun:
+    in_place = _su_in_place(job, path)
+    if in_place is not None:
+        try:
+            return _spawn(job, *in_place)
+        except OSError as exc:
+            # passwd's shell cannot be run: su exits 127 (not found) or 126 (su-common.c)
+            code = 127 if exc.errno == errno.ENOENT else 126
+            return ScriptRun(job.location, job.runas, code, 0.0, SCRIPT_FAILED,
+                             f"{_prefix(job)} failed with exit code {code}")
     argv = _argv(job, path)
     try:
         return _spawn(job, argv)

@@ -138,6 +138,9 @@ class Init:
         for tree in self.spec.mimic:
             mimic.copy_tree(tree, self.root.extra(), self.spec.idmap, tree == "/etc", budget,
                             skip=hidden)
+        for directory in self.spec.mimic_dirs:
+            mimic.copy_tree(directory, self.root.extra(), self.spec.idmap, False, budget,
+                            depth=1, skip=hidden)
         for path, mode, uid, gid in self.spec.hidden:
             _empty(self.root, path, mode, mimic.owner(self.spec.idmap, uid, gid))
         if "/var" in self.spec.mimic and mimic.empty_logs(self.root.extra(), self.spec.idmap):

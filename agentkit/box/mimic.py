@@ -24,12 +24,14 @@ import os
 import shutil
 import stat
 from collections import deque
+from collections.abc import Iterable, Iterator
 
 from agentkit.box.ids import IdMap
 
 MAX_DIRS = 20_000
 MAX_DEPTH = 3  # levels of a tree whose directories are copied (/var/www/html, /usr/local/bin)
 MAX_FILE = 4 << 20  # a bigger file in /etc is left to the host's layer
+LOG_TREE = "/var/log"
 GENERATED = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
 
 
@@ -39,9 +41,65 @@ def owner(idmap: IdMap, uid: int, gid: int) -> tuple[int, int]:
     return (uid if uid <= top else 0), (gid if gid <= top else 0)
 
 
-def _attrs(path: str, st: os.stat_result, idmap: IdMap) -> None:
+# The owners of what copy_tree and empty_logs copy, as this machine has them: read by
+# remember_owners before the box's user namespace is entered, because in it an owner the map
+# lacks (the host's root, a runas user's home made by root: every id outside the caller's
+# subordinate range) shows as 65534, and a copy owned by that would be nobody's, not root's
+# or the runas user's as on the instance.
+_HOST: dict[str, tuple[int, int]] = {}
+
+
+def remember_owners(trees: Iterable[str], files: Iterable[str] = ("/etc", LOG_TREE),
+                    budget: int = MAX_DIRS, skip: frozenset[str] = frozenset(),
+                    depth: int = MAX_DEPTH) -> None:
+    """Record the host owners of `trees`' directories (MAX_DEPTH levels, as copy_tree) and
+    of the files directly below `files`' directories, for the copies made later."""
+    with_files = frozenset(files)
+    queue = deque((t, 0, _inside_any(t, with_files)) for t in trees)
+    while queue and budget > 0:
+        path, level, take_files = queue.popleft()
+        if path in skip:
+            continue
+        try:
+            st = os.lstat(path)
+            with os.scandir(path) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        budget -= 1
+        _HOST[path] = (st.st_uid, st.st_gid)
+        for parent in _ancestors(path):  # a home's, made by copy_tree too
+            if parent in _HOST:
+                break
+            with contextlib.suppress(OSError):
+                pst = os.lstat(parent)
+                _HOST[parent] = (pst.st_uid, pst.st_gid)
+        for entry in entries:
+            deep = take_files or entry.path in with_files
+            with contextlib.suppress(OSError):
+                if entry.is_dir(follow_symlinks=False):
+                    if deep or level + 1 < depth:
+                        queue.append((entry.path, level + 1, deep))
+                elif take_files:
+                    cst = entry.stat(follow_symlinks=False)
+                    _HOST[entry.path] = (cst.st_uid, cst.st_gid)
+
+
+def _inside_any(path: str, dirs: frozenset[str]) -> bool:
+    return any(path == d or path.startswith(d + "/") for d in dirs)
+
+
+def _ancestors(path: str) -> Iterator[str]:
+    parent = os.path.dirname(path)
+    while parent not in ("/", ""):
+        yield parent
+        parent = os.path.dirname(parent)
+
+
+def _attrs(path: str, st: os.stat_result, idmap: IdMap, src: str = "") -> None:
+    uid, gid = _HOST.get(src, (st.st_uid, st.st_gid))
     with contextlib.suppress(OSError):
-        os.lchown(path, *owner(idmap, st.st_uid, st.st_gid))
+        os.lchown(path, *owner(idmap, uid, gid))
     if not stat.S_ISLNK(st.st_mode):
         os.chmod(path, stat.S_IMODE(st.st_mode))
 
@@ -59,6 +117,7 @@ def copy_tree(src: str, dest_layer: str, idmap: IdMap, files: bool, budget: list
         return
     if not stat.S_ISDIR(top.st_mode):
         return
+    parents = _missing_parents(src, dest_layer)
     queue = deque([(src, 0)])
     made: list[tuple[str, os.stat_result]] = []
     while queue and budget[0] > 0:
@@ -86,7 +145,21 @@ def copy_tree(src: str, dest_layer: str, idmap: IdMap, files: bool, budget: list
             elif files:
                 _copy_file(child, dest_layer + child, cst, idmap)
     for target, st in reversed(made):
-        _attrs(target, st, idmap)
+        _attrs(target, st, idmap, target[len(dest_layer):])
+    for parent in parents:  # made above by makedirs: the host's mode and owner, not 0755
+        with contextlib.suppress(OSError):
+            _attrs(dest_layer + parent, os.lstat(parent), idmap, parent)
+
+
+def _missing_parents(src: str, dest_layer: str) -> list[str]:
+    """The directories above `src` that dest_layer has no copy of yet (a home at
+    /app/home/u, below no tree of MIMIC_TREES)."""
+    found = []
+    for parent in _ancestors(src):
+        if os.path.lexists(dest_layer + parent):
+            break
+        found.append(parent)
+    return found
 
 
 def _copy_file(src: str, dest: str, st: os.stat_result, idmap: IdMap) -> None:
@@ -104,10 +177,8 @@ def _copy_file(src: str, dest: str, st: os.stat_result, idmap: IdMap) -> None:
         with contextlib.suppress(OSError):
             os.unlink(dest)
         return  # e.g. a file the caller may not read
-    _attrs(dest, st, idmap)
+    _attrs(dest, st, idmap, src)
 
-
-LOG_TREE = "/var/log"
 
 
 def empty_logs(dest_layer: str, idmap: IdMap, budget: int = MAX_DIRS) -> int:
@@ -136,7 +207,7 @@ def empty_logs(dest_layer: str, idmap: IdMap, budget: int = MAX_DIRS) -> int:
                 with contextlib.suppress(OSError):
                     os.close(os.open(dest_layer + child, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
                                      0o600))
-                    _attrs(dest_layer + child, st, idmap)
+                    _attrs(dest_layer + child, st, idmap, child)
                     made += 1
     return made
 

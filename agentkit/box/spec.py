@@ -37,6 +37,9 @@ class Spec:
     max_procs: int  # processes the box's users may have at once
     network: bool  # share this machine's network (else: a loopback of its own)
     mimic: tuple[str, ...] = ()  # trees copied as the box's own (unprivileged: see mimic.py)
+    # directories copied as the box's own without what is below them: the nearest existing
+    # parent of a files destination that does not exist yet, which Install writes into
+    mimic_dirs: tuple[str, ...] = ()
     # (box path, content, mode) to add; content None: a directory (a shown tree's mount point)
     extra_files: tuple[tuple[str, str | None, int], ...] = ()
     image: str = ""  # the instance's root file system shown instead of this machine's /
@@ -61,5 +64,5 @@ class Spec:
             idmap["kind"], tuple(tuple(x) for x in idmap["uids"]),
             tuple(tuple(x) for x in idmap["gids"]), idmap["note"]),
             **{k: tuple(tuple(x) if isinstance(x, list) else x for x in raw[k])
-               for k in ("shown", "binds", "masks", "homes", "mimic", "extra_files", "notes",
-                         "top_links", "hidden", "copied")}})
+               for k in ("shown", "binds", "masks", "homes", "mimic", "mimic_dirs", "extra_files",
+                         "notes", "top_links", "hidden", "copied")}})

@@ -18,7 +18,8 @@ import socket
 import sys
 from dataclasses import replace
 
-from agentkit.box import ids, init, wire  # (everything pid 1 needs is imported before we lose /)
+# (everything pid 1 needs is imported before we lose /)
+from agentkit.box import ids, init, mimic, wire
 from agentkit.box import syscalls as sc
 from agentkit.box.channel import Channel
 from agentkit.box.errors import Unavailable
@@ -144,6 +145,10 @@ def main(argv: list[str]) -> int:
     handler = wire.load_handler(spec.handler)
     try:
         _detach()
+        if spec.mimic or spec.mimic_dirs:  # while this machine's owners are still seen
+            hidden = frozenset(h for h, _, _, _ in spec.hidden)  # (see mimic._HOST)
+            mimic.remember_owners(spec.mimic, skip=hidden)
+            mimic.remember_owners(spec.mimic_dirs, files=(), depth=1, skip=hidden)
         spec = _enter(spec, channel)
         # Not traceable by what it starts (pid 1 inherits this): with dumpable 0, ptrace and
         # /proc/PID/mem need CAP_SYS_PTRACE in the user namespace this process was exec'd in,

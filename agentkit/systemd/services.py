@@ -39,6 +39,7 @@ START_TIMEOUT = 90.0  # systemd's DefaultTimeoutStartSec
 STOP_TIMEOUT = 5.0  # shorter than systemd's 90 s: nothing in a box needs more to stop
 EXIT_NOT_FOUND = 5  # systemctl start/restart of a unit that does not exist
 EXIT_NOT_RUNNING = 3  # LSB: is-active, status of a stopped unit
+EXIT_NOT_IMPLEMENTED = 3  # a job type the unit does not have (reload without ExecReload=)
 
 
 class Failed(Exception):
@@ -426,8 +427,10 @@ def stop(unit: Unit, state: dict[str, Any]) -> None:
 def reload(unit: Unit, state: dict[str, Any]) -> None:
     refresh(state)
     if not unit.commands("ExecReload"):
+        # BUS_ERROR_JOB_TYPE_NOT_APPLICABLE, which systemctl exits 3 for (EXIT_NOTIMPLEMENTED:
+        # translate_bus_error_to_exit_status() in src/systemctl/systemctl-util.c)
         raise Failed(f"Failed to reload {unit.name}: Job type reload is not applicable for "
-                     f"unit {unit.name}.")
+                     f"unit {unit.name}.", EXIT_NOT_IMPLEMENTED)
     if state["active"] != "active":
         raise Failed(f"{unit.name} is not active, cannot reload.")
     if not _run_all(unit, "ExecReload", state, START_TIMEOUT):

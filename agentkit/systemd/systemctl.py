@@ -18,9 +18,17 @@ from agentkit.systemd import services, units
 from agentkit.systemd.services import EXIT_NOT_FOUND, EXIT_NOT_RUNNING, Failed
 from agentkit.systemd.units import Unit
 
-CHANGING = ("start", "stop", "restart", "reload", "try-restart", "reload-or-restart",
-            "try-reload-or-restart", "condrestart", "force-reload", "enable", "disable",
-            "mask", "unmask")
+CHANGING = ("start", "stop", "condstop", "restart", "reload", "try-restart",
+            "reload-or-restart", "try-reload-or-restart", "reload-or-try-restart", "condrestart",
+            "condreload", "force-reload", "enable", "disable", "mask", "unmask")
+# The job each verb asks for, as systemctl names it in "Failed to JOB NAME: ..." (unit_actions
+# of systemd's src/systemctl/systemctl-start-unit.c): the legacy aliases are their jobs'.
+JOB_TYPES = {"condstop": "stop", "condrestart": "try-restart",
+             "try-reload-or-restart": "reload-or-try-restart",
+             "condreload": "reload-or-try-restart", "force-reload": "reload-or-try-restart"}
+# Jobs that leave an inactive unit alone; a masked unit is no failure for them
+# (start_unit_one(): TryRestartUnit and ReloadOrTryRestartUnit ignore BUS_ERROR_UNIT_MASKED).
+TRY_JOBS = ("try-restart", "reload-or-try-restart")
 QUERIES = ("is-active", "is-enabled", "is-failed", "status")
 NO_OPS = ("daemon-reload", "daemon-reexec", "reset-failed", "preset")
 
@@ -97,23 +105,27 @@ def _split(args: list[str]) -> tuple[list[str], set[str]]:
 
 def _job(verb: str, unit: Unit, state: dict[str, Any], now: bool) -> list[str]:
     said: list[str] = []
-    if verb in ("start",):
+    job = JOB_TYPES.get(verb, verb)
+    if job == "start":
         services.start(unit, state)
-    elif verb == "stop":
+    elif job == "stop":
         services.stop(unit, state)
-    elif verb in ("restart", "force-reload"):
+    elif job == "restart":
         services.stop(unit, state)
         services.start(unit, state)
-    elif verb in ("try-restart", "condrestart"):
+    elif job == "try-restart":
         services.refresh(state)
         if state["active"] == "active":
             services.stop(unit, state)
             services.start(unit, state)
-    elif verb in ("reload-or-restart", "try-reload-or-restart"):
+    elif job in ("reload-or-restart", "reload-or-try-restart"):
+        # force-reload is reload-or-try-restart too: a reload where the unit has one, else a
+        # restart, and for the try- form only of an active unit (src/core/dbus-unit.c,
+        # bus_unit_queue_job_one: RELOAD_OR_START / TRY_RELOAD / TRY_RESTART)
         services.refresh(state)
         if state["active"] == "active" and unit.commands("ExecReload"):
             services.reload(unit, state)
-        elif state["active"] == "active" or verb == "reload-or-restart":
+        elif state["active"] == "active" or job == "reload-or-restart":
             services.stop(unit, state)
             services.start(unit, state)
     elif verb == "reload":
@@ -136,7 +148,8 @@ def _change(verb: str, names: list[str], flags: set[str]) -> int:
             print(f"Failed to {verb} unit: Interactive authentication required.",
                   file=sys.stderr)
         else:
-            print(f"Failed to {verb} {full}: Interactive authentication required.\n"
+            print(f"Failed to {JOB_TYPES.get(verb, verb)} {full}: Interactive authentication "
+                  "required.\n"
                   f"See system logs and 'systemctl status {full}' for details.",
                   file=sys.stderr)
         return 1
@@ -150,17 +163,8 @@ def _change(verb: str, names: list[str], flags: set[str]) -> int:
             unit = units.find(full)
             state = services.load(full)
             if unit is None or unit.masked:
-                what = "not found" if unit is None else "masked"
-                label = "Failed to enable unit" if verb in ("enable", "disable") else \
-                    f"Failed to {verb}"
-                if verb in ("enable", "disable") and unit is None:
-                    print(f"{label}: Unit file {full} does not exist.", file=sys.stderr)
-                else:
-                    said = "not found" if unit is None else "is masked"
-                    print(f"{label} {full}: Unit {full} {said}.", file=sys.stderr)
-                code = EXIT_NOT_FOUND if unit is None and verb not in ("enable", "disable") \
-                    else 1
-                _record(state, verb, f"unit {what}", code)
+                code = _unloadable(verb, full, unit is None)
+                _record(state, verb, "unit not found" if unit is None else "unit masked", code)
                 services.save(state)
                 status = max(status, code)
                 continue
@@ -180,8 +184,51 @@ def _change(verb: str, names: list[str], flags: set[str]) -> int:
     return status
 
 
+def _unloadable(verb: str, name: str, missing: bool) -> int:
+    """What systemd says to a job or an unit file operation on a unit that does not exist
+    or is masked, and its exit status (translate_bus_error_to_exit_status() of
+    src/systemctl/systemctl-util.c: BUS_ERROR_NO_SUCH_UNIT is 5, any other error 1)."""
+    job = JOB_TYPES.get(verb, verb)
+    if verb in ("enable", "disable"):
+        # src/shared/install.c: install_info_may_process() refuses a masked unit to enable
+        # (ERFKILL, named by its file); install_context_mark_for_removal() skips it for
+        # disable; a missing one is ENOENT to both (src/core/dbus-manager.c install_error())
+        if missing:
+            print(f"Failed to {verb} unit: Unit file {name} does not exist.", file=sys.stderr)
+            return 1
+        link = _mask_link(name)
+        if verb == "disable":
+            print(f"Unit {link} is masked, ignoring.", file=sys.stderr)
+            return 0
+        print(f"Failed to enable unit: Unit file {link} is masked.", file=sys.stderr)
+        return 1
+    if missing and job == "stop":
+        # src/core/dbus-unit.c bus_unit_queue_job_one(): stopping an inactive unit that
+        # did not load is "not loaded" (not "not found"), still NO_SUCH_UNIT
+        print(f"Failed to stop {name}: Unit {name} not loaded.", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    if missing:  # transaction_add_job_and_dependencies(): bus_unit_validate_load_state()
+        print(f"Failed to {job} {name}: Unit {name} not found.", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    if job == "stop" or job in TRY_JOBS:
+        return 0  # stop is never refused a masked unit; the try- jobs ignore it
+    print(f"Failed to {job} {name}: Unit {name} is masked.", file=sys.stderr)
+    return 1
+
+
+def _mask_link(name: str) -> str:
+    """The file that masks `name` (the first of the search path, as units.find reads)."""
+    for directory in units.SEARCH_PATH:
+        if os.path.lexists(f"{directory}/{name}"):
+            return f"{directory}/{name}"
+    return f"/etc/systemd/system/{name}"
+
+
 def _mask(verb: str, name: str) -> int:
     link = f"/etc/systemd/system/{name}"
+    if not any(os.path.lexists(f"{d}/{name}") for d in units.SEARCH_PATH):
+        # src/systemctl/systemctl-enable.c: mask and unmask check unit_exists() first
+        print(f"Unit {name} does not exist, proceeding anyway.", file=sys.stderr)
     if verb == "mask":
         if os.path.lexists(link) and not os.path.islink(link):
             print(f"Failed to mask unit: File {link} already exists.", file=sys.stderr)
@@ -234,8 +281,14 @@ def _status(name: str, unit: Unit | None, state: dict[str, Any]) -> int:
            "inactive": "inactive (dead)", "activating": "activating (start)"}[state["active"]]
     if state["active"] == "active" and state.get("remain"):
         sub = "active (exited)"
-    print(f"\u25cf {name} - {description}")
-    print(f"     Loaded: loaded ({unit.path}; {services.enabled_state(unit)})")
+    # print_status_info() of src/systemctl/systemctl-show.c: the state's glyph
+    # (unit_active_state_to_glyph), the description only where it is not the name
+    glyph = {"inactive": "\u25cb", "failed": "\u00d7"}.get(state["active"], "\u25cf")
+    print(f"{glyph} {name}" + (f" - {description}" if description != name else ""))
+    if unit.masked:  # its load error stands in for the file (print_status_info())
+        print(f"     Loaded: masked (Reason: Unit {name} is masked.)")
+    else:
+        print(f"     Loaded: loaded ({unit.path}; {services.enabled_state(unit)})")
     print(f"     Active: {sub}")
     if state.get("main_pid") and state["active"] == "active":
         print(f"   Main PID: {state['main_pid']}")

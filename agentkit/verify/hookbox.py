@@ -243,12 +243,23 @@ def build_spec(work: str, dep_root: str, masked: tuple[str, ...], destinations: 
     extra += managed
     notes += [why_not] if why_not else []
     mimic: tuple[str, ...] = ()
+    mimic_dirs: tuple[str, ...] = ()
     if idmap.kind != "shifted" and not image:  # an image is the caller's own: no copies
-        mimic = tuple(t for t in dict.fromkeys([*MIMIC_TREES, *destinations])
-                      if t in scratch or not _inside(t, names))
+        # each by its real path: a copy of `/lib/systemd/system` (a files destination) made
+        # under the name /lib, a link on a merged-/usr host, would stand in the box as a
+        # directory /lib that holds only that, hiding the dynamic loader (every program,
+        # su first, fails to start with ENOENT); Install writes there through the link too
+        trees = [os.path.realpath(t) for t in (MIMIC_TREES[0], *_user_homes(),
+                                               *MIMIC_TREES[1:], *destinations)]
+        in_scratch = {os.path.realpath(d) for d in scratch}
+        mimic = tuple(t for t in dict.fromkeys(trees)
+                      if t in in_scratch or not _inside(t, names))
+        mimic_dirs = tuple(p for p in dict.fromkeys(_made_in(d) for d in destinations)
+                           if p and p not in mimic and not _inside(p, names))
     return Spec(work=work, idmap=idmap, shown=shown, binds=((agent_root, dep_root),),
                 masks=() if image else masked, homes=() if image else homes,
                 max_disk=max_disk, max_procs=max_procs, network=network, mimic=mimic,
+                mimic_dirs=mimic_dirs,
                 extra_files=tuple(extra), notes=tuple(notes),
                 image=base, top_links=_top_links(base), hidden=hidden,
                 max_memory=policy.max_memory, copied=copied, handler=JOB_HANDLER)
@@ -274,6 +285,41 @@ def _small(top: str) -> bool:
         except OSError:
             return False
     return True
+
+
+def _made_in(destination: str) -> str | None:
+    """The nearest existing directory above a files destination that does not exist yet
+    (/usr/src for /usr/src/app): Install makes the destination in it, which a plain user's
+    box may not do in a host directory root owns (it shows as nobody's there)."""
+    real = os.path.realpath(destination)
+    if os.path.lexists(real):
+        return None
+    parent = os.path.dirname(real)
+    while parent != "/" and not os.path.isdir(parent):
+        parent = os.path.dirname(parent)
+    return None if parent == "/" or parent.split("/")[1] in SPECIAL else parent
+
+
+def _user_homes() -> list[str]:
+    """This machine's users' home directories that exist and are not the system's own (a
+    runas user's home at /srv/app/home/u, deeper than MIMIC_TREES are copied): the box's
+    copies give them their owner, where the host's layer shows them as nobody's and the
+    hook's `mkdir ~/app` would be refused where the instance's user is not."""
+    found = []
+    for entry in pwd.getpwall():
+        home = os.path.normpath(entry.pw_dir or "/")
+        if home == "/" or home.split("/")[1] in SPECIAL or _inside(home, SYSTEM_ONLY):
+            continue
+        with contextlib.suppress(OSError):
+            if stat.S_ISDIR(os.lstat(home).st_mode):
+                found.append(home)
+    return sorted(set(found))
+
+
+# homes of system accounts that are the system's own directories (bin's /bin, man's
+# /var/cache/man is copied with /var anyway): no copy of them is needed
+SYSTEM_ONLY = ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/lib", "/usr/lib", "/usr/share",
+               "/nonexistent")
 
 
 def _size(count: int) -> str:
@@ -419,31 +465,48 @@ def fold(sb: HostView, changes: Iterable[tuple[Change, int | None]],
 def limit_reason(result: ScriptRun, idmap: ids.IdMap) -> str | None:
     """Why a failed script may have failed only because verify runs unprivileged: a host
     file this box may not change, a user it cannot be. None: it would fail on an instance."""
-    if idmap.kind == "shifted" or result.error_code != SCRIPT_FAILED or result.runas:
-        return None  # (a runas user is refused on an instance too)
+    if idmap.kind == "shifted" or result.error_code != SCRIPT_FAILED:
+        return None
     me = os.getuid()
     for _, line in result.output:
         if not _REFUSED.search(line):
             continue
         for path in _PATH.findall(line):
-            probe = os.path.normpath(path)
-            while probe != "/":
-                try:
-                    st = os.lstat(probe)
-                except OSError:
-                    probe = os.path.dirname(probe)
-                    continue
-                if st.st_uid != me:
-                    return (f"{result.location} was refused {probe} (`{line.strip()[:160]}`); "
-                            f"it is owned by uid {st.st_uid} on this machine, which verify, "
-                            f"run by uid {me}, may not change in its box. On an instance the "
-                            "hook runs as root and would not meet this; run verify as root "
-                            "for a verdict")
-                break
+            st, probe = _nearest(os.path.normpath(path))
+            if st is None or st.st_uid == me:
+                continue
+            if result.runas and (st.st_uid, st.st_gid) != (0, 0):
+                # the box shows a host file that is neither the caller's nor root's as
+                # nobody's (no copy of it: mimic.py copies directories, not a home's files),
+                # where the instance shows it as its owner's: a runas user may own it there
+                return (f"{result.location} was refused {probe} (`{line.strip()[:160]}`); "
+                        f"it is owned by uid {st.st_uid} and gid {st.st_gid} on this machine, "
+                        f"which the box of verify, run by uid {me}, shows as nobody's, so what "
+                        f"user {result.runas} may do there is not known; run verify as root "
+                        "for a verdict")
+            if not result.runas:
+                return (f"{result.location} was refused {probe} (`{line.strip()[:160]}`); "
+                        f"it is owned by uid {st.st_uid} on this machine, which verify, "
+                        f"run by uid {me}, may not change in its box. On an instance the "
+                        "hook runs as root and would not meet this; run verify as root "
+                        "for a verdict")
+        if result.runas:
+            continue  # (a runas user is refused what root owns on an instance too)
         if "cannot set" in line or idmap.kind == "single":
             return (f"{result.location} was refused (`{line.strip()[:160]}`); {idmap.note}. "
                     "On an instance it would not meet this")
     return None
+
+
+def _nearest(path: str) -> tuple[os.stat_result | None, str]:
+    """The path, or the nearest of its parents that exists on this machine, and its stat."""
+    probe = path
+    while probe not in ("/", ""):
+        try:
+            return os.lstat(probe), probe
+        except OSError:
+            probe = os.path.dirname(probe)
+    return None, probe
 
 
 class HookBox:
@@ -456,6 +519,7 @@ class HookBox:
         self.moment = 0  # the HostView's records changed after this are not in the box yet
         self.shown: set[str] = set()
         self.notes: list[str] = []
+        self.unshown: str | None = None  # why the box lacks what Install made
 
     def _sync(self) -> None:
         """Start the box, or write into it what changed in the HostView since."""
@@ -470,6 +534,10 @@ class HookBox:
             if failed:
                 self.notes.append(f"{len(failed)} path(s) of Install could not be shown in "
                                   f"the box, e.g. {failed[0]}")
+                self.unshown = self.unshown or (
+                    f"{len(failed)} path(s) of Install could not be shown in the box (e.g. "
+                    f"{failed[0]}), so the hooks after it did not see the tree the instance's "
+                    "would; run verify as root for a verdict")
         self.moment = records.mark()
 
     def run(self, jobs: list[runner.Job], log: str, log_cap: int

@@ -223,7 +223,8 @@ class Lifecycle:
         if failed is None:
             return EventRun(name, "succeeded", revision, tuple(results))
         if in_box and self.hookbox is not None and \
-                (why := hookbox.limit_reason(failed, self.hookbox.spec.idmap)) is not None:
+                (why := self.hookbox.unshown or
+                 hookbox.limit_reason(failed, self.hookbox.spec.idmap)) is not None:
             self.stop = self.stop.halt(f"{failed.location} failed in {name} for want of "
                                        "privilege", undetermined=why)
             return EventRun(name, UNDETERMINED, revision, tuple(results), note=why)
@@ -402,6 +403,14 @@ class Lifecycle:
                     linked_dirs.describe(tally),
                     "do not ship links to directories; link shared storage in AfterInstall "
                     "(agentkit hook link-shared)"))
+                if tally.unreadable and self.stop.undetermined is None:
+                    # the tree lacks what the agent, as root, copies: the hooks after
+                    # Install would look at a different tree than the instance's
+                    self.stop = self.stop.halt(
+                        f"Install copies {tally.target} (the bundle's link "
+                        f"{os.path.relpath(tally.link, self.dep.archive)}), and this user "
+                        f"may not read {tally.unreadable_at or tally.target}: what the "
+                        "instance gets there is not known; run verify as root for a verdict")
             installer.execute(plan)
         except OSError as exc:
             self.view.save()

@@ -1016,3 +1016,33 @@ def test_verify_archive_with_unreadable_hook_script_is_a_finding(tmp_path: Path)
         ("AK508", "run.sh", "hooks > AfterInstall > run.sh: this user cannot read the script "
          "(Permission denied), so its first line (shebang, BOM, line ending) is not checked; "
          "the agent, as root, reads it")]
+
+
+def test_verify_directory_link_part_unreadable_is_undetermined(tmp_path: Path) -> None:
+    # A plain user may not read part of what the agent, as root, copies (issue 29): the tree
+    # and the hooks after Install would lack it, so the verdict is undetermined, not "would
+    # succeed" over a different tree. (Root runs this without DAC: bound_by_permissions.)
+    from ..unprivileged import run_cli
+
+    share = tmp_path / "efs" / "media"
+    (share / "private").mkdir(parents=True)
+    (share / "public.jpg").write_bytes(b"x")
+    (share / "private" / "secret.jpg").write_bytes(b"y")
+    (share / "private").chmod(0o000)
+    arc = tar(tmp_path / "a.tgz", [("appspec.yml", "file", appspec(tmp_path / "rel"), 0o644),
+                                   ("media", "symlink", str(share), 0o777)])
+    try:
+        code, out, err = run_cli(["verify", "--format", "json", str(arc)])
+    finally:
+        (share / "private").chmod(0o755)
+    assert (code, err) == (1, "")  # AK510 is an error finding
+    report = json.loads(out)
+    assert report["result"] == "undetermined"
+    assert report["undetermined"] == (
+        f"Install copies {share} (the bundle's link media), and this user may not read "
+        f"{share}/private: what the instance gets there is not known; run verify as root for "
+        "a verdict")
+    assert [f["message"] for f in report["findings"] if f["code"] == "AK510"] == [
+        f"the agent copies everything under {share} (a linked directory outside the bundle) "
+        f"onto the instance, whatever it holds there; this user may not read {share}/private: "
+        "the tree does not show it"]

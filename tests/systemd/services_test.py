@@ -363,3 +363,95 @@ def test_services_unit_with_a_missing_user_or_environment_file_fails_its_start(
     assert app["state"] == "failed"
     assert app["log"] == ["agentkit-systemd: agentkit-app.service: \"getpwnam(): name not "
                           "found: 'agentkit-no-such-user'\""]
+
+
+SYSTEMD_ANSWERS = """\
+t() { "$@" 2>&1; echo "[$*] $?"; }
+t systemctl stop ak-nosuch
+t systemctl condrestart ak-nosuch
+t systemctl mask ak-m
+t systemctl try-restart ak-m
+t systemctl force-reload ak-m
+t systemctl start ak-m
+t systemctl stop ak-m
+t systemctl status ak-m
+t systemctl is-enabled ak-m
+t systemctl enable ak-m
+t systemctl disable ak-m
+t systemctl unmask ak-m
+t systemctl disable ak-nosuch
+t systemctl reload ak-oneshot
+t systemctl start ak-oneshot
+t systemctl is-failed ak-oneshot
+t systemctl status ak-oneshot
+t systemctl start ak-simple
+sleep 0.3
+t systemctl is-active ak-simple
+t systemctl force-reload ak-sleep
+t systemctl is-active ak-sleep
+t systemctl status ak-sleep
+"""
+
+
+def test_services_answer_as_systemd_does(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 29: each line's words and exit status are systemd 252's
+    units = {"ak-simple": "[Service]\nType=simple\nExecStart=/nonexistent/bin/app\n",
+             "ak-oneshot": "[Unit]\nDescription=ak once\n[Service]\nType=oneshot\n"
+                           "ExecStart=/bin/false\n",
+             "ak-sleep": "[Service]\nExecStart=/bin/sleep 60\nExecReload=/bin/true\n"}
+    spec = ("version: 0.0\nos: linux\nfiles:\n  - source: units\n"
+            "    destination: /etc/systemd/system\nhooks:\n  ApplicationStart:\n"
+            "    - location: start.sh\n")
+    arc = tar(tmp_path / "b.tgz", [
+        ("appspec.yml", "file", spec, 0o644), ("start.sh", "file", script(SYSTEMD_ANSWERS),
+                                               0o755),
+        *((f"units/{n}.service", "file", text, 0o644) for n, text in units.items())])
+    code, out = _verify(capsys, arc)
+    assert (code, out["result"]) == (0, "succeeded"), out["error"]
+    masked = "/etc/systemd/system/ak-m.service"
+    assert _output(out, "ApplicationStart") == [
+        # src/core/dbus-unit.c bus_unit_queue_job_one(): a stop of an unloaded unit
+        "Failed to stop ak-nosuch.service: Unit ak-nosuch.service not loaded.",
+        "[systemctl stop ak-nosuch] 5",
+        # src/systemctl/systemctl-start-unit.c: the alias is named by its job
+        "Failed to try-restart ak-nosuch.service: Unit ak-nosuch.service not found.",
+        "[systemctl condrestart ak-nosuch] 5",
+        # src/systemctl/systemctl-enable.c: mask checks unit_exists() first
+        "Unit ak-m.service does not exist, proceeding anyway.",
+        f"Created symlink {masked} \u2192 /dev/null.", "[systemctl mask ak-m] 0",
+        # start_unit_one(): the try- jobs ignore a masked unit; force-reload is one of them
+        "[systemctl try-restart ak-m] 0", "[systemctl force-reload ak-m] 0",
+        "Failed to start ak-m.service: Unit ak-m.service is masked.",
+        "[systemctl start ak-m] 1",
+        "[systemctl stop ak-m] 0",
+        "\u25cb ak-m.service", "     Loaded: masked (Reason: Unit ak-m.service is masked.)",
+        "     Active: inactive (dead)", "[systemctl status ak-m] 3",
+        "masked", "[systemctl is-enabled ak-m] 1",
+        # src/shared/install.c: enable refuses the masked file, disable skips it
+        f"Failed to enable unit: Unit file {masked} is masked.", "[systemctl enable ak-m] 1",
+        f"Unit {masked} is masked, ignoring.", "[systemctl disable ak-m] 0",
+        f'Removed "{masked}".', "[systemctl unmask ak-m] 0",
+        "Failed to disable unit: Unit file ak-nosuch.service does not exist.",
+        "[systemctl disable ak-nosuch] 1",
+        # JOB_TYPE_NOT_APPLICABLE is EXIT_NOTIMPLEMENTED (src/systemctl/systemctl-util.c)
+        "Failed to reload ak-oneshot.service: Job type reload is not applicable for unit "
+        "ak-oneshot.service.", "[systemctl reload ak-oneshot] 3",
+        "Job for ak-oneshot.service failed because the control process exited with error "
+        "code.", 'See "systemctl status ak-oneshot.service" and "journalctl -xeu '
+        'ak-oneshot.service" for details.', "[systemctl start ak-oneshot] 1",
+        "failed", "[systemctl is-failed ak-oneshot] 0",
+        # src/systemctl/systemctl-show.c print_status_info(): the failed glyph
+        "\u00d7 ak-oneshot.service - ak once",
+        "     Loaded: loaded (/etc/systemd/system/ak-oneshot.service; static)",
+        "     Active: failed (Result: exit-code)",
+        "",
+        "agentkit-systemd: ak-oneshot.service: ExecStart=/bin/false exited with status 1",
+        "[systemctl status ak-oneshot] 3",
+        # Type=simple: the start is done once the main process is forked
+        "[systemctl start ak-simple] 0", "failed", "[systemctl is-active ak-simple] 3",
+        # reload-or-try-restart of an inactive unit: nothing to do
+        "[systemctl force-reload ak-sleep] 0", "inactive", "[systemctl is-active ak-sleep] 3",
+        "\u25cb ak-sleep.service",
+        "     Loaded: loaded (/etc/systemd/system/ak-sleep.service; static)",
+        "     Active: inactive (dead)", "[systemctl status ak-sleep] 3"]
