@@ -4,7 +4,7 @@ Two tmpfs of the box's own: the layers (L: what Install put there, what the box 
 upper (U: every write of a hook, size-limited, so a hook that fills it meets ENOSPC as on a
 full disk, never the host's disk). U holds every place a hook may write: the overlays' upper
 directories, /run, /dev/shm and the agent's deployment root (an overlay over verify's own
-directory, copied back by verify after each event: hookbox.fold), so --max-disk bounds their
+directory, copied back by verify after each event: verify/fold.py), so --max-disk bounds their
 total. Each tree of the host is an overlay at its own path
 (`lowerdir=/usr` for the whole of / is refused in a user namespace: /proc, /sys and /dev are
 locked mounts) over its copies in L; then a fresh /proc with the machine-wide files masked and

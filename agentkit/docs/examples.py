@@ -4,6 +4,9 @@ section of the code's page (docs/rules/AKNNN.md, `agentkit rule AKNNN`).
 tests/docs/pages_test.py builds every example from its page, runs the command the page shows
 and checks that the code is reported, so an example cannot go stale. Files are written into
 an empty directory that the command runs in.
+
+Over 500 lines: one runnable example per finding code, as data; each is short, and
+they are read one at a time.
 """
 
 from __future__ import annotations

@@ -63,6 +63,9 @@ class Found(NamedTuple):
     record: Record | None
 
 
+_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)  # a disk's own errors
+
+
 def kind(mode: int) -> str:
     """The entry type the view and its reports name: symlink, dir, file or other."""
     return ("symlink" if stat.S_ISLNK(mode) else "dir" if stat.S_ISDIR(mode)
@@ -185,6 +188,15 @@ class HostView:
     def lstat(self, path: str) -> tuple[os.stat_result, str] | None:
         found = self._find(os.path.normpath(path))
         return (found.st, found.where) if found else None
+
+    def failed_here(self, exc: OSError) -> bool:
+        """Whether an error is of the view's own storage (verify's disk, a file of its own
+        it may not write), rather than of what it reads: a disk's errors whatever file they
+        name, any error naming a file of the view."""
+        if exc.errno in _DISK:
+            return True
+        name = exc.filename if isinstance(exc.filename, str) else ""
+        return name == self.root or name.startswith(self.root.rstrip("/") + "/")
 
     def lexists(self, path: str) -> bool:
         return self._find(os.path.normpath(path)) is not None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import os
 from collections.abc import Iterator
 from dataclasses import replace
@@ -414,7 +413,7 @@ class Lifecycle:
             installer.execute(plan)
         except OSError as exc:
             self.view.save()
-            if _own_failure(exc, self.view.root):
+            if self.view.failed_here(exc):
                 raise MachineryFailed(
                     f"verify's own copy of the instance under {self.work} failed while Install "
                     f"ran ({exc.strerror or exc}"
@@ -447,19 +446,6 @@ class Lifecycle:
         if self.opts.agent.generation == "2":
             return f"Install failed for group {self.opts.agent.group_id}: {message}"
         return message
-
-
-# errors of a disk, whichever file they name: verify's work directory is the one written
-_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
-
-
-def _own_failure(exc: OSError, view_root: str) -> bool:
-    """Whether Install failed on verify's own copy of the instance (its disk, a file there it
-    may not write), rather than on the revision it reads as the agent reads it."""
-    if exc.errno in _DISK:
-        return True
-    name = exc.filename if isinstance(exc.filename, str) else ""
-    return name == view_root or name.startswith(view_root.rstrip("/") + "/")
 
 
 def _phase(name: str, archive: str) -> str:
