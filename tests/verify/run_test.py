@@ -83,9 +83,9 @@ def test_exclusive_held_without_wait_is_refused_at_once(tmp_path: Path) -> None:
 
 
 def test_exclusive_second_run_in_the_same_directory_is_refused(tmp_path: Path) -> None:
-    with run.exclusive(str(tmp_path), 0):
-        with pytest.raises(BadInput), run.exclusive(str(tmp_path), 0):
-            pass
+    with run.exclusive(str(tmp_path), 0), pytest.raises(BadInput), \
+            run.exclusive(str(tmp_path), 0):
+        pass
 
 
 def test_exclusive_held_with_wait_gives_up_after_the_wait(tmp_path: Path) -> None:
