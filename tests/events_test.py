@@ -10,6 +10,7 @@ from agentkit import events
 @pytest.mark.parametrize("name, meant", [
     ("after install", "AfterInstall"), ("after_install", "AfterInstall"),
     ("APPLICATION-START", "ApplicationStart"), ("AfterInstal", "AfterInstall"),
+    ("BeforInstal", "BeforeInstall"),
     ("ValidateServices", "ValidateService"), ("Install", None), ("Deploy", None),
     ("DownloadBundle", None)])
 def test_suggest_scripted_event_or_none(name: str, meant: str | None) -> None:
