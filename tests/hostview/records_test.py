@@ -59,7 +59,9 @@ def test_records_put_without_owner_keeps_the_one_recorded(records: Records) -> N
     assert records.get("/a") == _plain("/a", WRITTEN_DIR, 5, 6, 0o40755)
 
 
-_name = st.text(st.characters(exclude_characters="/\0"), min_size=1, max_size=12) | \
+# file names as os gives them: text without lone surrogates, or any bytes (surrogateescape)
+_name = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="/\0"),
+               min_size=1, max_size=12) | \
     st.binary(min_size=1, max_size=12).filter(lambda b: b"/" not in b and b"\0" not in b)\
     .map(lambda b: b.decode("utf-8", "surrogateescape"))
 
