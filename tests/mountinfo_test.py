@@ -41,7 +41,7 @@ def test_at_or_below_undoes_escapes_and_keeps_parents_first(tmp_path: Path) -> N
     probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
                            capture_output=True, text=True)
     if probe.returncode != 0:
-        pytest.skip(f"this machine gives no mount namespace: {probe.stderr.strip()}")
+        pytest.skip(f"no mount namespace for this user here: {probe.stderr.strip()}")
     package = str(Path(mountinfo.__file__).parents[1])
     done = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c",
                            _CHILD, str(tmp_path)], capture_output=True, text=True,
