@@ -26,7 +26,7 @@ def sparse_sha256(fd: int, size: int) -> str:
     pos = 0
     while pos < size:
         data = _seek(fd, pos, os.SEEK_DATA, size)
-        _zeros(digest, data - pos)
+        _zeros(digest, min(data, size) - pos)  # data past `size`: only its zeros count
         if data >= size:
             break
         end = min(_seek(fd, data, os.SEEK_HOLE, size), size)
