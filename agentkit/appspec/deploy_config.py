@@ -31,8 +31,8 @@ from typing import Any, Callable
 from agentkit import events as ev
 from agentkit.errors import BadConfig
 from agentkit.yamlconf.agentkit_yml import DEPLOY, NAME
-from agentkit.yamlconf.reader import Conv, Reader
-from agentkit.yamlconf.source import MappingNode, Node, ScalarNode, read_source
+from agentkit.yamlconf.reader import Conv, Reader, refuse, section_of
+from agentkit.yamlconf.source import MappingNode, Node, ScalarNode
 from agentkit.yamlconf.view import MapView, pos, value11
 
 DEFAULT_RELEASE_TIMEOUT = 300
@@ -167,12 +167,7 @@ def _release_events(top: Node | None,
 
 def parse(path: str) -> DeployConfig:
     """The `deploy:` section of the agentkit.yml at `path`; BadConfig lists every problem."""
-    src = read_source(path)
-    if src.syntax_error is not None:
-        e = src.syntax_error
-        raise BadConfig(f"{path}:{e.line}: YAML syntax: {e.problem}")
-    top = src.root
-    section = MapView(top).get("deploy") if isinstance(top, MappingNode) else None
+    top, section = section_of(path, "deploy")
     if not isinstance(section, MappingNode):
         raise BadConfig(f"{path}:{pos(section or top)[0] or 1}: deploy: expected a mapping "
                         "with at least `destination` (agentkit init writes an example).")
@@ -210,8 +205,5 @@ def parse(path: str) -> DeployConfig:
     cfg = dataclasses.replace(cfg, scripts=_scripts(p, view.get("scripts"), cfg.events,
                                                     relative[1]))
     problems = p.problems()
-    if problems:
-        lines = [problem.text(path) for problem in problems]
-        raise BadConfig(lines[0] if len(lines) == 1 else
-                        f"{len(lines)} problems in {path}:\n" + "\n".join(lines))
+    refuse(path, problems)
     return cfg

@@ -25,7 +25,16 @@ from agentkit.yamlconf.agentkit_yml import (
     TOP,
     VALIDATE,
 )
-from agentkit.yamlconf.reader import Problem, Reader, abs_path, integer, list_of, null, scalar
+from agentkit.yamlconf.reader import (
+    Problem,
+    Reader,
+    abs_path,
+    integer,
+    list_of,
+    null,
+    refuse,
+    scalar,
+)
 from agentkit.yamlconf.source import MappingNode, Node, SequenceNode, read_source
 from agentkit.yamlconf.view import MapView, Path, pos
 
@@ -307,10 +316,8 @@ def check(path: str) -> Checked:
 
 def load(path: str) -> Config:
     checked = check(path)
-    if checked.config is None:
-        texts = [p.text(path) for p in checked.problems]
-        raise BadConfig(texts[0] if len(texts) == 1 else
-                        f"{len(texts)} problems in {path}:\n" + "\n".join(texts))
+    refuse(path, checked.problems)
+    assert checked.config is not None  # (a config with no problem is whole)
     return checked.config
 
 

@@ -18,9 +18,9 @@ import os
 from agentkit.errors import BadConfig
 from agentkit.yamlconf import locate
 from agentkit.yamlconf.agentkit_yml import VERIFY
-from agentkit.yamlconf.reader import Conv, Reader
-from agentkit.yamlconf.source import MappingNode, Node, ScalarNode, read_source
-from agentkit.yamlconf.view import MapView, pos, value11
+from agentkit.yamlconf.reader import Conv, Reader, section_of
+from agentkit.yamlconf.source import MappingNode, Node, ScalarNode
+from agentkit.yamlconf.view import pos, value11
 
 
 def find(explicit: str | None) -> str | None:
@@ -38,12 +38,7 @@ def _image_path(node: Node) -> str:
 
 def image(path: str) -> str | None:
     """`verify: image:` of the agentkit.yml at `path`, made absolute; None when not given."""
-    src = read_source(path)
-    if src.syntax_error is not None:
-        e = src.syntax_error
-        raise BadConfig(f"{path}:{e.line}: YAML syntax: {e.problem}")
-    top = src.root
-    section = MapView(top).get("verify") if isinstance(top, MappingNode) else None
+    _, section = section_of(path, "verify")
     if section is None or (isinstance(section, ScalarNode) and value11(section) is None):
         return None
     if not isinstance(section, MappingNode):

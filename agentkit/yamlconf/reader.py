@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, TypeVar
 
-from agentkit.yamlconf.source import MappingNode, Node, ScalarNode, SequenceNode
+from agentkit.errors import BadConfig
+from agentkit.yamlconf.source import MappingNode, Node, ScalarNode, SequenceNode, read_source
 from agentkit.yamlconf.view import MapView, Path, chain, pos, value11
 
 
@@ -102,6 +103,25 @@ class Reader:
     def problems(self) -> tuple[Problem, ...]:
         """Every problem, in the file's order."""
         return tuple(sorted(self.errors, key=lambda p: p.line))
+
+
+def refuse(path: str, problems: tuple[Problem, ...]) -> None:
+    """Raise BadConfig with every problem of the file (one line each), when there is any."""
+    if problems:
+        texts = [p.text(path) for p in problems]
+        raise BadConfig(texts[0] if len(texts) == 1 else
+                        f"{len(texts)} problems in {path}:\n" + "\n".join(texts))
+
+
+def section_of(path: str, name: str) -> tuple[Node | None, Node | None]:
+    """The document at `path` and its top-level `name` node (None when absent); a YAML
+    syntax error is BadConfig naming the line."""
+    src = read_source(path)
+    if src.syntax_error is not None:
+        e = src.syntax_error
+        raise BadConfig(f"{path}:{e.line}: YAML syntax: {e.problem}")
+    top = src.root
+    return top, (MapView(top).get(name) if isinstance(top, MappingNode) else None)
 
 
 def _scalar(node: Node) -> str:
